@@ -1,0 +1,113 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { createApp } from '../src/app.factory.js';
+import { loadEnv } from '../src/config/env.js';
+import { openDatabase } from '../src/database/database-bootstrap.js';
+import { applyMigrations } from '../src/database/migrations.js';
+
+const HELP = `Usage: npm run bench:record [-- --calls 60 --batch 1000 --items 5000 --users 2000]
+
+Latency of recordInteractions over HTTP (loopback) with batches of --batch new events, --calls
+sequential calls after 5 warm-up calls, in a scratch database on DATABASE_URL's server (or the
+embedded PostgreSQL). Prints p50/p90/p99/max in ms.`;
+
+const MUTATION = `mutation($interactions: [RecordInteractionInput!]!) {
+  recordInteractions(interactions: $interactions) { duplicates stored { id } }
+}`;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      calls: { type: 'string', default: '60' },
+      batch: { type: 'string', default: '1000' },
+      items: { type: 'string', default: '5000' },
+      users: { type: 'string', default: '2000' },
+    },
+  });
+  if (values.help) return void console.log(HELP);
+  const calls = Number(values.calls);
+  const batch = Number(values.batch);
+  const nItems = Number(values.items);
+  const nUsers = Number(values.users);
+
+  const env = loadEnv();
+  const server = await openDatabase({
+    databaseUrl: env.databaseUrl,
+    embeddedDataDir: env.embeddedPgDir,
+    embeddedPort: env.embeddedPgPort,
+    migrate: false,
+  });
+  const name = `recoder_bench_record_${randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(server.url);
+  url.pathname = `/${name}`;
+  try {
+    await applyMigrations(url.toString());
+    const app = await createApp({ ...env, logLevel: 'error', graphiql: false }, url.toString());
+    await app.listen(0, '127.0.0.1');
+    const address = app.getHttpServer().address() as { port: number };
+    const endpoint = `http://127.0.0.1:${address.port}/graphql`;
+    const post = async (query: string, variables: object) => {
+      const res = await fetch(endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.json()) as { errors?: unknown[] };
+      if (body.errors) throw new Error(JSON.stringify(body.errors));
+      return body;
+    };
+    for (let i = 0; i < nItems; i += 5000) {
+      const items = Array.from({ length: Math.min(5000, nItems - i) }, (_, j) => ({ id: `item-${i + j}`, title: `Item ${i + j}` }));
+      await post(`mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items });
+    }
+    let seq = 0;
+    const makeBatch = () =>
+      Array.from({ length: batch }, () => {
+        seq++;
+        return {
+          userId: `user-${Math.floor(Math.random() * nUsers)}`,
+          itemId: `item-${Math.floor(Math.random() * nItems)}`,
+          kind: 'CLICK',
+          eventId: `bench-${seq}`,
+        };
+      });
+    for (let i = 0; i < 5; i++) await post(MUTATION, { interactions: makeBatch() });
+    const times: number[] = [];
+    for (let i = 0; i < calls; i++) {
+      const interactions = makeBatch();
+      const t0 = performance.now();
+      await post(MUTATION, { interactions });
+      times.push(performance.now() - t0);
+    }
+    await app.close();
+    times.sort((a, b) => a - b);
+    const f = (x: number) => x.toFixed(1);
+    console.log(`\nrecordInteractions, ${batch} events per call, ${calls} calls (after 5 warm-up), HTTP loopback`);
+    console.log('| p50 ms | p90 ms | p99 ms | max ms | events/s (median call) |');
+    console.log('|---|---|---|---|---|');
+    console.log(
+      `| ${f(percentile(times, 50))} | ${f(percentile(times, 90))} | ${f(percentile(times, 99))} | ${f(times[times.length - 1])} | ${Math.round(
+        batch / (percentile(times, 50) / 1000),
+      )} |`,
+    );
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+    await server.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,26 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { GraphQLModule } from '@nestjs/graphql';
+import type { MercuriusDriverConfig } from '@nestjs/mercurius';
+import { CatalogModule } from './catalog/catalog.module.js';
+import { ConfigModule } from './config/config.module.js';
+import type { Env } from './config/env.js';
+import { DatabaseModule } from './database/database.module.js';
+import { graphqlConfig } from './graphql/graphql.config.js';
+import { InteractionsModule } from './interactions/interactions.module.js';
+
+/** The API process: GraphQL over Fastify on a resolved database URL. */
+@Module({})
+export class AppModule {
+  static forRoot(env: Env, databaseUrl: string): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(env),
+        DatabaseModule.forRoot(databaseUrl),
+        GraphQLModule.forRoot<MercuriusDriverConfig>(graphqlConfig(env)),
+        CatalogModule,
+        InteractionsModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,48 @@
+import { Field, Float, GraphQLISODateTime, ID, Int, ObjectType } from '@nestjs/graphql';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { PageInfo } from '../../common/dto/page-info.type.js';
+
+@ObjectType({ description: 'A catalog item (movie, product, article, ...).' })
+export class Item {
+  @Field(() => ID, { description: 'Your id for the item.' })
+  id: string;
+
+  @Field(() => String, { nullable: true })
+  title: string | null;
+
+  @Field(() => [String])
+  categories: string[];
+
+  @Field(() => GraphQLJSONObject)
+  attributes: Record<string, unknown>;
+
+  @Field({ description: 'Hidden items are kept but never recommended or listed as popular.' })
+  hidden: boolean;
+
+  @Field(() => GraphQLISODateTime)
+  createdAt: Date;
+
+  @Field(() => GraphQLISODateTime)
+  updatedAt: Date;
+}
+
+@ObjectType()
+export class ItemConnection {
+  @Field(() => [Item])
+  nodes: Item[];
+
+  @Field(() => PageInfo)
+  pageInfo: PageInfo;
+}
+
+@ObjectType({ description: 'An item with its popularity score.' })
+export class PopularItem {
+  @Field(() => Item)
+  item: Item;
+
+  @Field(() => Float, { description: 'Sum of interaction weights (by kind) in the window.' })
+  score: number;
+
+  @Field(() => Int, { description: 'Number of interactions in the window.' })
+  interactionCount: number;
+}

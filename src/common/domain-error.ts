@@ -1,0 +1,33 @@
+/** Stable, documented error codes clients can switch on (README "Errors"). */
+export enum ErrorCode {
+  /** A value is malformed or out of range; `field` names it. */
+  BAD_USER_INPUT = 'BAD_USER_INPUT',
+  /** A batch argument is empty. */
+  BATCH_EMPTY = 'BATCH_EMPTY',
+  /** A batch argument is larger than the server's cap (RECODER_MAX_BATCH_SIZE). */
+  BATCH_TOO_LARGE = 'BATCH_TOO_LARGE',
+  /** recordInteractions referenced items the catalog does not have; `ids` lists them. */
+  UNKNOWN_ITEMS = 'UNKNOWN_ITEMS',
+  /** The user or item asked for does not exist. */
+  NOT_FOUND = 'NOT_FOUND',
+  /** The query does not match the schema (wrong type, unknown field, missing argument). */
+  GRAPHQL_VALIDATION_FAILED = 'GRAPHQL_VALIDATION_FAILED',
+  /** Anything unexpected; details are logged, not returned. */
+  INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
+}
+
+/** An expected failure with a stable code and, where one is to blame, the input field's path. */
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export const notFound = (what: string, id: string, field: string) =>
+  new DomainError(ErrorCode.NOT_FOUND, `${what} "${id}" not found`, field, { id });

@@ -1,0 +1,74 @@
+import { DomainError, ErrorCode } from './domain-error.js';
+
+/** Limits on client-supplied values (also documented in README "Limits"). */
+export const LIMITS = {
+  externalId: 256,
+  title: 1024,
+  category: 128,
+  categoriesPerItem: 64,
+  eventId: 256,
+  /** Serialized JSON size of an `attributes` value. */
+  attributesBytes: 16 * 1024,
+} as const;
+
+const bad = (field: string, message: string) => new DomainError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, field);
+
+/** A required external id: non-empty, no surrounding whitespace, at most 256 characters. */
+export function checkId(field: string, value: string): string {
+  if (value.length === 0) throw bad(field, 'must not be empty');
+  if (value.length > LIMITS.externalId) throw bad(field, `must be at most ${LIMITS.externalId} characters`);
+  if (value.trim() !== value) throw bad(field, 'must not start or end with whitespace');
+  return value;
+}
+
+export function checkString(field: string, value: string, max: number): string {
+  if (value.length > max) throw bad(field, `must be at most ${max} characters`);
+  if (value.includes('\u0000')) throw bad(field, 'must not contain NUL characters');
+  return value;
+}
+
+export function checkCategories(field: string, values: string[]): string[] {
+  if (values.length > LIMITS.categoriesPerItem) throw bad(field, `at most ${LIMITS.categoriesPerItem} categories`);
+  values.forEach((v, i) => {
+    if (v.length === 0) throw bad(`${field}[${i}]`, 'must not be empty');
+    checkString(`${field}[${i}]`, v, LIMITS.category);
+  });
+  return [...new Set(values)];
+}
+
+/** A JSON object of attributes, at most 16 KiB serialized. */
+export function checkAttributes(field: string, value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad(field, 'must be a JSON object');
+  const size = Buffer.byteLength(JSON.stringify(value));
+  if (size > LIMITS.attributesBytes) throw bad(field, `must be at most ${LIMITS.attributesBytes} bytes as JSON`);
+  if (JSON.stringify(value).includes('\\u0000')) throw bad(field, 'must not contain NUL characters');
+  return value as Record<string, unknown>;
+}
+
+export function checkBatch<T>(field: string, values: T[], max: number): T[] {
+  if (values.length === 0) throw new DomainError(ErrorCode.BATCH_EMPTY, `${field}: must contain at least one element`, field);
+  if (values.length > max) {
+    throw new DomainError(ErrorCode.BATCH_TOO_LARGE, `${field}: at most ${max} elements per call (got ${values.length})`, field, {
+      max,
+    });
+  }
+  return values;
+}
+
+/** A page or list size: 1..max. */
+export function checkLimit(field: string, value: number, max: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) throw bad(field, `must be an integer between 1 and ${max}`);
+  return value;
+}
+
+export function checkFinite(field: string, value: number, absMax = 1e9): number {
+  if (!Number.isFinite(value) || Math.abs(value) > absMax) throw bad(field, `must be a finite number within ±${absMax}`);
+  return value;
+}
+
+/** Postgres timestamptz covers 4713 BC..294276 AD; we accept years 1970..9999 to catch unit mistakes. */
+export function checkDate(field: string, value: Date): Date {
+  const t = value.getTime();
+  if (!Number.isFinite(t) || t < 0 || value.getUTCFullYear() > 9999) throw bad(field, 'must be a date between 1970 and 9999');
+  return value;
+}

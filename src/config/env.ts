@@ -1,0 +1,97 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bool, cleanEnv, num, port, str, url } from 'envalid';
+
+/** The project root (two levels above this file in both src/ and dist/src/). */
+export const PROJECT_ROOT = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  fileURLToPath(import.meta.url).includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..',
+);
+
+export interface Env {
+  /** Postgres to use; when undefined an embedded Postgres is started (see database-bootstrap). */
+  databaseUrl: string | undefined;
+  embeddedPgDir: string;
+  embeddedPgPort: number;
+  host: string;
+  port: number;
+  graphiql: boolean;
+  logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+  /** recordInteractions creates items it does not know instead of rejecting the batch. */
+  createUnknownItems: boolean;
+  /** Largest batch accepted by recordInteractions / upsertItems / upsertUsers. */
+  maxBatchSize: number;
+  /** Largest page or list size any query returns. */
+  maxPageSize: number;
+  /** Weight of each interaction kind in popularity scores; kinds not listed weigh 1. */
+  popularityWeights: Record<string, number>;
+}
+
+/** Parses "PURCHASE=5,LIKE=2" into a map; throws on malformed entries. */
+function parseWeights(spec: string): Record<string, number> {
+  const weights: Record<string, number> = {};
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [kind, value] = part.split('=');
+    const weight = Number(value);
+    if (!kind || value === undefined || !Number.isFinite(weight)) {
+      throw new Error(`RECODER_POPULARITY_WEIGHTS: "${part}" is not KIND=number`);
+    }
+    weights[kind.trim().toUpperCase()] = weight;
+  }
+  return weights;
+}
+
+/**
+ * Validates the environment once and returns typed settings. Fails listing every bad variable
+ * (envalid reports them all together). Nothing else in the project reads process.env.
+ */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const raw = cleanEnv(
+    source,
+    {
+      DATABASE_URL: url({ default: undefined, desc: 'PostgreSQL URL; unset starts an embedded Postgres' }),
+      RECODER_EMBEDDED_PG_DIR: str({ default: path.join(PROJECT_ROOT, '.data', 'postgres') }),
+      RECODER_EMBEDDED_PG_PORT: port({ default: 54329 }),
+      HOST: str({ default: '127.0.0.1' }),
+      PORT: port({ default: 4000 }),
+      GRAPHIQL: bool({ default: true }),
+      LOG_LEVEL: str({ choices: ['error', 'warn', 'log', 'debug', 'verbose'], default: 'log' }),
+      RECODER_CREATE_UNKNOWN_ITEMS: bool({ default: false }),
+      RECODER_MAX_BATCH_SIZE: num({ default: 10_000 }),
+      RECODER_MAX_PAGE_SIZE: num({ default: 100 }),
+      RECODER_POPULARITY_WEIGHTS: str({ default: '' }),
+    },
+    {
+      reporter: ({ errors }) => {
+        const bad = Object.entries(errors).map(([name, err]) => `  ${name}: ${err?.message ?? 'invalid'}`);
+        if (bad.length > 0) throw new Error(`Invalid environment:\n${bad.join('\n')}`);
+      },
+    },
+  );
+  const problems: string[] = [];
+  const positive = (name: string, value: number, max: number) => {
+    if (!Number.isInteger(value) || value < 1 || value > max) problems.push(`  ${name}: must be an integer in 1..${max}`);
+  };
+  positive('RECODER_MAX_BATCH_SIZE', raw.RECODER_MAX_BATCH_SIZE, 100_000);
+  positive('RECODER_MAX_PAGE_SIZE', raw.RECODER_MAX_PAGE_SIZE, 10_000);
+  let popularityWeights: Record<string, number> = {};
+  try {
+    popularityWeights = parseWeights(raw.RECODER_POPULARITY_WEIGHTS);
+  } catch (error) {
+    problems.push(`  ${(error as Error).message}`);
+  }
+  if (problems.length > 0) throw new Error(`Invalid environment:\n${problems.join('\n')}`);
+  return {
+    databaseUrl: raw.DATABASE_URL,
+    embeddedPgDir: path.resolve(raw.RECODER_EMBEDDED_PG_DIR),
+    embeddedPgPort: raw.RECODER_EMBEDDED_PG_PORT,
+    host: raw.HOST,
+    port: raw.PORT,
+    graphiql: raw.GRAPHIQL,
+    logLevel: raw.LOG_LEVEL as Env['logLevel'],
+    createUnknownItems: raw.RECODER_CREATE_UNKNOWN_ITEMS,
+    maxBatchSize: raw.RECODER_MAX_BATCH_SIZE,
+    maxPageSize: raw.RECODER_MAX_PAGE_SIZE,
+    popularityWeights,
+  };
+}

@@ -1,0 +1,23 @@
+import { NestFactory } from '@nestjs/core';
+import { GraphQLSchemaBuilderModule, GraphQLSchemaFactory } from '@nestjs/graphql';
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { ItemsResolver } from '../catalog/items.resolver.js';
+import { UsersResolver } from '../catalog/users.resolver.js';
+import { InteractionsResolver, UserInteractionsResolver } from '../interactions/interactions.resolver.js';
+
+/** Every resolver of the API; the schema printer and its test use this list. */
+export const RESOLVERS = [ItemsResolver, UsersResolver, InteractionsResolver, UserInteractionsResolver];
+
+/** The SDL committed as schema.gql: sorted, so diffs show real API changes only. */
+export function printSortedSchema(schema: GraphQLSchema): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}
+
+/** Builds the schema from the resolvers without a database or HTTP server. */
+export async function buildSchemaSdl(): Promise<string> {
+  const app = await NestFactory.createApplicationContext(GraphQLSchemaBuilderModule, { logger: false });
+  await app.init();
+  const schema = await app.get(GraphQLSchemaFactory).create(RESOLVERS);
+  await app.close();
+  return printSortedSchema(schema);
+}

@@ -1,0 +1,26 @@
+import { Field, Float, GraphQLISODateTime, ID, InputType } from '@nestjs/graphql';
+import { InteractionKind } from '../../common/interaction-kind.js';
+
+@InputType()
+export class RecordInteractionInput {
+  @Field(() => ID, { description: 'Unknown users are created.' })
+  userId: string;
+
+  @Field(() => ID, { description: 'Must exist unless the server sets RECODER_CREATE_UNKNOWN_ITEMS.' })
+  itemId: string;
+
+  @Field(() => InteractionKind, { defaultValue: InteractionKind.IMPLICIT })
+  kind: InteractionKind;
+
+  @Field(() => Float, { nullable: true, description: 'Rating or weight; defaults to 1.' })
+  value?: number | null;
+
+  @Field(() => GraphQLISODateTime, { nullable: true, description: 'Defaults to the time the server stores it.' })
+  occurredAt?: Date | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Idempotency key: an event whose eventId is already stored is skipped, so retries are safe.',
+  })
+  eventId?: string | null;
+}

@@ -1,0 +1,431 @@
+/**
+ * COPY-based bulk import of interactions (plain `pg`, no Nest, no Prisma client).
+ *
+ * Algorithm (one transaction, constant memory apart from the external→internal id maps):
+ *  1. Scan: stream-parse the whole interactions file once, validating every line (a bad line
+ *     aborts before anything is written) and collecting the distinct user and item ids.
+ *  2. Users and items: COPY the ids (and item titles/genres from the metadata file) into temp
+ *     tables, INSERT … ON CONFLICT (external_id) DO NOTHING / DO UPDATE (titles, categories), then
+ *     read back external_id → id for the maps.
+ *  3. Interactions: stream-parse the file again and COPY rows with internal ids and a
+ *     deterministic event_id (`<source>:<user>:<item>:<unix-seconds-or-empty>`, csv adds the kind;
+ *     a csv `event_id` column is used verbatim) so that re-running an import inserts nothing.
+ *
+ * Dedup strategy, measured on the 1,000,209 ML-1M pairs (PG 15, 2 cores; bench-import.ts):
+ *  - "staging": COPY into a temp table, then INSERT … SELECT … WHERE NOT EXISTS … ON CONFLICT
+ *    (event_id) DO NOTHING. Always correct, but every row is written twice and the final INSERT
+ *    pays per-row executor and speculative-insertion costs that COPY's multi-insert path avoids;
+ *    it ran at roughly 0.6× of a plain COPY — below the 0.8× target.
+ *  - "direct": COPY straight into `interactions`. As fast as psql's \copy, but only correct when
+ *    none of the rows exists yet.
+ *  We take the direct path only when it is safe, and let the database prove it: a probe looks up
+ *  a sample of the file's event ids (first 256 rows and every 1024th) in the unique index; if any
+ *  exists (typically: the same file imported again) we go to staging right away. Otherwise we COPY
+ *  directly inside a SAVEPOINT. Should any row still collide (an event imported from an overlapping
+ *  file, or a duplicate inside the file), the unique index on event_id makes the COPY fail with
+ *  23505; we roll back to the savepoint and redo the rows through staging. The unique index, not
+ *  the probe, is what guarantees no duplicates; the probe only avoids wasted work. Worst case (new
+ *  rows first, a collision late in the file) costs one extra partial COPY.
+ */
+import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { LIMITS, planImport, readInteractionBatches, type ImportPlan, type InteractionRow } from './formats.js';
+
+export type ImportPhase = 'scan' | 'entities' | 'copy' | 'index' | 'dedup' | 'commit';
+export type ImportStrategy = 'bulk' | 'direct' | 'staging' | 'direct-then-staging';
+
+export interface ImportOptions {
+  /** Directory of the data set, or the interactions file itself. */
+  path: string;
+  /** movielens-100k | movielens-1m | movielens-latest | csv */
+  format: string;
+  /** Prefix of generated event ids; defaults to the format's (ml-1m, ml-100k, ml-latest, csv file name). */
+  source?: string;
+  /** Called as rows are sent to the database (during the COPY pass). */
+  onProgress?: (rowsDone: number, bytesDone: number, totalBytes: number) => void;
+  onPhase?: (phase: ImportPhase) => void;
+  /** 'auto' (default) picks direct COPY when safe (see above); 'staging' always deduplicates via a temp table. */
+  strategy?: 'auto' | 'staging';
+  /** 'auto' (default): when `interactions` is empty, load it like pg_restore does (drop its
+   * secondary indexes and foreign keys, COPY, rebuild them) under an exclusive lock. 'off' never. */
+  bulkLoad?: 'auto' | 'off';
+}
+
+export interface ImportResult {
+  format: string;
+  source: string;
+  file: string;
+  /** Interaction rows read from the file. */
+  rows: number;
+  /** Rows stored (rows − skippedDuplicates). */
+  inserted: number;
+  /** Rows whose event id was already stored (or repeated within the file). */
+  skippedDuplicates: number;
+  /** Distinct users in the file, and how many of them were new. */
+  users: number;
+  newUsers: number;
+  /** Distinct items in the file and its metadata, and how many were new. */
+  items: number;
+  newItems: number;
+  strategy: ImportStrategy;
+  seconds: number;
+  /** rows / seconds, end to end (parsing, users/items, COPY, commit). */
+  rowsPerSecond: number;
+}
+
+/** Column list of the interactions COPY for a plan (occurred_at only when the rows carry a time). */
+export function interactionCopyColumns(hasTime: boolean): string[] {
+  return hasTime
+    ? ['user_id', 'item_id', 'kind', 'value', 'occurred_at', 'event_id']
+    : ['user_id', 'item_id', 'kind', 'value', 'event_id'];
+}
+
+/**
+ * Imports a file of interactions. `db` is a connection string or a connected client; the importer
+ * runs its own transaction on it (BEGIN … COMMIT, ROLLBACK on any error), so the client must not
+ * be inside a transaction.
+ */
+export async function importInteractions(db: string | pg.ClientBase, options: ImportOptions): Promise<ImportResult> {
+  const started = process.hrtime.bigint();
+  const plan = await planImport(options.path, options.format);
+  const source = options.source ?? plan.defaultSource;
+  if (source.length === 0 || /[\s:]/.test(source)) {
+    throw new Error(`Invalid source "${source}": must be non-empty, without spaces or ":"`);
+  }
+  const phase = options.onPhase ?? (() => {});
+
+  // 1. Scan (before touching the database: a malformed file fails here).
+  phase('scan');
+  const scan = await scanFile(plan, source);
+  const metadata = await plan.readItems();
+
+  const client = typeof db === 'string' ? new pg.Client({ connectionString: db }) : db;
+  if (typeof db === 'string') await client.connect();
+  try {
+    await client.query('BEGIN');
+    try {
+      // 2. Users and items.
+      phase('entities');
+      const users = await upsertUsers(client, scan.users);
+      const items = await upsertItems(client, scan.items, metadata);
+      scan.users.clear();
+      scan.items.clear();
+
+      // Rows without their own time inside a file that has times get the transaction's time, as
+      // occurred_at's default would give them.
+      const { rows } = await client.query<{ now: Date }>('SELECT now() AS now');
+      const ctx: EncodeContext = {
+        plan,
+        source,
+        userIds: users.ids,
+        itemIds: items.ids,
+        nowIso: rows[0].now.toISOString(),
+        expectedRows: scan.rows,
+        totalBytes: statSync(plan.file).size,
+        onProgress: options.onProgress,
+      };
+
+      // 3. Interactions.
+      let strategy: ImportStrategy;
+      let inserted: number;
+      phase('copy');
+      if (options.strategy !== 'staging' && options.bulkLoad !== 'off' && (await lockEmptyInteractions(client))) {
+        strategy = 'bulk';
+        inserted = await bulkLoad(client, ctx, phase);
+      } else if (options.strategy === 'staging' || (await anyEventExists(client, scan.probe))) {
+        strategy = 'staging';
+        inserted = await copyViaStaging(client, ctx, phase);
+      } else {
+        strategy = 'direct';
+        await client.query('SAVEPOINT recoder_import_direct');
+        try {
+          inserted = await copyIn(client, copySql('interactions', plan.hasTime), encodeRows(ctx));
+          await client.query('RELEASE SAVEPOINT recoder_import_direct');
+        } catch (err) {
+          if (pgCode(err) !== '23505') throw err;
+          await client.query('ROLLBACK TO SAVEPOINT recoder_import_direct');
+          strategy = 'direct-then-staging';
+          inserted = await copyViaStaging(client, ctx, phase);
+        }
+      }
+      phase('commit');
+      await client.query('COMMIT');
+
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      return {
+        format: plan.format,
+        source,
+        file: plan.file,
+        rows: scan.rows,
+        inserted,
+        skippedDuplicates: scan.rows - inserted,
+        users: users.ids.size,
+        newUsers: users.created,
+        items: items.ids.size,
+        newItems: items.created,
+        strategy,
+        seconds,
+        rowsPerSecond: seconds > 0 ? scan.rows / seconds : 0,
+      };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  } finally {
+    if (typeof db === 'string') await (client as pg.Client).end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// pass 1
+
+interface ScanResult {
+  rows: number;
+  /** Distinct ids in order of first appearance. */
+  users: Set<string>;
+  items: Set<string>;
+  /** Event ids of a sample of rows, to probe for an earlier import of the same events. */
+  probe: string[];
+}
+
+const PROBE_HEAD = 256;
+const PROBE_EVERY = 1024;
+const PROBE_MAX = 4096;
+
+async function scanFile(plan: ImportPlan, source: string): Promise<ScanResult> {
+  const users = new Set<string>();
+  const items = new Set<string>();
+  const probe: string[] = [];
+  let n = 0;
+  for await (const { rows } of readInteractionBatches(plan)) {
+    for (const row of rows) {
+      if (!users.has(row.user)) users.add(detach(row.user));
+      if (!items.has(row.item)) items.add(detach(row.item));
+      if ((n < PROBE_HEAD || n % PROBE_EVERY === 0) && probe.length < PROBE_MAX) probe.push(eventIdOf(row, source));
+      n++;
+    }
+  }
+  return { rows: n, users, items, probe };
+}
+
+/** A copy of a (possibly sliced) string that does not keep the file chunk it came from alive. */
+function detach(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
+
+export function eventIdOf(row: InteractionRow, source: string): string {
+  if (row.eventId !== null) return row.eventId;
+  const id = source + ':' + row.key;
+  if (id.length <= LIMITS.eventId) return id;
+  // Very long external ids: keep the id deterministic and within VARCHAR(256).
+  return source + ':sha256:' + createHash('sha256').update(row.key).digest('hex');
+}
+
+async function anyEventExists(client: pg.ClientBase, eventIds: string[]): Promise<boolean> {
+  if (eventIds.length === 0) return false;
+  const { rows } = await client.query(
+    'SELECT EXISTS (SELECT 1 FROM interactions WHERE event_id = ANY($1::varchar[])) AS hit',
+    [eventIds],
+  );
+  return rows[0].hit === true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// users and items
+
+interface Upserted {
+  ids: Map<string, number>;
+  created: number;
+}
+
+async function upsertUsers(client: pg.ClientBase, users: Set<string>): Promise<Upserted> {
+  await client.query(
+    'CREATE TEMP TABLE recoder_import_users (ord integer NOT NULL, external_id varchar(256) NOT NULL) ON COMMIT DROP',
+  );
+  await copyIn(
+    client,
+    'COPY recoder_import_users (ord, external_id) FROM STDIN',
+    chunked(mapIter(users, (id, i) => i + '\t' + copyText(id) + '\n')),
+  );
+  const inserted = await client.query(
+    `INSERT INTO users (external_id)
+     SELECT external_id FROM recoder_import_users ORDER BY ord
+     ON CONFLICT (external_id) DO NOTHING`,
+  );
+  const ids = await readIdMap(
+    client,
+    'SELECT u.id, u.external_id FROM users u JOIN recoder_import_users t ON t.external_id = u.external_id',
+  );
+  return { ids, created: inserted.rowCount ?? 0 };
+}
+
+async function upsertItems(
+  client: pg.ClientBase,
+  items: Set<string>,
+  metadata: { externalId: string; title: string | null; categories: string[] }[],
+): Promise<Upserted> {
+  await client.query(
+    `CREATE TEMP TABLE recoder_import_items (
+       ord integer NOT NULL, external_id varchar(256) NOT NULL, title varchar(1024),
+       categories varchar(128)[], has_meta boolean NOT NULL
+     ) ON COMMIT DROP`,
+  );
+  const described = new Set<string>();
+  const lines = function* (): Generator<string> {
+    let ord = 0;
+    for (const m of metadata) {
+      if (described.has(m.externalId)) continue; // a repeated metadata line: the first wins
+      described.add(m.externalId);
+      yield `${ord++}\t${copyText(m.externalId)}\t${m.title === null ? '\\N' : copyText(m.title)}\t${copyText(pgArray(m.categories))}\tt\n`;
+    }
+    for (const id of items) {
+      if (!described.has(id)) yield `${ord++}\t${copyText(id)}\t\\N\t\\N\tf\n`;
+    }
+  };
+  await copyIn(client, 'COPY recoder_import_items (ord, external_id, title, categories, has_meta) FROM STDIN', chunked(lines()));
+  // Items with metadata: insert, or update title/categories when they changed.
+  const described_ = await client.query<{ created: string }>(
+    `WITH upserted AS (
+       INSERT INTO items (external_id, title, categories)
+       SELECT external_id, title, categories FROM recoder_import_items WHERE has_meta ORDER BY ord
+       ON CONFLICT (external_id) DO UPDATE
+         SET title = EXCLUDED.title, categories = EXCLUDED.categories, updated_at = now()
+         WHERE items.title IS DISTINCT FROM EXCLUDED.title OR items.categories IS DISTINCT FROM EXCLUDED.categories
+       RETURNING (xmax = 0) AS created
+     )
+     SELECT count(*) FILTER (WHERE created) AS created FROM upserted`,
+  );
+  // Items known only from interactions: insert if new, never touch existing metadata.
+  const bare = await client.query(
+    `INSERT INTO items (external_id)
+     SELECT external_id FROM recoder_import_items WHERE NOT has_meta ORDER BY ord
+     ON CONFLICT (external_id) DO NOTHING`,
+  );
+  const ids = await readIdMap(
+    client,
+    'SELECT i.id, i.external_id FROM items i JOIN recoder_import_items t ON t.external_id = i.external_id',
+  );
+  return { ids, created: Number(described_.rows[0].created) + (bare.rowCount ?? 0) };
+}
+
+async function readIdMap(client: pg.ClientBase, sql: string): Promise<Map<string, number>> {
+  const result = await client.query<[number, string]>({ text: sql, rowMode: 'array' });
+  const ids = new Map<string, number>();
+  for (const [id, externalId] of result.rows) ids.set(externalId, id);
+  return ids;
+}
+
+// ---------------------------------------------------------------------------------------------
+// pass 2: interactions
+
+interface EncodeContext {
+  plan: ImportPlan;
+  source: string;
+  userIds: Map<string, number>;
+  itemIds: Map<string, number>;
+  nowIso: string;
+  expectedRows: number;
+  totalBytes: number;
+  onProgress?: (rowsDone: number, bytesDone: number, totalBytes: number) => void;
+}
+
+function copySql(table: string, hasTime: boolean): string {
+  return `COPY ${table} (${interactionCopyColumns(hasTime).join(', ')}) FROM STDIN`;
+}
+
+const NEEDS_COPY_ESCAPE = /[\\\t\n\r]/;
+
+/** COPY text-format lines for the interactions, one Buffer per input batch. */
+async function* encodeRows(ctx: EncodeContext): AsyncGenerator<Buffer> {
+  const { source, userIds, itemIds, nowIso, totalBytes, onProgress } = ctx;
+  const hasTime = ctx.plan.hasTime;
+  let done = 0;
+  for await (const { rows, bytesDone } of readInteractionBatches(ctx.plan)) {
+    let out = '';
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      const userId = userIds.get(row.user);
+      const itemId = itemIds.get(row.item);
+      if (userId === undefined || itemId === undefined) {
+        throw new Error(`${ctx.plan.file} changed during the import (unknown user or item ${row.user}/${row.item})`);
+      }
+      let eventId = eventIdOf(row, source);
+      if (NEEDS_COPY_ESCAPE.test(eventId)) eventId = copyText(eventId);
+      out += userId + '\t' + itemId + '\t' + row.kind + '\t' + row.value + '\t';
+      if (hasTime) out += (row.time === null ? nowIso : new Date(row.time).toISOString()) + '\t';
+      out += eventId + '\n';
+    }
+    done += rows.length;
+    if (done > ctx.expectedRows) throw new Error(`${ctx.plan.file} changed during the import (more rows than scanned)`);
+    onProgress?.(done, bytesDone, totalBytes);
+    if (out.length > 0) yield Buffer.from(out, 'utf8');
+  }
+  if (done !== ctx.expectedRows) throw new Error(`${ctx.plan.file} changed during the import (fewer rows than scanned)`);
+}
+
+/** COPY into a temp table, then insert the rows whose event id is not stored yet. Returns rows inserted. */
+async function copyViaStaging(client: pg.ClientBase, ctx: EncodeContext, phase: (p: ImportPhase) => void): Promise<number> {
+  await client.query(
+    `CREATE TEMP TABLE IF NOT EXISTS recoder_import_stage (
+       user_id integer NOT NULL, item_id integer NOT NULL, kind interaction_kind NOT NULL,
+       value double precision NOT NULL, occurred_at timestamptz(3) NOT NULL DEFAULT now(),
+       event_id varchar(256) NOT NULL
+     ) ON COMMIT DROP`,
+  );
+  await client.query('TRUNCATE recoder_import_stage');
+  await copyIn(client, copySql('recoder_import_stage', ctx.plan.hasTime), encodeRows(ctx));
+  phase('dedup');
+  await client.query('ANALYZE recoder_import_stage');
+  const columns = 'user_id, item_id, kind, value, occurred_at, event_id';
+  // NOT EXISTS lets the planner anti-join in bulk; ON CONFLICT still guards against duplicates
+  // inside the file and concurrent imports.
+  const result = await client.query(
+    `INSERT INTO interactions (${columns})
+     SELECT ${columns} FROM recoder_import_stage s
+     WHERE NOT EXISTS (SELECT 1 FROM interactions i WHERE i.event_id = s.event_id)
+     ON CONFLICT (event_id) DO NOTHING`,
+  );
+  return result.rowCount ?? 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// COPY plumbing
+
+async function copyIn(client: pg.ClientBase, sql: string, data: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<number> {
+  const stream = client.query(copyFrom(sql));
+  await pipeline(Readable.from(data), stream);
+  return stream.rowCount;
+}
+
+/** Joins small strings into Buffers of about 256 KiB. */
+function* chunked(parts: Iterable<string>, size = 256 * 1024): Generator<Buffer> {
+  let out = '';
+  for (const part of parts) {
+    out += part;
+    if (out.length >= size) {
+      yield Buffer.from(out, 'utf8');
+      out = '';
+    }
+  }
+  if (out.length > 0) yield Buffer.from(out, 'utf8');
+}
+
+function* mapIter<T, U>(values: Iterable<T>, fn: (value: T, index: number) => U): Generator<U> {
+  let i = 0;
+  for (const v of values) yield fn(v, i++);
+}
+
+/** Escapes a value for COPY's text format. */
+export function copyText(value: string): string {
+  if (!NEEDS_COPY_ESCAPE.test(value)) return value;
+  return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/** A Postgres array literal of text values (before COPY escaping). */
+export function pgArray(values: string[]): string {
+  return '{' + values.map((v) => '"' + v.replace(/["\\]/g, '\\$&') + '"').join(',') + '}';
+}

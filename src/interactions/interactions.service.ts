@@ -1,0 +1,149 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { toItem, type ItemRow } from '../catalog/catalog.mappers.js';
+import { ENV } from '../config/config.module.js';
+import type { Env } from '../config/env.js';
+import { decodeCursor, encodeCursor } from '../common/cursor.js';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { checkBatch, checkDate, checkFinite, checkId, checkLimit, checkString, LIMITS } from '../common/validation.js';
+import { PrismaService } from '../database/prisma.service.js';
+import { InteractionKind } from '../common/interaction-kind.js';
+import type { RecordInteractionInput } from './dto/interaction.input.js';
+import type { Interaction, InteractionConnection, RecordInteractionsResult } from './dto/interaction.type.js';
+import { createBareItems, ensureUsers, findItemsByExternalId, insertInteractions, type NewInteraction } from './interactions.queries.js';
+
+/** How many unknown ids an UNKNOWN_ITEMS error lists. */
+const MAX_IDS_IN_ERROR = 100;
+
+@Injectable()
+export class InteractionsService {
+  private readonly logger = new Logger(InteractionsService.name);
+
+  constructor(
+    private readonly prisma: PrismaService,
+    @Inject(ENV) private readonly env: Env,
+  ) {}
+
+  /**
+   * Stores a batch in one transaction: all of it or (on any error) nothing. Events whose eventId is
+   * already stored are skipped; unknown users are created; unknown items reject the batch unless
+   * the server allows creating them.
+   */
+  async record(inputs: RecordInteractionInput[]): Promise<RecordInteractionsResult> {
+    checkBatch('interactions', inputs, this.env.maxBatchSize);
+    const valid = inputs.map((input, i) => this.validate(input, `interactions[${i}]`));
+
+    const itemIds = [...new Set(valid.map((v) => v.itemExternalId))];
+    const userIds = [...new Set(valid.map((v) => v.userExternalId))];
+
+    return this.prisma.$transaction(
+      async (tx) => {
+        let createdItems = 0;
+        let items = await findItemsByExternalId(tx, itemIds);
+        if (items.length < itemIds.length) {
+          const known = new Set(items.map((it) => it.externalId));
+          const unknown = itemIds.filter((id) => !known.has(id));
+          if (!this.env.createUnknownItems) {
+            const first = valid.findIndex((v) => !known.has(v.itemExternalId));
+            throw new DomainError(
+              ErrorCode.UNKNOWN_ITEMS,
+              `interactions[${first}].itemId: unknown item${unknown.length > 1 ? 's' : ''} ${unknown
+                .slice(0, 10)
+                .map((id) => `"${id}"`)
+                .join(', ')}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ''}; upsert them first`,
+              `interactions[${first}].itemId`,
+              { ids: unknown.slice(0, MAX_IDS_IN_ERROR) },
+            );
+          }
+          createdItems = await createBareItems(tx, unknown);
+          items = await findItemsByExternalId(tx, itemIds);
+        }
+        const itemByExternalId = new Map(items.map((it) => [it.externalId, it]));
+        const { ids: userByExternalId, created: createdUsers } = await ensureUsers(tx, userIds);
+
+        const rows: NewInteraction[] = valid.map((v) => ({
+          userId: userByExternalId.get(v.userExternalId)!,
+          itemId: itemByExternalId.get(v.itemExternalId)!.id,
+          kind: v.kind,
+          value: v.value,
+          occurredAt: v.occurredAt,
+          eventId: v.eventId,
+        }));
+        const stored = await insertInteractions(tx, rows);
+
+        const itemByInternalId = new Map<number, ItemRow>(items.map((it) => [it.id, it]));
+        const userExternal = new Map([...userByExternalId].map(([ext, id]) => [id, ext]));
+        return {
+          stored: stored.map((s) => ({
+            id: s.id.toString(),
+            userId: userExternal.get(s.userId)!,
+            itemId: itemByInternalId.get(s.itemId)!.externalId,
+            kind: s.kind as InteractionKind,
+            value: s.value,
+            occurredAt: s.occurredAt,
+            eventId: s.eventId,
+            item: toItem(itemByInternalId.get(s.itemId)!),
+          })),
+          duplicates: rows.length - stored.length,
+          createdUsers,
+          createdItems,
+        };
+      },
+      { timeout: 60_000, maxWait: 10_000 },
+    );
+  }
+
+  /** A user's interactions, newest first. */
+  async history(userInternalId: number, userExternalId: string, first: number, after?: string | null): Promise<InteractionConnection> {
+    checkLimit('first', first, this.env.maxPageSize);
+    let cursorWhere = {};
+    if (after) {
+      const [time, id] = decodeCursor('after', after, ['number', 'string']) as [number, string];
+      if (!/^\d{1,19}$/.test(id)) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'after: not a cursor returned by this API', 'after');
+      const at = new Date(time);
+      cursorWhere = { OR: [{ occurredAt: { lt: at } }, { occurredAt: at, id: { lt: BigInt(id) } }] };
+    }
+    const rows = await this.prisma.interaction.findMany({
+      where: { userId: userInternalId, ...cursorWhere },
+      orderBy: [{ occurredAt: 'desc' }, { id: 'desc' }],
+      take: first + 1,
+      include: { item: true },
+    });
+    const page = rows.slice(0, first);
+    const last = page[page.length - 1];
+    return {
+      nodes: page.map(
+        (r): Interaction => ({
+          id: r.id.toString(),
+          userId: userExternalId,
+          itemId: r.item.externalId,
+          kind: r.kind,
+          value: r.value,
+          occurredAt: r.occurredAt,
+          eventId: r.eventId,
+          item: toItem(r.item),
+        }),
+      ),
+      pageInfo: {
+        hasNextPage: rows.length > first,
+        endCursor: last ? encodeCursor([last.occurredAt.getTime(), last.id.toString()]) : null,
+      },
+    };
+  }
+
+  private validate(input: RecordInteractionInput, field: string) {
+    const userExternalId = checkId(`${field}.userId`, input.userId);
+    const itemExternalId = checkId(`${field}.itemId`, input.itemId);
+    const kind = input.kind ?? InteractionKind.IMPLICIT;
+    if (kind === InteractionKind.RATING && input.value == null) {
+      throw new DomainError(ErrorCode.BAD_USER_INPUT, `${field}.value: required for kind RATING`, `${field}.value`);
+    }
+    const value = input.value == null ? 1 : checkFinite(`${field}.value`, input.value, 1e6);
+    const occurredAt = input.occurredAt == null ? null : checkDate(`${field}.occurredAt`, input.occurredAt);
+    let eventId: string | null = null;
+    if (input.eventId != null) {
+      eventId = checkString(`${field}.eventId`, input.eventId, LIMITS.eventId);
+      if (eventId.length === 0) throw new DomainError(ErrorCode.BAD_USER_INPUT, `${field}.eventId: must not be empty`, `${field}.eventId`);
+    }
+    return { userExternalId, itemExternalId, kind, value, occurredAt, eventId };
+  }
+}

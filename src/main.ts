@@ -1,0 +1,25 @@
+import { Logger } from '@nestjs/common';
+import { createApp } from './app.factory.js';
+import { loadEnv } from './config/env.js';
+import { openDatabase } from './database/database-bootstrap.js';
+
+/** The API server: resolves the database (embedded when DATABASE_URL is unset), migrates, serves. */
+async function main(): Promise<void> {
+  const env = loadEnv();
+  const logger = new Logger('Main');
+  const db = await openDatabase({
+    databaseUrl: env.databaseUrl,
+    embeddedDataDir: env.embeddedPgDir,
+    embeddedPort: env.embeddedPgPort,
+    log: (m) => logger.log(m),
+  });
+  const app = await createApp(env, db.url);
+  app.getHttpAdapter().getInstance().addHook('onClose', async () => db.close());
+  await app.listen(env.port, env.host);
+  logger.log(`GraphQL at http://${env.host}:${env.port}/graphql${env.graphiql ? ` (GraphiQL: /graphiql)` : ''}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,53 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import pg from 'pg';
+import { createApp } from '../src/app.factory.js';
+import { loadEnv, type Env } from '../src/config/env.js';
+
+export function testDatabaseUrl(): string {
+  const url = process.env.RECODER_TEST_DATABASE_URL;
+  if (!url) throw new Error('RECODER_TEST_DATABASE_URL is unset: run tests through `npm test` (jest globalSetup)');
+  return url;
+}
+
+/** Boots the real API on the scratch database (no port: requests go through Fastify's inject). */
+export async function bootApp(overrides: Partial<Env> = {}): Promise<NestFastifyApplication> {
+  const env = { ...loadEnv({ LOG_LEVEL: 'error', GRAPHIQL: 'false' }), ...overrides };
+  const app = await createApp(env, testDatabaseUrl());
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return app;
+}
+
+export interface GqlResponse<T = Record<string, any>> {
+  status: number;
+  data?: T;
+  errors?: { message: string; path?: string[]; extensions: { code: string; field?: string; [k: string]: unknown } }[];
+}
+
+export async function gql<T = Record<string, any>>(
+  app: NestFastifyApplication,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<GqlResponse<T>> {
+  const res = await app.inject({ method: 'POST', url: '/graphql', payload: { query, variables } });
+  return { status: res.statusCode, ...(JSON.parse(res.body) as Omit<GqlResponse<T>, 'status'>) };
+}
+
+/** Empties every table (between test files). */
+export async function truncateAll(): Promise<void> {
+  const client = new pg.Client({ connectionString: testDatabaseUrl() });
+  await client.connect();
+  await client.query('TRUNCATE interactions, items, users RESTART IDENTITY CASCADE');
+  await client.end();
+}
+
+/** Runs SQL against the scratch database (assertions on what was really written). */
+export async function sql<T extends pg.QueryResultRow = any>(text: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: testDatabaseUrl() });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
