@@ -8,7 +8,7 @@ const swc = {
     target: 'es2022',
     keepClassNames: true,
   },
-  module: { type: 'es6' },
+  module: { type: 'es6', ignoreDynamic: true },
   sourceMaps: 'inline',
 };
 
@@ -19,11 +19,9 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
     '^.+\\.ts$': ['@swc/jest', swc],
-    // Fastify's CommonJS dependencies require() these ESM-only packages; under jest on Node 20
-    // they must be transpiled to CommonJS (NOTES.md).
-    '/node_modules/(content-disposition|cookie)/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(content-disposition|cookie)/)'],
+  // Fastify's CommonJS dependencies require() two ESM-only packages; see test/jest-resolver.cjs.
+  resolver: '<rootDir>/test/jest-resolver.cjs',
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',

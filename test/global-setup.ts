@@ -1,3 +1,5 @@
+// Must come first: lets jest's CommonJS loading of this file resolve our "./x.js" imports.
+import './resolve-ts.cjs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';

@@ -108,14 +108,18 @@ describe('recordInteractions and user history over GraphQL', () => {
     expect(await count('interactions')).toBe(before);
   });
 
-  it('rejects malformed scalars before running anything', async () => {
+  it('rejects malformed variables naming the path inside them', async () => {
     const badDate = await gql(app, RECORD, { interactions: [{ userId: 'u1', itemId: 'i1', occurredAt: 'yesterday' }] });
-    expect(badDate.status).toBe(400);
-    expect(badDate.errors![0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
-    expect(badDate.errors![0].message).toContain('occurredAt');
+    expect(badDate.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'interactions[0].occurredAt' });
     const badKind = await gql(app, RECORD, { interactions: [{ userId: 'u1', itemId: 'i1', kind: 'STARE' }] });
-    expect(badKind.errors![0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
-    expect(badKind.errors![0].message).toContain('kind');
+    expect(badKind.status).toBe(400);
+    expect(badKind.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'interactions[0].kind' });
+    const missing = await gql(app, RECORD, { interactions: [{ userId: 'u1' }] });
+    expect(missing.status).toBe(400);
+    expect(missing.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'interactions[0]' });
+    const badInt = await gql(app, `{ items(first: "x") { nodes { id } } }`);
+    expect(badInt.status).toBe(400);
+    expect(badInt.errors![0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
   });
 
   it('rejects a batch over the cap', async () => {

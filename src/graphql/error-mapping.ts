@@ -22,6 +22,15 @@ export function toFormattedError(error: GraphQLError | Error): GraphQLFormattedE
     const code = status === 404 ? ErrorCode.NOT_FOUND : status < 500 ? ErrorCode.BAD_USER_INPUT : ErrorCode.INTERNAL_SERVER_ERROR;
     return { message: original.message, ...location, extensions: { code } };
   }
+  const variable = gqlError ? /^Variable "\$(\w+)" got invalid value .*? at "([^"]+)"/.exec(gqlError.message) : null;
+  if (gqlError && (variable || /^Variable "\$\w+" (got invalid value|of required type|of non-null type)/.test(gqlError.message))) {
+    // Variable coercion: graphql-js names the path inside the variable ("interactions[0].kind").
+    return {
+      message: gqlError.message,
+      ...location,
+      extensions: { code: ErrorCode.BAD_USER_INPUT, ...(variable ? { field: variable[2] } : {}) },
+    };
+  }
   if (gqlError && !original) {
     // Parse, validation and variable-coercion errors: graphql-js names the argument or field.
     return { message: gqlError.message, ...location, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } };
@@ -37,6 +46,12 @@ export function toFormattedError(error: GraphQLError | Error): GraphQLFormattedE
   return { message: 'Internal server error', ...location, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
 }
 
+/** Mercurius' own request rejections (query depth, malformed body): 4xx FastifyErrors with MER_ codes. */
+function isRequestRejection(e: GraphQLError): boolean {
+  const o = e.originalError as { code?: unknown; statusCode?: unknown } | undefined;
+  return typeof o?.code === 'string' && o.code.startsWith('MER_ERR') && typeof o.statusCode === 'number' && o.statusCode < 500;
+}
+
 /**
  * Mercurius errorFormatter: every error gets `extensions.code` (and `field` when an input is to
  * blame). Request-level failures (parse/validation) keep HTTP 400; execution errors answer 200
@@ -46,8 +61,15 @@ export function formatExecutionErrors(execution: ExecutionResult & { errors: rea
   statusCode: number;
   response: ExecutionResult;
 } {
-  const errors = execution.errors.map((e) => {
-    const f = toFormattedError(e);
+  // Mercurius wraps query validation failures in one FastifyError whose `errors` holds them.
+  const flat = execution.errors.flatMap((e) => {
+    const inner = (e.originalError as { errors?: unknown } | undefined)?.errors;
+    return Array.isArray(inner) ? inner.map((x) => (x instanceof GraphQLError ? x : new GraphQLError(String((x as Error).message ?? x)))) : [e];
+  });
+  const errors = flat.map((e) => {
+    const f = isRequestRejection(e)
+      ? { message: e.message, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } }
+      : toFormattedError(e);
     return new GraphQLError(f.message, {
       nodes: e.nodes,
       source: e.source,
@@ -56,7 +78,8 @@ export function formatExecutionErrors(execution: ExecutionResult & { errors: rea
       extensions: f.extensions,
     });
   });
-  const requestError = execution.data === undefined && execution.errors.every((e) => !e.originalError);
+  const requestError =
+    execution.data == null && flat.every((e) => !e.originalError || isRequestRejection(e) || e.message.startsWith('Variable "$'));
   return {
     statusCode: requestError ? 400 : 200,
     response: execution.data === undefined ? { errors } : { data: execution.data, errors },

@@ -33,6 +33,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { quoteIdent } from './schema-sql.js';
 import { LIMITS, planImport, readInteractionBatches, type ImportPlan, type InteractionRow } from './formats.js';
 
 export type ImportPhase = 'scan' | 'entities' | 'copy' | 'index' | 'dedup' | 'commit';
@@ -390,6 +391,140 @@ async function copyViaStaging(client: pg.ClientBase, ctx: EncodeContext, phase: 
      ON CONFLICT (event_id) DO NOTHING`,
   );
   return result.rowCount ?? 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// bulk load into an empty table
+
+/** How long the bulk path waits for its locks before falling back to the ordinary COPY. */
+const BULK_LOCK_TIMEOUT = '3s';
+
+/**
+ * True when `interactions` is empty and this transaction now holds it ACCESS EXCLUSIVE (and may
+ * drop and rebuild its indexes and foreign keys). False, with no lock kept, when the table has
+ * rows or a lock could not be had within BULK_LOCK_TIMEOUT (the table is in use).
+ */
+async function lockEmptyInteractions(client: pg.ClientBase): Promise<boolean> {
+  // Cheap check first, so that a populated (served) table never sees an exclusive lock request.
+  if (!(await interactionsEmpty(client))) return false;
+  const { rows } = await client.query<{ lock_timeout: string }>('SHOW lock_timeout');
+  await client.query('SAVEPOINT recoder_import_bulk');
+  try {
+    await client.query(`SET LOCAL lock_timeout = '${BULK_LOCK_TIMEOUT}'`);
+    await client.query('LOCK TABLE interactions IN ACCESS EXCLUSIVE MODE');
+    if (!(await interactionsEmpty(client))) {
+      await client.query('ROLLBACK TO SAVEPOINT recoder_import_bulk');
+      return false;
+    }
+    // Dropping the foreign keys also locks users and items (their RI triggers go away).
+    await client.query('LOCK TABLE users, items IN SHARE ROW EXCLUSIVE MODE');
+    await client.query(`SELECT set_config('lock_timeout', $1, true)`, [rows[0].lock_timeout]);
+    await client.query('RELEASE SAVEPOINT recoder_import_bulk');
+    return true;
+  } catch (err) {
+    if (pgCode(err) !== '55P03') throw err; // lock_not_available
+    await client.query('ROLLBACK TO SAVEPOINT recoder_import_bulk'); // also releases the locks
+    return false;
+  }
+}
+
+async function interactionsEmpty(client: pg.ClientBase): Promise<boolean> {
+  const { rows } = await client.query('SELECT NOT EXISTS (SELECT 1 FROM interactions) AS empty');
+  return rows[0].empty === true;
+}
+
+interface SavedDefinition {
+  name: string;
+  /** Statement that recreates it. */
+  create: string;
+  unique: boolean;
+  /** Foreign keys are added last (validated in one pass, after the indexes exist). */
+  foreignKey: boolean;
+}
+
+/**
+ * pg_restore-style load: COPY into `interactions` without its secondary indexes and constraints,
+ * then rebuild them from their catalog definitions (same names, same definitions). Per-row index
+ * maintenance and per-row foreign-key trigger checks (about half of a plain COPY's time here)
+ * become one sort per index and one anti-join per foreign key. Only used when the table was empty,
+ * under ACCESS EXCLUSIVE lock, inside the import's transaction: readers of `interactions` wait
+ * for the import, and a failure leaves the schema as it was. Duplicate event ids inside the file
+ * are removed (first occurrence kept) when the unique index refuses them.
+ */
+async function bulkLoad(client: pg.ClientBase, ctx: EncodeContext, phase: (p: ImportPhase) => void): Promise<number> {
+  const saved = await dropSecondaryIndexesAndConstraints(client);
+  const copied = await copyIn(client, copySql('interactions', ctx.plan.hasTime), encodeRows(ctx));
+  phase('index');
+  await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+  let duplicates = 0;
+  const order = [...saved.filter((d) => d.unique && !d.foreignKey), ...saved.filter((d) => !d.unique && !d.foreignKey), ...saved.filter((d) => d.foreignKey)];
+  for (const def of order) {
+    if (!def.unique || duplicates > 0) {
+      await client.query(def.create);
+      continue;
+    }
+    await client.query('SAVEPOINT recoder_import_unique');
+    try {
+      await client.query(def.create);
+      await client.query('RELEASE SAVEPOINT recoder_import_unique');
+    } catch (err) {
+      if (pgCode(err) !== '23505') throw err;
+      await client.query('ROLLBACK TO SAVEPOINT recoder_import_unique');
+      phase('dedup');
+      duplicates = await deleteDuplicateEvents(client);
+      phase('index');
+      await client.query(def.create); // fails again if the violation was not about event_id
+    }
+  }
+  await client.query('ANALYZE interactions');
+  return copied - duplicates;
+}
+
+async function dropSecondaryIndexesAndConstraints(client: pg.ClientBase): Promise<SavedDefinition[]> {
+  const constraints = await client.query<{ name: string; def: string; type: string }>(
+    `SELECT conname AS name, pg_get_constraintdef(oid) AS def, contype AS type
+       FROM pg_constraint
+      WHERE conrelid = 'interactions'::regclass AND contype IN ('f', 'u', 'x')
+      ORDER BY conname`,
+  );
+  const indexes = await client.query<{ name: string; def: string; unique: boolean }>(
+    `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def, i.indisunique AS unique
+       FROM pg_index i
+      WHERE i.indrelid = 'interactions'::regclass AND NOT i.indisprimary
+        AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = i.indrelid AND c.conindid = i.indexrelid)
+      ORDER BY 1`,
+  );
+  const saved: SavedDefinition[] = [];
+  for (const c of constraints.rows) {
+    saved.push({
+      name: c.name,
+      create: `ALTER TABLE interactions ADD CONSTRAINT ${quoteIdent(c.name)} ${c.def}`,
+      unique: c.type !== 'f',
+      foreignKey: c.type === 'f',
+    });
+    await client.query(`ALTER TABLE interactions DROP CONSTRAINT ${quoteIdent(c.name)}`);
+  }
+  for (const i of indexes.rows) {
+    saved.push({ name: i.name, create: i.def, unique: i.unique, foreignKey: false });
+    await client.query(`DROP INDEX ${i.name}`); // regclass text: already quoted/qualified as needed
+  }
+  return saved;
+}
+
+/** Deletes all but the first row of each event id; returns how many rows went. */
+async function deleteDuplicateEvents(client: pg.ClientBase): Promise<number> {
+  const result = await client.query(
+    `DELETE FROM interactions i
+      USING (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY event_id ORDER BY id) AS n
+                               FROM interactions WHERE event_id IS NOT NULL) numbered
+              WHERE numbered.n > 1) dup
+      WHERE i.id = dup.id`,
+  );
+  return result.rowCount ?? 0;
+}
+
+function pgCode(err: unknown): string | undefined {
+  return (err as { code?: string } | null)?.code;
 }
 
 // ---------------------------------------------------------------------------------------------
