@@ -268,7 +268,19 @@ function loadWasm(): Promise<WasmModule> {
     const gluePath = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg');
     const glue = (await import(pathToFileURL(gluePath).href)) as WasmModule;
     const bytes = await readFile(path.join(path.dirname(gluePath), 'schema_engine_bg.wasm'));
-    const { instance } = await wasmApi.instantiate(bytes, { './schema_engine_bg.js': glue });
+    // The engine arms a 10 s timer around its advisory-lock query and never clears it: unref
+    // such timers so that they do not keep a finished script alive for 10 s.
+    const imports: Record<string, unknown> = { ...glue };
+    for (const [name, fn] of Object.entries(glue)) {
+      if (name.startsWith('__wbg_setTimeout_') && typeof fn === 'function') {
+        imports[name] = (...args: unknown[]) => {
+          const timer = fn(...args) as NodeJS.Timeout;
+          timer.unref?.();
+          return timer;
+        };
+      }
+    }
+    const { instance } = await wasmApi.instantiate(bytes, { './schema_engine_bg.js': imports });
     glue.__wbg_set_wasm(instance.exports);
     (instance.exports.__wbindgen_start as () => void)();
     return glue;

@@ -137,8 +137,18 @@ function fail(file: string, line: number, reason: string): never {
   throw new ImportFormatError(file, line, reason);
 }
 
+function isDigits(value: string): boolean {
+  const n = value.length;
+  if (n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 function checkId(file: string, line: number, what: string, value: string, integer: boolean): void {
-  if (integer ? !DIGITS.test(value) : value.length === 0) {
+  if (integer ? !isDigits(value) : value.length === 0) {
     fail(file, line, `${what} ${value === '' ? 'is empty' : `"${value}" is not a positive integer id`}`);
   }
   if (value.length > LIMITS.externalId) fail(file, line, `${what} is longer than ${LIMITS.externalId} characters`);
@@ -152,7 +162,7 @@ function parseRating(file: string, line: number, text: string): number {
 
 /** Unix seconds (integer digits) → epoch ms. */
 function parseUnixSeconds(file: string, line: number, text: string): number {
-  if (!DIGITS.test(text)) fail(file, line, `timestamp "${text}" is not unix seconds`);
+  if (!isDigits(text)) fail(file, line, `timestamp "${text}" is not unix seconds`);
   const ms = Number(text) * 1000;
   if (ms > MAX_TIME_MS) fail(file, line, `timestamp "${text}" is out of range`);
   return ms;
