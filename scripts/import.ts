@@ -107,18 +107,19 @@ async function main(): Promise<number> {
       onPhase: (p) => {
         phase = p;
         if (p === 'copy' && !copyStarted) copyStarted = performance.now();
-        if (interactive && barStarted) bar.update(last.bytes, payload(last.rows, last.bytes, last.total));
-        else if (!interactive) console.error(`${PHASES[p]}…`);
-      },
-      onProgress: (rows, bytes, total) => {
-        last = { rows, bytes, total };
-        if (!interactive) return;
-        if (!barStarted) {
-          bar.start(total, bytes, payload(rows, bytes, total));
+        if (!interactive) {
+          console.error(`${PHASES[p]}…`);
+        } else if (!barStarted) {
+          bar.start(1, 0, payload(0, 0, 0));
           barStarted = true;
         } else {
-          bar.update(bytes, payload(rows, bytes, total));
+          bar.update(last.bytes, payload(last.rows, last.bytes, last.total));
         }
+      },
+      onProgress: (rows, bytes, total) => {
+        if (interactive && total !== last.total) bar.setTotal(total);
+        last = { rows, bytes, total };
+        if (interactive) bar.update(bytes, payload(rows, bytes, total));
       },
     });
     if (barStarted) bar.stop();

@@ -43,7 +43,8 @@ export interface ApplyMigrationsOptions {
 }
 
 export interface CreateMigrationOptions {
-  /** A database on the server that hosts the temporary shadow database (read, never written). */
+  /** Any database of the server that will host the temporary scratch and shadow databases (only
+   * used to create and drop them; the user needs CREATEDB). */
   connectionString: string;
   migrationsDir?: string;
   /** Defaults to `<project>/prisma/schema.prisma`. */
@@ -323,14 +324,22 @@ function markCharColumns<T>(result: T): T {
   return result;
 }
 
+const clientQuery = pg.Client.prototype.query as (this: pg.Client, ...args: unknown[]) => unknown;
+
+/** pg's Client with markCharColumns() applied to every (callback or promise) query result. */
 class EngineClient extends pg.Client {
-  override query(config: any, values?: any, callback?: any): any {
-    if (config && typeof config.submit === 'function') return super.query(config, values, callback);
+  override query(config: unknown, values?: unknown, callback?: unknown): never {
+    if (typeof (config as { submit?: unknown } | null)?.submit === 'function') {
+      return clientQuery.call(this, config, values, callback) as never; // cursors, streams
+    }
     if (typeof values === 'function') [callback, values] = [values, undefined];
     if (typeof callback === 'function') {
-      return super.query(config, values, (err: Error, res: unknown) => callback(err, err ? res : markCharColumns(res)));
+      const done = callback as (err: Error | null, res?: unknown) => void;
+      return clientQuery.call(this, config, values, (err: Error | null, res?: unknown) =>
+        done(err, err ? res : markCharColumns(res)),
+      ) as never;
     }
-    return (super.query(config, values) as Promise<unknown>).then(markCharColumns);
+    return (clientQuery.call(this, config, values) as Promise<unknown>).then(markCharColumns) as never;
   }
 }
 

@@ -11,21 +11,32 @@
  *     deterministic event_id (`<source>:<user>:<item>:<unix-seconds-or-empty>`, csv adds the kind;
  *     a csv `event_id` column is used verbatim) so that re-running an import inserts nothing.
  *
- * Dedup strategy, measured on the 1,000,209 ML-1M pairs (PG 15, 2 cores; bench-import.ts):
- *  - "staging": COPY into a temp table, then INSERT … SELECT … WHERE NOT EXISTS … ON CONFLICT
- *    (event_id) DO NOTHING. Always correct, but every row is written twice and the final INSERT
- *    pays per-row executor and speculative-insertion costs that COPY's multi-insert path avoids;
- *    it ran at roughly 0.6× of a plain COPY — below the 0.8× target.
- *  - "direct": COPY straight into `interactions`. As fast as psql's \copy, but only correct when
- *    none of the rows exists yet.
- *  We take the direct path only when it is safe, and let the database prove it: a probe looks up
- *  a sample of the file's event ids (first 256 rows and every 1024th) in the unique index; if any
- *  exists (typically: the same file imported again) we go to staging right away. Otherwise we COPY
- *  directly inside a SAVEPOINT. Should any row still collide (an event imported from an overlapping
- *  file, or a duplicate inside the file), the unique index on event_id makes the COPY fail with
- *  23505; we roll back to the savepoint and redo the rows through staging. The unique index, not
- *  the probe, is what guarantees no duplicates; the probe only avoids wasted work. Worst case (new
- *  rows first, a collision late in the file) costs one extra partial COPY.
+ * Which COPY, measured on the 1,000,209 ML-1M pairs (PG 15, 2 shared cores; bench-import.ts):
+ *  - psql's \copy of the final rows into a table like `interactions` took about 40 s (25k rows/s):
+ *    about half of it is the per-row foreign-key trigger checks, most of the rest the per-row
+ *    maintenance of the five indexes. A bare table takes the same rows in about 4 s.
+ *  - "staging" (COPY into a temp table, then INSERT … SELECT … WHERE NOT EXISTS … ON CONFLICT
+ *    (event_id) DO NOTHING) is always correct but writes every row twice: about 48 s into an empty
+ *    table. Re-importing the same 1M rows through it (all duplicates) takes about 5-6 s.
+ *  - "direct" (COPY straight into `interactions`): as fast as psql (about 42 s end to end), but
+ *    only correct when none of the rows is stored yet.
+ *  - "bulk": when `interactions` is empty (the first load of a data set), do what pg_restore does:
+ *    drop the secondary indexes and foreign keys of `interactions` inside the transaction, COPY,
+ *    then rebuild them (one sort per index, one anti-join per foreign key): about 11 s end to end.
+ *    It holds ACCESS EXCLUSIVE locks on `interactions`, `users` and `items` until commit (readers
+ *    of those tables wait for the import), so it is only tried when `interactions` is empty, gives
+ *    up after 3 s of waiting for the locks (then: direct), and can be turned off (bulkLoad 'off',
+ *    CLI --no-bulk-load).
+ *    Duplicate event ids inside the file make the unique index build fail; the later copies are
+ *    then deleted (first occurrence kept) and the index built again.
+ *
+ * Choice (strategy 'auto'): bulk when the table is empty; otherwise a probe looks up a sample of
+ * the file's event ids (first 256 rows and every 1024th) in the unique index: any hit (typically
+ * the same file imported again) → staging. No hit → direct COPY inside a SAVEPOINT; if a row still
+ * collides (an event imported from an overlapping file, or one repeated inside the file) the
+ * unique index on event_id fails the COPY with 23505, we roll back to the savepoint and redo the
+ * rows through staging. The unique index, not the probe, is what guarantees no duplicates; the
+ * probe only avoids wasted work (worst case: one extra partial COPY).
  */
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
@@ -400,7 +411,8 @@ async function copyViaStaging(client: pg.ClientBase, ctx: EncodeContext, phase: 
 const BULK_LOCK_TIMEOUT = '3s';
 
 /**
- * True when `interactions` is empty and this transaction now holds it ACCESS EXCLUSIVE (and may
+ * True when `interactions` is empty and this transaction now holds it, `users` and `items`
+ * ACCESS EXCLUSIVE (and may
  * drop and rebuild its indexes and foreign keys). False, with no lock kept, when the table has
  * rows or a lock could not be had within BULK_LOCK_TIMEOUT (the table is in use).
  */
@@ -416,8 +428,15 @@ async function lockEmptyInteractions(client: pg.ClientBase): Promise<boolean> {
       await client.query('ROLLBACK TO SAVEPOINT recoder_import_bulk');
       return false;
     }
-    // Dropping the foreign keys also locks users and items (their RI triggers go away).
-    await client.query('LOCK TABLE users, items IN SHARE ROW EXCLUSIVE MODE');
+    // Dropping the foreign keys takes ACCESS EXCLUSIVE on the tables they reference too (users,
+    // items: their RI triggers go away): take those locks now, under the timeout.
+    const referenced = await client.query<{ name: string }>(
+      `SELECT DISTINCT confrelid::regclass::text AS name FROM pg_constraint
+        WHERE conrelid = 'interactions'::regclass AND contype = 'f' AND confrelid <> conrelid`,
+    );
+    if (referenced.rows.length > 0) {
+      await client.query(`LOCK TABLE ${referenced.rows.map((r) => r.name).join(', ')} IN ACCESS EXCLUSIVE MODE`);
+    }
     await client.query(`SELECT set_config('lock_timeout', $1, true)`, [rows[0].lock_timeout]);
     await client.query('RELEASE SAVEPOINT recoder_import_bulk');
     return true;
@@ -447,8 +466,8 @@ interface SavedDefinition {
  * then rebuild them from their catalog definitions (same names, same definitions). Per-row index
  * maintenance and per-row foreign-key trigger checks (about half of a plain COPY's time here)
  * become one sort per index and one anti-join per foreign key. Only used when the table was empty,
- * under ACCESS EXCLUSIVE lock, inside the import's transaction: readers of `interactions` wait
- * for the import, and a failure leaves the schema as it was. Duplicate event ids inside the file
+ * under ACCESS EXCLUSIVE locks, inside the import's transaction: readers of interactions, users
+ * and items wait for the import, and a failure leaves the schema as it was. Duplicate event ids inside the file
  * are removed (first occurrence kept) when the unique index refuses them.
  */
 async function bulkLoad(client: pg.ClientBase, ctx: EncodeContext, phase: (p: ImportPhase) => void): Promise<number> {
