@@ -21,13 +21,14 @@ import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { importInteractions, interactionCopyColumns, type ImportResult } from '../src/interactions/import/importer.js';
 import { planImport } from '../src/interactions/import/formats.js';
-import { applySchema, databaseUrlFor, findProjectRoot, quoteIdent } from '../src/interactions/import/schema-sql.js';
+import { PROJECT_ROOT } from '../src/config/env.js';
+import { applyMigrations } from '../src/database/migrations.js';
+import { quoteIdent, withDatabase } from '../src/database/pg-url.js';
 
 const HELP = `Usage: npm run bench:import -- [path] [--runs N] [--no-bulk-load]
 
@@ -62,11 +63,11 @@ async function main(): Promise<void> {
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
   const bulkLoad = values['no-bulk-load'] ? 'off' : 'auto';
 
-  const projectRoot = findProjectRoot(fileURLToPath(new URL('.', import.meta.url)));
+  const projectRoot = PROJECT_ROOT;
   const dataPath = resolve(positionals[0] ?? join(projectRoot, '..', 'shared', 'data', 'ml-1m'));
   const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://root@127.0.0.1:5432/postgres';
-  const recoderUrl = databaseUrlFor(adminUrl, RECODER_DB);
-  const refUrl = databaseUrlFor(adminUrl, REF_DB);
+  const recoderUrl = withDatabase(adminUrl, RECODER_DB);
+  const refUrl = withDatabase(adminUrl, REF_DB);
   const plan = await planImport(dataPath, FORMAT);
   const columns = interactionCopyColumns(plan.hasTime);
   const work = mkdtempSync(join(tmpdir(), 'recoder-bench-import-'));
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
     // Untimed warm-up import; its result gives the reference rows, byte for byte what Recoder's COPY sends.
     console.error(`Preparing: warm-up import of ${plan.file} …`);
     await recreate(RECODER_DB);
-    await withClient(recoderUrl, (c) => applySchema(c, projectRoot));
+    await applyMigrations(recoderUrl);
     const warm = await importInteractions(recoderUrl, { path: dataPath, format: FORMAT, bulkLoad });
     await withClient(recoderUrl, async (c) => {
       await copyToFile(c, `COPY (SELECT ${columns.join(', ')} FROM interactions ORDER BY id) TO STDOUT`, files.rows);
@@ -144,8 +145,8 @@ async function runReference(
   files: { rows: string; users: string; items: string },
 ): Promise<{ seconds: number; rows: number }> {
   await recreate(REF_DB);
+  await applyMigrations(url);
   await withClient(url, async (c) => {
-    await applySchema(c, projectRoot);
     // Same columns, defaults, indexes and constraints as interactions; LIKE does not copy foreign keys.
     await c.query('CREATE TABLE ref_interactions (LIKE interactions INCLUDING ALL)');
     const fks = await c.query<{ def: string }>(
@@ -176,7 +177,7 @@ async function runRecoder(
   bulkLoad: 'auto' | 'off',
 ): Promise<{ first: ImportResult; again: ImportResult }> {
   await recreate(RECODER_DB);
-  await withClient(url, (c) => applySchema(c, projectRoot));
+  await applyMigrations(url);
   await checkpoint();
   const first = await importInteractions(url, { path: dataPath, format: FORMAT, bulkLoad });
   await checkpoint();

@@ -6,14 +6,13 @@
  * Uses DATABASE_URL when set, else the embedded PostgreSQL in <project>/.data/postgres (port
  * RECODER_EMBEDDED_PG_PORT, default 54329; migrations applied on open).
  */
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { openDatabase } from '../src/database/database-bootstrap.js';
 import { importInteractions, type ImportPhase, type ImportResult } from '../src/interactions/import/importer.js';
 import { IMPORT_FORMATS } from '../src/interactions/import/formats.js';
-import { findProjectRoot } from '../src/interactions/import/schema-sql.js';
+import { loadEnv } from '../src/config/env.js';
 
 const USAGE = `Usage: import <path> --format ${IMPORT_FORMATS.join('|')} [--source name]
 
@@ -66,16 +65,14 @@ async function main(): Promise<number> {
     return 1;
   }
 
-  const projectRoot = findProjectRoot(fileURLToPath(new URL('.', import.meta.url)));
   const path = resolve(positionals[0]);
-  const envUrl = process.env.DATABASE_URL;
-  const db = envUrl
-    ? { url: envUrl, embedded: false, close: async () => {} }
-    : await openDatabase({
-        embeddedDataDir: join(projectRoot, '.data', 'postgres'),
-        embeddedPort: Number(process.env.RECODER_EMBEDDED_PG_PORT ?? 54329),
-        log: (msg) => console.error(msg),
-      });
+  const env = loadEnv();
+  const db = await openDatabase({
+    databaseUrl: env.databaseUrl,
+    embeddedDataDir: env.embeddedPgDir,
+    embeddedPort: env.embeddedPgPort,
+    log: (msg) => console.error(msg),
+  });
 
   const interactive = process.stderr.isTTY === true;
   const bar = new cliProgress.SingleBar(

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres.js';
 import { applyMigrations } from '../src/database/migrations.js';
 import { PROJECT_ROOT } from '../src/config/env.js';
+import { withDatabase } from '../src/database/pg-url.js';
 
 /**
  * One real Postgres for the whole run. With DATABASE_URL set, its server is used; otherwise an
@@ -37,12 +38,6 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEST_PG_ADMIN_URL = adminUrl;
   process.env.RECODER_TEST_DATABASE_URL = url;
   (globalThis as Record<string, unknown>).__recoderTestDb = { adminUrl, name };
-}
-
-export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
 }
 
 function redact(url: string): string {

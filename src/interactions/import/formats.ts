@@ -17,6 +17,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
+import { LIMITS } from '../../common/validation.js';
 import { CsvRecordAssembler, CsvSyntaxError, splitCsvRecord } from './csv.js';
 import { ImportFormatError, readFirstLine, readLines, type TextEncoding } from './line-reader.js';
 
@@ -28,7 +29,7 @@ export const INTERACTION_KINDS = ['IMPLICIT', 'VIEW', 'CLICK', 'LIKE', 'ADD_TO_C
 export type InteractionKindName = (typeof INTERACTION_KINDS)[number];
 
 /** Column limits of the schema (VARCHAR lengths). */
-export const LIMITS = { externalId: 256, eventId: 256, title: 1024, category: 128 } as const;
+export { LIMITS };
 
 export interface InteractionRow {
   user: string;

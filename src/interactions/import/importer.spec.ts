@@ -6,16 +6,16 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import pg from 'pg';
 import { importInteractions } from './importer.js';
 import { ImportFormatError } from './line-reader.js';
-import { applySchema, databaseUrlFor, findProjectRoot } from './schema-sql.js';
+import { applyMigrations } from '../../database/migrations.js';
+import { withDatabase } from '../../database/pg-url.js';
 
 const adminUrl = process.env.TEST_PG_ADMIN_URL ?? process.env.DATABASE_URL ?? 'postgresql://root@127.0.0.1:5432/postgres';
 const dbName = `recoder_import_test_${randomBytes(4).toString('hex')}`;
-const url = databaseUrlFor(adminUrl, dbName);
+const url = withDatabase(adminUrl, dbName);
 let db: pg.Client;
 let dir: string;
 
@@ -26,7 +26,7 @@ beforeAll(async () => {
   await admin.end();
   db = new pg.Client({ connectionString: url });
   await db.connect();
-  await applySchema(db, findProjectRoot(dirname(fileURLToPath(import.meta.url))));
+  await applyMigrations(url);
   dir = mkdtempSync(join(tmpdir(), 'recoder-import-'));
 });
 
@@ -172,6 +172,12 @@ describe('importInteractions', () => {
     // A probe hit goes to staging straight away.
     const third = await importInteractions(url, { path: csv('c.csv', [header, ...old]), format: 'csv', source: 'shop' });
     expect(third).toMatchObject({ strategy: 'staging', inserted: 0, skippedDuplicates: 300 });
+  });
+
+  it('accepts a file with a header and no rows', async () => {
+    const result = await importInteractions(url, { path: csv('empty.csv', ['user,item']), format: 'csv' });
+    expect(result).toMatchObject({ rows: 0, inserted: 0, users: 0, items: 0, strategy: 'direct' });
+    expect(await counts()).toEqual({ users: 0, items: 0, interactions: 0, events: 0 });
   });
 
   it('stores events repeated inside one file once (bulk and staging paths)', async () => {

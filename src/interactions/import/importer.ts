@@ -44,7 +44,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { quoteIdent } from './schema-sql.js';
+import { quoteIdent } from '../../database/pg-url.js';
 import { LIMITS, planImport, readInteractionBatches, type ImportPlan, type InteractionRow } from './formats.js';
 
 export type ImportPhase = 'scan' | 'entities' | 'copy' | 'index' | 'dedup' | 'commit';
@@ -145,7 +145,8 @@ export async function importInteractions(db: string | pg.ClientBase, options: Im
       let strategy: ImportStrategy;
       let inserted: number;
       phase('copy');
-      if (options.strategy !== 'staging' && options.bulkLoad !== 'off' && (await lockEmptyInteractions(client))) {
+      const tryBulk = options.strategy !== 'staging' && options.bulkLoad !== 'off' && scan.rows > 0;
+      if (tryBulk && (await lockEmptyInteractions(client))) {
         strategy = 'bulk';
         inserted = await bulkLoad(client, ctx, phase);
       } else if (options.strategy === 'staging' || (await anyEventExists(client, scan.probe))) {
@@ -474,7 +475,11 @@ async function bulkLoad(client: pg.ClientBase, ctx: EncodeContext, phase: (p: Im
   const saved = await dropSecondaryIndexesAndConstraints(client);
   const copied = await copyIn(client, copySql('interactions', ctx.plan.hasTime), encodeRows(ctx));
   phase('index');
-  await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+  // Bigger sorts for the index builds (this transaction only; never lowers a larger setting).
+  await client.query(
+    `SELECT set_config('maintenance_work_mem', '256MB', true)
+      WHERE (SELECT setting::bigint FROM pg_settings WHERE name = 'maintenance_work_mem') < 262144`,
+  );
   let duplicates = 0;
   const order = [...saved.filter((d) => d.unique && !d.foreignKey), ...saved.filter((d) => !d.unique && !d.foreignKey), ...saved.filter((d) => d.foreignKey)];
   for (const def of order) {
