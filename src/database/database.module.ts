@@ -1,4 +1,5 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { PgPool } from './pg-pool.js';
 import { DATABASE_URL, PrismaService } from './prisma.service.js';
 
 /** PrismaService for every feature module; the URL is resolved (embedded or not) before boot. */
@@ -8,8 +9,8 @@ export class DatabaseModule {
   static forRoot(url: string): DynamicModule {
     return {
       module: DatabaseModule,
-      providers: [{ provide: DATABASE_URL, useValue: url }, PrismaService],
-      exports: [PrismaService],
+      providers: [{ provide: DATABASE_URL, useValue: url }, PrismaService, PgPool],
+      exports: [PrismaService, PgPool],
     };
   }
 }

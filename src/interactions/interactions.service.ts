@@ -5,6 +5,7 @@ import type { Env } from '../config/env.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { checkBatch, checkDate, checkFinite, checkId, checkLimit, checkString, LIMITS } from '../common/validation.js';
+import { PgPool } from '../database/pg-pool.js';
 import { PrismaService } from '../database/prisma.service.js';
 import { InteractionKind } from '../common/interaction-kind.js';
 import type { RecordInteractionInput } from './dto/interaction.input.js';
@@ -20,6 +21,7 @@ export class InteractionsService {
 
   constructor(
     private readonly prisma: PrismaService,
+    private readonly pool: PgPool,
     @Inject(ENV) private readonly env: Env,
   ) {}
 
@@ -35,61 +37,58 @@ export class InteractionsService {
     const itemIds = [...new Set(valid.map((v) => v.itemExternalId))];
     const userIds = [...new Set(valid.map((v) => v.userExternalId))];
 
-    return this.prisma.$transaction(
-      async (tx) => {
-        let createdItems = 0;
-        let items = await findItemsByExternalId(tx, itemIds);
-        if (items.length < itemIds.length) {
-          const known = new Set(items.map((it) => it.externalId));
-          const unknown = itemIds.filter((id) => !known.has(id));
-          if (!this.env.createUnknownItems) {
-            const first = valid.findIndex((v) => !known.has(v.itemExternalId));
-            throw new DomainError(
-              ErrorCode.UNKNOWN_ITEMS,
-              `interactions[${first}].itemId: unknown item${unknown.length > 1 ? 's' : ''} ${unknown
-                .slice(0, 10)
-                .map((id) => `"${id}"`)
-                .join(', ')}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ''}; upsert them first`,
-              `interactions[${first}].itemId`,
-              { ids: unknown.slice(0, MAX_IDS_IN_ERROR) },
-            );
-          }
-          createdItems = await createBareItems(tx, unknown);
-          items = await findItemsByExternalId(tx, itemIds);
+    return this.pool.transaction(async (tx) => {
+      let createdItems = 0;
+      let items = await findItemsByExternalId(tx, itemIds);
+      if (items.length < itemIds.length) {
+        const known = new Set(items.map((it) => it.externalId));
+        const unknown = itemIds.filter((id) => !known.has(id));
+        if (!this.env.createUnknownItems) {
+          const first = valid.findIndex((v) => !known.has(v.itemExternalId));
+          throw new DomainError(
+            ErrorCode.UNKNOWN_ITEMS,
+            `interactions[${first}].itemId: unknown item${unknown.length > 1 ? 's' : ''} ${unknown
+              .slice(0, 10)
+              .map((id) => `"${id}"`)
+              .join(', ')}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ''}; upsert them first`,
+            `interactions[${first}].itemId`,
+            { ids: unknown.slice(0, MAX_IDS_IN_ERROR) },
+          );
         }
-        const itemByExternalId = new Map(items.map((it) => [it.externalId, it]));
-        const { ids: userByExternalId, created: createdUsers } = await ensureUsers(tx, userIds);
+        createdItems = await createBareItems(tx, unknown);
+        items = await findItemsByExternalId(tx, itemIds);
+      }
+      const itemByExternalId = new Map(items.map((it) => [it.externalId, it]));
+      const { ids: userByExternalId, created: createdUsers } = await ensureUsers(tx, userIds);
 
-        const rows: NewInteraction[] = valid.map((v) => ({
-          userId: userByExternalId.get(v.userExternalId)!,
-          itemId: itemByExternalId.get(v.itemExternalId)!.id,
-          kind: v.kind,
-          value: v.value,
-          occurredAt: v.occurredAt,
-          eventId: v.eventId,
-        }));
-        const stored = await insertInteractions(tx, rows);
+      const rows: NewInteraction[] = valid.map((v) => ({
+        userId: userByExternalId.get(v.userExternalId)!,
+        itemId: itemByExternalId.get(v.itemExternalId)!.id,
+        kind: v.kind,
+        value: v.value,
+        occurredAt: v.occurredAt,
+        eventId: v.eventId,
+      }));
+      const stored = await insertInteractions(tx, rows);
 
-        const itemByInternalId = new Map<number, ItemRow>(items.map((it) => [it.id, it]));
-        const userExternal = new Map([...userByExternalId].map(([ext, id]) => [id, ext]));
-        return {
-          stored: stored.map((s) => ({
-            id: s.id.toString(),
-            userId: userExternal.get(s.userId)!,
-            itemId: itemByInternalId.get(s.itemId)!.externalId,
-            kind: s.kind as InteractionKind,
-            value: s.value,
-            occurredAt: s.occurredAt,
-            eventId: s.eventId,
-            item: toItem(itemByInternalId.get(s.itemId)!),
-          })),
-          duplicates: rows.length - stored.length,
-          createdUsers,
-          createdItems,
-        };
-      },
-      { timeout: 60_000, maxWait: 10_000 },
-    );
+      const itemByInternalId = new Map<number, ItemRow>(items.map((it) => [it.id, it]));
+      const userExternal = new Map([...userByExternalId].map(([ext, id]) => [id, ext]));
+      return {
+        stored: stored.map((s) => ({
+          id: s.id,
+          userId: userExternal.get(s.userId)!,
+          itemId: itemByInternalId.get(s.itemId)!.externalId,
+          kind: s.kind as InteractionKind,
+          value: s.value,
+          occurredAt: s.occurredAt,
+          eventId: s.eventId,
+          item: toItem(itemByInternalId.get(s.itemId)!),
+        })),
+        duplicates: rows.length - stored.length,
+        createdUsers,
+        createdItems,
+      };
+    });
   }
 
   /** A user's interactions, newest first. */

@@ -1,0 +1,35 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import pg from 'pg';
+import { DATABASE_URL } from './prisma.service.js';
+
+/**
+ * A plain `pg` pool for the latency-critical batch paths (recordInteractions). Prisma's raw-query
+ * pipeline measured 2–3× slower than `pg` for 1,000-row array parameters and RETURNING sets
+ * (scripts/bench-record.ts); everything else goes through Prisma.
+ */
+@Injectable()
+export class PgPool extends pg.Pool implements OnModuleDestroy {
+  constructor(@Inject(DATABASE_URL) url: string) {
+    super({ connectionString: url, max: 10 });
+  }
+
+  /** Runs `fn` in a transaction on one connection: COMMIT on success, ROLLBACK on any error. */
+  async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.end();
+  }
+}
