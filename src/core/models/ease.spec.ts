@@ -40,6 +40,14 @@ describe('Ease', () => {
     expect(scores[1]).toBeGreaterThan(scores[3]);
   });
 
+  it('round-trips through bytes', () => {
+    const ease = Ease.fit(train, { lambda: 0.5 });
+    const back = Ease.fromBytes(ease.toBytes());
+    expect(back.lambda).toBe(0.5);
+    expect(Array.from(back.weights)).toEqual(Array.from(ease.weights));
+    expect(() => Ease.fromBytes(new Uint8Array(5))).toThrow(/not an EASE model/);
+  });
+
   it('matches the closed form on a tiny case', () => {
     // One item pair seen together by one user: G = [[1,1],[1,1]] + λI, λ = 1.
     const ease = Ease.fit(csrFromTriples(1, 2, [0, 0], [0, 1]), { lambda: 1 });

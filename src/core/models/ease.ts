@@ -5,6 +5,8 @@ export interface EaseOptions {
   lambda: number;
 }
 
+const EASE_MAGIC = 0x31534145; // "EAS1" little-endian
+
 /**
  * EASE (Steck 2019, "Embarrassingly Shallow Autoencoders for Sparse Data"): a closed-form linear
  * item-item autoencoder. B = I − P·diag(1/diag(P)) with P = (XᵀX + λI)⁻¹ and diag(B) = 0; scores
@@ -45,6 +47,27 @@ export class Ease {
       }
     }
     return new Ease(n, weights, opts.lambda);
+  }
+
+  /** Serialized form: a 12-byte header (magic "EAS1", numItems, λ as float32) then the weights. */
+  toBytes(): Uint8Array {
+    const out = new Uint8Array(12 + this.weights.byteLength);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, EASE_MAGIC, true);
+    view.setUint32(4, this.numItems, true);
+    view.setFloat32(8, this.lambda, true);
+    out.set(new Uint8Array(this.weights.buffer, this.weights.byteOffset, this.weights.byteLength), 12);
+    return out;
+  }
+
+  static fromBytes(bytes: Uint8Array): Ease {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (bytes.byteLength < 12 || view.getUint32(0, true) !== EASE_MAGIC) throw new Error('Ease.fromBytes: not an EASE model');
+    const n = view.getUint32(4, true);
+    if (bytes.byteLength !== 12 + n * n * 4) throw new Error(`Ease.fromBytes: expected ${12 + n * n * 4} bytes, got ${bytes.byteLength}`);
+    const weights = new Float32Array(n * n);
+    new Uint8Array(weights.buffer).set(bytes.subarray(12));
+    return new Ease(n, weights, view.getFloat32(8, true));
   }
 
   /** @returns [rows × numItems] scores X·B for the given histories. */
