@@ -1,0 +1,149 @@
+/**
+ * Training-speed benchmark (docs: BENCHMARKS.md "Training speed"): Recoder's Mult-VAE vs the
+ * PyTorch reference (`refs/reference.py --models multvae`) on the same split, in the same run.
+ * Prints the median seconds per epoch of both (training steps only, as reference.py's epoch_s),
+ * their ratio, and this process's peak RSS (it is the training process).
+ *
+ *   npm run bench:train -- [split-dir] [--epochs 5] [--threads 1] [--backend auto|wasm|cpu|node] [--no-reference]
+ */
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PROJECT_ROOT } from '../src/config/env.js';
+import { readSplitFiles } from '../src/core/data/split-files.js';
+import { initBackend } from '../src/core/engine/backend.js';
+import { MultVAE } from '../src/core/models/mult-vae.js';
+
+const HELP = `Usage: npm run bench:train -- [split-dir] [options]
+
+  split-dir          strong-generalization split folder (default ../shared/data/ml-1m/split)
+  --epochs N         epochs for both sides (default 5); medians over epochs are reported
+  --backend NAME     tfjs backend: auto (default), wasm, cpu or node
+  --threads N        Recoder training threads (default 1; k > 1 = data-parallel worker threads,
+                     reference.py itself uses 2 threads)
+  --validation       also evaluate NDCG@100 on the validation users after every Recoder epoch
+                     (not part of the timed epoch, as in reference.py)
+  --no-reference     skip the PyTorch reference
+  --python PATH      Python for the reference (default /usr/bin/python3)
+  --reference PATH   reference script (default ../shared/refs/reference.py)
+  --seed N           Recoder seed (default 98765, reference.py's default)
+  -h, --help         this text`;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Runs reference.py and returns its multvae JSON line. */
+function runReference(python: string, script: string, split: string, epochs: number): Promise<Record<string, unknown>> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(python, [script, split, '--models', 'multvae', '--epochs', String(epochs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.includes('"multvae"'));
+      if (code !== 0 || !line) return reject(new Error(`reference exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
+      resolvePromise(JSON.parse(line) as Record<string, unknown>);
+    });
+  });
+}
+
+/** PyTorch's BLAS_INFO (e.g. "generic" = the unoptimised reference BLAS), or undefined. */
+function torchBlas(python: string): Promise<string | undefined> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(python, ['-c', 'import torch; print(torch.__config__.show())'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', () => resolvePromise(undefined));
+    child.on('close', () => resolvePromise(/BLAS_INFO=([^,\s]+)/.exec(out)?.[1]));
+  });
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      epochs: { type: 'string', default: '5' },
+      backend: { type: 'string', default: 'auto' },
+      threads: { type: 'string', default: '1' },
+      validation: { type: 'boolean' },
+      'no-reference': { type: 'boolean' },
+      python: { type: 'string', default: '/usr/bin/python3' },
+      reference: { type: 'string' },
+      seed: { type: 'string', default: '98765' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return void console.log(HELP);
+  const epochs = Number(values.epochs);
+  if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error('--epochs must be a positive integer');
+  const threads = Number(values.threads);
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new Error('--threads must be a positive integer');
+  const prefer = values.backend as 'auto' | 'wasm' | 'cpu' | 'node';
+  if (!['auto', 'wasm', 'cpu', 'node'].includes(prefer)) throw new Error('--backend must be auto, wasm, cpu or node');
+  const split = resolve(positionals[0] ?? join(PROJECT_ROOT, '..', 'shared', 'data', 'ml-1m', 'split'));
+  const refScript = resolve(values.reference ?? join(PROJECT_ROOT, '..', 'shared', 'refs', 'reference.py'));
+
+  const { tf, name } = await initBackend({ prefer, log: (m) => console.log(m) });
+  const data = await readSplitFiles(split);
+  console.log(`split ${split}: ${data.train.numRows} train users × ${data.numItems} items, ${data.train.indptr[data.train.numRows]} interactions`);
+
+  const seconds: number[] = [];
+  const tensorsBefore = tf.memory().numTensors;
+  const model = await MultVAE.fit(
+    tf,
+    data.train,
+    { epochs, seed: Number(values.seed) },
+    {
+      validation: values.validation ? data.validation : undefined,
+      threads,
+      log: (m) => console.log(m),
+      onEpoch: (e) => {
+        seconds.push(e.seconds);
+        const v = e.validation === undefined ? '' : `  val ndcg@100 ${e.validation.toFixed(4)}`;
+        console.log(`recoder epoch ${e.epoch}/${e.epochs}: ${e.seconds.toFixed(2)} s  loss ${e.loss.toFixed(2)}${v}  tensors ${tf.memory().numTensors}`);
+      },
+    },
+  );
+  model.dispose();
+  const leaked = tf.memory().numTensors - tensorsBefore;
+  const recoder = median(seconds);
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  console.log(`recoder (${name}, ${threads} thread${threads === 1 ? '' : 's'}): median ${recoder.toFixed(3)} s/epoch over ${seconds.length} epochs; peak RSS ${peakRssMb.toFixed(0)} MB; tensors left ${leaked}`);
+
+  let reference: number | undefined;
+  if (!values['no-reference']) {
+    console.log(`reference: ${values.python} ${refScript} ${split} --models multvae --epochs ${epochs} …`);
+    const ref = await runReference(values.python!, refScript, split, epochs);
+    reference = Number(ref.epoch_s);
+    const blas = await torchBlas(values.python!);
+    console.log(`reference (PyTorch, BLAS_INFO=${blas ?? '?'}): median ${reference.toFixed(3)} s/epoch (${JSON.stringify(ref)})`);
+    if (blas === 'generic') {
+      console.log('note: this PyTorch is linked to the unoptimised reference BLAS (e.g. Debian python3-torch with libblas3), far slower than an MKL/OpenBLAS build; the ratio is not representative');
+    }
+  }
+  const ratio = reference ? recoder / reference : undefined;
+  if (ratio !== undefined) console.log(`ratio recoder / PyTorch: ${ratio.toFixed(2)}× (target ≤ 2.5×)`);
+  console.log(
+    JSON.stringify({
+      bench: 'train',
+      model: 'multvae',
+      backend: name,
+      threads,
+      epochs,
+      recoder_epoch_s: Number(recoder.toFixed(3)),
+      reference_epoch_s: reference,
+      ratio: ratio === undefined ? undefined : Number(ratio.toFixed(2)),
+      peak_rss_mb: Math.round(peakRssMb),
+    }),
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,465 @@
+/**
+ * Shared implementation of Mult-VAE and Mult-DAE (Liang, Krishnan, Hoffman, Jebara: "Variational
+ * Autoencoders for Collaborative Filtering", WWW 2018, https://arxiv.org/abs/1802.05814), with
+ * the semantics of the PyTorch yardstick `refs/reference.py`:
+ *
+ * - input: each history row L2-normalised, then input dropout (training only);
+ * - encoder [numItems → ...hiddenUnits → latentDim] (VAE: → 2·latentDim = [μ, log σ²]) and decoder
+ *   [latentDim → ...reversed hiddenUnits → numItems], tanh after every layer except the VAE's
+ *   [μ, log σ²] layer and the decoder's output (logits);
+ * - loss per mini-batch: multinomial log-likelihood −mean_u Σ_i x_ui · log softmax(logits_u)_i,
+ *   plus for the VAE β · mean_u KL(q(z|x_u) ‖ N(0, I)) with β = min(annealCap, updates /
+ *   totalAnnealSteps) (updates done before this one), and z = μ + σ ⊙ ε in training, z = μ at
+ *   evaluation;
+ * - torch.optim.Adam (lr, β = 0.9/0.999, ε = 1e-8, coupled weight decay); xavier-normal weights,
+ *   N(0, 0.001²) biases; the epoch with the best validation NDCG@100 is kept.
+ *
+ * Values of the history matrices are the multinomial counts x_ui (1 for implicit feedback, as in
+ * reference.py); the input is x_u / ‖x_u‖₂.
+ *
+ * Speed (wasm backend; NOTES.md "tfjs"): the training step is written by hand instead of autograd
+ * (multinomial-net.ts `lossAndGradients`, checked against autograd in the tests):
+ * - the first layer is a sparse "embedding bag": x·W₁ is a segment sum of W₁'s rows over each
+ *   row's surviving items, and its gradient a segment sum by item (SparseSegmentSum kernels);
+ * - every dense product is a plain non-transposed matMul (the only form wasm hands to XNNPACK;
+ *   transposes are explicit), oriented so that the big operands are on the left: XNNPACK repacks
+ *   the right operand on every call. Hence the output layer is stored as item vectors
+ *   [numItems × (d + 1)] and the logits are computed transposed;
+ * - d loss/d logits = softmax(logits)·Σ_i x_ui − x_u (per row, / n) on the device: no
+ *   log-softmax pass, only the softmax values at the history's items come back for the loss;
+ * - bias gradients come out of the weight-gradient products by appending a row of ones;
+ * - tanh = 2σ(2x) − 1 on wasm (XNNPACK's sigmoid; the wasm Tanh kernel is ~6× slower);
+ * - Adam runs as one fused JavaScript pass over the master weights (adam.ts);
+ * - optionally (`threads` > 1) steps run data-parallel on worker threads (multinomial-workers.ts).
+ */
+import type { CsrMatrix } from '../data/csr.js';
+import { shuffledBatches } from '../data/batches.js';
+import { Random } from '../data/random.js';
+import { evaluateRanking } from '../eval/metrics.js';
+import { Adam, type AdamConfig } from './adam.js';
+import type { Autoencoder, AutoencoderKind, FitOptions } from './autoencoder.js';
+import { buildSpec, InferenceNet, initialWeights, lossAndGradients, type LayerSpec, type NetSpec, type Tf } from './multinomial-net.js';
+import { GradientWorkers } from './multinomial-workers.js';
+import { sparseRowsFromCsr } from './sparse-input.js';
+
+export type { Tf } from './multinomial-net.js';
+
+/** Hyperparameters shared by Mult-VAE and Mult-DAE (Keras-style names). */
+export interface MultinomialAeHyperparameters {
+  /** Units of the hidden layers between the input and the latent layer (mirrored in the decoder). */
+  hiddenUnits: number[];
+  /** Size of the latent code (VAE: of z; DAE: of the bottleneck). */
+  latentDim: number;
+  /** Passes over the training users. */
+  epochs: number;
+  /** Users per mini-batch. */
+  batchSize: number;
+  /** Adam step size. */
+  learningRate: number;
+  /** Input dropout probability (training only), in [0, 1). */
+  dropout: number;
+  /** Coupled L2 added to every gradient (torch.optim.Adam's `weight_decay`): g ← g + weightDecay·θ. */
+  weightDecay: number;
+  /** Seed of the initialisation, the batch order, the dropout masks and the VAE noise. */
+  seed: number;
+}
+
+/** Mult-VAE hyperparameters: the shared ones plus the KL annealing schedule. */
+export interface MultVaeHyperparameters extends MultinomialAeHyperparameters {
+  /** Largest KL weight β. */
+  annealCap: number;
+  /** Updates over which β grows linearly from 0 to 1 (then capped at annealCap). */
+  totalAnnealSteps: number;
+}
+
+export type MultDaeHyperparameters = MultinomialAeHyperparameters;
+
+/** Fit options: progress callbacks and optional validation users (strong generalization). */
+export interface MultinomialFitOptions extends FitOptions {
+  /**
+   * Validation users: after every epoch the model ranks all items for `foldIn` (fold-in items
+   * excluded) and NDCG@100 against `heldOut` is computed; the weights of the best epoch are the
+   * ones kept. Without validation the last epoch's weights are kept.
+   */
+  validation?: { foldIn: CsrMatrix; heldOut: CsrMatrix };
+  /**
+   * Threads for the training steps (default 1). With k > 1 each mini-batch is split by rows
+   * across k worker threads with their own tfjs backend (data parallel, see
+   * multinomial-workers.ts); results equal single-threaded training up to floating-point
+   * summation order. For the wasm and cpu backends (tfjs-node is multi-threaded by itself).
+   * Needs the compiled worker entry (multinomial-worker.js); without it training stays on one
+   * thread and `log` says so.
+   */
+  threads?: number;
+  /** Receives notes about how training runs (e.g. a threads fallback). */
+  log?: (message: string) => void;
+  // shouldStop (FitOptions) is checked before each epoch and after each step; when it stops an
+  // epoch early, that partial epoch is still validated, reported to onEpoch and may be kept.
+}
+
+/** What fitting did. */
+export interface TrainingSummary {
+  /** Epochs run (fewer than hyperparameters.epochs when shouldStop stopped training). */
+  epochs: number;
+  /** Optimizer updates (mini-batches) done. */
+  steps: number;
+  /** Epoch (1-based) whose weights were kept: the best on validation, else the last. */
+  keptEpoch: number;
+  /** Validation NDCG@100 of the kept epoch (when validation data was given). */
+  validationNdcg?: number;
+}
+
+const MAGIC = 0x3145414d; // "MAE1" little-endian
+const FORMAT_VERSION = 1;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** `given` over `defaults` (undefined values ignored), validated; `name` prefixes error messages. */
+export function resolveHyperparameters<H extends MultinomialAeHyperparameters>(
+  name: string,
+  defaults: Readonly<H>,
+  given: Partial<H>,
+): H {
+  const h = { ...defaults } as H;
+  for (const [k, v] of Object.entries(given)) if (v !== undefined) (h as unknown as Record<string, unknown>)[k] = v;
+  h.hiddenUnits = [...h.hiddenUnits];
+  const positiveInt = (k: string, v: unknown) => {
+    if (!(Number.isInteger(v) && (v as number) >= 1)) throw new Error(`${name}: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+  };
+  h.hiddenUnits.forEach((u, i) => positiveInt(`hiddenUnits[${i}]`, u));
+  positiveInt('latentDim', h.latentDim);
+  positiveInt('batchSize', h.batchSize);
+  if (!(Number.isInteger(h.epochs) && h.epochs >= 0)) throw new Error(`${name}: epochs must be a non-negative integer, got ${h.epochs}`);
+  if (!(h.learningRate > 0)) throw new Error(`${name}: learningRate must be > 0, got ${h.learningRate}`);
+  if (!(h.dropout >= 0 && h.dropout < 1)) throw new Error(`${name}: dropout must be in [0, 1), got ${h.dropout}`);
+  if (!(h.weightDecay >= 0)) throw new Error(`${name}: weightDecay must be ≥ 0, got ${h.weightDecay}`);
+  if (!Number.isFinite(h.seed)) throw new Error(`${name}: seed must be a finite number, got ${h.seed}`);
+  const vae = h as unknown as Partial<MultVaeHyperparameters>;
+  if (vae.annealCap !== undefined && !(vae.annealCap >= 0)) throw new Error(`${name}: annealCap must be ≥ 0, got ${vae.annealCap}`);
+  if (vae.totalAnnealSteps !== undefined && !(vae.totalAnnealSteps > 0)) throw new Error(`${name}: totalAnnealSteps must be > 0, got ${vae.totalAnnealSteps}`);
+  return h;
+}
+
+/**
+ * The training loop's state: master weights, Adam, the step count and the random streams. Steps
+ * run on this thread, or on a {@link GradientWorkers} pool (then the master weights are the
+ * pool's shared arrays).
+ */
+class Trainer {
+  /** Updates done (drives the KL annealing and Adam's bias correction). */
+  updates = 0;
+  /** Master weights (the pool's shared arrays when training on workers). */
+  readonly weights: Float32Array[];
+  private readonly adam?: Adam;
+  private readonly dropoutRng: Random;
+  private readonly noiseRng: Random;
+
+  constructor(
+    private readonly tf: Tf,
+    private readonly spec: NetSpec,
+    weights: Float32Array[],
+    private readonly hyper: MultinomialAeHyperparameters,
+    rng: Random,
+    private readonly pool?: GradientWorkers,
+  ) {
+    this.weights = pool ? pool.weights : weights;
+    if (!pool) this.adam = new Adam(weights.map((w) => w.length), adamConfig(hyper));
+    this.dropoutRng = new Random(rng.nextUint32());
+    this.noiseRng = new Random(rng.nextUint32());
+  }
+
+  /** KL weight of the next update: min(annealCap, updates / totalAnnealSteps). */
+  beta(): number {
+    if (!this.spec.variational) return 0;
+    const h = this.hyper as MultVaeHyperparameters;
+    return Math.min(h.annealCap, this.updates / h.totalAnnealSteps);
+  }
+
+  /**
+   * One Adam update on the rows `rowIds` of `train`.
+   * @returns the mini-batch loss (negative multinomial log-likelihood + β·KL, means over rows)
+   */
+  async step(train: CsrMatrix, rowIds: Int32Array): Promise<number> {
+    const dropRng = this.dropoutRng;
+    const x = sparseRowsFromCsr(train, rowIds, this.hyper.dropout, () => dropRng.uniform());
+    const eps = this.spec.variational ? this.noiseRng.fillNormal(new Float32Array(rowIds.length * this.spec.latentDim)) : undefined;
+    const beta = this.beta();
+    this.updates++;
+    if (this.pool) return this.pool.step(x, rowIds, eps, beta, this.updates);
+    const { loss, grads } = lossAndGradients(this.tf, this.spec, this.weights, x, { csr: train, rowIds }, eps, beta);
+    this.adam!.nextStep();
+    for (let l = 0; l < grads.length; l++) this.adam!.update(l, this.weights[l], grads[l]);
+    return loss;
+  }
+}
+
+function adamConfig(hyper: MultinomialAeHyperparameters): AdamConfig {
+  return { learningRate: hyper.learningRate, weightDecay: hyper.weightDecay };
+}
+
+/** Constructor state of {@link MultinomialAutoencoder}. */
+export interface MultinomialState {
+  spec: NetSpec;
+  hyper: MultinomialAeHyperparameters;
+  weights: Float32Array[];
+  summary?: TrainingSummary;
+}
+
+/**
+ * Mult-VAE / Mult-DAE model: weights, evaluation-mode inference and serialization. Created by
+ * `MultVAE.fit` / `MultDAE.fit` (or `fromBytes`). Holds its weights both as Float32Arrays and
+ * as tensors (created once, freed by {@link dispose}).
+ */
+export class MultinomialAutoencoder implements Autoencoder {
+  readonly kind: AutoencoderKind;
+  readonly numItems: number;
+  readonly latentDim: number;
+  readonly itemVectorDim: number;
+  readonly hyperparameters: Record<string, unknown>;
+  /** Training outcome (absent for models loaded from bytes written without one). */
+  readonly summary?: TrainingSummary;
+
+  protected readonly tf: Tf;
+  protected readonly spec: NetSpec;
+  private readonly weights: Float32Array[];
+  private net: InferenceNet | undefined;
+
+  protected constructor(tf: Tf, state: MultinomialState) {
+    this.tf = tf;
+    this.spec = state.spec;
+    this.weights = state.weights;
+    this.kind = state.spec.kind;
+    this.numItems = state.spec.numItems;
+    this.latentDim = state.spec.latentDim;
+    this.itemVectorDim = state.spec.layers[state.spec.layers.length - 1].inDim + 1;
+    this.hyperparameters = { ...state.hyper, hiddenUnits: [...state.hyper.hiddenUnits] };
+    this.summary = state.summary;
+    this.net = new InferenceNet(tf, state.spec, state.weights);
+  }
+
+  /**
+   * Trains a network of `kind` on `train` (rows = users, columns = items; every stored entry is
+   * an interaction, its value the weight x_ui, 1 for implicit feedback).
+   * @returns the constructor state of the trained model (best validation epoch's weights)
+   */
+  protected static async train(
+    tf: Tf,
+    kind: 'vae' | 'dae',
+    train: CsrMatrix,
+    hyper: MultinomialAeHyperparameters,
+    options: MultinomialFitOptions,
+  ): Promise<MultinomialState> {
+    const name = kind === 'vae' ? 'MultVAE.fit' : 'MultDAE.fit';
+    if (train.numRows === 0 || train.numCols === 0) throw new Error(`${name}: empty training matrix (${train.numRows} × ${train.numCols})`);
+    const { validation } = options;
+    if (validation && (validation.foldIn.numCols !== train.numCols || validation.heldOut.numCols !== train.numCols)) {
+      throw new Error(`${name}: validation matrices must have ${train.numCols} columns`);
+    }
+    const spec = buildSpec(kind, train.numCols, hyper.hiddenUnits, hyper.latentDim);
+    const root = new Random(hyper.seed);
+    const weights = initialWeights(spec, new Random(root.nextUint32()));
+    const shuffleRng = new Random(root.nextUint32());
+    const threads = options.threads ?? 1;
+    if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`${name}: threads must be a positive integer, got ${threads}`);
+    let pool: GradientWorkers | undefined;
+    if (threads > 1) {
+      pool = await GradientWorkers.start(tf, threads, spec, train, weights, adamConfig(hyper));
+      if (!pool) options.log?.(`${name}: worker entry multinomial-worker.js not found next to the compiled module; training on one thread`);
+    }
+    try {
+      return await MultinomialAutoencoder.loop(tf, spec, train, hyper, options, shuffleRng, new Trainer(tf, spec, weights, hyper, new Random(root.nextUint32()), pool));
+    } finally {
+      await pool?.close();
+    }
+  }
+
+  private static async loop(
+    tf: Tf,
+    spec: NetSpec,
+    train: CsrMatrix,
+    hyper: MultinomialAeHyperparameters,
+    options: MultinomialFitOptions,
+    shuffleRng: Random,
+    trainer: Trainer,
+  ): Promise<MultinomialState> {
+    const { validation } = options;
+    const weights = trainer.weights;
+
+    let best: Float32Array[] | undefined;
+    let bestNdcg = -Infinity;
+    let keptEpoch = 0;
+    let epoch = 0;
+    let stopped = false;
+    while (epoch < hyper.epochs && !stopped) {
+      if (options.shouldStop?.()) break;
+      epoch++;
+      const batches = shuffledBatches(train.numRows, hyper.batchSize, shuffleRng);
+      const started = performance.now();
+      let lossSum = 0;
+      let steps = 0;
+      for (const batch of batches) {
+        lossSum += await trainer.step(train, batch);
+        steps++;
+        if (options.shouldStop?.()) {
+          stopped = true;
+          break;
+        }
+        await new Promise<void>((resolve) => setImmediate(resolve)); // let timers, I/O and signals run
+      }
+      const seconds = (performance.now() - started) / 1000;
+      let ndcg: number | undefined;
+      if (validation) {
+        const net = new InferenceNet(tf, spec, weights);
+        try {
+          ndcg = evaluateRanking((h) => net.run(h, 'logits'), validation.foldIn, validation.heldOut, { ks: [100] })['ndcg@100'];
+        } finally {
+          net.dispose();
+        }
+        if (ndcg > bestNdcg) {
+          bestNdcg = ndcg;
+          keptEpoch = epoch;
+          best = weights.map((w) => w.slice());
+        }
+      } else {
+        keptEpoch = epoch;
+      }
+      options.onEpoch?.({ epoch, epochs: hyper.epochs, loss: lossSum / steps, validation: ndcg, seconds });
+    }
+    return {
+      spec,
+      hyper,
+      weights: best ?? weights.map((w) => w.slice()), // slice: plain (not shared) arrays
+      summary: {
+        epochs: epoch,
+        steps: trainer.updates,
+        keptEpoch,
+        validationNdcg: best ? bestNdcg : undefined,
+      },
+    };
+  }
+
+  private live(): InferenceNet {
+    if (!this.net) throw new Error(`${this.spec.kind}: the model was disposed`);
+    return this.net;
+  }
+
+  /**
+   * User vectors: the encoder mean μ (VAE) or the bottleneck activation (DAE), evaluation mode.
+   * @param histories [rows × numItems] (values = interaction weights, 1 for implicit feedback)
+   * @returns [rows × latentDim] row-major
+   */
+  encode(histories: CsrMatrix): Float32Array {
+    return this.live().run(histories, 'encode');
+  }
+
+  /**
+   * Logits of every item for each history (evaluation mode: no dropout, z = μ); softmax is
+   * monotone, so they rank items like the predicted multinomial probabilities.
+   * @returns [rows × numItems] row-major
+   */
+  reconstruct(histories: CsrMatrix): Float32Array {
+    return this.live().run(histories, 'logits');
+  }
+
+  /**
+   * Item vectors [numItems × itemVectorDim]: row i = [W_out[:, i], b_out[i]] (the output layer's
+   * weights into item i and its bias), so that reconstruct(u)[i] = userQueries(u) · itemVector_i.
+   */
+  itemVectors(): Float32Array {
+    this.live();
+    return this.weights[this.weights.length - 1].slice(); // the output layer's own layout
+  }
+
+  /**
+   * User queries [rows × itemVectorDim]: [h_u, 1] with h_u the output layer's input in
+   * evaluation mode (VAE: tanh(d₁(μ)) …; DAE: the bottleneck activation).
+   */
+  userQueries(histories: CsrMatrix): Float32Array {
+    const net = this.live();
+    const h = net.run(histories, 'queries');
+    const d = net.width('queries');
+    const out = new Float32Array(histories.numRows * (d + 1));
+    for (let r = 0; r < histories.numRows; r++) {
+      out.set(h.subarray(r * d, (r + 1) * d), r * (d + 1));
+      out[r * (d + 1) + d] = 1;
+    }
+    return out;
+  }
+
+  /**
+   * Serialized model: magic "MAE1", format version, header length (u32 LE each), a JSON header
+   * (kind, numItems, layer shapes, hyperparameters, training summary), zero padding to 4 bytes,
+   * then each layer's float32 LE weights: hidden layers [(inDim + 1) × outDim] (bias = last row),
+   * the output layer [numItems × (inDim + 1)] (the item vectors: bias = last column).
+   */
+  toBytes(): Uint8Array {
+    this.live();
+    const { spec } = this;
+    const header = new TextEncoder().encode(
+      JSON.stringify({
+        kind: spec.kind,
+        numItems: spec.numItems,
+        latentDim: spec.latentDim,
+        variational: spec.variational,
+        encoderDepth: spec.encoderDepth,
+        layers: spec.layers,
+        hyperparameters: this.hyperparameters,
+        summary: this.summary,
+      }),
+    );
+    const headerPadded = Math.ceil(header.length / 4) * 4;
+    const total = 12 + headerPadded + this.weights.reduce((s, w) => s + w.byteLength, 0);
+    const out = new Uint8Array(total);
+    const dv = new DataView(out.buffer);
+    dv.setUint32(0, MAGIC, true);
+    dv.setUint32(4, FORMAT_VERSION, true);
+    dv.setUint32(8, header.length, true);
+    out.set(header, 12);
+    let off = 12 + headerPadded;
+    for (const w of this.weights) {
+      if (LITTLE_ENDIAN) out.set(new Uint8Array(w.buffer, w.byteOffset, w.byteLength), off);
+      else for (let i = 0; i < w.length; i++) dv.setFloat32(off + 4 * i, w[i], true);
+      off += w.byteLength;
+    }
+    return out;
+  }
+
+  /** Parses {@link toBytes} output; `kind` must match. */
+  protected static stateFromBytes(bytes: Uint8Array, kind: 'vae' | 'dae'): MultinomialState {
+    const name = kind === 'vae' ? 'MultVAE.fromBytes' : 'MultDAE.fromBytes';
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (bytes.byteLength < 12 || dv.getUint32(0, true) !== MAGIC) throw new Error(`${name}: not a Mult-VAE/DAE model`);
+    const version = dv.getUint32(4, true);
+    if (version !== FORMAT_VERSION) throw new Error(`${name}: unsupported format version ${version} (expected ${FORMAT_VERSION})`);
+    const headerLen = dv.getUint32(8, true);
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLen))) as {
+      kind: AutoencoderKind;
+      numItems: number;
+      latentDim: number;
+      variational: boolean;
+      encoderDepth: number;
+      layers: LayerSpec[];
+      hyperparameters: MultinomialAeHyperparameters;
+      summary?: TrainingSummary;
+    };
+    if (header.kind !== kind) throw new Error(`${name}: the bytes hold a '${header.kind}' model`);
+    const spec = buildSpec(kind, header.numItems, header.hyperparameters.hiddenUnits, header.latentDim);
+    if (JSON.stringify(spec.layers) !== JSON.stringify(header.layers)) throw new Error(`${name}: layer shapes do not match the hyperparameters`);
+    let off = 12 + Math.ceil(headerLen / 4) * 4;
+    const weights = spec.layers.map((layer) => {
+      const w = new Float32Array((layer.inDim + 1) * layer.outDim);
+      if (off + w.byteLength > bytes.byteLength) throw new Error(`${name}: truncated weights`);
+      if (LITTLE_ENDIAN) new Uint8Array(w.buffer).set(bytes.subarray(off, off + w.byteLength));
+      else for (let i = 0; i < w.length; i++) w[i] = dv.getFloat32(off + 4 * i, true);
+      off += w.byteLength;
+      return w;
+    });
+    if (off !== bytes.byteLength) throw new Error(`${name}: ${bytes.byteLength - off} unexpected trailing bytes`);
+    return { spec, hyper: header.hyperparameters, weights, summary: header.summary };
+  }
+
+  /** Frees the tensors; the model is unusable afterwards. Idempotent. */
+  dispose(): void {
+    this.net?.dispose();
+    this.net = undefined;
+  }
+}
