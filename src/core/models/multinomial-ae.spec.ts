@@ -306,12 +306,12 @@ describe('hand-written gradients equal tfjs autograd of the reference loss', () 
 
 /*
  * The data-parallel path needs the compiled worker entry (worker threads cannot load the
- * TypeScript sources jest runs): it is tested against dist/ when `npm run build` has produced it.
+ * TypeScript sources jest runs): it is tested against dist/, which `npm test` builds first (pretest).
  */
 const BUILT_WORKER = new URL('../../../dist/src/core/models/multinomial-worker.js', import.meta.url);
-const describeBuilt = existsSync(fileURLToPath(BUILT_WORKER)) ? describe : describe.skip;
+if (!existsSync(fileURLToPath(BUILT_WORKER))) throw new Error(`${fileURLToPath(BUILT_WORKER)} is missing: run \`npm run build\` (npm test does)`);
 
-describeBuilt('GradientWorkers (compiled worker entry in dist/)', () => {
+describe('GradientWorkers (compiled worker entry in dist/)', () => {
   it('gives the single-threaded steps up to summation order', async () => {
     const train = toyData(8, 40, 24);
     const spec = buildSpec('vae', 24, [8], 3);
