@@ -1,0 +1,62 @@
+import { csrFromTriples } from '../core/data/csr.js';
+import { initBackend } from '../core/engine/backend.js';
+import { MultDAE } from '../core/models/mult-dae.js';
+import { createPrismaClient } from '../database/prisma.service.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import { activateModelVersion, activeModelVersionId, listModelVersions, loadModelVersion, saveModelVersion } from './registry.queries.js';
+
+describe('model registry (real Postgres)', () => {
+  let prisma: PrismaClient;
+
+  beforeAll(() => {
+    const url = process.env.RECODER_TEST_DATABASE_URL;
+    if (!url) throw new Error('RECODER_TEST_DATABASE_URL is unset: run through npm test');
+    prisma = createPrismaClient(url, 2);
+  });
+  afterAll(async () => {
+    await prisma.$disconnect();
+  });
+
+  it('stores a trained version and loads it back into an identical model', async () => {
+    const { tf } = await initBackend();
+    const rows: number[] = [];
+    const cols: number[] = [];
+    for (let u = 0; u < 30; u++) {
+      for (let k = 0; k < 4; k++) {
+        rows.push(u);
+        cols.push((u * 3 + k * 5) % 20);
+      }
+    }
+    const train = csrFromTriples(30, 20, rows, cols);
+    const model = await MultDAE.fit(tf, train, { epochs: 2, latentDim: 4, batchSize: 10, seed: 3 });
+    const saved = await saveModelVersion(prisma, {
+      name: 'tiny-dae',
+      kind: 'DAE',
+      hyperparameters: { ...model.hyperparameters },
+      metrics: { validation: { 'ndcg@100': 0.5 } },
+      interactionCount: rows.length,
+      dataLatestAt: new Date('2024-01-01T00:00:00Z'),
+      itemIds: Array.from({ length: 20 }, (_, i) => `item-${i}`),
+      weights: model.toBytes(),
+      trainingSeconds: 1.5,
+    });
+    expect(saved).toMatchObject({ name: 'tiny-dae', kind: 'DAE', interactionCount: 120, activatedAt: null });
+    expect(saved.weightsBytes).toBe(model.toBytes().byteLength);
+
+    const loaded = await loadModelVersion(prisma, saved.id);
+    expect(loaded!.itemIds[19]).toBe('item-19');
+    expect(loaded!.metrics).toEqual({ validation: { 'ndcg@100': 0.5 } });
+    const back = MultDAE.fromBytes(tf, loaded!.weights);
+    const history = csrFromTriples(2, 20, [0, 0, 1], [1, 6, 11]);
+    expect(Array.from(back.reconstruct(history))).toEqual(Array.from(model.reconstruct(history)));
+    back.dispose();
+    model.dispose();
+
+    expect((await listModelVersions(prisma)).map((v) => v.id)).toContain(saved.id);
+    expect(await activeModelVersionId(prisma)).toBeNull();
+    expect(await activateModelVersion(prisma, saved.id)).toBe(true);
+    expect(await activeModelVersionId(prisma)).toBe(saved.id);
+    expect(await activateModelVersion(prisma, 999_999)).toBe(false);
+    expect(await loadModelVersion(prisma, 999_999)).toBeNull();
+  });
+});
