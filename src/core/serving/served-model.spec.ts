@@ -1,0 +1,154 @@
+import * as tf from '@tensorflow/tfjs';
+import { csrFromTriples, csrSelectRows, type CsrMatrix } from '../data/csr.js';
+import { Random } from '../data/random.js';
+import { initBackend } from '../engine/backend.js';
+import { excludeSet } from '../index/top-k.js';
+import { AutoRec } from '../models/autorec.js';
+import { Ease } from '../models/ease.js';
+import { MultDAE } from '../models/mult-dae.js';
+import { MultVAE } from '../models/mult-vae.js';
+import { ServedModel, softmax } from './served-model.js';
+
+/** 300 users in 4 taste groups of 40 items (160 items), plus `bots` users with random histories. */
+function tasteData(seed: number, bots: number): { histories: CsrMatrix; group: number[] } {
+  const rng = new Random(seed);
+  const rows: number[] = [];
+  const cols: number[] = [];
+  const group: number[] = [];
+  const users = 300 + bots;
+  for (let u = 0; u < users; u++) {
+    const isBot = u >= 300;
+    const g = isBot ? -1 : rng.int(4);
+    group.push(g);
+    const n = isBot ? 40 : 15;
+    for (let k = 0; k < n; k++) {
+      rows.push(u);
+      cols.push(isBot ? rng.int(160) : g * 40 + Math.floor(40 * rng.uniform() ** 1.5));
+    }
+  }
+  return { histories: csrFromTriples(users, 160, rows, cols), group };
+}
+
+const row = (m: CsrMatrix, r: number) => csrSelectRows(m, [r]);
+const seenOf = (m: CsrMatrix, r: number) => excludeSet(m.indices.subarray(m.indptr[r], m.indptr[r + 1]));
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+describe('ServedModel (Mult-VAE)', () => {
+  let served: ServedModel;
+  let data: ReturnType<typeof tasteData>;
+  beforeAll(async () => {
+    data = tasteData(1, 10);
+    const vae = await MultVAE.fit(tf, data.histories, { hiddenUnits: [32], latentDim: 8, epochs: 60, batchSize: 50, learningRate: 5e-3, seed: 3 });
+    served = await ServedModel.load(vae, { histories: data.histories }, { index: { exactBelow: 0 }, batchSize: 64 });
+  }, 120_000);
+  afterAll(() => served.dispose());
+
+  it('recommends unseen items of the user’s own taste group, best first, with the decoder’s logits', () => {
+    const u = 0;
+    const g = data.group[u];
+    const history = row(data.histories, u);
+    const recs = served.recommend(history, 10, seenOf(data.histories, u));
+    expect(recs).toHaveLength(10);
+    const seen = seenOf(data.histories, u);
+    for (const r of recs) expect(seen.has(r.index)).toBe(false);
+    expect(recs.filter((r) => Math.floor(r.index / 40) === g).length).toBeGreaterThanOrEqual(8);
+    for (let k = 1; k < recs.length; k++) expect(recs[k - 1].score).toBeGreaterThanOrEqual(recs[k].score);
+    const probs = served.reconstruct(history);
+    expect(probs.reduce((s, x) => s + x, 0)).toBeCloseTo(1, 4);
+    expect(probs[recs[0].index]).toBeGreaterThan(probs[recs[9].index]);
+  });
+
+  it('restricts recommendations to candidates when given', () => {
+    const recs = served.recommend(row(data.histories, 0), 5, seenOf(data.histories, 0), [150, 151, 152]);
+    const seen = seenOf(data.histories, 0);
+    expect(recs).toHaveLength([150, 151, 152].filter((i) => !seen.has(i)).length);
+    for (const r of recs) expect([150, 151, 152]).toContain(r.index);
+  });
+
+  it('finds similar items in the same group and similar users with the same taste', () => {
+    const similar = served.similarItems(5, 10);
+    expect(similar.map((n) => n.index)).not.toContain(5);
+    expect(similar.filter((n) => Math.floor(n.index / 40) === 0).length).toBeGreaterThanOrEqual(8);
+    const users = served.similarUsers(row(data.histories, 0), 10, 0);
+    expect(users.map((n) => n.index)).not.toContain(0);
+    expect(users.filter((n) => data.group[n.index] === data.group[0]).length).toBeGreaterThanOrEqual(9);
+  });
+
+  it('ranks the random-history users as the most anomalous, with percentiles', () => {
+    const top = served.anomalies(10);
+    expect(top.filter((a) => a.row >= 300).length).toBeGreaterThanOrEqual(8);
+    expect(top[0].percentile).toBe(100);
+    expect(served.populationSize).toBe(310);
+    const err = served.reconstructionError(row(data.histories, 305));
+    expect(err).toBeCloseTo(served.errors[305], 4);
+    expect(served.percentile(err)).toBeGreaterThan(90);
+    expect(served.percentile(-1)).toBe(0);
+    expect(Number.isNaN(served.reconstructionError(csrFromTriples(1, 160, [], [])))).toBe(true);
+  });
+
+  it('exports embeddings of the served dimensions', () => {
+    expect(served.userEmbedding(row(data.histories, 0))).toHaveLength(8);
+    expect(served.itemEmbedding(3)).toHaveLength(32);
+    expect(() => served.itemEmbedding(160)).toThrow(RangeError);
+  });
+});
+
+describe('ServedModel (other kinds)', () => {
+  it('Mult-DAE: softmax reconstructions and an exact index below the threshold', async () => {
+    const data = tasteData(2, 0);
+    const dae = await MultDAE.fit(tf, data.histories, { latentDim: 8, epochs: 20, batchSize: 50, learningRate: 5e-3, seed: 1 });
+    const served = await ServedModel.load(dae, { histories: data.histories });
+    expect(served.searchKind).toBe('exact');
+    expect(served.scoreUnit).toBe('probability');
+    const logits = dae.reconstruct(row(data.histories, 1));
+    expect(Array.from(served.reconstruct(row(data.histories, 1)))).toEqual(Array.from(softmax(logits)));
+    served.dispose();
+  });
+
+  it('AutoRec: ratings clipped to [1, 5], RMSE as the error, predictRatings for chosen items', async () => {
+    const rng = new Random(5);
+    const rows: number[] = [];
+    const cols: number[] = [];
+    const vals: number[] = [];
+    for (let u = 0; u < 60; u++) {
+      for (let i = 0; i < 30; i++) {
+        if (rng.uniform() < 0.4) {
+          rows.push(u);
+          cols.push(i);
+          vals.push(1 + ((u + i) % 5));
+        }
+      }
+    }
+    const ratings = csrFromTriples(60, 30, rows, cols, vals);
+    const model = await AutoRec.fit(tf, ratings, { hidden: 16, epochs: 30, lambda: 1, seed: 2 });
+    const served = await ServedModel.load(model, { histories: ratings, trainingRows: Int32Array.from({ length: 60 }, (_, u) => u) });
+    expect(served.scoreUnit).toBe('rating');
+    const history = row(ratings, 3);
+    const recon = served.reconstruct(history);
+    for (const x of recon) expect(x >= 1 && x <= 5).toBe(true);
+    const predicted = served.predictRatings(history, [0, 7]);
+    expect(predicted[0]).toBeCloseTo(recon[0], 4);
+    expect(predicted[1]).toBeCloseTo(recon[7], 4);
+    const e = served.reconstructionError(history);
+    expect(e).toBeGreaterThan(0);
+    expect(e).toBeLessThan(2.5);
+    served.dispose();
+  });
+
+  it('EASE: exact scores, item–item weights for similar items, no embeddings', async () => {
+    const data = tasteData(3, 0);
+    const ease = Ease.fit(data.histories, { lambda: 10 });
+    const served = await ServedModel.load(ease, { histories: data.histories });
+    const history = row(data.histories, 0);
+    const recs = served.recommend(history, 5, seenOf(data.histories, 0));
+    const scores = ease.score(history);
+    expect(recs[0].score).toBeCloseTo(Math.max(...Array.from(scores).filter((_, i) => !seenOf(data.histories, 0).has(i))), 5);
+    expect(served.similarItems(0, 5).every((n) => n.index < 40)).toBe(true);
+    expect(served.hasEmbeddings).toBe(false);
+    expect(() => served.userEmbedding(history)).toThrow(/EASE/);
+    expect(served.anomalies(3)).toHaveLength(3);
+  });
+});

@@ -1,0 +1,325 @@
+import type { CsrMatrix } from '../data/csr.js';
+import { csrSelectRows } from '../data/csr.js';
+import { buildVectorIndex, type IndexOptions, type VectorIndex } from '../index/vector-index.js';
+import { NO_EXCLUSION, topK, type Exclusion, type Neighbor } from '../index/top-k.js';
+import type { Autoencoder } from '../models/autoencoder.js';
+import { AutoRec } from '../models/autorec.js';
+import { Ease } from '../models/ease.js';
+
+/** What a model's scores mean; reconstruction values are reported in this unit. */
+export type ScoreUnit = 'probability' | 'rating' | 'score';
+
+/**
+ * The users a version is served to when it is loaded: their histories over the model's columns
+ * (values: 1 for implicit models, ratings for AutoRec). They make up the user-similarity index and
+ * the population that anomaly scores are percentiles of.
+ */
+export interface Population {
+  histories: CsrMatrix;
+  /** AutoRec: each row's training user index (-1 if unknown), so known users use their trained row. */
+  trainingRows?: Int32Array;
+}
+
+export interface ServedModelOptions {
+  index: Partial<IndexOptions>;
+  /** Called between batches of load-time work so a server keeps answering while a version loads. */
+  yieldEvery?: () => Promise<void>;
+  /** Users per batch for load-time encoding and reconstruction. Default 256. */
+  batchSize?: number;
+}
+
+/** One population user's reconstruction error and its percentile (0–100) in the population. */
+export interface AnomalyEntry {
+  row: number;
+  error: number;
+  percentile: number;
+}
+
+/**
+ * A model version ready to serve: the model, its indexes (user→item inner product over the
+ * decoder's item vectors, item→item and user→user cosine) and the population's reconstruction
+ * errors. Plain TypeScript: the server maps external ids to model columns and population rows.
+ *
+ * Histories passed to the query methods are one-row CSR matrices over the model's columns, read
+ * at request time, so every answer folds in the user's current history (DESIGN.md, "Fold-in").
+ *
+ * Reconstruction error (higher = more unusual):
+ * - Mult-VAE / Mult-DAE: the mean negative log-likelihood of the history's items under the
+ *   reconstructed multinomial, −Σ x_i log softmax(z)_i / Σ x_i;
+ * - AutoRec: the RMSE of the reconstructed ratings over the rated items;
+ * - EASE: the mean squared error ‖x − xB‖² / |x| over all items, per history item.
+ */
+export class ServedModel {
+  readonly kind: 'vae' | 'dae' | 'autorec' | 'ease';
+  readonly numItems: number;
+  readonly scoreUnit: ScoreUnit;
+  /** Dimension of user embeddings (0 for EASE, which has none). */
+  readonly userDim: number;
+  /** Dimension of item embeddings (0 for EASE). */
+  readonly itemDim: number;
+  /** Population users (rows of {@link Population.histories}) with a non-empty history. */
+  readonly populationSize: number;
+
+  private constructor(
+    private readonly model: Autoencoder | Ease,
+    private readonly itemIndex: VectorIndex | null,
+    private readonly itemSimilarity: VectorIndex | null,
+    private readonly userIndex: VectorIndex | null,
+    /** Population row of each userIndex row. */
+    private readonly userRows: Int32Array,
+    /** Reconstruction error per population row (NaN: empty history). */
+    readonly errors: Float64Array,
+    private readonly sortedErrors: Float64Array,
+  ) {
+    this.kind = model instanceof Ease ? 'ease' : model.kind;
+    this.numItems = model.numItems;
+    this.scoreUnit = this.kind === 'autorec' ? 'rating' : this.kind === 'ease' ? 'score' : 'probability';
+    this.userDim = model instanceof Ease ? 0 : model.latentDim;
+    this.itemDim = itemSimilarity?.dim ?? 0;
+    this.populationSize = sortedErrors.length;
+  }
+
+  /**
+   * Builds the indexes and the population's errors. Cost on ML-1M (3,706 items, 6,040 users,
+   * Mult-VAE): a few seconds, yielding between batches.
+   */
+  static async load(model: Autoencoder | Ease, population: Population, options: ServedModelOptions = { index: {} }): Promise<ServedModel> {
+    const pause = options.yieldEvery ?? (() => Promise.resolve());
+    const batch = options.batchSize ?? 256;
+    const indexOptions = { ...options.index, yieldEvery: options.yieldEvery };
+    const { histories } = population;
+    if (histories.numCols !== model.numItems) throw new Error(`ServedModel: population has ${histories.numCols} columns, the model ${model.numItems} items`);
+
+    let itemIndex: VectorIndex | null = null;
+    let itemSimilarity: VectorIndex | null = null;
+    let userIndex: VectorIndex | null = null;
+    const nonEmpty: number[] = [];
+    for (let r = 0; r < histories.numRows; r++) if (histories.indptr[r + 1] > histories.indptr[r]) nonEmpty.push(r);
+    const userRows = Int32Array.from(nonEmpty);
+    const errors = new Float64Array(histories.numRows).fill(Number.NaN);
+
+    if (model instanceof Ease) {
+      for (let start = 0; start < nonEmpty.length; start += batch) {
+        const rows = nonEmpty.slice(start, start + batch);
+        const sub = csrSelectRows(histories, rows);
+        const scores = model.score(sub);
+        rows.forEach((r, k) => (errors[r] = easeError(sub, k, scores.subarray(k * model.numItems, (k + 1) * model.numItems))));
+        await pause();
+      }
+    } else {
+      const D = model.itemVectorDim;
+      const itemVectors = model.itemVectors();
+      itemIndex = await buildVectorIndex('ip', D, itemVectors, indexOptions);
+      // Item–item: cosine over the item vectors without the bias (popularity, not direction).
+      itemSimilarity = await buildVectorIndex('cosine', D - 1, dropLastColumn(itemVectors, D), indexOptions);
+      const userVectors = new Float32Array(nonEmpty.length * model.latentDim);
+      for (let start = 0; start < nonEmpty.length; start += batch) {
+        const rows = nonEmpty.slice(start, start + batch);
+        const sub = csrSelectRows(histories, rows);
+        const known = population.trainingRows ? Int32Array.from(rows, (r) => population.trainingRows![r]) : undefined;
+        const encoded = model instanceof AutoRec ? model.encode(sub, known) : model.encode(sub);
+        userVectors.set(encoded, start * model.latentDim);
+        const recon = model instanceof AutoRec ? model.reconstruct(sub, known) : model.reconstruct(sub);
+        rows.forEach((r, k) => (errors[r] = modelError(model.kind, sub, k, recon.subarray(k * model.numItems, (k + 1) * model.numItems))));
+        await pause();
+      }
+      userIndex = await buildVectorIndex('cosine', model.latentDim, userVectors, indexOptions);
+    }
+    const sortedErrors = Float64Array.from(nonEmpty, (r) => errors[r]).sort();
+    return new ServedModel(model, itemIndex, itemSimilarity, userIndex, userRows, errors, sortedErrors);
+  }
+
+  /** Which index serves user→item search ('exact' for EASE, which scores every item). */
+  get searchKind(): 'exact' | 'hnsw' {
+    return this.itemIndex?.kind ?? 'exact';
+  }
+
+  /** The model's query for a history: [h_u, 1] for the decoder's item vectors (not for EASE). */
+  userQuery(history: CsrMatrix): Float32Array {
+    const model = this.factorized();
+    return model.userQueries(history);
+  }
+
+  /**
+   * The k best items for a history (model score, best first): the decoder's own top-k through the
+   * inner-product index, or an exact scan of `candidates` when given (e.g. a category filter).
+   */
+  recommend(history: CsrMatrix, k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>): Neighbor[] {
+    if (this.model instanceof Ease) return topK(this.model.score(history), k, exclude, candidates);
+    const query = this.model.userQueries(history);
+    return candidates ? this.itemIndex!.searchAmong(query, k, candidates, exclude) : this.itemIndex!.search(query, k, exclude);
+  }
+
+  /** Items most similar to item `col` (cosine; EASE: the largest item–item weights B[col, ·]). */
+  similarItems(col: number, k: number, exclude: Exclusion = NO_EXCLUSION): Neighbor[] {
+    this.checkColumn(col);
+    const self = { has: (i: number) => i === col || exclude.has(i), size: exclude.size + 1 };
+    if (this.model instanceof Ease) {
+      const n = this.numItems;
+      return topK(this.model.weights.subarray(col * n, (col + 1) * n), k, self);
+    }
+    return this.itemSimilarity!.search(this.itemSimilarity!.vector(col), k, self);
+  }
+
+  /** Population users most similar to a history (cosine of the user vectors); index = population row. */
+  similarUsers(history: CsrMatrix, k: number, excludeRow = -1): Neighbor[] {
+    const model = this.factorized();
+    const exclude = excludeRow >= 0 ? { has: (i: number) => this.userRows[i] === excludeRow, size: 1 } : NO_EXCLUSION;
+    return this.userIndex!.search(model.encode(history), k, exclude).map((n) => ({ index: this.userRows[n.index], score: n.score }));
+  }
+
+  /**
+   * Reconstructed value of every item for a history, in {@link scoreUnit}: probability (softmax
+   * of the logits) for Mult-VAE/DAE, predicted rating clipped to [1, 5] for AutoRec, xB for EASE.
+   */
+  reconstruct(history: CsrMatrix): Float32Array {
+    if (this.model instanceof Ease) return this.model.score(history);
+    const raw = this.model.reconstruct(history);
+    if (this.kind === 'autorec') return raw.map((x) => (x < 1 ? 1 : x > 5 ? 5 : x));
+    return softmax(raw);
+  }
+
+  /** The history's reconstruction error (see the class doc); NaN for an empty history. */
+  reconstructionError(history: CsrMatrix): number {
+    if (history.indptr[1] === history.indptr[0]) return Number.NaN;
+    if (this.model instanceof Ease) return easeError(history, 0, this.model.score(history));
+    return modelError(this.model.kind, history, 0, this.model.reconstruct(history));
+  }
+
+  /** Percentile (0–100) of an error in the population: the share of users whose error is ≤ it. */
+  percentile(error: number): number {
+    const s = this.sortedErrors;
+    if (s.length === 0 || Number.isNaN(error)) return Number.NaN;
+    let lo = 0;
+    let hi = s.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (s[mid] <= error) lo = mid + 1;
+      else hi = mid;
+    }
+    return (100 * lo) / s.length;
+  }
+
+  /** The k population users with the highest reconstruction error, highest first. */
+  anomalies(k: number, exclude: Exclusion = NO_EXCLUSION): AnomalyEntry[] {
+    return topK(this.errors, k, exclude).map((n) => ({ row: n.index, error: n.score, percentile: this.percentile(n.score) }));
+  }
+
+  /** The user vector of a history (the encoder mean; AutoRec: the folded-in decoder row). */
+  userEmbedding(history: CsrMatrix): Float32Array {
+    return this.factorized().encode(history);
+  }
+
+  /** The item vector of column `col`: the decoder's output weights into it (without the bias). */
+  itemEmbedding(col: number): Float32Array {
+    this.factorized();
+    this.checkColumn(col);
+    const model = this.model as Autoencoder;
+    const D = model.itemVectorDim;
+    this.itemVectorsCache ??= model.itemVectors();
+    return this.itemVectorsCache.slice(col * D, col * D + D - 1);
+  }
+
+  /** Whether the model has user/item embeddings (every kind but EASE). */
+  get hasEmbeddings(): boolean {
+    return !(this.model instanceof Ease);
+  }
+
+  /** Predicted ratings for (history, items) — AutoRec only; clipped to [1, 5]. */
+  predictRatings(history: CsrMatrix, cols: ArrayLike<number>): Float32Array {
+    if (!(this.model instanceof AutoRec)) throw new Error('predictRatings: only AutoRec versions predict ratings');
+    const query = this.model.userQueries(history);
+    const D = this.model.itemVectorDim;
+    this.itemVectorsCache ??= this.model.itemVectors();
+    const items = this.itemVectorsCache;
+    const out = new Float32Array(cols.length);
+    for (let k = 0; k < cols.length; k++) {
+      this.checkColumn(cols[k]);
+      let score = 0;
+      for (let d = 0; d < D; d++) score += query[d] * items[cols[k] * D + d];
+      out[k] = score < 1 ? 1 : score > 5 ? 5 : score;
+    }
+    return out;
+  }
+
+  /** Frees the model's tensors and the indexes. */
+  dispose(): void {
+    if (!(this.model instanceof Ease)) this.model.dispose();
+    for (const index of [this.itemIndex, this.itemSimilarity, this.userIndex]) index?.dispose();
+  }
+
+  private itemVectorsCache: Float32Array | undefined;
+
+  private factorized(): Autoencoder {
+    if (this.model instanceof Ease) throw new Error('EASE versions have no user or item embeddings');
+    return this.model;
+  }
+
+  private checkColumn(col: number): void {
+    if (!(Number.isInteger(col) && col >= 0 && col < this.numItems)) throw new RangeError(`item column ${col} out of range [0, ${this.numItems})`);
+  }
+}
+
+/** Numerically stable softmax of one row. */
+export function softmax(logits: Float32Array): Float32Array {
+  let max = -Infinity;
+  for (const x of logits) if (x > max) max = x;
+  let sum = 0;
+  const out = new Float32Array(logits.length);
+  for (let i = 0; i < logits.length; i++) {
+    out[i] = Math.exp(logits[i] - max);
+    sum += out[i];
+  }
+  for (let i = 0; i < out.length; i++) out[i] /= sum;
+  return out;
+}
+
+function modelError(kind: Autoencoder['kind'], histories: CsrMatrix, row: number, recon: Float32Array): number {
+  const lo = histories.indptr[row];
+  const hi = histories.indptr[row + 1];
+  if (hi === lo) return Number.NaN;
+  if (kind === 'autorec') {
+    let se = 0;
+    for (let k = lo; k < hi; k++) {
+      const p = recon[histories.indices[k]];
+      const clipped = p < 1 ? 1 : p > 5 ? 5 : p;
+      se += (clipped - histories.values[k]) ** 2;
+    }
+    return Math.sqrt(se / (hi - lo));
+  }
+  // log softmax(z)_i = z_i − logsumexp(z)
+  let max = -Infinity;
+  for (const x of recon) if (x > max) max = x;
+  let sum = 0;
+  for (const x of recon) sum += Math.exp(x - max);
+  const lse = max + Math.log(sum);
+  let nll = 0;
+  let weight = 0;
+  for (let k = lo; k < hi; k++) {
+    nll -= histories.values[k] * (recon[histories.indices[k]] - lse);
+    weight += histories.values[k];
+  }
+  return nll / weight;
+}
+
+function easeError(histories: CsrMatrix, row: number, scores: Float32Array): number {
+  const lo = histories.indptr[row];
+  const hi = histories.indptr[row + 1];
+  if (hi === lo) return Number.NaN;
+  let se = 0;
+  for (let i = 0; i < scores.length; i++) se += scores[i] * scores[i];
+  for (let k = lo; k < hi; k++) {
+    const s = scores[histories.indices[k]];
+    const x = histories.values[k];
+    se += (x - s) ** 2 - s * s;
+  }
+  return se / (hi - lo);
+}
+
+function dropLastColumn(m: Float32Array, dim: number): Float32Array {
+  const rows = m.length / dim;
+  const out = new Float32Array(rows * (dim - 1));
+  for (let r = 0; r < rows; r++) out.set(m.subarray(r * dim, r * dim + dim - 1), r * (dim - 1));
+  return out;
+}
+
