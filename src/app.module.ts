@@ -7,6 +7,7 @@ import type { Env } from './config/env.js';
 import { DatabaseModule } from './database/database.module.js';
 import { graphqlConfig } from './graphql/graphql.config.js';
 import { InteractionsModule } from './interactions/interactions.module.js';
+import { ServingModule } from './serving/serving.module.js';
 
 /** The API process: GraphQL over Fastify on a resolved database URL. */
 @Module({})
@@ -20,6 +21,7 @@ export class AppModule {
         GraphQLModule.forRoot<MercuriusDriverConfig>(graphqlConfig(env)),
         CatalogModule,
         InteractionsModule,
+        ServingModule,
       ],
     };
   }

@@ -37,7 +37,7 @@ export async function gql<T = Record<string, any>>(
 export async function truncateAll(): Promise<void> {
   const client = new pg.Client({ connectionString: testDatabaseUrl() });
   await client.connect();
-  await client.query('TRUNCATE interactions, items, users RESTART IDENTITY CASCADE');
+  await client.query('TRUNCATE interactions, items, users, active_models, model_versions RESTART IDENTITY CASCADE');
   await client.end();
 }
 

@@ -10,6 +10,12 @@ export enum ErrorCode {
   UNKNOWN_ITEMS = 'UNKNOWN_ITEMS',
   /** The user or item asked for does not exist. */
   NOT_FOUND = 'NOT_FOUND',
+  /** The query needs a trained model and no model version is active. */
+  NO_ACTIVE_MODEL = 'NO_ACTIVE_MODEL',
+  /** The item exists but the serving model version has no vector for it (added after training). */
+  NOT_IN_MODEL = 'NOT_IN_MODEL',
+  /** The active model's kind cannot answer this (e.g. predictedRating on a Mult-VAE version). */
+  UNSUPPORTED_BY_MODEL = 'UNSUPPORTED_BY_MODEL',
   /** The query does not match the schema (wrong type, unknown field, missing argument). */
   GRAPHQL_VALIDATION_FAILED = 'GRAPHQL_VALIDATION_FAILED',
   /** Anything unexpected; details are logged, not returned. */

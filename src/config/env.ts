@@ -25,6 +25,12 @@ export interface Env {
   maxPageSize: number;
   /** Weight of each interaction kind in popularity scores; kinds not listed weigh 1. */
   popularityWeights: Record<string, number>;
+  /** tfjs backend for serving and training: auto (tfjs-node, else wasm, else cpu) or a fixed one. */
+  tfBackend: 'auto' | 'node' | 'wasm' | 'cpu';
+  /** Catalogs (and user populations) smaller than this are searched exactly; larger ones through HNSW. */
+  exactSearchBelow: number;
+  /** HNSW graph degree, build-time and query-time candidate list sizes. */
+  hnsw: { m: number; efConstruction: number; ef: number };
 }
 
 /** Parses "PURCHASE=5,LIKE=2" into a map; throws on malformed entries. */
@@ -60,6 +66,11 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_MAX_BATCH_SIZE: num({ default: 10_000 }),
       RECODER_MAX_PAGE_SIZE: num({ default: 100 }),
       RECODER_POPULARITY_WEIGHTS: str({ default: '' }),
+      RECODER_TF_BACKEND: str({ choices: ['auto', 'node', 'wasm', 'cpu'], default: 'auto' }),
+      RECODER_EXACT_SEARCH_BELOW: num({ default: 2000 }),
+      RECODER_HNSW_M: num({ default: 16 }),
+      RECODER_HNSW_EF_CONSTRUCTION: num({ default: 200 }),
+      RECODER_HNSW_EF: num({ default: 100 }),
     },
     {
       reporter: ({ errors }) => {
@@ -74,6 +85,12 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   };
   positive('RECODER_MAX_BATCH_SIZE', raw.RECODER_MAX_BATCH_SIZE, 100_000);
   positive('RECODER_MAX_PAGE_SIZE', raw.RECODER_MAX_PAGE_SIZE, 10_000);
+  if (!Number.isInteger(raw.RECODER_EXACT_SEARCH_BELOW) || raw.RECODER_EXACT_SEARCH_BELOW < 0) {
+    problems.push('  RECODER_EXACT_SEARCH_BELOW: must be an integer ≥ 0');
+  }
+  positive('RECODER_HNSW_M', raw.RECODER_HNSW_M, 256);
+  positive('RECODER_HNSW_EF_CONSTRUCTION', raw.RECODER_HNSW_EF_CONSTRUCTION, 10_000);
+  positive('RECODER_HNSW_EF', raw.RECODER_HNSW_EF, 10_000);
   let popularityWeights: Record<string, number> = {};
   try {
     popularityWeights = parseWeights(raw.RECODER_POPULARITY_WEIGHTS);
@@ -93,5 +110,8 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     maxBatchSize: raw.RECODER_MAX_BATCH_SIZE,
     maxPageSize: raw.RECODER_MAX_PAGE_SIZE,
     popularityWeights,
+    tfBackend: raw.RECODER_TF_BACKEND as Env['tfBackend'],
+    exactSearchBelow: raw.RECODER_EXACT_SEARCH_BELOW,
+    hnsw: { m: raw.RECODER_HNSW_M, efConstruction: raw.RECODER_HNSW_EF_CONSTRUCTION, ef: raw.RECODER_HNSW_EF },
   };
 }

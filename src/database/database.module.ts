@@ -10,7 +10,7 @@ export class DatabaseModule {
     return {
       module: DatabaseModule,
       providers: [{ provide: DATABASE_URL, useValue: url }, PrismaService, PgPool],
-      exports: [PrismaService, PgPool],
+      exports: [PrismaService, PgPool, DATABASE_URL],
     };
   }
 }

@@ -4,9 +4,19 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { ItemsResolver } from '../catalog/items.resolver.js';
 import { UsersResolver } from '../catalog/users.resolver.js';
 import { InteractionsResolver, UserInteractionsResolver } from '../interactions/interactions.resolver.js';
+import { ModelVersionsResolver } from '../serving/model-versions.resolver.js';
+import { ServingResolver, UserAnomalyResolver } from '../serving/serving.resolver.js';
 
 /** Every resolver of the API; the schema printer and its test use this list. */
-export const RESOLVERS = [ItemsResolver, UsersResolver, InteractionsResolver, UserInteractionsResolver];
+export const RESOLVERS = [
+  ItemsResolver,
+  UsersResolver,
+  InteractionsResolver,
+  UserInteractionsResolver,
+  ServingResolver,
+  UserAnomalyResolver,
+  ModelVersionsResolver,
+];
 
 /** The SDL committed as schema.gql: sorted, so diffs show real API changes only. */
 export function printSortedSchema(schema: GraphQLSchema): string {

@@ -3,6 +3,7 @@ import type { ModelKind } from '../generated/prisma/enums.js';
 
 type Db = Pick<PrismaClient, 'modelVersion' | 'activeModel' | '$transaction'>;
 
+
 export interface NewModelVersion {
   name: string;
   kind: ModelKind;
@@ -103,15 +104,29 @@ export async function loadModelVersion(db: Db, id: number): Promise<ModelVersion
   };
 }
 
-/** Makes `id` the version serving `slot` (default "default"); returns false if it does not exist. */
+/** The channel on which activations are announced (payload: JSON `{ slot, versionId }`). */
+export const ACTIVATION_CHANNEL = 'recoder_model_activated';
+
+/**
+ * Makes `id` the version serving `slot` (default "default") and, in the same transaction, NOTIFYs
+ * {@link ACTIVATION_CHANNEL} so every API process swaps to it (delivered on commit). Returns false
+ * if the version does not exist. Rollback is activating an older version.
+ */
 export async function activateModelVersion(db: Db, id: number, slot = 'default'): Promise<boolean> {
   return db.$transaction(async (tx) => {
     const exists = await tx.modelVersion.findUnique({ where: { id }, select: { id: true } });
     if (!exists) return false;
     await tx.activeModel.upsert({ where: { slot }, create: { slot, versionId: id }, update: { versionId: id } });
     await tx.modelVersion.update({ where: { id }, data: { activatedAt: new Date() } });
+    await tx.$executeRaw`SELECT pg_notify(${ACTIVATION_CHANNEL}, ${JSON.stringify({ slot, versionId: id })})`;
     return true;
   });
+}
+
+/** One version's summary, or null. */
+export async function getModelVersion(db: Db, id: number): Promise<ModelVersionSummary | null> {
+  const row = await db.modelVersion.findUnique({ where: { id }, select: SUMMARY });
+  return row ? toSummary(row) : null;
 }
 
 export async function activeModelVersionId(db: Db, slot = 'default'): Promise<number | null> {

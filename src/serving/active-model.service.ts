@@ -1,0 +1,193 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import pg from 'pg';
+import { ENV } from '../config/config.module.js';
+import type { Env } from '../config/env.js';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { initBackend } from '../core/engine/backend.js';
+import type { Tf } from '../core/models/autorec.js';
+import { PgPool } from '../database/pg-pool.js';
+import { DATABASE_URL, PrismaService } from '../database/prisma.service.js';
+import { ACTIVATION_CHANNEL, activateModelVersion, activeModelVersionId, getModelVersion, loadModelVersion, type ModelVersionSummary } from '../registry/registry.queries.js';
+import { loadVersion, type LoadedVersion } from './loaded-version.js';
+
+/** A replaced version is disposed this long after the swap (requests that hold it finish first). */
+const DISPOSE_DELAY_MS = 30_000;
+/** Reconnect delays of the LISTEN connection (ms), the last one repeating. */
+const RECONNECT_DELAYS = [250, 500, 1000, 2000, 5000];
+
+/**
+ * Holds the model version this process serves. At boot it loads the active version from Postgres;
+ * it LISTENs for activations (from any process) and loads the new version beside the old one,
+ * then swaps a single reference, so a request sees either the old or the new version, never a
+ * half-loaded one. A version that fails to load is logged and the old one keeps serving.
+ */
+@Injectable()
+export class ActiveModelService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('Models');
+  private current: LoadedVersion | null = null;
+  /** The version the database says is active, as last seen (may still be loading). */
+  private wanted: number | null = null;
+  private readonly loading = new Map<number, Promise<LoadedVersion>>();
+  private listener: pg.Client | null = null;
+  private reconnectAttempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly disposeTimers = new Set<NodeJS.Timeout>();
+  private closed = false;
+  private tf: Tf | undefined;
+  backendName = '';
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly pool: PgPool,
+    @Inject(DATABASE_URL) private readonly url: string,
+    @Inject(ENV) private readonly env: Env,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const backend = await initBackend({ prefer: this.env.tfBackend, log: (m) => this.logger.log(m) });
+    this.tf = backend.tf;
+    this.backendName = backend.name;
+    await this.listen();
+    await this.refresh();
+  }
+
+  /** The version serving now, or null when none is active (or it could not be loaded). */
+  get version(): LoadedVersion | null {
+    return this.current;
+  }
+
+  /** The version serving now; NO_ACTIVE_MODEL when there is none. */
+  require(): LoadedVersion {
+    if (!this.current) {
+      throw new DomainError(ErrorCode.NO_ACTIVE_MODEL, 'no model version is active: train one (npm run train) and activate it (activateModelVersion)');
+    }
+    return this.current;
+  }
+
+  /**
+   * Activates a version for every process (NOTIFY) and returns once this process serves it.
+   * NOT_FOUND if it does not exist; the error of a version that cannot be loaded.
+   */
+  async activate(id: number): Promise<ModelVersionSummary> {
+    const found = await activateModelVersion(this.prisma, id);
+    if (!found) throw new DomainError(ErrorCode.NOT_FOUND, `model version ${id} not found`, 'id', { id });
+    this.wanted = id;
+    const loaded = await this.ensureLoaded(id);
+    this.swap(loaded);
+    return (await getModelVersion(this.prisma, id))!;
+  }
+
+  /** Re-reads the active version id and loads it if it is not the one serving. */
+  async refresh(): Promise<void> {
+    const id = await activeModelVersionId(this.prisma);
+    this.wanted = id;
+    if (id === null || id === this.current?.id) return;
+    try {
+      this.swap(await this.ensureLoaded(id));
+    } catch (error) {
+      this.logger.error(`model version ${id} could not be loaded; ${this.current ? `still serving version ${this.current.id}` : 'no model serving'}: ${(error as Error).stack ?? String(error)}`);
+    }
+  }
+
+  private ensureLoaded(id: number): Promise<LoadedVersion> {
+    if (this.current?.id === id) return Promise.resolve(this.current);
+    let pending = this.loading.get(id);
+    if (!pending) {
+      pending = this.load(id).finally(() => this.loading.delete(id));
+      this.loading.set(id, pending);
+    }
+    return pending;
+  }
+
+  private async load(id: number): Promise<LoadedVersion> {
+    const artifact = await loadModelVersion(this.prisma, id);
+    if (!artifact) throw new Error(`model version ${id} not found`);
+    return loadVersion(this.pool, artifact, {
+      tf: this.tf!,
+      served: {
+        index: { exactBelow: this.env.exactSearchBelow, hnsw: { ...this.env.hnsw, seed: 100 } },
+        yieldEvery: () => new Promise((resolve) => setImmediate(resolve)),
+      },
+      log: (m) => this.logger.log(m),
+    });
+  }
+
+  /** Makes `next` the serving version if it is still the wanted one; the old one is disposed later. */
+  private swap(next: LoadedVersion): void {
+    if (this.current === next) return;
+    if (this.closed || (this.wanted !== null && this.wanted !== next.id)) {
+      this.logger.log(`model version ${next.id} loaded but version ${this.wanted} is now active; discarding it`);
+      next.dispose();
+      return;
+    }
+    const old = this.current;
+    this.current = next;
+    this.logger.log(`serving model version ${next.id}${old ? ` (was ${old.id})` : ''}`);
+    if (old) {
+      const timer = setTimeout(() => {
+        this.disposeTimers.delete(timer);
+        old.dispose();
+      }, DISPOSE_DELAY_MS);
+      timer.unref();
+      this.disposeTimers.add(timer);
+    }
+  }
+
+  /** A dedicated connection LISTENing for activations; reconnects (and re-reads the active id) after errors. */
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url });
+    client.on('notification', (msg) => {
+      if (msg.channel !== ACTIVATION_CHANNEL) return;
+      try {
+        const { slot, versionId } = JSON.parse(msg.payload ?? '{}') as { slot?: string; versionId?: number };
+        if (slot !== 'default' || typeof versionId !== 'number') return;
+        this.logger.log(`activation of model version ${versionId} announced`);
+        void this.refresh();
+      } catch {
+        this.logger.warn(`ignored a malformed activation notice: ${msg.payload}`);
+      }
+    });
+    client.on('error', (error) => {
+      this.logger.warn(`activation listener lost its connection (${error.message}); reconnecting`);
+      this.reconnect(client);
+    });
+    client.on('end', () => this.reconnect(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${ACTIVATION_CHANNEL}`);
+      this.listener = client;
+      this.reconnectAttempt = 0;
+    } catch (error) {
+      this.logger.warn(`activation listener could not connect (${(error as Error).message}); retrying`);
+      this.reconnect(client);
+    }
+  }
+
+  private reconnect(client: pg.Client): void {
+    if (this.closed || this.reconnectTimer || (this.listener !== null && this.listener !== client)) return;
+    this.listener = null;
+    client.removeAllListeners('end');
+    client.end().catch(() => undefined);
+    const delay = RECONNECT_DELAYS[Math.min(this.reconnectAttempt++, RECONNECT_DELAYS.length - 1)];
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.listen().then(() => (this.listener ? this.refresh() : undefined));
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    for (const t of this.disposeTimers) clearTimeout(t);
+    const listener = this.listener;
+    this.listener = null;
+    if (listener) {
+      listener.removeAllListeners('end');
+      await listener.end().catch(() => undefined);
+    }
+    await Promise.allSettled(this.loading.values());
+    this.current?.dispose();
+    this.current = null;
+  }
+}

@@ -1,0 +1,217 @@
+import { Field, Float, GraphQLISODateTime, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { Item } from '../../catalog/dto/item.type.js';
+import { User } from '../../catalog/dto/user.type.js';
+import { ModelKind } from '../../generated/prisma/enums.js';
+
+export enum RecommendationSource {
+  MODEL = 'MODEL',
+  POPULARITY = 'POPULARITY',
+}
+registerEnumType(RecommendationSource, {
+  name: 'RecommendationSource',
+  description: 'Where a recommendation came from: the active model, or popularity (no active model, or no usable history).',
+});
+
+export enum ScoreUnit {
+  PROBABILITY = 'PROBABILITY',
+  RATING = 'RATING',
+  SCORE = 'SCORE',
+}
+registerEnumType(ScoreUnit, {
+  name: 'ScoreUnit',
+  description: 'PROBABILITY: multinomial probability (Mult-VAE/DAE); RATING: predicted rating (AutoRec); SCORE: EASE score.',
+});
+
+export enum SearchKind {
+  EXACT = 'EXACT',
+  HNSW = 'HNSW',
+}
+registerEnumType(SearchKind, { name: 'SearchKind', description: 'How the serving index searches: a full scan, or an HNSW graph.' });
+
+registerEnumType(ModelKind, { name: 'ModelKind', description: 'VAE: Mult-VAE, DAE: Mult-DAE, AUTOREC: item-based AutoRec, EASE: the linear baseline.' });
+export { ModelKind };
+
+@InputType({ description: 'Restricts recommendations. Hidden items are always excluded.' })
+export class RecommendationFilter {
+  @Field(() => [String], { nullable: true, description: 'Only items in at least one of these categories.' })
+  categories?: string[] | null;
+
+  @Field(() => [ID], { nullable: true, description: 'Items never to return (unknown ids are ignored).' })
+  excludeItemIds?: string[] | null;
+
+  @Field(() => Boolean, { defaultValue: false, description: 'Also return items the user already interacted with.' })
+  includeSeen?: boolean;
+}
+
+@ObjectType({ description: 'A recommended item with its score.' })
+export class Recommendation {
+  @Field(() => Item)
+  item: Item;
+
+  @Field(() => Float, {
+    description: "MODEL: the model's score (Mult-VAE/DAE: the decoder's logit; AutoRec: predicted rating; EASE: score). POPULARITY: weighted interaction count.",
+  })
+  score: number;
+
+  @Field(() => RecommendationSource)
+  source: RecommendationSource;
+}
+
+@ObjectType()
+export class Recommendations {
+  @Field(() => [Recommendation])
+  items: Recommendation[];
+
+  @Field(() => RecommendationSource, { description: 'MODEL, or POPULARITY when the model could not be used (see `reason`).' })
+  source: RecommendationSource;
+
+  @Field(() => Int, { nullable: true, description: 'The model version that ranked the items (null for popularity).' })
+  modelVersionId: number | null;
+
+  @Field(() => String, { nullable: true, description: 'Why popularity was used instead of the model.' })
+  reason: string | null;
+}
+
+@ObjectType()
+export class SimilarItem {
+  @Field(() => Item)
+  item: Item;
+
+  @Field(() => Float, { description: 'Cosine similarity of the item vectors (EASE: the item–item weight).' })
+  score: number;
+}
+
+@ObjectType()
+export class SimilarUser {
+  @Field(() => User)
+  user: User;
+
+  @Field(() => Float, { description: 'Cosine similarity of the user vectors (encoder means).' })
+  score: number;
+}
+
+@ObjectType()
+export class ReconstructedItem {
+  @Field(() => Item)
+  item: Item;
+
+  @Field(() => Float, { description: 'The reconstructed value, in the reconstruction’s unit.' })
+  value: number;
+
+  @Field(() => Boolean, { description: "Whether the item is in the user's history (as the model reads it)." })
+  observed: boolean;
+}
+
+@ObjectType({ description: "How the model reconstructs a user's history." })
+export class Reconstruction {
+  @Field(() => Int)
+  modelVersionId: number;
+
+  @Field(() => ScoreUnit)
+  unit: ScoreUnit;
+
+  @Field(() => Float, { nullable: true, description: 'Reconstruction error of the whole history (null when the history is empty for the model).' })
+  error: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'Percentile (0–100) of the error among the users at activation.' })
+  percentile: number | null;
+
+  @Field(() => [ReconstructedItem])
+  items: ReconstructedItem[];
+}
+
+@ObjectType({ description: 'Reconstruction error as an anomaly score: high = unusual (bots, shilling profiles).' })
+export class AnomalyScore {
+  @Field(() => Float, {
+    description: 'Mult-VAE/DAE: mean negative log-likelihood per history item; AutoRec: RMSE over the ratings; EASE: squared error per item.',
+  })
+  error: number;
+
+  @Field(() => Float, { description: 'Share (0–100) of the users at activation whose error is at most this one.' })
+  percentile: number;
+
+  @Field(() => Int)
+  modelVersionId: number;
+}
+
+@ObjectType()
+export class UserAnomaly {
+  @Field(() => User)
+  user: User;
+
+  @Field(() => Float)
+  error: number;
+
+  @Field(() => Float)
+  percentile: number;
+}
+
+@ObjectType({ description: 'A vector in the serving model’s space, for export.' })
+export class Embedding {
+  @Field(() => Int)
+  modelVersionId: number;
+
+  @Field(() => Int)
+  dimension: number;
+
+  @Field(() => [Float])
+  vector: number[];
+}
+
+@ObjectType({ description: 'A trained model version (weights are not exposed).' })
+export class ModelVersion {
+  @Field(() => Int)
+  id: number;
+
+  @Field()
+  name: string;
+
+  @Field(() => ModelKind)
+  kind: ModelKind;
+
+  @Field(() => GraphQLJSONObject)
+  hyperparameters: Record<string, unknown>;
+
+  @Field(() => GraphQLJSONObject, { description: 'Metrics per split, e.g. { validation: { "ndcg@100": 0.44 } }.' })
+  metrics: Record<string, unknown>;
+
+  @Field(() => Float, { description: 'Interactions the version was trained from (the data snapshot).' })
+  interactionCount: number;
+
+  @Field(() => GraphQLISODateTime, { nullable: true, description: 'The latest interaction time in the training data.' })
+  dataLatestAt: Date | null;
+
+  @Field(() => Int)
+  weightsBytes: number;
+
+  @Field(() => Float)
+  trainingSeconds: number;
+
+  @Field(() => GraphQLISODateTime)
+  createdAt: Date;
+
+  @Field(() => GraphQLISODateTime, { nullable: true, description: 'When the version was last activated.' })
+  activatedAt: Date | null;
+
+  @Field(() => Boolean, { description: 'Whether this is the active version.' })
+  active: boolean;
+}
+
+@ObjectType({ description: 'What this API process is serving.' })
+export class ServingStatus {
+  @Field(() => ModelVersion, { nullable: true })
+  modelVersion: ModelVersion | null;
+
+  @Field(() => SearchKind, { nullable: true })
+  search: SearchKind | null;
+
+  @Field(() => Int, { description: 'Users whose vectors and errors were computed at activation.' })
+  populationSize: number;
+
+  @Field(() => Float, { nullable: true, description: 'Seconds the active version took to load in this process.' })
+  loadSeconds: number | null;
+
+  @Field({ description: 'tfjs backend of this process.' })
+  backend: string;
+}

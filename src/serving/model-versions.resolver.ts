@@ -1,0 +1,57 @@
+import { Inject } from '@nestjs/common';
+import { Args, Int, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { ENV } from '../config/config.module.js';
+import type { Env } from '../config/env.js';
+import { notFound } from '../common/domain-error.js';
+import { checkLimit } from '../common/validation.js';
+import { PrismaService } from '../database/prisma.service.js';
+import { activeModelVersionId, getModelVersion, listModelVersions, type ModelVersionSummary } from '../registry/registry.queries.js';
+import { ActiveModelService } from './active-model.service.js';
+import { ModelVersion, SearchKind, ServingStatus } from './dto/serving.types.js';
+
+@Resolver(() => ModelVersion)
+export class ModelVersionsResolver {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly models: ActiveModelService,
+    @Inject(ENV) private readonly env: Env,
+  ) {}
+
+  @Query(() => [ModelVersion], { description: 'Trained model versions, newest first, with their metrics.' })
+  async modelVersions(@Args('first', { type: () => Int, defaultValue: 20 }) first: number): Promise<ModelVersion[]> {
+    checkLimit('first', first, this.env.maxPageSize);
+    const [versions, active] = await Promise.all([listModelVersions(this.prisma, first), activeModelVersionId(this.prisma)]);
+    return versions.map((v) => toModelVersion(v, active));
+  }
+
+  @Query(() => ModelVersion, { description: 'One model version; NOT_FOUND if unknown.' })
+  async modelVersion(@Args('id', { type: () => Int }) id: number): Promise<ModelVersion> {
+    const [version, active] = await Promise.all([getModelVersion(this.prisma, id), activeModelVersionId(this.prisma)]);
+    if (!version) throw notFound('Model version', String(id), 'id');
+    return toModelVersion(version, active);
+  }
+
+  @Mutation(() => ModelVersion, {
+    description:
+      'Makes a version the active one for every API process (they swap atomically when it is loaded); returns once this process serves it. Rollback = activate an older version.',
+  })
+  async activateModelVersion(@Args('id', { type: () => Int }) id: number): Promise<ModelVersion> {
+    return toModelVersion(await this.models.activate(id), id);
+  }
+
+  @Query(() => ServingStatus, { description: 'The model version this API process serves and how.' })
+  servingStatus(): ServingStatus {
+    const v = this.models.version;
+    return {
+      modelVersion: v ? toModelVersion(v.summary, v.id) : null,
+      search: v ? (v.served.searchKind === 'hnsw' ? SearchKind.HNSW : SearchKind.EXACT) : null,
+      populationSize: v?.served.populationSize ?? 0,
+      loadSeconds: v?.loadSeconds ?? null,
+      backend: this.models.backendName,
+    };
+  }
+}
+
+function toModelVersion(v: ModelVersionSummary, activeId: number | null): ModelVersion {
+  return { ...v, active: v.id === activeId };
+}

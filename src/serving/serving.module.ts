@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { ActiveModelService } from './active-model.service.js';
+import { ModelVersionsResolver } from './model-versions.resolver.js';
+import { ServingResolver, UserAnomalyResolver } from './serving.resolver.js';
+import { ServingService } from './serving.service.js';
+
+/** Model versions → indexes → recommendations, similarity, reconstructions and anomaly scores. */
+@Module({
+  providers: [ActiveModelService, ServingService, ServingResolver, UserAnomalyResolver, ModelVersionsResolver],
+  exports: [ActiveModelService],
+})
+export class ServingModule {}

@@ -1,0 +1,90 @@
+import { Args, Float, ID, Int, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { User } from '../catalog/dto/user.type.js';
+import {
+  AnomalyScore,
+  Embedding,
+  Reconstruction,
+  RecommendationFilter,
+  Recommendations,
+  SimilarItem,
+  SimilarUser,
+  UserAnomaly,
+} from './dto/serving.types.js';
+import { ServingService } from './serving.service.js';
+
+@Resolver()
+export class ServingResolver {
+  constructor(private readonly serving: ServingService) {}
+
+  @Query(() => Recommendations, {
+    description:
+      "Items for a user, ranked by the active model from the user's history as it is now. Seen and hidden items are excluded by default. " +
+      'Falls back to popularity (source POPULARITY, with a reason) when no model is active or the user has no history the model knows.',
+  })
+  recommendations(
+    @Args('userId', { type: () => ID }) userId: string,
+    @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number,
+    @Args('filter', { type: () => RecommendationFilter, nullable: true }) filter?: RecommendationFilter,
+  ): Promise<Recommendations> {
+    return this.serving.recommendations(userId, limit, filter);
+  }
+
+  @Query(() => Recommendations, { description: 'Recommendations for an anonymous session: a list of items (at most 1,000) treated as its history.' })
+  recommendationsForHistory(
+    @Args('itemIds', { type: () => [ID] }) itemIds: string[],
+    @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number,
+    @Args('filter', { type: () => RecommendationFilter, nullable: true }) filter?: RecommendationFilter,
+  ): Promise<Recommendations> {
+    return this.serving.recommendationsForHistory(itemIds, limit, filter);
+  }
+
+  @Query(() => [SimilarItem], { description: 'Items whose model vectors are closest (cosine) to the item’s; hidden items excluded.' })
+  similarItems(@Args('itemId', { type: () => ID }) itemId: string, @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number): Promise<SimilarItem[]> {
+    return this.serving.similarItems(itemId, limit);
+  }
+
+  @Query(() => [SimilarUser], { description: 'Users (as of the activation) whose encoded histories are closest to this user’s current one.' })
+  similarUsers(@Args('userId', { type: () => ID }) userId: string, @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number): Promise<SimilarUser[]> {
+    return this.serving.similarUsers(userId, limit);
+  }
+
+  @Query(() => Reconstruction, {
+    description: "The model's reconstruction of the user's history: a value per item (the given items, else the history's) and the reconstruction error.",
+  })
+  reconstruction(
+    @Args('userId', { type: () => ID }) userId: string,
+    @Args('itemIds', { type: () => [ID], nullable: true }) itemIds?: string[],
+  ): Promise<Reconstruction> {
+    return this.serving.reconstruction(userId, itemIds);
+  }
+
+  @Query(() => Float, { description: 'Predicted rating (1–5) of an item for a user; AutoRec versions only.' })
+  predictedRating(@Args('userId', { type: () => ID }) userId: string, @Args('itemId', { type: () => ID }) itemId: string): Promise<number> {
+    return this.serving.predictedRating(userId, itemId);
+  }
+
+  @Query(() => [UserAnomaly], { description: 'Users with the highest reconstruction error when the active version was loaded (bots, shilling profiles).' })
+  anomalousUsers(@Args('limit', { type: () => Int, defaultValue: 20 }) limit: number): Promise<UserAnomaly[]> {
+    return this.serving.anomalousUsers(limit);
+  }
+
+  @Query(() => Embedding, { description: "The user's vector (encoder mean of the current history) in the active model." })
+  userEmbedding(@Args('userId', { type: () => ID }) userId: string): Promise<Embedding> {
+    return this.serving.userEmbedding(userId);
+  }
+
+  @Query(() => Embedding, { description: "The item's vector (decoder weights) in the active model." })
+  itemEmbedding(@Args('itemId', { type: () => ID }) itemId: string): Promise<Embedding> {
+    return this.serving.itemEmbedding(itemId);
+  }
+}
+
+@Resolver(() => User)
+export class UserAnomalyResolver {
+  constructor(private readonly serving: ServingService) {}
+
+  @ResolveField(() => AnomalyScore, { nullable: true, description: 'Anomaly score of the current history under the active model (null without a model or history).' })
+  anomalyScore(@Parent() user: User): Promise<AnomalyScore | null> {
+    return this.serving.anomalyScore(user.id);
+  }
+}

@@ -1,0 +1,366 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { toItem, toUser } from '../catalog/catalog.mappers.js';
+import type { Item } from '../catalog/dto/item.type.js';
+import { ENV } from '../config/config.module.js';
+import type { Env } from '../config/env.js';
+import { DomainError, ErrorCode, notFound } from '../common/domain-error.js';
+import { checkCategories, checkId, checkLimit } from '../common/validation.js';
+import type { CsrMatrix } from '../core/data/csr.js';
+import { excludeAny, NO_EXCLUSION, type Exclusion } from '../core/index/top-k.js';
+import { PgPool } from '../database/pg-pool.js';
+import { ActiveModelService } from './active-model.service.js';
+import {
+  AnomalyScore,
+  Embedding,
+  Reconstruction,
+  RecommendationSource,
+  ScoreUnit,
+  type Recommendation,
+  type RecommendationFilter,
+  type Recommendations,
+  type SimilarItem,
+  type SimilarUser,
+  type UserAnomaly,
+} from './dto/serving.types.js';
+import type { LoadedVersion } from './loaded-version.js';
+import { popularItemIds } from './popularity.queries.js';
+import {
+  itemsByExternalId,
+  itemsById,
+  usersById,
+  userWithHistory,
+  visibleItemIdsInCategories,
+  visibleItems,
+} from './serving.queries.js';
+
+/** Most ids accepted in `excludeItemIds`, `itemIds` of an anonymous history or of a reconstruction. */
+export const MAX_ID_LIST = 1000;
+/** Popularity ranking is recomputed at most this often (it aggregates every interaction). */
+const POPULARITY_TTL_MS = 60_000;
+const POPULARITY_DEPTH = 1000;
+
+interface Ranked {
+  itemId: number;
+  score: number;
+}
+
+/**
+ * Request-time serving: reads the user's history as it is now, folds it into the active model,
+ * searches its indexes and returns visible catalog items. Model work is synchronous between the
+ * database reads, so a version swap never interleaves with it.
+ */
+@Injectable()
+export class ServingService {
+  private popularity: { at: number; ranked: Ranked[] } | null = null;
+  private popularityRefresh: Promise<Ranked[]> | null = null;
+
+  constructor(
+    private readonly pool: PgPool,
+    private readonly models: ActiveModelService,
+    @Inject(ENV) private readonly env: Env,
+  ) {}
+
+  async recommendations(userId: string, limit: number, filter: RecommendationFilter | null | undefined): Promise<Recommendations> {
+    checkId('userId', userId);
+    this.checkLimit(limit);
+    const f = await this.checkFilter(filter);
+    const user = await userWithHistory(this.pool, userId);
+    if (!user) throw notFound('User', userId, 'userId');
+    const seen = new Set(user.history.map((h) => h.itemId));
+    const version = this.models.version;
+    if (!version) return this.popular(limit, f, seen, 'no model version is active');
+    const history = version.historyRow(user.history);
+    if (history.indptr[1] === 0) return this.popular(limit, f, seen, 'the user has no history the model knows');
+    return this.rank(version, history, seen, limit, f);
+  }
+
+  async recommendationsForHistory(itemIds: string[], limit: number, filter: RecommendationFilter | null | undefined): Promise<Recommendations> {
+    this.checkLimit(limit);
+    const f = await this.checkFilter(filter);
+    const ids = await this.resolveItems('itemIds', itemIds);
+    const seen = new Set(ids);
+    const version = this.models.version;
+    if (!version) return this.popular(limit, f, seen, 'no model version is active');
+    const history = version.positivesRow(ids);
+    if (history.indptr[1] === 0) return this.popular(limit, f, seen, 'none of the items is known to the model');
+    return this.rank(version, history, seen, limit, f);
+  }
+
+  async similarItems(itemId: string, limit: number): Promise<SimilarItem[]> {
+    checkId('itemId', itemId);
+    this.checkLimit(limit);
+    const item = (await itemsByExternalId(this.pool, [itemId])).get(itemId);
+    if (!item) throw notFound('Item', itemId, 'itemId');
+    const version = this.models.require();
+    const col = this.columnOrThrow(version, item.id, itemId, 'itemId');
+    const ranked = await this.visibleTopK(limit, (k) => version.served.similarItems(col, k, this.deletedColumns(version)), version);
+    return ranked.map(({ item, score }) => ({ item, score }));
+  }
+
+  async similarUsers(userId: string, limit: number): Promise<SimilarUser[]> {
+    checkId('userId', userId);
+    this.checkLimit(limit);
+    const user = await userWithHistory(this.pool, userId);
+    if (!user) throw notFound('User', userId, 'userId');
+    const version = this.models.require();
+    this.requireEmbeddings(version, 'similarUsers');
+    const history = version.historyRow(user.history);
+    if (history.indptr[1] === 0) return [];
+    const self = version.rowOf(user.userId);
+    // Over-fetch a little: users deleted since activation are dropped.
+    const neighbors = version.served.similarUsers(history, limit + 10, self);
+    const rows = await usersById(
+      this.pool,
+      neighbors.map((n) => version.userOfRow[n.index]),
+    );
+    const score = new Map(neighbors.map((n) => [version.userOfRow[n.index], n.score]));
+    return rows.slice(0, limit).map((r) => ({ user: toUser(r), score: score.get(r.id)! }));
+  }
+
+  async reconstruction(userId: string, itemIds: string[] | null | undefined): Promise<Reconstruction> {
+    checkId('userId', userId);
+    const user = await userWithHistory(this.pool, userId);
+    if (!user) throw notFound('User', userId, 'userId');
+    let requested: number[] | null = null;
+    if (itemIds != null) {
+      if (itemIds.length > this.env.maxPageSize) throw new DomainError(ErrorCode.BAD_USER_INPUT, `itemIds: at most ${this.env.maxPageSize} items`, 'itemIds');
+      requested = await this.resolveItems('itemIds', itemIds);
+    }
+    const version = this.models.require();
+    const history = version.historyRow(user.history);
+    const observed = new Set(Array.from(history.indices.subarray(0, history.indptr[1])));
+    let cols: number[];
+    if (requested) {
+      cols = requested.map((id, k) => this.columnOrThrow(version, id, itemIds![k], `itemIds[${k}]`));
+    } else {
+      // The history's items the model knows, newest first, capped at the page size.
+      const newestFirst = [...new Set(user.history.map((h) => h.itemId).reverse())];
+      cols = newestFirst.map((id) => version.columnOf(id)).filter((c) => c >= 0 && observed.has(c)).slice(0, this.env.maxPageSize);
+    }
+    const values = version.served.reconstruct(history);
+    const error = version.served.reconstructionError(history);
+    const rows = await itemsById(
+      this.pool,
+      cols.map((c) => version.itemOfColumn[c]),
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const items = cols
+      .filter((c) => byId.has(version.itemOfColumn[c]))
+      .map((c) => ({ item: toItem(byId.get(version.itemOfColumn[c])!), value: values[c], observed: observed.has(c) }));
+    return {
+      modelVersionId: version.id,
+      unit: { probability: ScoreUnit.PROBABILITY, rating: ScoreUnit.RATING, score: ScoreUnit.SCORE }[version.served.scoreUnit],
+      error: Number.isNaN(error) ? null : error,
+      percentile: Number.isNaN(error) ? null : version.served.percentile(error),
+      items,
+    };
+  }
+
+  async predictedRating(userId: string, itemId: string): Promise<number> {
+    checkId('userId', userId);
+    checkId('itemId', itemId);
+    const [user, items] = await Promise.all([userWithHistory(this.pool, userId), itemsByExternalId(this.pool, [itemId])]);
+    if (!user) throw notFound('User', userId, 'userId');
+    const item = items.get(itemId);
+    if (!item) throw notFound('Item', itemId, 'itemId');
+    const version = this.models.require();
+    if (version.served.kind !== 'autorec') {
+      throw new DomainError(ErrorCode.UNSUPPORTED_BY_MODEL, `predictedRating needs an AutoRec version; version ${version.id} is ${version.summary.kind}`);
+    }
+    const col = this.columnOrThrow(version, item.id, itemId, 'itemId');
+    return version.served.predictRatings(version.historyRow(user.history), [col])[0];
+  }
+
+  async anomalousUsers(limit: number): Promise<UserAnomaly[]> {
+    this.checkLimit(limit);
+    const version = this.models.require();
+    const top = version.served.anomalies(limit + 10);
+    const rows = await usersById(
+      this.pool,
+      top.map((a) => version.userOfRow[a.row]),
+    );
+    const byUser = new Map(top.map((a) => [version.userOfRow[a.row], a]));
+    return rows.slice(0, limit).map((r) => {
+      const a = byUser.get(r.id)!;
+      return { user: toUser(r), error: a.error, percentile: a.percentile };
+    });
+  }
+
+  /** The user's anomaly score from their current history; null without a model or history. */
+  async anomalyScore(externalUserId: string): Promise<AnomalyScore | null> {
+    const version = this.models.version;
+    if (!version) return null;
+    const user = await userWithHistory(this.pool, externalUserId);
+    if (!user) return null;
+    const error = version.served.reconstructionError(version.historyRow(user.history));
+    if (Number.isNaN(error)) return null;
+    return { error, percentile: version.served.percentile(error), modelVersionId: version.id };
+  }
+
+  async userEmbedding(userId: string): Promise<Embedding> {
+    checkId('userId', userId);
+    const user = await userWithHistory(this.pool, userId);
+    if (!user) throw notFound('User', userId, 'userId');
+    const version = this.models.require();
+    this.requireEmbeddings(version, 'userEmbedding');
+    const vector = version.served.userEmbedding(version.historyRow(user.history));
+    return { modelVersionId: version.id, dimension: vector.length, vector: Array.from(vector) };
+  }
+
+  async itemEmbedding(itemId: string): Promise<Embedding> {
+    checkId('itemId', itemId);
+    const item = (await itemsByExternalId(this.pool, [itemId])).get(itemId);
+    if (!item) throw notFound('Item', itemId, 'itemId');
+    const version = this.models.require();
+    this.requireEmbeddings(version, 'itemEmbedding');
+    const vector = version.served.itemEmbedding(this.columnOrThrow(version, item.id, itemId, 'itemId'));
+    return { modelVersionId: version.id, dimension: vector.length, vector: Array.from(vector) };
+  }
+
+  /** Model ranking with exclusions and filters; over-fetches until `limit` visible items are found. */
+  private async rank(version: LoadedVersion, history: CsrMatrix, seen: Set<number>, limit: number, f: CheckedFilter): Promise<Recommendations> {
+    const excludedIds = new Set(f.excludeItemIds);
+    if (!f.includeSeen) for (const id of seen) excludedIds.add(id);
+    const excludedCols = new Set<number>();
+    for (const id of excludedIds) {
+      const c = version.columnOf(id);
+      if (c >= 0) excludedCols.add(c);
+    }
+    const exclude = excludeAny({ has: (c) => excludedCols.has(c), size: excludedCols.size }, this.deletedColumns(version));
+    let candidates: number[] | undefined;
+    if (f.categories) {
+      const ids = await visibleItemIdsInCategories(this.pool, f.categories);
+      candidates = ids.map((id) => version.columnOf(id)).filter((c) => c >= 0);
+    }
+    const ranked = await this.visibleTopK(limit, (k) => version.served.recommend(history, k, exclude, candidates), version);
+    return {
+      items: ranked.map(({ item, score }): Recommendation => ({ item, score, source: RecommendationSource.MODEL })),
+      source: RecommendationSource.MODEL,
+      modelVersionId: version.id,
+      reason: null,
+    };
+  }
+
+  /** Searches with growing k until `limit` visible (not hidden, not deleted) items are found or the search is exhausted. */
+  private async visibleTopK(
+    limit: number,
+    search: (k: number) => { index: number; score: number }[],
+    version: LoadedVersion,
+  ): Promise<{ item: Item; score: number }[]> {
+    let k = limit + 5;
+    for (;;) {
+      const neighbors = search(k);
+      const ids = neighbors.map((n) => version.itemOfColumn[n.index]);
+      const rows = await visibleItems(this.pool, ids);
+      if (rows.length >= limit || neighbors.length < k || k >= version.served.numItems) {
+        const score = new Map(neighbors.map((n) => [version.itemOfColumn[n.index], n.score]));
+        return rows.slice(0, limit).map((r) => ({ item: toItem(r), score: score.get(r.id)! }));
+      }
+      k *= 2;
+    }
+  }
+
+  private async popular(limit: number, f: CheckedFilter, seen: Set<number>, reason: string): Promise<Recommendations> {
+    const exclude = new Set(f.excludeItemIds);
+    if (!f.includeSeen) for (const id of seen) exclude.add(id);
+    let ranked: Ranked[];
+    if (f.categories) {
+      ranked = await popularItemIds(this.pool, { weights: this.env.popularityWeights, categories: f.categories, excludeItemIds: [...exclude], limit });
+    } else {
+      ranked = (await this.popularRanking()).filter((r) => !exclude.has(r.itemId));
+      if (ranked.length < limit) {
+        ranked = await popularItemIds(this.pool, { weights: this.env.popularityWeights, excludeItemIds: [...exclude], limit });
+      }
+    }
+    const head = ranked.slice(0, limit + 10);
+    const rows = await visibleItems(
+      this.pool,
+      head.map((r) => r.itemId),
+    );
+    const score = new Map(head.map((r) => [r.itemId, r.score]));
+    return {
+      items: rows.slice(0, limit).map((r) => ({ item: toItem(r), score: score.get(r.id)!, source: RecommendationSource.POPULARITY })),
+      source: RecommendationSource.POPULARITY,
+      modelVersionId: null,
+      reason,
+    };
+  }
+
+  /** The top of the popularity ranking (server default weights), recomputed at most once a minute. */
+  private async popularRanking(): Promise<Ranked[]> {
+    if (this.popularity && performance.now() - this.popularity.at < POPULARITY_TTL_MS) return this.popularity.ranked;
+    this.popularityRefresh ??= popularItemIds(this.pool, { weights: this.env.popularityWeights, limit: POPULARITY_DEPTH })
+      .then((ranked) => {
+        this.popularity = { at: performance.now(), ranked };
+        return ranked;
+      })
+      .finally(() => (this.popularityRefresh = null));
+    return this.popularityRefresh;
+  }
+
+  private deletedColumns(version: LoadedVersion): Exclusion {
+    let deleted = this.deletedCache.get(version);
+    if (!deleted) {
+      const cols = new Set<number>();
+      version.itemOfColumn.forEach((id, c) => id < 0 && cols.add(c));
+      deleted = cols.size ? { has: (c) => cols.has(c), size: cols.size } : NO_EXCLUSION;
+      this.deletedCache.set(version, deleted);
+    }
+    return deleted;
+  }
+  private readonly deletedCache = new WeakMap<LoadedVersion, Exclusion>();
+
+  /** Internal ids of external item ids; UNKNOWN_ITEMS naming those the catalog lacks. */
+  private async resolveItems(field: string, externalIds: string[]): Promise<number[]> {
+    if (externalIds.length > MAX_ID_LIST) throw new DomainError(ErrorCode.BATCH_TOO_LARGE, `${field}: at most ${MAX_ID_LIST} items`, field);
+    externalIds.forEach((id, i) => checkId(`${field}[${i}]`, id));
+    const found = await itemsByExternalId(this.pool, externalIds);
+    const unknown = externalIds.filter((id) => !found.has(id));
+    if (unknown.length > 0) {
+      throw new DomainError(ErrorCode.UNKNOWN_ITEMS, `${field}: ${unknown.length} unknown item(s): ${unknown.slice(0, 10).join(', ')}`, field, { ids: unknown });
+    }
+    return externalIds.map((id) => found.get(id)!.id);
+  }
+
+  private columnOrThrow(version: LoadedVersion, internalId: number, externalId: string, field: string): number {
+    const col = version.columnOf(internalId);
+    if (col < 0) {
+      throw new DomainError(
+        ErrorCode.NOT_IN_MODEL,
+        `item "${externalId}" has no vector in model version ${version.id} (it had no interactions when the version was trained)`,
+        field,
+        { id: externalId, modelVersionId: version.id },
+      );
+    }
+    return col;
+  }
+
+  private requireEmbeddings(version: LoadedVersion, what: string): void {
+    if (!version.served.hasEmbeddings) {
+      throw new DomainError(ErrorCode.UNSUPPORTED_BY_MODEL, `${what} needs an autoencoder version; version ${version.id} is EASE, which has no embeddings`);
+    }
+  }
+
+  private checkLimit(limit: number): void {
+    checkLimit('limit', limit, this.env.maxPageSize);
+  }
+
+  /** Validates a filter and resolves excludeItemIds to internal ids (unknown ids are ignored). */
+  private async checkFilter(filter: RecommendationFilter | null | undefined): Promise<CheckedFilter> {
+    const categories = filter?.categories == null ? null : checkCategories('filter.categories', filter.categories);
+    if (categories && categories.length === 0) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'filter.categories: must not be empty (omit it instead)', 'filter.categories');
+    const exclude = filter?.excludeItemIds ?? [];
+    if (exclude.length > MAX_ID_LIST) throw new DomainError(ErrorCode.BAD_USER_INPUT, `filter.excludeItemIds: at most ${MAX_ID_LIST} ids`, 'filter.excludeItemIds');
+    exclude.forEach((id, i) => checkId(`filter.excludeItemIds[${i}]`, id));
+    const excludeItemIds = exclude.length ? [...(await itemsByExternalId(this.pool, exclude)).values()].map((i) => i.id) : [];
+    return { categories, excludeItemIds, includeSeen: filter?.includeSeen ?? false };
+  }
+}
+
+interface CheckedFilter {
+  categories: string[] | null;
+  /** Internal ids of the filter's excludeItemIds that exist. */
+  excludeItemIds: number[];
+  includeSeen: boolean;
+}
+

@@ -1,0 +1,139 @@
+import { csrFromTriples } from '../core/data/csr.js';
+import { Random } from '../core/data/random.js';
+import { strongGeneralizationSplit } from '../core/data/split.js';
+import { evaluateRanking } from '../core/eval/metrics.js';
+import type { Autoencoder, EpochReport } from '../core/models/autoencoder.js';
+import { AutoRec, type Tf } from '../core/models/autorec.js';
+import { Ease } from '../core/models/ease.js';
+import { MultDAE } from '../core/models/mult-dae.js';
+import { MultVAE } from '../core/models/mult-vae.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import { saveModelVersion, type ModelVersionSummary } from '../registry/registry.queries.js';
+import { loadTrainingData } from './training-data.js';
+
+export type TrainableKind = 'vae' | 'dae' | 'autorec' | 'ease';
+
+export interface TrainVersionOptions {
+  kind: TrainableKind;
+  /** Epochs (vae/dae default 200, autorec 100). */
+  epochs?: number;
+  seed?: number;
+  /** Held-out validation users for vae/dae/ease (default 10 % of users, at most 500). */
+  validationUsers?: number;
+  /** RATING interactions count as positives at ≥ this (default 3.5); stored with the version. */
+  minRating?: number;
+  /** EASE λ (default 500) or AutoRec λ (default 30). */
+  lambda?: number;
+  /** Further model hyperparameters (e.g. latentDim, hiddenUnits, learningRate, batchSize). */
+  hyperparameters?: Record<string, unknown>;
+  name?: string;
+  /** tfjs backend name, recorded with the version. */
+  backend?: string;
+  onEpoch?: (report: EpochReport) => void;
+  shouldStop?: () => boolean;
+  log?: (message: string) => void;
+}
+
+export interface TrainedVersion {
+  version: ModelVersionSummary;
+  metrics: Record<string, number>;
+}
+
+/**
+ * Trains a model on the database's interactions and stores it as a model version (weights, id
+ * maps, hyperparameters with minRating, validation metrics, data snapshot). Validation: held-out
+ * users (strong generalization, 80/20 fold-in) for vae/dae/ease; 5 % of the ratings for autorec.
+ * The CLI (`npm run train`) and the tests call this; it does not activate the version.
+ */
+export async function trainVersion(
+  tf: Tf,
+  databaseUrl: string,
+  prisma: Pick<PrismaClient, 'modelVersion' | 'activeModel' | '$transaction'>,
+  o: TrainVersionOptions,
+): Promise<TrainedVersion> {
+  const seed = o.seed ?? 1;
+  const minRating = o.minRating ?? 3.5;
+  const t0 = performance.now();
+  const data = await loadTrainingData(databaseUrl, { minRating });
+  o.log?.(`read ${data.interactionCount} interactions: ${data.userIds.length} users × ${data.itemIds.length} items in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const started = performance.now();
+  let model: Autoencoder | Ease;
+  let metrics: Record<string, number>;
+  let userIds: string[] | null = null;
+  const extra = o.hyperparameters ?? {};
+  if (o.kind === 'autorec') {
+    const r = data.ratings;
+    if (r.indptr[r.numRows] === 0) throw new Error('no RATING interactions: AutoRec predicts explicit ratings');
+    // 5% of the ratings, chosen with the seed, are held out for the validation RMSE.
+    const rng = new Random(seed);
+    const held = { users: [] as number[], items: [] as number[], ratings: [] as number[] };
+    const kept = { rows: [] as number[], cols: [] as number[], vals: [] as number[] };
+    for (let u = 0; u < r.numRows; u++) {
+      for (let k = r.indptr[u]; k < r.indptr[u + 1]; k++) {
+        if (rng.uniform() < 0.05) {
+          held.users.push(u);
+          held.items.push(r.indices[k]);
+          held.ratings.push(r.values[k]);
+        } else {
+          kept.rows.push(u);
+          kept.cols.push(r.indices[k]);
+          kept.vals.push(r.values[k]);
+        }
+      }
+    }
+    const train = csrFromTriples(r.numRows, r.numCols, kept.rows, kept.cols, kept.vals);
+    const autorec = await AutoRec.fit(
+      tf,
+      train,
+      { ...extra, epochs: o.epochs ?? 100, seed, ...(o.lambda !== undefined ? { lambda: o.lambda } : {}) },
+      { validation: held, onEpoch: o.onEpoch, shouldStop: o.shouldStop },
+    );
+    const predicted = autorec.predict(held.users, held.items);
+    let se = 0;
+    let ae = 0;
+    for (let k = 0; k < held.ratings.length; k++) {
+      se += (predicted[k] - held.ratings[k]) ** 2;
+      ae += Math.abs(predicted[k] - held.ratings[k]);
+    }
+    const n = Math.max(1, held.ratings.length);
+    metrics = { rmse: Math.sqrt(se / n), mae: ae / n, ratings: held.ratings.length };
+    model = autorec;
+    userIds = data.userIds;
+  } else {
+    const users = data.implicit.numRows;
+    if (users < 2) throw new Error(`too little data to train: ${users} user(s) with positives`);
+    const heldOutUsers = o.validationUsers ?? Math.max(1, Math.min(500, Math.floor(users / 10)));
+    const split = strongGeneralizationSplit(data.implicit, { heldOutUsers, seed });
+    o.log?.(`split: ${split.train.numRows} training users, ${split.validation.heldOut.numRows} validation users`);
+    if (o.kind === 'ease') {
+      const ease = Ease.fit(split.train, { lambda: o.lambda ?? 500 });
+      model = ease;
+      metrics = evaluateRanking((h) => ease.score(h), split.validation.foldIn, split.validation.heldOut);
+    } else {
+      const options = { validation: split.validation, onEpoch: o.onEpoch, shouldStop: o.shouldStop };
+      const hyper = { ...extra, epochs: o.epochs ?? 200, seed };
+      const ae = o.kind === 'vae' ? await MultVAE.fit(tf, split.train, hyper, options) : await MultDAE.fit(tf, split.train, hyper, options);
+      model = ae;
+      metrics = evaluateRanking((h) => ae.reconstruct(h), split.validation.foldIn, split.validation.heldOut);
+    }
+  }
+  try {
+    const trainingSeconds = (performance.now() - started) / 1000;
+    const hyperparameters = model instanceof Ease ? { lambda: model.lambda } : { ...model.hyperparameters };
+    const version = await saveModelVersion(prisma, {
+      name: o.name ?? `${o.kind}-${new Date().toISOString().slice(0, 19)}`,
+      kind: o.kind.toUpperCase() as 'VAE' | 'DAE' | 'AUTOREC' | 'EASE',
+      hyperparameters: { ...hyperparameters, seed, minRating, ...(o.backend ? { backend: o.backend } : {}) },
+      metrics: { validation: metrics },
+      interactionCount: data.interactionCount,
+      dataLatestAt: data.latestAt,
+      itemIds: data.itemIds,
+      userIds,
+      weights: model.toBytes(),
+      trainingSeconds,
+    });
+    return { version, metrics };
+  } finally {
+    if (!(model instanceof Ease)) model.dispose();
+  }
+}
