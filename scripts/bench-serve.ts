@@ -1,0 +1,278 @@
+/**
+ * Serving benchmark (issue 4). Needs a database with interactions and an active model version,
+ * e.g. ML-1M imported (`npm run import`) and a Mult-VAE trained with `npm run train -- --model vae --activate`.
+ *
+ * Measures, in one run on this machine:
+ * - boot: spawn of the API process → first answer from the active version;
+ * - autocannon (loopback, N connections, D seconds) on `recommendations(limit: 20)` for random users
+ *   and `similarItems(limit: 20)` for random items, against Recoder and against a minimal server of the
+ *   same stack returning 20 fixed items from memory (scripts/bench-baseline-server.ts): req/s,
+ *   p50, p99 and the ratios;
+ * - hot swap under load: a copy of the active version is activated mid-run; failed requests are counted
+ *   (non-2xx, transport errors, timeouts, GraphQL errors, short answers);
+ * - RSS of the API process; HNSW recall@10 against exact search on the served item vectors.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { PROJECT_ROOT } from '../src/config/env.js';
+import { csrFromTriples, csrSelectRows } from '../src/core/data/csr.js';
+import { Random } from '../src/core/data/random.js';
+import { initBackend } from '../src/core/engine/backend.js';
+import { excludeSet } from '../src/core/index/top-k.js';
+import { ExactIndex, HnswIndex, recallAtK } from '../src/core/index/vector-index.js';
+import type { Autoencoder } from '../src/core/models/autoencoder.js';
+import { Ease } from '../src/core/models/ease.js';
+import { createPrismaClient } from '../src/database/prisma.service.js';
+import { loadModelVersion, activeModelVersionId } from '../src/registry/registry.queries.js';
+import { modelFromArtifact } from '../src/serving/loaded-version.js';
+
+const HELP = `Usage: npm run bench:serve -- [--duration 20] [--connections 50] [--no-swap] [--no-recall]
+
+Needs DATABASE_URL pointing at a database with interactions and an active model version
+(e.g. ML-1M imported and a Mult-VAE trained with --activate). Starts the API (port 4100) and a
+minimal same-stack server (port 4101), runs autocannon against both, and prints the table.`;
+
+const RECS = 'query($u: ID!) { recommendations(userId: $u, limit: 20) { source modelVersionId items { score item { id title } } } }';
+const SIMILAR = 'query($i: ID!) { similarItems(itemId: $i, limit: 20) { score item { id title } } }';
+
+interface RunResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  failed: number;
+}
+
+function start(script: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', script)], {
+    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', GRAPHIQL: 'false', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => process.stderr.write(`  [${path.basename(script)}] ${d}`));
+  child.stderr!.on('data', (d: Buffer) => process.stderr.write(`  [${path.basename(script)}] ${d}`));
+  return child;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GraphQL answers of several shapes
+async function post(port: number, query: string, variables: Record<string, unknown> = {}): Promise<{ data?: any; errors?: unknown }> {
+  const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await res.json()) as { data?: any; errors?: unknown }; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+async function waitFor(fn: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await fn()) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function rssMb(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+async function cannon(port: number, query: string, variable: string, ids: string[], seconds: number, connections: number, expectItems: number, onTick?: (elapsed: number) => void): Promise<RunResult> {
+  const rng = new Random(7);
+  let failed = 0;
+  const instance = autocannon({
+    url: `http://127.0.0.1:${port}/graphql`,
+    connections,
+    duration: seconds,
+    timeout: 10,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ query, variables: { [variable]: ids[rng.int(ids.length)] } }) }),
+        onResponse: (status, body) => {
+          if (status !== 200) return void failed++;
+          const json = JSON.parse(body) as { errors?: unknown; data?: Record<string, { items?: unknown[] } | unknown[] | null> };
+          const data = json.data && Object.values(json.data)[0];
+          const items = Array.isArray(data) ? data : data?.items;
+          if (json.errors || !Array.isArray(items) || items.length !== expectItems) failed++;
+        },
+      },
+    ],
+  });
+  const t0 = Date.now();
+  const ticker = onTick ? setInterval(() => onTick((Date.now() - t0) / 1000), 250) : undefined;
+  const result = await instance;
+  clearInterval(ticker);
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    failed: failed + result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string', default: '20' },
+      connections: { type: 'string', default: '50' },
+      'no-swap': { type: 'boolean', default: false },
+      'no-recall': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const url = process.env.DATABASE_URL;
+  if (values.help || !url) {
+    console.log(HELP);
+    if (!values.help) process.exitCode = 1;
+    return;
+  }
+  const seconds = Number(values.duration);
+  const connections = Number(values.connections);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const prisma = createPrismaClient(url, 2);
+  const activeId = await activeModelVersionId(prisma);
+  if (activeId === null) throw new Error('no active model version in this database: train one with --activate first');
+  const users = (await client.query<{ id: string }>('SELECT external_id AS id FROM users u WHERE EXISTS (SELECT 1 FROM interactions i WHERE i.user_id = u.id)')).rows.map((r) => r.id);
+  const artifact = (await loadModelVersion(prisma, activeId))!;
+  const items = artifact.itemIds;
+  const counts = (await client.query<{ n: string }>('SELECT count(*) AS n FROM interactions')).rows[0].n;
+  console.error(`database: ${users.length} users with interactions, ${counts} interactions; active version ${activeId} (${artifact.kind}, ${items.length} items)`);
+
+  const results: string[] = [];
+  const row = (what: string, value: string, reference = '', note = '') => results.push(`| ${what} | ${value} | ${reference} | ${note} |`);
+
+  // Boot.
+  const t0 = performance.now();
+  const api = start('src/main.js', { DATABASE_URL: url, PORT: '4100' });
+  await waitFor(async () => (await post(4100, '{ servingStatus { modelVersion { id } } }')).data?.servingStatus?.modelVersion?.id === activeId, 120_000);
+  const bootSeconds = (performance.now() - t0) / 1000;
+  const status = (await post(4100, '{ servingStatus { search populationSize loadSeconds backend } }')).data.servingStatus;
+  const afterBoot = rssMb(api.pid!);
+  row('boot → first answer from the active version', `${bootSeconds.toFixed(2)} s`, '≤ 10 s', `model load ${status.loadSeconds.toFixed(2)} s; ${status.search} search; ${status.populationSize} users; backend ${status.backend}`);
+
+  const baseline = start('scripts/bench-baseline-server.js', { PORT: '4101' });
+  await waitFor(async () => Array.isArray((await post(4101, '{ similarItems(itemId: "1") { score } }')).data?.similarItems), 60_000);
+
+  try {
+    // Warm-up (JIT, prepared statements, pools).
+    await cannon(4100, RECS, 'u', users, 3, connections, 20);
+    await cannon(4101, RECS, 'u', users, 3, connections, 20);
+
+    const recs = await cannon(4100, RECS, 'u', users, seconds, connections, 20);
+    const recsBase = await cannon(4101, RECS, 'u', users, seconds, connections, 20);
+    const sim = await cannon(4100, SIMILAR, 'i', items, seconds, connections, 20);
+    const simBase = await cannon(4101, SIMILAR, 'i', items, seconds, connections, 20);
+    const fmt = (r: RunResult) => `${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.requests} requests, ${r.failed} failed)`;
+    row('recommendations(limit: 20), random users', fmt(recs), fmt(recsBase), `ratio ${(recs.rps / recsBase.rps).toFixed(2)} (target ≥ 0.5), p99 target ≤ 50 ms`);
+    row('similarItems(limit: 20), random items', fmt(sim), fmt(simBase), `ratio ${(sim.rps / simBase.rps).toFixed(2)} (target ≥ 0.8)`);
+    const loaded = rssMb(api.pid!);
+    row('API process RSS', `${loaded.rss.toFixed(0)} MB (peak ${loaded.peak.toFixed(0)} MB)`, '', `after boot ${afterBoot.rss.toFixed(0)} MB`);
+
+    if (!values['no-swap']) {
+      // A byte-identical copy is a full load (weights, maps, indexes, population) like any new version.
+      const copy = await client.query<{ id: number }>(
+        `INSERT INTO model_versions (name, kind, hyperparameters, metrics, interaction_count, data_latest_at, item_ids, user_ids, weights, weights_bytes, training_seconds)
+         SELECT name || ' (bench:serve swap copy)', kind, hyperparameters, metrics, interaction_count, data_latest_at, item_ids, user_ids, weights, weights_bytes, training_seconds
+         FROM model_versions WHERE id = $1 RETURNING id`,
+        [activeId],
+      );
+      const copyId = copy.rows[0].id;
+      let swapSeconds = Number.NaN;
+      let swapStarted = false;
+      const swap = await cannon(4100, RECS, 'u', users, seconds, connections, 20, (elapsed) => {
+        if (swapStarted || elapsed < seconds / 4) return;
+        swapStarted = true;
+        const s0 = performance.now();
+        void post(4100, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: copyId }).then((r) => {
+          if (r.errors) console.error('swap failed', r.errors);
+          swapSeconds = (performance.now() - s0) / 1000;
+        });
+      });
+      const servingAfter = (await post(4100, '{ servingStatus { modelVersion { id } } }')).data.servingStatus.modelVersion.id;
+      row(
+        'hot swap under load (recommendations)',
+        `${swap.failed} failed of ${swap.requests}`,
+        '0 failed',
+        `activation returned after ${swapSeconds.toFixed(2)} s; serving version ${servingAfter} (copy ${copyId}); ${swap.rps.toFixed(0)} req/s, p99 ${swap.p99} ms during the run`,
+      );
+      await post(4100, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: activeId });
+      await client.query('DELETE FROM model_versions WHERE id = $1', [copyId]);
+    }
+  } finally {
+    api.kill('SIGTERM');
+    baseline.kill('SIGTERM');
+  }
+
+  if (!values['no-recall']) {
+    const { tf } = await initBackend({ log: () => undefined });
+    const model = modelFromArtifact(tf, artifact);
+    if (!(model instanceof Ease)) {
+      const ae = model as Autoencoder;
+      const colOf = new Map(artifact.itemIds.map((e, c) => [e, c]));
+      const { rows } = await client.query<{ u: number; e: string }>('SELECT i.user_id AS u, it.external_id AS e FROM interactions i JOIN items it ON it.id = i.item_id');
+      const userRow = new Map<number, number>();
+      const r: number[] = [];
+      const c: number[] = [];
+      for (const x of rows) {
+        const col = colOf.get(x.e);
+        if (col === undefined) continue;
+        if (!userRow.has(x.u)) userRow.set(x.u, userRow.size);
+        r.push(userRow.get(x.u)!);
+        c.push(col);
+      }
+      const histories = csrFromTriples(userRow.size, ae.numItems, r, c);
+      const sample = Array.from({ length: Math.min(1000, histories.numRows) }, (_, k) => Math.floor((k * histories.numRows) / Math.min(1000, histories.numRows)));
+      const sub = csrSelectRows(histories, sample);
+      const D = ae.itemVectorDim;
+      const vectors = ae.itemVectors();
+      const t1 = performance.now();
+      const hnsw = await HnswIndex.build('ip', D, vectors, { m: 16, efConstruction: 200, ef: 100 });
+      const buildSeconds = (performance.now() - t1) / 1000;
+      const exact = new ExactIndex('ip', D, vectors);
+      const queries = ae.userQueries(sub);
+      const approx = [];
+      const truth = [];
+      let tH = 0;
+      let tE = 0;
+      for (let k = 0; k < sample.length; k++) {
+        const q = queries.subarray(k * D, (k + 1) * D);
+        const seen = excludeSet(sub.indices.subarray(sub.indptr[k], sub.indptr[k + 1]));
+        let s = performance.now();
+        approx.push(hnsw.search(q, 10, seen));
+        tH += performance.now() - s;
+        s = performance.now();
+        truth.push(exact.search(q, 10, seen));
+        tE += performance.now() - s;
+      }
+      row(
+        'HNSW recall@10 vs exact (served item vectors, seen excluded)',
+        recallAtK(approx, truth).toFixed(4),
+        '≥ 0.99',
+        `${sample.length} users; ${ae.numItems} items × ${D}; build ${buildSeconds.toFixed(2)} s; ${(tH / sample.length).toFixed(3)} ms/query vs exact ${(tE / sample.length).toFixed(3)} ms`,
+      );
+      ae.dispose();
+    }
+  }
+  await prisma.$disconnect();
+  await client.end();
+  console.log(`\n| measure | Recoder | reference (same run) | note |\n|---|---|---|---|\n${results.join('\n')}`);
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,66 @@
+import { parseArgs } from 'node:util';
+import { loadEnv } from '../src/config/env.js';
+import { openDatabase } from '../src/database/database-bootstrap.js';
+import { createPrismaClient } from '../src/database/prisma.service.js';
+import { activateModelVersion, activeModelVersionId, listModelVersions } from '../src/registry/registry.queries.js';
+
+const HELP = `Usage: npm run models -- list [--limit 20]
+       npm run models -- activate <id>
+
+list      model versions, newest first: id, kind, name, validation metrics, data snapshot, active flag
+activate  makes version <id> the active one; every running API process loads it and swaps
+          atomically (LISTEN/NOTIFY). Rollback = activate an older version.
+  -h, --help`;
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { limit: { type: 'string', default: '20' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [command, arg] = positionals;
+  if (values.help || !['list', 'activate'].includes(command) || (command === 'activate' && !/^\d+$/.test(arg ?? ''))) {
+    console.log(HELP);
+    if (!values.help) process.exitCode = 1;
+    return;
+  }
+  const env = loadEnv();
+  const db = await openDatabase({
+    databaseUrl: env.databaseUrl,
+    embeddedDataDir: env.embeddedPgDir,
+    embeddedPort: env.embeddedPgPort,
+    log: (m) => console.error(`[db] ${m}`),
+  });
+  const prisma = createPrismaClient(db.url, 1);
+  try {
+    if (command === 'activate') {
+      const id = Number(arg);
+      if (!(await activateModelVersion(prisma, id))) throw new Error(`model version ${id} not found`);
+      console.log(`model version ${id} is now active`);
+      return;
+    }
+    const [versions, active] = await Promise.all([listModelVersions(prisma, Number(values.limit)), activeModelVersionId(prisma)]);
+    if (versions.length === 0) {
+      console.log('no model versions yet: npm run train -- --model vae');
+      return;
+    }
+    console.log('| id | kind | name | validation | interactions | trained | created | active |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    for (const v of versions) {
+      const validation = Object.entries(v.metrics.validation ?? {})
+        .filter(([k]) => ['ndcg@100', 'recall@20', 'rmse'].includes(k))
+        .map(([k, x]) => `${k} ${x.toFixed(4)}`)
+        .join(', ');
+      console.log(
+        `| ${v.id} | ${v.kind} | ${v.name} | ${validation} | ${v.interactionCount} | ${v.trainingSeconds.toFixed(0)} s | ${v.createdAt.toISOString().slice(0, 19)} | ${v.id === active ? 'yes' : ''} |`,
+      );
+    }
+  } finally {
+    await prisma.$disconnect();
+    await db.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+});
