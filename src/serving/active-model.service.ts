@@ -74,6 +74,7 @@ export class ActiveModelService implements OnModuleInit, OnApplicationShutdown {
     this.wanted = id;
     const loaded = await this.ensureLoaded(id);
     this.swap(loaded);
+    await loaded.served.populationReady().catch(() => undefined); // logged by swap
     return (await getModelVersion(this.prisma, id))!;
   }
 
@@ -107,6 +108,7 @@ export class ActiveModelService implements OnModuleInit, OnApplicationShutdown {
       served: {
         index: { exactBelow: this.env.exactSearchBelow, hnsw: { ...this.env.hnsw, seed: 100 } },
         yieldEvery: () => new Promise((resolve) => setImmediate(resolve)),
+        deferPopulation: true,
       },
       log: (m) => this.logger.log(m),
     });
@@ -123,6 +125,11 @@ export class ActiveModelService implements OnModuleInit, OnApplicationShutdown {
     const old = this.current;
     this.current = next;
     this.logger.log(`serving model version ${next.id}${old ? ` (was ${old.id})` : ''}`);
+    const t0 = performance.now();
+    next.served.populationReady().then(
+      () => this.logger.log(`model version ${next.id}: ${next.served.populationSize} users' vectors and reconstruction errors ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`),
+      (error: unknown) => this.logger.error(`model version ${next.id}: population failed: ${(error as Error).stack ?? String(error)}`),
+    );
     if (old) {
       const timer = setTimeout(() => {
         this.disposeTimers.delete(timer);

@@ -7,7 +7,7 @@ import { MultDAE } from '../core/models/mult-dae.js';
 import { MultVAE } from '../core/models/mult-vae.js';
 import { ServedModel, type ServedModelOptions } from '../core/serving/served-model.js';
 import type { ModelVersionArtifact, ModelVersionSummary } from '../registry/registry.queries.js';
-import { internalItemIds, internalUserIds, streamInteractions, type HistoryEntry } from './serving.queries.js';
+import { getModelIndex, internalItemIds, internalUserIds, putModelIndex, streamInteractions, type HistoryEntry } from './serving.queries.js';
 
 /** RATING interactions count as positives at or above this unless the version recorded its own. */
 export const DEFAULT_MIN_RATING = 3.5;
@@ -164,7 +164,17 @@ export async function loadVersion(db: pg.Pool, artifact: ModelVersionArtifact, o
       trainedUsers.forEach((id, r) => id >= 0 && trainingRowOf.set(id, r));
       trainingRows = Int32Array.from(userOfRow, (id) => trainingRowOf.get(id) ?? -1);
     }
-    const served = await ServedModel.load(model, { histories, trainingRows }, options.served);
+    const served = await ServedModel.load(
+      model,
+      { histories, trainingRows },
+      {
+        ...options.served,
+        indexStore: {
+          get: (name, params) => getModelIndex(db, artifact.id, name, params),
+          put: (name, params, bytes) => putModelIndex(db, artifact.id, name, params, bytes),
+        },
+      },
+    );
     const seconds = (performance.now() - started) / 1000;
     const summary: ModelVersionSummary = { ...artifact };
     delete (summary as Partial<ModelVersionArtifact>).weights;

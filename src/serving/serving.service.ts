@@ -106,6 +106,7 @@ export class ServingService {
     this.requireEmbeddings(version, 'similarUsers');
     const history = version.historyRow(user.history);
     if (history.indptr[1] === 0) return [];
+    await version.served.populationReady();
     const self = version.rowOf(user.userId);
     // Over-fetch a little: users deleted since activation are dropped.
     const neighbors = version.served.similarUsers(history, limit + 10, self);
@@ -137,6 +138,7 @@ export class ServingService {
       const newestFirst = [...new Set(user.history.map((h) => h.itemId).reverse())];
       cols = newestFirst.map((id) => version.columnOf(id)).filter((c) => c >= 0 && observed.has(c)).slice(0, this.env.maxPageSize);
     }
+    await version.served.populationReady();
     const values = version.served.reconstruct(history);
     const error = version.served.reconstructionError(history);
     const rows = await itemsById(
@@ -174,6 +176,7 @@ export class ServingService {
   async anomalousUsers(limit: number): Promise<UserAnomaly[]> {
     this.checkLimit(limit);
     const version = this.models.require();
+    await version.served.populationReady();
     const top = version.served.anomalies(limit + 10);
     const rows = await usersById(
       this.pool,
@@ -192,6 +195,7 @@ export class ServingService {
     if (!version) return null;
     const user = await userWithHistory(this.pool, externalUserId);
     if (!user) return null;
+    await version.served.populationReady();
     const error = version.served.reconstructionError(version.historyRow(user.history));
     if (Number.isNaN(error)) return null;
     return { error, percentile: version.served.percentile(error), modelVersionId: version.id };

@@ -89,6 +89,19 @@ describe('HnswIndex', () => {
     expect(hnsw.search(q, 1000)).toHaveLength(300); // k beyond size: every row, no throw
   });
 
+  it('round-trips through bytes (the stored graph answers like the built one)', async () => {
+    const rng = new Random(5);
+    const v = randomMatrix(rng, 400, 12);
+    const built = await HnswIndex.build('ip', 12, v);
+    const restored = HnswIndex.fromBytes('ip', 12, v, built.toBytes());
+    expect(restored.kind).toBe('hnsw');
+    for (let k = 0; k < 20; k++) {
+      const q = randomMatrix(rng, 1, 12);
+      expect(restored.search(q, 10)).toEqual(built.search(q, 10));
+    }
+    expect(() => HnswIndex.fromBytes('ip', 12, v.subarray(0, 120), built.toBytes())).toThrow(/400 vectors, expected 10/);
+  });
+
   it('cosine search on random vectors reaches recall@10 ≥ 0.99', async () => {
     const rng = new Random(4);
     const v = randomMatrix(rng, 3000, 24);

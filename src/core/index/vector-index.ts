@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import hnswlib from 'hnswlib-node';
 import { NO_EXCLUSION, topK, type Exclusion, type Neighbor } from './top-k.js';
 
@@ -156,6 +159,33 @@ export class HnswIndex extends VectorIndex {
     return index;
   }
 
+  /** The graph in hnswlib's file format (to store it beside the model version). */
+  toBytes(): Uint8Array {
+    const graph = this.live();
+    return withTempFile((file) => {
+      graph.writeIndexSync(file);
+      return new Uint8Array(readFileSync(file));
+    });
+  }
+
+  /**
+   * Restores an index written by {@link toBytes} for the same vectors (kept for exact rescoring).
+   * Throws when the bytes do not hold a graph of `vectors`' size and dimension.
+   */
+  static fromBytes(metric: Metric, dim: number, vectors: Float32Array, bytes: Uint8Array, ef: number = INDEX_DEFAULTS.hnsw.ef): HnswIndex {
+    const index = new HnswIndex(metric, dim, vectors, ef);
+    const graphDim = metric === 'ip' ? dim + 1 : dim;
+    const graph = new hnswlib.HierarchicalNSW(metric === 'ip' ? 'ip' : 'cosine', graphDim);
+    withTempFile((file) => {
+      writeFileSync(file, bytes);
+      graph.readIndexSync(file);
+    });
+    if (graph.getCurrentCount() !== index.size) throw new Error(`HnswIndex.fromBytes: graph holds ${graph.getCurrentCount()} vectors, expected ${index.size}`);
+    graph.setEf(ef);
+    index.graph = graph;
+    return index;
+  }
+
   search(query: Float32Array, k: number, exclude: Exclusion = NO_EXCLUSION): Neighbor[] {
     const graph = this.live();
     const want = Math.min(k, this.size);
@@ -203,6 +233,16 @@ export async function buildVectorIndex(metric: Metric, dim: number, vectors: Flo
   const exactBelow = options.exactBelow ?? INDEX_DEFAULTS.exactBelow;
   if (vectors.length / dim < exactBelow) return new ExactIndex(metric, dim, vectors);
   return HnswIndex.build(metric, dim, vectors, { ...INDEX_DEFAULTS.hnsw, ...options.hnsw }, options.yieldEvery);
+}
+
+/** hnswlib reads and writes graphs through files only. */
+function withTempFile<T>(fn: (file: string) => T): T {
+  const dir = mkdtempSync(path.join(tmpdir(), 'recoder-hnsw-'));
+  try {
+    return fn(path.join(dir, 'index.bin'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Copy of `m` ([rows × dim]) with each row scaled to unit length (zero rows stay zero). */

@@ -96,6 +96,39 @@ describe('ServedModel (Mult-VAE)', () => {
   });
 });
 
+describe('ServedModel loading', () => {
+  it('stores item graphs once and loads them afterwards; defers the population when asked', async () => {
+    const data = tasteData(4, 5);
+    const dae = await MultDAE.fit(tf, data.histories, { latentDim: 8, epochs: 5, batchSize: 50, seed: 1 });
+    const stored = new Map<string, Uint8Array>();
+    const calls: string[] = [];
+    const store = {
+      get: async (name: string, params: Record<string, unknown>) => {
+        calls.push(`get ${name}`);
+        return stored.get(name + JSON.stringify(params)) ?? null;
+      },
+      put: async (name: string, params: Record<string, unknown>, bytes: Uint8Array) => {
+        calls.push(`put ${name}`);
+        stored.set(name + JSON.stringify(params), bytes);
+      },
+    };
+    const options = { index: { exactBelow: 0 }, indexStore: store };
+    const first = await ServedModel.load(dae, { histories: data.histories }, options);
+    expect(calls).toEqual(['get items-ip', 'put items-ip', 'get items-cosine', 'put items-cosine']);
+    const history = row(data.histories, 0);
+    const expected = first.recommend(history, 10);
+    calls.length = 0;
+    const second = await ServedModel.load(dae, { histories: data.histories }, { ...options, deferPopulation: true });
+    expect(calls).toEqual(['get items-ip', 'get items-cosine']);
+    expect(second.recommend(history, 10)).toEqual(expected);
+    expect(() => second.anomalies(3)).toThrow(/not ready/);
+    await second.populationReady();
+    expect(second.populationSize).toBe(305);
+    expect(second.anomalies(3)).toEqual(first.anomalies(3));
+    second.dispose();
+  });
+});
+
 describe('ServedModel (other kinds)', () => {
   it('Mult-DAE: softmax reconstructions and an exact index below the threshold', async () => {
     const data = tasteData(2, 0);
