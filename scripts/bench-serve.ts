@@ -27,7 +27,7 @@ import { ExactIndex, HnswIndex, recallAtK } from '../src/core/index/vector-index
 import type { Autoencoder } from '../src/core/models/autoencoder.js';
 import { Ease } from '../src/core/models/ease.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
-import { loadModelVersion, activeModelVersionId } from '../src/registry/registry.queries.js';
+import { activateModelVersion, activeModelVersionId, loadModelVersion } from '../src/registry/registry.queries.js';
 import { modelFromArtifact } from '../src/serving/loaded-version.js';
 
 const HELP = `Usage: npm run bench:serve -- [--duration 20] [--connections 50] [--no-swap] [--no-recall]
@@ -143,6 +143,7 @@ async function main(): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   const prisma = createPrismaClient(url, 2);
+  await client.query(`DELETE FROM model_versions WHERE name LIKE '%(bench:serve swap copy)' AND id NOT IN (SELECT version_id FROM active_models)`);
   const activeId = await activeModelVersionId(prisma);
   if (activeId === null) throw new Error('no active model version in this database: train one with --activate first');
   const users = (await client.query<{ id: string }>('SELECT external_id AS id FROM users u WHERE EXISTS (SELECT 1 FROM interactions i WHERE i.user_id = u.id)')).rows.map((r) => r.id);
@@ -208,12 +209,13 @@ async function main(): Promise<void> {
         '0 failed',
         `activation returned after ${swapSeconds.toFixed(2)} s; serving version ${servingAfter} (copy ${copyId}); ${swap.rps.toFixed(0)} req/s, p99 ${swap.p99} ms during the run`,
       );
-      await post(4100, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: activeId });
-      await client.query('DELETE FROM model_versions WHERE id = $1', [copyId]);
     }
   } finally {
     api.kill('SIGTERM');
     baseline.kill('SIGTERM');
+    // Leave the database as found: the original version active, the copy gone.
+    await activateModelVersion(prisma, activeId);
+    await client.query(`DELETE FROM model_versions WHERE id <> $1 AND name LIKE '%(bench:serve swap copy)'`, [activeId]);
   }
 
   if (!values['no-recall']) {

@@ -264,7 +264,7 @@ describe('serving over GraphQL', () => {
       expect((await gql(app, ACTIVATE, { id: 999 })).errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
     });
 
-    it('another API process picks up an activation through LISTEN/NOTIFY', async () => {
+    it('another API process picks up an activation and catalog changes through LISTEN/NOTIFY', async () => {
       const other = await bootApp();
       try {
         const status = async (a: NestFastifyApplication) => (await gql(a, `{ servingStatus { modelVersion { id } } }`)).data!.servingStatus.modelVersion.id;
@@ -273,6 +273,16 @@ describe('serving over GraphQL', () => {
         const deadline = Date.now() + 10_000;
         while ((await status(other)) !== v2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
         expect(await status(other)).toBe(v2);
+        // Its item cache hears catalog changes made through another process.
+        const similar = async () => (await gql(other, `{ similarItems(itemId: "m1-0", limit: 5) { item { id } } }`)).data!.similarItems.map((x: any) => x.item.id as string);
+        const first = (await similar())[0];
+        await gql(app, `mutation($id: ID!) { setItemHidden(itemId: $id, hidden: true) { id } }`, { id: first });
+        try {
+          while ((await similar()).includes(first) && Date.now() < deadline + 5_000) await new Promise((r) => setTimeout(r, 20));
+          expect(await similar()).not.toContain(first);
+        } finally {
+          await gql(app, `mutation($id: ID!) { setItemHidden(itemId: $id, hidden: false) { id } }`, { id: first });
+        }
       } finally {
         await other.close();
       }

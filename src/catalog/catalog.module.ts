@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
+import { ItemCache } from './item-cache.service.js';
 import { ItemsResolver } from './items.resolver.js';
 import { ItemsService } from './items.service.js';
 import { UsersResolver } from './users.resolver.js';
 import { UsersService } from './users.service.js';
 
 @Module({
-  providers: [ItemsService, ItemsResolver, UsersService, UsersResolver],
-  exports: [ItemsService, UsersService],
+  providers: [ItemCache, ItemsService, ItemsResolver, UsersService, UsersResolver],
+  exports: [ItemCache, ItemsService, UsersService],
 })
 export class CatalogModule {}

@@ -18,6 +18,7 @@ import {
 import { PrismaService } from '../database/prisma.service.js';
 import { InteractionKind } from '../common/interaction-kind.js';
 import { toItem } from './catalog.mappers.js';
+import { ItemCache } from './item-cache.service.js';
 import { popularItems, upsertItems } from './catalog.queries.js';
 import type { UpsertItemInput, ItemsFilter } from './dto/item.input.js';
 import type { Item, ItemConnection, PopularItem } from './dto/item.type.js';
@@ -27,6 +28,7 @@ import type { KindWeightInput } from './dto/popular-items.args.js';
 export class ItemsService {
   constructor(
     private readonly prisma: PrismaService,
+    private readonly cache: ItemCache,
     @Inject(ENV) private readonly env: Env,
   ) {}
 
@@ -47,6 +49,7 @@ export class ItemsService {
       };
     });
     const rows = await this.prisma.$transaction((tx) => upsertItems(tx, items));
+    this.cache.invalidate(rows.map((r) => r.id));
     return rows.map(toItem);
   }
 
@@ -83,17 +86,20 @@ export class ItemsService {
     checkId('itemId', id);
     const result = await this.prisma.item.updateManyAndReturn({ where: { externalId: id }, data: { hidden } });
     if (result.length === 0) throw notFound('Item', id, 'itemId');
+    this.cache.invalidate([result[0].id]);
     return toItem(result[0]);
   }
 
   /** Deletes the item and, by cascade, every interaction with it. */
   async delete(id: string): Promise<DeletionResult> {
     checkId('itemId', id);
+    const cache = this.cache;
     return this.prisma.$transaction(async (tx) => {
       const item = await tx.item.findUnique({ where: { externalId: id }, select: { id: true } });
       if (!item) throw notFound('Item', id, 'itemId');
       const deletedInteractions = await tx.interaction.count({ where: { itemId: item.id } });
       await tx.item.delete({ where: { id: item.id } });
+      cache.invalidate([item.id]); // (also announced by the trigger on commit)
       return { id, deletedInteractions };
     });
   }

@@ -1,4 +1,5 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { PgListener } from './pg-listener.js';
 import { PgPool } from './pg-pool.js';
 import { DATABASE_URL, PrismaService } from './prisma.service.js';
 
@@ -9,8 +10,8 @@ export class DatabaseModule {
   static forRoot(url: string): DynamicModule {
     return {
       module: DatabaseModule,
-      providers: [{ provide: DATABASE_URL, useValue: url }, PrismaService, PgPool],
-      exports: [PrismaService, PgPool, DATABASE_URL],
+      providers: [{ provide: DATABASE_URL, useValue: url }, PrismaService, PgPool, PgListener],
+      exports: [PrismaService, PgPool, PgListener, DATABASE_URL],
     };
   }
 }

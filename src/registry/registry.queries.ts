@@ -1,7 +1,7 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { ModelKind } from '../generated/prisma/enums.js';
 
-type Db = Pick<PrismaClient, 'modelVersion' | 'activeModel' | '$transaction'>;
+type Db = Pick<PrismaClient, 'modelVersion' | 'activeModel' | '$transaction' | '$queryRaw'>;
 
 
 export interface NewModelVersion {
@@ -113,14 +113,16 @@ export const ACTIVATION_CHANNEL = 'recoder_model_activated';
  * if the version does not exist. Rollback is activating an older version.
  */
 export async function activateModelVersion(db: Db, id: number, slot = 'default'): Promise<boolean> {
-  return db.$transaction(async (tx) => {
-    const exists = await tx.modelVersion.findUnique({ where: { id }, select: { id: true } });
-    if (!exists) return false;
-    await tx.activeModel.upsert({ where: { slot }, create: { slot, versionId: id }, update: { versionId: id } });
-    await tx.modelVersion.update({ where: { id }, data: { activatedAt: new Date() } });
-    await tx.$executeRaw`SELECT pg_notify(${ACTIVATION_CHANNEL}, ${JSON.stringify({ slot, versionId: id })})`;
-    return true;
-  });
+  // One statement (atomic, no interactive transaction to time out under load); the NOTIFY is
+  // delivered when it commits.
+  const rows = await db.$queryRaw<{ versionId: number }[]>`
+    WITH v AS (UPDATE model_versions SET activated_at = now() WHERE id = ${id} RETURNING id),
+         a AS (INSERT INTO active_models (slot, version_id, updated_at) SELECT ${slot}, id, now() FROM v
+               ON CONFLICT (slot) DO UPDATE SET version_id = EXCLUDED.version_id, updated_at = now()
+               RETURNING version_id)
+    SELECT a.version_id AS "versionId"
+    FROM a CROSS JOIN LATERAL (SELECT pg_notify(${ACTIVATION_CHANNEL}, json_build_object('slot', ${slot}::text, 'versionId', a.version_id)::text)) AS n`;
+  return rows.length === 1;
 }
 
 /** One version's summary, or null. */

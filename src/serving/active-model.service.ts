@@ -1,19 +1,17 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import pg from 'pg';
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { initBackend } from '../core/engine/backend.js';
 import type { Tf } from '../core/models/autorec.js';
 import { PgPool } from '../database/pg-pool.js';
-import { DATABASE_URL, PrismaService } from '../database/prisma.service.js';
+import { PgListener } from '../database/pg-listener.js';
+import { PrismaService } from '../database/prisma.service.js';
 import { ACTIVATION_CHANNEL, activateModelVersion, activeModelVersionId, getModelVersion, loadModelVersion, type ModelVersionSummary } from '../registry/registry.queries.js';
 import { loadVersion, type LoadedVersion } from './loaded-version.js';
 
 /** A replaced version is disposed this long after the swap (requests that hold it finish first). */
 const DISPOSE_DELAY_MS = 30_000;
-/** Reconnect delays of the LISTEN connection (ms), the last one repeating. */
-const RECONNECT_DELAYS = [250, 500, 1000, 2000, 5000];
 
 /**
  * Holds the model version this process serves. At boot it loads the active version from Postgres;
@@ -28,9 +26,6 @@ export class ActiveModelService implements OnModuleInit, OnApplicationShutdown {
   /** The version the database says is active, as last seen (may still be loading). */
   private wanted: number | null = null;
   private readonly loading = new Map<number, Promise<LoadedVersion>>();
-  private listener: pg.Client | null = null;
-  private reconnectAttempt = 0;
-  private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly disposeTimers = new Set<NodeJS.Timeout>();
   private closed = false;
   private tf: Tf | undefined;
@@ -39,7 +34,7 @@ export class ActiveModelService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     private readonly prisma: PrismaService,
     private readonly pool: PgPool,
-    @Inject(DATABASE_URL) private readonly url: string,
+    private readonly listener: PgListener,
     @Inject(ENV) private readonly env: Env,
   ) {}
 
@@ -47,7 +42,19 @@ export class ActiveModelService implements OnModuleInit, OnApplicationShutdown {
     const backend = await initBackend({ prefer: this.env.tfBackend, log: (m) => this.logger.log(m) });
     this.tf = backend.tf;
     this.backendName = backend.name;
-    await this.listen();
+    await this.listener.subscribe(ACTIVATION_CHANNEL, {
+      onNotify: (payload) => {
+        try {
+          const { slot, versionId } = JSON.parse(payload) as { slot?: string; versionId?: number };
+          if (slot !== 'default' || typeof versionId !== 'number') return;
+          this.logger.log(`activation of model version ${versionId} announced`);
+          void this.refresh();
+        } catch {
+          this.logger.warn(`ignored a malformed activation notice: ${payload}`);
+        }
+      },
+      onReconnect: () => void this.refresh(), // an activation may have been missed
+    });
     await this.refresh();
   }
 
@@ -140,59 +147,9 @@ export class ActiveModelService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** A dedicated connection LISTENing for activations; reconnects (and re-reads the active id) after errors. */
-  private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
-    client.on('notification', (msg) => {
-      if (msg.channel !== ACTIVATION_CHANNEL) return;
-      try {
-        const { slot, versionId } = JSON.parse(msg.payload ?? '{}') as { slot?: string; versionId?: number };
-        if (slot !== 'default' || typeof versionId !== 'number') return;
-        this.logger.log(`activation of model version ${versionId} announced`);
-        void this.refresh();
-      } catch {
-        this.logger.warn(`ignored a malformed activation notice: ${msg.payload}`);
-      }
-    });
-    client.on('error', (error) => {
-      this.logger.warn(`activation listener lost its connection (${error.message}); reconnecting`);
-      this.reconnect(client);
-    });
-    client.on('end', () => this.reconnect(client));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${ACTIVATION_CHANNEL}`);
-      this.listener = client;
-      this.reconnectAttempt = 0;
-    } catch (error) {
-      this.logger.warn(`activation listener could not connect (${(error as Error).message}); retrying`);
-      this.reconnect(client);
-    }
-  }
-
-  private reconnect(client: pg.Client): void {
-    if (this.closed || this.reconnectTimer || (this.listener !== null && this.listener !== client)) return;
-    this.listener = null;
-    client.removeAllListeners('end');
-    client.end().catch(() => undefined);
-    const delay = RECONNECT_DELAYS[Math.min(this.reconnectAttempt++, RECONNECT_DELAYS.length - 1)];
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      void this.listen().then(() => (this.listener ? this.refresh() : undefined));
-    }, delay);
-    this.reconnectTimer.unref();
-  }
-
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.reconnectTimer);
     for (const t of this.disposeTimers) clearTimeout(t);
-    const listener = this.listener;
-    this.listener = null;
-    if (listener) {
-      listener.removeAllListeners('end');
-      await listener.end().catch(() => undefined);
-    }
     await Promise.allSettled(this.loading.values());
     this.current?.dispose();
     this.current = null;

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CatalogModule } from '../catalog/catalog.module.js';
 import { ActiveModelService } from './active-model.service.js';
 import { ModelVersionsResolver } from './model-versions.resolver.js';
 import { ServingResolver, UserAnomalyResolver } from './serving.resolver.js';
@@ -6,6 +7,7 @@ import { ServingService } from './serving.service.js';
 
 /** Model versions → indexes → recommendations, similarity, reconstructions and anomaly scores. */
 @Module({
+  imports: [CatalogModule],
   providers: [ActiveModelService, ServingService, ServingResolver, UserAnomalyResolver, ModelVersionsResolver],
   exports: [ActiveModelService],
 })

@@ -1,11 +1,8 @@
 import readline from 'node:readline';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import type { ItemRow, UserRow } from '../catalog/catalog.mappers.js';
+import type { UserRow } from '../catalog/catalog.mappers.js';
 
-/** Item columns under the Prisma field names, so `toItem` maps pg rows too. */
-const ITEM_FIELDS = `id, external_id AS "externalId", title, categories, attributes, hidden,
-  created_at AS "createdAt", updated_at AS "updatedAt"`;
 const USER_FIELDS = `id, external_id AS "externalId", attributes, created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 export interface HistoryEntry {
@@ -37,26 +34,6 @@ export async function itemsByExternalId(db: pg.Pool, externalIds: readonly strin
     values: [externalIds],
   });
   return new Map(rows.map((r) => [r.externalId, { id: r.id, hidden: r.hidden }]));
-}
-
-/** Visible (not hidden) items by internal id, in the order of `ids`; hidden or deleted ones are left out. */
-export async function visibleItems(db: pg.Pool, ids: readonly number[]): Promise<ItemRow[]> {
-  if (ids.length === 0) return [];
-  const { rows } = await db.query<ItemRow>({
-    name: 'serving.visibleItems',
-    text: `SELECT ${ITEM_FIELDS} FROM items WHERE id = ANY($1::int[]) AND NOT hidden`,
-    values: [ids],
-  });
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return ids.map((id) => byId.get(id)).filter((r): r is ItemRow => r !== undefined);
-}
-
-/** Items by internal id (hidden ones included), in the order of `ids`. */
-export async function itemsById(db: pg.Pool, ids: readonly number[]): Promise<ItemRow[]> {
-  if (ids.length === 0) return [];
-  const { rows } = await db.query<ItemRow>({ name: 'serving.itemsById', text: `SELECT ${ITEM_FIELDS} FROM items WHERE id = ANY($1::int[])`, values: [ids] });
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return ids.map((id) => byId.get(id)).filter((r): r is ItemRow => r !== undefined);
 }
 
 /** Internal ids of the visible items in any of `categories`. */

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { toItem, toUser } from '../catalog/catalog.mappers.js';
+import { ItemCache } from '../catalog/item-cache.service.js';
 import type { Item } from '../catalog/dto/item.type.js';
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
@@ -24,14 +25,7 @@ import {
 } from './dto/serving.types.js';
 import type { LoadedVersion } from './loaded-version.js';
 import { popularItemIds } from './popularity.queries.js';
-import {
-  itemsByExternalId,
-  itemsById,
-  usersById,
-  userWithHistory,
-  visibleItemIdsInCategories,
-  visibleItems,
-} from './serving.queries.js';
+import { usersById, userWithHistory, visibleItemIdsInCategories } from './serving.queries.js';
 
 /** Most ids accepted in `excludeItemIds`, `itemIds` of an anonymous history or of a reconstruction. */
 export const MAX_ID_LIST = 1000;
@@ -56,6 +50,7 @@ export class ServingService {
 
   constructor(
     private readonly pool: PgPool,
+    private readonly items: ItemCache,
     private readonly models: ActiveModelService,
     @Inject(ENV) private readonly env: Env,
   ) {}
@@ -89,11 +84,11 @@ export class ServingService {
   async similarItems(itemId: string, limit: number): Promise<SimilarItem[]> {
     checkId('itemId', itemId);
     this.checkLimit(limit);
-    const item = (await itemsByExternalId(this.pool, [itemId])).get(itemId);
+    const item = (await this.items.byExternalIds([itemId])).get(itemId);
     if (!item) throw notFound('Item', itemId, 'itemId');
     const version = this.models.require();
     const col = this.columnOrThrow(version, item.id, itemId, 'itemId');
-    const ranked = await this.visibleTopK(limit, (k) => version.served.similarItems(col, k, this.deletedColumns(version)), version);
+    const ranked = await this.visibleTopK(limit, (k) => this.similarColumns(version, col, k), version);
     return ranked.map(({ item, score }) => ({ item, score }));
   }
 
@@ -141,11 +136,7 @@ export class ServingService {
     await version.served.populationReady();
     const values = version.served.reconstruct(history);
     const error = version.served.reconstructionError(history);
-    const rows = await itemsById(
-      this.pool,
-      cols.map((c) => version.itemOfColumn[c]),
-    );
-    const byId = new Map(rows.map((r) => [r.id, r]));
+    const byId = await this.items.byInternalIds(cols.map((c) => version.itemOfColumn[c]));
     const items = cols
       .filter((c) => byId.has(version.itemOfColumn[c]))
       .map((c) => ({ item: toItem(byId.get(version.itemOfColumn[c])!), value: values[c], observed: observed.has(c) }));
@@ -161,7 +152,7 @@ export class ServingService {
   async predictedRating(userId: string, itemId: string): Promise<number> {
     checkId('userId', userId);
     checkId('itemId', itemId);
-    const [user, items] = await Promise.all([userWithHistory(this.pool, userId), itemsByExternalId(this.pool, [itemId])]);
+    const [user, items] = await Promise.all([userWithHistory(this.pool, userId), this.items.byExternalIds([itemId])]);
     if (!user) throw notFound('User', userId, 'userId');
     const item = items.get(itemId);
     if (!item) throw notFound('Item', itemId, 'itemId');
@@ -213,7 +204,7 @@ export class ServingService {
 
   async itemEmbedding(itemId: string): Promise<Embedding> {
     checkId('itemId', itemId);
-    const item = (await itemsByExternalId(this.pool, [itemId])).get(itemId);
+    const item = (await this.items.byExternalIds([itemId])).get(itemId);
     if (!item) throw notFound('Item', itemId, 'itemId');
     const version = this.models.require();
     this.requireEmbeddings(version, 'itemEmbedding');
@@ -255,7 +246,7 @@ export class ServingService {
     for (;;) {
       const neighbors = search(k);
       const ids = neighbors.map((n) => version.itemOfColumn[n.index]);
-      const rows = await visibleItems(this.pool, ids);
+      const rows = await this.items.visible(ids);
       if (rows.length >= limit || neighbors.length < k || k >= version.served.numItems) {
         const score = new Map(neighbors.map((n) => [version.itemOfColumn[n.index], n.score]));
         return rows.slice(0, limit).map((r) => ({ item: toItem(r), score: score.get(r.id)! }));
@@ -277,10 +268,7 @@ export class ServingService {
       }
     }
     const head = ranked.slice(0, limit + 10);
-    const rows = await visibleItems(
-      this.pool,
-      head.map((r) => r.itemId),
-    );
+    const rows = await this.items.visible(head.map((r) => r.itemId));
     const score = new Map(head.map((r) => [r.itemId, r.score]));
     return {
       items: rows.slice(0, limit).map((r) => ({ item: toItem(r), score: score.get(r.id)!, source: RecommendationSource.POPULARITY })),
@@ -302,6 +290,28 @@ export class ServingService {
     return this.popularityRefresh;
   }
 
+  /**
+   * Item→item neighbours of a column, memoised per version (they depend only on the version's
+   * vectors): the top RECODER_MAX_PAGE_SIZE + 25 are kept, larger k searches afresh.
+   */
+  private similarColumns(version: LoadedVersion, col: number, k: number): { index: number; score: number }[] {
+    let memo = this.similarMemo.get(version);
+    if (!memo) {
+      memo = new Map();
+      this.similarMemo.set(version, memo);
+    }
+    const depth = this.env.maxPageSize + 25;
+    if (k > depth) return version.served.similarItems(col, k, this.deletedColumns(version));
+    let hit = memo.get(col);
+    if (!hit) {
+      hit = version.served.similarItems(col, depth, this.deletedColumns(version));
+      if (memo.size >= 100_000) memo.clear();
+      memo.set(col, hit);
+    }
+    return hit.slice(0, k);
+  }
+  private readonly similarMemo = new WeakMap<LoadedVersion, Map<number, { index: number; score: number }[]>>();
+
   private deletedColumns(version: LoadedVersion): Exclusion {
     let deleted = this.deletedCache.get(version);
     if (!deleted) {
@@ -318,7 +328,7 @@ export class ServingService {
   private async resolveItems(field: string, externalIds: string[]): Promise<number[]> {
     if (externalIds.length > MAX_ID_LIST) throw new DomainError(ErrorCode.BATCH_TOO_LARGE, `${field}: at most ${MAX_ID_LIST} items`, field);
     externalIds.forEach((id, i) => checkId(`${field}[${i}]`, id));
-    const found = await itemsByExternalId(this.pool, externalIds);
+    const found = await this.items.byExternalIds(externalIds);
     const unknown = externalIds.filter((id) => !found.has(id));
     if (unknown.length > 0) {
       throw new DomainError(ErrorCode.UNKNOWN_ITEMS, `${field}: ${unknown.length} unknown item(s): ${unknown.slice(0, 10).join(', ')}`, field, { ids: unknown });
@@ -356,7 +366,7 @@ export class ServingService {
     const exclude = filter?.excludeItemIds ?? [];
     if (exclude.length > MAX_ID_LIST) throw new DomainError(ErrorCode.BAD_USER_INPUT, `filter.excludeItemIds: at most ${MAX_ID_LIST} ids`, 'filter.excludeItemIds');
     exclude.forEach((id, i) => checkId(`filter.excludeItemIds[${i}]`, id));
-    const excludeItemIds = exclude.length ? [...(await itemsByExternalId(this.pool, exclude)).values()].map((i) => i.id) : [];
+    const excludeItemIds = exclude.length ? [...(await this.items.byExternalIds(exclude)).values()].map((i) => i.id) : [];
     return { categories, excludeItemIds, includeSeen: filter?.includeSeen ?? false };
   }
 }

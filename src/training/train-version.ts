@@ -48,7 +48,7 @@ export interface TrainedVersion {
 export async function trainVersion(
   tf: Tf,
   databaseUrl: string,
-  prisma: Pick<PrismaClient, 'modelVersion' | 'activeModel' | '$transaction'>,
+  prisma: Pick<PrismaClient, 'modelVersion' | 'activeModel' | '$transaction' | '$queryRaw'>,
   o: TrainVersionOptions,
 ): Promise<TrainedVersion> {
   const seed = o.seed ?? 1;
