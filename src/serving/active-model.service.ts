@@ -133,10 +133,17 @@ export class ActiveModelService implements OnModuleInit, OnApplicationShutdown {
     this.current = next;
     this.logger.log(`serving model version ${next.id}${old ? ` (was ${old.id})` : ''}`);
     const t0 = performance.now();
-    next.served.populationReady().then(
-      () => this.logger.log(`model version ${next.id}: ${next.served.populationSize} users' vectors and reconstruction errors ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`),
-      (error: unknown) => this.logger.error(`model version ${next.id}: population failed: ${(error as Error).stack ?? String(error)}`),
-    );
+    next.served
+      .populationReady()
+      .then(
+        () => this.logger.log(`model version ${next.id}: ${next.served.populationSize} users' vectors and reconstruction errors ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`),
+        (error: unknown) => this.logger.error(`model version ${next.id}: population failed: ${(error as Error).stack ?? String(error)}`),
+      )
+      .then(() => next.warmSimilarItems(() => new Promise((resolve) => setImmediate(resolve))))
+      .catch((error: unknown) => this.logger.error(`model version ${next.id}: similar items: ${String(error)}`))
+      .finally(() => {
+        next.warm = true;
+      });
     if (old) {
       const timer = setTimeout(() => {
         this.disposeTimers.delete(timer);

@@ -5,9 +5,13 @@ import { AutoRec } from '../core/models/autorec.js';
 import { Ease } from '../core/models/ease.js';
 import { MultDAE } from '../core/models/mult-dae.js';
 import { MultVAE } from '../core/models/mult-vae.js';
+import { NO_EXCLUSION, type Exclusion, type Neighbor } from '../core/index/top-k.js';
 import { ServedModel, type ServedModelOptions } from '../core/serving/served-model.js';
 import type { ModelVersionArtifact, ModelVersionSummary } from '../registry/registry.queries.js';
 import { getModelIndex, internalItemIds, internalUserIds, putModelIndex, streamInteractions, type HistoryEntry } from './serving.queries.js';
+
+/** similarItems neighbours kept per item (more than any page: hidden ones are filtered afterwards). */
+export const SIMILAR_DEPTH = 150;
 
 /** RATING interactions count as positives at or above this unless the version recorded its own. */
 export const DEFAULT_MIN_RATING = 3.5;
@@ -47,6 +51,49 @@ export class LoadedVersion {
     return this.summary.id;
   }
 
+  /** Columns whose item was deleted since training (never returned). */
+  get deletedColumns(): Exclusion {
+    if (!this.deleted) {
+      const cols = new Set<number>();
+      this.itemOfColumn.forEach((id, c) => id < 0 && cols.add(c));
+      this.deleted = cols.size ? { has: (c) => cols.has(c), size: cols.size } : NO_EXCLUSION;
+    }
+    return this.deleted;
+  }
+  private deleted: Exclusion | undefined;
+
+  /**
+   * Item→item neighbours of a column (deleted items excluded), memoised: they depend only on the
+   * version's vectors. The top {@link SIMILAR_DEPTH} are kept; a larger k searches afresh.
+   */
+  similarItems(col: number, k: number): Neighbor[] {
+    if (k > SIMILAR_DEPTH) return this.served.similarItems(col, k, this.deletedColumns);
+    let hit = this.similarMemo.get(col);
+    if (!hit) {
+      hit = this.served.similarItems(col, SIMILAR_DEPTH, this.deletedColumns);
+      if (this.similarMemo.size >= 200_000) this.similarMemo.clear();
+      this.similarMemo.set(col, hit);
+    }
+    return hit.slice(0, k);
+  }
+  private readonly similarMemo = new Map<number, Neighbor[]>();
+
+  /**
+   * Precomputes every column's neighbours (catalogs up to 20,000 items), yielding between chunks:
+   * similarItems then answers from memory. Stops early when the version is disposed.
+   */
+  async warmSimilarItems(pause: () => Promise<void>): Promise<void> {
+    if (this.served.numItems > 20_000) return;
+    for (let col = 0; col < this.served.numItems && !this.disposed; col++) {
+      if (this.itemOfColumn[col] >= 0) this.similarItems(col, SIMILAR_DEPTH);
+      if (col % 64 === 63) await pause();
+    }
+  }
+
+  /** Set when the background work after loading (population, similar-item lists) has finished. */
+  warm = false;
+  private disposed = false;
+
   /** The model column of an internal item id, or -1 when the model has no vector for it. */
   columnOf(itemId: number): number {
     return this.columnOfItem.get(itemId) ?? -1;
@@ -85,6 +132,8 @@ export class LoadedVersion {
   }
 
   dispose(): void {
+    this.disposed = true;
+    this.similarMemo.clear();
     this.served.dispose();
   }
 }

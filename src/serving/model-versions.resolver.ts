@@ -47,6 +47,7 @@ export class ModelVersionsResolver {
       search: v ? (v.served.searchKind === 'hnsw' ? SearchKind.HNSW : SearchKind.EXACT) : null,
       populationSize: v?.served.populationSize ?? 0,
       loadSeconds: v?.loadSeconds ?? null,
+      warm: v?.warm ?? false,
       backend: this.models.backendName,
     };
   }

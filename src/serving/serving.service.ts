@@ -7,7 +7,7 @@ import type { Env } from '../config/env.js';
 import { DomainError, ErrorCode, notFound } from '../common/domain-error.js';
 import { checkCategories, checkId, checkLimit } from '../common/validation.js';
 import type { CsrMatrix } from '../core/data/csr.js';
-import { excludeAny, NO_EXCLUSION, type Exclusion } from '../core/index/top-k.js';
+import { excludeAny } from '../core/index/top-k.js';
 import { PgPool } from '../database/pg-pool.js';
 import { ActiveModelService } from './active-model.service.js';
 import {
@@ -88,7 +88,7 @@ export class ServingService {
     if (!item) throw notFound('Item', itemId, 'itemId');
     const version = this.models.require();
     const col = this.columnOrThrow(version, item.id, itemId, 'itemId');
-    const ranked = await this.visibleTopK(limit, (k) => this.similarColumns(version, col, k), version);
+    const ranked = await this.visibleTopK(limit, (k) => version.similarItems(col, k), version);
     return ranked.map(({ item, score }) => ({ item, score }));
   }
 
@@ -221,7 +221,7 @@ export class ServingService {
       const c = version.columnOf(id);
       if (c >= 0) excludedCols.add(c);
     }
-    const exclude = excludeAny({ has: (c) => excludedCols.has(c), size: excludedCols.size }, this.deletedColumns(version));
+    const exclude = excludeAny({ has: (c) => excludedCols.has(c), size: excludedCols.size }, version.deletedColumns);
     let candidates: number[] | undefined;
     if (f.categories) {
       const ids = await visibleItemIdsInCategories(this.pool, f.categories);
@@ -289,40 +289,6 @@ export class ServingService {
       .finally(() => (this.popularityRefresh = null));
     return this.popularityRefresh;
   }
-
-  /**
-   * Item→item neighbours of a column, memoised per version (they depend only on the version's
-   * vectors): the top RECODER_MAX_PAGE_SIZE + 25 are kept, larger k searches afresh.
-   */
-  private similarColumns(version: LoadedVersion, col: number, k: number): { index: number; score: number }[] {
-    let memo = this.similarMemo.get(version);
-    if (!memo) {
-      memo = new Map();
-      this.similarMemo.set(version, memo);
-    }
-    const depth = this.env.maxPageSize + 25;
-    if (k > depth) return version.served.similarItems(col, k, this.deletedColumns(version));
-    let hit = memo.get(col);
-    if (!hit) {
-      hit = version.served.similarItems(col, depth, this.deletedColumns(version));
-      if (memo.size >= 100_000) memo.clear();
-      memo.set(col, hit);
-    }
-    return hit.slice(0, k);
-  }
-  private readonly similarMemo = new WeakMap<LoadedVersion, Map<number, { index: number; score: number }[]>>();
-
-  private deletedColumns(version: LoadedVersion): Exclusion {
-    let deleted = this.deletedCache.get(version);
-    if (!deleted) {
-      const cols = new Set<number>();
-      version.itemOfColumn.forEach((id, c) => id < 0 && cols.add(c));
-      deleted = cols.size ? { has: (c) => cols.has(c), size: cols.size } : NO_EXCLUSION;
-      this.deletedCache.set(version, deleted);
-    }
-    return deleted;
-  }
-  private readonly deletedCache = new WeakMap<LoadedVersion, Exclusion>();
 
   /** Internal ids of external item ids; UNKNOWN_ITEMS naming those the catalog lacks. */
   private async resolveItems(field: string, externalIds: string[]): Promise<number[]> {

@@ -6,6 +6,10 @@ import { MultDAE } from '../models/mult-dae.js';
 import { excludeAny, excludeSet, NO_EXCLUSION, topK } from './top-k.js';
 import { buildVectorIndex, ExactIndex, HnswIndex, normalizeRows, recallAtK } from './vector-index.js';
 
+beforeAll(async () => {
+  await initBackend();
+});
+
 function randomMatrix(rng: Random, rows: number, dim: number): Float32Array {
   return Float32Array.from({ length: rows * dim }, () => rng.normal());
 }
@@ -57,6 +61,20 @@ describe('ExactIndex', () => {
     const ip = new ExactIndex('ip', 1, Float32Array.from([5, 4, 3, 2, 1]));
     expect(ip.searchAmong(Float32Array.from([1]), 2, [4, 2, 3]).map((n) => n.index)).toEqual([2, 3]);
     expect(ip.searchAmong(Float32Array.from([1]), 2, [4, 2, 3], excludeSet([2])).map((n) => n.index)).toEqual([3, 4]);
+  });
+
+  it('scores large matrices with the tfjs backend exactly like the JS loop', () => {
+    const rng = new Random(9);
+    const v = randomMatrix(rng, 3000, 40); // 120,000 values: the matMul path
+    const index = new ExactIndex('ip', 40, v);
+    const q = randomMatrix(rng, 1, 40);
+    const scores = index.scoreAll(q);
+    for (const i of [0, 1234, 2999]) {
+      let dot = 0;
+      for (let d = 0; d < 40; d++) dot += q[d] * v[i * 40 + d];
+      expect(scores[i]).toBeCloseTo(dot, 3);
+    }
+    index.dispose();
   });
 
   it('rejects queries of the wrong dimension', () => {
@@ -119,7 +137,6 @@ describe('HnswIndex', () => {
     let dae: MultDAE;
     let histories: CsrMatrix;
     beforeAll(async () => {
-      await initBackend();
       // 600 users over 2,400 items in 12 taste groups, with a long-tailed popularity.
       const rng = new Random(11);
       const numItems = 2400;

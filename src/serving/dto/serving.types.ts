@@ -209,8 +209,11 @@ export class ServingStatus {
   @Field(() => Int, { description: 'Users whose vectors and errors were computed at activation.' })
   populationSize: number;
 
-  @Field(() => Float, { nullable: true, description: 'Seconds the active version took to load in this process.' })
+  @Field(() => Float, { nullable: true, description: 'Seconds the active version took to load in this process (until it served).' })
   loadSeconds: number | null;
+
+  @Field(() => Boolean, { description: 'Whether the background work after loading (user vectors, anomaly errors, similar-item lists) has finished.' })
+  warm: boolean;
 
   @Field({ description: 'tfjs backend of this process.' })
   backend: string;
