@@ -3,7 +3,8 @@ import { initBackend } from '../core/engine/backend.js';
 import { MultDAE } from '../core/models/mult-dae.js';
 import { createPrismaClient } from '../database/prisma.service.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
-import { activateModelVersion, activeModelVersionId, listModelVersions, loadModelVersion, saveModelVersion } from './registry.queries.js';
+import pg from 'pg';
+import { activateModelVersion, activeModelVersionId, listModelVersions, loadModelVersion, loadModelVersionPg, saveModelVersion } from './registry.queries.js';
 
 describe('model registry (real Postgres)', () => {
   let prisma: PrismaClient;
@@ -58,5 +59,15 @@ describe('model registry (real Postgres)', () => {
     expect(await activeModelVersionId(prisma)).toBe(saved.id);
     expect(await activateModelVersion(prisma, 999_999)).toBe(false);
     expect(await loadModelVersion(prisma, 999_999)).toBeNull();
+
+    const pool = new pg.Pool({ connectionString: process.env.RECODER_TEST_DATABASE_URL });
+    try {
+      const viaPg = await loadModelVersionPg(pool, saved.id);
+      const viaPrisma = await loadModelVersion(prisma, saved.id);
+      expect({ ...viaPg, weights: Array.from(viaPg!.weights) }).toEqual({ ...viaPrisma, weights: Array.from(viaPrisma!.weights) });
+      expect(await loadModelVersionPg(pool, 999_999)).toBeNull();
+    } finally {
+      await pool.end();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { ModelKind } from '../generated/prisma/enums.js';
 
@@ -134,4 +135,37 @@ export async function getModelVersion(db: Db, id: number): Promise<ModelVersionS
 export async function activeModelVersionId(db: Db, slot = 'default'): Promise<number | null> {
   const row = await db.activeModel.findUnique({ where: { slot } });
   return row?.versionId ?? null;
+}
+
+/**
+ * {@link loadModelVersion} over a plain `pg` pool: the bytea of a large version (19 MB for a
+ * Mult-VAE on ML-1M) arrives about 2× faster than through Prisma's pipeline; API processes use it
+ * at boot and on activation.
+ */
+export async function loadModelVersionPg(pool: pg.Pool, id: number): Promise<ModelVersionArtifact | null> {
+  const { rows } = await pool.query<{
+    id: number;
+    name: string;
+    kind: ModelKind;
+    hyperparameters: Record<string, unknown>;
+    metrics: Record<string, Record<string, number>>;
+    interactionCount: string;
+    dataLatestAt: Date | null;
+    weightsBytes: number;
+    trainingSeconds: number;
+    createdAt: Date;
+    activatedAt: Date | null;
+    itemIds: string[];
+    userIds: string[] | null;
+    weights: Buffer;
+  }>(
+    `SELECT id, name, kind, hyperparameters, metrics, interaction_count AS "interactionCount", data_latest_at AS "dataLatestAt",
+            weights_bytes AS "weightsBytes", training_seconds AS "trainingSeconds", created_at AS "createdAt",
+            activated_at AS "activatedAt", item_ids AS "itemIds", user_ids AS "userIds", weights
+     FROM model_versions WHERE id = $1`,
+    [id],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return { ...row, interactionCount: Number(row.interactionCount), weights: new Uint8Array(row.weights.buffer, row.weights.byteOffset, row.weights.byteLength) };
 }

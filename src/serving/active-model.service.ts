@@ -7,7 +7,7 @@ import type { Tf } from '../core/models/autorec.js';
 import { PgPool } from '../database/pg-pool.js';
 import { PgListener } from '../database/pg-listener.js';
 import { PrismaService } from '../database/prisma.service.js';
-import { ACTIVATION_CHANNEL, activateModelVersion, activeModelVersionId, getModelVersion, loadModelVersion, type ModelVersionSummary } from '../registry/registry.queries.js';
+import { ACTIVATION_CHANNEL, activateModelVersion, activeModelVersionId, getModelVersion, loadModelVersionPg, type ModelVersionSummary } from '../registry/registry.queries.js';
 import { loadVersion, type LoadedVersion } from './loaded-version.js';
 
 /** A replaced version is disposed this long after the swap (requests that hold it finish first). */
@@ -108,7 +108,7 @@ export class ActiveModelService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async load(id: number): Promise<LoadedVersion> {
-    const artifact = await loadModelVersion(this.prisma, id);
+    const artifact = await loadModelVersionPg(this.pool, id);
     if (!artifact) throw new Error(`model version ${id} not found`);
     return loadVersion(this.pool, artifact, {
       tf: this.tf!,
