@@ -200,21 +200,23 @@ async function main(): Promise<void> {
       const copyId = copy.rows[0].id;
       let swapSeconds = Number.NaN;
       let swapStarted = false;
+      let swapDone: Promise<void> = Promise.resolve();
       const swap = await cannon(4100, RECS, 'u', users, seconds, connections, 20, (elapsed) => {
         if (swapStarted || elapsed < seconds / 4) return;
         swapStarted = true;
         const s0 = performance.now();
-        void post(4100, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: copyId }).then((r) => {
+        swapDone = post(4100, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: copyId }).then((r) => {
           if (r.errors) console.error('swap failed', r.errors);
           swapSeconds = (performance.now() - s0) / 1000;
         });
       });
+      await swapDone;
       const servingAfter = (await post(4100, '{ servingStatus { modelVersion { id } } }')).data.servingStatus.modelVersion.id;
       row(
         'hot swap under load (recommendations)',
         `${swap.failed} failed of ${swap.requests}`,
         '0 failed',
-        `activation returned after ${swapSeconds.toFixed(2)} s; serving version ${servingAfter} (copy ${copyId}); ${swap.rps.toFixed(0)} req/s, p99 ${swap.p99} ms during the run`,
+        `activateModelVersion returned (new version serving, population ready) after ${swapSeconds.toFixed(2)} s; then serving version ${servingAfter} (the copy ${copyId}); ${swap.rps.toFixed(0)} req/s, p99 ${swap.p99} ms during the run`,
       );
     }
   } finally {
