@@ -50,6 +50,8 @@ range; unknown users/items predicted with the global mean). Selection never sees
                        file and scored on the test file. 0 = no selection: train once, as given
   --grid <spec>        AutoRec grid, axes lambda, hidden, learningRate, batchSize, epochs,
                        refitDecoder (true/false), e.g. --grid "lambda=10,30,100;refitDecoder=false,true"
+  --validate-every <n> score the held-out ratings every n epochs (and after the last; default 1):
+                       the epoch count is then picked among those epochs
   --lambda <x>         a single λ (same as --grid lambda=x; default 30)
   --epochs <n>         most epochs per configuration (default 100)
   -h, --help`;
@@ -176,6 +178,7 @@ async function main(): Promise<void> {
       lambda: { type: 'string' },
       grid: { type: 'string' },
       validate: { type: 'string', default: '0.1' },
+      'validate-every': { type: 'string', default: '1' },
       threads: { type: 'string', default: '1' },
       'blend-steps': { type: 'string', default: '10' },
       help: { type: 'boolean', short: 'h' },
@@ -274,7 +277,7 @@ interface RatingsGridRun {
  */
 async function evaluateRatings(
   files: string[],
-  values: { epochs: string; seed: string; lambda?: string; backend: string; out?: string; grid?: string; validate: string },
+  values: { epochs: string; seed: string; lambda?: string; backend: string; out?: string; grid?: string; validate: string; 'validate-every': string },
 ) {
   if (files.length !== 2) throw new Error('--ratings needs <train-file> <test-file>');
   const { tf } = await initBackend({ prefer: values.backend as InitBackendOptions['prefer'], log: (m) => console.error(m) });
@@ -284,6 +287,8 @@ async function evaluateRatings(
   const seed = Number(values.seed);
   const maxEpochs = values.epochs === '200' ? AUTOREC_DEFAULTS.epochs : Number(values.epochs); // 200 is the dae/vae default
   const fraction = Number(values.validate);
+  const validateEvery = Number(values['validate-every']);
+  if (!(Number.isInteger(validateEvery) && validateEvery >= 1)) throw new Error(`--validate-every: expected a positive integer, got ${values['validate-every']}`);
   if (!(fraction >= 0 && fraction < 1)) throw new Error(`--validate: expected a fraction in [0, 1), got ${values.validate}`);
   const axes = parseGrid(values.grid ?? '', GRID_AXES.autorec);
   if (values.lambda !== undefined) {
@@ -320,6 +325,7 @@ async function evaluateRatings(
       const t0 = performance.now();
       const model = await AutoRec.fit(tf, reduced, hyper, {
         validation: parts.validation,
+        validateEvery,
         onValidation: (r) => curve.push(r),
         onEpoch: (e) => progress.onEpoch(e),
       });
