@@ -317,6 +317,9 @@ describe('AutoRec', () => {
     const b = refit.predict(allU, allI);
     expect(b).not.toEqual(a);
     expect(refit.itemVectors()).toEqual(plain.itemVectors()); // the encoder and codes are untouched
+    // Each refit row is exactly the fold-in of that user's training ratings under the Adam rows'
+    // prior (the refit looks kernel entries up in the item Gram matrix; fold-in computes them).
+    expect(refit.userQueries(ratings, range(12))).toEqual(plain.userQueries(ratings));
     const copy = AutoRec.fromBytes(tf, refit.toBytes());
     expect(copy.predict(allU, allI)).toEqual(b);
     expect(copy.reconstruct(ratings)).toEqual(refit.reconstruct(ratings));
