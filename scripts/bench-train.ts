@@ -52,15 +52,37 @@ function runReference(python: string, script: string, split: string, epochs: num
   });
 }
 
-/** PyTorch's BLAS_INFO (e.g. "generic" = the unoptimised reference BLAS), or undefined. */
-function torchBlas(python: string): Promise<string | undefined> {
+/**
+ * The BLAS shared libraries a PyTorch process has mapped after a matrix product (their real paths
+ * from /proc/self/maps; Linux only), or undefined when torch cannot be run. Not BLAS_INFO of
+ * torch.__config__: Debian's python3-torch always reports "generic" there, while its libblas.so.3
+ * is whatever the alternatives system points at (often OpenBLAS). An empty list means no separate
+ * BLAS library (e.g. the pip wheels, which link MKL/OpenBLAS statically).
+ */
+function torchBlasLibraries(python: string): Promise<string[] | undefined> {
+  const probe = [
+    'import re, torch',
+    'torch.ones(256, 256) @ torch.ones(256, 256)',
+    "libs = {l.split()[-1] for l in open('/proc/self/maps') if re.search(r'/lib[^/]*(blas|mkl|blis)[^/]*\\.so', l)}",
+    "print('\\n'.join(sorted(libs)))",
+  ].join('\n');
   return new Promise((resolvePromise) => {
-    const child = spawn(python, ['-c', 'import torch; print(torch.__config__.show())'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(python, ['-c', probe], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', () => resolvePromise(undefined));
-    child.on('close', () => resolvePromise(/BLAS_INFO=([^,\s]+)/.exec(out)?.[1]));
+    child.on('close', (code) => resolvePromise(code === 0 ? out.split('\n').filter((l) => l.trim() !== '') : undefined));
   });
+}
+
+/**
+ * True when the only BLAS among `libs` (see {@link torchBlasLibraries}) is the unoptimised
+ * reference (netlib) one, e.g. Debian's /usr/lib/x86_64-linux-gnu/blas/libblas.so.3; false when
+ * an optimised one (OpenBLAS, MKL, BLIS, ATLAS) is mapped or nothing is known.
+ */
+function onReferenceBlas(libs: string[] | undefined): boolean {
+  if (!libs || libs.length === 0) return false;
+  return !libs.some((l) => /openblas|mkl|blis|atlas/i.test(l));
 }
 
 async function main(): Promise<void> {
@@ -120,10 +142,11 @@ async function main(): Promise<void> {
     console.log(`reference: ${values.python} ${refScript} ${split} --models multvae --epochs ${epochs} …`);
     const ref = await runReference(values.python!, refScript, split, epochs);
     reference = Number(ref.epoch_s);
-    const blas = await torchBlas(values.python!);
-    console.log(`reference (PyTorch, BLAS_INFO=${blas ?? '?'}): median ${reference.toFixed(3)} s/epoch (${JSON.stringify(ref)})`);
-    if (blas === 'generic') {
-      console.log('note: this PyTorch is linked to the unoptimised reference BLAS (e.g. Debian python3-torch with libblas3), far slower than an MKL/OpenBLAS build; the ratio is not representative');
+    const blas = await torchBlasLibraries(values.python!);
+    const blasNote = blas === undefined ? 'BLAS ?' : blas.length === 0 ? 'BLAS built in' : `BLAS ${blas.join(', ')}`;
+    console.log(`reference (PyTorch, ${blasNote}): median ${reference.toFixed(3)} s/epoch (${JSON.stringify(ref)})`);
+    if (onReferenceBlas(blas)) {
+      console.log('note: this PyTorch runs on the unoptimised reference BLAS (netlib libblas), far slower than OpenBLAS/MKL; the ratio is not representative');
     }
   }
   const ratio = reference ? recoder / reference : undefined;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { csrFromTriples, type CsrMatrix } from '../data/csr.js';
 import { Random } from '../data/random.js';
 import { initBackend } from '../engine/backend.js';
-import { rmse } from '../eval/metrics.js';
+import { mae, rmse } from '../eval/metrics.js';
 import { AutoRec, autorecLossAndGrads, clipRating, type AutoRecParams } from './autorec.js';
 
 /** A seeded toy ratings matrix: numUsers × numItems with low-rank structure, about `density` observed. */
@@ -273,6 +273,42 @@ describe('AutoRec', () => {
     model.dispose();
   });
 
+  it('reports validation RMSE and MAE of the model as it stands after each validated epoch', async () => {
+    const v = { users: Int32Array.from([0, 1, 2, 3, 5]), items: Int32Array.from([0, 1, 2, 3, 9]), ratings: Float32Array.from([5, 1, 3, 4, 2]) };
+    for (const refitDecoder of [false, true]) {
+      const reports: { epoch: number; rmse: number; mae: number }[] = [];
+      const epochValidation: (number | undefined)[] = [];
+      const model = await AutoRec.fit(tf, ratings, { ...small, epochs: 7, refitDecoder }, {
+        validation: v,
+        validateEvery: 3,
+        onValidation: (r) => reports.push(r),
+        onEpoch: (r) => epochValidation.push(r.validation),
+      });
+      expect(reports.map((r) => r.epoch)).toEqual([3, 6, 7]); // every 3rd epoch and the last
+      expect(epochValidation.map((x) => x !== undefined)).toEqual([false, false, true, false, false, true, true]);
+      expect(reports.map((r) => r.rmse)).toEqual([epochValidation[2], epochValidation[5], epochValidation[6]]);
+      // The last report scores exactly the returned model (with the decoder refit when asked).
+      const predicted = model.predict(v.users, v.items);
+      expect(reports[2].rmse).toBeCloseTo(rmse(predicted, v.ratings), 6);
+      expect(reports[2].mae).toBeCloseTo(mae(predicted, v.ratings), 6);
+      for (const r of reports) expect(r.mae).toBeLessThanOrEqual(r.rmse + 1e-12);
+      model.dispose();
+    }
+  });
+
+  it('clips predictions to the range of the training ratings and keeps it through toBytes', async () => {
+    const narrow = csrFromTriples(4, 3, [0, 0, 1, 2, 3], [0, 1, 1, 2, 0], [2.5, 4, 3, 3.5, 2.5]);
+    // One tiny step from the initialisation: raw outputs are near 0, far below the scale.
+    const model = await AutoRec.fit(tf, narrow, { ...small, epochs: 1, learningRate: 1e-4 });
+    expect(model.ratingRange).toEqual([2.5, 4]);
+    const pred = model.predict([0, 1, 2, 3], [0, 1, 2, 0]);
+    expect(Array.from(pred)).toEqual([2.5, 2.5, 2.5, 2.5]);
+    const copy = AutoRec.fromBytes(tf, model.toBytes());
+    expect(copy.ratingRange).toEqual([2.5, 4]);
+    expect(copy.predict([0, 1, 2, 3], [0, 1, 2, 0])).toEqual(pred);
+    [model, copy].forEach((m) => m.dispose());
+  });
+
   it('refits decoder rows in closed form when asked, and still round-trips', async () => {
     const plain = await AutoRec.fit(tf, ratings, small);
     const refit = await AutoRec.fit(tf, ratings, { ...small, refitDecoder: true });
@@ -281,6 +317,9 @@ describe('AutoRec', () => {
     const b = refit.predict(allU, allI);
     expect(b).not.toEqual(a);
     expect(refit.itemVectors()).toEqual(plain.itemVectors()); // the encoder and codes are untouched
+    // Each refit row is exactly the fold-in of that user's training ratings under the Adam rows'
+    // prior (the refit looks kernel entries up in the item Gram matrix; fold-in computes them).
+    expect(refit.userQueries(ratings, range(12))).toEqual(plain.userQueries(ratings));
     const copy = AutoRec.fromBytes(tf, refit.toBytes());
     expect(copy.predict(allU, allI)).toEqual(b);
     expect(copy.reconstruct(ratings)).toEqual(refit.reconstruct(ratings));

@@ -2,7 +2,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import type { CsrMatrix } from '../data/csr.js';
 import { Random } from '../data/random.js';
 import { matMulFast } from '../engine/ops.js';
-import { rmse } from '../eval/metrics.js';
+import { mae, rmse } from '../eval/metrics.js';
 import { Adam } from './adam.js';
 import type { Autoencoder, FitOptions } from './autoencoder.js';
 
@@ -50,11 +50,30 @@ export interface RatingTriples {
   readonly ratings: ArrayLike<number>;
 }
 
+/** The score of the held-out ratings after one epoch (see {@link AutoRecFitOptions.onValidation}). */
+export interface AutoRecValidationReport {
+  /** 1-based epoch after which the model was scored. */
+  epoch: number;
+  /** RMSE of {@link AutoRec.predict} (clipped, global-mean fallback) on the validation ratings. */
+  rmse: number;
+  /** MAE of the same predictions. */
+  mae: number;
+}
+
 export interface AutoRecFitOptions extends FitOptions {
-  /** Held-out ratings: their RMSE (clipped, with the global-mean fallback) is reported per epoch. */
+  /**
+   * Held-out ratings, scored as the model would be if training stopped after that epoch
+   * (predictions clipped, global-mean fallback, and — with `refitDecoder` — after the decoder
+   * refit); the RMSE is `EpochReport.validation`, RMSE and MAE go to `onValidation`.
+   */
   validation?: RatingTriples;
   /** Validate every this many epochs (and always after the last). Default 1. */
   validateEvery?: number;
+  /**
+   * Called after every validated epoch (see `validation`, `validateEvery`) with the validation
+   * RMSE and MAE, e.g. to pick the number of epochs on held-out ratings.
+   */
+  onValidation?: (report: AutoRecValidationReport) => void;
 }
 
 /** Clips a predicted rating to the rating scale [1, 5]. */
@@ -70,6 +89,11 @@ interface AutoRecState {
   numItems: number;
   hyper: AutoRecHyperparameters;
   globalMean: number;
+  /**
+   * Rating scale [min, max] that predictions are clipped to: the smallest and largest training
+   * rating (e.g. [1, 5] on MovieLens, [0.5, 5] on ml-latest); [1, 5] for models saved without it.
+   */
+  ratingRange: [number, number];
   /** Mini-batches per epoch in training: the L2 term was applied this often per pass over the data. */
   batchesPerEpoch: number;
   /** Encoder weights, stored transposed: [numUsers × hidden] (h = σ(r·V + mu)). */
@@ -96,8 +120,9 @@ interface AutoRecState {
  * transposed products via `matMulFast`); the master weights and Adam (torch's exact update) live
  * in Float32Arrays.
  *
- * The predicted rating of (u, i) is r̂_i[u] = W[u]·h_i + b[u], clipped to [1, 5] by {@link predict};
- * users or items with no training rating get the global training mean.
+ * The predicted rating of (u, i) is r̂_i[u] = W[u]·h_i + b[u], clipped by {@link predict} to the
+ * training ratings' range (the rating scale, e.g. [1, 5]); users or items with no training rating
+ * get the global training mean.
  *
  * Interface mapping (rows of `histories` are USERS, columns items, values ratings):
  * - `itemVectors()` = [h_i, 1] (dim hidden + 1) for every item;
@@ -130,6 +155,8 @@ export class AutoRec implements Autoencoder {
   readonly hyperparameters: Record<string, unknown>;
   /** Mean training rating (the prediction for unknown users and items). */
   readonly globalMean: number;
+  /** [min, max] training rating: {@link predict} clips to it. */
+  readonly ratingRange: readonly [number, number];
 
   private readonly tf: Tf;
   private readonly s: AutoRecState;
@@ -146,6 +173,7 @@ export class AutoRec implements Autoencoder {
     this.itemVectorDim = state.hyper.hidden + 1;
     this.hyperparameters = { ...state.hyper };
     this.globalMean = state.globalMean;
+    this.ratingRange = state.ratingRange;
   }
 
   /**
@@ -173,15 +201,19 @@ export class AutoRec implements Autoencoder {
     const itemCounts = new Int32Array(numItems);
     let sum = 0;
     let nnz = 0;
+    const ratingRange: [number, number] = [Infinity, -Infinity];
     for (let u = 0; u < numUsers; u++) {
       for (let p = ratings.indptr[u]; p < ratings.indptr[u + 1]; p++) {
         const i = ratings.indices[p];
-        R[i * numUsers + u] = ratings.values[p];
+        const r = ratings.values[p];
+        R[i * numUsers + u] = r;
         M[i * numUsers + u] = 1;
         userCounts[u]++;
         itemCounts[i]++;
-        sum += ratings.values[p];
+        sum += r;
         nnz++;
+        if (r < ratingRange[0]) ratingRange[0] = r;
+        if (r > ratingRange[1]) ratingRange[1] = r;
       }
     }
     if (nnz === 0) throw new Error('AutoRec.fit: no ratings');
@@ -212,7 +244,7 @@ export class AutoRec implements Autoencoder {
     const batchesPerEpoch = Math.ceil(numItems / batchSize);
     const validateEvery = Math.max(1, Math.floor(options.validateEvery ?? 1));
     const perm = Int32Array.from({ length: numItems }, (_, k) => k);
-    const meta = { numUsers, numItems, hyper, globalMean, batchesPerEpoch, userCounts, itemCounts };
+    const meta = { numUsers, numItems, hyper, globalMean, ratingRange, batchesPerEpoch, userCounts, itemCounts };
     let stopped = false;
 
     const trainStep = (idx: Int32Array): number =>
@@ -248,7 +280,11 @@ export class AutoRec implements Autoencoder {
         let validation: number | undefined;
         if (options.validation && (epoch % validateEvery === 0 || epoch === hyper.epochs || stopped)) {
           const v = options.validation;
-          validation = rmse(AutoRec.snapshot(tf, Rt, p, meta).predict(v.users, v.items), v.ratings);
+          const current = AutoRec.snapshot(tf, Rt, p, meta);
+          if (hyper.refitDecoder) current.refitDecoderRows(ratings);
+          const predicted = current.predict(v.users, v.items);
+          validation = rmse(predicted, v.ratings);
+          options.onValidation?.({ epoch, rmse: validation, mae: mae(predicted, v.ratings) });
         }
         options.onEpoch?.({ epoch, epochs: hyper.epochs, loss, validation, seconds });
         await new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -267,7 +303,7 @@ export class AutoRec implements Autoencoder {
     tf: Tf,
     Rt: Tensor,
     p: Record<ParamName, Float32Array>,
-    meta: Pick<AutoRecState, 'numUsers' | 'numItems' | 'hyper' | 'globalMean' | 'batchesPerEpoch' | 'userCounts' | 'itemCounts'>,
+    meta: Pick<AutoRecState, 'numUsers' | 'numItems' | 'hyper' | 'globalMean' | 'ratingRange' | 'batchesPerEpoch' | 'userCounts' | 'itemCounts'>,
   ): AutoRec {
     const codesT = tf.tidy(() =>
       tf.sigmoid(tf.add(tf.matMul(Rt as Tensor2D, tf.tensor2d(p.V, [meta.numUsers, meta.hyper.hidden])), tf.tensor1d(p.mu))),
@@ -278,8 +314,9 @@ export class AutoRec implements Autoencoder {
   }
 
   /**
-   * Predicted ratings of (users[k], items[k]) in the training index space, clipped to [1, 5]. A
-   * user or item index that is -1, out of range, or had no training rating gets the global mean.
+   * Predicted ratings of (users[k], items[k]) in the training index space, clipped to
+   * {@link ratingRange}. A user or item index that is -1, out of range, or had no training rating
+   * gets the global mean.
    */
   predict(users: ArrayLike<number>, items: ArrayLike<number>): Float32Array {
     this.assertLive();
@@ -287,18 +324,19 @@ export class AutoRec implements Autoencoder {
     const H = this.latentDim;
     const n = users.length;
     if (items.length !== n) throw new Error('AutoRec.predict: users and items differ in length');
+    const [lo, hi] = this.ratingRange;
     const out = new Float32Array(n);
     for (let k = 0; k < n; k++) {
       const u = users[k];
       const i = items[k];
       if (!(u >= 0 && u < numUsers && i >= 0 && i < numItems) || userCounts[u] === 0 || itemCounts[i] === 0) {
-        out[k] = clipRating(this.globalMean);
+        out[k] = clipRating(this.globalMean, lo, hi);
         continue;
       }
       let dot = b[u];
       const base = i * H;
       for (let h = 0; h < H; h++) dot += W[h * numUsers + u] * codes[base + h];
-      out[k] = clipRating(dot);
+      out[k] = clipRating(dot, lo, hi);
     }
     return out;
   }
@@ -368,11 +406,12 @@ export class AutoRec implements Autoencoder {
     const { numUsers, W, b, userCounts } = this.s;
     const H = this.latentDim;
     const rows: Float32Array[] = [];
+    const gram = this.itemGram();
     // All fits use the prior of the Adam-trained rows; the rows are written afterwards.
     for (let u = 0; u < numUsers; u++) {
       const lo = ratings.indptr[u];
       const hi = ratings.indptr[u + 1];
-      rows.push(userCounts[u] > 0 ? this.foldIn(ratings.indices.subarray(lo, hi), ratings.values.subarray(lo, hi)) : new Float32Array(0));
+      rows.push(userCounts[u] > 0 ? this.foldIn(ratings.indices.subarray(lo, hi), ratings.values.subarray(lo, hi), gram) : new Float32Array(0));
     }
     for (let u = 0; u < numUsers; u++) {
       if (rows[u].length === 0) continue;
@@ -382,8 +421,34 @@ export class AutoRec implements Autoencoder {
     this.meanQuery = undefined; // fold-in's prior: the mean of the rows as stored (as after fromBytes)
   }
 
-  /** Ridge/MAP fold-in of one history (see the class doc): returns q = [w, b]. */
-  private foldIn(items: Int32Array, ratings: Float32Array): Float32Array {
+  /**
+   * The item vectors' Gram matrix [numItems × numItems] (float64): G[i][j] = [h_i, 1]·[h_j, 1],
+   * summed in the order {@link foldIn} sums it, so fold-ins that look entries up give the same
+   * bits. Worth it when fitting many users at once (the decoder refit): the dual systems' kernel
+   * entries become look-ups instead of hidden-size dot products.
+   */
+  private itemGram(): Float64Array {
+    const { codes } = this.s;
+    const H = this.latentDim;
+    const I = this.numItems;
+    const G = new Float64Array(I * I);
+    for (let i = 0; i < I; i++) {
+      for (let j = 0; j <= i; j++) {
+        let s = 0;
+        for (let h = 0; h < H; h++) s += codes[i * H + h] * codes[j * H + h];
+        s += 1;
+        G[i * I + j] = s;
+        G[j * I + i] = s;
+      }
+    }
+    return G;
+  }
+
+  /**
+   * Ridge/MAP fold-in of one history (see the class doc): returns q = [w, b].
+   * @param gram optional {@link itemGram} (same result, faster for many histories)
+   */
+  private foldIn(items: Int32Array, ratings: Float32Array, gram?: Float64Array): Float32Array {
     const { numUsers, W, b, userCounts, codes, hyper, batchesPerEpoch } = this.s;
     const H = this.latentDim;
     const D = H + 1;
@@ -423,10 +488,13 @@ export class AutoRec implements Autoencoder {
     const delta = new Float64Array(D);
     if (n <= D) {
       const K = new Float64Array(n * n);
+      const I = this.numItems;
       for (let a = 0; a < n; a++) {
+        const ia = items[rows[a]];
         for (let c = 0; c <= a; c++) {
           let s = 0;
-          for (let d = 0; d < D; d++) s += X[a * D + d] * X[c * D + d];
+          if (gram) s = gram[ia * I + items[rows[c]]];
+          else for (let d = 0; d < D; d++) s += X[a * D + d] * X[c * D + d];
           K[a * n + c] = s;
           K[c * n + a] = s;
         }
@@ -469,6 +537,7 @@ export class AutoRec implements Autoencoder {
         numItems: s.numItems,
         hyperparameters: s.hyper,
         globalMean: s.globalMean,
+        ratingRange: s.ratingRange,
         batchesPerEpoch: s.batchesPerEpoch,
       }),
     );
@@ -510,6 +579,7 @@ export class AutoRec implements Autoencoder {
       numItems: number;
       hyperparameters: AutoRecHyperparameters;
       globalMean: number;
+      ratingRange?: [number, number];
       batchesPerEpoch: number;
     };
     const { numUsers: U, numItems: I } = header;
@@ -532,6 +602,7 @@ export class AutoRec implements Autoencoder {
       numItems: I,
       hyper: { ...AUTOREC_DEFAULTS, ...header.hyperparameters },
       globalMean: header.globalMean,
+      ratingRange: header.ratingRange ?? [1, 5],
       batchesPerEpoch: header.batchesPerEpoch,
       V: f32(U * H),
       mu: f32(H),
