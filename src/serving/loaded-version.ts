@@ -6,7 +6,7 @@ import { Ease } from '../core/models/ease.js';
 import { MultDAE } from '../core/models/mult-dae.js';
 import { MultVAE } from '../core/models/mult-vae.js';
 import { NO_EXCLUSION, type Exclusion, type Neighbor } from '../core/index/top-k.js';
-import { ServedModel, type ServedModelOptions } from '../core/serving/served-model.js';
+import { ServedModel, type Population, type ServedModelOptions } from '../core/serving/served-model.js';
 import type { ModelVersionArtifact, ModelVersionSummary } from '../registry/registry.queries.js';
 import { getModelIndex, internalItemIds, internalUserIds, putModelIndex, streamInteractions, type HistoryEntry } from './serving.queries.js';
 
@@ -25,26 +25,26 @@ export class LoadedVersion {
   /** Internal item id of each model column (-1: the item was deleted since training). */
   readonly itemOfColumn: Int32Array;
   private readonly columnOfItem: Map<number, number>;
-  /** Internal user id of each population row. */
-  readonly userOfRow: Int32Array;
-  private readonly rowOfUser: Map<number, number>;
   readonly loadSeconds: number;
 
   constructor(
     readonly summary: ModelVersionSummary,
     readonly served: ServedModel,
     itemOfColumn: Int32Array,
-    userOfRow: Int32Array,
+    /** Filled when the population has been read (before `served.populationReady()` resolves). */
+    private readonly users: PopulationUsers,
     readonly minRating: number,
     loadSeconds: number,
   ) {
     this.itemOfColumn = itemOfColumn;
     this.columnOfItem = new Map();
     itemOfColumn.forEach((id, col) => id >= 0 && this.columnOfItem.set(id, col));
-    this.userOfRow = userOfRow;
-    this.rowOfUser = new Map();
-    userOfRow.forEach((id, row) => this.rowOfUser.set(id, row));
     this.loadSeconds = loadSeconds;
+  }
+
+  /** Internal user id of each population row (after `served.populationReady()`). */
+  get userOfRow(): Int32Array {
+    return this.users.userOfRow;
   }
 
   get id(): number {
@@ -99,9 +99,9 @@ export class LoadedVersion {
     return this.columnOfItem.get(itemId) ?? -1;
   }
 
-  /** The population row of an internal user id, or -1. */
+  /** The population row of an internal user id, or -1 (after `served.populationReady()`). */
   rowOf(userId: number): number {
-    return this.rowOfUser.get(userId) ?? -1;
+    return this.users.rowOfUser.get(userId) ?? -1;
   }
 
   /**
@@ -138,6 +138,12 @@ export class LoadedVersion {
   }
 }
 
+/** The population's users: internal user id per row and back. */
+interface PopulationUsers {
+  userOfRow: Int32Array;
+  rowOfUser: Map<number, number>;
+}
+
 /** The matrix value of one interaction for a model family, or null when it does not count. */
 export function interactionValue(ratings: boolean, kind: string, value: number | null, minRating: number): number | null {
   if (ratings) return kind === 'RATING' && value !== null ? value : null;
@@ -168,9 +174,9 @@ export function modelFromArtifact(tf: Tf, artifact: ModelVersionArtifact): MultV
 }
 
 /**
- * Builds a {@link LoadedVersion}: maps the version's external item ids to today's catalog, reads
- * every user's current history through COPY (the population of user similarity and anomaly
- * percentiles), and builds the indexes. On ML-1M with a Mult-VAE: a few seconds.
+ * Builds a {@link LoadedVersion}: maps the version's external item ids to today's catalog and
+ * loads or builds the item indexes; then (in the background with `deferPopulation`) reads every
+ * user's current history through COPY, the population of user similarity and anomaly percentiles.
  */
 export async function loadVersion(db: pg.Pool, artifact: ModelVersionArtifact, options: LoadOptions): Promise<LoadedVersion> {
   const started = performance.now();
@@ -185,54 +191,58 @@ export async function loadVersion(db: pg.Pool, artifact: ModelVersionArtifact, o
     const minRating = typeof artifact.hyperparameters.minRating === 'number' ? artifact.hyperparameters.minRating : DEFAULT_MIN_RATING;
     const ratings = artifact.kind === 'AUTOREC';
 
-    const rowOfUser = new Map<number, number>();
-    const userOfRow: number[] = [];
-    const rows: number[] = [];
-    const cols: number[] = [];
-    const vals: number[] = [];
-    await streamInteractions(db, (userId, itemId, kind, value) => {
-      const col = columnOfItem.get(itemId);
-      if (col === undefined) return;
-      const v = interactionValue(ratings, kind, value, minRating);
-      if (v === null) return;
-      let row = rowOfUser.get(userId);
-      if (row === undefined) {
-        row = userOfRow.length;
-        rowOfUser.set(userId, row);
-        userOfRow.push(userId);
+    const users: PopulationUsers = { userOfRow: new Int32Array(0), rowOfUser: new Map() };
+    // Every user's current history, read through COPY: the population of user similarity and
+    // anomaly percentiles. With deferPopulation this runs after the version is serving.
+    const readPopulation = async (): Promise<Population> => {
+      const rowOfUser = new Map<number, number>();
+      const userOfRow: number[] = [];
+      const rows: number[] = [];
+      const cols: number[] = [];
+      const vals: number[] = [];
+      await streamInteractions(db, (userId, itemId, kind, value) => {
+        const col = columnOfItem.get(itemId);
+        if (col === undefined) return;
+        const v = interactionValue(ratings, kind, value, minRating);
+        if (v === null) return;
+        let row = rowOfUser.get(userId);
+        if (row === undefined) {
+          row = userOfRow.length;
+          rowOfUser.set(userId, row);
+          userOfRow.push(userId);
+        }
+        rows.push(row);
+        cols.push(col);
+        vals.push(v);
+      });
+      const histories = csrFromTriples(userOfRow.length, model.numItems, rows, cols, vals);
+      let trainingRows: Int32Array | undefined;
+      if (ratings && artifact.userIds) {
+        const trainedUsers = await internalUserIds(db, artifact.userIds);
+        const trainingRowOf = new Map<number, number>();
+        trainedUsers.forEach((id, r) => id >= 0 && trainingRowOf.set(id, r));
+        trainingRows = Int32Array.from(userOfRow, (id) => trainingRowOf.get(id) ?? -1);
       }
-      rows.push(row);
-      cols.push(col);
-      vals.push(v);
-    });
-    const histories = csrFromTriples(userOfRow.length, model.numItems, rows, cols, vals);
-    let trainingRows: Int32Array | undefined;
-    if (ratings && artifact.userIds) {
-      const trainedUsers = await internalUserIds(db, artifact.userIds);
-      const trainingRowOf = new Map<number, number>();
-      trainedUsers.forEach((id, r) => id >= 0 && trainingRowOf.set(id, r));
-      trainingRows = Int32Array.from(userOfRow, (id) => trainingRowOf.get(id) ?? -1);
-    }
-    const served = await ServedModel.load(
-      model,
-      { histories, trainingRows },
-      {
-        ...options.served,
-        indexStore: {
-          get: (name, params) => getModelIndex(db, artifact.id, name, params),
-          put: (name, params, bytes) => putModelIndex(db, artifact.id, name, params, bytes),
-        },
+      users.userOfRow = Int32Array.from(userOfRow);
+      users.rowOfUser = rowOfUser;
+      return { histories, trainingRows };
+    };
+    const served = await ServedModel.load(model, readPopulation, {
+      ...options.served,
+      indexStore: {
+        get: (name, params) => getModelIndex(db, artifact.id, name, params),
+        put: (name, params, bytes) => putModelIndex(db, artifact.id, name, params, bytes),
       },
-    );
+    });
     const seconds = (performance.now() - started) / 1000;
     const summary: ModelVersionSummary = { ...artifact };
     delete (summary as Partial<ModelVersionArtifact>).weights;
     delete (summary as Partial<ModelVersionArtifact>).itemIds;
     delete (summary as Partial<ModelVersionArtifact>).userIds;
     options.log?.(
-      `loaded model version ${artifact.id} (${artifact.kind}, ${model.numItems} items, ${userOfRow.length} users, ${served.searchKind} search) in ${seconds.toFixed(1)} s`,
+      `loaded model version ${artifact.id} (${artifact.kind}, ${model.numItems} items, ${served.searchKind} search) in ${seconds.toFixed(1)} s`,
     );
-    return new LoadedVersion(summary, served, itemOfColumn, Int32Array.from(userOfRow), minRating, seconds);
+    return new LoadedVersion(summary, served, itemOfColumn, users, minRating, seconds);
   } catch (error) {
     if (!(model instanceof Ease)) model.dispose();
     throw error;

@@ -103,15 +103,18 @@ export class ServedModel {
 
   /**
    * Builds the item indexes (or loads them from the store), then the population's user vectors,
-   * user index and reconstruction errors. With `deferPopulation` the population part runs in the
+   * user index and reconstruction errors (`population` may be a function that reads it, so that
+   * with `deferPopulation` even the reading happens in the background). With `deferPopulation` the population part runs in the
    * background after load returns: user→user search, anomalies and percentiles wait for
    * {@link populationReady}. Cost on ML-1M (3,706 items, 6,040 users, Mult-VAE, wasm): item
    * graphs ≈ 3.5 s to build or ≈ 0.1 s to load; population ≈ 3 s.
    */
-  static async load(model: Autoencoder | Ease, population: Population, options: ServedModelOptions = { index: {} }): Promise<ServedModel> {
+  static async load(
+    model: Autoencoder | Ease,
+    population: Population | (() => Promise<Population>),
+    options: ServedModelOptions = { index: {} },
+  ): Promise<ServedModel> {
     const indexOptions = { ...options.index, yieldEvery: options.yieldEvery };
-    const { histories } = population;
-    if (histories.numCols !== model.numItems) throw new Error(`ServedModel: population has ${histories.numCols} columns, the model ${model.numItems} items`);
     let itemIndex: VectorIndex | null = null;
     let itemSimilarity: VectorIndex | null = null;
     if (!(model instanceof Ease)) {
@@ -141,9 +144,17 @@ export class ServedModel {
     return this.errorsByRow;
   }
 
-  private async computePopulation(population: Population, options: ServedModelOptions, indexOptions: Partial<IndexOptions>): Promise<void> {
+  private async computePopulation(
+    source: Population | (() => Promise<Population>),
+    options: ServedModelOptions,
+    indexOptions: Partial<IndexOptions>,
+  ): Promise<void> {
     await Promise.resolve(); // run after the constructor has returned
+    const population = typeof source === 'function' ? await source() : source;
     const model = this.model;
+    if (population.histories.numCols !== model.numItems) {
+      throw new Error(`ServedModel: population has ${population.histories.numCols} columns, the model ${model.numItems} items`);
+    }
     const pause = options.yieldEvery ?? (() => Promise.resolve());
     const batch = options.batchSize ?? 256;
     const { histories } = population;
