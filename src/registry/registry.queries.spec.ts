@@ -48,6 +48,7 @@ describe('model registry (real Postgres)', () => {
     expect(loaded!.itemIds[19]).toBe('item-19');
     expect(loaded!.metrics).toEqual({ validation: { 'ndcg@100': 0.5 } });
     const back = MultDAE.fromBytes(tf, loaded!.weights);
+    expect(Array.from(back.toBytes())).toEqual(Array.from(model.toBytes())); // bit-identical round trip
     const history = csrFromTriples(2, 20, [0, 0, 1], [1, 6, 11]);
     expect(Array.from(back.reconstruct(history))).toEqual(Array.from(model.reconstruct(history)));
     back.dispose();
