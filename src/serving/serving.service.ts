@@ -134,8 +134,7 @@ export class ServingService {
       cols = newestFirst.map((id) => version.columnOf(id)).filter((c) => c >= 0 && observed.has(c)).slice(0, this.env.maxPageSize);
     }
     await version.served.populationReady();
-    const values = version.served.reconstruct(history);
-    const error = version.served.reconstructionError(history);
+    const { values, error } = version.served.reconstructWithError(history);
     const byId = await this.items.byInternalIds(cols.map((c) => version.itemOfColumn[c]));
     const items = cols
       .filter((c) => byId.has(version.itemOfColumn[c]))
@@ -227,7 +226,8 @@ export class ServingService {
       const ids = await visibleItemIdsInCategories(this.pool, f.categories);
       candidates = ids.map((id) => version.columnOf(id)).filter((c) => c >= 0);
     }
-    const ranked = await this.visibleTopK(limit, (k) => version.served.recommend(history, k, exclude, candidates), version);
+    const rank = version.served.ranker(history); // encodes the history once, whatever k the loop needs
+    const ranked = await this.visibleTopK(limit, (k) => rank(k, exclude, candidates), version);
     return {
       items: ranked.map(({ item, score }): Recommendation => ({ item, score, source: RecommendationSource.MODEL })),
       source: RecommendationSource.MODEL,

@@ -3,7 +3,7 @@ import { csrSelectRows } from '../data/csr.js';
 import { buildVectorIndex, HnswIndex, INDEX_DEFAULTS, type IndexOptions, type Metric, type VectorIndex } from '../index/vector-index.js';
 import { NO_EXCLUSION, topK, type Exclusion, type Neighbor } from '../index/top-k.js';
 import type { Autoencoder } from '../models/autoencoder.js';
-import { AutoRec } from '../models/autorec.js';
+import { AutoRec, clipRating } from '../models/autorec.js';
 import { Ease } from '../models/ease.js';
 
 /** What a model's scores mean; reconstruction values are reported in this unit. */
@@ -212,9 +212,21 @@ export class ServedModel {
    * inner-product index, or an exact scan of `candidates` when given (e.g. a category filter).
    */
   recommend(history: CsrMatrix, k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>): Neighbor[] {
-    if (this.model instanceof Ease) return topK(this.model.score(history), k, exclude, candidates);
+    return this.ranker(history)(k, exclude, candidates);
+  }
+
+  /**
+   * {@link recommend} for one history at several k: the history is encoded (EASE: scored) once,
+   * so a caller that widens k (to get past hidden items) does not run the model again.
+   */
+  ranker(history: CsrMatrix): (k: number, exclude?: Exclusion, candidates?: ArrayLike<number>) => Neighbor[] {
+    if (this.model instanceof Ease) {
+      const scores = this.model.score(history);
+      return (k, exclude = NO_EXCLUSION, candidates) => topK(scores, k, exclude, candidates);
+    }
     const query = this.model.userQueries(history);
-    return candidates ? this.itemIndex!.searchAmong(query, k, candidates, exclude) : this.itemIndex!.search(query, k, exclude);
+    const index = this.itemIndex!;
+    return (k, exclude = NO_EXCLUSION, candidates) => (candidates ? index.searchAmong(query, k, candidates, exclude) : index.search(query, k, exclude));
   }
 
   /** Items most similar to item `col` (cosine; EASE: the largest item–item weights B[col, ·]). */
@@ -241,17 +253,25 @@ export class ServedModel {
    * of the logits) for Mult-VAE/DAE, predicted rating clipped to [1, 5] for AutoRec, xB for EASE.
    */
   reconstruct(history: CsrMatrix): Float32Array {
-    if (this.model instanceof Ease) return this.model.score(history);
-    const raw = this.model.reconstruct(history);
-    if (this.kind === 'autorec') return raw.map((x) => (x < 1 ? 1 : x > 5 ? 5 : x));
-    return softmax(raw);
+    return this.reconstructWithError(history).values;
   }
 
   /** The history's reconstruction error (see the class doc); NaN for an empty history. */
   reconstructionError(history: CsrMatrix): number {
     if (history.indptr[1] === history.indptr[0]) return Number.NaN;
-    if (this.model instanceof Ease) return easeError(history, 0, this.model.score(history));
-    return modelError(this.model.kind, history, 0, this.model.reconstruct(history));
+    return this.reconstructWithError(history).error;
+  }
+
+  /** {@link reconstruct} and {@link reconstructionError} from one forward pass. */
+  reconstructWithError(history: CsrMatrix): { values: Float32Array; error: number } {
+    const empty = history.indptr[1] === history.indptr[0];
+    if (this.model instanceof Ease) {
+      const values = this.model.score(history);
+      return { values, error: empty ? Number.NaN : easeError(history, 0, values) };
+    }
+    const raw = this.model.reconstruct(history);
+    const error = empty ? Number.NaN : modelError(this.model.kind, history, 0, raw);
+    return { values: this.kind === 'autorec' ? raw.map((x) => clipRating(x)) : softmax(raw), error };
   }
 
   /** Percentile (0–100) of an error in the population: the share of users whose error is ≤ it. */
@@ -307,7 +327,7 @@ export class ServedModel {
       this.checkColumn(cols[k]);
       let score = 0;
       for (let d = 0; d < D; d++) score += query[d] * items[cols[k] * D + d];
-      out[k] = score < 1 ? 1 : score > 5 ? 5 : score;
+      out[k] = clipRating(score);
     }
     return out;
   }
@@ -376,9 +396,7 @@ function modelError(kind: Autoencoder['kind'], histories: CsrMatrix, row: number
   if (kind === 'autorec') {
     let se = 0;
     for (let k = lo; k < hi; k++) {
-      const p = recon[histories.indices[k]];
-      const clipped = p < 1 ? 1 : p > 5 ? 5 : p;
-      se += (clipped - histories.values[k]) ** 2;
+      se += (clipRating(recon[histories.indices[k]]) - histories.values[k]) ** 2;
     }
     return Math.sqrt(se / (hi - lo));
   }
