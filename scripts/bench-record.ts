@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createApp } from '../src/app.factory.js';
 import { loadEnv } from '../src/config/env.js';
-import { openDatabase } from '../src/database/database-bootstrap.js';
+import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { applyMigrations } from '../src/database/migrations.js';
 
 const HELP = `Usage: npm run bench:record [-- --calls 60 --batch 1000 --items 5000 --users 2000]
@@ -38,10 +38,7 @@ async function main(): Promise<void> {
   const nUsers = Number(values.users);
 
   const env = loadEnv();
-  const server = await openDatabase({
-    databaseUrl: env.databaseUrl,
-    embeddedDataDir: env.embeddedPgDir,
-    embeddedPort: env.embeddedPgPort,
+  const server = await openDatabaseFromEnv(env, {
     migrate: false,
   });
   const name = `recoder_bench_record_${randomBytes(3).toString('hex')}`;

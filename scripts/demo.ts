@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createApp } from '../src/app.factory.js';
 import { loadEnv, PROJECT_ROOT } from '../src/config/env.js';
-import { openDatabase } from '../src/database/database-bootstrap.js';
+import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { importInteractions } from '../src/interactions/import/index.js';
 
 const HELP = `Usage: npm run demo [-- --no-serve]
@@ -26,10 +26,7 @@ async function main(): Promise<void> {
     return;
   }
   const env = loadEnv();
-  const db = await openDatabase({
-    databaseUrl: env.databaseUrl,
-    embeddedDataDir: env.embeddedPgDir,
-    embeddedPort: env.embeddedPgPort,
+  const db = await openDatabaseFromEnv(env, {
     log: (m: string) => console.log(`[db] ${m}`),
   });
   let closed = false;

@@ -9,7 +9,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { openDatabase } from '../src/database/database-bootstrap.js';
+import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { importInteractions, type ImportPhase, type ImportResult } from '../src/interactions/import/importer.js';
 import { IMPORT_FORMATS } from '../src/interactions/import/formats.js';
 import { loadEnv } from '../src/config/env.js';
@@ -67,10 +67,7 @@ async function main(): Promise<number> {
 
   const path = resolve(positionals[0]);
   const env = loadEnv();
-  const db = await openDatabase({
-    databaseUrl: env.databaseUrl,
-    embeddedDataDir: env.embeddedPgDir,
-    embeddedPort: env.embeddedPgPort,
+  const db = await openDatabaseFromEnv(env, {
     log: (msg) => console.error(msg),
   });
 

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadEnv } from '../src/config/env.js';
-import { openDatabase, type OpenedDatabase } from '../src/database/database-bootstrap.js';
+import { openDatabaseFromEnv, type OpenedDatabase } from '../src/database/database-bootstrap.js';
 import { applyMigrations, createMigration } from '../src/database/migrations.js';
 
 const HELP = `Usage: node dist/scripts/migrate.js <command> [options]
@@ -41,10 +41,7 @@ async function main(): Promise<void> {
   };
   let db: OpenedDatabase | undefined;
   try {
-    db = await openDatabase({
-      databaseUrl: env.databaseUrl,
-      embeddedDataDir: env.embeddedPgDir,
-      embeddedPort: env.embeddedPgPort,
+    db = await openDatabaseFromEnv(env, {
       migrate: false,
       log,
     });

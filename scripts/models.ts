@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadEnv } from '../src/config/env.js';
-import { openDatabase } from '../src/database/database-bootstrap.js';
+import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { activateModelVersion, activeModelVersionId, listModelVersions } from '../src/registry/registry.queries.js';
 
@@ -24,10 +24,7 @@ async function main(): Promise<void> {
     return;
   }
   const env = loadEnv();
-  const db = await openDatabase({
-    databaseUrl: env.databaseUrl,
-    embeddedDataDir: env.embeddedPgDir,
-    embeddedPort: env.embeddedPgPort,
+  const db = await openDatabaseFromEnv(env, {
     log: (m) => console.error(`[db] ${m}`),
   });
   const prisma = createPrismaClient(db.url, 1);

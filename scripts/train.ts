@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadEnv } from '../src/config/env.js';
 import { initBackend, type InitBackendOptions } from '../src/core/engine/backend.js';
-import { openDatabase } from '../src/database/database-bootstrap.js';
+import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { activateModelVersion } from '../src/registry/registry.queries.js';
 import { epochProgress } from '../src/training/epoch-progress.js';
@@ -49,10 +49,7 @@ async function main(): Promise<void> {
   const seed = Number(values.seed);
   const epochs = values.epochs === undefined ? undefined : Number(values.epochs);
   const env = loadEnv();
-  const db = await openDatabase({
-    databaseUrl: env.databaseUrl,
-    embeddedDataDir: env.embeddedPgDir,
-    embeddedPort: env.embeddedPgPort,
+  const db = await openDatabaseFromEnv(env, {
     log: (m) => console.error(`[db] ${m}`),
   });
   const prisma = createPrismaClient(db.url, 2);

@@ -1,16 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory.js';
 import { loadEnv } from './config/env.js';
-import { openDatabase } from './database/database-bootstrap.js';
+import { openDatabaseFromEnv } from './database/database-bootstrap.js';
 
 /** The API server: resolves the database (embedded when DATABASE_URL is unset), migrates, serves. */
 async function main(): Promise<void> {
   const env = loadEnv();
   const logger = new Logger('Main');
-  const db = await openDatabase({
-    databaseUrl: env.databaseUrl,
-    embeddedDataDir: env.embeddedPgDir,
-    embeddedPort: env.embeddedPgPort,
+  const db = await openDatabaseFromEnv(env, {
     log: (m) => logger.log(m),
   });
   const app = await createApp(env, db.url);

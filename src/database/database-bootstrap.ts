@@ -1,3 +1,4 @@
+import type { Env } from '../config/env.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { applyMigrations } from './migrations.js';
 
@@ -43,4 +44,9 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<OpenedDat
     }
   }
   return { url, embedded: !opts.databaseUrl, close };
+}
+
+/** {@link openDatabase} with the server and embedded settings of the environment. */
+export function openDatabaseFromEnv(env: Pick<Env, 'databaseUrl' | 'embeddedPgDir' | 'embeddedPgPort'>, opts: Pick<OpenDatabaseOptions, 'migrate' | 'log'> = {}): Promise<OpenedDatabase> {
+  return openDatabase({ databaseUrl: env.databaseUrl, embeddedDataDir: env.embeddedPgDir, embeddedPort: env.embeddedPgPort, ...opts });
 }
