@@ -18,7 +18,7 @@ export async function createApp(env: Env, databaseUrl: string): Promise<NestFast
   return app;
 }
 
-function loggerLevels(level: Env['logLevel']) {
+export function loggerLevels(level: Env['logLevel']) {
   const all = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
   return all.slice(0, all.indexOf(level) + 1);
 }

@@ -8,6 +8,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { graphqlConfig } from './graphql/graphql.config.js';
 import { InteractionsModule } from './interactions/interactions.module.js';
 import { ServingModule } from './serving/serving.module.js';
+import { TrainingModule } from './training/training.module.js';
 
 /** The API process: GraphQL over Fastify on a resolved database URL. */
 @Module({})
@@ -22,6 +23,7 @@ export class AppModule {
         CatalogModule,
         InteractionsModule,
         ServingModule,
+        TrainingModule,
       ],
     };
   }

@@ -11,7 +11,7 @@ export function testDatabaseUrl(): string {
 
 /** Boots the real API on the scratch database (no port: requests go through Fastify's inject). */
 export async function bootApp(overrides: Partial<Env> = {}): Promise<NestFastifyApplication> {
-  const env = { ...loadEnv({ LOG_LEVEL: 'error', GRAPHIQL: 'false' }), ...overrides };
+  const env = { ...loadEnv({ LOG_LEVEL: 'error', GRAPHIQL: 'false', RECODER_TRAINING_WORKER: 'off' }), ...overrides };
   const app = await createApp(env, testDatabaseUrl());
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
@@ -37,7 +37,9 @@ export async function gql<T = Record<string, any>>(
 export async function truncateAll(): Promise<void> {
   const client = new pg.Client({ connectionString: testDatabaseUrl() });
   await client.connect();
-  await client.query('TRUNCATE interactions, items, users, active_models, model_versions RESTART IDENTITY CASCADE');
+  await client.query('TRUNCATE interactions, items, users, active_models, model_versions, training_runs RESTART IDENTITY CASCADE');
+  // pg-boss's jobs of truncated runs (its schema exists once a test booted a job queue).
+  await client.query(`DO $$ BEGIN IF to_regclass('pgboss.job') IS NOT NULL THEN DELETE FROM pgboss.job; END IF; END $$`);
   await client.end();
 }
 

@@ -16,6 +16,8 @@ export enum ErrorCode {
   NOT_IN_MODEL = 'NOT_IN_MODEL',
   /** The active model's kind cannot answer this (e.g. predictedRating on a Mult-VAE version). */
   UNSUPPORTED_BY_MODEL = 'UNSUPPORTED_BY_MODEL',
+  /** cancelTrainingRun on a run that already SUCCEEDED, FAILED or was CANCELLED; `status` says which. */
+  ALREADY_FINISHED = 'ALREADY_FINISHED',
   /** The query does not match the schema (wrong type, unknown field, missing argument). */
   GRAPHQL_VALIDATION_FAILED = 'GRAPHQL_VALIDATION_FAILED',
   /** Anything unexpected; details are logged, not returned. */

@@ -31,6 +31,12 @@ export interface Env {
   exactSearchBelow: number;
   /** HNSW graph degree, build-time and query-time candidate list sizes. */
   hnsw: { m: number; efConstruction: number; ef: number };
+  /** API processes run the training worker in a worker thread ('thread', the single-process default) or not ('off': run `npm run worker`). */
+  trainingWorker: 'thread' | 'off';
+  /** Nice value (0–19) of the training thread: training yields the CPU to request handling. */
+  trainingThreadNice: number;
+  /** Scheduled retraining: a cron expression (UTC; e.g. "0 3 * * *"), '' for none; skipped when no interaction arrived since the active version's snapshot. */
+  retrain: { schedule: string; kind: 'VAE' | 'DAE' | 'EASE' | 'AUTOREC'; activate: 'NEVER' | 'IF_BETTER' | 'ALWAYS'; epochs: number | null };
 }
 
 /** Parses "PURCHASE=5,LIKE=2" into a map; throws on malformed entries. */
@@ -71,6 +77,12 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_HNSW_M: num({ default: 16 }),
       RECODER_HNSW_EF_CONSTRUCTION: num({ default: 200 }),
       RECODER_HNSW_EF: num({ default: 100 }),
+      RECODER_TRAINING_WORKER: str({ choices: ['thread', 'off'], default: 'thread' }),
+      RECODER_TRAINING_THREAD_NICE: num({ default: 19 }),
+      RECODER_RETRAIN_SCHEDULE: str({ default: '' }),
+      RECODER_RETRAIN_KIND: str({ choices: ['VAE', 'DAE', 'EASE', 'AUTOREC'], default: 'VAE' }),
+      RECODER_RETRAIN_ACTIVATE: str({ choices: ['NEVER', 'IF_BETTER', 'ALWAYS'], default: 'IF_BETTER' }),
+      RECODER_RETRAIN_EPOCHS: num({ default: 0, desc: '0 = the model default' }),
     },
     {
       reporter: ({ errors }) => {
@@ -91,6 +103,15 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   positive('RECODER_HNSW_M', raw.RECODER_HNSW_M, 256);
   positive('RECODER_HNSW_EF_CONSTRUCTION', raw.RECODER_HNSW_EF_CONSTRUCTION, 10_000);
   positive('RECODER_HNSW_EF', raw.RECODER_HNSW_EF, 10_000);
+  if (!Number.isInteger(raw.RECODER_TRAINING_THREAD_NICE) || raw.RECODER_TRAINING_THREAD_NICE < 0 || raw.RECODER_TRAINING_THREAD_NICE > 19) {
+    problems.push('  RECODER_TRAINING_THREAD_NICE: must be an integer in 0..19');
+  }
+  const schedule = raw.RECODER_RETRAIN_SCHEDULE.trim();
+  if (schedule && !/^(\S+\s+){4,5}\S+$/.test(schedule)) problems.push(`  RECODER_RETRAIN_SCHEDULE: "${schedule}" is not a cron expression of 5 (or 6) fields`);
+  if (!Number.isInteger(raw.RECODER_RETRAIN_EPOCHS) || raw.RECODER_RETRAIN_EPOCHS < 0) problems.push('  RECODER_RETRAIN_EPOCHS: must be an integer ≥ 0');
+  if (schedule && raw.RECODER_RETRAIN_KIND === 'AUTOREC' && raw.RECODER_RETRAIN_ACTIVATE === 'IF_BETTER') {
+    problems.push('  RECODER_RETRAIN_ACTIVATE: IF_BETTER compares NDCG@100 on held-out users, which AUTOREC does not rank; use ALWAYS or NEVER');
+  }
   let popularityWeights: Record<string, number> = {};
   try {
     popularityWeights = parseWeights(raw.RECODER_POPULARITY_WEIGHTS);
@@ -113,5 +134,13 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     tfBackend: raw.RECODER_TF_BACKEND as Env['tfBackend'],
     exactSearchBelow: raw.RECODER_EXACT_SEARCH_BELOW,
     hnsw: { m: raw.RECODER_HNSW_M, efConstruction: raw.RECODER_HNSW_EF_CONSTRUCTION, ef: raw.RECODER_HNSW_EF },
+    trainingWorker: raw.RECODER_TRAINING_WORKER as Env['trainingWorker'],
+    trainingThreadNice: raw.RECODER_TRAINING_THREAD_NICE,
+    retrain: {
+      schedule,
+      kind: raw.RECODER_RETRAIN_KIND as Env['retrain']['kind'],
+      activate: raw.RECODER_RETRAIN_ACTIVATE as Env['retrain']['activate'],
+      epochs: raw.RECODER_RETRAIN_EPOCHS || null,
+    },
   };
 }

@@ -6,6 +6,7 @@ import { UsersResolver } from '../catalog/users.resolver.js';
 import { InteractionsResolver, UserInteractionsResolver } from '../interactions/interactions.resolver.js';
 import { ModelVersionsResolver } from '../serving/model-versions.resolver.js';
 import { ServingResolver, UserAnomalyResolver } from '../serving/serving.resolver.js';
+import { TrainingResolver } from '../training/training.resolver.js';
 
 /** Every resolver of the API; the schema printer and its test use this list. */
 export const RESOLVERS = [
@@ -16,6 +17,7 @@ export const RESOLVERS = [
   ServingResolver,
   UserAnomalyResolver,
   ModelVersionsResolver,
+  TrainingResolver,
 ];
 
 /** The SDL committed as schema.gql: sorted, so diffs show real API changes only. */

@@ -12,6 +12,8 @@ export interface NewModelVersion {
   metrics: Record<string, Record<string, number>>;
   interactionCount: number;
   dataLatestAt: Date | null;
+  /** Largest interactions.id in the training data (the snapshot's arrival mark). */
+  dataMaxInteractionId?: bigint | null;
   itemIds: string[];
   userIds?: string[] | null;
   weights: Uint8Array;
@@ -76,6 +78,7 @@ export async function saveModelVersion(db: Db, v: NewModelVersion): Promise<Mode
       metrics: v.metrics,
       interactionCount: BigInt(v.interactionCount),
       dataLatestAt: v.dataLatestAt,
+      dataMaxInteractionId: v.dataMaxInteractionId ?? null,
       itemIds: v.itemIds,
       userIds: v.userIds ?? undefined,
       weights: new Uint8Array(v.weights.buffer, v.weights.byteOffset, v.weights.byteLength) as Uint8Array<ArrayBuffer>,

@@ -1,6 +1,8 @@
 import { csrFromTriples } from '../core/data/csr.js';
 import { Random } from '../core/data/random.js';
+import type { CsrMatrix } from '../core/data/csr.js';
 import { strongGeneralizationSplit } from '../core/data/split.js';
+import { holdoutFraction, stableHoldoutRows } from '../core/data/stable-holdout.js';
 import { evaluateRanking } from '../core/eval/metrics.js';
 import type { Autoencoder, EpochReport } from '../core/models/autoencoder.js';
 import { AutoRec, type Tf } from '../core/models/autorec.js';
@@ -13,12 +15,19 @@ import { loadTrainingData } from './training-data.js';
 
 export type TrainableKind = 'vae' | 'dae' | 'autorec' | 'ease';
 
+/** Validation users need this many positives (80/20 fold-in/held-out). */
+const MIN_ITEMS = 5;
+
 export interface TrainVersionOptions {
   kind: TrainableKind;
   /** Epochs (vae/dae default 200, autorec 100). */
   epochs?: number;
   seed?: number;
-  /** Held-out validation users for vae/dae/ease (default 10 % of users, at most 500). */
+  /**
+   * Held-out validation users for vae/dae/ease (default 10 % of users, at most 500). They are
+   * chosen by a hash of the user id ({@link stableHoldoutRows}), so every run holds out the same
+   * users and a version trained earlier can be compared with a new one on users neither saw.
+   */
   validationUsers?: number;
   /** RATING interactions count as positives at ≥ this (default 3.5); stored with the version. */
   minRating?: number;
@@ -30,13 +39,40 @@ export interface TrainVersionOptions {
   /** tfjs backend name, recorded with the version. */
   backend?: string;
   onEpoch?: (report: EpochReport) => void;
+  /** Called once the data is read (before training). */
+  onData?: (info: { interactions: number; users: number; items: number; seconds: number }) => void;
+  /** Checked between steps; when it returns true training stops and {@link TrainingCancelled} is thrown (no version is stored). */
   shouldStop?: () => boolean;
+  /**
+   * Scores another model (e.g. the active version) on this run's validation users, over this
+   * run's item columns; the result is stored in the version's metrics as `baseline`. vae/dae/ease
+   * only; resolve null when there is nothing to compare with.
+   */
+  scoreBaseline?: (validation: { foldIn: CsrMatrix; heldOut: CsrMatrix }, itemIds: string[]) => Promise<Baseline | null>;
   log?: (message: string) => void;
+}
+
+/** Another version's validation metrics on the same held-out users. */
+export interface Baseline {
+  versionId: number;
+  metrics: Record<string, number>;
 }
 
 export interface TrainedVersion {
   version: ModelVersionSummary;
   metrics: Record<string, number>;
+  baseline: Baseline | null;
+  /** Seconds spent reading the data and training (with validation). */
+  dataSeconds: number;
+  trainingSeconds: number;
+}
+
+/** Thrown by {@link trainVersion} when `shouldStop` ended the run. */
+export class TrainingCancelled extends Error {
+  constructor() {
+    super('training cancelled');
+    this.name = 'TrainingCancelled';
+  }
 }
 
 /**
@@ -55,10 +91,14 @@ export async function trainVersion(
   const minRating = o.minRating ?? 3.5;
   const t0 = performance.now();
   const data = await loadTrainingData(databaseUrl, { minRating });
-  o.log?.(`read ${data.interactionCount} interactions: ${data.userIds.length} users × ${data.itemIds.length} items in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const dataSeconds = (performance.now() - t0) / 1000;
+  o.log?.(`read ${data.interactionCount} interactions: ${data.userIds.length} users × ${data.itemIds.length} items in ${dataSeconds.toFixed(1)} s`);
+  o.onData?.({ interactions: data.interactionCount, users: data.userIds.length, items: data.itemIds.length, seconds: dataSeconds });
+  if (o.shouldStop?.()) throw new TrainingCancelled();
   const started = performance.now();
   let model: Autoencoder | Ease;
   let metrics: Record<string, number>;
+  let baseline: Baseline | null = null;
   let userIds: string[] | null = null;
   const extra = o.hyperparameters ?? {};
   if (o.kind === 'autorec') {
@@ -99,22 +139,45 @@ export async function trainVersion(
     metrics = { rmse: Math.sqrt(se / n), mae: ae / n, ratings: held.ratings.length };
     model = autorec;
     userIds = data.userIds;
+    if (o.shouldStop?.()) {
+      autorec.dispose();
+      throw new TrainingCancelled();
+    }
   } else {
     const users = data.implicit.numRows;
     if (users < 2) throw new Error(`too little data to train: ${users} user(s) with positives`);
     const heldOutUsers = o.validationUsers ?? Math.max(1, Math.min(500, Math.floor(users / 10)));
-    const split = strongGeneralizationSplit(data.implicit, { heldOutUsers, seed });
+    // Stable hold-out among users with enough positives to be split 80/20 (MIN_ITEMS).
+    const m = data.implicit;
+    const eligible: number[] = [];
+    for (let r = 0; r < m.numRows; r++) if (m.indptr[r + 1] - m.indptr[r] >= MIN_ITEMS) eligible.push(r);
+    if (eligible.length < 2) throw new Error(`too little data to train: ${eligible.length} user(s) with ≥ ${MIN_ITEMS} positives`);
+    const picked = stableHoldoutRows(eligible.map((r) => data.userIds[r]), holdoutFraction(eligible.length, heldOutUsers), 1);
+    const split = strongGeneralizationSplit(m, { heldOutUsers, seed, minItems: MIN_ITEMS, validationRows: Array.from(picked, (k) => eligible[k]) });
     o.log?.(`split: ${split.train.numRows} training users, ${split.validation.heldOut.numRows} validation users`);
     if (o.kind === 'ease') {
       const ease = Ease.fit(split.train, { lambda: o.lambda ?? 500 });
       model = ease;
       metrics = evaluateRanking((h) => ease.score(h), split.validation.foldIn, split.validation.heldOut);
+      if (o.shouldStop?.()) throw new TrainingCancelled();
     } else {
       const options = { validation: split.validation, onEpoch: o.onEpoch, shouldStop: o.shouldStop };
       const hyper = { ...extra, epochs: o.epochs ?? 200, seed };
       const ae = o.kind === 'vae' ? await MultVAE.fit(tf, split.train, hyper, options) : await MultDAE.fit(tf, split.train, hyper, options);
       model = ae;
+      if (o.shouldStop?.()) {
+        ae.dispose();
+        throw new TrainingCancelled();
+      }
       metrics = evaluateRanking((h) => ae.reconstruct(h), split.validation.foldIn, split.validation.heldOut);
+    }
+    if (o.scoreBaseline) {
+      try {
+        baseline = await o.scoreBaseline(split.validation, data.itemIds);
+      } catch (error) {
+        if (!(model instanceof Ease)) model.dispose();
+        throw error;
+      }
     }
   }
   try {
@@ -124,15 +187,16 @@ export async function trainVersion(
       name: o.name ?? `${o.kind}-${new Date().toISOString().slice(0, 19)}`,
       kind: o.kind.toUpperCase() as 'VAE' | 'DAE' | 'AUTOREC' | 'EASE',
       hyperparameters: { ...hyperparameters, seed, minRating, ...(o.backend ? { backend: o.backend } : {}) },
-      metrics: { validation: metrics },
+      metrics: baseline ? { validation: metrics, baseline: { versionId: baseline.versionId, ...baseline.metrics } } : { validation: metrics },
       interactionCount: data.interactionCount,
       dataLatestAt: data.latestAt,
+      dataMaxInteractionId: data.maxInteractionId,
       itemIds: data.itemIds,
       userIds,
       weights: model.toBytes(),
       trainingSeconds,
     });
-    return { version, metrics };
+    return { version, metrics, baseline, dataSeconds, trainingSeconds };
   } finally {
     if (!(model instanceof Ease)) model.dispose();
   }

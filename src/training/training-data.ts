@@ -21,6 +21,8 @@ export interface TrainingData {
   /** Data snapshot: rows read and the latest occurred_at among them. */
   interactionCount: number;
   latestAt: Date | null;
+  /** Largest interactions.id read (ids grow with arrival): later ids arrived after this snapshot. */
+  maxInteractionId: bigint | null;
 }
 
 /**
@@ -49,19 +51,21 @@ export async function loadTrainingData(url: string, opts: TrainingDataOptions): 
     const rat = { rows: [] as number[], cols: [] as number[], values: [] as number[] };
     let count = 0;
     let latest = -Infinity;
+    let lastId = ''; // rows come in id order
     const stream = client.query(
-      copyTo(`COPY (SELECT user_id, item_id, kind, value, (extract(epoch FROM occurred_at) * 1000)::bigint
+      copyTo(`COPY (SELECT user_id, item_id, kind, value, (extract(epoch FROM occurred_at) * 1000)::bigint, id
                     FROM interactions ORDER BY id) TO STDOUT`),
     );
     for await (const line of readline.createInterface({ input: stream, crlfDelay: Infinity })) {
       if (!line) continue;
-      const [u, i, kind, value, at] = line.split('\t');
+      const [u, i, kind, value, at, id] = line.split('\t');
       const user = dense(userDense, userInternal, Number(u));
       const item = dense(itemDense, itemInternal, Number(i));
       const v = Number(value);
       count++;
       const t = Number(at);
       if (t > latest) latest = t;
+      lastId = id;
       if (kind === 'RATING') {
         rat.rows.push(user);
         rat.cols.push(item);
@@ -89,6 +93,7 @@ export async function loadTrainingData(url: string, opts: TrainingDataOptions): 
       ratings: csrFromTriples(userIds.length, itemIds.length, rat.rows, rat.cols, rat.values),
       interactionCount: count,
       latestAt: count > 0 ? new Date(latest) : null,
+      maxInteractionId: count > 0 ? BigInt(lastId) : null,
     };
   } finally {
     await client.end();

@@ -85,4 +85,14 @@ describe('strongGeneralizationSplit', () => {
     const tiny = csrFromTriples(1, 5, [0, 0, 0, 0, 0], [0, 1, 2, 3, 4]);
     expect(() => strongGeneralizationSplit(tiny, { heldOutUsers: 1, seed: 1 })).toThrow(/no train users/);
   });
+
+  it('uses fixed validation rows when given (eligible ones only), whatever heldOutUsers says', () => {
+    const fixed = [1, 2, 3, 8, 14]; // 14 is empty (14 % 7 === 0)
+    const s = strongGeneralizationSplit(m, { heldOutUsers: 1, seed: 5, validationRows: fixed });
+    const eligible = fixed.filter((r) => m.indptr[r + 1] - m.indptr[r] >= 5);
+    expect([...s.validationRows, ...s.droppedRows].sort((a, b) => a - b)).toEqual(eligible);
+    for (const r of fixed) expect(Array.from(s.trainRows)).not.toContain(r);
+    expect(() => strongGeneralizationSplit(m, { heldOutUsers: 1, seed: 5, validationRows: [0, 7] })).toThrow(/none of the 2 validation rows/);
+    expect(() => strongGeneralizationSplit(m, { heldOutUsers: 1, seed: 5, validationRows: [600] })).toThrow(/not a row/);
+  });
 });

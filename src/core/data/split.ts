@@ -11,6 +11,12 @@ export interface StrongSplitOptions {
   heldOutFraction?: number;
   /** Users need at least this many items to be eligible for validation (default 5). */
   minItems?: number;
+  /**
+   * Fixed candidate validation rows (e.g. {@link stableHoldoutRows}) instead of a seeded draw of
+   * `heldOutUsers`: the listed rows with ≥ minItems items become validation users (at least one
+   * must); `heldOutUsers` is then ignored. The seed still picks each user's held-out items.
+   */
+  validationRows?: ArrayLike<number>;
 }
 
 /** A user-disjoint train/validation split (see {@link strongGeneralizationSplit}). */
@@ -50,8 +56,8 @@ export interface StrongSplit {
  * @throws when there are fewer eligible users than heldOutUsers, or no train user would remain
  */
 export function strongGeneralizationSplit(matrix: CsrMatrix, options: StrongSplitOptions): StrongSplit {
-  const { heldOutUsers, seed, heldOutFraction = 0.2, minItems = 5 } = options;
-  if (!(Number.isInteger(heldOutUsers) && heldOutUsers >= 1)) throw new Error(`strongGeneralizationSplit: heldOutUsers must be a positive integer, got ${heldOutUsers}`);
+  const { heldOutUsers, seed, heldOutFraction = 0.2, minItems = 5, validationRows: fixedRows } = options;
+  if (!fixedRows && !(Number.isInteger(heldOutUsers) && heldOutUsers >= 1)) throw new Error(`strongGeneralizationSplit: heldOutUsers must be a positive integer, got ${heldOutUsers}`);
   if (!(heldOutFraction > 0 && heldOutFraction < 1)) throw new Error(`strongGeneralizationSplit: heldOutFraction must be in (0, 1), got ${heldOutFraction}`);
   if (!(Number.isInteger(minItems) && minItems >= 2)) throw new Error(`strongGeneralizationSplit: minItems must be an integer ≥ 2, got ${minItems}`);
   const { indptr, indices, values, numCols } = matrix;
@@ -62,14 +68,26 @@ export function strongGeneralizationSplit(matrix: CsrMatrix, options: StrongSpli
   rng.shuffle(nonEmpty);
   const isValidation = new Uint8Array(matrix.numRows);
   let chosen = 0;
-  for (let k = nonEmpty.length - 1; k >= 0 && chosen < heldOutUsers; k--) {
-    const r = nonEmpty[k];
-    if (indptr[r + 1] - indptr[r] >= minItems) {
-      isValidation[r] = 1;
-      chosen++;
+  if (fixedRows) {
+    for (let k = 0; k < fixedRows.length; k++) {
+      const r = fixedRows[k];
+      if (!(Number.isInteger(r) && r >= 0 && r < matrix.numRows)) throw new Error(`strongGeneralizationSplit: validation row ${r} is not a row of the matrix`);
+      if (!isValidation[r] && indptr[r + 1] - indptr[r] >= minItems) {
+        isValidation[r] = 1;
+        chosen++;
+      }
+    }
+    if (chosen === 0) throw new Error(`strongGeneralizationSplit: none of the ${fixedRows.length} validation rows has ≥ ${minItems} items`);
+  } else {
+    for (let k = nonEmpty.length - 1; k >= 0 && chosen < heldOutUsers; k--) {
+      const r = nonEmpty[k];
+      if (indptr[r + 1] - indptr[r] >= minItems) {
+        isValidation[r] = 1;
+        chosen++;
+      }
     }
   }
-  if (chosen < heldOutUsers) {
+  if (!fixedRows && chosen < heldOutUsers) {
     throw new Error(`strongGeneralizationSplit: ${heldOutUsers} validation users requested but only ${chosen} users have ≥ ${minItems} items`);
   }
   const trainRows: number[] = [];

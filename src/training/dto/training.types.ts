@@ -1,0 +1,148 @@
+import { Field, Float, GraphQLISODateTime, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { ActivationPolicy, TrainingStatus } from '../../generated/prisma/enums.js';
+import { ModelKind } from '../../serving/dto/serving.types.js';
+
+registerEnumType(TrainingStatus, {
+  name: 'TrainingStatus',
+  description: 'QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED (a QUEUED run can be CANCELLED directly).',
+});
+registerEnumType(ActivationPolicy, {
+  name: 'ActivationPolicy',
+  description:
+    'What to do with the new version: NEVER activate it, activate it IF_BETTER than the active version (NDCG@100 on the same held-out users), or ALWAYS.',
+});
+export { ActivationPolicy, TrainingStatus };
+
+@InputType({ description: 'A training request. Unset values take the model defaults (see README "Training").' })
+export class TrainModelInput {
+  @Field(() => ModelKind)
+  kind: ModelKind;
+
+  @Field(() => ActivationPolicy, { defaultValue: ActivationPolicy.IF_BETTER })
+  activate: ActivationPolicy;
+
+  @Field(() => Int, { nullable: true, description: 'Training epochs (VAE/DAE default 200, AUTOREC 100; EASE has none).' })
+  epochs?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Seed of initialisation, batch order and held-out items (default 1).' })
+  seed?: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'RATING interactions count as positives at ≥ this (default 3.5).' })
+  minRating?: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'EASE λ (default 500) or AutoRec λ (default 30).' })
+  lambda?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Held-out validation users (default 10 % of users, at most 500).' })
+  validationUsers?: number | null;
+
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description:
+      'Model-specific settings. VAE/DAE: latentDim, hiddenUnits (list), batchSize, learningRate, dropout, weightDecay; VAE also annealCap, totalAnnealSteps. AUTOREC: hidden, learningRate, batchSize, refitDecoder.',
+  })
+  hyperparameters?: Record<string, unknown> | null;
+}
+
+@ObjectType({ description: 'One finished epoch of a training run.' })
+export class EpochPoint {
+  @Field(() => Int)
+  epoch: number;
+
+  @Field(() => Float, { description: 'Mean training loss of the epoch.' })
+  loss: number;
+
+  @Field(() => Float, { nullable: true, description: 'Validation metric after the epoch: NDCG@100 (VAE/DAE) or RMSE (AUTOREC).' })
+  validation: number | null;
+
+  @Field(() => Float, { description: 'Seconds of training in the epoch (validation excluded).' })
+  seconds: number;
+}
+
+@ObjectType({ description: 'The new version and the version active when it finished, scored on the same held-out users.' })
+export class TrainingComparison {
+  @Field({ description: 'The metric compared, e.g. "ndcg@100".' })
+  metric: string;
+
+  @Field(() => Float)
+  candidate: number;
+
+  @Field(() => Int, { nullable: true })
+  activeVersionId: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'Null when there was no active version or it cannot rank unseen users (AUTOREC).' })
+  active: number | null;
+
+  @Field(() => Int, { description: 'Held-out users scored.' })
+  users: number;
+}
+
+@ObjectType({ description: 'A training run: queued by trainModel or a schedule, run by one worker.' })
+export class TrainingRun {
+  @Field(() => Int)
+  id: number;
+
+  @Field(() => ModelKind)
+  kind: ModelKind;
+
+  @Field(() => TrainingStatus)
+  status: TrainingStatus;
+
+  @Field(() => ActivationPolicy)
+  activation: ActivationPolicy;
+
+  @Field(() => GraphQLJSONObject, { description: 'The settings requested.' })
+  hyperparameters: Record<string, unknown>;
+
+  @Field({ description: 'API or SCHEDULE.' })
+  trigger: string;
+
+  @Field(() => Int, { description: 'Epochs finished so far.' })
+  epoch: number;
+
+  @Field(() => Int, { nullable: true, description: 'Epochs planned (null for EASE).' })
+  epochs: number | null;
+
+  @Field(() => [EpochPoint], { description: 'Loss and validation metric per finished epoch, for plotting; grows while the run is in flight.' })
+  history: EpochPoint[];
+
+  @Field(() => TrainingComparison, { nullable: true })
+  comparison: TrainingComparison | null;
+
+  @Field(() => String, { nullable: true, description: 'Why the new version was or was not activated.' })
+  decision: string | null;
+
+  @Field(() => Boolean)
+  activated: boolean;
+
+  @Field(() => Boolean)
+  cancelRequested: boolean;
+
+  @Field(() => String, { nullable: true })
+  error: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'The version the run stored (when SUCCEEDED).' })
+  versionId: number | null;
+
+  @Field(() => String, { nullable: true, description: 'host:pid of the worker that ran it.' })
+  worker: string | null;
+
+  @Field(() => Float, { nullable: true, description: 'Seconds spent reading the interactions.' })
+  dataSeconds: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'Seconds spent training and validating.' })
+  trainingSeconds: number | null;
+
+  @Field(() => GraphQLISODateTime)
+  createdAt: Date;
+
+  @Field(() => GraphQLISODateTime, { nullable: true })
+  startedAt: Date | null;
+
+  @Field(() => GraphQLISODateTime, { nullable: true })
+  finishedAt: Date | null;
+
+  @Field(() => GraphQLISODateTime, { nullable: true, description: 'Last sign of life from the worker while RUNNING.' })
+  heartbeatAt: Date | null;
+}

@@ -1,0 +1,273 @@
+import os from 'node:os';
+import { threadId } from 'node:worker_threads';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import pg from 'pg';
+import type PgBoss from 'pg-boss';
+import { ENV } from '../config/config.module.js';
+import type { Env } from '../config/env.js';
+import type { CsrMatrix } from '../core/data/csr.js';
+import { initBackend } from '../core/engine/backend.js';
+import { crossCatalogScorer } from '../core/eval/cross-catalog.js';
+import { evaluateRanking } from '../core/eval/metrics.js';
+import type { Tf } from '../core/models/autorec.js';
+import { Ease } from '../core/models/ease.js';
+import { DATABASE_URL, PrismaService } from '../database/prisma.service.js';
+import { activateModelVersion, activeModelVersionId, loadModelVersion } from '../registry/registry.queries.js';
+import { modelFromArtifact } from '../serving/loaded-version.js';
+import { JobQueue, RETRAIN_QUEUE, TRAINING_QUEUE, type TrainingJobData } from './job-queue.js';
+import { claimRun, failOrphanedRuns, finishRun, heartbeat, recordEpoch, setRunTimings, type RunComparison, type TrainingRunRow } from './training-runs.queries.js';
+import { TrainingRunsService } from './training-runs.service.js';
+import { TrainingCancelled, trainVersion, type Baseline, type TrainableKind } from './train-version.js';
+
+/** Session advisory lock held by the worker that is training (released when its connection ends). */
+const TRAINING_LOCK = 0x7265636f; // "reco"
+const HEARTBEAT_MS = 2000;
+const ORPHAN_CHECK_MS = 15_000;
+const COMPARED = 'ndcg@100';
+
+/**
+ * Runs training jobs from the pg-boss queue, one at a time across all workers (singleton queue +
+ * an advisory lock), with the same core code as `npm run train` (trainVersion). Writes progress
+ * per epoch, honours cancellation, compares the new version with the active one on the same
+ * held-out users, activates per the run's policy, and fails runs whose worker died (it holds the
+ * lock, so no live worker is training them).
+ */
+@Injectable()
+export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('TrainingWorker');
+  private readonly name = `${os.hostname()}:${process.pid}${threadId ? `#${threadId}` : ''}`;
+  private tf: Tf | null = null;
+  private backendName = '';
+  private lockClient: pg.Client | null = null;
+  private orphanTimer: NodeJS.Timeout | null = null;
+  private training: number | null = null;
+  private stopping = false;
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly jobs: JobQueue,
+    private readonly runs: TrainingRunsService,
+    @Inject(DATABASE_URL) private readonly url: string,
+    @Inject(ENV) private readonly env: Env,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const backend = await initBackend({ prefer: this.env.tfBackend, log: (m) => this.logger.log(m) });
+    this.tf = backend.tf;
+    this.backendName = backend.name;
+    await this.recoverOrphans();
+    const boss = this.jobs.boss;
+    await boss.work<TrainingJobData>(TRAINING_QUEUE, { batchSize: 1, pollingIntervalSeconds: 1 }, async ([job]) => this.handle(job));
+    await this.configureSchedule(boss);
+    this.orphanTimer = setInterval(() => void this.recoverOrphans().catch((e: Error) => this.logger.warn(`orphan check: ${e.message}`)), ORPHAN_CHECK_MS);
+    this.orphanTimer.unref();
+    this.logger.log(`training worker ${this.name} ready (${this.backendName})`);
+  }
+
+  /** Stops taking jobs and stops a run in progress (marked FAILED); the job queue stops after this. */
+  async onModuleDestroy(): Promise<void> {
+    this.stopping = true;
+    if (this.orphanTimer) clearInterval(this.orphanTimer);
+    await this.jobs.boss.offWork(TRAINING_QUEUE).catch(() => undefined);
+    await this.jobs.boss.offWork(RETRAIN_QUEUE).catch(() => undefined);
+    for (let waited = 0; this.training !== null && waited < 20_000; waited += 100) await sleep(100);
+    await this.lockClient?.end().catch(() => undefined);
+  }
+
+  private async configureSchedule(boss: PgBoss): Promise<void> {
+    const { schedule } = this.env.retrain;
+    if (!schedule) {
+      await boss.unschedule(RETRAIN_QUEUE);
+      return;
+    }
+    await boss.schedule(RETRAIN_QUEUE, schedule, {}, { tz: 'UTC' });
+    await boss.work(RETRAIN_QUEUE, { batchSize: 1, pollingIntervalSeconds: 5 }, async () => {
+      const outcome = await this.runs.scheduledRetrain();
+      if ('queued' in outcome) this.logger.log(`schedule: queued training run ${outcome.queued.id}`);
+      else this.logger.log(`schedule: skipped, ${outcome.skipped}`);
+    });
+    this.logger.log(`retraining scheduled: "${schedule}" (UTC), ${this.env.retrain.kind}, ${this.env.retrain.activate}`);
+  }
+
+  /** A connection for the training lock; replaced when it breaks (e.g. Postgres restarted). */
+  private async lockConnection(): Promise<pg.Client> {
+    if (this.lockClient) return this.lockClient;
+    const client = new pg.Client({ connectionString: this.url, application_name: 'recoder-training-lock' });
+    client.on('error', (e) => {
+      this.logger.warn(`training lock connection lost: ${e.message}`);
+      if (this.lockClient === client) this.lockClient = null;
+    });
+    await client.connect();
+    this.lockClient = client;
+    return client;
+  }
+
+  private async tryLock(): Promise<boolean> {
+    const client = await this.lockConnection();
+    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [TRAINING_LOCK]);
+    return rows[0].ok;
+  }
+
+  private async unlock(): Promise<void> {
+    await this.lockClient?.query('SELECT pg_advisory_unlock($1)', [TRAINING_LOCK]).catch(() => undefined);
+  }
+
+  /**
+   * If no worker holds the training lock, every RUNNING run is an orphan (its worker died):
+   * mark it FAILED and fail its pg-boss job so the singleton queue moves on.
+   */
+  async recoverOrphans(): Promise<TrainingRunRow[]> {
+    if (this.training !== null || this.stopping) return [];
+    if (!(await this.tryLock())) return [];
+    try {
+      const orphans = await failOrphanedRuns(this.prisma, 'the worker stopped during the run (process exited or lost its database connection)');
+      for (const run of orphans) {
+        this.logger.warn(`training run ${run.id} was RUNNING with no live worker: marked FAILED`);
+        if (run.jobId) await this.jobs.boss.fail(TRAINING_QUEUE, run.jobId, { message: 'worker died' }).catch(() => undefined);
+      }
+      return orphans;
+    } finally {
+      await this.unlock();
+    }
+  }
+
+  private async handle(job: PgBoss.Job<TrainingJobData>): Promise<void> {
+    const runId = job.data.runId;
+    let locked = false;
+    for (let waited = 0; !(locked = await this.tryLock()) && waited < 60_000; waited += 500) await sleep(500);
+    if (!locked) throw new Error(`training run ${runId}: another worker holds the training lock`);
+    this.training = runId;
+    try {
+      const run = await claimRun(this.prisma, runId, this.name);
+      if (!run) {
+        this.logger.log(`training run ${runId} was cancelled before it started`);
+        return;
+      }
+      await this.execute(run);
+    } finally {
+      this.training = null;
+      await this.unlock();
+    }
+  }
+
+  private async execute(run: TrainingRunRow): Promise<void> {
+    const h = run.hyperparameters;
+    const kind = run.kind.toLowerCase() as TrainableKind;
+    let cancel = false;
+    let writes: Promise<unknown> = Promise.resolve();
+    const write = (f: () => Promise<unknown>) => {
+      writes = writes.then(f).catch((e: Error) => this.logger.warn(`run ${run.id}: progress not written (${e.message})`));
+    };
+    const beat = setInterval(() => write(async () => (cancel = (await heartbeat(this.prisma, run.id)) || cancel)), HEARTBEAT_MS);
+    let dataSeconds: number | null = null;
+    this.logger.log(`training run ${run.id}: ${run.kind} (${run.activation})`);
+    try {
+      const { hyperparameters: extra } = splitSettings(h);
+      const result = await trainVersion(this.tf!, this.url, this.prisma, {
+        kind,
+        epochs: h.epochs as number | undefined,
+        seed: (h.seed as number | undefined) ?? 1,
+        minRating: h.minRating as number | undefined,
+        lambda: h.lambda as number | undefined,
+        validationUsers: h.validationUsers as number | undefined,
+        hyperparameters: extra,
+        name: `${kind}-run${run.id}`,
+        backend: this.backendName,
+        onData: (info) => {
+          dataSeconds = info.seconds;
+          write(() => setRunTimings(this.prisma, run.id, { dataSeconds: info.seconds }));
+        },
+        onEpoch: (e) =>
+          write(async () => {
+            const point = { epoch: e.epoch, loss: e.loss, validation: e.validation ?? null, seconds: e.seconds };
+            cancel = (await recordEpoch(this.prisma, run.id, point)) || cancel;
+          }),
+        shouldStop: () => cancel || this.stopping,
+        scoreBaseline: kind === 'autorec' ? undefined : (validation, itemIds) => this.scoreActive(validation, itemIds),
+        log: (m) => this.logger.log(`run ${run.id}: ${m}`),
+      });
+      await writes;
+      const { comparison, activate, decision } = decide(run, result.metrics, result.baseline);
+      if (activate) await activateModelVersion(this.prisma, result.version.id);
+      await finishRun(this.prisma, run.id, {
+        status: 'SUCCEEDED',
+        versionId: result.version.id,
+        comparison,
+        decision,
+        activated: activate,
+        dataSeconds: result.dataSeconds,
+        trainingSeconds: result.trainingSeconds,
+      });
+      this.logger.log(`training run ${run.id} succeeded: version ${result.version.id}; ${decision}`);
+    } catch (error) {
+      await writes;
+      if (error instanceof TrainingCancelled) {
+        const status = cancel ? 'CANCELLED' : 'FAILED';
+        await finishRun(this.prisma, run.id, { status, error: cancel ? null : 'the worker shut down during the run', dataSeconds });
+        this.logger.log(`training run ${run.id} ${cancel ? 'cancelled' : 'stopped by shutdown'}`);
+        return;
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      await finishRun(this.prisma, run.id, { status: 'FAILED', error: message, dataSeconds }).catch(() => undefined);
+      this.logger.error(`training run ${run.id} failed: ${message}`);
+      throw error;
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  /** The active version's metrics on this run's held-out users (over this run's item columns). */
+  private async scoreActive(validation: { foldIn: CsrMatrix; heldOut: CsrMatrix }, itemIds: string[]): Promise<Baseline | null> {
+    const activeId = await activeModelVersionId(this.prisma);
+    if (activeId === null) return null;
+    const artifact = await loadModelVersion(this.prisma, activeId);
+    if (!artifact) return null;
+    if (artifact.kind === 'AUTOREC') return { versionId: activeId, metrics: {} };
+    const model = modelFromArtifact(this.tf!, artifact);
+    try {
+      const score = model instanceof Ease ? (h: CsrMatrix) => model.score(h) : (h: CsrMatrix) => (model as { reconstruct(h: CsrMatrix): Float32Array }).reconstruct(h);
+      const metrics = evaluateRanking(crossCatalogScorer(score, artifact.itemIds, itemIds), validation.foldIn, validation.heldOut);
+      return { versionId: activeId, metrics };
+    } finally {
+      if (!(model instanceof Ease)) model.dispose();
+    }
+  }
+}
+
+/** The run's stored settings minus the ones trainVersion takes as named options. */
+function splitSettings(h: Record<string, unknown>): { hyperparameters: Record<string, unknown> } {
+  const { epochs: _e, seed: _s, minRating: _m, lambda: _l, validationUsers: _v, ...rest } = h;
+  return { hyperparameters: rest };
+}
+
+/** The activation decision of a finished run, and the comparison to record. */
+export function decide(
+  run: Pick<TrainingRunRow, 'activation' | 'kind'>,
+  metrics: Record<string, number>,
+  baseline: Baseline | null,
+): { comparison: RunComparison | null; activate: boolean; decision: string } {
+  if (run.kind === 'AUTOREC') {
+    const activate = run.activation === 'ALWAYS';
+    return { comparison: null, activate, decision: activate ? 'activated (ALWAYS)' : 'not activated (NEVER)' };
+  }
+  const candidate = metrics[COMPARED];
+  const active = baseline?.metrics[COMPARED] ?? null;
+  const comparison: RunComparison = { metric: COMPARED, candidate, activeVersionId: baseline?.versionId ?? null, active, users: metrics.users };
+  const vs = active === null ? '' : ` vs ${active.toFixed(4)} of version ${baseline!.versionId}`;
+  switch (run.activation) {
+    case 'ALWAYS':
+      return { comparison, activate: true, decision: `activated (ALWAYS); ${COMPARED} ${candidate.toFixed(4)}${vs}` };
+    case 'NEVER':
+      return { comparison, activate: false, decision: `not activated (NEVER); ${COMPARED} ${candidate.toFixed(4)}${vs}` };
+    default:
+      if (!baseline) return { comparison, activate: true, decision: `activated (IF_BETTER): no version was active; ${COMPARED} ${candidate.toFixed(4)}` };
+      if (active === null) {
+        return { comparison, activate: false, decision: `not activated (IF_BETTER): active version ${baseline.versionId} (AUTOREC) cannot be compared on ${COMPARED}` };
+      }
+      return candidate > active
+        ? { comparison, activate: true, decision: `activated (IF_BETTER): ${COMPARED} ${candidate.toFixed(4)} > ${active.toFixed(4)} of version ${baseline.versionId}` }
+        : { comparison, activate: false, decision: `not activated (IF_BETTER): ${COMPARED} ${candidate.toFixed(4)} ≤ ${active.toFixed(4)} of version ${baseline.versionId}` };
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

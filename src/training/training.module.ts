@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { EmbeddedWorker } from './embedded-worker.service.js';
+import { JOB_QUEUE_ROLE, JobQueue } from './job-queue.js';
+import { TrainingRunsService } from './training-runs.service.js';
+import { TrainingResolver } from './training.resolver.js';
+
+/** Training as a service in the API: trainModel / trainingRun(s) / cancelTrainingRun, and the worker thread. */
+@Module({
+  providers: [{ provide: JOB_QUEUE_ROLE, useValue: 'api' }, JobQueue, TrainingRunsService, TrainingResolver, EmbeddedWorker],
+  exports: [TrainingRunsService],
+})
+export class TrainingModule {}

@@ -1,0 +1,28 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { loggerLevels } from './app.factory.js';
+import { loadEnv } from './config/env.js';
+import { openDatabaseFromEnv } from './database/database-bootstrap.js';
+import { WorkerModule } from './training/worker.module.js';
+
+/**
+ * `npm run worker`: a training worker process (Nest application context, no HTTP). Run any number;
+ * one trains at a time. Set RECODER_TRAINING_WORKER=off on the API processes when using these.
+ */
+async function main(): Promise<void> {
+  const env = loadEnv();
+  const logger = new Logger('Worker');
+  if (!env.databaseUrl) {
+    throw new Error('npm run worker needs DATABASE_URL (the API it serves must use the same database); without one, the API runs the worker in a thread');
+  }
+  const db = await openDatabaseFromEnv(env, { log: (m) => logger.log(m) });
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(env, db.url), { logger: loggerLevels(env.logLevel), abortOnError: false });
+  app.enableShutdownHooks();
+  await app.init();
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
