@@ -91,7 +91,8 @@ describe('strongGeneralizationSplit', () => {
     const s = strongGeneralizationSplit(m, { heldOutUsers: 1, seed: 5, validationRows: fixed });
     const eligible = fixed.filter((r) => m.indptr[r + 1] - m.indptr[r] >= 5);
     expect([...s.validationRows, ...s.droppedRows].sort((a, b) => a - b)).toEqual(eligible);
-    for (const r of fixed) expect(Array.from(s.trainRows)).not.toContain(r);
+    for (const r of eligible) expect(Array.from(s.trainRows)).not.toContain(r);
+    expect(Array.from(s.trainRows)).toContain(1); // listed but with < 5 items: stays a train user
     expect(() => strongGeneralizationSplit(m, { heldOutUsers: 1, seed: 5, validationRows: [0, 7] })).toThrow(/none of the 2 validation rows/);
     expect(() => strongGeneralizationSplit(m, { heldOutUsers: 1, seed: 5, validationRows: [600] })).toThrow(/not a row/);
   });

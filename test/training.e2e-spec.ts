@@ -1,0 +1,142 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { TrainingRunsService } from '../src/training/training-runs.service.js';
+import { bootApp, gql, sql, truncateAll } from './helpers.js';
+import { seedTasteGroups, servedVersion, trainingRun, trainModel, waitFor } from './training-data.js';
+
+const RECS = `query($userId: ID!) { recommendations(userId: $userId, limit: 5) { source modelVersionId items { item { id } } } }`;
+const ended = (r: Record<string, any>) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(r.status);
+/** Near-random: one epoch at a tiny step size. */
+const WEAK_DAE = { kind: 'DAE', epochs: 1, hyperparameters: { latentDim: 8, learningRate: 1e-5, batchSize: 32 } };
+
+/**
+ * Training as a service in the single-process default: the API runs the training worker in a
+ * worker thread; runs are queued over GraphQL (pg-boss), report progress, and activate per policy.
+ */
+describe('training over GraphQL (worker thread)', () => {
+  let app: NestFastifyApplication;
+
+  beforeAll(async () => {
+    await truncateAll();
+    app = await bootApp({ trainingWorker: 'thread' });
+    await seedTasteGroups(app);
+  }, 60_000);
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('rejects bad requests with the field named and queues nothing', async () => {
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ kind: 'VAE', hyperparameters: { dropuot: 0.5 } }, 'input.hyperparameters.dropuot', /unknown setting for VAE \(known: latentDim/],
+      [{ kind: 'DAE', hyperparameters: { dropout: 1.5 } }, 'input.hyperparameters.dropout', /\[0, 0.99\]/],
+      [{ kind: 'VAE', hyperparameters: { hiddenUnits: [600, 'x'] } }, 'input.hyperparameters.hiddenUnits[1]', /integer/],
+      [{ kind: 'EASE', epochs: 5 }, 'input.epochs', /no epochs/],
+      [{ kind: 'VAE', epochs: 0 }, 'input.epochs', /1\.\.10000/],
+      [{ kind: 'AUTOREC', activate: 'IF_BETTER' }, 'input.activate', /AUTOREC/],
+      [{ kind: 'VAE', lambda: 3 }, 'input.lambda', /only EASE and AUTOREC/],
+    ];
+    for (const [input, field, message] of cases) {
+      const res = await gql(app, `mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }`, { input });
+      expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+      expect(res.errors![0].message).toMatch(message);
+    }
+    expect(await sql('SELECT id FROM training_runs')).toEqual([]);
+    const missing = await gql(app, `{ trainingRun(id: 999) { id } }`);
+    expect(missing.errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
+  });
+
+  let first: number;
+  it('ALWAYS: a run reaches SUCCEEDED, records its epochs, activates, and the next recommendations use it', async () => {
+    const id = await trainModel(app, { ...WEAK_DAE, activate: 'ALWAYS' });
+    const run = await waitFor(() => trainingRun(app, id), ended, 90_000);
+    expect(run).toMatchObject({ status: 'SUCCEEDED', activation: 'ALWAYS', trigger: 'API', epoch: 1, epochs: 1, activated: true, error: null });
+    expect(run.history).toHaveLength(1);
+    expect(run.history[0].loss).toBeGreaterThan(0);
+    expect(run.comparison).toMatchObject({ metric: 'ndcg@100', activeVersionId: null, active: null });
+    expect(run.comparison.users).toBeGreaterThan(5);
+    expect(run.decision).toMatch(/ALWAYS/);
+    expect(run.modelVersion).toMatchObject({ id: run.versionId, active: true });
+    first = run.versionId;
+    await waitFor(() => servedVersion(app), (v) => v === first, 30_000);
+    const recs = await gql(app, RECS, { userId: 'u0' });
+    expect(recs.data!.recommendations).toMatchObject({ source: 'MODEL', modelVersionId: first });
+  }, 120_000);
+
+  let better: number;
+  it('IF_BETTER: a stronger model wins on the same held-out users and is activated', async () => {
+    const id = await trainModel(app, { kind: 'EASE', lambda: 50, activate: 'IF_BETTER' });
+    const run = await waitFor(() => trainingRun(app, id), ended, 90_000);
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.comparison.activeVersionId).toBe(first);
+    expect(run.comparison.candidate).toBeGreaterThan(run.comparison.active);
+    expect(run.activated).toBe(true);
+    expect(run.decision).toMatch(/activated \(IF_BETTER\): ndcg@100 [\d.]+ > [\d.]+ of version/);
+    // Both numbers are in the version's metrics too.
+    expect(run.modelVersion.metrics.baseline).toMatchObject({ versionId: first, 'ndcg@100': run.comparison.active });
+    expect(run.modelVersion.metrics.validation['ndcg@100']).toBeCloseTo(run.comparison.candidate, 10);
+    better = run.versionId;
+    await waitFor(() => servedVersion(app), (v) => v === better, 30_000);
+    const recs = await gql(app, RECS, { userId: 'u1' });
+    expect(recs.data!.recommendations.modelVersionId).toBe(better);
+  }, 120_000);
+
+  it('IF_BETTER: a weaker model is stored but not activated; NEVER is never activated', async () => {
+    const weak = await trainModel(app, { ...WEAK_DAE, activate: 'IF_BETTER' });
+    const run = await waitFor(() => trainingRun(app, weak), ended, 90_000);
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.activated).toBe(false);
+    expect(run.comparison.activeVersionId).toBe(better);
+    expect(run.comparison.candidate).toBeLessThanOrEqual(run.comparison.active);
+    expect(run.decision).toMatch(/not activated \(IF_BETTER\)/);
+    expect(run.modelVersion).toMatchObject({ active: false });
+
+    const never = await trainModel(app, { kind: 'EASE', lambda: 50, activate: 'NEVER' });
+    const done = await waitFor(() => trainingRun(app, never), ended, 90_000);
+    expect(done).toMatchObject({ status: 'SUCCEEDED', activated: false });
+    expect(done.decision).toMatch(/NEVER/);
+    expect(await servedVersion(app)).toBe(better);
+    expect((await gql(app, RECS, { userId: 'u2' })).data!.recommendations.modelVersionId).toBe(better);
+  }, 120_000);
+
+  it('shows progress while running, cancels a queued run at once and a running one at its next step; one run at a time', async () => {
+    const versionsBefore = (await sql('SELECT count(*)::int AS n FROM model_versions'))[0].n;
+    const long = await trainModel(app, { kind: 'VAE', epochs: 5000, activate: 'ALWAYS', hyperparameters: { latentDim: 8, hiddenUnits: [32] } });
+    const queued = await trainModel(app, { kind: 'EASE', activate: 'ALWAYS' });
+    // Progress is visible in flight: status RUNNING with a growing history.
+    const running = await waitFor(() => trainingRun(app, long), (r) => r.status === 'RUNNING' && r.history.length >= 2, 60_000);
+    expect(running.epoch).toBe(running.history.at(-1).epoch);
+    expect(running.finishedAt).toBeNull();
+    expect((await trainingRun(app, queued)).status).toBe('QUEUED'); // the singleton queue holds it back
+
+    const cancelled = await gql(app, `mutation($id: Int!) { cancelTrainingRun(id: $id) { status cancelRequested finishedAt } }`, { id: queued });
+    expect(cancelled.data!.cancelTrainingRun).toMatchObject({ status: 'CANCELLED', cancelRequested: true });
+    const stopping = await gql(app, `mutation($id: Int!) { cancelTrainingRun(id: $id) { status cancelRequested } }`, { id: long });
+    expect(stopping.data!.cancelTrainingRun).toMatchObject({ status: 'RUNNING', cancelRequested: true });
+    const stopped = await waitFor(() => trainingRun(app, long), ended, 30_000);
+    expect(stopped).toMatchObject({ status: 'CANCELLED', versionId: null, activated: false, error: null });
+    expect(stopped.epoch).toBeLessThan(5000);
+
+    const again = await gql(app, `mutation($id: Int!) { cancelTrainingRun(id: $id) { id } }`, { id: long });
+    expect(again.errors![0].extensions).toMatchObject({ code: 'ALREADY_FINISHED', field: 'id', status: 'CANCELLED' });
+    // The cancelled queued run never started; no version was stored by either.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await trainingRun(app, queued)).toMatchObject({ status: 'CANCELLED', startedAt: null, versionId: null });
+    expect((await sql('SELECT count(*)::int AS n FROM model_versions'))[0].n).toBe(versionsBefore);
+    expect(await servedVersion(app)).toBe(better);
+    const list = await gql(app, `{ trainingRuns(first: 3, status: CANCELLED) { id } }`);
+    expect(list.data!.trainingRuns.map((r: { id: number }) => r.id)).toEqual([queued, long]);
+  }, 120_000);
+
+  it('a schedule tick skips when nothing arrived since the active snapshot, and queues when something did', async () => {
+    const runs = app.get(TrainingRunsService);
+    const idle = await runs.scheduledRetrain();
+    expect(idle).toEqual({ skipped: expect.stringMatching(/no interaction arrived since active version \d+/) });
+    const recorded = await gql(app, `mutation { recordInteractions(interactions: [{userId: "u0", itemId: "m0-29"}]) { createdUsers } }`);
+    expect(recorded.errors).toBeUndefined();
+    const tick = await runs.scheduledRetrain();
+    if (!('queued' in tick)) throw new Error(`expected a queued run, got ${JSON.stringify(tick)}`);
+    expect(tick.queued).toMatchObject({ trigger: 'SCHEDULE', kind: 'VAE', activation: 'IF_BETTER', status: 'QUEUED' });
+    expect(await runs.scheduledRetrain()).toEqual({ skipped: 'a training run is already queued or running' });
+    await gql(app, `mutation($id: Int!) { cancelTrainingRun(id: $id) { id } }`, { id: tick.queued.id });
+    await waitFor(() => trainingRun(app, tick.queued.id), ended, 60_000);
+  }, 90_000);
+});
