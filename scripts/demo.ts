@@ -6,12 +6,17 @@ import { createApp } from '../src/app.factory.js';
 import { loadEnv, PROJECT_ROOT } from '../src/config/env.js';
 import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { importInteractions } from '../src/interactions/import/index.js';
+import { ActiveModelService } from '../src/serving/active-model.service.js';
+import { TrainingRunsService } from '../src/training/training-runs.service.js';
 
-const HELP = `Usage: npm run demo [-- --no-serve]
+const HELP = `Usage: npm run demo [-- --no-serve] [--epochs N]
 
 Starts Recoder on the shipped MovieLens latest-small data:
   embedded PostgreSQL (unless DATABASE_URL is set) → migrations → import the demo data (once)
-  → GraphQL on http://HOST:PORT/graphql with GraphiQL at /graphiql.
+  → GraphQL on http://HOST:PORT/graphql with GraphiQL at /graphiql
+  → when no model version is active yet, trains a Mult-VAE (quick settings) in the API's training
+    worker thread, activates it, and prints example queries.
+  --epochs N   epochs of the demo Mult-VAE (default 30, about 30 s)
   --no-serve   stop after the import (used by CI to prove the zero-install path)`;
 
 const EXAMPLE = `{
@@ -20,7 +25,9 @@ const EXAMPLE = `{
 }`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, 'no-serve': { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: { help: { type: 'boolean', short: 'h' }, 'no-serve': { type: 'boolean' }, epochs: { type: 'string', default: '30' } },
+  });
   if (values.help) {
     console.log(HELP);
     return;
@@ -67,16 +74,69 @@ Recoder demo is up.
 Example query (paste into GraphiQL):
 ${EXAMPLE}
 
-Or with curl:
-  curl -s ${base}/graphql -H 'content-type: application/json' \\
-    -d '{"query":"{ popularItems(limit: 5) { item { title } score } }"}'
-
 Ctrl-C stops the server${db.embedded ? ' and the embedded PostgreSQL' : ''}.`);
+    await trainDemoModel(app.get(TrainingRunsService), app.get(ActiveModelService), Number(values.epochs), env.trainingWorker === 'thread');
+    const sample = await exampleIds(db.url);
+    console.log(`
+Personal recommendations, similar items and similar users are served by model version ${app.get(ActiveModelService).version?.id}:
+  curl -s ${base}/graphql -H 'content-type: application/json' \\
+    -d '{"query":"{ recommendations(userId: \\"${sample.userId}\\", limit: 5) { source modelVersionId items { score item { title } } } }"}'
+  curl -s ${base}/graphql -H 'content-type: application/json' \\
+    -d '{"query":"{ similarItems(itemId: \\"${sample.itemId}\\", limit: 5) { score item { title } } }"}'
+
+In GraphiQL:
+  { recommendations(userId: "${sample.userId}", limit: 5) { items { score item { title categories } } } }
+  { similarItems(itemId: "${sample.itemId}", limit: 5) { score item { title } } }   # ${sample.title}
+  { trainingRuns { id kind status epoch decision history { epoch loss validation } } }
+  mutation { trainModel(input: { kind: DAE, epochs: 50, activate: IF_BETTER }) { id status } }`);
   } catch (error) {
     await close();
     throw error;
   } finally {
     if (values['no-serve']) await close();
+  }
+}
+
+/** Trains and activates a Mult-VAE when no version is active, printing progress; returns once it serves. */
+async function trainDemoModel(runs: TrainingRunsService, models: ActiveModelService, epochs: number, inThread: boolean): Promise<void> {
+  if (models.version) {
+    console.log(`\n[demo] model version ${models.version.id} is active: skipping the demo training`);
+    return;
+  }
+  const run = await runs.trainModel({ kind: 'VAE', activate: 'ALWAYS', epochs, hyperparameters: { latentDim: 100, hiddenUnits: [300] } });
+  console.log(`\n[demo] no model version is active: training run ${run.id} (Mult-VAE, ${epochs} epochs) queued${inThread ? '' : ' — RECODER_TRAINING_WORKER=off: start `npm run worker` to run it'}`);
+  let shown = 0;
+  for (;;) {
+    const r = await runs.run(run.id);
+    for (const h of r.history.slice(shown)) {
+      if (h.epoch % 5 === 0 || h.epoch === r.epochs) console.log(`[demo] epoch ${h.epoch}/${r.epochs}: loss ${h.loss.toFixed(1)}, validation NDCG@100 ${h.validation?.toFixed(4) ?? '-'}`);
+    }
+    shown = r.history.length;
+    if (r.status === 'FAILED' || r.status === 'CANCELLED') throw new Error(`demo training run ${r.id} ${r.status}: ${r.error ?? ''}`);
+    if (r.status === 'SUCCEEDED' && servedId(models) === r.versionId) {
+      console.log(`[demo] ${r.decision}; version ${r.versionId} now serves`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+const servedId = (models: ActiveModelService): number | null => models.version?.id ?? null;
+
+/** A user with a long history and a well-known movie, for the printed examples. */
+async function exampleIds(url: string): Promise<{ userId: string; itemId: string; title: string }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const user = await client.query<{ external_id: string }>(
+      'SELECT u.external_id FROM users u JOIN interactions i ON i.user_id = u.id GROUP BY u.id ORDER BY count(*) DESC, u.id LIMIT 1 OFFSET 10',
+    );
+    const item = await client.query<{ external_id: string; title: string }>(
+      'SELECT it.external_id, it.title FROM items it JOIN interactions i ON i.item_id = it.id GROUP BY it.id ORDER BY count(*) DESC, it.id LIMIT 1',
+    );
+    return { userId: user.rows[0].external_id, itemId: item.rows[0].external_id, title: item.rows[0].title ?? '' };
+  } finally {
+    await client.end();
   }
 }
 
