@@ -44,4 +44,21 @@ describe('loadEnv', () => {
     expect(() => loadEnv({ RECODER_MAX_BATCH_SIZE: '0' })).toThrow(/RECODER_MAX_BATCH_SIZE/);
     expect(() => loadEnv({ RECODER_POPULARITY_WEIGHTS: 'PURCHASE' })).toThrow(/RECODER_POPULARITY_WEIGHTS/);
   });
+
+  it('configures the training worker and the retraining schedule', () => {
+    expect(loadEnv({})).toMatchObject({ trainingWorker: 'thread', trainingThreadNice: 19, retrain: { schedule: '', kind: 'VAE', activate: 'IF_BETTER', epochs: null } });
+    const env = loadEnv({
+      RECODER_TRAINING_WORKER: 'off',
+      RECODER_TRAINING_THREAD_NICE: '5',
+      RECODER_RETRAIN_SCHEDULE: ' 0 */6 * * * ',
+      RECODER_RETRAIN_KIND: 'DAE',
+      RECODER_RETRAIN_ACTIVATE: 'ALWAYS',
+      RECODER_RETRAIN_EPOCHS: '80',
+    });
+    expect(env).toMatchObject({ trainingWorker: 'off', trainingThreadNice: 5, retrain: { schedule: '0 */6 * * *', kind: 'DAE', activate: 'ALWAYS', epochs: 80 } });
+    expect(() => loadEnv({ RECODER_RETRAIN_SCHEDULE: 'hourly' })).toThrow(/RECODER_RETRAIN_SCHEDULE: "hourly" is not a cron expression/);
+    expect(() => loadEnv({ RECODER_TRAINING_THREAD_NICE: '25' })).toThrow(/RECODER_TRAINING_THREAD_NICE/);
+    expect(() => loadEnv({ RECODER_TRAINING_WORKER: 'process' })).toThrow(/RECODER_TRAINING_WORKER/);
+    expect(() => loadEnv({ RECODER_RETRAIN_SCHEDULE: '0 3 * * *', RECODER_RETRAIN_KIND: 'AUTOREC' })).toThrow(/IF_BETTER compares NDCG@100/);
+  });
 });

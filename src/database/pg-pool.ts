@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import pg from 'pg';
 import { DATABASE_URL } from './prisma.service.js';
 
@@ -11,6 +11,10 @@ import { DATABASE_URL } from './prisma.service.js';
 export class PgPool extends pg.Pool implements OnModuleDestroy {
   constructor(@Inject(DATABASE_URL) url: string) {
     super({ connectionString: url, max: 10 });
+    // An idle connection that breaks (Postgres restarted, network cut) is dropped by the pool and
+    // replaced on the next checkout; without a listener the 'error' event would end the process.
+    const logger = new Logger(PgPool.name);
+    this.on('error', (error) => logger.warn(`idle database connection lost: ${error.message}`));
   }
 
   /** Runs `fn` in a transaction on one connection: COMMIT on success, ROLLBACK on any error. */

@@ -31,6 +31,7 @@ export interface TrainingData {
  */
 export async function loadTrainingData(url: string, opts: TrainingDataOptions): Promise<TrainingData> {
   const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined); // a broken connection fails the running query, which rejects
   await client.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');

@@ -154,11 +154,21 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
     const h = run.hyperparameters;
     const kind = run.kind.toLowerCase() as TrainableKind;
     let cancel = false;
+    let lockLost = false;
     let writes: Promise<unknown> = Promise.resolve();
     const write = (f: () => Promise<unknown>) => {
       writes = writes.then(f).catch((e: Error) => this.logger.warn(`run ${run.id}: progress not written (${e.message})`));
     };
-    const beat = setInterval(() => write(async () => (cancel = (await heartbeat(this.prisma, run.id)) || cancel)), HEARTBEAT_MS);
+    const beat = setInterval(
+      () =>
+        write(async () => {
+          // The lock's connection broke (e.g. Postgres restarted): take the lock again, or stop if
+          // another worker has it (it will have marked this run FAILED).
+          if (!this.lockClient && !(await this.tryLock())) lockLost = true;
+          cancel = (await heartbeat(this.prisma, run.id)) || cancel;
+        }),
+      HEARTBEAT_MS,
+    );
     let dataSeconds: number | null = null;
     this.logger.log(`training run ${run.id}: ${run.kind} (${run.activation})`);
     try {
@@ -182,7 +192,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
             const point = { epoch: e.epoch, loss: e.loss, validation: e.validation ?? null, seconds: e.seconds };
             cancel = (await recordEpoch(this.prisma, run.id, point)) || cancel;
           }),
-        shouldStop: () => cancel || this.stopping,
+        shouldStop: () => cancel || lockLost || this.stopping,
         scoreBaseline: kind === 'autorec' ? undefined : (validation, itemIds) => this.scoreActive(validation, itemIds),
         log: (m) => this.logger.log(`run ${run.id}: ${m}`),
       });
@@ -203,7 +213,8 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
       await writes;
       if (error instanceof TrainingCancelled) {
         const status = cancel ? 'CANCELLED' : 'FAILED';
-        await finishRun(this.prisma, run.id, { status, error: cancel ? null : 'the worker shut down during the run', dataSeconds });
+        const reason = lockLost ? 'the worker lost the training lock to another worker (database connection lost)' : 'the worker shut down during the run';
+        await finishRun(this.prisma, run.id, { status, error: cancel ? null : reason, dataSeconds });
         this.logger.log(`training run ${run.id} ${cancel ? 'cancelled' : 'stopped by shutdown'}`);
         return;
       }
