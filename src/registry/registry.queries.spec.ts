@@ -9,10 +9,11 @@ import { activateModelVersion, activeModelVersionId, listModelVersions, loadMode
 describe('model registry (real Postgres)', () => {
   let prisma: PrismaClient;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     const url = process.env.RECODER_TEST_DATABASE_URL;
     if (!url) throw new Error('RECODER_TEST_DATABASE_URL is unset: run through npm test');
     prisma = createPrismaClient(url, 2);
+    await prisma.activeModel.deleteMany(); // other test files may have left a version active
   });
   afterAll(async () => {
     await prisma.$disconnect();
