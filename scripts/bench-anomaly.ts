@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     await activateModelVersion(prisma, version.id);
     await prisma.$disconnect();
 
-    const app = await createApp(loadEnv({ LOG_LEVEL: 'warn', GRAPHIQL: 'false' }), url);
+    const app = await createApp(loadEnv({ LOG_LEVEL: 'warn', GRAPHIQL: 'false', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0' }), url);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
     const res = await app.inject({

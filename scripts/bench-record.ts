@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   url.pathname = `/${name}`;
   try {
     await applyMigrations(url.toString());
-    const app = await createApp({ ...env, logLevel: 'error', graphiql: false }, url.toString());
+    const app = await createApp({ ...env, logLevel: 'error', graphiql: false, auth: 'off', rateLimitPerMinute: 0 }, url.toString());
     await app.listen(0, '127.0.0.1');
     const address = app.getHttpServer().address() as { port: number };
     const endpoint = `http://127.0.0.1:${address.port}/graphql`;

@@ -49,7 +49,7 @@ interface RunResult {
 
 function start(script: string, env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', script)], {
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', GRAPHIQL: 'false', HOST: '127.0.0.1', ...env },
+    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', GRAPHIQL: 'false', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d: Buffer) => process.stderr.write(`  [${path.basename(script)}] ${d}`));

@@ -287,6 +287,8 @@ async function main(): Promise<void> {
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
       GRAPHIQL: 'false',
+      RECODER_AUTH: 'off',
+      RECODER_RATE_LIMIT_PER_MINUTE: '0',
       HOST: '127.0.0.1',
       PORT: String(port),
       DATABASE_URL: url,

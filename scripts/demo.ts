@@ -32,7 +32,9 @@ async function main(): Promise<void> {
     console.log(HELP);
     return;
   }
-  const env = loadEnv();
+  // The demo is for trying the API in GraphiQL on this machine: it runs open (the auth module logs a
+  // warning) with GraphiQL and introspection on, unless the environment says otherwise.
+  const env = loadEnv({ RECODER_AUTH: 'off', GRAPHIQL: 'true', RECODER_INTROSPECTION: 'true', ...process.env });
   const db = await openDatabaseFromEnv(env, {
     log: (m: string) => console.log(`[db] ${m}`),
   });
@@ -74,7 +76,7 @@ Recoder demo is up.
 Example query (paste into GraphiQL):
 ${EXAMPLE}
 
-Ctrl-C stops the server${db.embedded ? ' and the embedded PostgreSQL' : ''}.`);
+${env.auth === 'off' ? 'The demo API is open (RECODER_AUTH=off): anyone who can reach it may write and train.\nWith RECODER_AUTH=required, create keys with: npm run apikey -- create --role admin\n' : ''}Ctrl-C stops the server${db.embedded ? ' and the embedded PostgreSQL' : ''}.`);
     await trainDemoModel(app.get(TrainingRunsService), app.get(ActiveModelService), Number(values.epochs), env.trainingWorker === 'thread');
     const sample = await exampleIds(db.url);
     console.log(`

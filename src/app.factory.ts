@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import type { Env } from './config/env.js';
+import { registerRateLimit } from './graphql/rate-limit.js';
 
 /** Request bodies up to 16 MiB: a 10,000-interaction batch is about 1.5 MB of JSON. */
 const BODY_LIMIT = 16 * 1024 * 1024;
@@ -14,6 +15,7 @@ export async function createApp(env: Env, databaseUrl: string): Promise<NestFast
     new FastifyAdapter({ bodyLimit: BODY_LIMIT }),
     { logger: loggerLevels(env.logLevel), abortOnError: false },
   );
+  await registerRateLimit(app, env);
   app.enableShutdownHooks();
   return app;
 }

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
 import type { MercuriusDriverConfig } from '@nestjs/mercurius';
+import { AuthModule } from './auth/auth.module.js';
 import { CatalogModule } from './catalog/catalog.module.js';
 import { ConfigModule } from './config/config.module.js';
 import type { Env } from './config/env.js';
@@ -20,6 +21,7 @@ export class AppModule {
         ConfigModule.forRoot(env),
         DatabaseModule.forRoot(databaseUrl),
         GraphQLModule.forRoot<MercuriusDriverConfig>(graphqlConfig(env)),
+        AuthModule,
         CatalogModule,
         InteractionsModule,
         ServingModule,

@@ -26,7 +26,7 @@ describe('PostgreSQL restart during training', () => {
     await rm(DATA_DIR, { recursive: true, force: true });
     server = await startEmbeddedPostgres({ dataDir: DATA_DIR, port: PORT });
     await applyMigrations(server.url);
-    const env = { ...loadEnv({ LOG_LEVEL: 'error', GRAPHIQL: 'false' }), trainingWorker: 'thread' as const };
+    const env = { ...loadEnv({ LOG_LEVEL: 'error', GRAPHIQL: 'false', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0' }), trainingWorker: 'thread' as const };
     app = await createApp(env, server.url);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();

@@ -4,8 +4,10 @@ import { ItemsFilter, UpsertItemInput } from './dto/item.input.js';
 import { Item, ItemConnection, PopularItem } from './dto/item.type.js';
 import { ItemsArgs, PopularItemsArgs } from './dto/popular-items.args.js';
 import { ItemsService } from './items.service.js';
+import { Requires } from '../auth/roles.js';
 
 @Resolver(() => Item)
+@Requires('READER')
 export class ItemsResolver {
   constructor(private readonly itemsService: ItemsService) {}
 
@@ -29,11 +31,13 @@ export class ItemsResolver {
     return this.itemsService.popular(args);
   }
 
+  @Requires('WRITER')
   @Mutation(() => [Item], { description: 'Creates or updates up to RECODER_MAX_BATCH_SIZE items in one transaction.' })
   upsertItems(@Args('items', { type: () => [UpsertItemInput] }) items: UpsertItemInput[]): Promise<Item[]> {
     return this.itemsService.upsert(items);
   }
 
+  @Requires('WRITER')
   @Mutation(() => Item, { description: 'Hides an item from recommendations and popularity, or shows it again.' })
   setItemHidden(
     @Args('itemId', { type: () => ID }) itemId: string,
@@ -42,6 +46,7 @@ export class ItemsResolver {
     return this.itemsService.setHidden(itemId, hidden);
   }
 
+  @Requires('ADMIN')
   @Mutation(() => DeletionResult, { description: 'Deletes an item and all interactions with it.' })
   deleteItem(@Args('itemId', { type: () => ID }) itemId: string): Promise<DeletionResult> {
     return this.itemsService.delete(itemId);

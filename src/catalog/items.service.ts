@@ -62,6 +62,8 @@ export class ItemsService {
   async list(filter: ItemsFilter | null | undefined, first: number, after: string | null | undefined): Promise<ItemConnection> {
     checkLimit('first', first, this.env.maxPageSize);
     const afterId = after ? (decodeCursor('after', after, ['number'])[0] as number) : undefined;
+    // Item ids are int4: a forged cursor outside that range is not one this API returned.
+    if (afterId !== undefined && (afterId < 0 || afterId > 2 ** 31 - 1)) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'after: not a cursor returned by this API', 'after');
     if (filter?.category != null) checkString('filter.category', filter.category, LIMITS.category);
     const rows = await this.prisma.item.findMany({
       where: {

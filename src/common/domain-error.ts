@@ -16,6 +16,14 @@ export enum ErrorCode {
   NOT_IN_MODEL = 'NOT_IN_MODEL',
   /** The active model's kind cannot answer this (e.g. predictedRating on a Mult-VAE version). */
   UNSUPPORTED_BY_MODEL = 'UNSUPPORTED_BY_MODEL',
+  /** No API key, a malformed Authorization header, or an unknown or revoked key. */
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  /** The API key's role is too weak for the operation; `required` and `role` say which. */
+  FORBIDDEN = 'FORBIDDEN',
+  /** Too many requests for this API key (or client address) in the current minute (HTTP 429). */
+  RATE_LIMITED = 'RATE_LIMITED',
+  /** The document exceeds a limit: depth, aliases, directives or estimated cost (HTTP 400). */
+  QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
   /** cancelTrainingRun on a run that already SUCCEEDED, FAILED or was CANCELLED; `status` says which. */
   ALREADY_FINISHED = 'ALREADY_FINISHED',
   /** The query does not match the schema (wrong type, unknown field, missing argument). */

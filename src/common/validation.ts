@@ -9,15 +9,18 @@ export const LIMITS = {
   eventId: 256,
   /** Serialized JSON size of an `attributes` value. */
   attributesBytes: 16 * 1024,
+  /** Nesting depth of an `attributes` value. */
+  attributesDepth: 32,
 } as const;
 
 const bad = (field: string, message: string) => new DomainError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, field);
 
-/** A required external id: non-empty, no surrounding whitespace, at most 256 characters. */
+/** A required external id: non-empty, no surrounding whitespace, at most 256 characters, no NUL. */
 export function checkId(field: string, value: string): string {
   if (value.length === 0) throw bad(field, 'must not be empty');
   if (value.length > LIMITS.externalId) throw bad(field, `must be at most ${LIMITS.externalId} characters`);
   if (value.trim() !== value) throw bad(field, 'must not start or end with whitespace');
+  if (value.includes('\u0000')) throw bad(field, 'must not contain NUL characters'); // PostgreSQL text cannot hold them
   return value;
 }
 
@@ -36,13 +39,29 @@ export function checkCategories(field: string, values: string[]): string[] {
   return [...new Set(values)];
 }
 
-/** A JSON object of attributes, at most 16 KiB serialized. */
+/** A JSON object of attributes, at most 16 KiB serialized, nested at most 32 levels. */
 export function checkAttributes(field: string, value: unknown): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad(field, 'must be a JSON object');
+  // Before JSON.stringify, which overflows the stack on a value nested a few thousand deep.
+  if (nesting(value, LIMITS.attributesDepth + 1) > LIMITS.attributesDepth) throw bad(field, `must be nested at most ${LIMITS.attributesDepth} levels`);
   const size = Buffer.byteLength(JSON.stringify(value));
   if (size > LIMITS.attributesBytes) throw bad(field, `must be at most ${LIMITS.attributesBytes} bytes as JSON`);
   if (JSON.stringify(value).includes('\\u0000')) throw bad(field, 'must not contain NUL characters');
   return value as Record<string, unknown>;
+}
+
+/** Nesting depth of a JSON value (a scalar is 0), counted iteratively and only up to `stop`. */
+function nesting(value: unknown, stop: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth + 1 > deepest) deepest = depth + 1;
+    if (deepest >= stop) return deepest;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 export function checkBatch<T>(field: string, values: T[], max: number): T[] {

@@ -15,7 +15,21 @@ export interface Env {
   embeddedPgPort: number;
   host: string;
   port: number;
+  /** NODE_ENV=production: safer defaults (no GraphiQL, no introspection, JSON logs). */
+  production: boolean;
   graphiql: boolean;
+  /** Schema introspection queries allowed (default: on outside production). */
+  introspection: boolean;
+  /** 'required': every GraphQL request needs `Authorization: Bearer <API key>`; 'off': open (logs a warning at start). */
+  auth: 'required' | 'off';
+  /** Limits on a GraphQL document: nesting depth, aliases, estimated cost. */
+  queryLimits: { depth: number; aliases: number; cost: number };
+  /** Requests per minute per API key (per client address when auth is off); 0 = unlimited. */
+  rateLimitPerMinute: number;
+  /** Log lines as JSON (pino; default in production) or human-readable. */
+  logFormat: 'json' | 'pretty';
+  /** Serve Prometheus metrics at /metrics. */
+  metrics: boolean;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   /** recordInteractions creates items it does not know instead of rejecting the batch. */
   createUnknownItems: boolean;
@@ -66,7 +80,16 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_EMBEDDED_PG_PORT: port({ default: 54329 }),
       HOST: str({ default: '127.0.0.1' }),
       PORT: port({ default: 4000 }),
-      GRAPHIQL: bool({ default: true }),
+      NODE_ENV: str({ default: 'development' }),
+      GRAPHIQL: bool({ default: undefined }),
+      RECODER_INTROSPECTION: bool({ default: undefined }),
+      RECODER_AUTH: str({ choices: ['required', 'off'], default: 'required' }),
+      RECODER_MAX_QUERY_DEPTH: num({ default: 10 }),
+      RECODER_MAX_ALIASES: num({ default: 30 }),
+      RECODER_MAX_QUERY_COST: num({ default: 20000 }),
+      RECODER_RATE_LIMIT_PER_MINUTE: num({ default: 60000 }),
+      LOG_FORMAT: str({ choices: ['json', 'pretty'], default: undefined }),
+      RECODER_METRICS: bool({ default: true }),
       LOG_LEVEL: str({ choices: ['error', 'warn', 'log', 'debug', 'verbose'], default: 'log' }),
       RECODER_CREATE_UNKNOWN_ITEMS: bool({ default: false }),
       RECODER_MAX_BATCH_SIZE: num({ default: 10_000 }),
@@ -101,6 +124,12 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     problems.push('  RECODER_EXACT_SEARCH_BELOW: must be an integer ≥ 0');
   }
   positive('RECODER_HNSW_M', raw.RECODER_HNSW_M, 256);
+  positive('RECODER_MAX_QUERY_DEPTH', raw.RECODER_MAX_QUERY_DEPTH, 100);
+  positive('RECODER_MAX_ALIASES', raw.RECODER_MAX_ALIASES, 10_000);
+  positive('RECODER_MAX_QUERY_COST', raw.RECODER_MAX_QUERY_COST, 1e9);
+  if (!Number.isInteger(raw.RECODER_RATE_LIMIT_PER_MINUTE) || raw.RECODER_RATE_LIMIT_PER_MINUTE < 0) {
+    problems.push('  RECODER_RATE_LIMIT_PER_MINUTE: must be an integer ≥ 0 (0 = unlimited)');
+  }
   positive('RECODER_HNSW_EF_CONSTRUCTION', raw.RECODER_HNSW_EF_CONSTRUCTION, 10_000);
   positive('RECODER_HNSW_EF', raw.RECODER_HNSW_EF, 10_000);
   if (!Number.isInteger(raw.RECODER_TRAINING_THREAD_NICE) || raw.RECODER_TRAINING_THREAD_NICE < 0 || raw.RECODER_TRAINING_THREAD_NICE > 19) {
@@ -119,13 +148,21 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     problems.push(`  ${(error as Error).message}`);
   }
   if (problems.length > 0) throw new Error(`Invalid environment:\n${problems.join('\n')}`);
+  const production = raw.NODE_ENV === 'production';
   return {
     databaseUrl: raw.DATABASE_URL,
     embeddedPgDir: path.resolve(raw.RECODER_EMBEDDED_PG_DIR),
     embeddedPgPort: raw.RECODER_EMBEDDED_PG_PORT,
     host: raw.HOST,
     port: raw.PORT,
-    graphiql: raw.GRAPHIQL,
+    production,
+    graphiql: raw.GRAPHIQL ?? !production,
+    introspection: raw.RECODER_INTROSPECTION ?? !production,
+    auth: raw.RECODER_AUTH as Env['auth'],
+    queryLimits: { depth: raw.RECODER_MAX_QUERY_DEPTH, aliases: raw.RECODER_MAX_ALIASES, cost: raw.RECODER_MAX_QUERY_COST },
+    rateLimitPerMinute: raw.RECODER_RATE_LIMIT_PER_MINUTE,
+    logFormat: (raw.LOG_FORMAT as Env['logFormat'] | undefined) ?? (production ? 'json' : 'pretty'),
+    metrics: raw.RECODER_METRICS,
     logLevel: raw.LOG_LEVEL as Env['logLevel'],
     createUnknownItems: raw.RECODER_CREATE_UNKNOWN_ITEMS,
     maxBatchSize: raw.RECODER_MAX_BATCH_SIZE,

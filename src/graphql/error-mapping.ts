@@ -46,10 +46,32 @@ export function toFormattedError(error: GraphQLError | Error): GraphQLFormattedE
   return { message: 'Internal server error', ...location, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
 }
 
-/** Mercurius' own request rejections (query depth, malformed body): 4xx FastifyErrors with MER_ codes. */
+/** Thrown by the rate limiter (src/graphql/rate-limit.ts); answered as HTTP 429, code RATE_LIMITED. */
+export class RateLimitError extends Error {
+  readonly statusCode = 429;
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+    this.name = 'RateLimitError';
+  }
+}
+
+/** A document over a limit: Mercurius' depth limit or a graphql-armor rule (aliases, directives, cost). */
+function isLimitViolation(e: GraphQLError): boolean {
+  const o = e.originalError as { code?: unknown } | undefined;
+  if (o?.code === 'MER_ERR_GQL_QUERY_DEPTH') return true;
+  return !e.originalError && /^(Syntax Error: )?(Aliases|Directives|Query Cost) limit of \d+ exceeded/.test(e.message);
+}
+
+/**
+ * Request rejections before execution, 4xx FastifyErrors: Mercurius' own (query depth, malformed
+ * query) with MER_ codes, and Fastify's body parsing (invalid or too-large JSON body) with FST_ codes.
+ */
 function isRequestRejection(e: GraphQLError): boolean {
   const o = e.originalError as { code?: unknown; statusCode?: unknown } | undefined;
-  return typeof o?.code === 'string' && o.code.startsWith('MER_ERR') && typeof o.statusCode === 'number' && o.statusCode < 500;
+  return typeof o?.code === 'string' && /^(MER|FST)_ERR/.test(o.code) && typeof o.statusCode === 'number' && o.statusCode < 500;
 }
 
 /**
@@ -61,15 +83,30 @@ export function formatExecutionErrors(execution: ExecutionResult & { errors: rea
   statusCode: number;
   response: ExecutionResult;
 } {
+  const limited = execution.errors.find((e) => e.originalError instanceof RateLimitError)?.originalError as RateLimitError | undefined;
+  if (limited) {
+    const error = new GraphQLError(limited.message, { extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: limited.retryAfterSeconds } });
+    return { statusCode: 429, response: { errors: [error] } };
+  }
   // Mercurius wraps query validation failures in one FastifyError whose `errors` holds them.
   const flat = execution.errors.flatMap((e) => {
     const inner = (e.originalError as { errors?: unknown } | undefined)?.errors;
-    return Array.isArray(inner) ? inner.map((x) => (x instanceof GraphQLError ? x : new GraphQLError(String((x as Error).message ?? x)))) : [e];
+    return Array.isArray(inner)
+      ? inner.map((x) =>
+          x instanceof GraphQLError
+            ? x
+            : x instanceof RangeError // graphql-js's recursive parser overflowed: a document nested thousands deep
+              ? new GraphQLError('Syntax Error: the document is nested too deeply')
+              : new GraphQLError(String((x as Error).message ?? x), { originalError: x instanceof Error ? x : undefined }),
+        )
+      : [e];
   });
   const errors = flat.map((e) => {
-    const f = isRequestRejection(e)
-      ? { message: e.message, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } }
-      : toFormattedError(e);
+    const f = isLimitViolation(e)
+      ? { message: e.message.replace(/^Syntax Error: /, ''), extensions: { code: ErrorCode.QUERY_TOO_COMPLEX } }
+      : isRequestRejection(e)
+        ? { message: e.message, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } }
+        : toFormattedError(e);
     return new GraphQLError(f.message, {
       nodes: e.nodes,
       source: e.source,
@@ -79,7 +116,7 @@ export function formatExecutionErrors(execution: ExecutionResult & { errors: rea
     });
   });
   const requestError =
-    execution.data == null && flat.every((e) => !e.originalError || isRequestRejection(e) || e.message.startsWith('Variable "$'));
+    execution.data == null && flat.every((e) => !e.originalError || isLimitViolation(e) || isRequestRejection(e) || e.message.startsWith('Variable "$'));
   return {
     statusCode: requestError ? 400 : 200,
     response: execution.data === undefined ? { errors } : { data: execution.data, errors },

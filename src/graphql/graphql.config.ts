@@ -1,9 +1,33 @@
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
+import { NoSchemaIntrospectionCustomRule, type GraphQLError, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Env } from '../config/env.js';
 import { formatExecutionErrors } from './error-mapping.js';
 
-/** Largest nesting a query may have (user → interactions → item is depth 4). */
-export const MAX_QUERY_DEPTH = 10;
+/** Directives per document at most (an alias-free way to make a tiny query expensive to validate). */
+const MAX_DIRECTIVES = 50;
+
+/**
+ * Document limits, checked before execution (graphql-armor validation rules + Mercurius' depth
+ * limit): nesting depth, aliases, directives, and an estimated cost (objects 2, scalars 1, ×1.5
+ * per level; list sizes are capped separately by RECODER_MAX_PAGE_SIZE). Introspection is refused
+ * when disabled. Violations answer HTTP 400 with code QUERY_TOO_COMPLEX (or
+ * GRAPHQL_VALIDATION_FAILED for introspection).
+ */
+export function validationRules(env: Env): ValidationRule[] {
+  const { aliases, cost } = env.queryLimits;
+  // Report through the validation context (a GraphQL error per violation) rather than throwing.
+  const report = { exposeLimits: true, propagateOnRejection: false, onReject: [(ctx: ValidationContext | null, error: GraphQLError) => ctx?.reportError(error)] };
+  const rules: ValidationRule[] = [
+    maxAliasesRule({ n: aliases, ...report }) as unknown as ValidationRule,
+    maxDirectivesRule({ n: MAX_DIRECTIVES, ...report }) as unknown as ValidationRule,
+    costLimitRule({ maxCost: cost, ...report }) as unknown as ValidationRule,
+  ];
+  if (!env.introspection) rules.push(NoSchemaIntrospectionCustomRule);
+  return rules;
+}
 
 export function graphqlConfig(env: Env): MercuriusDriverConfig {
   return {
@@ -14,7 +38,10 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
     sortSchema: true,
     graphiql: env.graphiql,
     path: '/graphql',
-    queryDepth: MAX_QUERY_DEPTH,
+    queryDepth: env.queryLimits.depth,
+    validationRules: validationRules(env),
+    // One operation per request: batched arrays are refused (they would multiply every limit).
+    allowBatchedQueries: false,
     errorFormatter: (execution) => formatExecutionErrors(execution),
   };
 }

@@ -1,6 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { GraphQLSchemaBuilderModule, GraphQLSchemaFactory } from '@nestjs/graphql';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { ApiKeysResolver } from '../auth/api-keys.resolver.js';
 import { ItemsResolver } from '../catalog/items.resolver.js';
 import { UsersResolver } from '../catalog/users.resolver.js';
 import { InteractionsResolver, UserInteractionsResolver } from '../interactions/interactions.resolver.js';
@@ -18,6 +19,7 @@ export const RESOLVERS = [
   UserAnomalyResolver,
   ModelVersionsResolver,
   TrainingResolver,
+  ApiKeysResolver,
 ];
 
 /** The SDL committed as schema.gql: sorted, so diffs show real API changes only. */

@@ -3,11 +3,14 @@ import { User } from '../catalog/dto/user.type.js';
 import { RecordInteractionInput } from './dto/interaction.input.js';
 import { InteractionConnection, RecordInteractionsResult } from './dto/interaction.type.js';
 import { InteractionsService } from './interactions.service.js';
+import { Requires } from '../auth/roles.js';
 
 @Resolver()
+@Requires('READER')
 export class InteractionsResolver {
   constructor(private readonly service: InteractionsService) {}
 
+  @Requires('WRITER')
   @Mutation(() => RecordInteractionsResult, {
     description:
       'Stores up to RECODER_MAX_BATCH_SIZE interactions in one transaction (all or nothing). Retries with the same eventId store nothing new.',

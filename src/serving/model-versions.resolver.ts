@@ -8,8 +8,10 @@ import { PrismaService } from '../database/prisma.service.js';
 import { activeModelVersionId, getModelVersion, listModelVersions, type ModelVersionSummary } from '../registry/registry.queries.js';
 import { ActiveModelService } from './active-model.service.js';
 import { ModelVersion, SearchKind, ServingStatus } from './dto/serving.types.js';
+import { Requires } from '../auth/roles.js';
 
 @Resolver(() => ModelVersion)
+@Requires('READER')
 export class ModelVersionsResolver {
   constructor(
     private readonly prisma: PrismaService,
@@ -31,6 +33,7 @@ export class ModelVersionsResolver {
     return toModelVersion(version, active);
   }
 
+  @Requires('ADMIN')
   @Mutation(() => ModelVersion, {
     description:
       'Makes a version the active one for every API process (they swap atomically when it is loaded); returns once this process serves it. Rollback = activate an older version.',

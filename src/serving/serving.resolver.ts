@@ -11,8 +11,10 @@ import {
   UserAnomaly,
 } from './dto/serving.types.js';
 import { ServingService } from './serving.service.js';
+import { Requires } from '../auth/roles.js';
 
 @Resolver()
+@Requires('READER')
 export class ServingResolver {
   constructor(private readonly serving: ServingService) {}
 

@@ -87,7 +87,7 @@ export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<str
   const allowed = SETTINGS[r.kind];
   for (const [key, value] of Object.entries(r.hyperparameters ?? {})) {
     const field = `${prefix}.hyperparameters.${key}`;
-    const check = allowed[key];
+    const check = Object.hasOwn(allowed, key) ? allowed[key] : undefined; // not Object.prototype's "valueOf", "__proto__"...
     if (!check) {
       const known = Object.keys(allowed);
       throw bad(field, `unknown setting for ${r.kind}${known.length ? ` (known: ${known.join(', ')})` : ' (it takes none)'}`);

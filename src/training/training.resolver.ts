@@ -5,14 +5,17 @@ import { ModelVersion } from '../serving/dto/serving.types.js';
 import { TrainingStatus, TrainModelInput, TrainingRun } from './dto/training.types.js';
 import type { TrainingRunRow } from './training-runs.queries.js';
 import { TrainingRunsService } from './training-runs.service.js';
+import { Requires } from '../auth/roles.js';
 
 @Resolver(() => TrainingRun)
+@Requires('READER')
 export class TrainingResolver {
   constructor(
     private readonly runs: TrainingRunsService,
     private readonly prisma: PrismaService,
   ) {}
 
+  @Requires('ADMIN')
   @Mutation(() => TrainingRun, {
     description:
       'Queues a training run on the database\'s current interactions; a worker (`npm run worker`, or the API\'s worker thread) runs it. Poll `trainingRun(id)` for progress.',
@@ -21,6 +24,7 @@ export class TrainingResolver {
     return this.runs.trainModel(input);
   }
 
+  @Requires('ADMIN')
   @Mutation(() => TrainingRun, {
     description: 'Cancels a run: a QUEUED one at once, a RUNNING one at its next training step (no version is stored). ALREADY_FINISHED if it ended.',
   })

@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ApiKeysResolver } from './api-keys.resolver.js';
+import { ApiKeyGuard } from './auth.guard.js';
+import { AuthService } from './auth.service.js';
+
+/** API keys and roles: a global guard on every GraphQL root field. */
+@Module({
+  providers: [AuthService, ApiKeysResolver, { provide: APP_GUARD, useClass: ApiKeyGuard }],
+})
+export class AuthModule {}

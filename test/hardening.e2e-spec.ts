@@ -1,0 +1,109 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { bootApp, gql, truncateAll } from './helpers.js';
+
+async function post(app: NestFastifyApplication, payload: unknown, headers: Record<string, string> = {}) {
+  const res = await app.inject({ method: 'POST', url: '/graphql', payload: payload as object, headers });
+  return { status: res.statusCode, headers: res.headers, body: JSON.parse(res.body) as { data?: unknown; errors?: { message: string; extensions: Record<string, unknown> }[] } };
+}
+
+/** Document limits, batching, introspection and GraphiQL switches, per-key rate limits. */
+describe('GraphQL hardening', () => {
+  describe('document limits (defaults: depth 10, 30 aliases, cost 20,000)', () => {
+    let app: NestFastifyApplication;
+    beforeAll(async () => {
+      await truncateAll();
+      app = await bootApp();
+      await gql(app, 'mutation { upsertItems(items: [{ id: "i1" }]) { id } recordInteractions(interactions: [{ userId: "u1", itemId: "i1" }]) { createdUsers } }');
+    });
+    afterAll(async () => app?.close());
+
+    it('refuses a query nested deeper than the limit (QUERY_TOO_COMPLEX, HTTP 400) and accepts one within it', async () => {
+      // The schema has no cycles deep enough for the default 10; a server with depth 4 shows the rule.
+      const shallow = await bootApp({ queryLimits: { depth: 4, aliases: 30, cost: 20_000 } });
+      try {
+        const deep = await post(shallow, { query: '{ user(id: "u1") { interactions(first: 1) { nodes { item { id } } } } }' });
+        expect(deep.status).toBe(400);
+        expect(deep.body.errors![0]).toMatchObject({ extensions: { code: 'QUERY_TOO_COMPLEX' } });
+        expect(deep.body.errors![0].message).toMatch(/query depth \(5\) exceeds the query depth limit of 4/);
+        const ok = await post(shallow, { query: '{ user(id: "u1") { interactions(first: 1) { nodes { kind } } } }' });
+        expect(ok.status).toBe(200);
+        expect(ok.body.errors).toBeUndefined();
+      } finally {
+        await shallow.close();
+      }
+    });
+
+    it('refuses more aliases than the limit, with the limit in the message', async () => {
+      const many = (n: number) => `{ ${Array.from({ length: n }, (_, k) => `a${k}: servingStatus { populationSize }`).join(' ')} }`;
+      const res = await post(app, { query: many(31) });
+      expect(res.status).toBe(400);
+      expect(res.body.errors![0]).toMatchObject({ message: 'Aliases limit of 30 exceeded, found 31.', extensions: { code: 'QUERY_TOO_COMPLEX' } });
+      expect((await post(app, { query: many(30) })).status).toBe(200);
+    });
+
+    it('refuses a document whose estimated cost is over the limit and directive floods', async () => {
+      const fields = 'id title categories attributes hidden createdAt updatedAt';
+      const wide = `{ ${Array.from({ length: 30 }, (_, k) => `a${k}: items(first: 100) { nodes { ${fields} } pageInfo { hasNextPage endCursor } }`).join(' ')} }`;
+      const res = await post(app, { query: wide.replace(/a(\d+): items/g, (_m, k) => (Number(k) < 30 ? `a${k}: items` : 'items')) });
+      // 30 aliases is allowed; their cost is not.
+      expect(res.status).toBe(400);
+      expect(res.body.errors![0].message).toMatch(/^Query Cost limit of 20000 exceeded, found \d+\.$/);
+      const huge = await post(app, { query: '{ items(first: 100000) { nodes { id } } }' }); // page sizes count in the cost
+      expect(huge.body.errors![0].extensions.code).toBe('QUERY_TOO_COMPLEX');
+      const directives = `{ servingStatus ${'@include(if: true) '.repeat(60)} { populationSize } }`;
+      const flood = await post(app, { query: directives });
+      expect(flood.status).toBe(400);
+      expect(flood.body.errors!.map((e) => e.extensions.code)).toContain('QUERY_TOO_COMPLEX');
+    });
+
+    it('refuses batched requests (an array of operations)', async () => {
+      const res = await post(app, [{ query: '{ servingStatus { populationSize } }' }, { query: '{ servingStatus { populationSize } }' }]);
+      expect(res.status).toBe(400);
+      expect(res.body.errors?.[0].extensions.code).toBeDefined();
+    });
+
+    it('allows introspection and GraphiQL by default outside production', async () => {
+      const res = await post(app, { query: '{ __schema { queryType { name } } }' });
+      expect(res.body).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
+    });
+  });
+
+  describe('production defaults', () => {
+    let app: NestFastifyApplication;
+    beforeAll(async () => {
+      app = await bootApp({ introspection: false, graphiql: false });
+    });
+    afterAll(async () => app?.close());
+
+    it('refuses introspection and serves no GraphiQL; answers errors without stack traces', async () => {
+      const res = await post(app, { query: '{ __schema { queryType { name } } }' });
+      expect(res.status).toBe(400);
+      expect(res.body.errors![0].message).toMatch(/introspection/i);
+      expect((await app.inject({ method: 'GET', url: '/graphiql' })).statusCode).toBe(404);
+      const bad = await post(app, { query: '{ user(id: "nobody") { id } }' });
+      expect(bad.body.errors![0].extensions).toEqual({ code: 'NOT_FOUND', field: 'id', id: 'nobody' });
+      expect(JSON.stringify(bad.body)).not.toMatch(/stack|\.ts:|node_modules|SELECT/);
+    });
+  });
+
+  describe('rate limit per API key', () => {
+    let app: NestFastifyApplication;
+    beforeAll(async () => {
+      app = await bootApp({ rateLimitPerMinute: 5 });
+    });
+    afterAll(async () => app?.close());
+
+    it('answers 429 RATE_LIMITED past the limit, per key (or client address), with Retry-After', async () => {
+      const q = { query: '{ servingStatus { populationSize } }' };
+      const a = { authorization: 'Bearer key-a' }; // auth is off here: only the bucket differs
+      for (let k = 0; k < 5; k++) expect((await post(app, q, a)).status).toBe(200);
+      const limited = await post(app, q, a);
+      expect(limited.status).toBe(429);
+      expect(limited.body.errors![0].extensions).toMatchObject({ code: 'RATE_LIMITED' });
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      // Another key, and a client without one, have their own buckets.
+      expect((await post(app, q, { authorization: 'Bearer key-b' })).status).toBe(200);
+      expect((await post(app, q)).status).toBe(200);
+    });
+  });
+});
