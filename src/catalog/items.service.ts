@@ -118,6 +118,8 @@ export class ItemsService {
     if (args.since != null) checkDate('since', args.since);
     let weights: Record<string, number> = { ...this.env.popularityWeights };
     if (args.kindWeights != null) {
+      const kinds = Object.values(InteractionKind).length;
+      if (args.kindWeights.length > kinds) throw new DomainError(ErrorCode.BAD_USER_INPUT, `kindWeights: at most ${kinds} entries, one per kind`, 'kindWeights');
       weights = Object.fromEntries(Object.values(InteractionKind).map((k) => [k, 0]));
       args.kindWeights.forEach((w, i) => {
         weights[w.kind] = checkFinite(`kindWeights[${i}].weight`, w.weight, 1e6);
