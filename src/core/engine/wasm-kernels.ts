@@ -47,11 +47,50 @@ const unsortedSegmentSum: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 /**
- * Registers Recoder's JS kernels for the wasm backend (currently `UnsortedSegmentSum`). Safe to
+ * `Conv2DBackpropFilter` (the filter gradient of tf.conv2d, needed to train convolutional
+ * layers) for the wasm backend, which has none. It is computed with the backend's own forward
+ * Conv2D (XNNPACK): with x padded as the forward pass padded it,
+ *   dW[kh, kw, ci, co] = Σ_{n,h,w} x[n, h·s + kh, w·s + kw, ci] · dy[n, h, w, co],
+ * which is a 'valid' convolution of x seen as [Ci, H, W, N] (channels as the batch, the batch as
+ * channels) by dy seen as a filter [Ho, Wo, N, Co], dilated by the stride. NHWC, dilation 1.
+ */
+const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const b = backend as WasmBackendLike;
+  const a = attrs as unknown as { strides: number | [number, number]; pad: 'valid' | 'same' | number; dataFormat: string; dimRoundingMode?: 'floor' | 'round' | 'ceil'; filterShape: [number, number, number, number] };
+  if (a.dataFormat !== 'NHWC') throw new Error(`Conv2DBackpropFilter (wasm, Recoder): only NHWC, got ${a.dataFormat}`);
+  const x = inputs.x!;
+  const dy = inputs.dy!;
+  const [kh, kw, ci, co] = a.filterShape;
+  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode);
+  const { top, bottom, left, right } = info.padInfo;
+  // The backend's own kernels on TensorInfos (as its composite kernels do); intermediates freed here.
+  const run = (name: string, kernelInputs: tf.NamedTensorInfoMap, kernelAttrs: tf.NamedAttrMap): tf.TensorInfo =>
+    tf.getKernel(name, 'wasm')!.kernelFunc({ inputs: kernelInputs, backend, attrs: kernelAttrs }) as tf.TensorInfo;
+  const temporaries: tf.TensorInfo[] = [];
+  const temp = (t: tf.TensorInfo) => (temporaries.push(t), t);
+  try {
+    const padded = top || bottom || left || right ? temp(run('PadV2', { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 })) : x;
+    const xs = temp(run('Transpose', { x: padded }, { perm: [3, 1, 2, 0] })); // [Ci, Hp, Wp, N]
+    const f = temp(run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] })); // [Ho, Wo, N, Co]
+    const full = temp(
+      run('Conv2D', { x: xs, filter: f }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] }),
+    ); // [Ci, ≥kh, ≥kw, Co]
+    const sliced = temp(run('Slice', { x: full }, { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] }));
+    return run('Transpose', { x: sliced }, { perm: [1, 2, 0, 3] });
+  } finally {
+    for (const t of temporaries) b.disposeData(t.dataId);
+  }
+};
+
+/**
+ * Registers Recoder's JS kernels for the wasm backend (`UnsortedSegmentSum`, `Conv2DBackpropFilter`). Safe to
  * call more than once; a kernel that already exists for wasm (e.g. a future tfjs release) is kept.
  */
 export function registerWasmKernels(): void {
   if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
     tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum });
+  }
+  if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
+    tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter });
   }
 }
