@@ -1,0 +1,2 @@
+-- AlterEnum
+ALTER TYPE "model_kind" ADD VALUE 'CONV_AE';
