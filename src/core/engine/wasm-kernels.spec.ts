@@ -37,7 +37,7 @@ describe('wasm Conv2DBackpropFilter (Recoder kernel)', () => {
     const filter = tf.randomNormal([k, k, 3, 4], 0, 1, 'float32', 2) as import('@tensorflow/tfjs').Tensor4D;
     const y = tf.conv2d(x, filter, stride, pad);
     const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 3);
-    const grad = tf.grad((f: import('@tensorflow/tfjs').Tensor4D) => tf.sum(tf.mul(tf.conv2d(x, f, stride, pad), dy)))(filter);
+    const grad = tf.grad((f) => tf.sum(tf.mul(tf.conv2d(x, f as import('@tensorflow/tfjs').Tensor4D, stride, pad), dy)))(filter);
     const info = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, stride, 1, pad);
     const expected = naiveFilterGrad(x.dataSync() as Float32Array, x.shape, dy.dataSync() as Float32Array, y.shape, k, stride, info.padInfo.top, info.padInfo.left);
     const got = grad.dataSync();
