@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   }
   // The demo is for trying the API in GraphiQL on this machine: it runs open (the auth module logs a
   // warning) with GraphiQL and introspection on, unless the environment says otherwise.
-  const env = loadEnv({ RECODER_AUTH: 'off', GRAPHIQL: 'true', RECODER_INTROSPECTION: 'true', ...process.env });
+  const env = loadEnv({ RECODER_AUTH: 'off', GRAPHIQL: 'true', RECODER_INTROSPECTION: 'true', LOG_FORMAT: 'pretty', ...process.env });
   const db = await openDatabaseFromEnv(env, {
     log: (m: string) => console.log(`[db] ${m}`),
   });

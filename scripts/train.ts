@@ -6,15 +6,17 @@ import { createPrismaClient } from '../src/database/prisma.service.js';
 import { activateModelVersion } from '../src/registry/registry.queries.js';
 import { epochProgress } from '../src/training/epoch-progress.js';
 import { trainVersion, type TrainableKind } from '../src/training/train-version.js';
+import { trainVisualVersion } from '../src/training/train-visual.js';
 
-const HELP = `Usage: npm run train -- --model vae|dae|autorec|ease [options]
+const HELP = `Usage: npm run train -- --model vae|dae|autorec|ease|conv_ae [options]
 
 Trains a model on the database's interactions and stores it as a model version (weights, id maps,
 hyperparameters, validation metrics, data snapshot) that any process can load from DATABASE_URL.
 Validation: held-out users (strong generalization, 80/20 fold-in) for vae/dae/ease; 5% of the
 ratings for autorec.
 
-  --model <kind>          vae | dae | autorec | ease (required)
+  --model <kind>          vae | dae | autorec | ease | conv_ae (required; conv_ae: the image
+                          autoencoder, trained on the item images, validated on 10 % of them)
   --epochs <n>            training epochs (vae/dae default 200, autorec 100)
   --seed <n>              seed (default 1)
   --validation-users <n>  held-out users (default: 10% of users, at most 500)
@@ -41,7 +43,7 @@ async function main(): Promise<void> {
     },
   });
   const kind = values.model;
-  if (values.help || !kind || !['vae', 'dae', 'autorec', 'ease'].includes(kind)) {
+  if (values.help || !kind || !['vae', 'dae', 'autorec', 'ease', 'conv_ae'].includes(kind)) {
     console.log(HELP);
     if (!values.help) process.exitCode = 1;
     return;
@@ -58,9 +60,21 @@ async function main(): Promise<void> {
       prefer: values.backend as InitBackendOptions['prefer'],
       log: (m) => console.error(m),
     });
-    const total = epochs ?? (kind === 'autorec' ? 100 : 200);
-    const progress = kind === 'ease' ? null : epochProgress(kind, total, kind === 'autorec' ? 'RMSE' : 'NDCG@100', kind === 'autorec');
-    const { version, metrics } = await trainVersion(tf, db.url, prisma, {
+    const total = epochs ?? (kind === 'autorec' ? 100 : kind === 'conv_ae' ? 30 : 200);
+    const lowerIsBetter = kind === 'autorec' || kind === 'conv_ae';
+    const progress = kind === 'ease' ? null : epochProgress(kind, total, kind === 'autorec' ? 'RMSE' : kind === 'conv_ae' ? 'MSE' : 'NDCG@100', lowerIsBetter);
+    const { version, metrics } = kind === 'conv_ae'
+      ? await trainVisualVersion(tf, db.url, prisma, {
+          size: env.images.size,
+          channels: env.images.channels,
+          epochs: total,
+          seed,
+          name: values.name,
+          backend: backendName,
+          onEpoch: (e) => progress?.onEpoch(e),
+          log: (m) => console.error(m),
+        })
+      : await trainVersion(tf, db.url, prisma, {
       kind: kind as TrainableKind,
       epochs: total,
       seed,

@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { loggerLevels } from './app.factory.js';
 import { loadEnv } from './config/env.js';
 import { openDatabaseFromEnv } from './database/database-bootstrap.js';
+import { createLogger } from './ops/logger.js';
 import { WorkerModule } from './training/worker.module.js';
 
 /**
@@ -12,12 +12,13 @@ import { WorkerModule } from './training/worker.module.js';
  */
 async function main(): Promise<void> {
   const env = loadEnv();
+  Logger.overrideLogger(createLogger(env));
   const logger = new Logger('Worker');
   if (!env.databaseUrl) {
     throw new Error('npm run worker needs DATABASE_URL (the API it serves must use the same database); without one, the API runs the worker in a thread');
   }
   const db = await openDatabaseFromEnv(env, { log: (m) => logger.log(m) });
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(env, db.url), { logger: loggerLevels(env.logLevel), abortOnError: false });
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(env, db.url), { logger: createLogger(env), abortOnError: false });
   app.enableShutdownHooks();
   await app.init();
 }

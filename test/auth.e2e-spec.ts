@@ -20,6 +20,8 @@ const MUTATIONS: Record<string, [Role, string]> = {
   upsertItems: ['WRITER', 'mutation { upsertItems(items: [{ id: "i9", title: "new" }]) { id } }'],
   upsertUsers: ['WRITER', 'mutation { upsertUsers(users: [{ id: "x9" }]) { id } }'],
   setItemHidden: ['WRITER', 'mutation { setItemHidden(itemId: "i1", hidden: true) { id } }'],
+  setItemImage: ['WRITER', 'mutation { setItemImage(itemId: "i1", image: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4AWP4z8AAAAMBAQDbfS68AAAAAElFTkSuQmCC") { size } }'],
+  removeItemImage: ['WRITER', 'mutation { removeItemImage(itemId: "i1") }'],
   deleteItem: ['ADMIN', 'mutation { deleteItem(itemId: "i2") { deletedInteractions } }'],
   deleteUser: ['ADMIN', 'mutation { deleteUser(userId: "u1") { deletedInteractions } }'],
   trainModel: ['ADMIN', 'mutation { trainModel(input: { kind: EASE, activate: NEVER }) { id } }'],
@@ -36,12 +38,14 @@ const QUERIES: Record<string, [Role, string]> = {
   recommendations: ['READER', '{ recommendations(userId: "u1", limit: 2) { source } }'],
   recommendationsForHistory: ['READER', '{ recommendationsForHistory(itemIds: ["i1"], limit: 2) { source } }'],
   similarItems: ['READER', '{ similarItems(itemId: "i1") { score } }'],
+  reconstructImage: ['READER', '{ reconstructImage(itemId: "i1") { error } }'],
   similarUsers: ['READER', '{ similarUsers(userId: "u1") { score } }'],
   reconstruction: ['READER', '{ reconstruction(userId: "u1") { error } }'],
   predictedRating: ['READER', '{ predictedRating(userId: "u1", itemId: "i1") }'],
   anomalousUsers: ['READER', '{ anomalousUsers { error } }'],
   userEmbedding: ['READER', '{ userEmbedding(userId: "u1") { dimension } }'],
   itemEmbedding: ['READER', '{ itemEmbedding(itemId: "i1") { dimension } }'],
+  sampleSyntheticUsers: ['READER', '{ sampleSyntheticUsers(count: 1, itemsPerUser: 1) { items { id } } }'],
   modelVersions: ['READER', '{ modelVersions { id } }'],
   modelVersion: ['READER', '{ modelVersion(id: 1) { id } }'],
   servingStatus: ['READER', '{ servingStatus { populationSize } }'],
@@ -68,7 +72,7 @@ async function snapshot(): Promise<Record<string, number>> {
      UNION ALL SELECT 'interactions', count(*)::int FROM interactions UNION ALL SELECT 'hidden', count(*)::int FROM items WHERE hidden
      UNION ALL SELECT 'training_runs', count(*)::int FROM training_runs UNION ALL SELECT 'api_keys', count(*)::int FROM api_keys
      UNION ALL SELECT 'revoked', count(*)::int FROM api_keys WHERE revoked_at IS NOT NULL
-     UNION ALL SELECT 'active', count(*)::int FROM active_models`,
+     UNION ALL SELECT 'active', count(*)::int FROM active_models UNION ALL SELECT 'item_images', count(*)::int FROM item_images`,
   );
   return Object.fromEntries(rows.map((r) => [r.t, r.n]));
 }

@@ -15,18 +15,23 @@ export const LIMITS = {
 
 const bad = (field: string, message: string) => new DomainError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, field);
 
-/** A required external id: non-empty, no surrounding whitespace, at most 256 characters, no NUL. */
+/** Half of a UTF-16 surrogate pair on its own: not Unicode text (PostgreSQL's jsonb rejects it, text replaces it). */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/** A required external id: non-empty, no surrounding whitespace, at most 256 characters, no NUL, valid Unicode. */
 export function checkId(field: string, value: string): string {
   if (value.length === 0) throw bad(field, 'must not be empty');
   if (value.length > LIMITS.externalId) throw bad(field, `must be at most ${LIMITS.externalId} characters`);
   if (value.trim() !== value) throw bad(field, 'must not start or end with whitespace');
   if (value.includes('\u0000')) throw bad(field, 'must not contain NUL characters'); // PostgreSQL text cannot hold them
+  if (LONE_SURROGATE.test(value)) throw bad(field, 'must be valid Unicode (a lone surrogate)');
   return value;
 }
 
 export function checkString(field: string, value: string, max: number): string {
   if (value.length > max) throw bad(field, `must be at most ${max} characters`);
   if (value.includes('\u0000')) throw bad(field, 'must not contain NUL characters');
+  if (LONE_SURROGATE.test(value)) throw bad(field, 'must be valid Unicode (a lone surrogate)');
   return value;
 }
 
@@ -43,25 +48,31 @@ export function checkCategories(field: string, values: string[]): string[] {
 export function checkAttributes(field: string, value: unknown): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad(field, 'must be a JSON object');
   // Before JSON.stringify, which overflows the stack on a value nested a few thousand deep.
-  if (nesting(value, LIMITS.attributesDepth + 1) > LIMITS.attributesDepth) throw bad(field, `must be nested at most ${LIMITS.attributesDepth} levels`);
+  const { depth, loneSurrogate } = inspectJson(value, LIMITS.attributesDepth + 1);
+  if (depth > LIMITS.attributesDepth) throw bad(field, `must be nested at most ${LIMITS.attributesDepth} levels`);
+  if (loneSurrogate) throw bad(field, 'must be valid Unicode (a lone surrogate)');
   const size = Buffer.byteLength(JSON.stringify(value));
   if (size > LIMITS.attributesBytes) throw bad(field, `must be at most ${LIMITS.attributesBytes} bytes as JSON`);
   if (JSON.stringify(value).includes('\\u0000')) throw bad(field, 'must not contain NUL characters');
   return value as Record<string, unknown>;
 }
 
-/** Nesting depth of a JSON value (a scalar is 0), counted iteratively and only up to `stop`. */
-function nesting(value: unknown, stop: number): number {
-  let deepest = 0;
+/** A JSON value's nesting depth (a scalar is 0; counted up to `stop`) and whether a key or string has a lone surrogate; iterative. */
+function inspectJson(value: unknown, stop: number): { depth: number; loneSurrogate: boolean } {
+  let depth = 0;
+  let loneSurrogate = false;
   const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
+  while (stack.length > 0 && depth < stop) {
+    const [v, d] = stack.pop()!;
+    if (typeof v === 'string') loneSurrogate ||= LONE_SURROGATE.test(v);
     if (v === null || typeof v !== 'object') continue;
-    if (depth + 1 > deepest) deepest = depth + 1;
-    if (deepest >= stop) return deepest;
-    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+    depth = Math.max(depth, d + 1);
+    for (const [k, child] of Object.entries(v)) {
+      loneSurrogate ||= LONE_SURROGATE.test(k);
+      stack.push([child, d + 1]);
+    }
   }
-  return deepest;
+  return { depth, loneSurrogate };
 }
 
 export function checkBatch<T>(field: string, values: T[], max: number): T[] {

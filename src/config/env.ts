@@ -51,6 +51,8 @@ export interface Env {
   trainingThreadNice: number;
   /** Scheduled retraining: a cron expression (UTC; e.g. "0 3 * * *"), '' for none; skipped when no interaction arrived since the active version's snapshot. */
   retrain: { schedule: string; kind: 'VAE' | 'DAE' | 'EASE' | 'AUTOREC'; activate: 'NEVER' | 'IF_BETTER' | 'ALWAYS'; epochs: number | null };
+  /** Item images (setItemImage, import --images): stored as a size×size square of 1 (grayscale) or 3 (RGB) channels; uploads at most maxBytes encoded. */
+  images: { size: number; channels: 1 | 3; maxBytes: number };
 }
 
 /** Parses "PURCHASE=5,LIKE=2" into a map; throws on malformed entries. */
@@ -106,6 +108,9 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_RETRAIN_KIND: str({ choices: ['VAE', 'DAE', 'EASE', 'AUTOREC'], default: 'VAE' }),
       RECODER_RETRAIN_ACTIVATE: str({ choices: ['NEVER', 'IF_BETTER', 'ALWAYS'], default: 'IF_BETTER' }),
       RECODER_RETRAIN_EPOCHS: num({ default: 0, desc: '0 = the model default' }),
+      RECODER_IMAGE_SIZE: num({ default: 32, desc: 'side of the stored square item images, 8..128' }),
+      RECODER_IMAGE_CHANNELS: num({ choices: [1, 3], default: 3, desc: '1 = grayscale, 3 = RGB' }),
+      RECODER_MAX_IMAGE_BYTES: num({ default: 2 * 1024 * 1024, desc: 'largest encoded (PNG/JPEG) item image' }),
     },
     {
       reporter: ({ errors }) => {
@@ -141,6 +146,11 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   if (schedule && raw.RECODER_RETRAIN_KIND === 'AUTOREC' && raw.RECODER_RETRAIN_ACTIVATE === 'IF_BETTER') {
     problems.push('  RECODER_RETRAIN_ACTIVATE: IF_BETTER compares NDCG@100 on held-out users, which AUTOREC does not rank; use ALWAYS or NEVER');
   }
+  if (!Number.isInteger(raw.RECODER_IMAGE_SIZE) || raw.RECODER_IMAGE_SIZE < 8 || raw.RECODER_IMAGE_SIZE > 128) {
+    problems.push('  RECODER_IMAGE_SIZE: must be an integer in 8..128');
+  }
+  // Base64 makes an upload a third larger, and request bodies are capped at 16 MiB.
+  positive('RECODER_MAX_IMAGE_BYTES', raw.RECODER_MAX_IMAGE_BYTES, 12 * 1024 * 1024);
   let popularityWeights: Record<string, number> = {};
   try {
     popularityWeights = parseWeights(raw.RECODER_POPULARITY_WEIGHTS);
@@ -179,5 +189,6 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       activate: raw.RECODER_RETRAIN_ACTIVATE as Env['retrain']['activate'],
       epochs: raw.RECODER_RETRAIN_EPOCHS || null,
     },
+    images: { size: raw.RECODER_IMAGE_SIZE, channels: raw.RECODER_IMAGE_CHANNELS as 1 | 3, maxBytes: raw.RECODER_MAX_IMAGE_BYTES },
   };
 }

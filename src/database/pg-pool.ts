@@ -15,6 +15,10 @@ export class PgPool extends pg.Pool implements OnModuleDestroy {
     // replaced on the next checkout; without a listener the 'error' event would end the process.
     const logger = new Logger(PgPool.name);
     this.on('error', (error) => logger.warn(`idle database connection lost: ${error.message}`));
+    // A checked-out client (a transaction, a COPY) whose connection breaks emits 'error' on itself,
+    // where the pool listens no more: without a listener of its own that ended the process too. Its
+    // query rejects anyway, and the pool drops the broken client at release.
+    this.on('connect', (client) => client.on('error', () => undefined));
   }
 
   /** Runs `fn` in a transaction on one connection: COMMIT on success, ROLLBACK on any error. */

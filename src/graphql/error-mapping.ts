@@ -93,10 +93,11 @@ export function formatExecutionErrors(execution: ExecutionResult & { errors: rea
     const inner = (e.originalError as { errors?: unknown } | undefined)?.errors;
     return Array.isArray(inner)
       ? inner.map((x) =>
-          x instanceof GraphQLError
-            ? x
-            : x instanceof RangeError // graphql-js's recursive parser overflowed: a document nested thousands deep
-              ? new GraphQLError('Syntax Error: the document is nested too deeply')
+          // The stack overflowed parsing or validating (a JSON literal's parseLiteral) a document nested thousands deep.
+          x instanceof RangeError || (x instanceof GraphQLError && x.originalError instanceof RangeError)
+            ? new GraphQLError('Syntax Error: the document is nested too deeply')
+            : x instanceof GraphQLError
+              ? x
               : new GraphQLError(String((x as Error).message ?? x), { originalError: x instanceof Error ? x : undefined }),
         )
       : [e];

@@ -2,7 +2,7 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
-import { NoSchemaIntrospectionCustomRule, type GraphQLError, type ValidationContext, type ValidationRule } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Env } from '../config/env.js';
 import { formatExecutionErrors } from './error-mapping.js';
 
@@ -29,6 +29,16 @@ export function validationRules(env: Env): ValidationRule[] {
   return rules;
 }
 
+/**
+ * A GraphQL document (the query text: large values belong in variables) has at most 100,000
+ * characters and 10,000 tokens, and Mercurius caches at most 100 parsed documents (default 1,000,
+ * keyed by the text): unbounded documents let a client fill the heap with cached ASTs (the fuzz
+ * test's 10 MB inline lists ran its process out of 4 GB). Worst case now about 300 MB.
+ */
+const MAX_DOCUMENT_CHARS = 100_000;
+const MAX_DOCUMENT_TOKENS = 10_000;
+const DOCUMENT_CACHE_ENTRIES = 100;
+
 export function graphqlConfig(env: Env): MercuriusDriverConfig {
   return {
     driver: MercuriusDriver,
@@ -42,6 +52,15 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
     validationRules: validationRules(env),
     // One operation per request: batched arrays are refused (they would multiply every limit).
     allowBatchedQueries: false,
+    cache: DOCUMENT_CACHE_ENTRIES,
+    graphql: { parseOptions: { maxTokens: MAX_DOCUMENT_TOKENS } },
+    hooks: {
+      preParsing: async (_schema, source) => {
+        if (source.length > MAX_DOCUMENT_CHARS) {
+          throw new GraphQLError(`Syntax Error: the document has ${source.length} characters, more than ${MAX_DOCUMENT_CHARS}; send large values as variables`);
+        }
+      },
+    },
     errorFormatter: (execution) => formatExecutionErrors(execution),
   };
 }

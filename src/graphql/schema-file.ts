@@ -3,6 +3,7 @@ import { GraphQLSchemaBuilderModule, GraphQLSchemaFactory } from '@nestjs/graphq
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { ApiKeysResolver } from '../auth/api-keys.resolver.js';
 import { ItemsResolver } from '../catalog/items.resolver.js';
+import { ItemImageInfoResolver, ItemImagesResolver } from '../images/item-images.resolver.js';
 import { UsersResolver } from '../catalog/users.resolver.js';
 import { InteractionsResolver, UserInteractionsResolver } from '../interactions/interactions.resolver.js';
 import { ModelVersionsResolver } from '../serving/model-versions.resolver.js';
@@ -12,6 +13,8 @@ import { TrainingResolver } from '../training/training.resolver.js';
 /** Every resolver of the API; the schema printer and its test use this list. */
 export const RESOLVERS = [
   ItemsResolver,
+  ItemImagesResolver,
+  ItemImageInfoResolver,
   UsersResolver,
   InteractionsResolver,
   UserInteractionsResolver,

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { toItem, type ItemRow } from '../catalog/catalog.mappers.js';
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
@@ -7,6 +7,7 @@ import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { checkBatch, checkDate, checkFinite, checkId, checkLimit, checkString, LIMITS } from '../common/validation.js';
 import { PgPool } from '../database/pg-pool.js';
 import { PrismaService } from '../database/prisma.service.js';
+import { MetricsService } from '../ops/metrics.service.js';
 import { InteractionKind } from '../common/interaction-kind.js';
 import type { RecordInteractionInput } from './dto/interaction.input.js';
 import type { Interaction, InteractionConnection, RecordInteractionsResult } from './dto/interaction.type.js';
@@ -23,6 +24,7 @@ export class InteractionsService {
     private readonly prisma: PrismaService,
     private readonly pool: PgPool,
     @Inject(ENV) private readonly env: Env,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   /**
@@ -37,7 +39,7 @@ export class InteractionsService {
     const itemIds = [...new Set(valid.map((v) => v.itemExternalId))];
     const userIds = [...new Set(valid.map((v) => v.userExternalId))];
 
-    return this.pool.transaction(async (tx) => {
+    const result = await this.pool.transaction(async (tx) => {
       let createdItems = 0;
       let items = await findItemsByExternalId(tx, itemIds);
       if (items.length < itemIds.length) {
@@ -89,6 +91,8 @@ export class InteractionsService {
         createdItems,
       };
     });
+    this.metrics?.countIngested(result.stored.length); // committed
+    return result;
   }
 
   /** A user's interactions, newest first. */
@@ -97,8 +101,11 @@ export class InteractionsService {
     let cursorWhere = {};
     if (after) {
       const [time, id] = decodeCursor('after', after, ['number', 'string']) as [number, string];
-      if (!/^\d{1,19}$/.test(id)) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'after: not a cursor returned by this API', 'after');
       const at = new Date(time);
+      // Interaction ids are int8 and times valid dates: a forged cursor outside them was not returned by this API.
+      if (!/^\d{1,19}$/.test(id) || BigInt(id) > 2n ** 63n - 1n || Number.isNaN(at.getTime())) {
+        throw new DomainError(ErrorCode.BAD_USER_INPUT, 'after: not a cursor returned by this API', 'after');
+      }
       cursorWhere = { OR: [{ occurredAt: { lt: at } }, { occurredAt: at, id: { lt: BigInt(id) } }] };
     }
     const rows = await this.prisma.interaction.findMany({

@@ -5,8 +5,9 @@ import type { Env } from '../config/env.js';
 import { notFound } from '../common/domain-error.js';
 import { checkLimit } from '../common/validation.js';
 import { PrismaService } from '../database/prisma.service.js';
-import { activeModelVersionId, getModelVersion, listModelVersions, type ModelVersionSummary } from '../registry/registry.queries.js';
+import { activateModelVersion, activeModelVersionId, getModelVersion, listModelVersions, VISUAL_SLOT, type ModelVersionSummary } from '../registry/registry.queries.js';
 import { ActiveModelService } from './active-model.service.js';
+import { VisualModelService } from './visual-model.service.js';
 import { ModelVersion, SearchKind, ServingStatus } from './dto/serving.types.js';
 import { Requires } from '../auth/roles.js';
 
@@ -16,19 +17,20 @@ export class ModelVersionsResolver {
   constructor(
     private readonly prisma: PrismaService,
     private readonly models: ActiveModelService,
+    private readonly visual: VisualModelService,
     @Inject(ENV) private readonly env: Env,
   ) {}
 
   @Query(() => [ModelVersion], { description: 'Trained model versions, newest first, with their metrics.' })
   async modelVersions(@Args('first', { type: () => Int, defaultValue: 20 }) first: number): Promise<ModelVersion[]> {
     checkLimit('first', first, this.env.maxPageSize);
-    const [versions, active] = await Promise.all([listModelVersions(this.prisma, first), activeModelVersionId(this.prisma)]);
+    const [versions, active] = await Promise.all([listModelVersions(this.prisma, first), this.activeIds()]);
     return versions.map((v) => toModelVersion(v, active));
   }
 
   @Query(() => ModelVersion, { description: 'One model version; NOT_FOUND if unknown.' })
   async modelVersion(@Args('id', { type: () => Int }) id: number): Promise<ModelVersion> {
-    const [version, active] = await Promise.all([getModelVersion(this.prisma, id), activeModelVersionId(this.prisma)]);
+    const [version, active] = await Promise.all([getModelVersion(this.prisma, id), this.activeIds()]);
     if (!version) throw notFound('Model version', String(id), 'id');
     return toModelVersion(version, active);
   }
@@ -39,14 +41,27 @@ export class ModelVersionsResolver {
       'Makes a version the active one for every API process (they swap atomically when it is loaded); returns once this process serves it. Rollback = activate an older version.',
   })
   async activateModelVersion(@Args('id', { type: () => Int }) id: number): Promise<ModelVersion> {
-    return toModelVersion(await this.models.activate(id), id);
+    const version = await getModelVersion(this.prisma, id);
+    if (version?.kind === 'CONV_AE') {
+      // The image autoencoder serves its own slot ("visual") beside the collaborative version.
+      await activateModelVersion(this.prisma, id);
+      await this.visual.refresh();
+      return toModelVersion((await getModelVersion(this.prisma, id))!, [id]);
+    }
+    return toModelVersion(await this.models.activate(id), [id]);
+  }
+
+  /** The versions active in the collaborative ("default") and visual slots. */
+  private async activeIds(): Promise<number[]> {
+    const ids = await Promise.all([activeModelVersionId(this.prisma), activeModelVersionId(this.prisma, VISUAL_SLOT)]);
+    return ids.filter((id): id is number => id !== null);
   }
 
   @Query(() => ServingStatus, { description: 'The model version this API process serves and how.' })
   servingStatus(): ServingStatus {
     const v = this.models.version;
     return {
-      modelVersion: v ? toModelVersion(v.summary, v.id) : null,
+      modelVersion: v ? toModelVersion(v.summary, [v.id]) : null,
       search: v ? (v.served.searchKind === 'hnsw' ? SearchKind.HNSW : SearchKind.EXACT) : null,
       populationSize: v?.served.populationSize ?? 0,
       loadSeconds: v?.loadSeconds ?? null,
@@ -56,6 +71,6 @@ export class ModelVersionsResolver {
   }
 }
 
-function toModelVersion(v: ModelVersionSummary, activeId: number | null): ModelVersion {
-  return { ...v, active: v.id === activeId };
+function toModelVersion(v: ModelVersionSummary, activeIds: number[]): ModelVersion {
+  return { ...v, active: activeIds.includes(v.id) };
 }

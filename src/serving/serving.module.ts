@@ -4,11 +4,12 @@ import { ActiveModelService } from './active-model.service.js';
 import { ModelVersionsResolver } from './model-versions.resolver.js';
 import { ServingResolver, UserAnomalyResolver } from './serving.resolver.js';
 import { ServingService } from './serving.service.js';
+import { VisualModelService } from './visual-model.service.js';
 
 /** Model versions → indexes → recommendations, similarity, reconstructions and anomaly scores. */
 @Module({
   imports: [CatalogModule],
-  providers: [ActiveModelService, ServingService, ServingResolver, UserAnomalyResolver, ModelVersionsResolver],
-  exports: [ActiveModelService],
+  providers: [ActiveModelService, VisualModelService, ServingService, ServingResolver, UserAnomalyResolver, ModelVersionsResolver],
+  exports: [ActiveModelService, VisualModelService],
 })
 export class ServingModule {}

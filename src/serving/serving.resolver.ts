@@ -4,10 +4,13 @@ import {
   AnomalyScore,
   Embedding,
   Reconstruction,
+  ReconstructedImage,
   RecommendationFilter,
   Recommendations,
   SimilarItem,
+  SimilarityKind,
   SimilarUser,
+  SyntheticUser,
   UserAnomaly,
 } from './dto/serving.types.js';
 import { ServingService } from './serving.service.js';
@@ -40,9 +43,21 @@ export class ServingResolver {
     return this.serving.recommendationsForHistory(itemIds, limit, filter);
   }
 
-  @Query(() => [SimilarItem], { description: 'Items whose model vectors are closest (cosine) to the item’s; hidden items excluded.' })
-  similarItems(@Args('itemId', { type: () => ID }) itemId: string, @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number): Promise<SimilarItem[]> {
-    return this.serving.similarItems(itemId, limit);
+  @Query(() => [SimilarItem], {
+    description:
+      'Items closest (cosine) to the item: by the active model\'s item vectors (COLLABORATIVE), or by the active image autoencoder\'s embeddings (VISUAL: needs an image); hidden items excluded.',
+  })
+  similarItems(
+    @Args('itemId', { type: () => ID }) itemId: string,
+    @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number,
+    @Args('by', { type: () => SimilarityKind, defaultValue: SimilarityKind.COLLABORATIVE }) by: SimilarityKind,
+  ): Promise<SimilarItem[]> {
+    return this.serving.similarItems(itemId, limit, by);
+  }
+
+  @Query(() => ReconstructedImage, { description: "The item's image as the active image autoencoder decodes it (a PNG) and its error; NOT_IN_MODEL without an image." })
+  reconstructImage(@Args('itemId', { type: () => ID }) itemId: string): Promise<ReconstructedImage> {
+    return this.serving.reconstructImage(itemId);
   }
 
   @Query(() => [SimilarUser], { description: 'Users (as of the activation) whose encoded histories are closest to this user’s current one.' })
@@ -78,6 +93,20 @@ export class ServingResolver {
   @Query(() => Embedding, { description: "The item's vector (decoder weights) in the active model." })
   itemEmbedding(@Args('itemId', { type: () => ID }) itemId: string): Promise<Embedding> {
     return this.serving.itemEmbedding(itemId);
+  }
+
+  @Query(() => [SyntheticUser], {
+    description:
+      'Synthetic users for load tests and demo data (Mult-VAE versions): latent vectors drawn from the prior N(0, I), decoded, and `itemsPerUser` ' +
+      'distinct items per user sampled from the decoder’s softmax without replacement. count ≤ the page size, itemsPerUser ≤ 1,000 and ≤ the ' +
+      "model's items; the same seed gives the same users (omitted: a random seed).",
+  })
+  sampleSyntheticUsers(
+    @Args('count', { type: () => Int }) count: number,
+    @Args('itemsPerUser', { type: () => Int }) itemsPerUser: number,
+    @Args('seed', { type: () => Int, nullable: true }) seed?: number | null,
+  ): Promise<SyntheticUser[]> {
+    return this.serving.sampleSyntheticUsers(count, itemsPerUser, seed);
   }
 }
 

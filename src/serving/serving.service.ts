@@ -10,17 +10,21 @@ import type { CsrMatrix } from '../core/data/csr.js';
 import { excludeAny } from '../core/index/top-k.js';
 import { PgPool } from '../database/pg-pool.js';
 import { ActiveModelService } from './active-model.service.js';
+import { VisualModelService } from './visual-model.service.js';
 import {
   AnomalyScore,
   Embedding,
   Reconstruction,
   RecommendationSource,
+  ReconstructedImage,
   ScoreUnit,
+  SimilarityKind,
   type Recommendation,
   type RecommendationFilter,
   type Recommendations,
   type SimilarItem,
   type SimilarUser,
+  type SyntheticUser,
   type UserAnomaly,
 } from './dto/serving.types.js';
 import type { LoadedVersion } from './loaded-version.js';
@@ -29,6 +33,8 @@ import { usersById, userWithHistory, visibleItemIdsInCategories } from './servin
 
 /** Most ids accepted in `excludeItemIds`, `itemIds` of an anonymous history or of a reconstruction. */
 export const MAX_ID_LIST = 1000;
+/** Most items per synthetic user in `sampleSyntheticUsers`. */
+export const MAX_SYNTHETIC_ITEMS = 1000;
 /** Popularity ranking is recomputed at most this often (it aggregates every interaction). */
 const POPULARITY_TTL_MS = 60_000;
 const POPULARITY_DEPTH = 1000;
@@ -52,6 +58,7 @@ export class ServingService {
     private readonly pool: PgPool,
     private readonly items: ItemCache,
     private readonly models: ActiveModelService,
+    private readonly visual: VisualModelService,
     @Inject(ENV) private readonly env: Env,
   ) {}
 
@@ -81,15 +88,35 @@ export class ServingService {
     return this.rank(version, history, seen, limit, f);
   }
 
-  async similarItems(itemId: string, limit: number): Promise<SimilarItem[]> {
+  async similarItems(itemId: string, limit: number, by: SimilarityKind = SimilarityKind.COLLABORATIVE): Promise<SimilarItem[]> {
     checkId('itemId', itemId);
     this.checkLimit(limit);
     const item = (await this.items.byExternalIds([itemId])).get(itemId);
     if (!item) throw notFound('Item', itemId, 'itemId');
+    if (by === SimilarityKind.VISUAL) return this.visuallySimilar(item.id, itemId, limit);
     const version = this.models.require();
     const col = this.columnOrThrow(version, item.id, itemId, 'itemId');
     const ranked = await this.visibleTopK(limit, (k) => version.similarItems(col, k), version);
     return ranked.map(({ item, score }) => ({ item, score }));
+  }
+
+  /** Visual neighbours, skipping hidden and deleted items (over-fetching until `limit` remain). */
+  private async visuallySimilar(internalId: number, itemId: string, limit: number): Promise<SimilarItem[]> {
+    for (let k = limit + 5; ; k *= 2) {
+      const found = this.visual.similar(internalId, itemId, k, new Set());
+      const rows = new Map((await this.items.visible(found.map((f) => f.itemId))).map((r) => [r.id, r]));
+      const visible = found.filter((f) => rows.has(f.itemId));
+      if (visible.length >= limit || found.length < k) return visible.slice(0, limit).map((f) => ({ item: toItem(rows.get(f.itemId)!), score: f.score }));
+    }
+  }
+
+  /** The active image autoencoder's reconstruction of an item's image. */
+  async reconstructImage(itemId: string): Promise<ReconstructedImage> {
+    checkId('itemId', itemId);
+    const item = (await this.items.byExternalIds([itemId])).get(itemId);
+    if (!item) throw notFound('Item', itemId, 'itemId');
+    const r = await this.visual.reconstruct(item.id, itemId);
+    return { modelVersionId: r.versionId, png: r.png, error: r.error, percentile: r.percentile };
   }
 
   async similarUsers(userId: string, limit: number): Promise<SimilarUser[]> {
@@ -211,6 +238,29 @@ export class ServingService {
     return { modelVersionId: version.id, dimension: vector.length, vector: Array.from(vector) };
   }
 
+  /**
+   * Synthetic users from the active Mult-VAE version: prior draws decoded and sampled without
+   * replacement (items deleted since training are never drawn). Synchronous model work: count ≤
+   * the page size and itemsPerUser ≤ 1,000 keep it to one decoder pass.
+   */
+  async sampleSyntheticUsers(count: number, itemsPerUser: number, seed: number | null | undefined): Promise<SyntheticUser[]> {
+    checkLimit('count', count, this.env.maxPageSize);
+    checkLimit('itemsPerUser', itemsPerUser, MAX_SYNTHETIC_ITEMS);
+    const version = this.models.require();
+    if (!version.served.canSampleUsers) {
+      throw new DomainError(ErrorCode.UNSUPPORTED_BY_MODEL, `sampleSyntheticUsers needs a Mult-VAE version; version ${version.id} is ${version.summary.kind}`);
+    }
+    const exclude = version.deletedColumns;
+    const available = version.served.numItems - exclude.size;
+    if (itemsPerUser > available) {
+      throw new DomainError(ErrorCode.BAD_USER_INPUT, `itemsPerUser: must be at most ${available}, the items of model version ${version.id}`, 'itemsPerUser');
+    }
+    const samples = version.served.sampleUsers(count, itemsPerUser, seed ?? Math.floor(Math.random() * 2 ** 32), { exclude });
+    const ids = samples.map((s) => Array.from(s.items, (c) => version.itemOfColumn[c]));
+    const byId = await this.items.byInternalIds([...new Set(ids.flat())]);
+    return ids.map((user) => ({ items: user.filter((id) => byId.has(id)).map((id) => toItem(byId.get(id)!)) }));
+  }
+
   /** Model ranking with exclusions and filters; over-fetches until `limit` visible items are found. */
   private async rank(version: LoadedVersion, history: CsrMatrix, seen: Set<number>, limit: number, f: CheckedFilter): Promise<Recommendations> {
     const excludedIds = new Set(f.excludeItemIds);
@@ -228,12 +278,52 @@ export class ServingService {
     }
     const rank = version.served.ranker(history); // encodes the history once, whatever k the loop needs
     const ranked = await this.visibleTopK(limit, (k) => rank(k, exclude, candidates), version);
+    const items = ranked.map(({ item, score }): Recommendation => ({ item, score, source: RecommendationSource.MODEL }));
+    const cold = await this.coldStartItems(version, history, limit, excludedIds, f.categories);
+    if (cold.length > 0) mergeColdStart(items, cold, limit, Math.ceil(limit * COLD_START_SHARE));
     return {
-      items: ranked.map(({ item, score }): Recommendation => ({ item, score, source: RecommendationSource.MODEL })),
+      items,
       source: RecommendationSource.MODEL,
       modelVersionId: version.id,
       reason: null,
     };
+  }
+
+  /**
+   * New items (an image, no column in the version) scored with the collaborative vectors predicted
+   * from their images (VisualModelService.coldStart): the best `limit` visible ones, source COLD_START.
+   */
+  private async coldStartItems(
+    version: LoadedVersion,
+    history: CsrMatrix,
+    limit: number,
+    excludedIds: Set<number>,
+    categories: string[] | null | undefined,
+  ): Promise<Recommendation[]> {
+    const cold = this.visual.coldStart(version);
+    if (!cold) return [];
+    const query = version.served.userQuery(history);
+    const scored: { id: number; score: number }[] = [];
+    for (let k = 0; k < cold.itemIds.length; k++) {
+      const id = cold.itemIds[k];
+      if (excludedIds.has(id)) continue;
+      let score = 0;
+      for (let d = 0; d < cold.dim; d++) score += query[d] * cold.vectors[k * cold.dim + d];
+      scored.push({ id, score });
+    }
+    scored.sort((a, b) => b.score - a.score);
+    const out: Recommendation[] = [];
+    for (let start = 0; start < scored.length && out.length < limit; start += limit * 2) {
+      const slice = scored.slice(start, start + limit * 2);
+      const rows = new Map((await this.items.visible(slice.map((c) => c.id))).map((r) => [r.id, r]));
+      for (const c of slice) {
+        const row = rows.get(c.id);
+        if (!row || out.length >= limit) continue;
+        if (categories && !categories.some((cat) => row.categories.includes(cat))) continue;
+        out.push({ item: toItem(row), score: c.score, source: RecommendationSource.COLD_START });
+      }
+    }
+    return out;
   }
 
   /** Searches with growing k until `limit` visible (not hidden, not deleted) items are found or the search is exhausted. */
@@ -344,3 +434,32 @@ interface CheckedFilter {
   includeSeen: boolean;
 }
 
+/**
+ * Share of a recommendation list reserved for new items (COLD_START) when there are any: their
+ * predicted vectors are fitted to the collaborative space by a ridge map, which shrinks their
+ * scores, so on raw scores alone they would rarely make a list. Exploration at this rate lets
+ * new items collect their first interactions.
+ */
+const COLD_START_SHARE = 0.1;
+
+/**
+ * Merges `cold` (best first) into `items` (best first) by score, then makes sure at least
+ * `reserved` cold items are in the first `limit`, replacing the lowest-scored model items.
+ */
+export function mergeColdStart(items: Recommendation[], cold: Recommendation[], limit: number, reserved: number): void {
+  const merged = [...items, ...cold].sort((a, b) => b.score - a.score).slice(0, limit);
+  const inList = new Set(merged.filter((r) => r.source === RecommendationSource.COLD_START).map((r) => r.item.id));
+  const missing = cold.filter((c) => !inList.has(c.item.id)).slice(0, Math.max(0, Math.min(reserved, cold.length) - inList.size));
+  for (const c of missing) {
+    let worst = -1;
+    for (let i = merged.length - 1; i >= 0; i--) {
+      if (merged[i].source !== RecommendationSource.COLD_START) {
+        worst = i;
+        break;
+      }
+    }
+    if (merged.length < limit) merged.push(c);
+    else if (worst >= 0) merged.splice(worst, 1, c);
+  }
+  items.splice(0, items.length, ...merged);
+}

@@ -48,6 +48,15 @@ const SETTINGS: Record<ModelKind, Record<string, Check>> = {
   DAE: MULTINOMIAL,
   AUTOREC: { hidden: int(1, 4096), learningRate: real(0, 1, true), batchSize: int(1, 100_000), refitDecoder: flag },
   EASE: {},
+  CONV_AE: {
+    latentDim: int(1, 1024),
+    batchSize: int(1, 100_000),
+    learningRate: real(0, 1, true),
+    filters: (field, v) => {
+      if (!Array.isArray(v) || v.length !== 2) throw bad(field, 'must be a list of 2 filter counts');
+      return v.map((x, i) => int(1, 1024)(`${field}[${i}]`, x));
+    },
+  },
 };
 
 export interface TrainRequest {
@@ -75,6 +84,11 @@ export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<str
     out.epochs = int(1, 10_000)(`${prefix}.epochs`, r.epochs);
   }
   if (r.seed != null) out.seed = int(0, 2 ** 31 - 1)(`${prefix}.seed`, r.seed);
+  if (r.kind === 'CONV_AE') {
+    for (const [key, value] of [['minRating', r.minRating], ['lambda', r.lambda], ['validationUsers', r.validationUsers]] as const) {
+      if (value != null) throw bad(`${prefix}.${key}`, 'CONV_AE trains on item images, not interactions');
+    }
+  }
   if (r.minRating != null) out.minRating = real(-1e6, 1e6)(`${prefix}.minRating`, r.minRating);
   if (r.lambda != null) {
     if (r.kind !== 'EASE' && r.kind !== 'AUTOREC') throw bad(`${prefix}.lambda`, 'only EASE and AUTOREC take λ');
@@ -110,7 +124,7 @@ export class TrainingRunsService {
 
   async trainModel(request: TrainRequest, trigger: 'API' | 'SCHEDULE' = 'API'): Promise<TrainingRunRow> {
     const hyperparameters = checkTrainRequest(request);
-    const epochs = request.kind === 'EASE' ? null : ((hyperparameters.epochs as number | undefined) ?? (request.kind === 'AUTOREC' ? 100 : 200));
+    const epochs = request.kind === 'EASE' ? null : ((hyperparameters.epochs as number | undefined) ?? (request.kind === 'AUTOREC' ? 100 : request.kind === 'CONV_AE' ? 30 : 200));
     const run = await createRun(this.prisma, { kind: request.kind, activation: request.activate, hyperparameters, epochs, trigger });
     try {
       const jobId = await this.jobs.sendTraining(run.id);

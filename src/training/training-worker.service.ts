@@ -10,14 +10,17 @@ import { initBackend } from '../core/engine/backend.js';
 import { crossCatalogScorer } from '../core/eval/cross-catalog.js';
 import { evaluateRanking } from '../core/eval/metrics.js';
 import type { Tf } from '../core/models/autorec.js';
+import type { EpochReport } from '../core/models/autoencoder.js';
+import { ConvAutoencoder, type ImageBatch } from '../core/models/conv-ae.js';
 import { Ease } from '../core/models/ease.js';
 import { DATABASE_URL, PrismaService } from '../database/prisma.service.js';
-import { activateModelVersion, activeModelVersionId, loadModelVersion } from '../registry/registry.queries.js';
+import { activateModelVersion, activeModelVersionId, loadModelVersion, VISUAL_SLOT } from '../registry/registry.queries.js';
 import { modelFromArtifact } from '../serving/loaded-version.js';
 import { JobQueue, RETRAIN_QUEUE, TRAINING_QUEUE, type TrainingJobData } from './job-queue.js';
 import { claimRun, failOrphanedRuns, finishRun, heartbeat, recordEpoch, setRunTimings, type RunComparison, type TrainingRunRow } from './training-runs.queries.js';
 import { TrainingRunsService } from './training-runs.service.js';
 import { TrainingCancelled, trainVersion, type Baseline, type TrainableKind } from './train-version.js';
+import { trainVisualVersion } from './train-visual.js';
 
 /** Session advisory lock held by the worker that is training (released when its connection ends). */
 const TRAINING_LOCK = 0x7265636f; // "reco"
@@ -173,7 +176,31 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
     this.logger.log(`training run ${run.id}: ${run.kind} (${run.activation})`);
     try {
       const { hyperparameters: extra } = splitSettings(h);
-      const result = await trainVersion(this.tf!, this.url, this.prisma, {
+      const onData = (info: { seconds: number }) => {
+        dataSeconds = info.seconds;
+        write(() => setRunTimings(this.prisma, run.id, { dataSeconds: info.seconds }));
+      };
+      const onEpoch = (e: EpochReport) =>
+        write(async () => {
+          const point = { epoch: e.epoch, loss: e.loss, validation: e.validation ?? null, seconds: e.seconds };
+          cancel = (await recordEpoch(this.prisma, run.id, point)) || cancel;
+        });
+      const result = run.kind === 'CONV_AE'
+        ? await trainVisualVersion(this.tf!, this.url, this.prisma, {
+            size: this.env.images.size,
+            channels: this.env.images.channels,
+            epochs: h.epochs as number | undefined,
+            seed: (h.seed as number | undefined) ?? 1,
+            hyperparameters: extra,
+            name: `conv_ae-run${run.id}`,
+            backend: this.backendName,
+            onData,
+            onEpoch,
+            shouldStop: () => cancel || lockLost || this.stopping,
+            scoreBaseline: (heldOut) => this.scoreActiveVisual(heldOut),
+            log: (m) => this.logger.log(`run ${run.id}: ${m}`),
+          })
+        : await trainVersion(this.tf!, this.url, this.prisma, {
         kind,
         epochs: h.epochs as number | undefined,
         seed: (h.seed as number | undefined) ?? 1,
@@ -183,15 +210,8 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
         hyperparameters: extra,
         name: `${kind}-run${run.id}`,
         backend: this.backendName,
-        onData: (info) => {
-          dataSeconds = info.seconds;
-          write(() => setRunTimings(this.prisma, run.id, { dataSeconds: info.seconds }));
-        },
-        onEpoch: (e) =>
-          write(async () => {
-            const point = { epoch: e.epoch, loss: e.loss, validation: e.validation ?? null, seconds: e.seconds };
-            cancel = (await recordEpoch(this.prisma, run.id, point)) || cancel;
-          }),
+        onData,
+        onEpoch,
         shouldStop: () => cancel || lockLost || this.stopping,
         scoreBaseline: kind === 'autorec' ? undefined : (validation, itemIds) => this.scoreActive(validation, itemIds),
         log: (m) => this.logger.log(`run ${run.id}: ${m}`),
@@ -224,6 +244,23 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
       throw error;
     } finally {
       clearInterval(beat);
+    }
+  }
+
+  /** The active visual version's mean squared error on this run's held-out images (same shape only). */
+  private async scoreActiveVisual(heldOut: ImageBatch): Promise<Baseline | null> {
+    const activeId = await activeModelVersionId(this.prisma, VISUAL_SLOT);
+    if (activeId === null) return null;
+    const artifact = await loadModelVersion(this.prisma, activeId);
+    if (!artifact || artifact.kind !== 'CONV_AE') return null;
+    const model = ConvAutoencoder.fromBytes(this.tf!, artifact.weights);
+    try {
+      const { size, channels } = model.hyperparameters;
+      if (size !== this.env.images.size || channels !== this.env.images.channels) return { versionId: activeId, metrics: {} };
+      const errors = model.reconstructionErrors(heldOut);
+      return { versionId: activeId, metrics: { mse: errors.reduce((s, e) => s + e, 0) / errors.length, images: heldOut.count } };
+    } finally {
+      model.dispose();
     }
   }
 
@@ -261,23 +298,29 @@ export function decide(
     const activate = run.activation === 'ALWAYS';
     return { comparison: null, activate, decision: activate ? 'activated (ALWAYS)' : 'not activated (NEVER)' };
   }
-  const candidate = metrics[COMPARED];
-  const active = baseline?.metrics[COMPARED] ?? null;
-  const comparison: RunComparison = { metric: COMPARED, candidate, activeVersionId: baseline?.versionId ?? null, active, users: metrics.users };
+  // Ranking models compare NDCG@100 (higher is better); the image autoencoder its validation MSE (lower).
+  const metric = run.kind === 'CONV_AE' ? 'mse' : COMPARED;
+  const better = (a: number, b: number) => (run.kind === 'CONV_AE' ? a < b : a > b);
+  const candidate = metrics[metric];
+  const active = baseline?.metrics[metric] ?? null;
+  const comparison: RunComparison = { metric, candidate, activeVersionId: baseline?.versionId ?? null, active, users: metrics.users ?? metrics.images };
   const vs = active === null ? '' : ` vs ${active.toFixed(4)} of version ${baseline!.versionId}`;
   switch (run.activation) {
     case 'ALWAYS':
-      return { comparison, activate: true, decision: `activated (ALWAYS); ${COMPARED} ${candidate.toFixed(4)}${vs}` };
+      return { comparison, activate: true, decision: `activated (ALWAYS); ${metric} ${candidate.toFixed(4)}${vs}` };
     case 'NEVER':
-      return { comparison, activate: false, decision: `not activated (NEVER); ${COMPARED} ${candidate.toFixed(4)}${vs}` };
-    default:
-      if (!baseline) return { comparison, activate: true, decision: `activated (IF_BETTER): no version was active; ${COMPARED} ${candidate.toFixed(4)}` };
+      return { comparison, activate: false, decision: `not activated (NEVER); ${metric} ${candidate.toFixed(4)}${vs}` };
+    default: {
+      if (!baseline) return { comparison, activate: true, decision: `activated (IF_BETTER): no version was active; ${metric} ${candidate.toFixed(4)}` };
       if (active === null) {
-        return { comparison, activate: false, decision: `not activated (IF_BETTER): active version ${baseline.versionId} (AUTOREC) cannot be compared on ${COMPARED}` };
+        const why = run.kind === 'CONV_AE' ? 'was trained on images of another shape' : '(AUTOREC) cannot be compared on ' + metric;
+        return { comparison, activate: false, decision: `not activated (IF_BETTER): active version ${baseline.versionId} ${why}` };
       }
-      return candidate > active
-        ? { comparison, activate: true, decision: `activated (IF_BETTER): ${COMPARED} ${candidate.toFixed(4)} > ${active.toFixed(4)} of version ${baseline.versionId}` }
-        : { comparison, activate: false, decision: `not activated (IF_BETTER): ${COMPARED} ${candidate.toFixed(4)} ≤ ${active.toFixed(4)} of version ${baseline.versionId}` };
+      const [gt, le] = run.kind === 'CONV_AE' ? ['<', '≥'] : ['>', '≤'];
+      return better(candidate, active)
+        ? { comparison, activate: true, decision: `activated (IF_BETTER): ${metric} ${candidate.toFixed(4)} ${gt} ${active.toFixed(4)} of version ${baseline.versionId}` }
+        : { comparison, activate: false, decision: `not activated (IF_BETTER): ${metric} ${candidate.toFixed(4)} ${le} ${active.toFixed(4)} of version ${baseline.versionId}` };
+    }
   }
 }
 

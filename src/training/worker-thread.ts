@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { NestFactory } from '@nestjs/core';
-import { loggerLevels } from '../app.factory.js';
+import { createLogger } from '../ops/logger.js';
 import type { WorkerThreadData } from './embedded-worker.service.js';
 import { WorkerModule } from './worker.module.js';
 
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     }
   }
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(env, databaseUrl), {
-    logger: loggerLevels(env.logLevel),
+    logger: createLogger(env),
     abortOnError: false,
   });
   await app.init();

@@ -6,8 +6,10 @@ import {
   type MultVaeHyperparameters,
   type Tf,
 } from './multinomial-ae.js';
+import { createLatentDecoder, sampleUsers, type SampleUsersOptions, type SyntheticUserSample } from './synthetic-users.js';
 
 export type { MultVaeHyperparameters, MultinomialFitOptions, TrainingSummary } from './multinomial-ae.js';
+export type { SampleUsersOptions, SyntheticUserSample } from './synthetic-users.js';
 
 /** Liang et al. 2018's ML-20M setting, as in `refs/reference.py`: [I → 600 → 200 → 600 → I]. */
 export const MULT_VAE_DEFAULTS: Readonly<MultVaeHyperparameters> = Object.freeze({
@@ -61,5 +63,22 @@ export class MultVAE extends MultinomialAutoencoder {
   /** Loads a model written by {@link MultinomialAutoencoder.toBytes}. */
   static fromBytes(tf: Tf, bytes: Uint8Array): MultVAE {
     return new MultVAE(tf, MultinomialAutoencoder.stateFromBytes(bytes, 'vae'));
+  }
+
+  /**
+   * Synthetic users from the generative model: z ~ N(0, I) (or `options.latent`), the decoder's logits, then
+   * `itemsPerUser` distinct items per user drawn from softmax(logits / temperature) without
+   * replacement (Gumbel-top-k), 256 users per decoder pass; reproducible for a seed. See
+   * synthetic-users.ts.
+   * @returns per user the item columns in draw order (and their probabilities when asked)
+   */
+  sampleUsers(count: number, itemsPerUser: number, seed: number, options: SampleUsersOptions = {}): SyntheticUserSample[] {
+    this.live();
+    const decoder = createLatentDecoder(this.tf, this.spec, this.weights);
+    try {
+      return sampleUsers(decoder, count, itemsPerUser, seed, options);
+    } finally {
+      decoder.dispose();
+    }
   }
 }

@@ -220,7 +220,7 @@ export class MultinomialAutoencoder implements Autoencoder {
 
   protected readonly tf: Tf;
   protected readonly spec: NetSpec;
-  private readonly weights: Float32Array[];
+  protected readonly weights: Float32Array[];
   private net: InferenceNet | undefined;
 
   protected constructor(tf: Tf, state: MultinomialState) {
@@ -337,7 +337,7 @@ export class MultinomialAutoencoder implements Autoencoder {
     };
   }
 
-  private live(): InferenceNet {
+  protected live(): InferenceNet {
     if (!this.net) throw new Error(`${this.spec.kind}: the model was disposed`);
     return this.net;
   }

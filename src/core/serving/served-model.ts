@@ -5,6 +5,7 @@ import { NO_EXCLUSION, topK, type Exclusion, type Neighbor } from '../index/top-
 import type { Autoencoder } from '../models/autoencoder.js';
 import { AutoRec, clipRating } from '../models/autorec.js';
 import { Ease } from '../models/ease.js';
+import { MultVAE, type SampleUsersOptions, type SyntheticUserSample } from '../models/mult-vae.js';
 
 /** What a model's scores mean; reconstruction values are reported in this unit. */
 export type ScoreUnit = 'probability' | 'rating' | 'score';
@@ -310,9 +311,30 @@ export class ServedModel {
     return this.itemVectorsCache.slice(col * D, col * D + D - 1);
   }
 
+  /**
+   * Every item's vector in the user→item space ([numItems × dim], row i = [W_i, b_i], so that a
+   * history's score for i is userQuery(history) · row i), or null for EASE.
+   */
+  itemVectorMatrix(): { vectors: Float32Array; dim: number } | null {
+    if (this.model instanceof Ease) return null;
+    this.itemVectorsCache ??= this.model.itemVectors();
+    return { vectors: this.itemVectorsCache, dim: this.model.itemVectorDim };
+  }
+
   /** Whether the model has user/item embeddings (every kind but EASE). */
   get hasEmbeddings(): boolean {
     return !(this.model instanceof Ease);
+  }
+
+  /** Whether the model is generative (Mult-VAE): {@link sampleUsers} works. */
+  get canSampleUsers(): boolean {
+    return this.model instanceof MultVAE;
+  }
+
+  /** Synthetic users drawn from the prior through the decoder (Mult-VAE only); see MultVAE.sampleUsers. */
+  sampleUsers(count: number, itemsPerUser: number, seed: number, options: SampleUsersOptions = {}): SyntheticUserSample[] {
+    if (!(this.model instanceof MultVAE)) throw new Error(`sampleUsers: only Mult-VAE versions are generative (this is ${this.kind})`);
+    return this.model.sampleUsers(count, itemsPerUser, seed, options);
   }
 
   /** Predicted ratings for (history, items) — AutoRec only; clipped to [1, 5]. */

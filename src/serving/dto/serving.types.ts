@@ -7,10 +7,13 @@ import { ModelKind } from '../../generated/prisma/enums.js';
 export enum RecommendationSource {
   MODEL = 'MODEL',
   POPULARITY = 'POPULARITY',
+  /** An item with no interactions in the model, scored through a vector predicted from its image. */
+  COLD_START = 'COLD_START',
 }
 registerEnumType(RecommendationSource, {
   name: 'RecommendationSource',
-  description: 'Where a recommendation came from: the active model, or popularity (no active model, or no usable history).',
+  description:
+    'Where a recommendation came from: the active model, popularity (no active model, or no usable history), or COLD_START (a new item scored through the collaborative vector predicted from its image).',
 });
 
 export enum ScoreUnit {
@@ -147,6 +150,14 @@ export class UserAnomaly {
   percentile: number;
 }
 
+@ObjectType({ description: 'A synthetic user drawn from the active Mult-VAE version’s generative model (no real user’s data).' })
+export class SyntheticUser {
+  @Field(() => [Item], {
+    description: 'Distinct catalog items, in draw order. Hidden items can be drawn, deleted ones not (one deleted after the version was loaded is dropped: one item fewer).',
+  })
+  items: Item[];
+}
+
 @ObjectType({ description: 'A vector in the serving model’s space, for export.' })
 export class Embedding {
   @Field(() => Int)
@@ -217,4 +228,28 @@ export class ServingStatus {
 
   @Field({ description: 'tfjs backend of this process.' })
   backend: string;
+}
+
+export enum SimilarityKind {
+  COLLABORATIVE = 'COLLABORATIVE',
+  VISUAL = 'VISUAL',
+}
+registerEnumType(SimilarityKind, {
+  name: 'SimilarityKind',
+  description: 'COLLABORATIVE: the active model\'s item vectors (co-interaction). VISUAL: the active image autoencoder\'s embeddings (look).',
+});
+
+@ObjectType({ description: 'An item image decoded by the active convolutional autoencoder.' })
+export class ReconstructedImage {
+  @Field(() => Int)
+  modelVersionId: number;
+
+  @Field({ description: 'The decoded thumbnail, a base64 PNG.' })
+  png: string;
+
+  @Field(() => Float, { description: 'Mean squared pixel error (intensities in [0, 1]).' })
+  error: number;
+
+  @Field(() => Float, { description: 'Share (0–100) of the catalog images reconstructed at least as well.' })
+  percentile: number;
 }

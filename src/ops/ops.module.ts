@@ -1,0 +1,23 @@
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { ServingModule } from '../serving/serving.module.js';
+import { MetricsService } from './metrics.service.js';
+import { OpsDatabase } from './ops-database.js';
+import { OpsRoutes } from './ops.routes.js';
+
+/**
+ * Operations: /health, /ready, /metrics and GraphQL request timing. Global so that feature
+ * services can count into MetricsService, and so that it initialises before GraphQLModule (see
+ * OpsRoutes.onModuleInit).
+ */
+@Global()
+@Module({
+  imports: [ServingModule],
+  providers: [OpsDatabase, MetricsService, OpsRoutes],
+  exports: [MetricsService],
+})
+export class OpsModule {}
+
+/** The API's root module with OpsModule added (createApp). */
+export function withOps(root: DynamicModule): DynamicModule {
+  return { ...root, imports: [...(root.imports ?? []), OpsModule] };
+}
