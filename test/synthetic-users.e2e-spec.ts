@@ -114,6 +114,24 @@ describe('sampleSyntheticUsers over GraphQL', () => {
       expect(majorities.size).toBeGreaterThanOrEqual(3);
     });
 
+    it('latent: POPULATION draws from the users\' fitted encoder means: popular items come up more often', async () => {
+      const query = `query($latent: LatentSource!) { sampleSyntheticUsers(count: 100, itemsPerUser: 6, seed: 5, latent: $latent) { items { id } } }`;
+      const counts = async (latent: string) => {
+        const res = await gql<{ sampleSyntheticUsers: { items: { id: string }[] }[] }>(app, query, { latent });
+        expect(res.errors).toBeUndefined();
+        const n = new Map<string, number>();
+        for (const u of res.data!.sampleSyntheticUsers) for (const i of u.items) n.set(i.id, (n.get(i.id) ?? 0) + 1);
+        return n;
+      };
+      // Real popularity: item i of a group is liked with probability falling in i (PER_GROUP * u^1.7).
+      const head = (n: Map<string, number>) => [...n].filter(([id]) => Number(id.split('-')[1]) < 5).reduce((s, [, c]) => s + c, 0);
+      const population = await counts('POPULATION');
+      const prior = await counts('PRIOR');
+      expect(head(population)).toBeGreaterThan(head(prior));
+      const bad = await gql(app, `{ sampleSyntheticUsers(count: 1, itemsPerUser: 1, latent: SOMEWHERE) { items { id } } }`);
+      expect(bad.errors![0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    });
+
     it('is reproducible for a seed; another seed gives other users', async () => {
       const a = await sample(app, 10, 5, 42);
       expect(await sample(app, 10, 5, 42)).toEqual(a);

@@ -3,6 +3,7 @@ import { User } from '../catalog/dto/user.type.js';
 import {
   AnomalyScore,
   Embedding,
+  LatentSource,
   Reconstruction,
   ReconstructedImage,
   RecommendationFilter,
@@ -105,8 +106,9 @@ export class ServingResolver {
     @Args('count', { type: () => Int }) count: number,
     @Args('itemsPerUser', { type: () => Int }) itemsPerUser: number,
     @Args('seed', { type: () => Int, nullable: true }) seed?: number | null,
+    @Args('latent', { type: () => LatentSource, defaultValue: LatentSource.PRIOR }) latent: LatentSource = LatentSource.PRIOR,
   ): Promise<SyntheticUser[]> {
-    return this.serving.sampleSyntheticUsers(count, itemsPerUser, seed);
+    return this.serving.sampleSyntheticUsers(count, itemsPerUser, seed, latent);
   }
 }
 

@@ -14,6 +14,7 @@ import { VisualModelService } from './visual-model.service.js';
 import {
   AnomalyScore,
   Embedding,
+  LatentSource,
   Reconstruction,
   RecommendationSource,
   ReconstructedImage,
@@ -243,7 +244,7 @@ export class ServingService {
    * replacement (items deleted since training are never drawn). Synchronous model work: count ≤
    * the page size and itemsPerUser ≤ 1,000 keep it to one decoder pass.
    */
-  async sampleSyntheticUsers(count: number, itemsPerUser: number, seed: number | null | undefined): Promise<SyntheticUser[]> {
+  async sampleSyntheticUsers(count: number, itemsPerUser: number, seed: number | null | undefined, latent: LatentSource = LatentSource.PRIOR): Promise<SyntheticUser[]> {
     checkLimit('count', count, this.env.maxPageSize);
     checkLimit('itemsPerUser', itemsPerUser, MAX_SYNTHETIC_ITEMS);
     const version = this.models.require();
@@ -255,7 +256,13 @@ export class ServingService {
     if (itemsPerUser > available) {
       throw new DomainError(ErrorCode.BAD_USER_INPUT, `itemsPerUser: must be at most ${available}, the items of model version ${version.id}`, 'itemsPerUser');
     }
-    const samples = version.served.sampleUsers(count, itemsPerUser, seed ?? Math.floor(Math.random() * 2 ** 32), { exclude });
+    let fitted: { mean: Float32Array; std: Float32Array } | undefined;
+    if (latent === LatentSource.POPULATION) {
+      await version.served.populationReady();
+      fitted = version.served.populationLatent ?? undefined;
+      if (!fitted) throw new DomainError(ErrorCode.UNSUPPORTED_BY_MODEL, `latent: model version ${version.id} has no population to fit (no user history)`, 'latent');
+    }
+    const samples = version.served.sampleUsers(count, itemsPerUser, seed ?? Math.floor(Math.random() * 2 ** 32), { exclude, latent: fitted });
     const ids = samples.map((s) => Array.from(s.items, (c) => version.itemOfColumn[c]));
     const byId = await this.items.byInternalIds([...new Set(ids.flat())]);
     return ids.map((user) => ({ items: user.filter((id) => byId.has(id)).map((id) => toItem(byId.get(id)!)) }));

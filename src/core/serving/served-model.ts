@@ -6,6 +6,7 @@ import type { Autoencoder } from '../models/autoencoder.js';
 import { AutoRec, clipRating } from '../models/autorec.js';
 import { Ease } from '../models/ease.js';
 import { MultVAE, type SampleUsersOptions, type SyntheticUserSample } from '../models/mult-vae.js';
+import { LatentGaussianFit } from '../models/synthetic-users.js';
 
 /** What a model's scores mean; reconstruction values are reported in this unit. */
 export type ScoreUnit = 'probability' | 'rating' | 'score';
@@ -186,6 +187,13 @@ export class ServedModel {
         await pause();
       }
       if (!this.disposed) userIndex = await buildVectorIndex('cosine', model.latentDim, userVectors, indexOptions);
+      if (model instanceof MultVAE && nonEmpty.length > 0) {
+        // The population's encoder means as a diagonal Gaussian: synthetic users drawn from it
+        // follow the real popularity far more closely than prior draws (see sampleUsers).
+        const fit = new LatentGaussianFit(model.latentDim);
+        fit.add(userVectors);
+        this.latentFit = fit.result();
+      }
     }
     if (this.disposed) {
       userIndex?.dispose();
@@ -331,7 +339,17 @@ export class ServedModel {
     return this.model instanceof MultVAE;
   }
 
-  /** Synthetic users drawn from the prior through the decoder (Mult-VAE only); see MultVAE.sampleUsers. */
+  /**
+   * The population's encoder means fitted as a diagonal Gaussian (Mult-VAE, once the population is
+   * ready), for synthetic users that resemble it; null otherwise.
+   */
+  get populationLatent(): { mean: Float32Array; std: Float32Array } | null {
+    return this.latentFit;
+  }
+
+  private latentFit: { mean: Float32Array; std: Float32Array } | null = null;
+
+  /** Synthetic users drawn from the prior (or options.latent) through the decoder (Mult-VAE only); see MultVAE.sampleUsers. */
   sampleUsers(count: number, itemsPerUser: number, seed: number, options: SampleUsersOptions = {}): SyntheticUserSample[] {
     if (!(this.model instanceof MultVAE)) throw new Error(`sampleUsers: only Mult-VAE versions are generative (this is ${this.kind})`);
     return this.model.sampleUsers(count, itemsPerUser, seed, options);

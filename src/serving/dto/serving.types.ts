@@ -150,6 +150,16 @@ export class UserAnomaly {
   percentile: number;
 }
 
+export enum LatentSource {
+  PRIOR = 'PRIOR',
+  POPULATION = 'POPULATION',
+}
+registerEnumType(LatentSource, {
+  name: 'LatentSource',
+  description:
+    'Where synthetic users\' latent codes come from: PRIOR, the VAE\'s N(0, I); POPULATION, a diagonal Gaussian fitted to the users\' encoder means at activation (two aggregate numbers per dimension; much closer to the real item popularity when training left the posterior far from the prior).',
+});
+
 @ObjectType({ description: 'A synthetic user drawn from the active Mult-VAE version’s generative model (no real user’s data).' })
 export class SyntheticUser {
   @Field(() => [Item], {
