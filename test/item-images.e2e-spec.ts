@@ -9,6 +9,7 @@ import pngjs from 'pngjs';
 import { importItemImageFolder, itemIdOfFile } from '../src/images/image-folder.js';
 import { ITEM_IMAGES_CHANGED_CHANNEL, readItemImages } from '../src/images/images.queries.js';
 import { bootApp, gql, sql, testDatabaseUrl, truncateAll } from './helpers.js';
+import { stripedPng } from './image-fixtures.js';
 
 type Rgb = [number, number, number];
 
@@ -259,6 +260,31 @@ describe('item images over GraphQL', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('decodes uploads in a worker thread: other requests are answered while a 4096×4096 image is normalised', async () => {
+    const big = stripedPng(4096, 4096); // ≈70 KB, ≈0.5 s to decode and resize (pngjs), which used to block the event loop
+    let uploading = true;
+    const upload = gql(app, SET, { itemId: 'f4', image: big.toString('base64') }).finally(() => (uploading = false));
+    // A probe due every 20 ms while the upload runs; its latency counts from when it was due, so a
+    // blocked event loop (its timer firing late) shows as the time it was blocked.
+    const started = performance.now();
+    const latencies: number[] = [];
+    for (let i = 1; uploading; i++) {
+      const due = started + 20 * i;
+      await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+      const probe = await gql(app, '{ servingStatus { populationSize } }');
+      latencies.push(performance.now() - due);
+      expect(probe.errors).toBeUndefined();
+    }
+    const res = await upload;
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.setItemImage).toMatchObject({ size: 32, channels: 3, sourceType: 'png', sourceBytes: big.length });
+    const read = await gql(app, '{ item(id: "f4") { image { png } } }');
+    expect(decodePng(read.data!.item.image.png).rgb(0, 0)).toEqual(decodePng(read.data!.item.image.png).rgb(0, 31)); // vertical stripes
+    // Every probe due during the upload (≥ 3 of them) was answered fast: the event loop stayed free.
+    expect(latencies.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...latencies)).toBeLessThan(200);
   });
 });
 

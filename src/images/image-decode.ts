@@ -10,8 +10,11 @@ import pngjs from 'pngjs';
 
 export type ImageType = 'png' | 'jpeg';
 
-/** Why an image was refused; `message` is fit for a client (it never contains the image). */
-export type ImageRejection = 'not-base64' | 'empty' | 'too-large' | 'unsupported-format' | 'dimensions' | 'corrupt';
+/**
+ * Why an image was refused; `message` is fit for a client (it never contains the image). 'timeout':
+ * decoding took longer than the decoder pool's limit (src/images/decode-pool.ts).
+ */
+export type ImageRejection = 'not-base64' | 'empty' | 'too-large' | 'unsupported-format' | 'dimensions' | 'corrupt' | 'timeout';
 
 export class ImageRejected extends Error {
   constructor(

@@ -1,19 +1,22 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { DomainError, ErrorCode, notFound } from '../common/domain-error.js';
 import { checkId } from '../common/validation.js';
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
 import { PgPool } from '../database/pg-pool.js';
 import type { ItemImageInfo } from './dto/item-image.type.js';
+import { ImageDecodePool, ImageDecoderBusy } from './decode-pool.js';
 import { ImageRejected } from './image-decode.js';
 import { deleteItemImage, encodePng, itemImageMetasByExternalIds, itemImagePixels, upsertItemImage, type ItemImageMeta } from './images.queries.js';
-import { normaliseImage, parseImageString } from './normalise.js';
+import { parseImageString, type NormalisedImage, type NormaliseOptions } from './normalise.js';
 import { RequestBatches } from './request-batch.js';
 
 /** setItemImage / removeItemImage / Item.image: validation, normalisation (src/images/normalise.ts), item_images. */
 @Injectable()
-export class ItemImagesService {
+export class ItemImagesService implements OnModuleDestroy {
   private readonly batches = new RequestBatches();
+  /** Decoding runs in a worker thread (one per API process, started on first upload), off the event loop. */
+  private readonly decoder = new ImageDecodePool({ threads: 1, maxQueue: 32, timeoutMs: 15_000 });
 
   constructor(
     private readonly pool: PgPool,
@@ -29,8 +32,8 @@ export class ItemImagesService {
     const { size, channels, maxBytes } = this.env.images;
     const bytes = rejectedAsInput(() => parseImageString(image, maxBytes), maxBytes);
     const id = await this.internalId(itemId);
-    // Decoding is synchronous CPU work (up to a 4096×4096 image), done only for an existing item.
-    const normalised = rejectedAsInput(() => normaliseImage(bytes, { size, channels, maxBytes }), maxBytes);
+    // Decoding is CPU work (up to a 4096×4096 image: seconds), done only for an existing item, in the decoder thread.
+    const normalised = await this.decode(bytes, { size, channels, maxBytes });
     const stored = await upsertItemImage(this.pool, id, normalised);
     if (!stored) throw notFound('Item', itemId, 'itemId'); // deleted meanwhile
     return stored;
@@ -55,6 +58,21 @@ export class ItemImagesService {
     return image ? encodePng(image.pixels, image.size, image.channels).toString('base64') : null;
   }
 
+  private async decode(bytes: Uint8Array, options: NormaliseOptions): Promise<NormalisedImage> {
+    try {
+      return await this.decoder.normalise(bytes, options);
+    } catch (error) {
+      if (error instanceof ImageDecoderBusy) {
+        throw new DomainError(ErrorCode.RATE_LIMITED, `image: ${error.message}; retry in a moment`, 'image', { retryAfterSeconds: 1 });
+      }
+      throw asInputError(error, options.maxBytes);
+    }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.decoder.destroy();
+  }
+
   private async internalId(externalId: string): Promise<number> {
     const { rows } = await this.pool.query<{ id: number }>('SELECT id FROM items WHERE external_id = $1', [externalId]);
     if (rows.length === 0) throw notFound('Item', externalId, 'itemId');
@@ -66,10 +84,15 @@ function rejectedAsInput<T>(fn: () => T, maxBytes: number): T {
   try {
     return fn();
   } catch (error) {
-    if (!(error instanceof ImageRejected)) throw error;
-    throw new DomainError(ErrorCode.BAD_USER_INPUT, `image: ${error.message}`, 'image', {
-      reason: error.reason,
-      ...(error.reason === 'too-large' ? { max: maxBytes } : {}),
-    });
+    throw asInputError(error, maxBytes);
   }
+}
+
+/** An ImageRejected as BAD_USER_INPUT naming `image` (with its reason); anything else unchanged. */
+function asInputError(error: unknown, maxBytes: number): unknown {
+  if (!(error instanceof ImageRejected)) return error;
+  return new DomainError(ErrorCode.BAD_USER_INPUT, `image: ${error.message}`, 'image', {
+    reason: error.reason,
+    ...(error.reason === 'too-large' ? { max: maxBytes } : {}),
+  });
 }
