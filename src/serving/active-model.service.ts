@@ -93,6 +93,7 @@ export class ActiveModelService implements OnModuleInit, OnApplicationShutdown {
     try {
       this.swap(await this.ensureLoaded(id));
     } catch (error) {
+      if (this.closed) return; // shutting down: the pools are closing under the load
       this.logger.error(`model version ${id} could not be loaded; ${this.current ? `still serving version ${this.current.id}` : 'no model serving'}: ${(error as Error).stack ?? String(error)}`);
     }
   }
