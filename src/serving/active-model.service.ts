@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
@@ -20,7 +20,7 @@ const DISPOSE_DELAY_MS = 30_000;
  * half-loaded one. A version that fails to load is logged and the old one keeps serving.
  */
 @Injectable()
-export class ActiveModelService implements OnModuleInit, OnApplicationShutdown {
+export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger('Models');
   private current: LoadedVersion | null = null;
   /** The version the database says is active, as last seen (may still be loading). */
@@ -153,6 +153,11 @@ export class ActiveModelService implements OnModuleInit, OnApplicationShutdown {
       timer.unref();
       this.disposeTimers.add(timer);
     }
+  }
+
+  /** Runs before the database pools close (they belong to a global module, destroyed last). */
+  onModuleDestroy(): void {
+    this.closed = true;
   }
 
   async onApplicationShutdown(): Promise<void> {
