@@ -18,11 +18,8 @@ import {
   type GraphQLOutputType,
 } from 'graphql';
 import { PROJECT_ROOT } from '../src/config/env.js';
-import { initBackend } from '../src/core/engine/backend.js';
-import { createPrismaClient } from '../src/database/prisma.service.js';
-import { trainVersion } from '../src/training/train-version.js';
-import { bootApp, gql, sql, testDatabaseUrl, truncateAll } from './helpers.js';
-import { GROUPS, itemId, PER_GROUP, seedTasteGroups } from './training-data.js';
+import { bootApp, gql, sql, truncateAll } from './helpers.js';
+import { GROUPS, itemId, PER_GROUP, seedTasteGroups, trainTestVersion } from './training-data.js';
 
 /**
  * Property-based fuzzing of every argument of every Query and Mutation field, and of the
@@ -593,19 +590,7 @@ describe('GraphQL fuzzing (fast-check)', () => {
     // An item without interactions has no vector in the version: NOT_IN_MODEL paths run too.
     const fresh = await gql(app, `mutation { upsertItems(items: [{ id: "fresh", title: "Added after training", categories: ["g0"] }]) { id } }`);
     expect(fresh.errors).toBeUndefined();
-    const { tf } = await initBackend();
-    const prisma = createPrismaClient(testDatabaseUrl(), 2);
-    try {
-      const { version } = await trainVersion(tf, testDatabaseUrl(), prisma, {
-        kind: 'dae',
-        epochs: 5,
-        seed: 3,
-        hyperparameters: { latentDim: 8, batchSize: 32, learningRate: 5e-3 },
-      });
-      versionId = version.id;
-    } finally {
-      await prisma.$disconnect();
-    }
+    versionId = await trainTestVersion({ epochs: 5, hyperparameters: { latentDim: 8, batchSize: 32, learningRate: 5e-3 } });
     const activated = await gql(app, `mutation($id: Int!) { activateModelVersion(id: $id) { id active } }`, { id: versionId });
     expect(activated.errors).toBeUndefined();
     const recs = await gql(app, `{ recommendations(userId: "u1", limit: 3) { source } }`);

@@ -1,9 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Random } from '../src/core/data/random.js';
-import { initBackend } from '../src/core/engine/backend.js';
-import { createPrismaClient } from '../src/database/prisma.service.js';
-import { trainVersion, type TrainVersionOptions } from '../src/training/train-version.js';
-import { bootApp, gql, sql, testDatabaseUrl, truncateAll } from './helpers.js';
+import { bootApp, gql, sql, truncateAll } from './helpers.js';
+import { trainTestVersion } from './training-data.js';
 
 /**
  * A catalog of 4 categories × 30 items; 160 users each like 12 items of one category (popular
@@ -38,22 +36,6 @@ const RECS = `query($userId: ID!, $limit: Int!, $filter: RecommendationFilter) {
 const ACTIVATE = `mutation($id: Int!) { activateModelVersion(id: $id) { id active kind } }`;
 const RECORD = `mutation($interactions: [RecordInteractionInput!]!) { recordInteractions(interactions: $interactions) { createdUsers } }`;
 
-async function train(options: Partial<TrainVersionOptions> = {}): Promise<number> {
-  const { tf } = await initBackend();
-  const prisma = createPrismaClient(testDatabaseUrl(), 2);
-  try {
-    const { version } = await trainVersion(tf, testDatabaseUrl(), prisma, {
-      kind: 'dae',
-      epochs: 40,
-      seed: 3,
-      hyperparameters: { latentDim: 16, batchSize: 32, learningRate: 5e-3 },
-      ...options,
-    });
-    return version.id;
-  } finally {
-    await prisma.$disconnect();
-  }
-}
 
 const ids = (res: { data?: any }) => (res.data!.recommendations.items as { item: { id: string } }[]).map((r) => r.item.id);
 
@@ -70,8 +52,8 @@ describe('serving over GraphQL', () => {
     items.push({ id: 'fresh', title: 'Added after training', categories: ['g0'] });
     expect((await gql(app, `mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items })).errors).toBeUndefined();
     expect((await gql(app, RECORD, { interactions: interactions() })).errors).toBeUndefined();
-    v1 = await train();
-    v2 = await train({ seed: 9 });
+    v1 = await trainTestVersion();
+    v2 = await trainTestVersion({ seed: 9 });
   }, 120_000);
   afterAll(async () => {
     await app.close();
@@ -300,7 +282,7 @@ describe('serving over GraphQL', () => {
         }
       }
       expect((await gql(app, RECORD, { interactions: ratings })).errors).toBeUndefined();
-      const id = await train({ kind: 'autorec', epochs: 30, hyperparameters: { hidden: 24 }, lambda: 1 });
+      const id = await trainTestVersion({ kind: 'autorec', epochs: 30, hyperparameters: { hidden: 24 }, lambda: 1 });
       expect((await gql(app, ACTIVATE, { id })).errors).toBeUndefined();
       const res = await gql(app, `{ predictedRating(userId: "r0", itemId: "m0-14") reconstruction(userId: "r0") { unit error items { value } } }`);
       expect(res.errors).toBeUndefined();

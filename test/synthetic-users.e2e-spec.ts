@@ -1,9 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { initBackend } from '../src/core/engine/backend.js';
-import { createPrismaClient } from '../src/database/prisma.service.js';
-import { trainVersion, type TrainVersionOptions } from '../src/training/train-version.js';
-import { bootApp, gql, sql, testDatabaseUrl, truncateAll } from './helpers.js';
-import { GROUPS, PER_GROUP, seedTasteGroups, waitFor } from './training-data.js';
+import { bootApp, gql, sql, truncateAll } from './helpers.js';
+import { GROUPS, PER_GROUP, seedTasteGroups, waitFor, trainTestVersion } from './training-data.js';
 
 const SAMPLE = `query($count: Int!, $itemsPerUser: Int!, $seed: Int) {
   sampleSyntheticUsers(count: $count, itemsPerUser: $itemsPerUser, seed: $seed) { items { id title categories } }
@@ -14,22 +11,6 @@ const groupOf = (id: string) => Number(id.slice(1, id.indexOf('-')));
 /** The deleted item (between training and activation): never drawn. */
 const DELETED = 'm2-29';
 
-async function train(options: Partial<TrainVersionOptions>): Promise<number> {
-  const { tf } = await initBackend();
-  const prisma = createPrismaClient(testDatabaseUrl(), 2);
-  try {
-    const { version } = await trainVersion(tf, testDatabaseUrl(), prisma, {
-      kind: 'vae',
-      epochs: 40,
-      seed: 3,
-      hyperparameters: { latentDim: 16, batchSize: 32, learningRate: 5e-3 },
-      ...options,
-    });
-    return version.id;
-  } finally {
-    await prisma.$disconnect();
-  }
-}
 
 type Sampled = { items: { id: string; title: string; categories: string[] }[] }[];
 
@@ -66,8 +47,8 @@ describe('sampleSyntheticUsers over GraphQL', () => {
     await seedTasteGroups(app);
     // A KL weight that reaches 1 (the default schedule keeps β near 0 for a run this short), so
     // the posterior stays near the prior N(0, I) that the synthetic users are drawn from.
-    vae = await train({ kind: 'vae', epochs: 80, hyperparameters: { latentDim: 16, batchSize: 32, learningRate: 5e-3, annealCap: 1, totalAnnealSteps: 100 } });
-    dae = await train({ kind: 'dae' });
+    vae = await trainTestVersion({ kind: 'vae', epochs: 80, hyperparameters: { latentDim: 16, batchSize: 32, learningRate: 5e-3, annealCap: 1, totalAnnealSteps: 100 } });
+    dae = await trainTestVersion({ kind: 'dae' });
     // Deleted after training: the versions have a column for it, the catalog no longer has it.
     expect((await gql(app, `mutation { deleteItem(itemId: "${DELETED}") { id } }`)).errors).toBeUndefined();
   }, 180_000);

@@ -1,6 +1,9 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Random } from '../src/core/data/random.js';
-import { gql } from './helpers.js';
+import { initBackend } from '../src/core/engine/backend.js';
+import { createPrismaClient } from '../src/database/prisma.service.js';
+import { trainVersion, type TrainVersionOptions } from '../src/training/train-version.js';
+import { gql, testDatabaseUrl } from './helpers.js';
 
 /**
  * Taste groups for training tests: 4 categories × 30 items; 160 users each like 12 items of one
@@ -64,4 +67,22 @@ export async function trainModel(app: NestFastifyApplication, input: Record<stri
 export async function servedVersion(app: NestFastifyApplication): Promise<number | null> {
   const res = await gql(app, `{ servingStatus { modelVersion { id } } }`);
   return res.data!.servingStatus.modelVersion?.id ?? null;
+}
+
+/** Trains a small model version on the test database directly (no worker); returns its id. */
+export async function trainTestVersion(options: Partial<TrainVersionOptions> = {}): Promise<number> {
+  const { tf } = await initBackend();
+  const prisma = createPrismaClient(testDatabaseUrl(), 2);
+  try {
+    const { version } = await trainVersion(tf, testDatabaseUrl(), prisma, {
+      kind: 'dae',
+      epochs: 40,
+      seed: 3,
+      hyperparameters: { latentDim: 16, batchSize: 32, learningRate: 5e-3 },
+      ...options,
+    });
+    return version.id;
+  } finally {
+    await prisma.$disconnect();
+  }
 }

@@ -7,19 +7,14 @@
  * queue. Rejections come back as ImageRejected with the same reason and message.
  */
 import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { PROJECT_ROOT } from '../config/env.js';
+import { compiledEntry } from '../config/compiled-entry.js';
 import { ImageRejected, type ImageRejection } from './image-decode.js';
 import type { NormalisedImage, NormaliseOptions } from './normalise.js';
 
-/** The compiled thread entry: next to this module in dist/, or dist/ when running from sources (tests). */
+/** The compiled thread entry (dist/src/images/decode-worker.js). */
 export function decodeWorkerEntry(): string {
-  const here = fileURLToPath(import.meta.url);
-  const sibling = path.join(path.dirname(here), 'decode-worker.js');
-  if (here.endsWith('.js') && existsSync(sibling)) return sibling;
-  return path.join(PROJECT_ROOT, 'dist', 'src', 'images', 'decode-worker.js');
+  return compiledEntry(import.meta.url, 'decode-worker.js');
 }
 
 /** Main thread → worker. `bytes` owns its ArrayBuffer, which is transferred. */

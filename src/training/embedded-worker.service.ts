@@ -1,18 +1,14 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ENV } from '../config/config.module.js';
+import { compiledEntry } from '../config/compiled-entry.js';
 import { PROJECT_ROOT, type Env } from '../config/env.js';
 import { DATABASE_URL } from '../database/prisma.service.js';
 
-/** The compiled thread entry: next to this module in dist/, or dist/ when running from sources (tests). */
+/** The compiled thread entry (dist/src/training/worker-thread.js). */
 export function workerThreadEntry(): string {
-  const here = fileURLToPath(import.meta.url);
-  const sibling = path.join(path.dirname(here), 'worker-thread.js');
-  if (here.endsWith('.js') && existsSync(sibling)) return sibling;
-  return path.join(PROJECT_ROOT, 'dist', 'src', 'training', 'worker-thread.js');
+  return compiledEntry(import.meta.url, 'worker-thread.js');
 }
 
 export interface WorkerThreadData {
