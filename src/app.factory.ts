@@ -6,7 +6,6 @@ import type { Env } from './config/env.js';
 import { registerRateLimit } from './graphql/rate-limit.js';
 import { GracefulFastifyAdapter } from './ops/graceful-fastify-adapter.js';
 import { createLogger } from './ops/logger.js';
-import { withOps } from './ops/ops.module.js';
 
 /** Request bodies up to 16 MiB: a 10,000-interaction batch is about 1.5 MB of JSON. */
 const BODY_LIMIT = 16 * 1024 * 1024;
@@ -14,7 +13,7 @@ const BODY_LIMIT = 16 * 1024 * 1024;
 /** Builds (but does not listen) the API application; main.ts, the demo and the e2e tests share it. */
 export async function createApp(env: Env, databaseUrl: string): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
-    withOps(AppModule.forRoot(env, databaseUrl)),
+    AppModule.forRoot(env, databaseUrl),
     // Drains in-flight requests at shutdown before the modules' destroy hooks end the database pools.
     new GracefulFastifyAdapter({ bodyLimit: BODY_LIMIT }),
     { logger: createLogger(env), abortOnError: false },

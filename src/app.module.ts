@@ -8,6 +8,7 @@ import type { Env } from './config/env.js';
 import { DatabaseModule } from './database/database.module.js';
 import { graphqlConfig } from './graphql/graphql.config.js';
 import { InteractionsModule } from './interactions/interactions.module.js';
+import { OpsModule } from './ops/ops.module.js';
 import { ServingModule } from './serving/serving.module.js';
 import { TrainingModule } from './training/training.module.js';
 
@@ -26,6 +27,7 @@ export class AppModule {
         InteractionsModule,
         ServingModule,
         TrainingModule,
+        OpsModule,
       ],
     };
   }

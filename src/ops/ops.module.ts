@@ -1,4 +1,4 @@
-import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { ServingModule } from '../serving/serving.module.js';
 import { MetricsService } from './metrics.service.js';
 import { OpsDatabase } from './ops-database.js';
@@ -16,8 +16,3 @@ import { OpsRoutes } from './ops.routes.js';
   exports: [MetricsService],
 })
 export class OpsModule {}
-
-/** The API's root module with OpsModule added (createApp). */
-export function withOps(root: DynamicModule): DynamicModule {
-  return { ...root, imports: [...(root.imports ?? []), OpsModule] };
-}
