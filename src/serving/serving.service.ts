@@ -286,7 +286,7 @@ export class ServingService {
     const rank = version.served.ranker(history); // encodes the history once, whatever k the loop needs
     const ranked = await this.visibleTopK(limit, (k) => rank(k, exclude, candidates), version);
     const items = ranked.map(({ item, score }): Recommendation => ({ item, score, source: RecommendationSource.MODEL }));
-    const cold = await this.coldStartItems(version, history, limit, excludedIds, f.categories);
+    const cold = rank.query ? await this.coldStartItems(version, rank.query, limit, excludedIds, f.categories) : [];
     if (cold.length > 0) mergeColdStart(items, cold, limit, Math.ceil(limit * COLD_START_SHARE));
     return {
       items,
@@ -298,18 +298,18 @@ export class ServingService {
 
   /**
    * New items (an image, no column in the version) scored with the collaborative vectors predicted
-   * from their images (VisualModelService.coldStart): the best `limit` visible ones, source COLD_START.
+   * from their images (VisualModelService.coldStart) against the query the ranking already encoded:
+   * the best `limit` visible ones, source COLD_START.
    */
   private async coldStartItems(
     version: LoadedVersion,
-    history: CsrMatrix,
+    query: Float32Array,
     limit: number,
     excludedIds: Set<number>,
     categories: string[] | null | undefined,
   ): Promise<Recommendation[]> {
     const cold = this.visual.coldStart(version);
     if (!cold) return [];
-    const query = version.served.userQuery(history);
     const scored: { id: number; score: number }[] = [];
     for (let k = 0; k < cold.itemIds.length; k++) {
       const id = cold.itemIds[k];

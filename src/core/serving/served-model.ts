@@ -55,6 +55,12 @@ export interface AnomalyEntry {
 }
 
 /**
+ * A history's ranking at any k (see {@link ServedModel.ranker}), with the history's query
+ * [h_u, 1] in the user→item space (null for EASE, which scores items directly).
+ */
+export type Ranker = ((k: number, exclude?: Exclusion, candidates?: ArrayLike<number>) => Neighbor[]) & { readonly query: Float32Array | null };
+
+/**
  * A model version ready to serve: the model, its indexes (user→item inner product over the
  * decoder's item vectors, item→item and user→user cosine) and the population's reconstruction
  * errors. Plain TypeScript: the server maps external ids to model columns and population rows.
@@ -228,14 +234,16 @@ export class ServedModel {
    * {@link recommend} for one history at several k: the history is encoded (EASE: scored) once,
    * so a caller that widens k (to get past hidden items) does not run the model again.
    */
-  ranker(history: CsrMatrix): (k: number, exclude?: Exclusion, candidates?: ArrayLike<number>) => Neighbor[] {
+  ranker(history: CsrMatrix): Ranker {
     if (this.model instanceof Ease) {
       const scores = this.model.score(history);
-      return (k, exclude = NO_EXCLUSION, candidates) => topK(scores, k, exclude, candidates);
+      return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), { query: null });
     }
     const query = this.model.userQueries(history);
     const index = this.itemIndex!;
-    return (k, exclude = NO_EXCLUSION, candidates) => (candidates ? index.searchAmong(query, k, candidates, exclude) : index.search(query, k, exclude));
+    const rank = (k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) =>
+      candidates ? index.searchAmong(query, k, candidates, exclude) : index.search(query, k, exclude);
+    return Object.assign(rank, { query });
   }
 
   /** Items most similar to item `col` (cosine; EASE: the largest item–item weights B[col, ·]). */
