@@ -134,6 +134,16 @@ export async function activateModelVersion(db: Db, id: number, slot?: string): P
 /** The slot of the active convolutional (image) autoencoder. */
 export const VISUAL_SLOT = 'visual';
 
+/** The `{ slot, versionId }` of an {@link ACTIVATION_CHANNEL} payload, or null when malformed. */
+export function parseActivation(payload: string): { slot: string; versionId: number } | null {
+  try {
+    const { slot, versionId } = JSON.parse(payload) as { slot?: unknown; versionId?: unknown };
+    return typeof slot === 'string' && typeof versionId === 'number' ? { slot, versionId } : null;
+  } catch {
+    return null;
+  }
+}
+
 /** One version's summary, or null. */
 export async function getModelVersion(db: Db, id: number): Promise<ModelVersionSummary | null> {
   const row = await db.modelVersion.findUnique({ where: { id }, select: SUMMARY });

@@ -7,7 +7,7 @@ import type { Tf } from '../core/models/autorec.js';
 import { PgPool } from '../database/pg-pool.js';
 import { PgListener } from '../database/pg-listener.js';
 import { PrismaService } from '../database/prisma.service.js';
-import { ACTIVATION_CHANNEL, activateModelVersion, activeModelVersionId, getModelVersion, loadModelVersionPg, type ModelVersionSummary } from '../registry/registry.queries.js';
+import { ACTIVATION_CHANNEL, activateModelVersion, activeModelVersionId, getModelVersion, loadModelVersionPg, parseActivation, type ModelVersionSummary } from '../registry/registry.queries.js';
 import { loadVersion, type LoadedVersion } from './loaded-version.js';
 
 /** A replaced version is disposed this long after the swap (requests that hold it finish first). */
@@ -44,14 +44,11 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
     this.backendName = backend.name;
     await this.listener.subscribe(ACTIVATION_CHANNEL, {
       onNotify: (payload) => {
-        try {
-          const { slot, versionId } = JSON.parse(payload) as { slot?: string; versionId?: number };
-          if (slot !== 'default' || typeof versionId !== 'number') return;
-          this.logger.log(`activation of model version ${versionId} announced`);
-          void this.refresh();
-        } catch {
-          this.logger.warn(`ignored a malformed activation notice: ${payload}`);
-        }
+        const activation = parseActivation(payload);
+        if (!activation) return this.logger.warn(`ignored a malformed activation notice: ${payload}`);
+        if (activation.slot !== 'default') return;
+        this.logger.log(`activation of model version ${activation.versionId} announced`);
+        void this.refresh();
       },
       onReconnect: () => void this.refresh(), // an activation may have been missed
     });

@@ -11,7 +11,7 @@ import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { PgListener } from '../database/pg-listener.js';
 import { PgPool } from '../database/pg-pool.js';
 import { encodePng, readItemImages } from '../images/images.queries.js';
-import { ACTIVATION_CHANNEL, activeModelVersionId, loadModelVersionPg, VISUAL_SLOT } from '../registry/registry.queries.js';
+import { ACTIVATION_CHANNEL, activeModelVersionId, loadModelVersionPg, parseActivation, VISUAL_SLOT } from '../registry/registry.queries.js';
 import { PrismaService } from '../database/prisma.service.js';
 import type { LoadedVersion } from './loaded-version.js';
 
@@ -70,11 +70,7 @@ export class VisualModelService implements OnModuleInit, OnApplicationShutdown {
     this.tf = (await initBackend({ prefer: this.env.tfBackend })).tf;
     await this.listener.subscribe(ACTIVATION_CHANNEL, {
       onNotify: (payload) => {
-        try {
-          if ((JSON.parse(payload) as { slot?: string }).slot === VISUAL_SLOT) void this.refresh();
-        } catch {
-          // malformed notices are ignored (ActiveModelService logs them)
-        }
+        if (parseActivation(payload)?.slot === VISUAL_SLOT) void this.refresh(); // ActiveModelService logs malformed ones
       },
       onReconnect: () => void this.refresh(),
     });
