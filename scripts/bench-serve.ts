@@ -13,7 +13,6 @@
  * - RSS of the API process; HNSW recall@10 against exact search on the served item vectors.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -29,6 +28,7 @@ import { Ease } from '../src/core/models/ease.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { activateModelVersion, activeModelVersionId, loadModelVersion } from '../src/registry/registry.queries.js';
 import { modelFromArtifact } from '../src/serving/loaded-version.js';
+import { BENCH_SERVER_ENV, postGraphql, rssMb, waitUntil } from './bench-lib.js';
 
 const HELP = `Usage: npm run bench:serve -- [--duration 20] [--connections 50] [--no-swap] [--no-recall]
 
@@ -49,7 +49,7 @@ interface RunResult {
 
 function start(script: string, env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', script)], {
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', GRAPHIQL: 'false', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0', HOST: '127.0.0.1', ...env },
+    env: { ...process.env, ...BENCH_SERVER_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d: Buffer) => process.stderr.write(`  [${path.basename(script)}] ${d}`));
@@ -57,34 +57,8 @@ function start(script: string, env: Record<string, string>): ChildProcess {
   return child;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GraphQL answers of several shapes
-async function post(port: number, query: string, variables: Record<string, unknown> = {}): Promise<{ data?: any; errors?: unknown }> {
-  const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as { data?: any; errors?: unknown }; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-async function waitFor(fn: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await fn()) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-function rssMb(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
-}
+const post = (port: number, query: string, variables: Record<string, unknown> = {}) => postGraphql(port, query, variables);
+const waitFor = (fn: () => Promise<boolean>, timeoutMs: number) => waitUntil('the servers', fn, timeoutMs, { intervalMs: 25 });
 
 async function cannon(port: number, query: string, variable: string, ids: string[], seconds: number, connections: number, expectItems: number, onTick?: (elapsed: number) => void): Promise<RunResult> {
   const rng = new Random(7);

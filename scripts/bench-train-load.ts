@@ -16,7 +16,7 @@
  * Then the run is cancelled and the server stopped. The ratio B/A is reported, not asserted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +25,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { PROJECT_ROOT } from '../src/config/env.js';
 import { Random } from '../src/core/data/random.js';
+import { BENCH_SERVER_ENV, postGraphql, rssMb, waitUntil } from './bench-lib.js';
 
 const HELP = `Usage: npm run bench:train-load -- [options]
 
@@ -72,36 +73,15 @@ const state: { server?: ChildProcess; exited: boolean; port: number; runId?: num
   runEnded: false,
 };
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GraphQL answers of several shapes
-async function post(query: string, variables: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<{ data?: any; errors?: unknown }> {
-  const res = await fetch(`http://127.0.0.1:${state.port}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  return (await res.json()) as { data?: any; errors?: unknown }; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
+const post = (query: string, variables: Record<string, unknown> = {}, timeoutMs = 30_000) => postGraphql(state.port, query, variables, timeoutMs);
 
 /** A training run ended (SUCCEEDED, FAILED or CANCELLED) before what was awaited. */
 class RunEndedError extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (state.exited) throw new Error(`the server exited while waiting for ${what}`);
-    try {
-      if (await fn()) return;
-    } catch (error) {
-      if (error instanceof RunEndedError) throw error;
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
+const waitFor = (what: string, fn: () => Promise<boolean>, timeoutMs: number, intervalMs = 100) =>
+  waitUntil(what, fn, timeoutMs, { intervalMs, fatal: (e) => e instanceof RunEndedError, abort: () => (state.exited ? 'the server exited' : null) });
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -109,12 +89,6 @@ function portFree(port: number): Promise<boolean> {
     probe.once('error', () => resolve(false));
     probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
-}
-
-function rssMb(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
 }
 
 /** autocannon on recommendations(limit: 20); every phase draws the same users in the same order. */
@@ -284,12 +258,7 @@ async function main(): Promise<void> {
   const server = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
     env: {
       ...process.env,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      GRAPHIQL: 'false',
-      RECODER_AUTH: 'off',
-      RECODER_RATE_LIMIT_PER_MINUTE: '0',
-      HOST: '127.0.0.1',
+      ...BENCH_SERVER_ENV,
       PORT: String(port),
       DATABASE_URL: url,
       RECODER_TRAINING_WORKER: 'thread',
