@@ -10,9 +10,14 @@ export function testDatabaseUrl(): string {
 }
 
 /** Boots the real API on the scratch database (no port: requests go through Fastify's inject). */
-export async function bootApp(overrides: Partial<Env> = {}): Promise<NestFastifyApplication> {
+export function bootApp(overrides: Partial<Env> = {}): Promise<NestFastifyApplication> {
+  return bootAppOn(testDatabaseUrl(), overrides);
+}
+
+/** {@link bootApp} on another database (e.g. a test's own Postgres). */
+export async function bootAppOn(databaseUrl: string, overrides: Partial<Env> = {}): Promise<NestFastifyApplication> {
   const env = { ...loadEnv({ LOG_LEVEL: 'error', GRAPHIQL: 'false', RECODER_TRAINING_WORKER: 'off', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0' }), ...overrides };
-  const app = await createApp(env, testDatabaseUrl());
+  const app = await createApp(env, databaseUrl);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return app;

@@ -1,18 +1,9 @@
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import pg from 'pg';
-import { createApp } from '../src/app.factory.js';
-import { loadEnv, PROJECT_ROOT } from '../src/config/env.js';
-import { initBackend } from '../src/core/engine/backend.js';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../src/database/embedded-postgres.js';
-import { applyMigrations } from '../src/database/migrations.js';
-import { createPrismaClient } from '../src/database/prisma.service.js';
-import { trainVersion } from '../src/training/train-version.js';
-import { gql } from './helpers.js';
-import { itemId, seedTasteGroups } from './training-data.js';
+import { gql, bootAppOn } from './helpers.js';
+import { OwnPostgres } from './own-postgres.js';
+import { itemId, seedTasteGroups, trainTestVersion } from './training-data.js';
 
-const DATA_DIR = path.join(PROJECT_ROOT, '.data', 'postgres-restart-load-test');
 const PORT = Number(process.env.RECODER_RESTART_LOAD_TEST_PG_PORT ?? 54332);
 const RECOVERY_LIMIT_MS = 10_000;
 const CALM_AFTER_RECOVERY_MS = 3_000;
@@ -36,35 +27,21 @@ interface Request {
  * connections, without an API restart, and nothing fails afterwards.
  */
 describe('PostgreSQL restart under load', () => {
-  let server: EmbeddedPostgresHandle;
+  let server: OwnPostgres;
   let app: NestFastifyApplication;
 
   beforeAll(async () => {
-    await rm(DATA_DIR, { recursive: true, force: true });
-    server = await startEmbeddedPostgres({ dataDir: DATA_DIR, port: PORT });
-    await applyMigrations(server.url);
-    const env = { ...loadEnv({ LOG_LEVEL: 'error', GRAPHIQL: 'false', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0', RECODER_TRAINING_WORKER: 'off' }) };
-    app = await createApp(env, server.url);
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
+    server = await OwnPostgres.start('postgres-restart-load-test', PORT);
+    app = await bootAppOn(server.url);
     await seedTasteGroups(app);
     // A small model version, so recommendations run the model (history read at request time).
-    const { tf } = await initBackend();
-    const prisma = createPrismaClient(server.url, 2);
-    let versionId: number;
-    try {
-      const { version } = await trainVersion(tf, server.url, prisma, { kind: 'dae', epochs: 5, seed: 3, hyperparameters: { latentDim: 8, batchSize: 32 } });
-      versionId = version.id;
-    } finally {
-      await prisma.$disconnect();
-    }
+    const versionId = await trainTestVersion({ epochs: 5, hyperparameters: { latentDim: 8, batchSize: 32 } }, server.url);
     const activated = await gql(app, `mutation($id: Int!) { activateModelVersion(id: $id) { id } }`, { id: versionId });
     expect(activated.errors).toBeUndefined();
   }, 120_000);
   afterAll(async () => {
     await app?.close();
-    await server?.stop();
-    await rm(DATA_DIR, { recursive: true, force: true });
+    await server?.dispose();
   });
 
   it(`each operation answers again within ${RECOVERY_LIMIT_MS / 1000} s of Postgres accepting connections, and nothing fails after`, async () => {
@@ -113,7 +90,7 @@ describe('PostgreSQL restart under load', () => {
       }
     })();
     const restarting = Date.now();
-    server = await startEmbeddedPostgres({ dataDir: DATA_DIR, port: PORT });
+    await server.startAgain();
     const started = Date.now();
     await probe;
 

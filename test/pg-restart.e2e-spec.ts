@@ -1,14 +1,8 @@
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createApp } from '../src/app.factory.js';
-import { loadEnv, PROJECT_ROOT } from '../src/config/env.js';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../src/database/embedded-postgres.js';
-import { applyMigrations } from '../src/database/migrations.js';
-import { gql } from './helpers.js';
+import { gql, bootAppOn } from './helpers.js';
+import { OwnPostgres } from './own-postgres.js';
 import { seedTasteGroups, servedVersion, trainingRun, trainModel, waitFor } from './training-data.js';
 
-const DATA_DIR = path.join(PROJECT_ROOT, '.data', 'postgres-restart-test');
 const PORT = Number(process.env.RECODER_RESTART_TEST_PG_PORT ?? 54331);
 const ended = (r: Record<string, any>) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(r.status);
 
@@ -19,23 +13,17 @@ const ended = (r: Record<string, any>) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].i
  * reaches the API through the re-established LISTEN connection.
  */
 describe('PostgreSQL restart during training', () => {
-  let server: EmbeddedPostgresHandle;
+  let server: OwnPostgres;
   let app: NestFastifyApplication;
 
   beforeAll(async () => {
-    await rm(DATA_DIR, { recursive: true, force: true });
-    server = await startEmbeddedPostgres({ dataDir: DATA_DIR, port: PORT });
-    await applyMigrations(server.url);
-    const env = { ...loadEnv({ LOG_LEVEL: 'error', GRAPHIQL: 'false', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0' }), trainingWorker: 'thread' as const };
-    app = await createApp(env, server.url);
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
+    server = await OwnPostgres.start('postgres-restart-test', PORT);
+    app = await bootAppOn(server.url, { trainingWorker: 'thread' });
     await seedTasteGroups(app);
   }, 120_000);
   afterAll(async () => {
     await app?.close();
-    await server?.stop();
-    await rm(DATA_DIR, { recursive: true, force: true });
+    await server?.dispose();
   });
 
   it('serving answers again within 10 s and the run in flight still succeeds', async () => {
@@ -49,7 +37,7 @@ describe('PostgreSQL restart during training', () => {
     await server.stop();
     const down = await gql(app, `{ recommendations(userId: "u1", limit: 3) { source } }`);
     expect(down.errors?.[0].extensions.code).toBe('INTERNAL_SERVER_ERROR'); // the database is gone, the process is not
-    server = await startEmbeddedPostgres({ dataDir: DATA_DIR, port: PORT });
+    await server.startAgain();
     const restarted = Date.now();
 
     const answer = await waitFor(

@@ -69,12 +69,12 @@ export async function servedVersion(app: NestFastifyApplication): Promise<number
   return res.data!.servingStatus.modelVersion?.id ?? null;
 }
 
-/** Trains a small model version on the test database directly (no worker); returns its id. */
-export async function trainTestVersion(options: Partial<TrainVersionOptions> = {}): Promise<number> {
+/** Trains a small model version on the test database (or `databaseUrl`) directly (no worker); returns its id. */
+export async function trainTestVersion(options: Partial<TrainVersionOptions> = {}, databaseUrl = testDatabaseUrl()): Promise<number> {
   const { tf } = await initBackend();
-  const prisma = createPrismaClient(testDatabaseUrl(), 2);
+  const prisma = createPrismaClient(databaseUrl, 2);
   try {
-    const { version } = await trainVersion(tf, testDatabaseUrl(), prisma, {
+    const { version } = await trainVersion(tf, databaseUrl, prisma, {
       kind: 'dae',
       epochs: 40,
       seed: 3,
