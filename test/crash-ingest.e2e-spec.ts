@@ -1,9 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import { PROJECT_ROOT } from '../src/config/env.js';
-import { sql, testDatabaseUrl, truncateAll } from './helpers.js';
+import type { ChildProcess } from 'node:child_process';
+import { sql, truncateAll } from './helpers.js';
+import { exited, freePort, spawnBuilt, type BuiltProcess } from './processes.js';
 
 /**
  * kill -9 of the API server while 4 clients stream acknowledged recordInteractions batches over
@@ -13,7 +10,6 @@ import { sql, testDatabaseUrl, truncateAll } from './helpers.js';
  * stores each event exactly once, the `duplicates` counts naming what was already there.
  */
 
-const MAIN = path.join(PROJECT_ROOT, 'dist', 'src', 'main.js');
 const CLIENTS = 4;
 const BATCH = 200;
 const ITEMS = 50;
@@ -30,43 +26,7 @@ interface Batch {
   inFlight: boolean;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function startServer(port: number): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      DATABASE_URL: testDatabaseUrl(),
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'error',
-      RECODER_AUTH: 'off',
-      RECODER_TRAINING_WORKER: 'off',
-      RECODER_RATE_LIMIT_PER_MINUTE: '0',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  const keep = (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  return { child, output: () => log };
-}
-
-const exited = (child: ChildProcess) =>
-  new Promise<NodeJS.Signals | number | null>((resolve) =>
-    child.exitCode !== null || child.signalCode !== null ? resolve(child.signalCode ?? child.exitCode) : child.once('exit', (code, signal) => resolve(signal ?? code)),
-  );
+const startServer = (port: number): BuiltProcess => spawnBuilt('main', { PORT: String(port) });
 
 async function post(port: number, query: string, variables?: Record<string, unknown>): Promise<{ status: number; body: any }> {
   const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
@@ -77,7 +37,7 @@ async function post(port: number, query: string, variables?: Record<string, unkn
   return { status: res.status, body: await res.json() };
 }
 
-async function waitReady(port: number, server: { child: ChildProcess; output: () => string }, timeoutMs = 60_000): Promise<number> {
+async function waitReady(port: number, server: BuiltProcess, timeoutMs = 60_000): Promise<number> {
   const t0 = Date.now();
   for (;;) {
     if (server.child.exitCode !== null) throw new Error(`the server exited (${server.child.exitCode}):\n${server.output()}`);
@@ -102,7 +62,6 @@ describe('kill -9 during a stream of recordInteractions batches', () => {
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does it first)`);
     await truncateAll();
   });
   afterAll(async () => {

@@ -1,24 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import path from 'node:path';
 import pg from 'pg';
-import { PROJECT_ROOT } from '../src/config/env.js';
 import { sql, testDatabaseUrl, truncateAll } from './helpers.js';
+import { freePort, spawnBuilt } from './processes.js';
 
 const REQUESTS = 20;
 const BATCH = 2_000;
 const RECORD = `mutation($interactions: [RecordInteractionInput!]!) { recordInteractions(interactions: $interactions) { duplicates createdUsers } }`;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves with the connection error code, or 'connected'. */
 function tryConnect(port: number): Promise<string> {
@@ -53,26 +41,9 @@ describe('graceful shutdown of the API process', () => {
     await truncateAll();
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
-      env: {
-        ...process.env,
-        DATABASE_URL: testDatabaseUrl(),
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        NODE_ENV: 'production',
-        RECODER_AUTH: 'off',
-        RECODER_TRAINING_WORKER: 'off',
-        RECODER_RATE_LIMIT_PER_MINUTE: '0',
-        RECODER_METRICS: 'true',
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'log',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const server = spawnBuilt('main', { PORT: String(port), RECODER_METRICS: 'true', LOG_FORMAT: 'json', LOG_LEVEL: 'log' });
+    child = server.child;
+    const { stdout, stderr } = server;
     const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
       child!.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
     );
@@ -88,7 +59,7 @@ describe('graceful shutdown of the API process', () => {
     for (let until = Date.now() + 60_000; ; ) {
       const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
       if (ok) break;
-      if (Date.now() > until || child.exitCode !== null) throw new Error(`server did not start:\n${stderr}\n${stdout}`);
+      if (Date.now() > until || child.exitCode !== null) throw new Error(`server did not start:\n${stderr()}\n${stdout()}`);
       await sleep(100);
     }
     const items = Array.from({ length: 50 }, (_, i) => ({ id: `s${i}` }));
@@ -147,7 +118,7 @@ describe('graceful shutdown of the API process', () => {
     expect(await tryConnect(port)).toBe('ECONNREFUSED');
 
     // Structured logs: every stdout line is a JSON object with time, level, context and msg.
-    const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+    const lines = stdout().split('\n').filter((l) => l.trim() !== '');
     expect(lines.length).toBeGreaterThan(3);
     for (const line of lines) {
       let entry: Record<string, unknown>;

@@ -1,24 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { PROJECT_ROOT } from '../src/config/env.js';
-import { bootApp, gql, testDatabaseUrl, truncateAll } from './helpers.js';
+import { bootApp, gql, truncateAll } from './helpers.js';
+import { exited, spawnBuilt } from './processes.js';
 import { seedTasteGroups, servedVersion, trainingRun, trainModel, waitFor } from './training-data.js';
 
 /** `npm run worker` as a real process (the compiled entry, as in production). */
-function startWorker(): ChildProcess {
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'src', 'worker.js')], {
-    env: { ...process.env, DATABASE_URL: testDatabaseUrl(), LOG_LEVEL: 'warn', NODE_ENV: 'production' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr!.on('data', () => undefined);
-  return child;
-}
+const startWorker = (): ChildProcess => spawnBuilt('worker', { LOG_LEVEL: 'warn' }).child;
 
-const exited = (child: ChildProcess) =>
-  new Promise<NodeJS.Signals | number | null>((resolve) =>
-    child.exitCode !== null || child.signalCode !== null ? resolve(child.signalCode ?? child.exitCode) : child.once('exit', (code, signal) => resolve(signal ?? code)),
-  );
 const ended = (r: Record<string, any>) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(r.status);
 
 /**
