@@ -5,7 +5,7 @@ import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { activateModelVersion } from '../src/registry/registry.queries.js';
 import { epochProgress } from '../src/training/epoch-progress.js';
-import { trainVersion, type TrainableKind } from '../src/training/train-version.js';
+import { DEFAULT_EPOCHS, trainVersion, type TrainableKind } from '../src/training/train-version.js';
 import { trainVisualVersion } from '../src/training/train-visual.js';
 
 const HELP = `Usage: npm run train -- --model vae|dae|autorec|ease|conv_ae [options]
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
       prefer: values.backend as InitBackendOptions['prefer'],
       log: (m) => console.error(m),
     });
-    const total = epochs ?? (kind === 'autorec' ? 100 : kind === 'conv_ae' ? 30 : 200);
+    const total = epochs ?? DEFAULT_EPOCHS[kind as keyof typeof DEFAULT_EPOCHS] ?? 0;
     const lowerIsBetter = kind === 'autorec' || kind === 'conv_ae';
     const progress = kind === 'ease' ? null : epochProgress(kind, total, kind === 'autorec' ? 'RMSE' : kind === 'conv_ae' ? 'MSE' : 'NDCG@100', lowerIsBetter);
     const { version, metrics } = kind === 'conv_ae'

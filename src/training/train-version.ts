@@ -15,6 +15,9 @@ import { loadTrainingData } from './training-data.js';
 
 export type TrainableKind = 'vae' | 'dae' | 'autorec' | 'ease';
 
+/** Training epochs when a request gives none (EASE is solved in closed form: none). */
+export const DEFAULT_EPOCHS: Record<TrainableKind | 'conv_ae', number | null> = { vae: 200, dae: 200, autorec: 100, ease: null, conv_ae: 30 };
+
 /** Validation users need this many positives (80/20 fold-in/held-out). */
 const MIN_ITEMS = 5;
 
@@ -125,7 +128,7 @@ export async function trainVersion(
     const autorec = await AutoRec.fit(
       tf,
       train,
-      { ...extra, epochs: o.epochs ?? 100, seed, ...(o.lambda !== undefined ? { lambda: o.lambda } : {}) },
+      { ...extra, epochs: o.epochs ?? DEFAULT_EPOCHS.autorec!, seed, ...(o.lambda !== undefined ? { lambda: o.lambda } : {}) },
       { validation: held, onEpoch: o.onEpoch, shouldStop: o.shouldStop },
     );
     const predicted = autorec.predict(held.users, held.items);
@@ -162,7 +165,7 @@ export async function trainVersion(
       if (o.shouldStop?.()) throw new TrainingCancelled();
     } else {
       const options = { validation: split.validation, onEpoch: o.onEpoch, shouldStop: o.shouldStop };
-      const hyper = { ...extra, epochs: o.epochs ?? 200, seed };
+      const hyper = { ...extra, epochs: o.epochs ?? DEFAULT_EPOCHS[o.kind]!, seed };
       const ae = o.kind === 'vae' ? await MultVAE.fit(tf, split.train, hyper, options) : await MultDAE.fit(tf, split.train, hyper, options);
       model = ae;
       if (o.shouldStop?.()) {

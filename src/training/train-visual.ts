@@ -6,7 +6,7 @@ import { ConvAutoencoder, type ConvAeHyperparameters, type ImageBatch } from '..
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { readItemImages } from '../images/images.queries.js';
 import { saveModelVersion } from '../registry/registry.queries.js';
-import { TrainingCancelled, type Baseline, type TrainedVersion } from './train-version.js';
+import { DEFAULT_EPOCHS, TrainingCancelled, type Baseline, type TrainedVersion } from './train-version.js';
 
 export interface TrainVisualOptions {
   /** Image shape to train on (the RECODER_IMAGE_* setting the images were stored with). */
@@ -68,7 +68,7 @@ export async function trainVisualVersion(
   const model = await ConvAutoencoder.fit(
     tf,
     pick(trainRows),
-    { ...o.hyperparameters, size: o.size, channels: o.channels, epochs: o.epochs ?? 30, seed: o.seed ?? 1 },
+    { ...o.hyperparameters, size: o.size, channels: o.channels, epochs: o.epochs ?? DEFAULT_EPOCHS.conv_ae!, seed: o.seed ?? 1 },
     { validation, onEpoch: o.onEpoch, shouldStop: o.shouldStop },
   );
   try {

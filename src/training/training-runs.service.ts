@@ -6,6 +6,7 @@ import type { Env } from '../config/env.js';
 import { PrismaService } from '../database/prisma.service.js';
 import type { ActivationPolicy, ModelKind, TrainingStatus } from '../generated/prisma/enums.js';
 import { TRAINING_QUEUE, JobQueue } from './job-queue.js';
+import { DEFAULT_EPOCHS } from './train-version.js';
 import { createRun, getRun, listRuns, pendingRunExists, requestCancel, setRunJob, type TrainingRunRow } from './training-runs.queries.js';
 
 const bad = (field: string, message: string) => new DomainError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, field);
@@ -124,7 +125,7 @@ export class TrainingRunsService {
 
   async trainModel(request: TrainRequest, trigger: 'API' | 'SCHEDULE' = 'API'): Promise<TrainingRunRow> {
     const hyperparameters = checkTrainRequest(request);
-    const epochs = request.kind === 'EASE' ? null : ((hyperparameters.epochs as number | undefined) ?? (request.kind === 'AUTOREC' ? 100 : request.kind === 'CONV_AE' ? 30 : 200));
+    const epochs = request.kind === 'EASE' ? null : ((hyperparameters.epochs as number | undefined) ?? DEFAULT_EPOCHS[request.kind.toLowerCase() as keyof typeof DEFAULT_EPOCHS]);
     const run = await createRun(this.prisma, { kind: request.kind, activation: request.activate, hyperparameters, epochs, trigger });
     try {
       const jobId = await this.jobs.sendTraining(run.id);
