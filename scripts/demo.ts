@@ -9,14 +9,15 @@ import { importInteractions } from '../src/interactions/import/index.js';
 import { ActiveModelService } from '../src/serving/active-model.service.js';
 import { TrainingRunsService } from '../src/training/training-runs.service.js';
 
-const HELP = `Usage: npm run demo [-- --no-serve] [--epochs N]
+const HELP = `Usage: npm run demo [-- --no-serve] [--budget SECONDS]
 
 Starts Recoder on the shipped MovieLens latest-small data:
   embedded PostgreSQL (unless DATABASE_URL is set) → migrations → import the demo data (once)
   → GraphQL on http://HOST:PORT/graphql with GraphiQL at /graphiql
-  → when no model version is active yet, trains a Mult-VAE (quick settings) in the API's training
-    worker thread, activates it, and prints example queries.
-  --epochs N   epochs of the demo Mult-VAE (default 30, about 30 s)
+  → when no model version is active yet, trains kind AUTO in the API's training worker thread
+    (EASE over λ, Mult-DAE, Mult-VAE and their blend; the best on held-out users is kept),
+    activates it, and prints example queries. Popular items answer meanwhile.
+  --budget S   time budget of the AUTO search in seconds (default 300)
   --no-serve   stop after the import (used by CI to prove the zero-install path)`;
 
 const EXAMPLE = `{
@@ -26,7 +27,7 @@ const EXAMPLE = `{
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { help: { type: 'boolean', short: 'h' }, 'no-serve': { type: 'boolean' }, epochs: { type: 'string', default: '30' } },
+    options: { help: { type: 'boolean', short: 'h' }, 'no-serve': { type: 'boolean' }, budget: { type: 'string', default: '300' } },
   });
   if (values.help) {
     console.log(HELP);
@@ -77,7 +78,7 @@ Example query (paste into GraphiQL):
 ${EXAMPLE}
 
 ${env.auth === 'off' ? 'The demo API is open (RECODER_AUTH=off): anyone who can reach it may write and train.\nWith RECODER_AUTH=required, create keys with: npm run apikey -- create --role admin\n' : ''}Ctrl-C stops the server${db.embedded ? ' and the embedded PostgreSQL' : ''}.`);
-    await trainDemoModel(app.get(TrainingRunsService), app.get(ActiveModelService), Number(values.epochs), env.trainingWorker === 'thread');
+    await trainDemoModel(app.get(TrainingRunsService), app.get(ActiveModelService), Number(values.budget), env.trainingWorker === 'thread');
     const sample = await exampleIds(db.url);
     console.log(`
 Personal recommendations, similar items and similar users are served by model version ${app.get(ActiveModelService).version?.id}:
@@ -89,8 +90,8 @@ Personal recommendations, similar items and similar users are served by model ve
 In GraphiQL:
   { recommendations(userId: "${sample.userId}", limit: 5) { items { score item { title categories } } } }
   { similarItems(itemId: "${sample.itemId}", limit: 5) { score item { title } } }   # ${sample.title}
-  { trainingRuns { id kind status epoch decision history { epoch loss validation } } }
-  mutation { trainModel(input: { kind: DAE, epochs: 50, activate: IF_BETTER }) { id status } }`);
+  { trainingRuns { id kind status progress candidates { name status ndcg chosen } decision } }
+  mutation { trainModel(input: { kind: AUTO, activate: IF_BETTER }) { id status } }`);
   } catch (error) {
     await close();
     throw error;
@@ -99,24 +100,37 @@ In GraphiQL:
   }
 }
 
-/** Trains and activates a Mult-VAE when no version is active, printing progress; returns once it serves. */
-async function trainDemoModel(runs: TrainingRunsService, models: ActiveModelService, epochs: number, inThread: boolean): Promise<void> {
+/**
+ * When no version is active: trains kind AUTO (EASE over λ, Mult-DAE, Mult-VAE and their blend,
+ * the best on held-out users is kept) and activates it, printing each candidate as it finishes;
+ * returns once the new version serves.
+ */
+async function trainDemoModel(runs: TrainingRunsService, models: ActiveModelService, budgetSeconds: number, inThread: boolean): Promise<void> {
   if (models.version) {
     console.log(`\n[demo] model version ${models.version.id} is active: skipping the demo training`);
     return;
   }
-  const run = await runs.trainModel({ kind: 'VAE', activate: 'ALWAYS', epochs, hyperparameters: { latentDim: 100, hiddenUnits: [300] } });
-  console.log(`\n[demo] no model version is active: training run ${run.id} (Mult-VAE, ${epochs} epochs) queued${inThread ? '' : ' — RECODER_TRAINING_WORKER=off: start `npm run worker` to run it'}`);
+  const run = await runs.trainModel({ kind: 'AUTO', activate: 'ALWAYS', budgetSeconds });
+  console.log(
+    `\n[demo] no model version is active: training run ${run.id} (AUTO: EASE, Mult-DAE, Mult-VAE and their blend, at most ${budgetSeconds} s) queued${inThread ? '' : ' — RECODER_TRAINING_WORKER=off: start `npm run worker` to run it'}`,
+  );
+  console.log('[demo] popular items answer until it is done');
   let shown = 0;
+  let lastStage = '';
   for (;;) {
     const r = await runs.run(run.id);
-    for (const h of r.history.slice(shown)) {
-      if (h.epoch % 5 === 0 || h.epoch === r.epochs) console.log(`[demo] epoch ${h.epoch}/${r.epochs}: loss ${h.loss.toFixed(1)}, validation NDCG@100 ${h.validation?.toFixed(4) ?? '-'}`);
+    for (const c of r.candidates.slice(shown)) {
+      console.log(`[demo] ${c.name}: ${c.status.toLowerCase()}${c.ndcg === null ? '' : `, validation NDCG@100 ${c.ndcg.toFixed(4)}`} (${c.seconds.toFixed(0)} s)${c.reason ? ` — ${c.reason}` : ''}`);
     }
-    shown = r.history.length;
+    shown = r.candidates.length;
+    if (r.stage && r.stage !== lastStage && r.status === 'RUNNING') {
+      lastStage = r.stage;
+      console.log(`[demo] training ${r.stage} … (${Math.round(r.progress * 100)} % of the search)`);
+    }
     if (r.status === 'FAILED' || r.status === 'CANCELLED') throw new Error(`demo training run ${r.id} ${r.status}: ${r.error ?? ''}`);
     if (r.status === 'SUCCEEDED' && servedId(models) === r.versionId) {
-      console.log(`[demo] ${r.decision}; version ${r.versionId} now serves`);
+      const chosen = r.candidates.find((c) => c.chosen);
+      console.log(`[demo] kept ${chosen?.name ?? 'the best candidate'}; ${r.decision}; version ${r.versionId} now serves`);
       return;
     }
     await new Promise((resolve) => setTimeout(resolve, 500));

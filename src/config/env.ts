@@ -50,7 +50,9 @@ export interface Env {
   /** Nice value (0–19) of the training thread: training yields the CPU to request handling. */
   trainingThreadNice: number;
   /** Scheduled retraining: a cron expression (UTC; e.g. "0 3 * * *"), '' for none; skipped when no interaction arrived since the active version's snapshot. */
-  retrain: { schedule: string; kind: 'VAE' | 'DAE' | 'EASE' | 'AUTOREC'; activate: 'NEVER' | 'IF_BETTER' | 'ALWAYS'; epochs: number | null };
+  retrain: { schedule: string; kind: 'AUTO' | 'VAE' | 'DAE' | 'EASE' | 'AUTOREC'; activate: 'NEVER' | 'IF_BETTER' | 'ALWAYS'; epochs: number | null };
+  /** Seconds an AUTO training run may spend searching models, unless the request says otherwise. */
+  autoBudgetSeconds: number;
   /** Item images (setItemImage, import --images): stored as a size×size square of 1 (grayscale) or 3 (RGB) channels; uploads at most maxBytes encoded. */
   images: { size: number; channels: 1 | 3; maxBytes: number };
 }
@@ -105,7 +107,8 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_TRAINING_WORKER: str({ choices: ['thread', 'off'], default: 'thread' }),
       RECODER_TRAINING_THREAD_NICE: num({ default: 19 }),
       RECODER_RETRAIN_SCHEDULE: str({ default: '' }),
-      RECODER_RETRAIN_KIND: str({ choices: ['VAE', 'DAE', 'EASE', 'AUTOREC'], default: 'VAE' }),
+      RECODER_RETRAIN_KIND: str({ choices: ['AUTO', 'VAE', 'DAE', 'EASE', 'AUTOREC'], default: 'AUTO' }),
+      RECODER_AUTO_BUDGET_SECONDS: num({ default: 900, desc: 'time budget of an AUTO run (seconds)' }),
       RECODER_RETRAIN_ACTIVATE: str({ choices: ['NEVER', 'IF_BETTER', 'ALWAYS'], default: 'IF_BETTER' }),
       RECODER_RETRAIN_EPOCHS: num({ default: 0, desc: '0 = the model default' }),
       RECODER_IMAGE_SIZE: num({ default: 32, desc: 'side of the stored square item images, 8..128' }),
@@ -143,6 +146,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const schedule = raw.RECODER_RETRAIN_SCHEDULE.trim();
   if (schedule && !/^(\S+\s+){4,5}\S+$/.test(schedule)) problems.push(`  RECODER_RETRAIN_SCHEDULE: "${schedule}" is not a cron expression of 5 (or 6) fields`);
   if (!Number.isInteger(raw.RECODER_RETRAIN_EPOCHS) || raw.RECODER_RETRAIN_EPOCHS < 0) problems.push('  RECODER_RETRAIN_EPOCHS: must be an integer ≥ 0');
+  if (!Number.isInteger(raw.RECODER_AUTO_BUDGET_SECONDS) || raw.RECODER_AUTO_BUDGET_SECONDS < 10) problems.push('  RECODER_AUTO_BUDGET_SECONDS: must be an integer ≥ 10');
   if (schedule && raw.RECODER_RETRAIN_KIND === 'AUTOREC' && raw.RECODER_RETRAIN_ACTIVATE === 'IF_BETTER') {
     problems.push('  RECODER_RETRAIN_ACTIVATE: IF_BETTER compares NDCG@100 on held-out users, which AUTOREC does not rank; use ALWAYS or NEVER');
   }
@@ -189,6 +193,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       activate: raw.RECODER_RETRAIN_ACTIVATE as Env['retrain']['activate'],
       epochs: raw.RECODER_RETRAIN_EPOCHS || null,
     },
+    autoBudgetSeconds: raw.RECODER_AUTO_BUDGET_SECONDS,
     images: { size: raw.RECODER_IMAGE_SIZE, channels: raw.RECODER_IMAGE_CHANNELS as 1 | 3, maxBytes: raw.RECODER_MAX_IMAGE_BYTES },
   };
 }

@@ -3,6 +3,7 @@ import { csrFromTriples, type CsrMatrix } from '../core/data/csr.js';
 import type { Tf } from '../core/models/autorec.js';
 import { AutoRec } from '../core/models/autorec.js';
 import { Ease } from '../core/models/ease.js';
+import { Ensemble } from '../core/models/ensemble.js';
 import { MultDAE } from '../core/models/mult-dae.js';
 import { MultVAE } from '../core/models/mult-vae.js';
 import { NO_EXCLUSION, type Exclusion, type Neighbor } from '../core/index/top-k.js';
@@ -158,7 +159,7 @@ export interface LoadOptions {
 }
 
 /** Deserializes a version's weights into its model class. */
-export function modelFromArtifact(tf: Tf, artifact: ModelVersionArtifact): MultVAE | MultDAE | AutoRec | Ease {
+export function modelFromArtifact(tf: Tf, artifact: ModelVersionArtifact): MultVAE | MultDAE | AutoRec | Ease | Ensemble {
   switch (artifact.kind) {
     case 'VAE':
       return MultVAE.fromBytes(tf, artifact.weights);
@@ -168,6 +169,8 @@ export function modelFromArtifact(tf: Tf, artifact: ModelVersionArtifact): MultV
       return AutoRec.fromBytes(tf, artifact.weights);
     case 'EASE':
       return Ease.fromBytes(artifact.weights);
+    case 'ENSEMBLE':
+      return Ensemble.fromBytes(tf, artifact.weights);
     default:
       throw new Error(`model version ${artifact.id}: unknown kind ${String(artifact.kind)}`);
   }

@@ -286,7 +286,7 @@ export class ServingService {
     const rank = version.served.ranker(history); // encodes the history once, whatever k the loop needs
     const ranked = await this.visibleTopK(limit, (k) => rank(k, exclude, candidates), version);
     const items = ranked.map(({ item, score }): Recommendation => ({ item, score, source: RecommendationSource.MODEL }));
-    const cold = rank.query ? await this.coldStartItems(version, rank.query, limit, excludedIds, f.categories) : [];
+    const cold = rank.query ? await this.coldStartItems(version, rank.query, rank.toRankingScore, limit, excludedIds, f.categories) : [];
     if (cold.length > 0) mergeColdStart(items, cold, limit, Math.ceil(limit * COLD_START_SHARE));
     return {
       items,
@@ -304,6 +304,7 @@ export class ServingService {
   private async coldStartItems(
     version: LoadedVersion,
     query: Float32Array,
+    toRankingScore: (raw: number) => number,
     limit: number,
     excludedIds: Set<number>,
     categories: string[] | null | undefined,
@@ -316,7 +317,7 @@ export class ServingService {
       if (excludedIds.has(id)) continue;
       let score = 0;
       for (let d = 0; d < cold.dim; d++) score += query[d] * cold.vectors[k * cold.dim + d];
-      scored.push({ id, score });
+      scored.push({ id, score: toRankingScore(score) });
     }
     scored.sort((a, b) => b.score - a.score);
     const out: Recommendation[] = [];

@@ -4,19 +4,32 @@ import type { CsrMatrix } from '../core/data/csr.js';
 import { strongGeneralizationSplit } from '../core/data/split.js';
 import { holdoutFraction, stableHoldoutRows } from '../core/data/stable-holdout.js';
 import { evaluateRanking } from '../core/eval/metrics.js';
+import { AutoSearchStopped, autoSelect, type AutoCandidate } from '../core/models/auto-select.js';
 import type { Autoencoder, EpochReport } from '../core/models/autoencoder.js';
 import { AutoRec, type Tf } from '../core/models/autorec.js';
+import { planTraining } from '../core/models/budget.js';
 import { Ease } from '../core/models/ease.js';
+import { Ensemble } from '../core/models/ensemble.js';
 import { MultDAE } from '../core/models/mult-dae.js';
 import { MultVAE } from '../core/models/mult-vae.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { saveModelVersion, type ModelVersionSummary } from '../registry/registry.queries.js';
 import { loadTrainingData } from './training-data.js';
 
-export type TrainableKind = 'vae' | 'dae' | 'autorec' | 'ease';
+export type TrainableKind = 'vae' | 'dae' | 'autorec' | 'ease' | 'auto';
 
-/** Training epochs when a request gives none (EASE is solved in closed form: none). */
-export const DEFAULT_EPOCHS: Record<TrainableKind | 'conv_ae', number | null> = { vae: 200, dae: 200, autorec: 100, ease: null, conv_ae: 30 };
+/**
+ * Training epochs when a request gives none. null: none up front — EASE is solved in closed form,
+ * VAE/DAE plan theirs from the number of users (core/models/budget.ts `planTraining`), AUTO
+ * searches several models.
+ */
+export const DEFAULT_EPOCHS: Record<TrainableKind | 'conv_ae', number | null> = { vae: null, dae: null, autorec: 100, ease: null, auto: null, conv_ae: 30 };
+
+/** Seconds an AUTO run may search when neither the request nor RECODER_AUTO_BUDGET_SECONDS says. */
+export const DEFAULT_AUTO_BUDGET_SECONDS = 900;
+
+/** Catalogs above this many items leave EASE out of AUTO (its dense n × n inverse; see docs/architecture.md). */
+export const DEFAULT_MAX_EASE_ITEMS = 20_000;
 
 /** Validation users need this many positives (80/20 fold-in/held-out). */
 const MIN_ITEMS = 5;
@@ -36,12 +49,26 @@ export interface TrainVersionOptions {
   minRating?: number;
   /** EASE λ (default 500) or AutoRec λ (default 30). */
   lambda?: number;
-  /** Further model hyperparameters (e.g. latentDim, hiddenUnits, learningRate, batchSize). */
+  /** Further model hyperparameters (e.g. latentDim, hiddenUnits, learningRate, batchSize, patience). */
   hyperparameters?: Record<string, unknown>;
+  /** AUTO: seconds the search may take (default {@link DEFAULT_AUTO_BUDGET_SECONDS}). */
+  budgetSeconds?: number;
+  /** AUTO: largest catalog EASE is tried on (default {@link DEFAULT_MAX_EASE_ITEMS}). */
+  maxEaseItems?: number;
+  /** Training threads of the autoencoders (default 1). */
+  threads?: number;
+  /** VAE/DAE: the epochs and batch size planned for the data (before training starts). */
+  onPlan?: (plan: { epochs: number; batchSize: number }) => void;
+  /** Share of the work done (0–1) and what is being trained (AUTO: each candidate). */
+  onProgress?: (fraction: number, stage: string) => void;
+  /** AUTO: each candidate's outcome as soon as it is known. */
+  onCandidate?: (candidate: AutoCandidate) => void;
   name?: string;
   /** tfjs backend name, recorded with the version. */
   backend?: string;
   onEpoch?: (report: EpochReport) => void;
+  /** Called with each epoch's report (AUTO: with the candidate's name). */
+  onCandidateEpoch?: (candidate: string, report: EpochReport) => void;
   /** Called once the data is read (before training). */
   onData?: (info: { interactions: number; users: number; items: number; seconds: number }) => void;
   /** Checked between steps; when it returns true training stops and {@link TrainingCancelled} is thrown (no version is stored). */
@@ -68,6 +95,8 @@ export interface TrainedVersion {
   /** Seconds spent reading the data and training (with validation). */
   dataSeconds: number;
   trainingSeconds: number;
+  /** AUTO: every candidate tried, the kept one marked `chosen`. */
+  candidates?: AutoCandidate[];
 }
 
 /** Thrown by {@link trainVersion} when `shouldStop` ended the run. */
@@ -99,8 +128,9 @@ export async function trainVersion(
   o.onData?.({ interactions: data.interactionCount, users: data.userIds.length, items: data.itemIds.length, seconds: dataSeconds });
   if (o.shouldStop?.()) throw new TrainingCancelled();
   const started = performance.now();
-  let model: Autoencoder | Ease;
+  let model: Autoencoder | Ease | Ensemble;
   let metrics: Record<string, number>;
+  let candidates: AutoCandidate[] | undefined;
   let baseline: Baseline | null = null;
   let userIds: string[] | null = null;
   const extra = o.hyperparameters ?? {};
@@ -159,13 +189,46 @@ export async function trainVersion(
     const split = strongGeneralizationSplit(m, { heldOutUsers, seed, minItems: MIN_ITEMS, validationRows: Array.from(picked, (k) => eligible[k]) });
     o.log?.(`split: ${split.train.numRows} training users, ${split.validation.heldOut.numRows} validation users`);
     if (o.kind === 'ease') {
-      const ease = Ease.fit(split.train, { lambda: o.lambda ?? 500 });
+      const ease = await fitEase(split.train, o.lambda ?? 500, { shouldStop: o.shouldStop, onProgress: (f) => o.onProgress?.(f, 'EASE') }).catch((error: unknown) => {
+        throw error instanceof EaseStopped ? new TrainingCancelled() : error;
+      });
       model = ease;
       metrics = evaluateRanking((h) => ease.score(h), split.validation.foldIn, split.validation.heldOut);
       if (o.shouldStop?.()) throw new TrainingCancelled();
+    } else if (o.kind === 'auto') {
+      let selection;
+      try {
+        selection = await autoSelect(tf, split.train, split.validation, {
+          budgetSeconds: o.budgetSeconds ?? DEFAULT_AUTO_BUDGET_SECONDS,
+          seed,
+          epochs: o.epochs,
+          lambda: o.lambda,
+          maxEaseItems: o.maxEaseItems ?? DEFAULT_MAX_EASE_ITEMS,
+          threads: o.threads,
+          fitEase: (lambda, hooks) => fitEase(split.train, lambda, hooks),
+          onProgress: o.onProgress,
+          onEpoch: (candidate, report) => o.onCandidateEpoch?.(candidate, report),
+          onCandidate: o.onCandidate,
+          shouldStop: o.shouldStop,
+          log: o.log,
+        });
+      } catch (error) {
+        if (error instanceof AutoSearchStopped || error instanceof EaseStopped) throw new TrainingCancelled();
+        throw error;
+      }
+      model = selection.model;
+      metrics = selection.metrics;
+      candidates = selection.candidates;
     } else {
-      const options = { validation: split.validation, onEpoch: o.onEpoch, shouldStop: o.shouldStop };
-      const hyper = { ...extra, epochs: o.epochs ?? DEFAULT_EPOCHS[o.kind]!, seed };
+      const plan = planTraining(split.train.numRows, {
+        epochs: o.epochs,
+        batchSize: typeof extra.batchSize === 'number' ? extra.batchSize : undefined,
+        patience: typeof extra.patience === 'number' ? extra.patience : undefined,
+      });
+      o.onPlan?.({ epochs: plan.epochs, batchSize: plan.batchSize });
+      const { patience: _p, ...modelExtra } = extra;
+      const options = { validation: split.validation, onEpoch: o.onEpoch, shouldStop: o.shouldStop, patience: plan.patience, threads: o.threads, log: o.log };
+      const hyper = { ...modelExtra, epochs: plan.epochs, batchSize: plan.batchSize, seed };
       const ae = o.kind === 'vae' ? await MultVAE.fit(tf, split.train, hyper, options) : await MultDAE.fit(tf, split.train, hyper, options);
       model = ae;
       if (o.shouldStop?.()) {
@@ -186,10 +249,12 @@ export async function trainVersion(
   try {
     const trainingSeconds = (performance.now() - started) / 1000;
     const hyperparameters = model instanceof Ease ? { lambda: model.lambda } : { ...model.hyperparameters };
+    const kind = versionKind(model);
+    const selection = candidates ? { selection: candidates.map(({ name, status, ndcg, chosen }) => ({ name, status, ndcg, ...(chosen ? { chosen } : {}) })) } : {};
     const version = await saveModelVersion(prisma, {
       name: o.name ?? `${o.kind}-${new Date().toISOString().slice(0, 19)}`,
-      kind: o.kind.toUpperCase() as 'VAE' | 'DAE' | 'AUTOREC' | 'EASE',
-      hyperparameters: { ...hyperparameters, seed, minRating, ...(o.backend ? { backend: o.backend } : {}) },
+      kind,
+      hyperparameters: { ...hyperparameters, seed, minRating, ...selection, ...(o.backend ? { backend: o.backend } : {}) },
       metrics: baseline ? { validation: metrics, baseline: { versionId: baseline.versionId, ...baseline.metrics } } : { validation: metrics },
       interactionCount: data.interactionCount,
       dataLatestAt: data.latestAt,
@@ -199,8 +264,37 @@ export async function trainVersion(
       weights: model.toBytes(),
       trainingSeconds,
     });
-    return { version, metrics, baseline, dataSeconds, trainingSeconds };
+    return { version, metrics, baseline, dataSeconds, trainingSeconds, ...(candidates ? { candidates } : {}) };
   } finally {
     if (!(model instanceof Ease)) model.dispose();
   }
+}
+
+/** The registry kind of a trained model. */
+function versionKind(model: Autoencoder | Ease | Ensemble): 'VAE' | 'DAE' | 'AUTOREC' | 'EASE' | 'ENSEMBLE' {
+  if (model instanceof Ease) return 'EASE';
+  if (model instanceof Ensemble) return 'ENSEMBLE';
+  return model.kind.toUpperCase() as 'VAE' | 'DAE' | 'AUTOREC';
+}
+
+/** Thrown by {@link fitEase} when `shouldStop` asked it to stop. */
+export class EaseStopped extends Error {
+  constructor() {
+    super('EASE fit stopped');
+    this.name = 'EaseStopped';
+  }
+}
+
+/** EASE with λ on `train`, with progress and stop requests (the closed form's n³ solve). */
+export async function fitEase(
+  train: CsrMatrix,
+  lambda: number,
+  hooks: { shouldStop?: () => boolean; onProgress?: (fraction: number) => void } = {},
+): Promise<Ease> {
+  if (hooks.shouldStop?.()) throw new EaseStopped();
+  hooks.onProgress?.(0);
+  const ease = Ease.fit(train, { lambda });
+  hooks.onProgress?.(1);
+  if (hooks.shouldStop?.()) throw new EaseStopped();
+  return ease;
 }

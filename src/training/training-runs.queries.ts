@@ -10,6 +10,20 @@ export interface EpochPoint {
   /** NDCG@100 (vae/dae) or RMSE (autorec) on the validation users/ratings. */
   validation: number | null;
   seconds: number;
+  /** AUTO: the candidate the epoch belongs to (e.g. "Mult-DAE"). */
+  candidate?: string;
+}
+
+/** One candidate of an AUTO run (core auto-select's AutoCandidate, as stored). */
+export interface RunCandidate {
+  name: string;
+  kind: string;
+  status: string;
+  ndcg: number | null;
+  settings: Record<string, unknown>;
+  seconds: number;
+  reason?: string;
+  chosen?: boolean;
 }
 
 /** The new version and the previously active one on the same held-out users. */
@@ -33,6 +47,9 @@ export interface TrainingRunRow {
   epochs: number | null;
   epoch: number;
   history: EpochPoint[];
+  candidates: RunCandidate[];
+  progress: number;
+  stage: string | null;
   comparison: RunComparison | null;
   decision: string | null;
   activated: boolean;
@@ -47,7 +64,11 @@ export interface TrainingRunRow {
   heartbeatAt: Date | null;
 }
 
-const toRow = (r: Record<string, unknown>): TrainingRunRow => r as unknown as TrainingRunRow;
+const toRow = (r: Record<string, unknown>): TrainingRunRow => {
+  const row = r as unknown as TrainingRunRow;
+  if (Array.isArray(row.candidates)) row.candidates = row.candidates.map((c) => ({ ...c, chosen: c.chosen === true }));
+  return row;
+};
 
 export interface NewTrainingRun {
   kind: ModelKind;
@@ -79,17 +100,37 @@ export async function listRuns(db: Db, first: number, status?: TrainingStatus): 
 export async function claimRun(db: Db, id: number, worker: string): Promise<TrainingRunRow | null> {
   const { count } = await db.trainingRun.updateMany({
     where: { id, status: 'QUEUED', cancelRequested: false },
-    data: { status: 'RUNNING', worker, startedAt: new Date(), heartbeatAt: new Date(), epoch: 0, history: [] },
+    data: { status: 'RUNNING', worker, startedAt: new Date(), heartbeatAt: new Date(), epoch: 0, history: [], candidates: [], progress: 0, stage: null },
   });
   return count === 1 ? getRun(db, id) : null;
 }
 
-/** Appends an epoch to the history; returns whether a cancellation was requested. */
+/**
+ * Appends an epoch to the history (and, for runs with planned epochs, sets progress to
+ * epoch / epochs); returns whether a cancellation was requested.
+ */
 export async function recordEpoch(db: Db, id: number, point: EpochPoint): Promise<boolean> {
   const rows = await db.$queryRaw<{ cancel: boolean }[]>`
-    UPDATE training_runs SET epoch = ${point.epoch}, history = history || ${JSON.stringify([point])}::jsonb, heartbeat_at = now()
+    UPDATE training_runs SET epoch = ${point.epoch}, history = history || ${JSON.stringify([point])}::jsonb, heartbeat_at = now(),
+      progress = CASE WHEN kind <> 'AUTO' AND epochs > 0 THEN least(1, ${point.epoch}::float8 / epochs) ELSE progress END
     WHERE id = ${id} RETURNING cancel_requested AS cancel`;
   return rows[0]?.cancel ?? false;
+}
+
+/** Sets the share of work done (0–1) and the stage; returns whether a cancellation was requested. */
+export async function recordProgress(db: Db, id: number, progress: number, stage: string | null): Promise<boolean> {
+  const rows = await db.$queryRaw<{ cancel: boolean }[]>`
+    UPDATE training_runs SET progress = ${Math.min(1, Math.max(0, progress))}, stage = ${stage === null ? null : stage.slice(0, 128)}, heartbeat_at = now()
+    WHERE id = ${id} RETURNING cancel_requested AS cancel`;
+  return rows[0]?.cancel ?? false;
+}
+
+/** Appends (or, by name, replaces) an AUTO candidate's outcome. */
+export async function recordCandidate(db: Db, id: number, candidate: RunCandidate): Promise<void> {
+  await db.$executeRaw`
+    UPDATE training_runs SET candidates = coalesce((SELECT jsonb_agg(c) FROM jsonb_array_elements(candidates) c WHERE c->>'name' <> ${candidate.name}), '[]'::jsonb)
+      || ${JSON.stringify([candidate])}::jsonb
+    WHERE id = ${id}`;
 }
 
 /** Heartbeat (also between epochs of long ones); returns whether a cancellation was requested. */
@@ -108,6 +149,8 @@ export interface RunOutcome {
   activated?: boolean;
   dataSeconds?: number | null;
   trainingSeconds?: number | null;
+  /** AUTO: the final candidates table (with the chosen one marked). */
+  candidates?: RunCandidate[];
 }
 
 /** Ends a RUNNING run (no-op if it was already ended, e.g. marked failed as an orphan). */
@@ -123,6 +166,8 @@ export async function finishRun(db: Db, id: number, o: RunOutcome): Promise<bool
       activated: o.activated ?? false,
       dataSeconds: o.dataSeconds ?? null,
       trainingSeconds: o.trainingSeconds ?? null,
+      ...(o.status === 'SUCCEEDED' ? { progress: 1, stage: null } : {}),
+      ...(o.candidates ? { candidates: o.candidates as object[] } : {}),
       finishedAt: new Date(),
     },
   });

@@ -49,6 +49,8 @@ const SETTINGS: Record<ModelKind, Record<string, Check>> = {
   DAE: MULTINOMIAL,
   AUTOREC: { hidden: int(1, 4096), learningRate: real(0, 1, true), batchSize: int(1, 100_000), refitDecoder: flag },
   EASE: {},
+  AUTO: {},
+  ENSEMBLE: {},
   CONV_AE: {
     latentDim: int(1, 1024),
     batchSize: int(1, 100_000),
@@ -68,6 +70,8 @@ export interface TrainRequest {
   minRating?: number | null;
   lambda?: number | null;
   validationUsers?: number | null;
+  /** AUTO: seconds the model search may take (default RECODER_AUTO_BUDGET_SECONDS). */
+  budgetSeconds?: number | null;
   hyperparameters?: Record<string, unknown> | null;
 }
 
@@ -77,6 +81,13 @@ export interface TrainRequest {
  */
 export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<string, unknown> {
   const out: Record<string, unknown> = {};
+  if (r.kind === 'ENSEMBLE') {
+    throw bad(`${prefix}.kind`, 'ENSEMBLE versions are made by an AUTO run (when the blend of EASE and an autoencoder wins); train kind AUTO');
+  }
+  if (r.budgetSeconds != null) {
+    if (r.kind !== 'AUTO') throw bad(`${prefix}.budgetSeconds`, 'only AUTO runs take a time budget');
+    out.budgetSeconds = int(10, 7 * 24 * 3600)(`${prefix}.budgetSeconds`, r.budgetSeconds);
+  }
   if (r.activate === 'IF_BETTER' && r.kind === 'AUTOREC') {
     throw bad(`${prefix}.activate`, 'IF_BETTER compares NDCG@100 on held-out users, which AUTOREC (a rating model) does not rank; use ALWAYS or NEVER');
   }
@@ -92,7 +103,7 @@ export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<str
   }
   if (r.minRating != null) out.minRating = real(-1e6, 1e6)(`${prefix}.minRating`, r.minRating);
   if (r.lambda != null) {
-    if (r.kind !== 'EASE' && r.kind !== 'AUTOREC') throw bad(`${prefix}.lambda`, 'only EASE and AUTOREC take λ');
+    if (r.kind !== 'EASE' && r.kind !== 'AUTOREC' && r.kind !== 'AUTO') throw bad(`${prefix}.lambda`, 'only EASE, AUTO (fixes the EASE candidates\' λ) and AUTOREC take λ');
     out.lambda = real(0, 1e9, true)(`${prefix}.lambda`, r.lambda);
   }
   if (r.validationUsers != null) {
@@ -112,6 +123,13 @@ export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<str
   return out;
 }
 
+/** Epochs a run plans (null when it has none up front: EASE is closed-form, AUTO reports `progress`). */
+function plannedEpochs(kind: ModelKind, requested: number | undefined): number | null {
+  if (kind === 'EASE' || kind === 'AUTO' || kind === 'ENSEMBLE') return null;
+  // VAE/DAE without a request: planned from the number of users once the worker has read the data.
+  return requested ?? DEFAULT_EPOCHS[kind.toLowerCase() as keyof typeof DEFAULT_EPOCHS];
+}
+
 /** Training runs for the API: queue (trainModel), read, cancel. Workers run them (training-worker.ts). */
 @Injectable()
 export class TrainingRunsService {
@@ -125,7 +143,7 @@ export class TrainingRunsService {
 
   async trainModel(request: TrainRequest, trigger: 'API' | 'SCHEDULE' = 'API'): Promise<TrainingRunRow> {
     const hyperparameters = checkTrainRequest(request);
-    const epochs = request.kind === 'EASE' ? null : ((hyperparameters.epochs as number | undefined) ?? DEFAULT_EPOCHS[request.kind.toLowerCase() as keyof typeof DEFAULT_EPOCHS]);
+    const epochs = plannedEpochs(request.kind, hyperparameters.epochs as number | undefined);
     const run = await createRun(this.prisma, { kind: request.kind, activation: request.activate, hyperparameters, epochs, trigger });
     try {
       const jobId = await this.jobs.sendTraining(run.id);

@@ -13,11 +13,23 @@ import type { Tf } from '../core/models/autorec.js';
 import type { EpochReport } from '../core/models/autoencoder.js';
 import { ConvAutoencoder, type ImageBatch } from '../core/models/conv-ae.js';
 import { Ease } from '../core/models/ease.js';
+import { Ensemble } from '../core/models/ensemble.js';
 import { DATABASE_URL, PrismaService } from '../database/prisma.service.js';
 import { activateModelVersion, activeModelVersionId, loadModelVersion, VISUAL_SLOT } from '../registry/registry.queries.js';
 import { modelFromArtifact } from '../serving/loaded-version.js';
 import { JobQueue, RETRAIN_QUEUE, TRAINING_QUEUE, type TrainingJobData } from './job-queue.js';
-import { claimRun, failOrphanedRuns, finishRun, heartbeat, recordEpoch, setRunTimings, type RunComparison, type TrainingRunRow } from './training-runs.queries.js';
+import {
+  claimRun,
+  failOrphanedRuns,
+  finishRun,
+  heartbeat,
+  recordCandidate,
+  recordEpoch,
+  recordProgress,
+  setRunTimings,
+  type RunComparison,
+  type TrainingRunRow,
+} from './training-runs.queries.js';
 import { TrainingRunsService } from './training-runs.service.js';
 import { TrainingCancelled, trainVersion, type Baseline, type TrainableKind } from './train-version.js';
 import { trainVisualVersion } from './train-visual.js';
@@ -180,11 +192,21 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
         dataSeconds = info.seconds;
         write(() => setRunTimings(this.prisma, run.id, { dataSeconds: info.seconds }));
       };
-      const onEpoch = (e: EpochReport) =>
+      const onEpoch = (e: EpochReport, candidate?: string) =>
         write(async () => {
-          const point = { epoch: e.epoch, loss: e.loss, validation: e.validation ?? null, seconds: e.seconds };
+          const point = { epoch: e.epoch, loss: e.loss, validation: e.validation ?? null, seconds: e.seconds, ...(candidate ? { candidate } : {}) };
           cancel = (await recordEpoch(this.prisma, run.id, point)) || cancel;
         });
+      // Progress is written at most every 2 s (EASE solves report it often).
+      let progressWritten = 0;
+      const onProgress = (fraction: number, stage: string) => {
+        const now = Date.now();
+        if (now - progressWritten < 2000 && fraction < 1) return;
+        progressWritten = now;
+        write(async () => {
+          cancel = (await recordProgress(this.prisma, run.id, fraction, stage)) || cancel;
+        });
+      };
       const result = run.kind === 'CONV_AE'
         ? await trainVisualVersion(this.tf!, this.url, this.prisma, {
             size: this.env.images.size,
@@ -207,11 +229,16 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
         minRating: h.minRating as number | undefined,
         lambda: h.lambda as number | undefined,
         validationUsers: h.validationUsers as number | undefined,
+        budgetSeconds: (h.budgetSeconds as number | undefined) ?? this.env.autoBudgetSeconds,
         hyperparameters: extra,
         name: `${kind}-run${run.id}`,
         backend: this.backendName,
         onData,
-        onEpoch,
+        onEpoch: (e) => onEpoch(e),
+        onPlan: (plan) => write(() => setRunTimings(this.prisma, run.id, { epochs: plan.epochs })),
+        onProgress,
+        onCandidateEpoch: (candidate, e) => onEpoch(e, candidate),
+        onCandidate: (c) => write(() => recordCandidate(this.prisma, run.id, c)),
         shouldStop: () => cancel || lockLost || this.stopping,
         scoreBaseline: kind === 'autorec' ? undefined : (validation, itemIds) => this.scoreActive(validation, itemIds),
         log: (m) => this.logger.log(`run ${run.id}: ${m}`),
@@ -227,6 +254,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
         activated: activate,
         dataSeconds: result.dataSeconds,
         trainingSeconds: result.trainingSeconds,
+        ...(result.candidates ? { candidates: result.candidates } : {}),
       });
       this.logger.log(`training run ${run.id} succeeded: version ${result.version.id}; ${decision}`);
     } catch (error) {
@@ -273,7 +301,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
     if (artifact.kind === 'AUTOREC') return { versionId: activeId, metrics: {} };
     const model = modelFromArtifact(this.tf!, artifact);
     try {
-      const score = model instanceof Ease ? (h: CsrMatrix) => model.score(h) : (h: CsrMatrix) => (model as { reconstruct(h: CsrMatrix): Float32Array }).reconstruct(h);
+      const score = model instanceof Ease || model instanceof Ensemble ? (h: CsrMatrix) => model.score(h) : (h: CsrMatrix) => model.reconstruct(h);
       const metrics = evaluateRanking(crossCatalogScorer(score, artifact.itemIds, itemIds), validation.foldIn, validation.heldOut);
       return { versionId: activeId, metrics };
     } finally {
@@ -284,7 +312,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
 
 /** The run's stored settings minus the ones trainVersion takes as named options. */
 function splitSettings(h: Record<string, unknown>): { hyperparameters: Record<string, unknown> } {
-  const { epochs: _e, seed: _s, minRating: _m, lambda: _l, validationUsers: _v, ...rest } = h;
+  const { epochs: _e, seed: _s, minRating: _m, lambda: _l, validationUsers: _v, budgetSeconds: _b, ...rest } = h;
   return { hyperparameters: rest };
 }
 

@@ -93,6 +93,11 @@ export interface MultinomialFitOptions extends FitOptions {
   threads?: number;
   /** Receives notes about how training runs (e.g. a threads fallback). */
   log?: (message: string) => void;
+  /**
+   * Early stopping (with validation): stop when validation NDCG@100 has not improved for this many
+   * epochs; the best epoch's weights are kept either way. Default: no early stopping.
+   */
+  patience?: number;
   // shouldStop (FitOptions) is checked before each epoch and after each step; when it stops an
   // epoch early, that partial epoch is still validated, reported to onEpoch and may be kept.
 }
@@ -107,6 +112,8 @@ export interface TrainingSummary {
   keptEpoch: number;
   /** Validation NDCG@100 of the kept epoch (when validation data was given). */
   validationNdcg?: number;
+  /** True when training stopped early because validation stopped improving (`patience`). */
+  stoppedEarly?: boolean;
 }
 
 const MAGIC = 0x3145414d; // "MAE1" little-endian
@@ -289,6 +296,9 @@ export class MultinomialAutoencoder implements Autoencoder {
     let keptEpoch = 0;
     let epoch = 0;
     let stopped = false;
+    let stoppedEarly = false;
+    const patience = options.patience;
+    if (patience !== undefined && !(Number.isInteger(patience) && patience >= 1)) throw new Error(`patience must be a positive integer, got ${patience}`);
     while (epoch < hyper.epochs && !stopped) {
       if (options.shouldStop?.()) break;
       epoch++;
@@ -323,6 +333,10 @@ export class MultinomialAutoencoder implements Autoencoder {
         keptEpoch = epoch;
       }
       options.onEpoch?.({ epoch, epochs: hyper.epochs, loss: lossSum / steps, validation: ndcg, seconds });
+      if (validation && patience !== undefined && epoch - keptEpoch >= patience && epoch < hyper.epochs) {
+        stoppedEarly = true;
+        break;
+      }
     }
     return {
       spec,
@@ -333,6 +347,7 @@ export class MultinomialAutoencoder implements Autoencoder {
         steps: trainer.updates,
         keptEpoch,
         validationNdcg: best ? bestNdcg : undefined,
+        ...(stoppedEarly ? { stoppedEarly } : {}),
       },
     };
   }

@@ -5,6 +5,7 @@ import { NO_EXCLUSION, topK, type Exclusion, type Neighbor } from '../index/top-
 import type { Autoencoder } from '../models/autoencoder.js';
 import { AutoRec, clipRating } from '../models/autorec.js';
 import { Ease } from '../models/ease.js';
+import { Ensemble } from '../models/ensemble.js';
 import { MultVAE, type SampleUsersOptions, type SyntheticUserSample } from '../models/mult-vae.js';
 import { LatentGaussianFit } from '../models/synthetic-users.js';
 
@@ -58,7 +59,18 @@ export interface AnomalyEntry {
  * A history's ranking at any k (see {@link ServedModel.ranker}), with the history's query
  * [h_u, 1] in the user→item space (null for EASE, which scores items directly).
  */
-export type Ranker = ((k: number, exclude?: Exclusion, candidates?: ArrayLike<number>) => Neighbor[]) & { readonly query: Float32Array | null };
+export type Ranker = ((k: number, exclude?: Exclusion, candidates?: ArrayLike<number>) => Neighbor[]) & {
+  readonly query: Float32Array | null;
+  /**
+   * Puts a raw user→item score (query · [W_i, b_i], e.g. of a cold-start item's predicted vector)
+   * on the ranking's scale. The identity except for ensembles, whose ranking is a blend of
+   * standardised member scores (the item counts as unknown, score 0, for the other members).
+   */
+  readonly toRankingScore: (raw: number) => number;
+};
+
+/** A model a version serves: an autoencoder, EASE, or an ensemble of them. */
+export type ServableModel = Autoencoder | Ease | Ensemble;
 
 /**
  * A model version ready to serve: the model, its indexes (user→item inner product over the
@@ -75,7 +87,7 @@ export type Ranker = ((k: number, exclude?: Exclusion, candidates?: ArrayLike<nu
  * - EASE: the mean squared error ‖x − xB‖² / |x| over all items, per history item.
  */
 export class ServedModel {
-  readonly kind: 'vae' | 'dae' | 'autorec' | 'ease';
+  readonly kind: 'vae' | 'dae' | 'autorec' | 'ease' | 'ensemble';
   readonly numItems: number;
   readonly scoreUnit: ScoreUnit;
   /** Dimension of user embeddings (0 for EASE, which has none). */
@@ -93,15 +105,16 @@ export class ServedModel {
   private disposed = false;
 
   private constructor(
-    private readonly model: Autoencoder | Ease,
+    private readonly model: ServableModel,
     private readonly itemIndex: VectorIndex | null,
     private readonly itemSimilarity: VectorIndex | null,
     populationWork: (self: ServedModel) => Promise<void>,
   ) {
     this.kind = model instanceof Ease ? 'ease' : model.kind;
+    this.factor = factorOf(model);
     this.numItems = model.numItems;
     this.scoreUnit = this.kind === 'autorec' ? 'rating' : this.kind === 'ease' ? 'score' : 'probability';
-    this.userDim = model instanceof Ease ? 0 : model.latentDim;
+    this.userDim = this.factor?.latentDim ?? 0;
     this.itemDim = itemSimilarity?.dim ?? 0;
     this.population = populationWork(this).then(() => {
       this.populationDone = true;
@@ -118,16 +131,17 @@ export class ServedModel {
    * graphs ≈ 3.5 s to build or ≈ 0.1 s to load; population ≈ 3 s.
    */
   static async load(
-    model: Autoencoder | Ease,
+    model: ServableModel,
     population: Population | (() => Promise<Population>),
     options: ServedModelOptions = { index: {} },
   ): Promise<ServedModel> {
     const indexOptions = { ...options.index, yieldEvery: options.yieldEvery };
     let itemIndex: VectorIndex | null = null;
     let itemSimilarity: VectorIndex | null = null;
-    if (!(model instanceof Ease)) {
-      const D = model.itemVectorDim;
-      const itemVectors = model.itemVectors();
+    const factor = factorOf(model);
+    if (factor) {
+      const D = factor.itemVectorDim;
+      const itemVectors = factor.itemVectors();
       itemIndex = await storedIndex('items-ip', 'ip', D, itemVectors, indexOptions, options.indexStore);
       // Item–item: cosine over the item vectors without the bias (popularity, not direction).
       itemSimilarity = await storedIndex('items-cosine', 'cosine', D - 1, dropLastColumn(itemVectors, D), indexOptions, options.indexStore);
@@ -159,7 +173,8 @@ export class ServedModel {
   ): Promise<void> {
     await Promise.resolve(); // run after the constructor has returned
     const population = typeof source === 'function' ? await source() : source;
-    const model = this.model;
+    // EASE's own errors, else the autoencoder's (an ensemble's autoencoder member, or its EASE member when it has none).
+    const model = this.model instanceof Ease ? this.model : (this.factor ?? ((this.model as Ensemble).members[0].model as Ease));
     if (population.histories.numCols !== model.numItems) {
       throw new Error(`ServedModel: population has ${population.histories.numCols} columns, the model ${model.numItems} items`);
     }
@@ -235,15 +250,45 @@ export class ServedModel {
    * so a caller that widens k (to get past hidden items) does not run the model again.
    */
   ranker(history: CsrMatrix): Ranker {
+    const identity = (raw: number) => raw;
     if (this.model instanceof Ease) {
       const scores = this.model.score(history);
-      return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), { query: null });
+      return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), {
+        query: null,
+        toRankingScore: identity,
+      });
+    }
+    if (this.model instanceof Ensemble) {
+      // Exact blended scores of every item (Ensemble.score: the function AUTO evaluated).
+      const ensemble = this.model;
+      const parts = ensemble.scoreParts(history);
+      const scores = parts.blend;
+      const factor = this.factor;
+      let query: Float32Array | null = null;
+      let toRankingScore = identity;
+      if (factor) {
+        query = factor.userQueries(history);
+        // A raw factor score on the blend's scale; the other members score an unknown item 0.
+        let offset = 0;
+        let scale = 0;
+        ensemble.members.forEach((m, i) => {
+          const std = parts.std[i][0];
+          if (m.weight === 0 || !(std > 0)) return;
+          offset -= (m.weight * parts.mean[i][0]) / std;
+          if (m.model === factor) scale = m.weight / std;
+        });
+        toRankingScore = (raw: number) => offset + scale * raw;
+      }
+      return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), {
+        query,
+        toRankingScore,
+      });
     }
     const query = this.model.userQueries(history);
     const index = this.itemIndex!;
     const rank = (k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) =>
       candidates ? index.searchAmong(query, k, candidates, exclude) : index.search(query, k, exclude);
-    return Object.assign(rank, { query });
+    return Object.assign(rank, { query, toRankingScore: identity });
   }
 
   /** Items most similar to item `col` (cosine; EASE: the largest item–item weights B[col, ·]). */
@@ -286,8 +331,9 @@ export class ServedModel {
       const values = this.model.score(history);
       return { values, error: empty ? Number.NaN : easeError(history, 0, values) };
     }
-    const raw = this.model.reconstruct(history);
-    const error = empty ? Number.NaN : modelError(this.model.kind, history, 0, raw);
+    const factor = this.factor!;
+    const raw = factor.reconstruct(history);
+    const error = empty ? Number.NaN : modelError(factor.kind, history, 0, raw);
     return { values: this.kind === 'autorec' ? raw.map((x) => clipRating(x)) : softmax(raw), error };
   }
 
@@ -321,7 +367,7 @@ export class ServedModel {
   itemEmbedding(col: number): Float32Array {
     this.factorized();
     this.checkColumn(col);
-    const model = this.model as Autoencoder;
+    const model = this.factor!;
     const D = model.itemVectorDim;
     this.itemVectorsCache ??= model.itemVectors();
     return this.itemVectorsCache.slice(col * D, col * D + D - 1);
@@ -332,19 +378,19 @@ export class ServedModel {
    * history's score for i is userQuery(history) · row i), or null for EASE.
    */
   itemVectorMatrix(): { vectors: Float32Array; dim: number } | null {
-    if (this.model instanceof Ease) return null;
-    this.itemVectorsCache ??= this.model.itemVectors();
-    return { vectors: this.itemVectorsCache, dim: this.model.itemVectorDim };
+    if (!this.factor) return null;
+    this.itemVectorsCache ??= this.factor.itemVectors();
+    return { vectors: this.itemVectorsCache, dim: this.factor.itemVectorDim };
   }
 
   /** Whether the model has user/item embeddings (every kind but EASE). */
   get hasEmbeddings(): boolean {
-    return !(this.model instanceof Ease);
+    return this.factor !== null;
   }
 
   /** Whether the model is generative (Mult-VAE): {@link sampleUsers} works. */
   get canSampleUsers(): boolean {
-    return this.model instanceof MultVAE;
+    return this.factor instanceof MultVAE;
   }
 
   /**
@@ -359,8 +405,8 @@ export class ServedModel {
 
   /** Synthetic users drawn from the prior (or options.latent) through the decoder (Mult-VAE only); see MultVAE.sampleUsers. */
   sampleUsers(count: number, itemsPerUser: number, seed: number, options: SampleUsersOptions = {}): SyntheticUserSample[] {
-    if (!(this.model instanceof MultVAE)) throw new Error(`sampleUsers: only Mult-VAE versions are generative (this is ${this.kind})`);
-    return this.model.sampleUsers(count, itemsPerUser, seed, options);
+    if (!(this.factor instanceof MultVAE)) throw new Error(`sampleUsers: only Mult-VAE versions are generative (this is ${this.kind})`);
+    return this.factor.sampleUsers(count, itemsPerUser, seed, options);
   }
 
   /** Predicted ratings for (history, items) — AutoRec only; clipped to [1, 5]. */
@@ -389,9 +435,12 @@ export class ServedModel {
 
   private itemVectorsCache: Float32Array | undefined;
 
+  /** The model behind embeddings, reconstructions and anomaly scores: the autoencoder, or an ensemble's autoencoder member. */
+  private readonly factor: Autoencoder | null;
+
   private factorized(): Autoencoder {
-    if (this.model instanceof Ease) throw new Error('EASE versions have no user or item embeddings');
-    return this.model;
+    if (!this.factor) throw new Error('EASE versions have no user or item embeddings');
+    return this.factor;
   }
 
   private checkPopulation(): void {
@@ -475,6 +524,13 @@ function easeError(histories: CsrMatrix, row: number, scores: Float32Array): num
     se += (x - s) ** 2 - s * s;
   }
   return se / (hi - lo);
+}
+
+/** The autoencoder that gives a servable model its embeddings (null for EASE). */
+function factorOf(model: ServableModel): Autoencoder | null {
+  if (model instanceof Ease) return null;
+  if (model instanceof Ensemble) return model.factorized;
+  return model;
 }
 
 function dropLastColumn(m: Float32Array, dim: number): Float32Array {

@@ -32,7 +32,11 @@ export enum SearchKind {
 }
 registerEnumType(SearchKind, { name: 'SearchKind', description: 'How the serving index searches: a full scan, or an HNSW graph.' });
 
-registerEnumType(ModelKind, { name: 'ModelKind', description: 'VAE: Mult-VAE, DAE: Mult-DAE, AUTOREC: item-based AutoRec, EASE: the linear baseline.' });
+registerEnumType(ModelKind, {
+  name: 'ModelKind',
+  description:
+    'VAE: Mult-VAE, DAE: Mult-DAE, AUTOREC: item-based AutoRec, EASE: the linear baseline, CONV_AE: the image autoencoder, ENSEMBLE: a blend of EASE and an autoencoder served as one version, AUTO (training only): try EASE, DAE, VAE and their blend on held-out users and keep the best.',
+});
 export { ModelKind };
 
 @InputType({ description: 'Restricts recommendations. Hidden items are always excluded.' })

@@ -14,16 +14,22 @@ registerEnumType(ActivationPolicy, {
 });
 export { ActivationPolicy, TrainingStatus };
 
-@InputType({ description: 'A training request. Unset values take the model defaults (see README "Training").' })
+@InputType({ description: 'A training request. Unset values take the model defaults (see docs/training.md).' })
 export class TrainModelInput {
-  @Field(() => ModelKind)
+  @Field(() => ModelKind, { defaultValue: ModelKind.AUTO, description: 'What to train; AUTO (the default) chooses the model for the data.' })
   kind: ModelKind;
 
   @Field(() => ActivationPolicy, { defaultValue: ActivationPolicy.IF_BETTER })
   activate: ActivationPolicy;
 
-  @Field(() => Int, { nullable: true, description: 'Training epochs (VAE/DAE default 200, AUTOREC 100; EASE has none).' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Largest number of training epochs. VAE/DAE/AUTO: planned from the number of users (enough optimizer steps, early stopping on validation NDCG@100); AUTOREC 100; EASE has none.',
+  })
   epochs?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'AUTO only: seconds the model search may take (default RECODER_AUTO_BUDGET_SECONDS, 900).' })
+  budgetSeconds?: number | null;
 
   @Field(() => Int, { nullable: true, description: 'Seed of initialisation, batch order and held-out items (default 1).' })
   seed?: number | null;
@@ -31,7 +37,7 @@ export class TrainModelInput {
   @Field(() => Float, { nullable: true, description: 'RATING interactions count as positives at ≥ this (default 3.5).' })
   minRating?: number | null;
 
-  @Field(() => Float, { nullable: true, description: 'EASE λ (default 500) or AutoRec λ (default 30).' })
+  @Field(() => Float, { nullable: true, description: 'EASE λ (default 500; AUTO: searched unless given) or AutoRec λ (default 30).' })
   lambda?: number | null;
 
   @Field(() => Int, { nullable: true, description: 'Held-out validation users (default 10 % of users, at most 500).' })
@@ -40,7 +46,7 @@ export class TrainModelInput {
   @Field(() => GraphQLJSONObject, {
     nullable: true,
     description:
-      'Model-specific settings. VAE/DAE: latentDim, hiddenUnits (list), batchSize, learningRate, dropout, weightDecay; VAE also annealCap, totalAnnealSteps. AUTOREC: hidden, learningRate, batchSize, refitDecoder.',
+      'Model-specific settings. VAE/DAE: latentDim, hiddenUnits (list), batchSize, learningRate, dropout, weightDecay, patience (early-stopping epochs); VAE also annealCap, totalAnnealSteps. AUTOREC: hidden, learningRate, batchSize, refitDecoder.',
   })
   hyperparameters?: Record<string, unknown> | null;
 }
@@ -58,6 +64,36 @@ export class EpochPoint {
 
   @Field(() => Float, { description: 'Seconds of training in the epoch (validation excluded).' })
   seconds: number;
+
+  @Field(() => String, { nullable: true, description: 'AUTO: the candidate the epoch belongs to (e.g. "Mult-DAE").' })
+  candidate?: string | null;
+}
+
+@ObjectType({ description: 'One model an AUTO run tried, and how it did on the held-out users.' })
+export class TrainingCandidate {
+  @Field({ description: 'e.g. "EASE λ=250", "Mult-DAE", "EASE λ=125 + Mult-DAE".' })
+  name: string;
+
+  @Field({ description: 'ease, dae, vae or ensemble.' })
+  kind: string;
+
+  @Field({ description: 'TRAINED; STOPPED (time budget: its best epoch so far kept); SKIPPED (not trained, see reason); FAILED.' })
+  status: string;
+
+  @Field(() => Float, { nullable: true, description: 'Validation NDCG@100 (null when not trained).' })
+  ndcg: number | null;
+
+  @Field(() => GraphQLJSONObject, { description: 'Settings that define it: λ, batch size, epochs run and kept, blend weights.' })
+  settings: Record<string, unknown>;
+
+  @Field(() => Float)
+  seconds: number;
+
+  @Field(() => String, { nullable: true, description: 'Why it was skipped or stopped early.' })
+  reason?: string | null;
+
+  @Field(() => Boolean, { description: 'The candidate the run stored as its version.' })
+  chosen: boolean;
 }
 
 @ObjectType({ description: 'The new version and the version active when it finished, scored on the same held-out users.' })
@@ -101,11 +137,20 @@ export class TrainingRun {
   @Field(() => Int, { description: 'Epochs finished so far.' })
   epoch: number;
 
-  @Field(() => Int, { nullable: true, description: 'Epochs planned (null for EASE).' })
+  @Field(() => Int, { nullable: true, description: 'Epochs planned (null for EASE and AUTO; VAE/DAE: set once planned from the data).' })
   epochs: number | null;
 
   @Field(() => [EpochPoint], { description: 'Loss and validation metric per finished epoch, for plotting; grows while the run is in flight.' })
   history: EpochPoint[];
+
+  @Field(() => Float, { description: 'Share of the run done, 0–1 (AUTO: across every candidate).' })
+  progress: number;
+
+  @Field(() => String, { nullable: true, description: 'What the run is doing now (AUTO: the candidate in training).' })
+  stage: string | null;
+
+  @Field(() => [TrainingCandidate], { description: 'AUTO: every candidate tried with its validation NDCG@100; the chosen one is marked.' })
+  candidates: TrainingCandidate[];
 
   @Field(() => TrainingComparison, { nullable: true })
   comparison: TrainingComparison | null;

@@ -1,0 +1,283 @@
+/**
+ * AUTO: choose the model for the data instead of asking the user to know which model, epochs and
+ * λ suit it. Every candidate is trained on the same training users and scored on the same
+ * held-out validation users (strong generalization, NDCG@100); the best one is kept:
+ *
+ * 1. EASE over a λ grid, searched on a log scale (factor 2) from λ = 250 in the improving
+ *    direction (on ml-latest-small the best λ is ≈ 100, on ML-1M ≈ 500);
+ * 2. Mult-DAE and 3. Mult-VAE with budgets that fit the data ({@link planTraining}: batch size and
+ *    epochs from the number of users, early stopping on validation NDCG@100, best epoch kept);
+ * 4. the standardised-score blend α·z(EASE) + (1 − α)·z(best autoencoder), α ∈ {0, 0.1, …, 1}
+ *    chosen on the same validation users, served as an {@link Ensemble}.
+ *
+ * Ties go to the ensemble (it ranks as well and also serves embeddings). A time budget bounds the
+ * search: a candidate that would start after it is skipped, an autoencoder still training when it
+ * runs out stops and keeps its best epoch; every candidate's outcome is reported.
+ */
+import type { CsrMatrix } from '../data/csr.js';
+import { evaluateRanking, type RankingMetrics } from '../eval/metrics.js';
+import type { EpochReport } from './autoencoder.js';
+import { planTraining } from './budget.js';
+import type { Ease } from './ease.js';
+import { accumulateWeighted, Ensemble, type EnsembleMemberModel } from './ensemble.js';
+import { MultDAE } from './mult-dae.js';
+import type { Tf } from './multinomial-ae.js';
+import { MultVAE } from './mult-vae.js';
+import { standardizeRows } from './score-blend.js';
+
+export type AutoCandidateKind = 'ease' | 'dae' | 'vae' | 'ensemble';
+
+/** One candidate of the search and what happened to it. */
+export interface AutoCandidate {
+  /** e.g. "EASE λ=500", "Mult-DAE", "EASE λ=500 + Mult-DAE" */
+  name: string;
+  kind: AutoCandidateKind;
+  /** TRAINED, STOPPED (by the time budget: best epoch so far kept), SKIPPED (never trained), FAILED. */
+  status: 'TRAINED' | 'STOPPED' | 'SKIPPED' | 'FAILED';
+  /** Validation NDCG@100 (null when not trained). */
+  ndcg: number | null;
+  /** Settings that define it (λ, epochs run, batch size, blend weight...). */
+  settings: Record<string, unknown>;
+  seconds: number;
+  /** Why it was skipped or stopped, or failed. */
+  reason?: string;
+  /** Set on the candidate that was kept. */
+  chosen?: boolean;
+}
+
+/** Thrown when `shouldStop` asked the search to stop (cancellation): nothing is kept. */
+export class AutoSearchStopped extends Error {
+  constructor() {
+    super('the AUTO search was stopped');
+    this.name = 'AutoSearchStopped';
+  }
+}
+
+export interface AutoSelectOptions {
+  /** Seconds the whole search may take; candidates that would start after it are skipped. */
+  budgetSeconds: number;
+  seed?: number;
+  /** Largest epochs of the autoencoders (default: planTraining's, from the number of users). */
+  epochs?: number;
+  /** Fixed EASE λ (no grid search). */
+  lambda?: number;
+  /** Catalogs larger than this leave EASE (and the blend) out: its dense n × n inverse would not fit. */
+  maxEaseItems: number;
+  /**
+   * Fits EASE with λ on `train`, reporting progress in [0, 1] and honouring stop requests (it may
+   * throw when `shouldStop` returns true). The caller can cache the Gram matrix across λ.
+   */
+  fitEase: (lambda: number, hooks: { onProgress: (fraction: number) => void; shouldStop: () => boolean }) => Promise<Ease>;
+  /** Settings for both autoencoders (e.g. latentDim, hiddenUnits, learningRate); batch size and epochs come from the plan. */
+  autoencoderSettings?: { latentDim?: number; hiddenUnits?: number[]; learningRate?: number; dropout?: number };
+  /** Which autoencoders to try (default both). */
+  autoencoders?: readonly ('dae' | 'vae')[];
+  /** Training threads for the autoencoders (see MultinomialFitOptions.threads). */
+  threads?: number;
+  /** Overall progress in [0, 1] and the candidate in work. */
+  onProgress?: (fraction: number, stage: string) => void;
+  /** Each autoencoder epoch, with the candidate it belongs to. */
+  onEpoch?: (candidate: string, report: EpochReport) => void;
+  /** Each candidate when its outcome is known. */
+  onCandidate?: (candidate: AutoCandidate) => void;
+  /** Cancellation: checked between steps; the search throws {@link AutoSearchStopped}. */
+  shouldStop?: () => boolean;
+  log?: (message: string) => void;
+  /** Clock in seconds (tests). */
+  now?: () => number;
+}
+
+export interface AutoSelection {
+  /** The kept model: EASE, an autoencoder, or an ensemble of EASE and an autoencoder. */
+  model: EnsembleMemberModel | Ensemble;
+  kind: AutoCandidateKind;
+  /** Validation metrics of the kept model (ndcg@k, recall@k, …). */
+  metrics: RankingMetrics;
+  candidates: AutoCandidate[];
+}
+
+/** Progress shares of the stages (EASE grid, each autoencoder, blend). */
+const SHARES = { ease: 0.3, ae: 0.3, blend: 0.1 };
+const LAMBDA_START = 250;
+const LAMBDA_FACTOR = 2;
+const MAX_LAMBDA_FITS = 6;
+const BLEND_STEPS = 10;
+
+/**
+ * Trains the candidates on `train`, scores them on `validation`, and returns the best.
+ * @param train [users × items] training histories (implicit, values 1)
+ * @param validation held-out users: `foldIn` given to the models, `heldOut` to predict
+ */
+export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn: CsrMatrix; heldOut: CsrMatrix }, o: AutoSelectOptions): Promise<AutoSelection> {
+  const now = o.now ?? (() => performance.now() / 1000);
+  const started = now();
+  const elapsed = () => now() - started;
+  const overBudget = () => elapsed() >= o.budgetSeconds;
+  const stop = () => o.shouldStop?.() === true;
+  const checkStop = () => {
+    if (stop()) throw new AutoSearchStopped();
+  };
+  const candidates: AutoCandidate[] = [];
+  const report = (c: AutoCandidate) => {
+    candidates.push(c);
+    o.onCandidate?.(c);
+    o.log?.(`AUTO candidate ${c.name}: ${c.status}${c.ndcg !== null ? ` ndcg@100 ${c.ndcg.toFixed(4)}` : ''}${c.reason ? ` (${c.reason})` : ''} in ${c.seconds.toFixed(1)} s`);
+  };
+  const aeKinds = o.autoencoders ?? ['dae', 'vae'];
+  const stageShares = { ease: SHARES.ease, ae: aeKinds.length ? SHARES.ae : 0, blend: SHARES.blend };
+  const total = stageShares.ease + stageShares.ae * aeKinds.length + stageShares.blend;
+  let base = 0;
+  const progress = (share: number, fraction: number, stage: string) => o.onProgress?.(Math.min(1, (base + share * Math.min(1, Math.max(0, fraction))) / total), stage);
+  const ndcgOf = (score: (h: CsrMatrix) => Float32Array) => evaluateRanking(score, validation.foldIn, validation.heldOut, { ks: [100] })['ndcg@100'];
+  const numItems = train.numCols;
+  const kept: { ease?: { model: Ease; ndcg: number }; ae: { model: MultDAE | MultVAE; ndcg: number; name: string }[] } = { ae: [] };
+
+  try {
+    // 1. EASE over λ.
+    if (numItems > o.maxEaseItems) {
+      report({ name: 'EASE', kind: 'ease', status: 'SKIPPED', ndcg: null, settings: { items: numItems }, seconds: 0, reason: `${numItems} items: the dense ${numItems}² inverse exceeds the EASE limit of ${o.maxEaseItems} items` });
+    } else {
+      const tried = new Map<number, number>();
+      const queue = o.lambda !== undefined ? [o.lambda] : [LAMBDA_START, LAMBDA_START / LAMBDA_FACTOR, LAMBDA_START * LAMBDA_FACTOR];
+      const planned = o.lambda !== undefined ? 1 : MAX_LAMBDA_FITS;
+      let lastSeconds = 0;
+      while (queue.length > 0 && tried.size < planned) {
+        const lambda = queue.shift()!;
+        if (tried.has(lambda)) continue;
+        checkStop();
+        if (overBudget() || (tried.size > 0 && elapsed() + lastSeconds > o.budgetSeconds)) {
+          report({ name: `EASE λ=${lambda}`, kind: 'ease', status: 'SKIPPED', ndcg: null, settings: { lambda }, seconds: 0, reason: 'time budget' });
+          break;
+        }
+        const t0 = now();
+        const done = tried.size;
+        const model = await o.fitEase(lambda, { onProgress: (f) => progress(stageShares.ease, (done + f) / planned, `EASE λ=${lambda}`), shouldStop: stop });
+        checkStop();
+        const ndcg = ndcgOf((h) => model.score(h));
+        lastSeconds = now() - t0;
+        tried.set(lambda, ndcg);
+        report({ name: `EASE λ=${lambda}`, kind: 'ease', status: 'TRAINED', ndcg, settings: { lambda }, seconds: lastSeconds });
+        if (!kept.ease || ndcg > kept.ease.ndcg) kept.ease = { model, ndcg };
+        if (o.lambda === undefined && queue.length === 0) {
+          // Walk on from the best λ in the direction that improved, until it stops improving.
+          const best = kept.ease.model.lambda;
+          const up = best * LAMBDA_FACTOR;
+          const down = best / LAMBDA_FACTOR;
+          for (const next of [down, up]) if (!tried.has(next) && tried.size < planned) queue.push(next);
+        }
+      }
+      base += stageShares.ease;
+    }
+
+    // 2–3. The autoencoders, with budgets from the number of users and early stopping.
+    const plan = planTraining(train.numRows, { epochs: o.epochs });
+    for (const kind of aeKinds) {
+      checkStop();
+      const name = kind === 'dae' ? 'Mult-DAE' : 'Mult-VAE';
+      if (overBudget()) {
+        report({ name, kind, status: 'SKIPPED', ndcg: null, settings: { batchSize: plan.batchSize, epochs: plan.epochs }, seconds: 0, reason: 'time budget' });
+        base += stageShares.ae;
+        continue;
+      }
+      const t0 = now();
+      let budgetHit = false;
+      const fitOptions = {
+        validation,
+        patience: plan.patience,
+        threads: o.threads,
+        log: o.log,
+        onEpoch: (e: EpochReport) => {
+          o.onEpoch?.(name, e);
+          progress(stageShares.ae, e.epoch / e.epochs, name);
+        },
+        shouldStop: () => {
+          if (stop()) return true;
+          if (overBudget()) budgetHit = true;
+          return budgetHit;
+        },
+      };
+      const hyper = { ...o.autoencoderSettings, epochs: plan.epochs, batchSize: plan.batchSize, seed: o.seed ?? 1 };
+      const model = kind === 'dae' ? await MultDAE.fit(tf, train, hyper, fitOptions) : await MultVAE.fit(tf, train, hyper, fitOptions);
+      if (stop()) {
+        model.dispose();
+        throw new AutoSearchStopped();
+      }
+      const summary = model.summary!;
+      const ndcg = summary.validationNdcg ?? ndcgOf((h) => model.reconstruct(h));
+      const settings = { batchSize: plan.batchSize, maxEpochs: plan.epochs, epochsRun: summary.epochs, keptEpoch: summary.keptEpoch, steps: summary.steps, patience: plan.patience };
+      report({
+        name,
+        kind,
+        status: budgetHit ? 'STOPPED' : 'TRAINED',
+        ndcg,
+        settings,
+        seconds: now() - t0,
+        ...(budgetHit ? { reason: `time budget: stopped after ${summary.epochs} of ${plan.epochs} epochs` } : summary.stoppedEarly ? { reason: `early stop: no better validation NDCG@100 for ${plan.patience} epochs` } : {}),
+      });
+      kept.ae.push({ model, ndcg, name });
+      base += stageShares.ae;
+    }
+
+    // 4. The blend of EASE with the better autoencoder.
+    const bestAe = kept.ae.reduce<(typeof kept.ae)[number] | undefined>((b, a) => (!b || a.ndcg > b.ndcg ? a : b), undefined);
+    let ensemble: { alpha: number; ndcg: number } | undefined;
+    if (kept.ease && bestAe) {
+      checkStop();
+      const t0 = now();
+      const name = `EASE λ=${kept.ease.model.lambda} + ${bestAe.name}`;
+      const alphas = Array.from({ length: BLEND_STEPS + 1 }, (_, k) => k / BLEND_STEPS);
+      const ndcgs = blendNdcgs(kept.ease.model, bestAe.model, alphas, validation);
+      let best = 0;
+      for (let k = 1; k < alphas.length; k++) if (ndcgs[k] > ndcgs[best]) best = k;
+      ensemble = { alpha: alphas[best], ndcg: ndcgs[best] };
+      report({ name, kind: 'ensemble', status: 'TRAINED', ndcg: ndcgs[best], settings: { easeWeight: alphas[best], autoencoderWeight: 1 - alphas[best], grid: alphas.length }, seconds: now() - t0 });
+      progress(stageShares.blend, 1, name);
+    }
+
+    // The winner (ties go to the ensemble, which also serves embeddings).
+    const options: { kind: AutoCandidateKind; ndcg: number; index: number }[] = [];
+    candidates.forEach((c, index) => {
+      if ((c.status === 'TRAINED' || c.status === 'STOPPED') && c.ndcg !== null) options.push({ kind: c.kind, ndcg: c.ndcg, index });
+    });
+    if (options.length === 0) throw new Error('AUTO: no candidate could be trained within the time budget');
+    options.sort((a, b) => b.ndcg - a.ndcg || Number(b.kind === 'ensemble') - Number(a.kind === 'ensemble'));
+    const win = options[0];
+    candidates[win.index].chosen = true;
+    let model: EnsembleMemberModel | Ensemble;
+    if (win.kind === 'ensemble') {
+      model = new Ensemble([
+        { model: kept.ease!.model, weight: ensemble!.alpha },
+        { model: bestAe!.model, weight: 1 - ensemble!.alpha },
+      ]);
+    } else if (win.kind === 'ease') {
+      model = kept.ease!.model;
+    } else {
+      model = kept.ae.find((a) => a.model.kind === win.kind)!.model;
+    }
+    for (const a of kept.ae) if (a.model !== model && !(model instanceof Ensemble && model.members.some((m) => m.model === a.model))) a.model.dispose();
+    const score = (h: CsrMatrix) => (model instanceof Ensemble ? model.score(h) : 'score' in model ? model.score(h) : model.reconstruct(h));
+    const metrics = evaluateRanking(score, validation.foldIn, validation.heldOut);
+    o.onProgress?.(1, 'done');
+    return { model, kind: win.kind, metrics, candidates };
+  } catch (error) {
+    for (const a of kept.ae) a.model.dispose();
+    throw error;
+  }
+}
+
+/**
+ * Validation NDCG@100 of α·z(EASE) + (1 − α)·z(autoencoder) for each α, scoring every batch of
+ * validation users once (the same standardisation as {@link Ensemble.score}).
+ */
+export function blendNdcgs(ease: Ease, ae: MultDAE | MultVAE, alphas: readonly number[], validation: { foldIn: CsrMatrix; heldOut: CsrMatrix }): number[] {
+  // Score once, then evaluate each α on the standardised scores, accumulated as Ensemble.score does.
+  const n = ease.numItems;
+  const ze = standardizeRows(ease.score(validation.foldIn), n);
+  const za = standardizeRows(ae.reconstruct(validation.foldIn), n);
+  return alphas.map((alpha) => {
+    const blend = new Float32Array(ze.length);
+    if (alpha !== 0) accumulateWeighted(blend, ze, alpha);
+    if (1 - alpha !== 0) accumulateWeighted(blend, za, 1 - alpha);
+    return evaluateRanking(() => blend, validation.foldIn, validation.heldOut, { ks: [100], batchSize: validation.foldIn.numRows })['ndcg@100'];
+  });
+}

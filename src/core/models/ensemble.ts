@@ -1,0 +1,184 @@
+import type { CsrMatrix } from '../data/csr.js';
+import type { Autoencoder } from './autoencoder.js';
+import { Ease } from './ease.js';
+import { MultDAE } from './mult-dae.js';
+import type { Tf } from './multinomial-ae.js';
+import { MultVAE } from './mult-vae.js';
+import { standardizeRows } from './score-blend.js';
+
+/** A model an ensemble can hold: EASE or a Mult-DAE / Mult-VAE (every member ranks every item). */
+export type EnsembleMemberModel = Ease | MultDAE | MultVAE;
+
+export interface EnsembleMember {
+  model: EnsembleMemberModel;
+  /** Blend weight of the member's standardised scores (0 keeps a member for its embeddings only). */
+  weight: number;
+}
+
+const MAGIC = 0x31534e45; // "ENS1" little-endian
+const KIND_TAG = { ease: 1, dae: 2, vae: 3 } as const;
+type MemberKind = keyof typeof KIND_TAG;
+
+/** The kind name of a member model ('ease', 'dae', 'vae'). */
+export function memberKind(model: EnsembleMemberModel): MemberKind {
+  return model instanceof Ease ? 'ease' : model.kind;
+}
+
+/**
+ * An ensemble of ranking models served as one version: the score of item i for a history is
+ * Σ_m w_m · z_m(i), with z_m each member's scores for that history standardised over all items
+ * (score-blend.ts `blendScores`: EASE's xB and an autoencoder's logits live on different scales).
+ * The blend the AUTO search evaluates on validation users and the blend served are this one
+ * function, so they rank identically.
+ *
+ * User and item embeddings, reconstructions and anomaly scores come from the {@link factorized}
+ * member (the first autoencoder), which every AUTO ensemble has, even at blend weight 0.
+ */
+export class Ensemble {
+  readonly kind = 'ensemble' as const;
+  readonly numItems: number;
+  readonly members: readonly EnsembleMember[];
+
+  constructor(members: readonly EnsembleMember[]) {
+    if (members.length === 0) throw new Error('Ensemble: needs at least one member');
+    const n = members[0].model.numItems;
+    for (const m of members) {
+      if (m.model.numItems !== n) throw new Error(`Ensemble: members rank ${n} and ${m.model.numItems} items; they must share the columns`);
+      if (!Number.isFinite(m.weight)) throw new Error(`Ensemble: weight ${m.weight} is not a finite number`);
+    }
+    if (!members.some((m) => m.weight !== 0)) throw new Error('Ensemble: every weight is 0');
+    this.numItems = n;
+    this.members = members;
+  }
+
+  /** The member that provides embeddings, reconstructions and anomaly scores (the first autoencoder), or null. */
+  get factorized(): (Autoencoder & (MultDAE | MultVAE)) | null {
+    for (const m of this.members) if (!(m.model instanceof Ease)) return m.model;
+    return null;
+  }
+
+  /** Blend weight of the {@link factorized} member (0 when there is none). */
+  get factorizedWeight(): number {
+    const f = this.factorized;
+    return this.members.find((m) => m.model === f)?.weight ?? 0;
+  }
+
+  /** Hyperparameters for the registry: the members' kinds, weights and settings. */
+  get hyperparameters(): Record<string, unknown> {
+    return {
+      members: this.members.map((m) => ({
+        kind: memberKind(m.model),
+        weight: m.weight,
+        ...(m.model instanceof Ease ? { lambda: m.model.lambda } : m.model.hyperparameters),
+      })),
+    };
+  }
+
+  /**
+   * @param histories [rows × numItems]
+   * @returns [rows × numItems] the blended standardised scores
+   */
+  score(histories: CsrMatrix): Float32Array {
+    return this.scoreParts(histories).blend;
+  }
+
+  /**
+   * The blend and what a caller needs to put another score on its scale: each member's raw scores'
+   * row mean and standard deviation (per row, per member).
+   */
+  scoreParts(histories: CsrMatrix): { blend: Float32Array; raw: Float32Array[]; mean: Float64Array[]; std: Float64Array[] } {
+    const n = this.numItems;
+    const rows = histories.numRows;
+    const blend = new Float32Array(rows * n);
+    const raw: Float32Array[] = [];
+    const mean: Float64Array[] = [];
+    const std: Float64Array[] = [];
+    for (const m of this.members) {
+      const s = m.model instanceof Ease ? m.model.score(histories) : m.model.reconstruct(histories);
+      raw.push(s);
+      const mu = new Float64Array(rows);
+      const sd = new Float64Array(rows);
+      for (let r = 0; r < rows; r++) [mu[r], sd[r]] = rowStats(s, r * n, n);
+      mean.push(mu);
+      std.push(sd);
+      if (m.weight === 0) continue;
+      accumulateWeighted(blend, standardizeRows(s.slice(), n), m.weight);
+    }
+    return { blend, raw, mean, std };
+  }
+
+  /** `ENS1`, member count, then per member: kind tag, weight (float64), byte length, bytes (padded to 4). */
+  toBytes(): Uint8Array {
+    const parts = this.members.map((m) => ({ kind: memberKind(m.model), weight: m.weight, bytes: m.model.toBytes() }));
+    let size = 8;
+    for (const p of parts) size += 16 + pad4(p.bytes.byteLength);
+    const out = new Uint8Array(size);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, MAGIC, true);
+    view.setUint32(4, parts.length, true);
+    let at = 8;
+    for (const p of parts) {
+      view.setUint32(at, KIND_TAG[p.kind], true);
+      view.setFloat64(at + 4, p.weight, true);
+      view.setUint32(at + 12, p.bytes.byteLength, true);
+      out.set(p.bytes, at + 16);
+      at += 16 + pad4(p.bytes.byteLength);
+    }
+    return out;
+  }
+
+  static fromBytes(tf: Tf, bytes: Uint8Array): Ensemble {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (bytes.byteLength < 8 || view.getUint32(0, true) !== MAGIC) throw new Error('Ensemble.fromBytes: not an ensemble');
+    const count = view.getUint32(4, true);
+    const members: EnsembleMember[] = [];
+    let at = 8;
+    try {
+      for (let k = 0; k < count; k++) {
+        if (at + 16 > bytes.byteLength) throw new Error('Ensemble.fromBytes: truncated');
+        const tag = view.getUint32(at, true);
+        const weight = view.getFloat64(at + 4, true);
+        const length = view.getUint32(at + 12, true);
+        if (at + 16 + length > bytes.byteLength) throw new Error('Ensemble.fromBytes: truncated');
+        const body = bytes.subarray(at + 16, at + 16 + length);
+        const model =
+          tag === KIND_TAG.ease ? Ease.fromBytes(body) : tag === KIND_TAG.dae ? MultDAE.fromBytes(tf, body) : tag === KIND_TAG.vae ? MultVAE.fromBytes(tf, body) : null;
+        if (!model) throw new Error(`Ensemble.fromBytes: unknown member kind tag ${tag}`);
+        members.push({ model, weight });
+        at += 16 + pad4(length);
+      }
+      return new Ensemble(members);
+    } catch (error) {
+      for (const m of members) if (!(m.model instanceof Ease)) m.model.dispose();
+      throw error;
+    }
+  }
+
+  /** Frees the autoencoder members' tensors. */
+  dispose(): void {
+    for (const m of this.members) if (!(m.model instanceof Ease)) m.model.dispose();
+  }
+}
+
+/** out += weight · z, element-wise (the one accumulation every blend of standardised scores uses). */
+export function accumulateWeighted(out: Float32Array, z: Float32Array, weight: number): void {
+  for (let k = 0; k < z.length; k++) out[k] += weight * z[k];
+}
+
+const pad4 = (n: number) => (n + 3) & ~3;
+
+/** Mean and population standard deviation of finite values in s[at, at + n) (as standardizeRows computes them). */
+export function rowStats(s: Float32Array, at: number, n: number): [number, number] {
+  let count = 0;
+  let mean = 0;
+  let m2 = 0;
+  for (let j = at; j < at + n; j++) {
+    const x = s[j];
+    if (!Number.isFinite(x)) continue;
+    count++;
+    const d = x - mean;
+    mean += d / count;
+    m2 += d * (x - mean);
+  }
+  return [mean, count > 0 ? Math.sqrt(m2 / count) : 0];
+}
