@@ -32,7 +32,10 @@ describe('training over GraphQL (worker thread)', () => {
       [{ kind: 'EASE', epochs: 5 }, 'input.epochs', /no epochs/],
       [{ kind: 'VAE', epochs: 0 }, 'input.epochs', /1\.\.10000/],
       [{ kind: 'AUTOREC', activate: 'IF_BETTER' }, 'input.activate', /AUTOREC/],
-      [{ kind: 'VAE', lambda: 3 }, 'input.lambda', /only EASE and AUTOREC/],
+      [{ kind: 'VAE', lambda: 3 }, 'input.lambda', /only EASE, AUTO .* and AUTOREC take λ/],
+      [{ kind: 'ENSEMBLE' }, 'input.kind', /made by an AUTO run/],
+      [{ kind: 'VAE', budgetSeconds: 60 }, 'input.budgetSeconds', /only AUTO/],
+      [{ kind: 'AUTO', budgetSeconds: 5 }, 'input.budgetSeconds', /10\.\./],
     ];
     for (const [input, field, message] of cases) {
       const res = await gql(app, `mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }`, { input });
@@ -134,9 +137,61 @@ describe('training over GraphQL (worker thread)', () => {
     expect(recorded.errors).toBeUndefined();
     const tick = await runs.scheduledRetrain();
     if (!('queued' in tick)) throw new Error(`expected a queued run, got ${JSON.stringify(tick)}`);
-    expect(tick.queued).toMatchObject({ trigger: 'SCHEDULE', kind: 'VAE', activation: 'IF_BETTER', status: 'QUEUED' });
+    expect(tick.queued).toMatchObject({ trigger: 'SCHEDULE', kind: 'AUTO', activation: 'IF_BETTER', status: 'QUEUED' });
     expect(await runs.scheduledRetrain()).toEqual({ skipped: 'a training run is already queued or running' });
     await gql(app, `mutation($id: Int!) { cancelTrainingRun(id: $id) { id } }`, { id: tick.queued.id });
     await waitFor(() => trainingRun(app, tick.queued.id), ended, 60_000);
   }, 90_000);
+
+  it('AUTO: tries every candidate with progress, reports the table, and stores the winner, an ENSEMBLE that serves every query', async () => {
+    const id = await trainModel(app, { kind: 'AUTO', activate: 'ALWAYS', epochs: 8, budgetSeconds: 600 });
+    const stages = new Set<string>();
+    const fields = `id status progress stage versionId decision error candidates { name kind status ndcg settings seconds reason chosen }
+      history { epoch candidate validation } modelVersion { id kind metrics hyperparameters }`;
+    const read = async () => (await gql(app, `query($id: Int!) { trainingRun(id: $id) { ${fields} } }`, { id })).data!.trainingRun;
+    const run = await waitFor(
+      async () => {
+        const r = await read();
+        if (r.stage) stages.add(r.stage);
+        return r;
+      },
+      ended,
+      240_000,
+    );
+    expect(run).toMatchObject({ status: 'SUCCEEDED', progress: 1, error: null });
+    const names = run.candidates.map((c: { name: string }) => c.name);
+    expect(names).toEqual(expect.arrayContaining(['EASE λ=250', 'EASE λ=125', 'EASE λ=500', 'Mult-DAE', 'Mult-VAE']));
+    const chosen = run.candidates.filter((c: { chosen: boolean }) => c.chosen);
+    expect(chosen).toHaveLength(1);
+    // The blend includes each of its members alone (weights 1/0), so it is never worse: it wins, and serves embeddings too.
+    expect(chosen[0]).toMatchObject({ kind: 'ensemble', status: 'TRAINED' });
+    expect(chosen[0].ndcg).toBe(Math.max(...run.candidates.map((c: { ndcg: number | null }) => c.ndcg ?? -1)));
+    expect(run.modelVersion.kind).toBe('ENSEMBLE');
+    expect(run.modelVersion.metrics.validation['ndcg@100']).toBeCloseTo(chosen[0].ndcg, 10);
+    expect(run.modelVersion.hyperparameters.members.map((m: { kind: string }) => m.kind)).toEqual(['ease', chosen[0].name.includes('DAE') ? 'dae' : 'vae']);
+    expect(new Set(run.history.map((h: { candidate: string }) => h.candidate))).toEqual(new Set(['Mult-DAE', 'Mult-VAE']));
+    expect([...stages].length).toBeGreaterThan(0);
+
+    await waitFor(() => servedVersion(app), (v) => v === run.versionId, 30_000);
+    const q = await gql(
+      app,
+      `{ recommendations(userId: "u0", limit: 5) { source modelVersionId items { score item { id } } }
+         recommendationsForHistory(itemIds: ["m0-1", "m0-2", "m0-3"], limit: 5) { source items { item { id } } }
+         similarItems(itemId: "m1-0", limit: 5) { score item { id } }
+         reconstruction(userId: "u0") { error modelVersionId items { item { id } } }
+         userEmbedding(userId: "u0") { dimension }
+         itemEmbedding(itemId: "m0-0") { dimension } }`,
+    );
+    expect(q.errors).toBeUndefined();
+    expect(q.data!.recommendations).toMatchObject({ source: 'MODEL', modelVersionId: run.versionId });
+    expect(q.data!.recommendations.items).toHaveLength(5);
+    // Anonymous sessions of group 0 get group-0 items; an item's neighbours share its group.
+    expect(q.data!.recommendationsForHistory.items.filter((r: { item: { id: string } }) => r.item.id.startsWith('m0-')).length).toBeGreaterThanOrEqual(4);
+    expect(q.data!.similarItems.filter((r: { item: { id: string } }) => r.item.id.startsWith('m1-')).length).toBeGreaterThanOrEqual(4);
+    expect(q.data!.reconstruction.error).toBeGreaterThan(0);
+    expect(q.data!.userEmbedding.dimension).toBeGreaterThan(0);
+    const ready = await waitFor(() => gql(app, `{ similarUsers(userId: "u0", limit: 3) { score } anomalousUsers(limit: 2) { percentile } }`), (r) => !r.errors, 30_000);
+    expect(ready.data!.similarUsers).toHaveLength(3);
+    expect(ready.data!.anomalousUsers).toHaveLength(2);
+  }, 300_000);
 });

@@ -5,6 +5,8 @@ import { initBackend } from '../engine/backend.js';
 import { excludeSet } from '../index/top-k.js';
 import { AutoRec } from '../models/autorec.js';
 import { Ease } from '../models/ease.js';
+import { Ensemble } from '../models/ensemble.js';
+import { rowStats } from '../models/ensemble.js';
 import { MultDAE } from '../models/mult-dae.js';
 import { MultVAE } from '../models/mult-vae.js';
 import { ServedModel, softmax } from './served-model.js';
@@ -183,5 +185,40 @@ describe('ServedModel (other kinds)', () => {
     expect(served.hasEmbeddings).toBe(false);
     expect(() => served.userEmbedding(history)).toThrow(/EASE/);
     expect(served.anomalies(3)).toHaveLength(3);
+  });
+
+  it('Ensemble: ranks by the blend AUTO evaluated, embeddings and reconstructions from its autoencoder', async () => {
+    const data = tasteData(4, 0);
+    const ease = Ease.fit(data.histories, { lambda: 10 });
+    const dae = await MultDAE.fit(tf, data.histories, { latentDim: 8, epochs: 10, batchSize: 50, learningRate: 5e-3, seed: 1 });
+    const ensemble = new Ensemble([
+      { model: ease, weight: 0.7 },
+      { model: dae, weight: 0.3 },
+    ]);
+    const served = await ServedModel.load(ensemble, { histories: data.histories });
+    expect(served.kind).toBe('ensemble');
+    expect(served.hasEmbeddings).toBe(true);
+    expect(served.userDim).toBe(8);
+    for (const u of [0, 1, 2]) {
+      const history = row(data.histories, u);
+      const seen = seenOf(data.histories, u);
+      // The served ranking is the top of Ensemble.score, the function the AUTO search scored.
+      const blend = ensemble.score(history);
+      const expected = Array.from(blend.keys()).filter((i) => !seen.has(i)).sort((a, b) => blend[b] - blend[a] || a - b).slice(0, 10);
+      expect(served.recommend(history, 10, seen).map((n) => n.index)).toEqual(expected);
+    }
+    const history = row(data.histories, 0);
+    expect(Array.from(served.reconstruct(history))).toEqual(Array.from(softmax(dae.reconstruct(history))));
+    expect(Array.from(served.userEmbedding(history))).toEqual(Array.from(dae.encode(history)));
+    expect(served.similarItems(0, 5)).toHaveLength(5);
+    expect(served.similarUsers(history, 3, 0)).toHaveLength(3);
+    expect(served.anomalies(2)).toHaveLength(2);
+    // A raw autoencoder score lands on the blend's scale as an item EASE knows nothing of (score 0).
+    const rank = served.ranker(history);
+    const [me, se] = rowStats(ease.score(history), 0, 160);
+    const [md, sd] = rowStats(dae.reconstruct(history), 0, 160);
+    expect(rank.toRankingScore(2.5)).toBeCloseTo((0.7 * (0 - me)) / se + (0.3 * (2.5 - md)) / sd, 5);
+    expect(Array.from(rank.query!)).toEqual(Array.from(dae.userQueries(history)));
+    served.dispose();
   });
 });

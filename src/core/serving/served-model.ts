@@ -295,9 +295,10 @@ export class ServedModel {
   similarItems(col: number, k: number, exclude: Exclusion = NO_EXCLUSION): Neighbor[] {
     this.checkColumn(col);
     const self = { has: (i: number) => i === col || exclude.has(i), size: exclude.size + 1 };
-    if (this.model instanceof Ease) {
+    const ease = this.model instanceof Ease ? this.model : this.model instanceof Ensemble ? easeMember(this.model) : null;
+    if (ease) {
       const n = this.numItems;
-      return topK(this.model.weights.subarray(col * n, (col + 1) * n), k, self);
+      return topK(ease.weights.subarray(col * n, (col + 1) * n), k, self);
     }
     return this.itemSimilarity!.search(this.itemSimilarity!.vector(col), k, self);
   }
@@ -524,6 +525,12 @@ function easeError(histories: CsrMatrix, row: number, scores: Float32Array): num
     se += (x - s) ** 2 - s * s;
   }
   return se / (hi - lo);
+}
+
+/** An ensemble's EASE member (its item–item weights serve similar items), or null. */
+function easeMember(model: Ensemble): Ease | null {
+  for (const m of model.members) if (m.model instanceof Ease) return m.model;
+  return null;
 }
 
 /** The autoencoder that gives a servable model its embeddings (null for EASE). */
