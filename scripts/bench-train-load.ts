@@ -1,14 +1,15 @@
 /**
- * Serving under training load (issue target: "While a Mult-VAE trains on ML-1M in the worker, serving
- * `recommendations` keeps ≥ 70 % of its idle req/s in the single-process default"). Needs a database
+ * Serving under training load (target: while a model trains on ML-1M in the worker — an AUTO run
+ * by default, or a Mult-VAE with --kind VAE — serving `recommendations` keeps ≥ 70 % of its idle
+ * req/s in the single-process default). Needs a database
  * with interactions and an active model version (e.g. ML-1M imported and a Mult-VAE trained with
  * --activate).
  *
  * One API process in the single-process default (RECODER_TRAINING_WORKER=thread, training in a worker
  * thread at RECODER_TRAINING_THREAD_NICE), measured in the same run:
  * - A, idle: autocannon on `recommendations(limit: 20)` for random users (after an uncounted warm-up);
- * - B, while training: a Mult-VAE run is queued (activate NEVER) and, once its data is read and its
- *   first epoch done, the same load (same users in the same order) runs again; the epochs finished in
+ * - B, while training: a run is queued (activate NEVER) and, once its data is read and its first
+ *   model fit started (VAE: its first epoch done), the same load (same users in the same order) runs again; the epochs finished in
  *   that window give the training speed under load: mean history seconds (training steps only) and
  *   wall-clock seconds per epoch (also validation and progress writes, observed through the API);
  * - C, training alone: with the load stopped, the same for the next epochs (the one straddling the
@@ -38,7 +39,8 @@ their ratio. The training run is queued with activate NEVER and cancelled at the
   --connections N    autocannon connections (default 50)
   --port N           API port (default 4102; must be free)
   --nice N           RECODER_TRAINING_THREAD_NICE of the server, 0..19 (default 19)
-  --epochs N         epochs requested for the run (default 200: it must not finish during the measurement)
+  --kind K           AUTO (default: EASE over λ, Mult-DAE, Mult-VAE, blend) or VAE: what trains during phase B
+  --epochs N         VAE: epochs requested for the run (default 200: it must not finish during the measurement)
   --warmup N         uncounted warm-up load before the idle phase, seconds (default 3; 0 = none)
   --idle-epochs N    epochs timed without load after the loaded phase (default 2; 0 = skip)
   -h, --help         this text
@@ -46,7 +48,7 @@ their ratio. The training run is queued with activate NEVER and cancelled at the
 Server output goes to .data/bench-train-load-server.log.`;
 
 const RECS = 'query($u: ID!) { recommendations(userId: $u, limit: 20) { source modelVersionId items { score item { id title } } } }';
-const RUN = 'query($id: Int!) { trainingRun(id: $id) { status epoch epochs error history { epoch seconds } } }';
+const RUN = 'query($id: Int!) { trainingRun(id: $id) { status epoch epochs error progress stage history { epoch seconds } } }';
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 const LOG_PATH = path.join(PROJECT_ROOT, '.data', 'bench-train-load-server.log');
 
@@ -63,6 +65,8 @@ interface RunState {
   epoch: number;
   epochs: number | null;
   error: string | null;
+  progress: number;
+  stage: string | null;
   history: { epoch: number; seconds: number }[];
 }
 
@@ -205,6 +209,7 @@ async function main(): Promise<void> {
       port: { type: 'string', default: '4102' },
       nice: { type: 'string', default: '19' },
       epochs: { type: 'string', default: '200' },
+      kind: { type: 'string', default: 'AUTO' },
       warmup: { type: 'string', default: '3' },
       'idle-epochs': { type: 'string', default: '2' },
       help: { type: 'boolean', short: 'h' },
@@ -229,7 +234,9 @@ async function main(): Promise<void> {
   const nice = int('nice', values.nice, 0, 19);
   const epochs = int('epochs', values.epochs, 2);
   const warmup = int('warmup', values.warmup, 0);
-  const idleEpochs = int('idle-epochs', values['idle-epochs'], 0);
+  const kind = values.kind.toUpperCase();
+  if (kind !== 'AUTO' && kind !== 'VAE') throw new Error('--kind: AUTO or VAE');
+  const idleEpochs = kind === 'AUTO' ? 0 : int('idle-epochs', values['idle-epochs'], 0);
   state.port = port;
   state.url = url;
   if (!(await portFree(port))) throw new Error(`port ${port} is in use: stop what listens there or pass --port`);
@@ -290,13 +297,19 @@ async function main(): Promise<void> {
   console.error(`phase A (idle): ${seconds} s, ${connections} connections`);
   const idle = await cannon(users, seconds, connections);
 
-  const queued = await post('mutation($e: Int!) { trainModel(input: { kind: VAE, epochs: $e, activate: NEVER }) { id } }', { e: epochs });
+  const queued =
+    kind === 'AUTO'
+      ? await post('mutation { trainModel(input: { kind: AUTO, activate: NEVER, budgetSeconds: 86400 }) { id } }')
+      : await post('mutation($e: Int!) { trainModel(input: { kind: VAE, epochs: $e, activate: NEVER }) { id } }', { e: epochs });
   if (!queued.data?.trainModel) throw new Error(`trainModel: ${JSON.stringify(queued.errors)}`);
   const runId = queued.data.trainModel.id as number;
   state.runId = runId;
   const q0 = performance.now();
-  console.error(`training run ${runId} queued (VAE, ${epochs} epochs, activate NEVER); waiting for its first epoch`);
-  const first = await waitForRun(runId, 'the first epoch', (r) => r.status === 'RUNNING' && r.epoch >= 1, 900_000);
+  console.error(`training run ${runId} queued (${kind === 'AUTO' ? 'AUTO' : `VAE, ${epochs} epochs`}, activate NEVER); waiting for ${kind === 'AUTO' ? 'its first model fit' : 'its first epoch'}`);
+  const first =
+    kind === 'AUTO'
+      ? await waitForRun(runId, 'the first model fit', (r) => r.status === 'RUNNING' && r.stage !== null, 900_000)
+      : await waitForRun(runId, 'the first epoch', (r) => r.status === 'RUNNING' && r.epoch >= 1, 900_000);
   const firstEpochAt = (performance.now() - q0) / 1000;
 
   // Epoch ends are also observed through the API (every 250 ms, ~4 extra light requests/s) for a
@@ -317,6 +330,7 @@ async function main(): Promise<void> {
   await poller;
   const after = await trainingRun(runId);
   if (TERMINAL.has(after.status)) throw new Error(`training run ${runId} ended ${after.status} during phase B; request more --epochs`);
+  const autoProgress = kind === 'AUTO' ? ` | AUTO progress during load: ${(first.progress * 100).toFixed(0)} % → ${(after.progress * 100).toFixed(0)} % (${first.stage} → ${after.stage})` : '';
   const rssAfterLoad = rssMb(server.pid!);
   const underLoad = {
     ...meanSeconds(after, before.epoch, after.epoch),
@@ -350,13 +364,15 @@ async function main(): Promise<void> {
       `recommendations idle: ${fmt(idle)}`,
       `while training: ${fmt(loaded)}`,
       `ratio Y/X = ${(loaded.rps / idle.rps).toFixed(2)} (target ≥ 0.70)`,
-      `training: ${after.epoch - before.epoch} epochs during load, ${perEpoch(underLoad)} under load, ${perEpoch(withoutLoad)} without load${slowdown}`,
+      kind === 'AUTO'
+        ? `training AUTO${autoProgress}`
+        : `training: ${after.epoch - before.epoch} epochs during load, ${perEpoch(underLoad)} under load, ${perEpoch(withoutLoad)} without load${slowdown}`,
       `server RSS peak ${peak.peak.toFixed(0)} MB (after boot ${afterBoot.rss.toFixed(0)} MB, after load ${rssAfterLoad.rss.toFixed(0)} MB)`,
     ].join(' | '),
   );
   console.log(
     `failed requests: idle ${idle.failed} of ${idle.requests}, while training ${loaded.failed} of ${loaded.requests} | ` +
-      `run ${runId}: first epoch done ${firstEpochAt.toFixed(1)} s after queueing | ` +
+      `run ${runId}: ${kind === 'AUTO' ? 'training started' : 'first epoch done'} ${firstEpochAt.toFixed(1)} s after queueing | ` +
       `${seconds} s per phase, ${connections} connections, nice ${nice}, backend ${status.backend}, ${os.cpus().length} cores, ` +
       `load average at start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}`,
   );
