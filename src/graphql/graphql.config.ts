@@ -48,7 +48,8 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
     // and checked by a test so API changes show up in review.
     autoSchemaFile: true,
     sortSchema: true,
-    graphiql: env.graphiql,
+    // Mercurius' own GraphiQL loads React and GraphiQL from a CDN; ours (graphiql.ts) serves them.
+    graphiql: false,
     path: '/graphql',
     validationRules: validationRules(env),
     // One operation per request: batched arrays are refused (they would multiply every limit).
