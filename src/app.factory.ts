@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import type { Env } from './config/env.js';
+import { registerGraphiql } from './graphql/graphiql.js';
 import { registerRateLimit } from './graphql/rate-limit.js';
 import { GracefulFastifyAdapter } from './ops/graceful-fastify-adapter.js';
 import { createLogger } from './ops/logger.js';
@@ -19,6 +20,7 @@ export async function createApp(env: Env, databaseUrl: string): Promise<NestFast
     { logger: createLogger(env), abortOnError: false },
   );
   await registerRateLimit(app, env);
+  registerGraphiql(app.getHttpAdapter().getInstance(), env);
   app.enableShutdownHooks();
   return app;
 }

@@ -1,4 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { getIntrospectionQuery } from 'graphql';
 import { bootApp, gql, truncateAll } from './helpers.js';
 
 async function post(app: NestFastifyApplication, payload: unknown, headers: Record<string, string> = {}) {
@@ -28,6 +29,25 @@ describe('GraphQL hardening', () => {
         const ok = await post(shallow, { query: '{ user(id: "u1") { interactions(first: 1) { nodes { kind } } } }' });
         expect(ok.status).toBe(200);
         expect(ok.body.errors).toBeUndefined();
+      } finally {
+        await shallow.close();
+      }
+    });
+
+    it("leaves introspection out of the depth (GraphiQL's schema query has depth 15) and refuses cyclic introspection", async () => {
+      const schema = await post(app, { query: getIntrospectionQuery({ inputValueDeprecation: true, schemaDescription: true }) });
+      expect(schema.status).toBe(200);
+      expect(schema.body.errors).toBeUndefined();
+      const cyclic = await post(app, { query: '{ __schema { types { fields { type { fields { type { fields { type { name } } } } } } } } }' });
+      expect(cyclic.status).toBe(400);
+      expect(cyclic.body.errors).toEqual([expect.objectContaining({ message: 'Maximum introspection depth exceeded', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })]);
+      // Introspection beside ordinary fields: the ordinary ones still count.
+      const shallow = await bootApp({ queryLimits: { depth: 3, aliases: 30, cost: 20_000 } });
+      try {
+        const mixed = await post(shallow, { query: '{ __type(name: "User") { fields { type { ofType { name } } } } user(id: "u1") { interactions(first: 1) { nodes { kind } } } }' });
+        expect(mixed.status).toBe(400);
+        expect(mixed.body.errors).toHaveLength(1);
+        expect(mixed.body.errors![0]).toMatchObject({ message: 'Anonymous query depth (4) exceeds the query depth limit of 3', extensions: { code: 'QUERY_TOO_COMPLEX' } });
       } finally {
         await shallow.close();
       }

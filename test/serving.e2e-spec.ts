@@ -67,6 +67,9 @@ describe('serving over GraphQL', () => {
       expect(r).toMatchObject({ source: 'POPULARITY', modelVersionId: null, reason: 'no model version is active' });
       expect(r.items).toHaveLength(5);
       for (const item of r.items) expect(item.source).toBe('POPULARITY');
+      const unknown = (await gql(app, RECS, { userId: 'newbie-0', limit: 5 })).data!.recommendations;
+      expect(unknown).toMatchObject({ source: 'POPULARITY', modelVersionId: null, reason: 'the user is unknown: no interaction recorded yet' });
+      expect(unknown.items).toHaveLength(5);
     });
 
     it('answers model-only queries with NO_ACTIVE_MODEL', async () => {
@@ -124,6 +127,28 @@ describe('serving over GraphQL', () => {
       expect(ids(warm).filter((id) => groupOf(id) === 3).length).toBeGreaterThanOrEqual(8);
     });
 
+    it('answers popular items for a user id it has never seen, as for an empty history, without creating the user', async () => {
+      expect((await gql(app, `mutation { upsertUsers(users: [{ id: "empty-1" }]) { id } }`)).errors).toBeUndefined();
+      const empty = await gql(app, RECS, { userId: 'empty-1', limit: 5 });
+      const res = await gql(app, RECS, { userId: 'newbie-1', limit: 5 });
+      expect(res.errors).toBeUndefined();
+      const r = res.data!.recommendations;
+      expect(r).toMatchObject({ source: 'POPULARITY', modelVersionId: null, reason: 'the user is unknown: no interaction recorded yet' });
+      expect(r.items).toHaveLength(5);
+      for (const item of r.items) expect(item.source).toBe('POPULARITY');
+      expect(ids(res)).toEqual(ids(empty));
+      for (let k = 1; k < r.items.length; k++) expect(r.items[k - 1].score).toBeGreaterThanOrEqual(r.items[k].score);
+      // The filter applies as for anyone.
+      const filtered = await gql(app, RECS, { userId: 'newbie-1', limit: 5, filter: { categories: ['g1'], excludeItemIds: ['m1-0'] } });
+      expect(filtered.errors).toBeUndefined();
+      expect(ids(filtered)).toHaveLength(5);
+      for (const id of ids(filtered)) expect(groupOf(id)).toBe(1);
+      expect(ids(filtered)).not.toContain('m1-0');
+      // Reading creates nothing; bad ids are still refused.
+      expect(await sql(`SELECT id FROM users WHERE external_id = 'newbie-1'`)).toEqual([]);
+      expect((await gql(app, RECS, { userId: '', limit: 5 })).errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'userId' });
+    });
+
     it('never returns hidden items; returns seen ones only with includeSeen', async () => {
       const top = ids(await gql(app, RECS, { userId: 'u5', limit: 5 }))[0];
       await gql(app, `mutation($id: ID!) { setItemHidden(itemId: $id, hidden: true) { id } }`, { id: top });
@@ -177,7 +202,8 @@ describe('serving over GraphQL', () => {
 
     it('reports NOT_FOUND for unknown ids and NOT_IN_MODEL for items added after training', async () => {
       expect((await gql(app, `{ similarItems(itemId: "nope") { score } }`)).errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'itemId' });
-      expect((await gql(app, RECS, { userId: 'nobody', limit: 5 })).errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'userId' });
+      // (recommendations for an unknown user answer popularity: see the cold-start test above)
+      expect((await gql(app, `{ similarUsers(userId: "nobody") { score } }`)).errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'userId' });
       expect((await gql(app, `{ itemEmbedding(itemId: "fresh") { dimension } }`)).errors![0].extensions).toMatchObject({ code: 'NOT_IN_MODEL', field: 'itemId' });
       expect((await gql(app, `{ similarItems(itemId: "m0-0", limit: 1000) { score } }`)).errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'limit' });
     });

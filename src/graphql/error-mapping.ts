@@ -58,11 +58,10 @@ export class RateLimitError extends Error {
   }
 }
 
-/** A document over a limit: Mercurius' depth limit or a graphql-armor rule (aliases, directives, cost). */
+/** A document over a limit: our depth rule (query-depth.ts) or a graphql-armor rule (aliases, directives, cost). */
 function isLimitViolation(e: GraphQLError): boolean {
-  const o = e.originalError as { code?: unknown } | undefined;
-  if (o?.code === 'MER_ERR_GQL_QUERY_DEPTH') return true;
-  return !e.originalError && /^(Syntax Error: )?(Aliases|Directives|Query Cost) limit of \d+ exceeded/.test(e.message);
+  if (e.originalError) return false;
+  return e.extensions?.code === ErrorCode.QUERY_TOO_COMPLEX || /^(Syntax Error: )?(Aliases|Directives|Query Cost) limit of \d+ exceeded/.test(e.message);
 }
 
 /**

@@ -5,22 +5,24 @@ import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Env } from '../config/env.js';
 import { formatExecutionErrors } from './error-mapping.js';
+import { maxDepthRule } from './query-depth.js';
 
 /** Directives per document at most (an alias-free way to make a tiny query expensive to validate). */
 const MAX_DIRECTIVES = 50;
 
 /**
- * Document limits, checked before execution (graphql-armor validation rules + Mercurius' depth
- * limit): nesting depth, aliases, directives, and an estimated cost (objects 2, scalars 1, ×1.5
- * per level; list sizes are capped separately by RECODER_MAX_PAGE_SIZE). Introspection is refused
- * when disabled. Violations answer HTTP 400 with code QUERY_TOO_COMPLEX (or
- * GRAPHQL_VALIDATION_FAILED for introspection).
+ * Document limits, checked before execution (validation rules: our depth rule and graphql-armor's):
+ * nesting depth (introspection excluded, bounded by graphql-js' MaxIntrospectionDepthRule instead),
+ * aliases, directives, and an estimated cost (objects 2, scalars 1, ×1.5 per level; list sizes are
+ * capped separately by RECODER_MAX_PAGE_SIZE). Introspection is refused when disabled. Violations
+ * answer HTTP 400 with code QUERY_TOO_COMPLEX (or GRAPHQL_VALIDATION_FAILED for introspection).
  */
 export function validationRules(env: Env): ValidationRule[] {
-  const { aliases, cost } = env.queryLimits;
+  const { aliases, cost, depth } = env.queryLimits;
   // Report through the validation context (a GraphQL error per violation) rather than throwing.
   const report = { exposeLimits: true, propagateOnRejection: false, onReject: [(ctx: ValidationContext | null, error: GraphQLError) => ctx?.reportError(error)] };
   const rules: ValidationRule[] = [
+    maxDepthRule(depth),
     maxAliasesRule({ n: aliases, ...report }) as unknown as ValidationRule,
     maxDirectivesRule({ n: MAX_DIRECTIVES, ...report }) as unknown as ValidationRule,
     costLimitRule({ maxCost: cost, ...report }) as unknown as ValidationRule,
@@ -46,9 +48,9 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
     // and checked by a test so API changes show up in review.
     autoSchemaFile: true,
     sortSchema: true,
-    graphiql: env.graphiql,
+    // Mercurius' own GraphiQL loads React and GraphiQL from a CDN; ours (graphiql.ts) serves them.
+    graphiql: false,
     path: '/graphql',
-    queryDepth: env.queryLimits.depth,
     validationRules: validationRules(env),
     // One operation per request: batched arrays are refused (they would multiply every limit).
     allowBatchedQueries: false,

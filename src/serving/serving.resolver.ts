@@ -25,7 +25,8 @@ export class ServingResolver {
   @Query(() => Recommendations, {
     description:
       "Items for a user, ranked by the active model from the user's history as it is now. Seen and hidden items are excluded by default. " +
-      'Falls back to popularity (source POPULARITY, with a reason) when no model is active or the user has no history the model knows.',
+      'Falls back to popularity (source POPULARITY, with a reason) when no model is active, the user has no history the model knows, ' +
+      'or the user id is unknown (a user never seen yet gets popular items, and is not created: recordInteractions or upsertUsers does that).',
   })
   recommendations(
     @Args('userId', { type: () => ID }) userId: string,

@@ -39,6 +39,8 @@ export const MAX_SYNTHETIC_ITEMS = 1000;
 /** Popularity ranking is recomputed at most this often (it aggregates every interaction). */
 const POPULARITY_TTL_MS = 60_000;
 const POPULARITY_DEPTH = 1000;
+/** `reason` of the popularity answer to `recommendations` for a user id the service does not know. */
+export const UNKNOWN_USER_REASON = 'the user is unknown: no interaction recorded yet';
 
 interface Ranked {
   itemId: number;
@@ -68,7 +70,9 @@ export class ServingService {
     this.checkLimit(limit);
     const f = await this.checkFilter(filter);
     const user = await userWithHistory(this.pool, userId);
-    if (!user) throw notFound('User', userId, 'userId');
+    // A user the service has never seen (no interaction, no upsertUsers yet) is a cold start, not
+    // an error: popular items, and nothing is written (recordInteractions creates the user later).
+    if (!user) return this.popular(limit, f, new Set(), UNKNOWN_USER_REASON);
     const seen = new Set(user.history.map((h) => h.itemId));
     const version = this.models.version;
     if (!version) return this.popular(limit, f, seen, 'no model version is active');
