@@ -93,6 +93,8 @@ const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 interface Timed {
   ease: Ease;
   seconds: number;
+  /** CPU seconds of the process (every thread) during the fit. */
+  cpuSeconds: number;
   phases: Record<EasePhase, number>;
   maxGap: number;
   method: string;
@@ -100,19 +102,18 @@ interface Timed {
 }
 
 async function timedFit(tf: Awaited<ReturnType<typeof initBackend>>['tf'], train: CsrMatrix, lambda: number, threads: number, method: 'auto' | EaseMethod): Promise<Timed> {
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const marks: Array<[EasePhase, number]> = [];
   let last = t0;
   let maxGap = 0;
   let planned = '';
-  let usedThreads = threads;
   const ease = await Ease.fitAsync(tf, train, {
     lambda,
     threads,
     method,
     onPlan: (p) => {
       planned = `${p.method} (${p.numItems} items, ${p.numUsers} users, ${(p.totalFlops / 1e9).toFixed(0)} GFLOP, ${gb(p.memoryBytes)} GiB planned)`;
-      usedThreads = p.threads;
     },
     onProgress: (_done, _total, phase) => {
       const now = performance.now();
@@ -122,15 +123,16 @@ async function timedFit(tf: Awaited<ReturnType<typeof initBackend>>['tf'], train
     },
   });
   const end = performance.now();
+  const cpu = process.cpuUsage(cpu0);
   const phases: Record<EasePhase, number> = { gram: 0, inverse: 0, weights: 0 };
   marks.forEach(([phase, at], i) => (phases[phase] += ((i + 1 < marks.length ? marks[i + 1][1] : end) - (i === 0 ? t0 : at)) / 1000));
-  return { ease, seconds: (end - t0) / 1000, phases, maxGap: maxGap / 1000, method: planned, threads: usedThreads };
+  return { ease, seconds: (end - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, phases, maxGap: maxGap / 1000, method: planned, threads };
 }
 
 function report(label: string, r: Timed): void {
   console.log(
     `${label}: ${r.method}, threads ${r.threads}: gram ${r.phases.gram.toFixed(2)} s, inverse ${r.phases.inverse.toFixed(2)} s, ` +
-      `weights ${r.phases.weights.toFixed(2)} s, total ${r.seconds.toFixed(2)} s; longest gap between progress reports ${r.maxGap.toFixed(2)} s; ` +
+      `weights ${r.phases.weights.toFixed(2)} s, total ${r.seconds.toFixed(2)} s (CPU ${r.cpuSeconds.toFixed(2)} s); longest gap between progress reports ${r.maxGap.toFixed(2)} s; ` +
       `peak RSS so far ${peakRssMb().toFixed(0)} MB; load ${load()}`,
   );
 }

@@ -44,8 +44,8 @@ export interface Gemm {
   bCol: number;
   n: number;
   /**
-   * When set, an executor may keep all of `b` (k × bStride) uploaded while consecutive operations
-   * carry the same key (it must not change in between).
+   * When set, an executor may keep the B tiles it uploads while consecutive operations carry the
+   * same key (B must not change in between).
    */
   bKey?: number;
   c: Float32Array;
@@ -130,13 +130,24 @@ interface WasmHeapBackend {
 /**
  * Runs {@link Gemm}s with `tf.matMul` (both operands non-transposed: the form the wasm backend
  * hands to XNNPACK). On wasm the product is read straight from the wasm heap instead of copied
- * out with `dataSync`. Every tensor it creates is disposed by the end of {@link run}, except an
- * uploaded B kept for its `bKey` until the key changes or {@link release}.
+ * out with `dataSync`. Every tensor it creates is disposed by the end of {@link run}, except the
+ * B tiles of operations with a `bKey`: those are uploaded once per (bCol, n) and kept until the
+ * key changes or {@link release}. (No `tf.slice` of a resident B: the wasm Slice kernel copies
+ * its whole input out of the heap first.)
  */
 export class TfGemmExecutor implements GemmExecutor {
-  private resident?: { key: number; tensor: tfjs.Tensor2D };
+  private key?: number;
+  private readonly tiles = new Map<string, tfjs.Tensor2D>();
 
   constructor(private readonly tf: Tf) {}
+
+  private upload(op: Gemm): tfjs.Tensor2D {
+    const { k, n, bStride, bCol } = op;
+    if (bStride === n && bCol === 0) return this.tf.tensor2d(op.b.subarray(0, k * n), [k, n]);
+    const copy = new Float32Array(k * n);
+    for (let p = 0; p < k; p++) copy.set(op.b.subarray(p * bStride + bCol, p * bStride + bCol + n), p * n);
+    return this.tf.tensor2d(copy, [k, n]);
+  }
 
   run(op: Gemm): void {
     const tf = this.tf;
@@ -146,27 +157,25 @@ export class TfGemmExecutor implements GemmExecutor {
       writeBack(op, new Float32Array(m * n));
       return;
     }
-    const a = tf.tensor2d(op.a.subarray(op.aOffset, op.aOffset + m * k), [m, k]);
     let b: tfjs.Tensor2D;
     let ownB = true;
     if (op.bKey !== undefined) {
-      if (this.resident?.key !== op.bKey) {
+      if (this.key !== op.bKey) {
         this.release();
-        this.resident = { key: op.bKey, tensor: tf.tensor2d(op.b.subarray(0, k * op.bStride), [k, op.bStride]) };
+        this.key = op.bKey;
       }
-      if (op.bCol === 0 && n === op.bStride) {
-        b = this.resident.tensor;
-        ownB = false;
-      } else {
-        b = tf.slice(this.resident.tensor, [0, op.bCol], [k, n]);
+      const id = `${op.bCol}:${n}`;
+      let tile = this.tiles.get(id);
+      if (!tile) {
+        tile = this.upload(op);
+        this.tiles.set(id, tile);
       }
-    } else if (op.bStride === n && op.bCol === 0) {
-      b = tf.tensor2d(op.b.subarray(0, k * n), [k, n]);
+      b = tile;
+      ownB = false;
     } else {
-      const copy = new Float32Array(k * n);
-      for (let p = 0; p < k; p++) copy.set(op.b.subarray(p * op.bStride + op.bCol, p * op.bStride + op.bCol + n), p * n);
-      b = tf.tensor2d(copy, [k, n]);
+      b = this.upload(op);
     }
+    const a = tf.tensor2d(op.a.subarray(op.aOffset, op.aOffset + m * k), [m, k]);
     const out = tf.matMul(a, b);
     try {
       const backend = tf.backend() as unknown as Partial<WasmHeapBackend>;
@@ -180,17 +189,26 @@ export class TfGemmExecutor implements GemmExecutor {
   }
 
   release(): void {
-    this.resident?.tensor.dispose();
-    this.resident = undefined;
+    for (const t of this.tiles.values()) t.dispose();
+    this.tiles.clear();
+    this.key = undefined;
   }
 }
 
 /**
- * Runs `op` on another thread (see ease-workers.ts); resolves when C has been written (C must
- * live in a SharedArrayBuffer).
+ * Threads that share the products of a batch with the calling thread (see ease-workers.ts).
+ * Every thread takes the next product index with `Atomics.add(control, 0, 1)` until the batch is
+ * exhausted or `control[1]` (stop) is set, so the threads balance themselves without messages.
+ * Products given to a pool must write C in a SharedArrayBuffer.
  */
-export interface AsyncGemmRunner {
-  run(op: Gemm): Promise<void>;
+export interface GemmWorkerPool {
+  /** [next product index of the current batch, stop flag] (SharedArrayBuffer). */
+  readonly control: Int32Array;
+  /** Flops each worker has completed so far (SharedArrayBuffer; written by the workers). */
+  readonly flops: BigInt64Array;
+  /** Runs the batch on every worker (after control has been reset); resolves when all stopped. */
+  run(ops: Gemm[]): Promise<void>;
+  /** Frees what the workers keep between products. */
   release(): Promise<void>;
 }
 
@@ -237,13 +255,33 @@ export interface SweepTiling {
 
 export const DEFAULT_TILING: Required<SweepTiling> = { blockSize: 256, rowTile: 512, colTile: 2048 };
 
-/** Row-chunk × column-tile products covering the lower triangle of an n × n matrix. */
-export function lowerTiles(n: number, rowTile: number, colTile: number): Array<{ r0: number; r1: number; c0: number; c1: number }> {
-  const tiles: Array<{ r0: number; r1: number; c0: number; c1: number }> = [];
+/** A product's rows [r0, r1) and columns [c0, c1) of an n × n matrix. */
+interface Tile {
+  r0: number;
+  r1: number;
+  c0: number;
+  c1: number;
+}
+
+/**
+ * Row-chunk × column-tile products covering the lower triangle of an n × n matrix except the rows
+ * and columns [k0, k1) (the swept block, whose entries the sweep rewrites anyway).
+ */
+export function lowerTiles(n: number, rowTile: number, colTile: number, k0 = 0, k1 = 0): Tile[] {
+  const tiles: Tile[] = [];
+  const without = (a: number, b: number): Array<[number, number]> =>
+    [
+      [a, Math.min(b, k0)],
+      [Math.max(a, k1), b],
+    ].filter(([x, y]) => x < y) as Array<[number, number]>;
   for (let r0 = 0; r0 < n; r0 += rowTile) {
     const r1 = Math.min(n, r0 + rowTile);
-    // Columns [0, r1): full tiles, the last one ending at the chunk's diagonal.
-    for (let c0 = 0; c0 < r1; c0 += colTile) tiles.push({ r0, r1, c0, c1: Math.min(r1, c0 + colTile) });
+    for (const [ra, rb] of without(r0, r1)) {
+      // Columns [0, rb): full tiles, the last one ending at the chunk's diagonal.
+      for (let c0 = 0; c0 < rb; c0 += colTile) {
+        for (const [ca, cb] of without(c0, Math.min(rb, c0 + colTile))) tiles.push({ r0: ra, r1: rb, c0: ca, c1: cb });
+      }
+    }
   }
   return tiles;
 }
@@ -251,13 +289,12 @@ export function lowerTiles(n: number, rowTile: number, colTile: number): Array<{
 /** Flop-equivalents {@link sweepInverse} reports for an n × n matrix (exactly what it yields). */
 export function sweepInverseFlops(n: number, tiling: SweepTiling = {}): number {
   const { blockSize, rowTile, colTile } = { ...DEFAULT_TILING, ...tiling };
-  const tiles = lowerTiles(n, rowTile, colTile);
   let total = 0;
   for (let k0 = 0; k0 < n; k0 += blockSize) {
     const bs = Math.min(blockSize, n - k0);
     total += sweepStepWork(n, bs);
     total += 2 * n * bs * bs; // V = Pn·S
-    for (const t of tiles) total += 2 * (t.r1 - t.r0) * bs * (t.c1 - t.c0);
+    for (const t of lowerTiles(n, rowTile, colTile, k0, k0 + bs)) total += 2 * (t.r1 - t.r0) * bs * (t.c1 - t.c0);
   }
   return total + n * n; // mirror
 }
@@ -287,7 +324,6 @@ export function* sweepInverse(
 ): Generator<SolverStep, void, void> {
   const { blockSize, rowTile, colTile } = { ...DEFAULT_TILING, ...tiling };
   const b = Math.min(blockSize, n);
-  const tiles = lowerTiles(n, rowTile, colTile);
   const pn = alloc(n * b); // the panel M_{:,K}, n × bs
   const v = alloc(n * b); // Pn·S, n × bs
   const w = alloc(b * n); // Vᵀ, bs × n
@@ -338,7 +374,7 @@ export function* sweepInverse(
 
     // M_RR ← M_RR − Pn·S·Pnᵀ on the lower triangle (rows and columns of K are rewritten below).
     const key = keyBase + step;
-    const ops = tiles.map(
+    const ops = lowerTiles(n, rowTile, colTile, k0, k1).map(
       (t): Gemm => ({
         a: pn,
         aOffset: t.r0 * bs,
@@ -413,39 +449,50 @@ export interface AsyncDriverOptions {
   signal?: AbortSignal;
   /** Minimum interval between progress reports (default 200 ms). */
   progressMs?: number;
-  /** Products to run on other threads too (C arrays in SharedArrayBuffers go there). */
-  workers?: readonly AsyncGemmRunner[];
+  /**
+   * Worker threads that share the products with this thread; a promise is awaited at the first
+   * batch of products (so that the workers start while the Gram matrix is built).
+   */
+  workers?: GemmWorkerPool | Promise<GemmWorkerPool | undefined>;
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs a solver generator with `executor` on this thread (and `workers`), checking for
- * cancellation before every product and after every JavaScript step, yielding to the event loop
- * at least every 50 ms (so timers such as heartbeats run) and reporting progress.
+ * cancellation before every product on this thread (every 50 ms while only workers compute) and
+ * after every JavaScript step, yielding to the event loop at least every 50 ms (so timers such as
+ * heartbeats run) and reporting progress.
  *
- * @throws {@link EaseFitCancelled} when stopped (in-flight worker products are awaited first;
- *   every tensor created here has been disposed)
+ * @throws {@link EaseFitCancelled} when stopped (running worker products are awaited first; every
+ *   tensor created here has been disposed)
  */
 export async function runSolverAsync<T>(steps: Generator<SolverStep, T, void>, executor: GemmExecutor, options: AsyncDriverOptions): Promise<T> {
   const { total } = options;
+  let workers = options.workers instanceof Promise ? undefined : options.workers;
+  const pending = options.workers instanceof Promise ? options.workers : undefined;
   const progressMs = options.progressMs ?? 200;
   const stopped = () => Boolean(options.signal?.aborted || options.shouldStop?.());
-  let done = 0;
+  let doneHere = 0; // flops of this thread (products and JavaScript work)
+  const done = () => {
+    let d = doneHere;
+    if (workers) for (const f of workers.flops) d += Number(f);
+    return Math.min(d, total);
+  };
   let lastReport = -Infinity;
   let lastYield = performance.now();
   let phase: EasePhase = 'gram';
+  let reported = 0;
   const report = (force = false) => {
     const now = performance.now();
     if (!options.onProgress || (!force && now - lastReport < progressMs)) return;
     lastReport = now;
-    options.onProgress(Math.min(done, total), total, phase);
+    reported = Math.max(reported, done());
+    options.onProgress(reported, total, phase);
   };
-  const workers = options.workers ?? [];
-  // With workers, yield after every product so that their replies are handled at once.
-  const yieldMs = workers.length > 0 ? 0 : 50;
   const maybeYield = async () => {
-    if (performance.now() - lastYield >= yieldMs) {
+    if (performance.now() - lastYield >= 50) {
       await yieldToEventLoop();
       lastYield = performance.now();
     }
@@ -455,8 +502,9 @@ export async function runSolverAsync<T>(steps: Generator<SolverStep, T, void>, e
     for (let r = steps.next(); ; r = steps.next()) {
       if (r.done) {
         finished = true;
-        done = total;
-        report(true);
+        doneHere = total;
+        reported = total;
+        if (options.onProgress) options.onProgress(total, total, phase);
         return r.value;
       }
       const step = r.value;
@@ -465,51 +513,74 @@ export async function runSolverAsync<T>(steps: Generator<SolverStep, T, void>, e
         report(true);
       }
       if (step.kind === 'work') {
-        done += step.flops;
+        doneHere += step.flops;
         report();
         if (stopped()) throw new EaseFitCancelled();
         await maybeYield();
         continue;
       }
-      let next = 0;
+      const ops = step.ops;
+      if (pending && !workers) workers = await pending;
+      const shared = workers !== undefined && ops.length > 1 && ops.every((op) => op.c.buffer instanceof SharedArrayBuffer);
       let cancelled = false;
-      const shareable = (op: Gemm) => op.c.buffer instanceof SharedArrayBuffer;
-      // Worker loops take shareable products from the same queue as this thread.
-      const workerLoops = workers.map(async (worker) => {
-        while (!cancelled && next < step.ops.length && shareable(step.ops[next])) {
-          const op = step.ops[next++];
-          await worker.run(op);
-          done += gemmFlops(op);
-        }
-      });
-      let failure: unknown;
-      try {
-        while (next < step.ops.length) {
-          if (stopped()) {
-            cancelled = true;
-            break;
-          }
-          const op = step.ops[next++];
+      if (!shared) {
+        for (const op of ops) {
+          if (stopped()) throw new EaseFitCancelled();
           executor.run(op);
-          done += gemmFlops(op);
+          doneHere += gemmFlops(op);
           report();
           await maybeYield();
         }
-      } catch (error) {
-        cancelled = true;
-        failure = error;
+        continue;
       }
-      const results = await Promise.allSettled(workerLoops);
+      const pool = workers!;
+      const { control } = pool;
+      Atomics.store(control, 0, 0);
+      Atomics.store(control, 1, 0);
+      let workersDone = false;
+      const running = pool.run(ops).finally(() => (workersDone = true));
+      let failure: unknown;
+      try {
+        for (;;) {
+          if (stopped()) {
+            cancelled = true;
+            Atomics.store(control, 1, 1);
+            break;
+          }
+          const i = Atomics.add(control, 0, 1);
+          if (i >= ops.length) break;
+          executor.run(ops[i]);
+          doneHere += gemmFlops(ops[i]);
+          report();
+          await maybeYield();
+        }
+        // The workers finish their last products; keep reporting and checking meanwhile.
+        while (!workersDone) {
+          await Promise.race([running.catch(() => undefined), sleep(50)]);
+          lastYield = performance.now();
+          report();
+          if (!cancelled && !workersDone && stopped()) {
+            cancelled = true;
+            Atomics.store(control, 1, 1);
+          }
+        }
+      } catch (error) {
+        failure = error;
+        Atomics.store(control, 1, 1);
+      }
+      try {
+        await running;
+      } catch (error) {
+        failure ??= error;
+      }
       if (failure !== undefined) throw failure;
-      const rejected = results.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-      if (rejected) throw rejected.reason;
       if (cancelled) throw new EaseFitCancelled();
       report();
-      await maybeYield();
     }
   } finally {
     executor.release();
-    await Promise.all(workers.map((w) => w.release()));
+    if (pending && !workers) workers = await pending.catch(() => undefined);
+    await workers?.release();
     if (!finished) steps.return(undefined as T);
   }
 }

@@ -10,10 +10,16 @@ import { TfGemmExecutor, gemmJs, type Gemm } from './ease-solver.js';
 /** workerData of a product worker. */
 export interface EaseWorkerInit {
   backend: 'node' | 'wasm' | 'cpu';
+  /** This worker's slot in `flops`. */
+  index: number;
+  /** [next product index of the current batch, stop flag], shared with every thread. */
+  control: Int32Array;
+  /** Flops completed by each worker. */
+  flops: BigInt64Array;
 }
 
-/** Main → worker. */
-export type EaseWorkerRequest = { cmd: 'gemm'; op: Gemm } | { cmd: 'release' };
+/** Main → worker: run products of `ops` (taking indices from control[0]) until none is left or stop is set. */
+export type EaseWorkerRequest = { cmd: 'gemms'; ops: Gemm[] } | { cmd: 'release' };
 
 /** Worker → main. */
 export type EaseWorkerReply = { ok: true } | { ok: false; error: string };
@@ -26,8 +32,18 @@ async function main(): Promise<void> {
   const executor = init.backend === 'cpu' ? { run: gemmJs, release: () => undefined } : new TfGemmExecutor(tf);
   port.on('message', (req: EaseWorkerRequest) => {
     try {
-      if (req.cmd === 'gemm') executor.run(req.op);
-      else executor.release();
+      if (req.cmd === 'gemms') {
+        const { control, flops, index } = init;
+        while (Atomics.load(control, 1) === 0) {
+          const i = Atomics.add(control, 0, 1);
+          if (i >= req.ops.length) break;
+          const op = req.ops[i];
+          executor.run(op);
+          Atomics.add(flops, index, BigInt(2 * op.m * op.k * op.n));
+        }
+      } else {
+        executor.release();
+      }
       port.postMessage({ ok: true } satisfies EaseWorkerReply);
     } catch (error) {
       port.postMessage({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) } satisfies EaseWorkerReply);

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { AsyncGemmRunner, Gemm } from './ease-solver.js';
+import type { Gemm, GemmWorkerPool } from './ease-solver.js';
 import type { EaseWorkerInit, EaseWorkerReply, EaseWorkerRequest } from './ease-worker.js';
 
 type Tf = { getBackend(): string };
@@ -20,20 +20,20 @@ export function sharedFloat32(length: number): Float32Array {
   return new Float32Array(new SharedArrayBuffer(4 * length));
 }
 
-/** A pool of product workers. */
-export class EaseWorkers {
-  private constructor(private readonly workers: Worker[]) {}
+/** A pool of product workers (runSolverAsync's `workers`). */
+export class EaseWorkers implements GemmWorkerPool {
+  private constructor(
+    private readonly workers: Worker[],
+    readonly control: Int32Array,
+    readonly flops: BigInt64Array,
+  ) {}
 
-  /** One runner per worker, for runSolverAsync's `workers`. */
-  get runners(): AsyncGemmRunner[] {
-    return this.workers.map((w) => ({
-      run: async (op: Gemm) => {
-        await reply(w, { cmd: 'gemm', op });
-      },
-      release: async () => {
-        await reply(w, { cmd: 'release' });
-      },
-    }));
+  async run(ops: Gemm[]): Promise<void> {
+    await Promise.all(this.workers.map((w) => reply(w, { cmd: 'gemms', ops })));
+  }
+
+  async release(): Promise<void> {
+    await Promise.all(this.workers.map((w) => reply(w, { cmd: 'release' })));
   }
 
   /**
@@ -46,15 +46,19 @@ export class EaseWorkers {
     if (workerUrl.protocol === 'file:' && !existsSync(fileURLToPath(workerUrl))) return undefined;
     const name = tf.getBackend();
     const backend = name === 'tensorflow' ? 'node' : name === 'wasm' ? 'wasm' : 'cpu';
+    const control = new Int32Array(new SharedArrayBuffer(8));
+    const flops = new BigInt64Array(new SharedArrayBuffer(8 * count));
     const workers: Worker[] = [];
     try {
-      for (let i = 0; i < count; i++) workers.push(new Worker(workerUrl, { workerData: { backend } satisfies EaseWorkerInit }));
+      for (let index = 0; index < count; index++) {
+        workers.push(new Worker(workerUrl, { workerData: { backend, index, control, flops } satisfies EaseWorkerInit }));
+      }
       await Promise.all(workers.map((w) => reply(w)));
     } catch (error) {
       await Promise.all(workers.map((w) => w.terminate()));
       throw error;
     }
-    return new EaseWorkers(workers);
+    return new EaseWorkers(workers, control, flops);
   }
 
   /** Stops the workers. */

@@ -27,7 +27,7 @@ export interface EaseFitOptions extends EaseOptions {
   /**
    * Threads computing the products (default 1: only the calling thread). With 2, one worker
    * thread with its own tfjs backend shares the products (needs the compiled ease-worker.js next
-   * to this module; without it the fit runs on the calling thread).
+   * to this module; without it the fit runs on the calling thread alone).
    */
   threads?: number;
   /** 'auto' (default): the dual (Woodbury) form when users ≤ items / 4, else the primal. */
@@ -35,7 +35,7 @@ export interface EaseFitOptions extends EaseOptions {
   /** Product tiling (tests and tuning). */
   tiling?: SweepTiling;
   /** Receives the plan before the work starts. */
-  onPlan?: (plan: EasePlan & { threads: number }) => void;
+  onPlan?: (plan: EasePlan) => void;
   /** The compiled worker entry (default: ease-worker.js next to this module). */
   workerUrl?: URL;
 }
@@ -85,22 +85,23 @@ export class Ease {
   static async fitAsync(tf: typeof tfjs, train: CsrMatrix, opts: EaseFitOptions): Promise<Ease> {
     const threads = Math.max(1, Math.floor(opts.threads ?? 1));
     if (opts.signal?.aborted || opts.shouldStop?.()) throw new EaseFitCancelled();
-    const pool = threads > 1 ? await EaseWorkers.start(tf, threads - 1, opts.workerUrl) : undefined;
+    // The workers start (each loads its tfjs backend) while this thread builds the Gram matrix.
+    const starting = threads > 1 ? EaseWorkers.start(tf, threads - 1, opts.workerUrl) : undefined;
     try {
-      const alloc = pool ? sharedFloat32 : (len: number) => new Float32Array(len);
-      const job = easeFitJob(train, opts.lambda, { method: opts.method, tiling: opts.tiling, threads: pool ? threads : 1 }, alloc);
-      opts.onPlan?.({ ...job.plan, threads: pool ? threads : 1 });
+      const alloc = starting ? sharedFloat32 : (len: number) => new Float32Array(len);
+      const job = easeFitJob(train, opts.lambda, { method: opts.method, tiling: opts.tiling, threads }, alloc);
+      opts.onPlan?.(job.plan);
       const executor = tf.getBackend() === 'cpu' ? jsGemmExecutor : new TfGemmExecutor(tf);
       await runSolverAsync(job.steps, executor, {
         total: job.plan.totalFlops,
         onProgress: opts.onProgress,
         shouldStop: opts.shouldStop,
         signal: opts.signal,
-        workers: pool?.runners,
+        workers: starting,
       });
       return new Ease(train.numCols, job.weights, opts.lambda);
     } finally {
-      await pool?.close();
+      await (await starting?.catch(() => undefined))?.close();
     }
   }
 
