@@ -247,13 +247,13 @@ export function invertSpdSymmetricF64(a: Float64Array, n: number): void {
 export interface SweepTiling {
   /** Block size b of the sweep: the inner dimension of the big products (default 256). */
   blockSize?: number;
-  /** Rows per product (default 512). */
+  /** Rows per product (default 256). */
   rowTile?: number;
   /** Columns per product (default 2,048: XNNPACK is fastest when B's tile stays in cache). */
   colTile?: number;
 }
 
-export const DEFAULT_TILING: Required<SweepTiling> = { blockSize: 256, rowTile: 512, colTile: 2048 };
+export const DEFAULT_TILING: Required<SweepTiling> = { blockSize: 256, rowTile: 256, colTile: 2048 };
 
 /** A product's rows [r0, r1) and columns [c0, c1) of an n × n matrix. */
 interface Tile {
@@ -333,16 +333,20 @@ export function* sweepInverse(
   for (let k0 = 0; k0 < n; k0 += b, step++) {
     const k1 = Math.min(n, k0 + b);
     const bs = k1 - k0;
-    // Panel Pn[i][c] = M[i][k0 + c], read from the lower triangle.
-    for (let i = 0; i < n; i++) {
-      const o = i * bs;
-      if (i >= k1) {
-        pn.set(m.subarray(i * n + k0, i * n + k1), o);
-      } else {
-        for (let c = 0; c < bs; c++) {
-          const col = k0 + c;
-          pn[o + c] = i >= col ? m[i * n + col] : m[col * n + i];
-        }
+    // Panel Pn[i][c] = M[i][k0 + c], read from the lower triangle: rows below K hold it in place,
+    // rows above K in row k0 + c (copied by 64-row tiles), rows in K in the lower K × K block.
+    for (let i = k1; i < n; i++) pn.set(m.subarray(i * n + k0, i * n + k1), i * bs);
+    for (let i0 = 0; i0 < k0; i0 += 64) {
+      const i1 = Math.min(k0, i0 + 64);
+      for (let c = 0; c < bs; c++) {
+        const row = (k0 + c) * n;
+        for (let i = i0; i < i1; i++) pn[i * bs + c] = m[row + i];
+      }
+    }
+    for (let i = k0; i < k1; i++) {
+      for (let c = 0; c < bs; c++) {
+        const col = k0 + c;
+        pn[i * bs + c] = i >= col ? m[i * n + col] : m[col * n + i];
       }
     }
     for (let r = 0; r < bs; r++) for (let c = 0; c < bs; c++) s64[r * bs + c] = pn[(k0 + r) * bs + c];
@@ -397,7 +401,7 @@ export function* sweepInverse(
 
     // M_RK ← V_R (lower storage: rows below K hold M[i][K], row k0 + c holds M[K][i] for i < k0);
     // M_KK ← −S.
-    for (let i = 0; i < k0; i++) for (let c = 0; c < bs; c++) m[(k0 + c) * n + i] = v[i * bs + c];
+    for (let c = 0; c < bs; c++) m.set(w.subarray(c * n, c * n + k0), (k0 + c) * n);
     for (let i = k1; i < n; i++) m.set(v.subarray(i * bs, i * bs + bs), i * n + k0);
     for (let r = 0; r < bs; r++) for (let c = 0; c <= r; c++) m[(k0 + r) * n + k0 + c] = -s64[r * bs + c];
     yield { kind: 'work', phase, flops: n * bs };
