@@ -247,6 +247,7 @@ function* dualSteps(ctx: FitContext, m: Float32Array, xt: CsrMatrix): Generator<
     const j1 = Math.min(n, j0 + colTile);
     const cj = j1 - j0;
     zt.fill(0, 0, cj * u);
+    let pending = u * cj; // the transpose below
     for (let j = j0; j < j1; j++) {
       const zo = (j - j0) * u;
       for (let p = indptr[j]; p < indptr[j + 1]; p++) {
@@ -257,10 +258,14 @@ function* dualSteps(ctx: FitContext, m: Float32Array, xt: CsrMatrix): Generator<
       let q = 0;
       for (let p = indptr[j]; p < indptr[j + 1]; p++) q += values[p] * zt[zo + indices[p]];
       qd[j] = q;
+      pending += 2 * (indptr[j + 1] - indptr[j]) * (u + 1);
+      if (pending >= GRAM_CHUNK && j + 1 < j1) {
+        yield { kind: 'work', phase: 'inverse', flops: pending };
+        pending = 0;
+      }
     }
     for (let r = 0; r < u; r++) for (let c = 0; c < cj; c++) z[r * cj + c] = zt[c * u + r];
-    const nnzJ = indptr[j1] - indptr[j0];
-    yield { kind: 'work', phase: 'inverse', flops: 2 * nnzJ * u + 2 * nnzJ + u * cj };
+    yield { kind: 'work', phase: 'inverse', flops: pending };
     key++;
     for (let i0 = j0 - (j0 % rowTile); i0 < n; i0 += rowTile) {
       const i1 = Math.min(n, i0 + rowTile);
