@@ -69,8 +69,8 @@ export function easeMemoryBytes(numItems: number, options: { numUsers?: number; 
     const b = Math.min(t.blockSize, dim);
     return 4 * (3 * dim * b + b * b) + 8 * b * b;
   };
-  // Per thread: an A tile, the B tiles of a step (full ones and the diagonal ones: ≤ 2·k·cols) and a product.
-  const heap = (k: number, cols: number) => 4 * (t.rowTile * k + 2 * k * cols + t.rowTile * t.colTile);
+  // Per thread: an A tile, the B tiles kept for a step (≤ k·cols), one more B tile and a product.
+  const heap = (k: number, cols: number) => 4 * (t.rowTile * k + k * cols + k * t.colTile + t.rowTile * t.colTile);
   const primal = 4 * n * n + sweepScratch(n) + threads * heap(Math.min(t.blockSize, n), n) + 8 * n;
   const dual = (u: number) =>
     4 * n * n + 4 * u * u + Math.max(sweepScratch(u) + threads * heap(Math.min(t.blockSize, u), u), 12 * t.colTile * u + 4 * t.rowTile * u + threads * heap(u, t.colTile)) + 8 * n;

@@ -377,8 +377,13 @@ export function* sweepInverse(
     yield { kind: 'work', phase, flops: n * bs };
 
     // M_RR ← M_RR − Pn·S·Pnᵀ on the lower triangle (rows and columns of K are rewritten below).
+    // B tiles used by several products are kept uploaded for the step (bKey); the others, the
+    // tiles that end at a chunk's diagonal, are uploaded for their one product.
     const key = keyBase + step;
-    const ops = lowerTiles(n, rowTile, colTile, k0, k1).map(
+    const tiles = lowerTiles(n, rowTile, colTile, k0, k1);
+    const uses = new Map<string, number>();
+    for (const t of tiles) uses.set(`${t.c0}:${t.c1}`, (uses.get(`${t.c0}:${t.c1}`) ?? 0) + 1);
+    const ops = tiles.map(
       (t): Gemm => ({
         a: pn,
         aOffset: t.r0 * bs,
@@ -388,7 +393,7 @@ export function* sweepInverse(
         bStride: n,
         bCol: t.c0,
         n: t.c1 - t.c0,
-        bKey: key,
+        bKey: uses.get(`${t.c0}:${t.c1}`)! > 1 ? key : undefined,
         c: m,
         cOffset: t.r0 * n + t.c0,
         cStride: n,
