@@ -16,8 +16,8 @@ export interface EaseOptions {
 export interface EaseFitOptions extends EaseOptions {
   /**
    * Progress in flop-equivalents of the whole fit (Gram matrix, inverse, weights): `done` is
-   * monotone, reports come at most every 200 ms (at least every ~0.3 s of work) and the last one
-   * has done = total.
+   * monotone, reports come at most every 200 ms and at least every ~0.3 s of computation (≤ 0.6 s
+   * of wall time measured on a loaded machine), and the last one has done = total.
    */
   onProgress?: (done: number, total: number, phase: EasePhase) => void;
   /** Checked before every product (≤ about 0.1 s apart): returning true stops the fit. */
@@ -27,7 +27,8 @@ export interface EaseFitOptions extends EaseOptions {
   /**
    * Threads computing the products (default 1: only the calling thread). With 2, one worker
    * thread with its own tfjs backend shares the products (needs the compiled ease-worker.js next
-   * to this module; without it the fit runs on the calling thread alone).
+   * to this module; without it, or when the worker fails to start, the fit runs on the calling
+   * thread alone). It pays only when a core is free.
    */
   threads?: number;
   /** 'auto' (default): the dual (Woodbury) form when users ≤ items / 4, else the primal. */
@@ -48,9 +49,9 @@ const EASE_MAGIC = 0x31534145; // "EAS1" little-endian
  * are X·B. The strong baseline every Recoder model is compared with.
  *
  * Cost (ease-fit.ts, ease-solver.ts): the Gram matrix is Σ_u |history_u|² additions; the inverse
- * is a blocked symmetric sweep whose n³ flops run as tfjs matMuls in {@link fitAsync} (about 40 s
- * for 10,000 items on one wasm thread), or the Woodbury form (n²·U flops) when there are at most
- * n/4 users. Memory: one n × n float32 matrix that becomes the weights, plus panels
+ * is a blocked symmetric sweep whose n³ flops run as tfjs matMuls in {@link fitAsync} (about 48 s
+ * of CPU for 10,000 items on one wasm thread), or the Woodbury form (n²·U flops) when there are at
+ * most n/4 users. Memory: one n × n float32 matrix that becomes the weights, plus panels
  * ({@link easeMemoryBytes}).
  */
 export class Ease {
@@ -97,7 +98,7 @@ export class Ease {
         onProgress: opts.onProgress,
         shouldStop: opts.shouldStop,
         signal: opts.signal,
-        workers: starting,
+        workers: starting?.catch(() => undefined),
       });
       return new Ease(train.numCols, job.weights, opts.lambda);
     } finally {
