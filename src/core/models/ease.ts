@@ -1,8 +1,44 @@
+import type * as tfjs from '@tensorflow/tfjs';
 import type { CsrMatrix } from '../data/csr.js';
+import { easeFitJob, type EasePlan, type EasePlanOptions } from './ease-fit.js';
+import { EaseFitCancelled, jsGemmExecutor, runSolverAsync, runSolverSync, TfGemmExecutor, type EasePhase, type SweepTiling } from './ease-solver.js';
+import { EaseWorkers, sharedFloat32 } from './ease-workers.js';
+
+export { EaseFitCancelled, type EasePhase } from './ease-solver.js';
+export { easeMemoryBytes, maxEaseItems, planEase, type EaseMethod, type EasePlan } from './ease-fit.js';
 
 export interface EaseOptions {
   /** L2 regularisation λ added to the Gram matrix's diagonal (Steck 2019; 500 suits ML-1M). */
   lambda: number;
+}
+
+/** Options of {@link Ease.fitAsync}. */
+export interface EaseFitOptions extends EaseOptions {
+  /**
+   * Progress in flop-equivalents of the whole fit (Gram matrix, inverse, weights): `done` is
+   * monotone, reports come at most every 200 ms and at least every ~0.3 s of computation (≤ 0.6 s
+   * of wall time measured on a loaded machine), and the last one has done = total.
+   */
+  onProgress?: (done: number, total: number, phase: EasePhase) => void;
+  /** Checked before every product (≤ about 0.1 s apart): returning true stops the fit. */
+  shouldStop?: () => boolean;
+  /** Aborting it stops the fit like `shouldStop`. */
+  signal?: AbortSignal;
+  /**
+   * Threads computing the products (default 1: only the calling thread). With 2, one worker
+   * thread with its own tfjs backend shares the products (needs the compiled ease-worker.js next
+   * to this module; without it, or when the worker fails to start, the fit runs on the calling
+   * thread alone). It pays only when a core is free.
+   */
+  threads?: number;
+  /** 'auto' (default): the dual (Woodbury) form when users ≤ items / 4, else the primal. */
+  method?: EasePlanOptions['method'];
+  /** Product tiling (tests and tuning). */
+  tiling?: SweepTiling;
+  /** Receives the plan before the work starts. */
+  onPlan?: (plan: EasePlan) => void;
+  /** The compiled worker entry (default: ease-worker.js next to this module). */
+  workerUrl?: URL;
 }
 
 const EASE_MAGIC = 0x31534145; // "EAS1" little-endian
@@ -12,9 +48,11 @@ const EASE_MAGIC = 0x31534145; // "EAS1" little-endian
  * item-item autoencoder. B = I − P·diag(1/diag(P)) with P = (XᵀX + λI)⁻¹ and diag(B) = 0; scores
  * are X·B. The strong baseline every Recoder model is compared with.
  *
- * Cost: the Gram matrix is Σ_u |history_u|² additions; the inverse is Gauss-Jordan in float64,
- * numItems³ multiply-adds (≈ 5·10¹⁰ for 3,700 items: tens of seconds in JS). Memory: two dense
- * numItems² float64 matrices.
+ * Cost (ease-fit.ts, ease-solver.ts): the Gram matrix is Σ_u |history_u|² additions; the inverse
+ * is a blocked symmetric sweep whose n³ flops run as tfjs matMuls in {@link fitAsync} (about 48 s
+ * of CPU for 10,000 items on one wasm thread), or the Woodbury form (n²·U flops) when there are at
+ * most n/4 users. Memory: one n × n float32 matrix that becomes the weights, plus panels
+ * ({@link easeMemoryBytes}).
  */
 export class Ease {
   private constructor(
@@ -24,29 +62,48 @@ export class Ease {
     readonly lambda: number,
   ) {}
 
-  /** @param train [users × items] implicit feedback in {0, 1} */
-  static fit(train: CsrMatrix, opts: EaseOptions): Ease {
-    const n = train.numCols;
-    const g = new Float64Array(n * n);
-    for (let u = 0; u < train.numRows; u++) {
-      const start = train.indptr[u];
-      const end = train.indptr[u + 1];
-      for (let a = start; a < end; a++) {
-        const row = train.indices[a] * n;
-        const va = train.values[a];
-        for (let b = start; b < end; b++) g[row + train.indices[b]] += va * train.values[b];
-      }
+  /**
+   * Fits on this thread with the JavaScript kernel (about 1 GFLOP/s: fine for a few thousand
+   * items; use {@link fitAsync} for more).
+   * @param train [users × items] implicit feedback in {0, 1}
+   */
+  static fit(train: CsrMatrix, opts: EaseOptions & { method?: EasePlanOptions['method']; tiling?: SweepTiling }): Ease {
+    const job = easeFitJob(train, opts.lambda, { method: opts.method, tiling: opts.tiling });
+    runSolverSync(job.steps, jsGemmExecutor);
+    return new Ease(train.numCols, job.weights, opts.lambda);
+  }
+
+  /**
+   * Fits with tfjs matMuls (XNNPACK on wasm), reporting progress and honouring cancellation
+   * between products, yielding to the event loop at least every 50 ms.
+   *
+   * @param train [users × items] implicit feedback in {0, 1}
+   * @throws {@link EaseFitCancelled} when `shouldStop` returned true or `signal` was aborted
+   *   (nothing is kept: no tensors, no workers)
+   * @example
+   *   const ease = await Ease.fitAsync(tf, train, { lambda: 100, onProgress: (d, t) => log(d / t) });
+   */
+  static async fitAsync(tf: typeof tfjs, train: CsrMatrix, opts: EaseFitOptions): Promise<Ease> {
+    const threads = Math.max(1, Math.floor(opts.threads ?? 1));
+    if (opts.signal?.aborted || opts.shouldStop?.()) throw new EaseFitCancelled();
+    // The workers start (each loads its tfjs backend) while this thread builds the Gram matrix.
+    const starting = threads > 1 ? EaseWorkers.start(tf, threads - 1, opts.workerUrl) : undefined;
+    try {
+      const alloc = starting ? sharedFloat32 : (len: number) => new Float32Array(len);
+      const job = easeFitJob(train, opts.lambda, { method: opts.method, tiling: opts.tiling, threads }, alloc);
+      opts.onPlan?.(job.plan);
+      const executor = tf.getBackend() === 'cpu' ? jsGemmExecutor : new TfGemmExecutor(tf);
+      await runSolverAsync(job.steps, executor, {
+        total: job.plan.totalFlops,
+        onProgress: opts.onProgress,
+        shouldStop: opts.shouldStop,
+        signal: opts.signal,
+        workers: starting?.catch(() => undefined),
+      });
+      return new Ease(train.numCols, job.weights, opts.lambda);
+    } finally {
+      await (await starting?.catch(() => undefined))?.close();
     }
-    for (let i = 0; i < n; i++) g[i * n + i] += opts.lambda;
-    invertSpdInPlace(g, n);
-    const weights = new Float32Array(n * n);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        // B[i][j] = −P[i][j] / P[j][j] off the diagonal.
-        if (i !== j) weights[i * n + j] = -g[i * n + j] / g[j * n + j];
-      }
-    }
-    return new Ease(n, weights, opts.lambda);
   }
 
   /** Serialized form: a 12-byte header (magic "EAS1", numItems, λ as float32) then the weights. */
