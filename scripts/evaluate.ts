@@ -24,7 +24,7 @@ table (stdout) and JSON (--out).
 
   --split <dir>        a split folder (train.csv, validation_tr/te.csv, test_tr/te.csv, unique_sid.txt)
   --models <list>      comma-separated: pop, ease, dae, vae (default pop,ease)
-  --ease-lambdas <l>   EASE λ grid searched on validation (default 250,500,1000; ≈1–3 min per λ on ML-1M)
+  --ease-lambdas <l>   EASE λ grid searched on validation (default 250,500,1000; seconds per λ on ML-1M)
   --epochs <n>         epochs for dae/vae (default 200; the best epoch on validation is kept)
   --grid <spec>        hyperparameter grid for dae/vae, "name=v1,v2;name2=v3,…" (cartesian product):
                        each configuration is trained (best epoch on validation), the one with the
@@ -210,7 +210,7 @@ async function main(): Promise<void> {
       let best: { lambda: number; ease: Ease; validation: RankingMetrics; seconds: number } | undefined;
       for (const lambda of values['ease-lambdas'].split(',').map(Number)) {
         const t0 = performance.now();
-        const ease = Ease.fit(split.train, { lambda });
+        const ease = await Ease.fitAsync((await initBackend({ prefer: values.backend as InitBackendOptions['prefer'] })).tf, split.train, { lambda });
         const seconds = (performance.now() - t0) / 1000;
         const validation = metricsOf((h) => ease.score(h), split.validation);
         console.error(`ease λ=${lambda}: validation ndcg@100 ${validation['ndcg@100'].toFixed(4)} (${seconds.toFixed(1)} s)`);

@@ -8,7 +8,7 @@ import { AutoSearchStopped, autoSelect, type AutoCandidate } from '../core/model
 import type { Autoencoder, EpochReport } from '../core/models/autoencoder.js';
 import { AutoRec, type Tf } from '../core/models/autorec.js';
 import { planTraining } from '../core/models/budget.js';
-import { Ease } from '../core/models/ease.js';
+import { Ease, EaseFitCancelled, maxEaseItems } from '../core/models/ease.js';
 import { Ensemble } from '../core/models/ensemble.js';
 import { MultDAE } from '../core/models/mult-dae.js';
 import { MultVAE } from '../core/models/mult-vae.js';
@@ -28,8 +28,11 @@ export const DEFAULT_EPOCHS: Record<TrainableKind | 'conv_ae', number | null> = 
 /** Seconds an AUTO run may search when neither the request nor RECODER_AUTO_BUDGET_SECONDS says. */
 export const DEFAULT_AUTO_BUDGET_SECONDS = 900;
 
-/** Catalogs above this many items leave EASE out of AUTO (its dense n × n inverse; see docs/architecture.md). */
-export const DEFAULT_MAX_EASE_ITEMS = 20_000;
+/**
+ * Catalogs above this many items leave EASE out of AUTO: the largest whose dense n × n fit stays
+ * within 2 GiB (about 21,000 items; see "EASE cost" in docs/architecture.md).
+ */
+export const DEFAULT_MAX_EASE_ITEMS = maxEaseItems(2 * 2 ** 30);
 
 /** Validation users need this many positives (80/20 fold-in/held-out). */
 const MIN_ITEMS = 5;
@@ -189,7 +192,7 @@ export async function trainVersion(
     const split = strongGeneralizationSplit(m, { heldOutUsers, seed, minItems: MIN_ITEMS, validationRows: Array.from(picked, (k) => eligible[k]) });
     o.log?.(`split: ${split.train.numRows} training users, ${split.validation.heldOut.numRows} validation users`);
     if (o.kind === 'ease') {
-      const ease = await fitEase(split.train, o.lambda ?? 500, { shouldStop: o.shouldStop, onProgress: (f) => o.onProgress?.(f, 'EASE') }).catch((error: unknown) => {
+      const ease = await fitEase(tf, split.train, o.lambda ?? 500, { shouldStop: o.shouldStop, onProgress: (f) => o.onProgress?.(f, 'EASE') }).catch((error: unknown) => {
         throw error instanceof EaseStopped ? new TrainingCancelled() : error;
       });
       model = ease;
@@ -205,7 +208,7 @@ export async function trainVersion(
           lambda: o.lambda,
           maxEaseItems: o.maxEaseItems ?? DEFAULT_MAX_EASE_ITEMS,
           threads: o.threads,
-          fitEase: (lambda, hooks) => fitEase(split.train, lambda, hooks),
+          fitEase: (lambda, hooks) => fitEase(tf, split.train, lambda, hooks),
           onProgress: o.onProgress,
           onEpoch: (candidate, report) => o.onCandidateEpoch?.(candidate, report),
           onCandidate: o.onCandidate,
@@ -285,16 +288,24 @@ export class EaseStopped extends Error {
   }
 }
 
-/** EASE with λ on `train`, with progress and stop requests (the closed form's n³ solve). */
+/**
+ * EASE with λ on `train` through tfjs matMuls (Ease.fitAsync), with progress in [0, 1] and stop
+ * requests honoured between products (well within 2 s).
+ */
 export async function fitEase(
+  tf: Tf,
   train: CsrMatrix,
   lambda: number,
   hooks: { shouldStop?: () => boolean; onProgress?: (fraction: number) => void } = {},
 ): Promise<Ease> {
-  if (hooks.shouldStop?.()) throw new EaseStopped();
-  hooks.onProgress?.(0);
-  const ease = Ease.fit(train, { lambda });
-  hooks.onProgress?.(1);
-  if (hooks.shouldStop?.()) throw new EaseStopped();
-  return ease;
+  try {
+    return await Ease.fitAsync(tf as Parameters<typeof Ease.fitAsync>[0], train, {
+      lambda,
+      shouldStop: hooks.shouldStop,
+      onProgress: (done, total) => hooks.onProgress?.(total > 0 ? done / total : 1),
+    });
+  } catch (error) {
+    if (error instanceof EaseFitCancelled) throw new EaseStopped();
+    throw error;
+  }
 }
