@@ -208,6 +208,7 @@ export async function trainVersion(
           lambda: o.lambda,
           maxEaseItems: o.maxEaseItems ?? DEFAULT_MAX_EASE_ITEMS,
           threads: o.threads,
+          autoencoderSettings: pick(extra, ['latentDim', 'hiddenUnits']),
           fitEase: (lambda, hooks) => fitEase(tf, split.train, lambda, hooks),
           onProgress: o.onProgress,
           onEpoch: (candidate, report) => o.onCandidateEpoch?.(candidate, report),
@@ -271,6 +272,11 @@ export async function trainVersion(
   } finally {
     if (!(model instanceof Ease)) model.dispose();
   }
+}
+
+/** The listed keys of `o` that are set. */
+function pick(o: Record<string, unknown>, keys: string[]): Record<string, never> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as Record<string, never>;
 }
 
 /** The registry kind of a trained model. */

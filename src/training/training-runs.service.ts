@@ -49,7 +49,7 @@ const SETTINGS: Record<ModelKind, Record<string, Check>> = {
   DAE: MULTINOMIAL,
   AUTOREC: { hidden: int(1, 4096), learningRate: real(0, 1, true), batchSize: int(1, 100_000), refitDecoder: flag },
   EASE: {},
-  AUTO: {},
+  AUTO: { latentDim: MULTINOMIAL.latentDim, hiddenUnits: MULTINOMIAL.hiddenUnits },
   ENSEMBLE: {},
   CONV_AE: {
     latentDim: int(1, 1024),

@@ -46,7 +46,7 @@ export class TrainModelInput {
   @Field(() => GraphQLJSONObject, {
     nullable: true,
     description:
-      'Model-specific settings. VAE/DAE: latentDim, hiddenUnits (list), batchSize, learningRate, dropout, weightDecay, patience (early-stopping epochs); VAE also annealCap, totalAnnealSteps. AUTOREC: hidden, learningRate, batchSize, refitDecoder.',
+      'Model-specific settings. VAE/DAE: latentDim, hiddenUnits (list), batchSize, learningRate, dropout, weightDecay, patience (early-stopping epochs); VAE also annealCap, totalAnnealSteps. AUTO: latentDim, hiddenUnits of its autoencoders. AUTOREC: hidden, learningRate, batchSize, refitDecoder.',
   })
   hyperparameters?: Record<string, unknown> | null;
 }
