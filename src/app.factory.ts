@@ -19,7 +19,8 @@ export async function createApp(env: Env, databaseUrl: string): Promise<NestFast
     { logger: createLogger(env), abortOnError: false },
   );
   await registerRateLimit(app, env);
-  app.enableShutdownHooks();
+  // No enableShutdownHooks(): the entry points stop on signals themselves (src/ops/shutdown.ts), so
+  // that the database they opened is closed after the application, and the process exits 0.
   return app;
 }
 
