@@ -1,9 +1,11 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { gql, bootAppOn } from './helpers.js';
+import { CapturedLog, gql, bootAppOn } from './helpers.js';
 import { OwnPostgres } from './own-postgres.js';
 import { seedTasteGroups, servedVersion, trainingRun, trainModel, waitFor } from './training-data.js';
 
 const PORT = Number(process.env.RECODER_RESTART_TEST_PG_PORT ?? 54331);
+/** How PostgreSQL going away and coming back shows in the errors of the requests that failed. */
+const CONNECTION_LOST = /ECONNREFUSED|ECONNRESET|terminating connection due to administrator command|the database system is (shutting down|starting up)|Connection terminated|connection timeout/;
 const ended = (r: Record<string, any>) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(r.status);
 
 /**
@@ -15,10 +17,12 @@ const ended = (r: Record<string, any>) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].i
 describe('PostgreSQL restart during training', () => {
   let server: OwnPostgres;
   let app: NestFastifyApplication;
+  // The request made while Postgres is down logs its error: kept here and asserted, not printed.
+  const logged = new CapturedLog();
 
   beforeAll(async () => {
     server = await OwnPostgres.start('postgres-restart-test', PORT);
-    app = await bootAppOn(server.url, { trainingWorker: 'thread' });
+    app = await bootAppOn(server.url, { trainingWorker: 'thread' }, logged);
     await seedTasteGroups(app);
   }, 120_000);
   afterAll(async () => {
@@ -37,6 +41,7 @@ describe('PostgreSQL restart during training', () => {
     await server.stop();
     const down = await gql(app, `{ recommendations(userId: "u1", limit: 3) { source } }`);
     expect(down.errors?.[0].extensions.code).toBe('INTERNAL_SERVER_ERROR'); // the database is gone, the process is not
+    expect(logged.at('error').map((e) => e.text)).toContainEqual(expect.stringMatching(/ECONNREFUSED|Connection terminated|terminating connection/));
     await server.startAgain();
     const restarted = Date.now();
 
@@ -54,5 +59,7 @@ describe('PostgreSQL restart during training', () => {
     expect(run.epoch).toBe(400);
     // The activation NOTIFY arrives over the listener's new connection.
     await waitFor(() => servedVersion(app), (v) => v === run.versionId, 30_000);
+    // Every error the app logged was Postgres going away or coming back.
+    expect(logged.at('error').filter((e) => !CONNECTION_LOST.test(e.text))).toEqual([]);
   }, 240_000);
 });
