@@ -60,6 +60,10 @@ export async function sql<T extends pg.QueryResultRow = any>(text: string, param
   }
 }
 
+/** How PostgreSQL going away and coming back shows in the errors of the requests that failed then. */
+export const CONNECTION_LOST =
+  /ECONNREFUSED|ECONNRESET|terminating connection due to administrator command|the database system is (shutting down|starting up)|Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect/;
+
 /** One message a {@link CapturedLog} received. */
 export interface LogEntry {
   level: 'error' | 'warn' | 'log' | 'debug' | 'verbose' | 'fatal';

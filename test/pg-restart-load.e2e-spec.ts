@@ -1,13 +1,11 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import pg from 'pg';
-import { CapturedLog, gql, bootAppOn } from './helpers.js';
+import { CapturedLog, CONNECTION_LOST, gql, bootAppOn } from './helpers.js';
 import { OwnPostgres } from './own-postgres.js';
 import { itemId, seedTasteGroups, trainTestVersion } from './training-data.js';
 
 const PORT = Number(process.env.RECODER_RESTART_LOAD_TEST_PG_PORT ?? 54332);
 const RECOVERY_LIMIT_MS = 10_000;
-/** How PostgreSQL going away and coming back shows in the errors of the requests that failed. */
-const CONNECTION_LOST = /ECONNREFUSED|ECONNRESET|terminating connection due to administrator command|the database system is (shutting down|starting up)|Connection terminated|connection timeout/;
 const CALM_AFTER_RECOVERY_MS = 3_000;
 
 const RECS = `query($userId: ID!) { recommendations(userId: $userId, limit: 5) { source items { item { id } } } }`;

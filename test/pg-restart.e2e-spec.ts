@@ -1,11 +1,9 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { CapturedLog, gql, bootAppOn } from './helpers.js';
+import { CapturedLog, CONNECTION_LOST, gql, bootAppOn } from './helpers.js';
 import { OwnPostgres } from './own-postgres.js';
 import { seedTasteGroups, servedVersion, trainingRun, trainModel, waitFor } from './training-data.js';
 
 const PORT = Number(process.env.RECODER_RESTART_TEST_PG_PORT ?? 54331);
-/** How PostgreSQL going away and coming back shows in the errors of the requests that failed. */
-const CONNECTION_LOST = /ECONNREFUSED|ECONNRESET|terminating connection due to administrator command|the database system is (shutting down|starting up)|Connection terminated|connection timeout/;
 const ended = (r: Record<string, any>) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(r.status);
 
 /**
