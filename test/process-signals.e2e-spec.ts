@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -164,6 +165,29 @@ describe('processes stop cleanly on SIGINT and SIGTERM sent to npm', () => {
     await stopAndCheck(proc, 'SIGINT', 'group', /Recoder demo stopped \(SIGINT\)/, postgres);
     expect(proc.output()).toMatch(/skipping the import/);
   }, 180_000);
+
+  it('a script that does not handle signals (e.g. npm run import): Ctrl-C still stops the PostgreSQL it started', async () => {
+    // The server runs in a session of its own, so it would outlive such a process.
+    const code = `import { startEmbeddedPostgres } from ${JSON.stringify(path.join(PROJECT_ROOT, 'dist/src/database/embedded-postgres.js'))};
+      await startEmbeddedPostgres({ dataDir: ${JSON.stringify(DATA_DIR)}, port: ${pgPort} });
+      console.log('started');
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    try {
+      for (const until = Date.now() + 60_000; !out.includes('started'); await sleep(50)) if (Date.now() > until || child.exitCode !== null) throw new Error(out);
+      const postgres = await postmasterPid();
+      process.kill(-child.pid!, 'SIGINT');
+      expect(await exit).toBe(130); // 128 + SIGINT, as Node's default
+      expect(isAlive(postgres)).toBe(false);
+      expect(await connects(pgPort)).toBe(false);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 120_000);
 
   it('npm run worker: SIGTERM to npm', async () => {
     const proc = spawnNpmScript('worker', [], { DATABASE_URL: testDatabaseUrl() });

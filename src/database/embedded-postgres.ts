@@ -315,7 +315,6 @@ function startPostgres(postgres: string, dataDir: string, port: number, owner: O
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const onExit = () => child.kill('SIGINT');
   process.on('exit', onExit);
-  void exited.then(() => process.off('exit', onExit));
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
@@ -326,6 +325,13 @@ function startPostgres(postgres: string, dataDir: string, port: number, owner: O
       if (await Promise.race([exited.then(() => false), late])) child.kill('SIGQUIT'); // immediate shutdown
       clearTimeout(timer);
     })());
+  running.add(stop);
+  hookSignals();
+  void exited.then(() => {
+    process.off('exit', onExit);
+    running.delete(stop);
+    if (running.size === 0) unhookSignals();
+  });
 
   return new Promise<PostgresProcess>((resolve, reject) => {
     let ready = false;
@@ -356,4 +362,27 @@ function startPostgres(postgres: string, dataDir: string, port: number, owner: O
       if (!ready) reject(new Error(`the postgres process exited (${child.signalCode ?? `code ${child.exitCode}`})`));
     });
   });
+}
+
+/** Stops of the servers this process started and has not stopped yet. */
+const running = new Set<() => Promise<void>>();
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * A process that does not handle its signals itself (a script such as `npm run import`, which
+ * Ctrl-C would simply end) still stops the servers it started: the server runs in a session of its
+ * own and would outlive it. A process that handles them (src/ops/shutdown.ts) stops its server
+ * itself, after closing its connections: then this handler stands aside.
+ */
+function onSignal(signal: NodeJS.Signals): void {
+  if (process.listeners(signal).some((listener) => listener !== onSignal)) return;
+  void Promise.all([...running].map((stop) => stop())).finally(() => process.exit(128 + os.constants.signals[signal]));
+}
+
+function hookSignals(): void {
+  for (const signal of SIGNALS) if (!process.listeners(signal).includes(onSignal)) process.on(signal, onSignal);
+}
+
+function unhookSignals(): void {
+  for (const signal of SIGNALS) process.off(signal, onSignal);
 }
