@@ -37,8 +37,13 @@ export interface EmbeddedPostgresHandle {
   url: string;
   /** True when an already running server (started by another process) was reused. */
   reused: boolean;
-  /** Stops the server if this call started it; a no-op for a reused one. Idempotent. */
-  stop(): Promise<void>;
+  /**
+   * Stops the server if this call started it; a no-op for a reused one. Idempotent. 'smart' (the
+   * default) lets the sessions still open end on their own first (up to a few seconds: a pool's
+   * `end()` resolves before its connections have closed), so a stop right after the application
+   * closed its pools logs no FATAL; 'fast' ends open sessions at once (tests that restart it).
+   */
+  stop(mode?: StopMode): Promise<void>;
 }
 
 const USER = 'postgres';
@@ -94,11 +99,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     }
     log(`Embedded PostgreSQL started on 127.0.0.1:${opts.port} (data: ${dataDir})`);
 
-    const stop = () => server.stop();
+    const stop = (mode?: StopMode) => server.stop(mode);
     try {
       await ensureDatabase(opts.port);
     } catch (error) {
-      await stop();
+      await stop('fast');
       throw error;
     }
     return { url, reused: false, stop };
@@ -293,9 +298,19 @@ async function initialise(initdb: string, dataDir: string, owner: Owner | undefi
   }
 }
 
+export type StopMode = 'smart' | 'fast';
+
+/** How long a smart shutdown waits for the open sessions to end before it turns fast. */
+const SMART_STOP_MS = 5_000;
+
 interface PostgresProcess {
-  /** Fast shutdown (SIGINT: open sessions are ended), waiting at most 10 s. Idempotent. */
-  stop(): Promise<void>;
+  /**
+   * 'smart': SIGTERM (no new connections; the server stops once the open sessions ended), fast
+   * after SMART_STOP_MS; 'fast': SIGINT (open sessions are ended, each logging FATAL "terminating
+   * connection due to administrator command"). Immediate (SIGQUIT) if still running 10 s later.
+   * Idempotent: later calls return the first stop.
+   */
+  stop(mode?: StopMode): Promise<void>;
 }
 
 /**
@@ -315,15 +330,24 @@ function startPostgres(postgres: string, dataDir: string, port: number, owner: O
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const onExit = () => child.kill('SIGINT');
   process.on('exit', onExit);
+  /** Resolves true once the server exited, false after `ms`. */
+  const exitsWithin = async (ms: number): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    const done = await Promise.race([exited.then(() => true), late]);
+    clearTimeout(timer);
+    return done;
+  };
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
+  const stop = (mode: StopMode = 'smart'): Promise<void> =>
     (stopping ??= (async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      if (mode === 'smart') {
+        child.kill('SIGTERM');
+        if (await exitsWithin(SMART_STOP_MS)) return;
+      }
       child.kill('SIGINT');
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 10_000)));
-      if (await Promise.race([exited.then(() => false), late])) child.kill('SIGQUIT'); // immediate shutdown
-      clearTimeout(timer);
+      if (!(await exitsWithin(10_000))) child.kill('SIGQUIT'); // immediate shutdown
     })());
   running.add(stop);
   hookSignals();
@@ -338,7 +362,7 @@ function startPostgres(postgres: string, dataDir: string, port: number, owner: O
     let pending = '';
     const timer = setTimeout(() => {
       reject(new Error(`not ready after ${START_TIMEOUT_MS / 1000} s`));
-      void stop();
+      void stop('fast');
     }, START_TIMEOUT_MS);
     child.stderr!.on('data', (chunk: Buffer) => {
       pending += chunk.toString();
@@ -365,7 +389,7 @@ function startPostgres(postgres: string, dataDir: string, port: number, owner: O
 }
 
 /** Stops of the servers this process started and has not stopped yet. */
-const running = new Set<() => Promise<void>>();
+const running = new Set<(mode?: StopMode) => Promise<void>>();
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
@@ -376,7 +400,8 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  */
 function onSignal(signal: NodeJS.Signals): void {
   if (process.listeners(signal).some((listener) => listener !== onSignal)) return;
-  void Promise.all([...running].map((stop) => stop())).finally(() => process.exit(128 + os.constants.signals[signal]));
+  // The process dies with its connections open: nothing to wait for.
+  void Promise.all([...running].map((stop) => stop('fast'))).finally(() => process.exit(128 + os.constants.signals[signal]));
 }
 
 function hookSignals(): void {
