@@ -1,6 +1,6 @@
 /**
- * Ingest benchmark (docs: BENCHMARKS.md "Ingest"): the Recoder import of the ML-1M user-movie
- * pairs vs `psql -c "\copy …"` of the same rows into an equivalent table, in the same run.
+ * Ingest benchmark (docs/benchmarks.md, "Ingest"): the Recoder import of the 1,000,209 ML-1M
+ * ratings vs `psql -c "\copy …"` of the same rows into an equivalent table, in the same run.
  *
  *   npm run bench:import -- [path-to-ml-1m] [--runs 3] [--no-bulk-load]
  *
@@ -17,7 +17,7 @@
  * commit), then the same import again (must insert 0 rows). A CHECKPOINT precedes each timed step.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -32,7 +32,8 @@ import { quoteIdent, withDatabase } from '../src/database/pg-url.js';
 
 const HELP = `Usage: npm run bench:import -- [path] [--runs N] [--no-bulk-load]
 
-  path            ML-1M directory or ratings.user-movie-pairs.dat (default ../shared/data/ml-1m)
+  path            ML-1M directory (ratings.dat, or ratings.user-movie-pairs.dat) or one of those
+                  files (default data/ml-1m: npm run data -- fetch ml-1m)
   --runs N        timed runs of each side (default 3); medians are reported
   --no-bulk-load  time Recoder's plain COPY path instead of the empty-table bulk load
 
@@ -64,7 +65,8 @@ async function main(): Promise<void> {
   const bulkLoad = values['no-bulk-load'] ? 'off' : 'auto';
 
   const projectRoot = PROJECT_ROOT;
-  const dataPath = resolve(positionals[0] ?? join(projectRoot, '..', 'shared', 'data', 'ml-1m'));
+  const dataPath = resolve(positionals[0] ?? join(projectRoot, 'data', 'ml-1m'));
+  if (!existsSync(dataPath)) throw new Error(`${dataPath} does not exist: give the ML-1M folder, or fetch it with \`npm run data -- fetch ml-1m\``);
   const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://root@127.0.0.1:5432/postgres';
   const recoderUrl = withDatabase(adminUrl, RECODER_DB);
   const refUrl = withDatabase(adminUrl, REF_DB);
@@ -224,7 +226,7 @@ function printReport(
   const refRate = results.map((r) => r.refRows / r.refSeconds);
   const recRate = results.map((r) => r.recoder.rowsPerSecond);
   const lines = [
-    `### Ingest: ${n(rows)} ML-1M pairs (${info.dataPath})`,
+    `### Ingest: ${n(rows)} ML-1M interactions (${info.dataPath})`,
     '',
     `PostgreSQL ${info.version}, ${info.runs} run(s), medians; Recoder bulk load ${info.bulkLoad}.`,
     '',

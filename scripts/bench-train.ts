@@ -1,12 +1,14 @@
 /**
- * Training-speed benchmark (docs: BENCHMARKS.md "Training speed"): Recoder's Mult-VAE vs the
- * PyTorch reference (`refs/reference.py --models multvae`) on the same split, in the same run.
+ * Training-speed benchmark (docs/benchmarks.md, "Training speed"): Recoder's Mult-VAE vs the
+ * PyTorch reference (`scripts/reference/reference.py --models multvae`) on the same split, in the
+ * same run.
  * Prints the median seconds per epoch of both (training steps only, as reference.py's epoch_s),
  * their ratio, and this process's peak RSS (it is the training process).
  *
  *   npm run bench:train -- [split-dir] [--epochs 5] [--threads 1] [--backend auto|wasm|cpu|node] [--no-reference]
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../src/config/env.js';
@@ -16,7 +18,9 @@ import { MultVAE } from '../src/core/models/mult-vae.js';
 
 const HELP = `Usage: npm run bench:train -- [split-dir] [options]
 
-  split-dir          strong-generalization split folder (default ../shared/data/ml-1m/split)
+  split-dir          strong-generalization split folder (default data/ml-1m/split; to make it:
+                     npm run data -- fetch ml-1m, then scripts/reference/split.py, see
+                     docs/benchmarks.md)
   --epochs N         epochs for both sides (default 5); medians over epochs are reported
   --backend NAME     tfjs backend: auto (default), wasm, cpu or node
   --threads N        Recoder training threads (default 1; k > 1 = data-parallel worker threads,
@@ -25,7 +29,8 @@ const HELP = `Usage: npm run bench:train -- [split-dir] [options]
                      (not part of the timed epoch, as in reference.py)
   --no-reference     skip the PyTorch reference
   --python PATH      Python for the reference (default /usr/bin/python3)
-  --reference PATH   reference script (default ../shared/refs/reference.py)
+  --reference PATH   reference script (default scripts/reference/reference.py; needs python3 with
+                     numpy and torch, e.g. Debian's python3-torch)
   --seed N           Recoder seed (default 98765, reference.py's default)
   -h, --help         this text`;
 
@@ -107,8 +112,11 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(threads) && threads >= 1)) throw new Error('--threads must be a positive integer');
   const prefer = values.backend as 'auto' | 'wasm' | 'cpu' | 'node';
   if (!['auto', 'wasm', 'cpu', 'node'].includes(prefer)) throw new Error('--backend must be auto, wasm, cpu or node');
-  const split = resolve(positionals[0] ?? join(PROJECT_ROOT, '..', 'shared', 'data', 'ml-1m', 'split'));
-  const refScript = resolve(values.reference ?? join(PROJECT_ROOT, '..', 'shared', 'refs', 'reference.py'));
+  const split = resolve(positionals[0] ?? join(PROJECT_ROOT, 'data', 'ml-1m', 'split'));
+  const refScript = resolve(values.reference ?? join(PROJECT_ROOT, 'scripts', 'reference', 'reference.py'));
+  if (!existsSync(join(split, 'train.csv'))) {
+    throw new Error(`no split in ${split}: give a split folder, or make the ML-1M one (docs/benchmarks.md):\n  npm run data -- fetch ml-1m\n  python3 scripts/reference/split.py data/ml-1m/ratings.dat data/ml-1m/split --format ml1m-pairs --heldout 500`);
+  }
 
   const { tf, name } = await initBackend({ prefer, log: (m) => console.log(m) });
   const data = await readSplitFiles(split);

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -6,6 +7,7 @@ import { createApp } from '../src/app.factory.js';
 import { loadEnv, PROJECT_ROOT } from '../src/config/env.js';
 import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { importInteractions } from '../src/interactions/import/index.js';
+import { stopOnSignals } from '../src/ops/shutdown.js';
 import { ActiveModelService } from '../src/serving/active-model.service.js';
 import { TrainingRunsService } from '../src/training/training-runs.service.js';
 
@@ -36,18 +38,18 @@ async function main(): Promise<void> {
   // The demo is for trying the API in GraphiQL on this machine: it runs open (the auth module logs a
   // warning) with GraphiQL and introspection on, unless the environment says otherwise.
   const env = loadEnv({ RECODER_AUTH: 'off', GRAPHIQL: 'true', RECODER_INTROSPECTION: 'true', LOG_FORMAT: 'pretty', ...process.env });
+  // Ctrl-C / SIGTERM (to npm or to node): the app closes (HTTP drained, training thread, pools),
+  // then the embedded PostgreSQL stops, and one line says so.
+  const stop = stopOnSignals({ name: 'Recoder demo', log: (m) => console.log(`\n[demo] ${m}`), error: (m) => console.error(`[demo] ${m}`) });
   const db = await openDatabaseFromEnv(env, {
     log: (m: string) => console.log(`[db] ${m}`),
   });
-  let closed = false;
-  const close = async () => {
-    if (!closed) {
-      closed = true;
-      await db.close();
-    }
-  };
+  stop.add(() => db.close());
+  let app: NestFastifyApplication | undefined;
   try {
     const client = new pg.Client({ connectionString: db.url });
+    let importing = true;
+    stop.add(() => (importing ? client.end().catch(() => undefined) : undefined)); // a signal during the import
     await client.connect();
     const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM interactions');
     if (Number(rows[0].n) === 0) {
@@ -62,11 +64,15 @@ async function main(): Promise<void> {
     } else {
       console.log(`[demo] the database already holds ${rows[0].n} interactions: skipping the import`);
     }
+    importing = false;
     await client.end();
-    if (values['no-serve']) return;
+    if (values['no-serve']) {
+      await db.close();
+      return;
+    }
 
-    const app = await createApp(env, db.url);
-    app.getHttpAdapter().getInstance().addHook('onClose', close);
+    app = await createApp(env, db.url);
+    stop.add(() => app!.close());
     await app.listen(env.port, env.host);
     const base = `http://${env.host === '0.0.0.0' ? 'localhost' : env.host}:${env.port}`;
     console.log(`
@@ -78,7 +84,8 @@ Example query (paste into GraphiQL):
 ${EXAMPLE}
 
 ${env.auth === 'off' ? 'The demo API is open (RECODER_AUTH=off): anyone who can reach it may write and train.\nWith RECODER_AUTH=required, create keys with: npm run apikey -- create --role admin\n' : ''}Ctrl-C stops the server${db.embedded ? ' and the embedded PostgreSQL' : ''}.`);
-    await trainDemoModel(app.get(TrainingRunsService), app.get(ActiveModelService), Number(values.budget), env.trainingWorker === 'thread');
+    await trainDemoModel(app.get(TrainingRunsService), app.get(ActiveModelService), Number(values.budget), env.trainingWorker === 'thread', stop.signal);
+    if (stop.signal.aborted) return;
     const sample = await exampleIds(db.url);
     console.log(`
 Personal recommendations, similar items and similar users are served by model version ${app.get(ActiveModelService).version?.id}:
@@ -93,10 +100,10 @@ In GraphiQL:
   { trainingRuns { id kind status progress candidates { name status ndcg chosen } decision } }
   mutation { trainModel(input: { kind: AUTO, activate: IF_BETTER }) { id status } }`);
   } catch (error) {
-    await close();
+    if (stop.signal.aborted) return; // stopping: the app or the database closed under a step
+    await app?.close().catch(() => undefined);
+    await db.close();
     throw error;
-  } finally {
-    if (values['no-serve']) await close();
   }
 }
 
@@ -105,7 +112,7 @@ In GraphiQL:
  * the best on held-out users is kept) and activates it, printing each candidate as it finishes;
  * returns once the new version serves.
  */
-async function trainDemoModel(runs: TrainingRunsService, models: ActiveModelService, budgetSeconds: number, inThread: boolean): Promise<void> {
+async function trainDemoModel(runs: TrainingRunsService, models: ActiveModelService, budgetSeconds: number, inThread: boolean, stopping: AbortSignal): Promise<void> {
   if (models.version) {
     console.log(`\n[demo] model version ${models.version.id} is active: skipping the demo training`);
     return;
@@ -117,7 +124,7 @@ async function trainDemoModel(runs: TrainingRunsService, models: ActiveModelServ
   console.log('[demo] popular items answer until it is done');
   let shown = 0;
   let lastStage = '';
-  for (;;) {
+  while (!stopping.aborted) {
     const r = await runs.run(run.id);
     for (const c of r.candidates.slice(shown)) {
       console.log(`[demo] ${c.name}: ${c.status.toLowerCase()}${c.ndcg === null ? '' : `, validation NDCG@100 ${c.ndcg.toFixed(4)}`} (${c.seconds.toFixed(0)} s)${c.reason ? ` — ${c.reason}` : ''}`);
@@ -158,5 +165,5 @@ async function exampleIds(url: string): Promise<{ userId: string; itemId: string
 
 main().catch((error: unknown) => {
   console.error(error);
-  process.exitCode = 1;
+  process.exit(1);
 });

@@ -18,7 +18,7 @@ import { bestIndex, configLabel, expandGrid, parseGrid, type GridConfig } from '
 const HELP = `Usage: npm run evaluate -- --split <dir> [--models pop,ease,dae,vae] [options]
        npm run evaluate -- --ratings <train-file> <test-file> [--grid lambda=10,30,100] [options]
 
-Strong-generalization evaluation (BENCHMARKS.md): trains each model on train.csv, selects
+Strong-generalization evaluation (docs/benchmarks.md): trains each model on train.csv, selects
 hyperparameters / the best epoch on the validation users, and reports test metrics as a Markdown
 table (stdout) and JSON (--out).
 

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
@@ -11,17 +12,21 @@ import { createLogger } from './ops/logger.js';
 /** Request bodies up to 16 MiB: a 10,000-interaction batch is about 1.5 MB of JSON. */
 const BODY_LIMIT = 16 * 1024 * 1024;
 
-/** Builds (but does not listen) the API application; main.ts, the demo and the e2e tests share it. */
-export async function createApp(env: Env, databaseUrl: string): Promise<NestFastifyApplication> {
+/**
+ * Builds (but does not listen) the API application; main.ts, the demo and the e2e tests share it.
+ * `logger` replaces the one LOG_FORMAT/LOG_LEVEL choose (tests capture and assert expected errors).
+ */
+export async function createApp(env: Env, databaseUrl: string, options: { logger?: LoggerService } = {}): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(env, databaseUrl),
     // Drains in-flight requests at shutdown before the modules' destroy hooks end the database pools.
     new GracefulFastifyAdapter({ bodyLimit: BODY_LIMIT }),
-    { logger: createLogger(env), abortOnError: false },
+    { logger: options.logger ?? createLogger(env), abortOnError: false },
   );
   await registerRateLimit(app, env);
   registerGraphiql(app.getHttpAdapter().getInstance(), env);
-  app.enableShutdownHooks();
+  // No enableShutdownHooks(): the entry points stop on signals themselves (src/ops/shutdown.ts), so
+  // that the database they opened is closed after the application, and the process exits 0.
   return app;
 }
 

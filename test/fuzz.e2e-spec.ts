@@ -608,7 +608,7 @@ describe('GraphQL fuzzing (fast-check)', () => {
     console.log(
       `[fuzz] ${stats.cases} cases over ${operations.length} operations (${operations.reduce((s, o) => s + o.paths.length, 0)} argument paths), seed ${SEED}: ` +
         `HTTP ${Object.entries(stats.status).map(([s, n]) => `${s} ×${n}`).join(', ')}; ${stats.ok} answered without errors; ${stats.inline} with inline literals; ` +
-        `errors by code: ${codes || 'none'}; INTERNAL_SERVER_ERROR ${stats.errors.INTERNAL_SERVER_ERROR ?? 0}; per operation: ${perOp}`,
+        `errors by code: ${codes || 'none'}; internal server errors ${stats.errors.INTERNAL_SERVER_ERROR ?? 0}; per operation: ${perOp}`,
     );
     await app?.close();
     await truncateAll(); // the queued training runs, fuzz users, items and interactions

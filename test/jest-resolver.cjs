@@ -1,11 +1,12 @@
-// Fastify's CommonJS code require()s two ESM-only packages (content-disposition 3, cookie 2).
-// Node 20 loads them through require(esm), but jest's module runtime refuses to. For jest only,
-// resolve them to CommonJS copies transpiled by SWC (cached under node_modules/.cache).
+// Fastify's CommonJS code (@fastify/static) require()s an ESM-only package (content-disposition 3).
+// Node 20.19+ loads it through require(esm), but jest's module runtime refuses to. For jest only,
+// resolve it to a CommonJS copy transpiled by SWC (cached under node_modules/.cache). (cookie 2,
+// ESM-only too, is avoided: package.json overrides light-my-request to 6.6.0, which uses cookie 1.)
 const fs = require('node:fs');
 const path = require('node:path');
 const swc = require('@swc/core');
 
-const ESM_ONLY = new Set(['content-disposition', 'cookie']);
+const ESM_ONLY = new Set(['content-disposition']);
 const cacheDir = path.join(__dirname, '..', 'node_modules', '.cache', 'recoder-jest');
 
 module.exports = (request, options) => {

@@ -27,8 +27,9 @@ export class OwnPostgres {
     return this.handle.url;
   }
 
+  /** A fast shutdown: the sessions open now end at once, as in a crash or a failover. */
   stop(): Promise<void> {
-    return this.handle.stop();
+    return this.handle.stop('fast');
   }
 
   /** Starts the server again on the same data directory and port (after {@link stop}). */
@@ -38,7 +39,7 @@ export class OwnPostgres {
 
   /** Stops the server and deletes its data. */
   async dispose(): Promise<void> {
-    await this.handle.stop();
+    await this.handle.stop('fast');
     await rm(this.dataDir, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import pg from 'pg';
-import { gql, bootAppOn } from './helpers.js';
+import { CapturedLog, CONNECTION_LOST, gql, bootAppOn } from './helpers.js';
 import { OwnPostgres } from './own-postgres.js';
 import { itemId, seedTasteGroups, trainTestVersion } from './training-data.js';
 
@@ -29,10 +29,12 @@ interface Request {
 describe('PostgreSQL restart under load', () => {
   let server: OwnPostgres;
   let app: NestFastifyApplication;
+  // The failed requests' errors are logged by the app: kept here and asserted, not printed.
+  const logged = new CapturedLog();
 
   beforeAll(async () => {
     server = await OwnPostgres.start('postgres-restart-load-test', PORT);
-    app = await bootAppOn(server.url);
+    app = await bootAppOn(server.url, {}, logged);
     await seedTasteGroups(app);
     // A small model version, so recommendations run the model (history read at request time).
     const versionId = await trainTestVersion({ epochs: 5, hyperparameters: { latentDim: 8, batchSize: 32 } }, server.url);
@@ -122,13 +124,17 @@ describe('PostgreSQL restart under load', () => {
         `down ${restarting - down} ms, start took ${started - restarting} ms (accepting connections after ${accepted - restarting} ms); ` +
         `first answer after accepting: recommendations ${recsMs} ms, recordInteractions ${recordMs} ms (limit ${RECOVERY_LIMIT_MS} ms); ` +
         `requests: ${before.length} before (${before.filter((r) => !r.ok).length} failed), ${failedDuringOutage.length} of ${outage.length} failed during the outage ` +
-        `(${Object.entries(codes).map(([c, n]) => `${c} ${n}`).join(', ')}), ${failedAfter.length} of ${after.length} failed in the ${CALM_AFTER_RECOVERY_MS / 1000} s after recovery`,
+        `(${Object.entries(codes).map(([c, n]) => `${n} × ${c.toLowerCase().replaceAll('_', ' ')}`).join(', ')}), ${failedAfter.length} of ${after.length} failed in the ${CALM_AFTER_RECOVERY_MS / 1000} s after recovery`,
     );
 
     expect(before.length).toBeGreaterThan(0);
     expect(before.filter((r) => !r.ok)).toEqual([]);
     expect(failedDuringOutage.length).toBeGreaterThan(0); // the outage was real
     expect(failedDuringOutage.every((r) => r.code !== undefined)).toBe(true); // answered with an error code, not a crash
+    // What the app logged: the outage's connection errors, and nothing else.
+    const errors = logged.at('error');
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.filter((e) => !CONNECTION_LOST.test(e.text))).toEqual([]);
     expect(recsMs).toBeLessThan(RECOVERY_LIMIT_MS);
     expect(recordMs).toBeLessThan(RECOVERY_LIMIT_MS);
     expect(after.filter((r) => r.op === 'recommendations').length).toBeGreaterThan(0);

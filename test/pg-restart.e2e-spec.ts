@@ -1,5 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { gql, bootAppOn } from './helpers.js';
+import { CapturedLog, CONNECTION_LOST, gql, bootAppOn } from './helpers.js';
 import { OwnPostgres } from './own-postgres.js';
 import { seedTasteGroups, servedVersion, trainingRun, trainModel, waitFor } from './training-data.js';
 
@@ -15,10 +15,12 @@ const ended = (r: Record<string, any>) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].i
 describe('PostgreSQL restart during training', () => {
   let server: OwnPostgres;
   let app: NestFastifyApplication;
+  // The request made while Postgres is down logs its error: kept here and asserted, not printed.
+  const logged = new CapturedLog();
 
   beforeAll(async () => {
     server = await OwnPostgres.start('postgres-restart-test', PORT);
-    app = await bootAppOn(server.url, { trainingWorker: 'thread' });
+    app = await bootAppOn(server.url, { trainingWorker: 'thread' }, logged);
     await seedTasteGroups(app);
   }, 120_000);
   afterAll(async () => {
@@ -37,6 +39,7 @@ describe('PostgreSQL restart during training', () => {
     await server.stop();
     const down = await gql(app, `{ recommendations(userId: "u1", limit: 3) { source } }`);
     expect(down.errors?.[0].extensions.code).toBe('INTERNAL_SERVER_ERROR'); // the database is gone, the process is not
+    expect(logged.at('error').map((e) => e.text)).toContainEqual(expect.stringMatching(/ECONNREFUSED|Connection terminated|terminating connection/));
     await server.startAgain();
     const restarted = Date.now();
 
@@ -54,5 +57,7 @@ describe('PostgreSQL restart during training', () => {
     expect(run.epoch).toBe(400);
     // The activation NOTIFY arrives over the listener's new connection.
     await waitFor(() => servedVersion(app), (v) => v === run.versionId, 30_000);
+    // Every error the app logged was Postgres going away or coming back.
+    expect(logged.at('error').filter((e) => !CONNECTION_LOST.test(e.text))).toEqual([]);
   }, 240_000);
 });

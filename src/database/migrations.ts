@@ -1,5 +1,5 @@
 /**
- * Prisma Migrate without Prisma's downloaded engine binaries (NOTES.md, "Prisma 7 without its
+ * Prisma Migrate without Prisma's downloaded engine binaries (docs/platform-notes.md, "Prisma 7 without its
  * downloaded engines"): Prisma's own Wasm schema engine (`@prisma/schema-engine-wasm`) driven
  * through `@prisma/adapter-pg`. Same migrations layout, same SQL, same `_prisma_migrations`
  * bookkeeping as `prisma migrate deploy` / `prisma migrate dev --create-only`.

@@ -4,7 +4,7 @@ import { PrismaClient } from '../generated/prisma/client.js';
 
 export const DATABASE_URL = Symbol('DATABASE_URL');
 
-/** Creates a PrismaClient on the driver adapter (no engine binary; NOTES.md). Scripts use this too. */
+/** Creates a PrismaClient on the driver adapter (no engine binary; docs/platform-notes.md). Scripts use this too. */
 export function createPrismaClient(url: string, max = 10): PrismaClient {
   return new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max }) });
 }

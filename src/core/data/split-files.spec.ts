@@ -54,21 +54,24 @@ describe('readSplitFiles', () => {
     await expect(readSplitFiles(dir)).rejects.toThrow(/train\.csv:2: expected "uid,sid"/);
   });
 
-  // Cross-check against numbers printed by refs/reference.py load() on the shared ML-100K split.
-  // shared/ sits beside the project checkout (developers and CI).
-  const ml100k = fileURLToPath(new URL('../../../../shared/data/ml-100k/split', import.meta.url));
-  it('matches reference.py on the shared ML-100K split', async () => {
-    const s = await readSplitFiles(ml100k);
+  // Cross-check against scripts/reference/reference.py load() on the shipped ml-latest-small split
+  // (data/ml-latest-small/split, made by scripts/reference/split.py): the shapes, entry counts and
+  // this checksum of each matrix's (row, column) entries, computed in numpy on load()'s matrices.
+  const split = fileURLToPath(new URL('../../../data/ml-latest-small/split', import.meta.url));
+  it('matches reference.py load() on the shipped ml-latest-small split', async () => {
+    const s = await readSplitFiles(split);
     const checksum = (m: CsrMatrix) => {
       let c = 0;
       for (let r = 0; r < m.numRows; r++) for (let p = m.indptr[r]; p < m.indptr[r + 1]; p++) c += (r * 7919 + m.indices[p] * 31) % 1000003;
       return c;
     };
-    expect([s.train.numRows, s.numItems, s.train.indptr[s.train.numRows]]).toEqual([738, 1415, 43606]);
-    expect([s.validation.foldIn.numRows, s.validation.foldIn.indices.length, s.validation.heldOut.indices.length]).toEqual([100, 4839, 1161]);
-    expect([s.test.foldIn.numRows, s.test.foldIn.indices.length, s.test.heldOut.indices.length]).toEqual([100, 4612, 1105]);
+    expect([s.train.numRows, s.numItems, s.train.indptr[s.train.numRows]]).toEqual([503, 5697, 39618]);
+    expect([s.validation.foldIn.numRows, s.validation.foldIn.indices.length, s.validation.heldOut.indices.length]).toEqual([50, 4141, 1008]);
+    // One of the 50 test users has fewer than 5 items that train users have: all are fold-in, none
+    // held out, so load() drops the user, and so does readSplitFiles.
+    expect([s.test.foldIn.numRows, s.test.foldIn.indices.length, s.test.heldOut.indices.length]).toEqual([49, 2542, 609]);
     expect([s.train, s.validation.foldIn, s.validation.heldOut, s.test.foldIn, s.test.heldOut].map(checksum)).toEqual([
-      22084786141, 1940509325, 464369162, 1859017019, 446481383,
+      20285511164, 1127041343, 274907409, 555550639, 133537762,
     ]);
   });
 });

@@ -28,10 +28,10 @@ export interface SplitFiles {
 }
 
 /**
- * Reads a strong-generalization split folder as written by `refs/split.py` (`train.csv`,
+ * Reads a strong-generalization split folder as written by `scripts/reference/split.py` (`train.csv`,
  * `validation_tr.csv`, `validation_te.csv`, `test_tr.csv`, `test_te.csv`, each with the header
  * `uid,sid`; `unique_sid.txt`), streaming every file, with exactly the semantics of
- * `refs/reference.py` `load()`:
+ * `scripts/reference/reference.py` `load()`:
  * - numItems = number of lines of unique_sid.txt; `sid` is the column;
  * - train rows = the distinct train uids in ascending order;
  * - validation/test rows = the distinct uids of `_tr` ∪ `_te` in ascending order, dropping users

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 /**
  * Kernel (wasm only) behind {@link matMulFast}: materialises the requested transposes with the
  * wasm Transpose kernel, then runs a non-transposed BatchMatMul, the only form the wasm backend
- * hands to XNNPACK (transposed matMuls run about 10× slower there; NOTES.md "tfjs").
+ * hands to XNNPACK (transposed matMuls run about 10× slower there; docs/platform-notes.md, "tfjs").
  */
 const MATMUL_FAST = 'RecoderMatMulFast';
 

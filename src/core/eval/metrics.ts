@@ -2,7 +2,7 @@ import { csrSelectRows, type CsrMatrix } from '../data/csr.js';
 
 /*
  * Top-N ranking metrics of the strong-generalization protocol (Liang et al. 2018, "Variational
- * Autoencoders for Collaborative Filtering"; see BENCHMARKS.md), plus rating errors.
+ * Autoencoders for Collaborative Filtering"; see docs/benchmarks.md), plus rating errors.
  *
  * Conventions shared by every ranking function:
  * - `scores` is [rows × numItems] row-major: higher = better. NaN ranks like −Infinity.
@@ -388,7 +388,7 @@ export function evaluateRanking(
 
 /** Options of {@link rmse} / {@link mae}. */
 export interface RatingErrorOptions {
-  /** Clip predictions to [min, max] first (e.g. [1, 5] for MovieLens, as BENCHMARKS.md does). */
+  /** Clip predictions to [min, max] first (e.g. [1, 5] for MovieLens, as docs/benchmarks.md does). */
   clip?: readonly [number, number];
 }
 

@@ -110,7 +110,7 @@ interface AutoRecState {
 }
 
 /**
- * Item-based AutoRec (I-AutoRec, Sedhain et al. 2015), trained as `shared/refs/autorec.py` does.
+ * Item-based AutoRec (I-AutoRec, Sedhain et al. 2015), trained as `scripts/reference/autorec.py` does.
  *
  * Each ITEM i is an input vector r_i ∈ R^numUsers of its ratings (0 where unobserved);
  * h_i = sigmoid(V r_i + mu), r̂_i = W h_i + b (identity output). The objective per mini-batch of
@@ -137,8 +137,8 @@ interface AutoRecState {
  * training users and B the mini-batches per epoch (the weight the L2 term had per pass in
  * training). An empty history gets q̄ (the "average user"). Encoder and item codes stay fixed.
  * With `refitDecoder`, training users' rows are replaced by this same fit of their training
- * ratings once training ends (chosen on a validation slice of ML-100K u1.base; see
- * scripts/eval-autorec.ts).
+ * ratings once training ends (chosen on a validation slice of ML-100K u1.base with
+ * `npm run evaluate -- --ratings … --grid refitDecoder=false,true`).
  *
  * @example
  *   const { tf } = await initBackend({ prefer: 'wasm' });

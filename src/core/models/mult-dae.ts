@@ -10,7 +10,7 @@ import {
 export type { MultDaeHyperparameters, MultinomialFitOptions, TrainingSummary } from './multinomial-ae.js';
 
 /**
- * Defaults as in `refs/reference.py`: [I → 200 → I], tanh, input dropout 0.5, Adam lr 1e-3 with
+ * Defaults as in `scripts/reference/reference.py`: [I → 200 → I], tanh, input dropout 0.5, Adam lr 1e-3 with
  * weight decay 0.01 / batchSize (when `weightDecay` is not given it is computed from the
  * batchSize in use).
  */

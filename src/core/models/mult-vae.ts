@@ -11,7 +11,7 @@ import { createLatentDecoder, sampleUsers, type SampleUsersOptions, type Synthet
 export type { MultVaeHyperparameters, MultinomialFitOptions, TrainingSummary } from './multinomial-ae.js';
 export type { SampleUsersOptions, SyntheticUserSample } from './synthetic-users.js';
 
-/** Liang et al. 2018's ML-20M setting, as in `refs/reference.py`: [I → 600 → 200 → 600 → I]. */
+/** Liang et al. 2018's ML-20M setting, as in `scripts/reference/reference.py`: [I → 600 → 200 → 600 → I]. */
 export const MULT_VAE_DEFAULTS: Readonly<MultVaeHyperparameters> = Object.freeze({
   hiddenUnits: [600],
   latentDim: 200,

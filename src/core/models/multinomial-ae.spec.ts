@@ -223,7 +223,7 @@ function dense(x: SparseRows): tf.Tensor2D {
 }
 
 /**
- * The reference loss (refs/reference.py) in plain tfjs ops on dense inputs; params = [W₀, b₀, W₁, b₁, …].
+ * The reference loss (scripts/reference/reference.py) in plain tfjs ops on dense inputs; params = [W₀, b₀, W₁, b₁, …].
  */
 function referenceLoss(spec: NetSpec, params: tf.Tensor[], xIn: tf.Tensor2D, xRaw: tf.Tensor2D, eps: tf.Tensor2D | undefined, beta: number): tf.Scalar {
   let h: tf.Tensor2D = xIn;

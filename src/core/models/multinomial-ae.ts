@@ -1,7 +1,7 @@
 /**
  * Shared implementation of Mult-VAE and Mult-DAE (Liang, Krishnan, Hoffman, Jebara: "Variational
  * Autoencoders for Collaborative Filtering", WWW 2018, https://arxiv.org/abs/1802.05814), with
- * the semantics of the PyTorch yardstick `refs/reference.py`:
+ * the semantics of the PyTorch yardstick `scripts/reference/reference.py`:
  *
  * - input: each history row L2-normalised, then input dropout (training only);
  * - encoder [numItems → ...hiddenUnits → latentDim] (VAE: → 2·latentDim = [μ, log σ²]) and decoder
@@ -17,7 +17,7 @@
  * Values of the history matrices are the multinomial counts x_ui (1 for implicit feedback, as in
  * reference.py); the input is x_u / ‖x_u‖₂.
  *
- * Speed (wasm backend; NOTES.md "tfjs"): the training step is written by hand instead of autograd
+ * Speed (wasm backend; docs/platform-notes.md, "tfjs"): the training step is written by hand instead of autograd
  * (multinomial-net.ts `lossAndGradients`, checked against autograd in the tests):
  * - the first layer is a sparse "embedding bag": x·W₁ is a segment sum of W₁'s rows over each
  *   row's surviving items, and its gradient a segment sum by item (SparseSegmentSum kernels);

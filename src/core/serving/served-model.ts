@@ -78,7 +78,7 @@ export type ServableModel = Autoencoder | Ease | Ensemble;
  * errors. Plain TypeScript: the server maps external ids to model columns and population rows.
  *
  * Histories passed to the query methods are one-row CSR matrices over the model's columns, read
- * at request time, so every answer folds in the user's current history (DESIGN.md, "Fold-in").
+ * at request time, so every answer folds in the user's current history (docs/architecture.md, "Fold-in").
  *
  * Reconstruction error (higher = more unusual):
  * - Mult-VAE / Mult-DAE: the mean negative log-likelihood of the history's items under the
