@@ -72,4 +72,29 @@ describe('model registry (real Postgres)', () => {
       await pool.end();
     }
   });
+
+  it('reads the weights in slices (large versions exceed a V8 string as hex): both loaders return every byte', async () => {
+    const weights = new Uint8Array(10_007);
+    for (let i = 0; i < weights.length; i++) weights[i] = (i * 131 + 7) & 255;
+    const saved = await saveModelVersion(prisma, {
+      name: 'sliced',
+      kind: 'EASE',
+      hyperparameters: {},
+      metrics: {},
+      interactionCount: 1,
+      dataLatestAt: null,
+      itemIds: ['a'],
+      weights,
+      trainingSeconds: 0,
+    });
+    const pool = new pg.Pool({ connectionString: process.env.RECODER_TEST_DATABASE_URL, max: 1 });
+    try {
+      for (const chunk of [1000, 4096, 10_007, 1 << 20]) {
+        expect(Buffer.from((await loadModelVersion(prisma, saved.id, chunk))!.weights).equals(Buffer.from(weights))).toBe(true);
+        expect(Buffer.from((await loadModelVersionPg(pool, saved.id, chunk))!.weights).equals(Buffer.from(weights))).toBe(true);
+      }
+    } finally {
+      await pool.end();
+    }
+  });
 });

@@ -97,15 +97,38 @@ export async function listModelVersions(db: Db, limit = 50): Promise<ModelVersio
 }
 
 /** One version with everything needed to serve it, or null. */
-export async function loadModelVersion(db: Db, id: number): Promise<ModelVersionArtifact | null> {
-  const row = await db.modelVersion.findUnique({ where: { id }, select: { ...SUMMARY, itemIds: true, userIds: true, weights: true } });
+export async function loadModelVersion(db: Db, id: number, chunkBytes = WEIGHTS_CHUNK_BYTES): Promise<ModelVersionArtifact | null> {
+  const row = await db.modelVersion.findUnique({ where: { id }, select: { ...SUMMARY, itemIds: true, userIds: true } });
   if (!row) return null;
+  const weights = await readWeightsInChunks(row.weightsBytes, chunkBytes, async (offset, length) => {
+    const chunk = await db.$queryRaw<{ chunk: Uint8Array }[]>`SELECT substring(weights FROM ${offset + 1}::int FOR ${length}::int) AS chunk FROM model_versions WHERE id = ${id}`;
+    if (!chunk[0]) throw new Error(`model version ${id} was deleted while it was read`);
+    return new Uint8Array(chunk[0].chunk);
+  });
   return {
     ...toSummary(row),
     itemIds: row.itemIds as string[],
     userIds: (row.userIds as string[] | null) ?? null,
-    weights: new Uint8Array(row.weights),
+    weights,
   };
+}
+
+/**
+ * Bytes of a bytea column read in slices: PostgreSQL sends bytea as hex text, and a string of more
+ * than 2²⁹ characters (a 256 MB value) cannot exist in V8, so a large version (EASE over 8,000
+ * items is 256 MB) is read 32 MB at a time into one buffer.
+ */
+export const WEIGHTS_CHUNK_BYTES = 32 * 1024 * 1024;
+
+async function readWeightsInChunks(total: number, chunkBytes: number, read: (offset: number, length: number) => Promise<Uint8Array>): Promise<Uint8Array> {
+  const out = new Uint8Array(total);
+  for (let offset = 0; offset < total; offset += chunkBytes) {
+    const length = Math.min(chunkBytes, total - offset);
+    const chunk = await read(offset, length);
+    if (chunk.byteLength !== length) throw new Error(`model weights: expected ${length} bytes at ${offset}, got ${chunk.byteLength}`);
+    out.set(chunk, offset);
+  }
+  return out;
 }
 
 /** The channel on which activations are announced (payload: JSON `{ slot, versionId }`). */
@@ -160,7 +183,7 @@ export async function activeModelVersionId(db: Db, slot = 'default'): Promise<nu
  * Mult-VAE on ML-1M) arrives about 2× faster than through Prisma's pipeline; API processes use it
  * at boot and on activation.
  */
-export async function loadModelVersionPg(pool: pg.Pool, id: number): Promise<ModelVersionArtifact | null> {
+export async function loadModelVersionPg(pool: pg.Pool, id: number, chunkBytes = WEIGHTS_CHUNK_BYTES): Promise<ModelVersionArtifact | null> {
   const { rows } = await pool.query<{
     id: number;
     name: string;
@@ -175,15 +198,20 @@ export async function loadModelVersionPg(pool: pg.Pool, id: number): Promise<Mod
     activatedAt: Date | null;
     itemIds: string[];
     userIds: string[] | null;
-    weights: Buffer;
   }>(
     `SELECT id, name, kind, hyperparameters, metrics, interaction_count AS "interactionCount", data_latest_at AS "dataLatestAt",
             weights_bytes AS "weightsBytes", training_seconds AS "trainingSeconds", created_at AS "createdAt",
-            activated_at AS "activatedAt", item_ids AS "itemIds", user_ids AS "userIds", weights
+            activated_at AS "activatedAt", item_ids AS "itemIds", user_ids AS "userIds"
      FROM model_versions WHERE id = $1`,
     [id],
   );
   const row = rows[0];
   if (!row) return null;
-  return { ...row, interactionCount: Number(row.interactionCount), weights: new Uint8Array(row.weights.buffer, row.weights.byteOffset, row.weights.byteLength) };
+  const weights = await readWeightsInChunks(row.weightsBytes, chunkBytes, async (offset, length) => {
+    const chunk = await pool.query<{ chunk: Buffer }>('SELECT substring(weights FROM $2::int FOR $3::int) AS chunk FROM model_versions WHERE id = $1', [id, offset + 1, length]);
+    if (!chunk.rows[0]) throw new Error(`model version ${id} was deleted while it was read`);
+    const b = chunk.rows[0].chunk;
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  });
+  return { ...row, interactionCount: Number(row.interactionCount), weights };
 }
