@@ -9,7 +9,7 @@ import { Ensemble } from '../models/ensemble.js';
 import { rowStats } from '../models/ensemble.js';
 import { MultDAE } from '../models/mult-dae.js';
 import { MultVAE } from '../models/mult-vae.js';
-import { ServedModel, softmax } from './served-model.js';
+import { centreRows, ServedModel, softmax } from './served-model.js';
 
 /** 300 users in 4 taste groups of 40 items (160 items), plus `bots` users with random histories. */
 function tasteData(seed: number, bots: number): { histories: CsrMatrix; group: number[] } {
@@ -220,5 +220,15 @@ describe('ServedModel (other kinds)', () => {
     expect(rank.toRankingScore(2.5)).toBeCloseTo((0.7 * (0 - me)) / se + (0.3 * (2.5 - md)) / sd, 5);
     expect(Array.from(rank.query!)).toEqual(Array.from(dae.userQueries(history)));
     served.dispose();
+  });
+});
+
+describe('centreRows', () => {
+  it('subtracts the column means in place and returns them', () => {
+    const m = Float32Array.from([1, 10, 3, 14, 5, 12]);
+    const mean = centreRows(m, 2);
+    expect(Array.from(mean)).toEqual([3, 12]);
+    expect(Array.from(m)).toEqual([-2, -2, 0, 2, 2, 0]);
+    expect(Array.from(centreRows(new Float32Array(0), 3))).toEqual([0, 0, 0]);
   });
 });

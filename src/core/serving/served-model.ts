@@ -207,7 +207,6 @@ export class ServedModel {
         userVectors.set(model instanceof AutoRec ? model.encode(sub, known) : model.encode(sub), start * model.latentDim);
         await pause();
       }
-      if (!this.disposed) userIndex = await buildVectorIndex('cosine', model.latentDim, userVectors, indexOptions);
       if (model instanceof MultVAE && nonEmpty.length > 0) {
         // The population's encoder means as a diagonal Gaussian: synthetic users drawn from it
         // follow the real popularity far more closely than prior draws (see sampleUsers).
@@ -215,6 +214,11 @@ export class ServedModel {
         fit.add(userVectors);
         this.latentFit = fit.result();
       }
+      // User similarity is the cosine of the vectors centred on the population's mean: encoder
+      // outputs share a large common component (what every history has in common: popularity),
+      // which makes the cosine of raw vectors ≈ 1 for every pair of users.
+      this.userMean = centreRows(userVectors, model.latentDim);
+      if (!this.disposed) userIndex = await buildVectorIndex('cosine', model.latentDim, userVectors, indexOptions);
     }
     if (this.disposed) {
       userIndex?.dispose();
@@ -303,13 +307,21 @@ export class ServedModel {
     return this.itemSimilarity!.search(this.itemSimilarity!.vector(col), k, self);
   }
 
-  /** Population users most similar to a history (cosine of the user vectors); index = population row. */
+  /**
+   * Population users most similar to a history: cosine of the user vectors centred on the
+   * population's mean; index = population row.
+   */
   similarUsers(history: CsrMatrix, k: number, excludeRow = -1): Neighbor[] {
     const model = this.factorized();
     this.checkPopulation();
     const exclude = excludeRow >= 0 ? { has: (i: number) => this.userRows[i] === excludeRow, size: 1 } : NO_EXCLUSION;
-    return this.userIndex!.search(model.encode(history), k, exclude).map((n) => ({ index: this.userRows[n.index], score: n.score }));
+    const query = model.encode(history);
+    for (let d = 0; d < query.length; d++) query[d] -= this.userMean[d];
+    return this.userIndex!.search(query, k, exclude).map((n) => ({ index: this.userRows[n.index], score: n.score }));
   }
+
+  /** The population's mean user vector, subtracted before the user→user cosine. */
+  private userMean: Float32Array = new Float32Array(0);
 
   /**
    * Reconstructed value of every item for a history, in {@link scoreUnit}: probability (softmax
@@ -538,6 +550,20 @@ function factorOf(model: ServableModel): Autoencoder | null {
   if (model instanceof Ease) return null;
   if (model instanceof Ensemble) return model.factorized;
   return model;
+}
+
+/**
+ * Subtracts the column means from every row of `m` [rows × dim] in place.
+ * @returns the means [dim] (zeros for no rows)
+ */
+export function centreRows(m: Float32Array, dim: number): Float32Array {
+  const rows = m.length / dim;
+  const mean = new Float64Array(dim);
+  for (let r = 0; r < rows; r++) for (let d = 0; d < dim; d++) mean[d] += m[r * dim + d];
+  const out = new Float32Array(dim);
+  for (let d = 0; d < dim; d++) out[d] = rows > 0 ? mean[d] / rows : 0;
+  for (let r = 0; r < rows; r++) for (let d = 0; d < dim; d++) m[r * dim + d] -= out[d];
+  return out;
 }
 
 function dropLastColumn(m: Float32Array, dim: number): Float32Array {
