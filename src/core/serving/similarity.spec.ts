@@ -1,4 +1,7 @@
+import * as tf from '@tensorflow/tfjs';
 import { csrFromTriples, type CsrMatrix } from '../data/csr.js';
+import { Random } from '../data/random.js';
+import { initBackend } from '../engine/backend.js';
 import { Ease, invertSpdInPlace } from '../models/ease.js';
 import {
   centreRows,
@@ -9,7 +12,9 @@ import {
   cosineSimilarities,
   easeNeighbours,
   historyCosineSimilarities,
+  jsRowProduct,
   responseLiftNeighbours,
+  tfRowProduct,
   withoutLastColumn,
 } from './similarity.js';
 
@@ -44,6 +49,29 @@ describe('cosineNeighbours', () => {
     const nn = cosineNeighbours(v, dim, 10, { queries: [0] });
     expect(lists(nn)).toEqual([[1, 3, 2], [], [], []]);
     expect(nn.scores[0][2]).toBeCloseTo(-1, 6);
+  });
+
+  it('gives the same lists whatever the block size and with the tfjs product', async () => {
+    await initBackend();
+    const rng = new Random(3);
+    const dim = 9;
+    const v = rng.fillNormal(new Float32Array(40 * dim));
+    v.fill(0, 5 * dim, 6 * dim); // a zero row
+    const expected = cosineNeighbours(v, dim, 6);
+    expect(expected.indices[5].length).toBe(0);
+    expect(expected.indices.every((l, i) => !Array.from(l).includes(5) && !Array.from(l).includes(i))).toBe(true);
+    const queries = [39, 0, 5, 17, 18, 2];
+    for (const options of [{ blockSize: 1 }, { blockSize: 7, queries }, { product: jsRowProduct, blockSize: 4 }]) {
+      const got = cosineNeighbours(v, dim, 6, options);
+      for (const i of options.queries ?? Array.from({ length: 40 }, (_, i) => i)) expect(Array.from(got.indices[i])).toEqual(Array.from(expected.indices[i]));
+    }
+    const before = tf.memory().numTensors;
+    const viaTf = cosineNeighbours(v, dim, 6, { product: tfRowProduct(tf), blockSize: 16 });
+    expect(tf.memory().numTensors).toBe(before);
+    for (let i = 0; i < 40; i++) {
+      expect(Array.from(viaTf.indices[i])).toEqual(Array.from(expected.indices[i]));
+      viaTf.scores[i].forEach((s, r) => expect(s).toBeCloseTo(expected.scores[i][r], 5));
+    }
   });
 
   it('rejects bad shapes and k', () => {

@@ -17,6 +17,7 @@
  * O(numItems² · dim) for dense vectors (≈ 3 s for 3,700 items × 200 in V8) and
  * O(Σ_u |history_u|² + numItems²) for co-occurrence.
  */
+import type * as tfjs from '@tensorflow/tfjs';
 import type { CsrMatrix } from '../data/csr.js';
 import { topK, type Exclusion } from '../index/top-k.js';
 
@@ -61,24 +62,73 @@ export function neighboursFromScores(
 }
 
 /**
+ * Scores of some rows of a unit-row matrix against all of its rows: `prepare(unit, dim)` is called
+ * once with the [rows × dim] unit rows and returns `scores(queries)` = unit[queries] · unitᵀ
+ * [queries.length × rows] row-major. The default is plain JavaScript (blocked over queries); a
+ * caller with tfjs can pass a matMul-backed one, e.g. 10× faster on wasm.
+ */
+export type RowProduct = (unit: Float32Array, dim: number) => { scores(queries: Int32Array): Float32Array; dispose?(): void };
+
+/** Options of {@link cosineNeighbours}. */
+export interface CosineNeighbourOptions extends NeighbourOptions {
+  /** How the dot products are computed (default {@link jsRowProduct}). */
+  product?: RowProduct;
+  /** Queries per product call (default 64). */
+  blockSize?: number;
+}
+
+/**
  * The k nearest items of each item by cosine of its row in `vectors`. Zero rows have no
  * neighbours and are nobody's neighbour.
  * @param vectors [numItems × dim] row-major item vectors
  */
-export function cosineNeighbours(vectors: Float32Array, dim: number, k: number, options: NeighbourOptions = {}): NeighbourLists {
+export function cosineNeighbours(vectors: Float32Array, dim: number, k: number, options: CosineNeighbourOptions = {}): NeighbourLists {
   const n = rowsOf('cosineNeighbours', vectors, dim);
+  const block = options.blockSize ?? 64;
+  if (!(Number.isInteger(block) && block >= 1)) throw new Error(`cosineNeighbours: blockSize must be a positive integer, got ${block}`);
   const unit = normalisedRows(vectors, dim);
   const zero = new Uint8Array(n);
   for (let r = 0; r < n; r++) zero[r] = isZeroRow(unit, r, dim) ? 1 : 0;
-  return neighboursFromScores(
-    n,
-    k,
-    (i, out) => {
-      if (zero[i]) return;
-      const q = i * dim;
-      for (let j = 0; j < n; j++) {
-        if (zero[j]) continue;
-        const o = j * dim;
+  const queries = Int32Array.from(options.queries ?? allItems(n));
+  const position = new Map<number, number>();
+  queries.forEach((i, q) => position.set(i, q));
+  const product = (options.product ?? jsRowProduct)(unit, dim);
+  let first = -1;
+  let scores: Float32Array = new Float32Array(0);
+  try {
+    return neighboursFromScores(
+      n,
+      k,
+      (i, out) => {
+        if (zero[i]) return;
+        const q = position.get(i)!;
+        if (first < 0 || q < first || q >= first + block) {
+          first = q - (q % block);
+          scores = product.scores(queries.subarray(first, first + block));
+        }
+        out.set(scores.subarray((q - first) * n, (q - first + 1) * n));
+        for (let j = 0; j < n; j++) if (zero[j]) out[j] = Number.NaN;
+      },
+      { queries },
+    );
+  } finally {
+    product.dispose?.();
+  }
+}
+
+/**
+ * The default {@link RowProduct}: each unit row is read once per block of queries (the block's
+ * rows stay in cache), four accumulators per dot product.
+ */
+export const jsRowProduct: RowProduct = (unit, dim) => ({
+  scores(queries) {
+    const n = unit.length / dim;
+    const b = queries.length;
+    const out = new Float32Array(b * n);
+    for (let j = 0; j < n; j++) {
+      const o = j * dim;
+      for (let a = 0; a < b; a++) {
+        const q = queries[a] * dim;
         let s0 = 0;
         let s1 = 0;
         let s2 = 0;
@@ -91,11 +141,36 @@ export function cosineNeighbours(vectors: Float32Array, dim: number, k: number, 
           s3 += unit[q + d + 3] * unit[o + d + 3];
         }
         for (; d < dim; d++) s0 += unit[q + d] * unit[o + d];
-        out[j] = s0 + s1 + s2 + s3;
+        out[a * n + j] = s0 + s1 + s2 + s3;
       }
-    },
-    options,
-  );
+    }
+    return out;
+  },
+});
+
+/**
+ * A {@link RowProduct} on tfjs: unitᵀ [dim × rows] is kept as one tensor and each block is one
+ * non-transposed matMul (the form the wasm backend hands to XNNPACK; NOTES.md "tfjs").
+ * @param tf the tfjs namespace of an initialised backend
+ */
+export function tfRowProduct(tf: typeof tfjs): RowProduct {
+  return (unit, dim) => {
+    const n = unit.length / dim;
+    const unitT = tf.tidy(() => tf.transpose(tf.tensor2d(unit, [n, dim])));
+    return {
+      scores(queries) {
+        const rows = new Float32Array(queries.length * dim);
+        queries.forEach((i, a) => rows.set(unit.subarray(i * dim, (i + 1) * dim), a * dim));
+        const product = tf.tidy(() => tf.matMul(tf.tensor2d(rows, [queries.length, dim]), unitT));
+        try {
+          return product.dataSync() as Float32Array;
+        } finally {
+          product.dispose();
+        }
+      },
+      dispose: () => unitT.dispose(),
+    };
+  };
 }
 
 /** How {@link easeNeighbours} reads EASE's weights. */
