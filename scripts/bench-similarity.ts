@@ -25,6 +25,11 @@ import {
   columnStats,
   concatenateNormalised,
   cooccurrenceNeighbours,
+  cooccurrenceScorer,
+  cosineScorer,
+  easeScorer,
+  mixedScorer,
+  neighboursFromScores,
   cosineNeighbours,
   cosineSimilarities,
   easeNeighbours,
@@ -89,6 +94,12 @@ async function cached<T>(dir: string | undefined, key: string, load: (b: Uint8Ar
     log(`${key}: saved to ${file}`);
   }
   return model;
+}
+
+function transpose(m: Float32Array, n: number): Float32Array {
+  const t = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) t[j * n + i] = m[i * n + j];
+  return t;
 }
 
 function pad(s: string, n: number): string {
@@ -207,6 +218,23 @@ async function main(): Promise<void> {
   }
 
   const baseKey = `i${n}-u${data.train.numRows}`;
+  const concatenated = new Map<string, { vectors: Float32Array; dim: number }>();
+  /** Neighbours by a weighted sum of cosines / partial correlations / the reference's cosine. */
+  const mixed = (parts: ({ weight: number } & ({ vectors: { vectors: Float32Array; dim: number } } | { ease: Float32Array } | { raw: true }))[]) => {
+    const disposers: (() => void)[] = [];
+    const scorers = parts.map((p) => {
+      if ('raw' in p) return { scorer: cooccurrenceScorer(data.train), weight: p.weight };
+      if ('ease' in p) return { scorer: easeScorer(p.ease, n, 'geometric'), weight: p.weight };
+      const c = cosineScorer(p.vectors.vectors, p.vectors.dim, { product });
+      disposers.push(c.dispose);
+      return { scorer: c, weight: p.weight };
+    });
+    try {
+      return neighboursFromScores(n, k, mixedScorer(n, scorers));
+    } finally {
+      disposers.forEach((d) => d());
+    }
+  };
   for (const kind of models.filter((m) => m !== 'ease')) {
     const label = kind === 'vae' ? 'Mult-VAE' : 'Mult-DAE';
     const key = `${kind}-${baseKey}-e${epochs}-b${batchSize}-s${seed}`;
@@ -232,7 +260,10 @@ async function main(): Promise<void> {
     add(`${label}: decoder W_i (today)`, () => cosineNeighbours(decoder, decoderDim, k, { product }));
     add(`${label}: decoder [W_i, b_i]`, () => cosineNeighbours(model.itemVectors(), model.itemVectorDim, k, { product }));
     add(`${label}: encoder input rows`, () => cosineNeighbours(input.vectors, input.dim, k, { product }));
-    add(`${label}: encoder + decoder (½ each)`, () => cosineNeighbours(concatenateNormalised(input.vectors, input.dim, decoder, decoderDim), input.dim + decoderDim, k, { product }));
+    const both = { vectors: concatenateNormalised(input.vectors, input.dim, decoder, decoderDim), dim: input.dim + decoderDim };
+    concatenated.set(label, both);
+    add(`${label}: encoder + decoder (½ each)`, () => cosineNeighbours(both.vectors, both.dim, k, { product }));
+    add(`${label}: ½ (encoder + decoder) + ½ reference`, () => mixed([{ vectors: both, weight: 0.5 }, { raw: true, weight: 0.5 }]));
     add(`${label}: response lift`, () => responseLiftNeighbours((h) => model.reconstruct(h), n, k));
 
     // Users: the population = train users, the queries = test users' fold-in histories.
@@ -272,6 +303,12 @@ async function main(): Promise<void> {
     add('EASE: column B[·, i]', () => easeNeighbours(ease.weights, n, k, 'column'));
     add('EASE: (B + Bᵀ) / 2', () => easeNeighbours(ease.weights, n, k, 'symmetric'));
     add('EASE: √(B_ij·B_ji) (partial correlation)', () => easeNeighbours(ease.weights, n, k, 'geometric'));
+    add('EASE: cosine of rows B[i, ·]', () => cosineNeighbours(ease.weights, n, k, { product }));
+    add('EASE: cosine of columns B[·, i]', () => cosineNeighbours(transpose(ease.weights, n), n, k, { product }));
+    add('EASE: ½ partial correlation + ½ reference', () => mixed([{ ease: ease.weights, weight: 0.5 }, { raw: true, weight: 0.5 }]));
+    for (const [label, both] of concatenated) {
+      add(`EASE + ${label}: ½ partial correlation + ½ (encoder + decoder)`, () => mixed([{ ease: ease.weights, weight: 0.5 }, { vectors: both, weight: 0.5 }]));
+    }
   }
 
   const reference = rows[0];

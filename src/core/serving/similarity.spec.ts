@@ -8,11 +8,15 @@ import {
   columnStats,
   concatenateNormalised,
   cooccurrenceNeighbours,
+  cooccurrenceScorer,
+  cosineScorer,
   cosineNeighbours,
   cosineSimilarities,
   easeNeighbours,
   historyCosineSimilarities,
   jsRowProduct,
+  mixedScorer,
+  neighboursFromScores,
   responseLiftNeighbours,
   tfRowProduct,
   withoutLastColumn,
@@ -98,7 +102,7 @@ describe('easeNeighbours', () => {
     expect(geo.scores[0][0]).toBeCloseTo(Math.sqrt(0.5 * 0.2), 6);
     expect(lists(geo)).toEqual([[1, 2], [0, 2], [0, 1]]);
     expect(geo.scores[1][1]).toBeCloseTo(-0.2, 6); // −√(0.4 · 0.1)
-    expect(() => easeNeighbours(B, 2, 1, 'row')).toThrow('9 weights for 2 × 2 items');
+    expect(() => easeNeighbours(B, 2, 1, 'row')).toThrow('easeScorer: 9 weights for 2 × 2 items');
   });
 
   it("'geometric' is the partial correlation −P_ij / √(P_ii P_jj) of a fitted EASE", () => {
@@ -145,6 +149,60 @@ describe('cooccurrenceNeighbours', () => {
   it('counts a stored entry once whatever its value', () => {
     const weighted = csrFromTriples(2, 2, [0, 0, 1], [0, 1, 1], [5, 3, 2]);
     expect(cooccurrenceNeighbours(weighted, 1).scores[0][0]).toBeCloseTo(1 / Math.sqrt(2), 6);
+  });
+});
+
+describe('mixedScorer', () => {
+  it('sums weighted parts, a NaN part counting 0, and keeps NaN where every part is NaN', () => {
+    // items 0–2 co-occur, item 3 co-occurs with nobody; vectors make item 3 close to item 0
+    const train = histories(4, [[0, 1], [0, 2], [1, 2], [3]]);
+    const vectors = new Float32Array([1, 0, 0, 1, 1, 1, 1, 0.1]);
+    const cos = cosineScorer(vectors, 2);
+    const co = cooccurrenceScorer(train);
+    const mixed = mixedScorer(
+      4,
+      [
+        { scorer: cos, weight: 0.5 },
+        { scorer: co, weight: 0.5 },
+      ],
+      { standardise: false },
+    );
+    const out = new Float32Array(4);
+    mixed(0, out);
+    const c = new Float32Array(4);
+    cos(0, c);
+    expect(out[1]).toBeCloseTo(0.5 * c[1] + 0.5 * 0.5, 6); // co-occurrence cosine(0, 1) = 1 / √(2·2)
+    expect(out[3]).toBeCloseTo(0.5 * c[3], 6); // no co-occurrence: that part counts 0
+    const onlyCo = mixedScorer(4, [{ scorer: co, weight: 1 }], { standardise: false });
+    onlyCo(3, out);
+    expect(Array.from(out.subarray(0, 3)).every(Number.isNaN)).toBe(true); // (out[3] is item 3 with itself)
+    expect(lists(neighboursFromScores(4, 1, mixed))[3]).toEqual([0]);
+    cos.dispose();
+    expect(() => mixedScorer(4, [])).toThrow('no parts');
+  });
+
+  it('standardises each part (NaN = the row\'s lowest score), so the scale of a part does not matter', () => {
+    const a: (i: number, out: Float32Array) => void = (_i, out) => out.set([0, 1, 2, 3]); // z: −1.342, −0.447, 0.447, 1.342
+    const b: (i: number, out: Float32Array) => void = (_i, out) => out.set([300, 200, Number.NaN, 0]); // NaN → 0; z (300, 200, 0, 0)
+    const mixed = mixedScorer(4, [
+      { scorer: a, weight: 1 },
+      { scorer: (i, out) => (b(i, out), out.forEach((v, j) => (out[j] = v / 100))), weight: 1 },
+    ]);
+    const same = mixedScorer(4, [
+      { scorer: a, weight: 1 },
+      { scorer: b, weight: 1 },
+    ]);
+    const x = new Float32Array(4);
+    const y = new Float32Array(4);
+    mixed(0, x);
+    same(0, y);
+    Array.from(x).forEach((v, j) => expect(v).toBeCloseTo(y[j], 5));
+    const za = [-3, -1, 1, 3].map((v) => v / Math.sqrt(5));
+    const zb = [300, 200, 0, 0].map((v) => (v - 125) / Math.sqrt(((175 ** 2) + 75 ** 2 + 2 * 125 ** 2) / 4));
+    Array.from(x).forEach((v, j) => expect(v).toBeCloseTo(za[j] + zb[j], 5));
+    const constant = mixedScorer(2, [{ scorer: (_i, out) => out.set([5, 5]), weight: 1 }]);
+    constant(0, x.subarray(0, 2));
+    expect(Array.from(x.subarray(0, 2))).toEqual([0, 0]);
   });
 });
 

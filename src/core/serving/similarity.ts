@@ -69,50 +69,56 @@ export function neighboursFromScores(
  */
 export type RowProduct = (unit: Float32Array, dim: number) => { scores(queries: Int32Array): Float32Array; dispose?(): void };
 
-/** Options of {@link cosineNeighbours}. */
-export interface CosineNeighbourOptions extends NeighbourOptions {
+/** Options of {@link cosineScorer}. */
+export interface CosineScorerOptions {
   /** How the dot products are computed (default {@link jsRowProduct}). */
   product?: RowProduct;
-  /** Queries per product call (default 64). */
+  /** Items per product call (default 64): item i's scores come with those of its block. */
   blockSize?: number;
 }
 
+/** Scores of every item for query item i, written into `out` (NaN = not a candidate). */
+export type ItemScorer = (i: number, out: Float32Array) => void;
+
 /**
- * The k nearest items of each item by cosine of its row in `vectors`. Zero rows have no
- * neighbours and are nobody's neighbour.
+ * Cosine of item i's row with every row of `vectors` (zero rows: NaN, nobody's neighbour),
+ * computed a block of consecutive items at a time (queries in ascending order compute each block
+ * once). Call `dispose` when done (frees a tfjs product's tensor).
  * @param vectors [numItems × dim] row-major item vectors
  */
-export function cosineNeighbours(vectors: Float32Array, dim: number, k: number, options: CosineNeighbourOptions = {}): NeighbourLists {
-  const n = rowsOf('cosineNeighbours', vectors, dim);
+export function cosineScorer(vectors: Float32Array, dim: number, options: CosineScorerOptions = {}): ItemScorer & { dispose(): void } {
+  const n = rowsOf('cosineScorer', vectors, dim);
   const block = options.blockSize ?? 64;
-  if (!(Number.isInteger(block) && block >= 1)) throw new Error(`cosineNeighbours: blockSize must be a positive integer, got ${block}`);
+  if (!(Number.isInteger(block) && block >= 1)) throw new Error(`cosineScorer: blockSize must be a positive integer, got ${block}`);
   const unit = normalisedRows(vectors, dim);
   const zero = new Uint8Array(n);
   for (let r = 0; r < n; r++) zero[r] = isZeroRow(unit, r, dim) ? 1 : 0;
-  const queries = Int32Array.from(options.queries ?? allItems(n));
-  const position = new Map<number, number>();
-  queries.forEach((i, q) => position.set(i, q));
   const product = (options.product ?? jsRowProduct)(unit, dim);
   let first = -1;
   let scores: Float32Array = new Float32Array(0);
+  const scorer = (i: number, out: Float32Array) => {
+    if (zero[i]) return void out.fill(Number.NaN);
+    if (first < 0 || i < first || i >= first + block) {
+      first = i - (i % block);
+      scores = product.scores(allItems(Math.min(block, n - first), first));
+    }
+    out.set(scores.subarray((i - first) * n, (i - first + 1) * n));
+    for (let j = 0; j < n; j++) if (zero[j]) out[j] = Number.NaN;
+  };
+  return Object.assign(scorer, { dispose: () => product.dispose?.() });
+}
+
+/**
+ * The k nearest items of each item by cosine of its row in `vectors` ({@link cosineScorer}).
+ * Zero rows have no neighbours and are nobody's neighbour.
+ * @param vectors [numItems × dim] row-major item vectors
+ */
+export function cosineNeighbours(vectors: Float32Array, dim: number, k: number, options: CosineScorerOptions & NeighbourOptions = {}): NeighbourLists {
+  const scorer = cosineScorer(vectors, dim, options);
   try {
-    return neighboursFromScores(
-      n,
-      k,
-      (i, out) => {
-        if (zero[i]) return;
-        const q = position.get(i)!;
-        if (first < 0 || q < first || q >= first + block) {
-          first = q - (q % block);
-          scores = product.scores(queries.subarray(first, first + block));
-        }
-        out.set(scores.subarray((q - first) * n, (q - first + 1) * n));
-        for (let j = 0; j < n; j++) if (zero[j]) out[j] = Number.NaN;
-      },
-      { queries },
-    );
+    return neighboursFromScores(vectors.length / dim, k, scorer, options);
   } finally {
-    product.dispose?.();
+    scorer.dispose();
   }
 }
 
@@ -177,7 +183,7 @@ export function tfRowProduct(tf: typeof tfjs): RowProduct {
 export type EaseNeighbourMode = 'row' | 'column' | 'symmetric' | 'geometric';
 
 /**
- * EASE item–item weights as neighbour scores for item i (B = I − P·diag(1/diag P), P the inverse
+ * EASE item–item weights as scores for query item i (B = I − P·diag(1/diag P), P the inverse
  * of the regularised Gram matrix, so B[i, j] = −P_ij / P_jj):
  * - 'row': B[i, j], how much having i raises j's score (what X·B recommends after i alone); the
  *   division by P_jj favours popular j;
@@ -187,11 +193,11 @@ export type EaseNeighbourMode = 'row' | 'column' | 'symmetric' | 'geometric';
  *   i and j (the two weights always share a sign).
  * @param weights [numItems × numItems] row-major B (Ease.weights)
  */
-export function easeNeighbours(weights: Float32Array, numItems: number, k: number, mode: EaseNeighbourMode, options: NeighbourOptions = {}): NeighbourLists {
+export function easeScorer(weights: Float32Array, numItems: number, mode: EaseNeighbourMode): ItemScorer {
   const n = numItems;
-  if (weights.length !== n * n) throw new Error(`easeNeighbours: ${weights.length} weights for ${n} × ${n} items`);
+  if (weights.length !== n * n) throw new Error(`easeScorer: ${weights.length} weights for ${n} × ${n} items`);
   const B = weights;
-  const fills: Record<EaseNeighbourMode, (i: number, out: Float32Array) => void> = {
+  const fills: Record<EaseNeighbourMode, ItemScorer> = {
     row: (i, out) => out.set(B.subarray(i * n, (i + 1) * n)),
     column: (i, out) => {
       for (let j = 0; j < n; j++) out[j] = B[j * n + i];
@@ -208,8 +214,13 @@ export function easeNeighbours(weights: Float32Array, numItems: number, k: numbe
       }
     },
   };
-  if (!fills[mode]) throw new Error(`easeNeighbours: unknown mode ${JSON.stringify(mode)}`);
-  return neighboursFromScores(n, k, fills[mode], options);
+  if (!fills[mode]) throw new Error(`easeScorer: unknown mode ${JSON.stringify(mode)}`);
+  return fills[mode];
+}
+
+/** The k best items of each item by {@link easeScorer}. */
+export function easeNeighbours(weights: Float32Array, numItems: number, k: number, mode: EaseNeighbourMode, options: NeighbourOptions = {}): NeighbourLists {
+  return neighboursFromScores(numItems, k, easeScorer(weights, numItems, mode), options);
 }
 
 /** Options of {@link cooccurrenceNeighbours}. */
@@ -225,34 +236,100 @@ export interface CooccurrenceOptions extends NeighbourOptions {
 
 /**
  * The reference item–item similarity: co-occurrence of the raw interaction columns (binary: a
- * stored entry counts once whatever its value). Items that no user shares with i are not
- * neighbours, so a rare item's list may be shorter than k.
- * @param interactions [users × numItems] training histories
+ * stored entry counts once whatever its value), C_ij / (n_i^(1−α) · n_j^α). Items that no user
+ * shares with i score NaN (not candidates), so a rare item's list may be shorter than k.
+ * Cost: O(Σ_u |history_u|²) over all queries, plus O(numItems) per query.
+ * @param interactions [users × numItems] histories (training data, or a served population)
  */
-export function cooccurrenceNeighbours(interactions: CsrMatrix, k: number, options: CooccurrenceOptions = {}): NeighbourLists {
+export function cooccurrenceScorer(interactions: CsrMatrix, options: Omit<CooccurrenceOptions, 'queries'> = {}): ItemScorer {
   const alpha = options.popularityExponent ?? 0.5;
-  if (!(alpha >= 0 && alpha <= 1)) throw new Error(`cooccurrenceNeighbours: popularityExponent must be in [0, 1], got ${alpha}`);
+  if (!(alpha >= 0 && alpha <= 1)) throw new Error(`cooccurrenceScorer: popularityExponent must be in [0, 1], got ${alpha}`);
   const n = interactions.numCols;
   const byItem = usersByItem(interactions);
-  const count = new Float64Array(n);
-  for (let i = 0; i < n; i++) count[i] = byItem.indptr[i + 1] - byItem.indptr[i];
+  const right = new Float64Array(n);
+  for (let i = 0; i < n; i++) right[i] = Math.pow(byItem.indptr[i + 1] - byItem.indptr[i], alpha);
   const co = new Float64Array(n);
   const { indptr, indices } = interactions;
-  return neighboursFromScores(
-    n,
-    k,
-    (i, out) => {
-      if (count[i] === 0) return;
-      co.fill(0);
-      for (let p = byItem.indptr[i]; p < byItem.indptr[i + 1]; p++) {
-        const u = byItem.users[p];
-        for (let q = indptr[u]; q < indptr[u + 1]; q++) co[indices[q]]++;
+  return (i, out) => {
+    out.fill(Number.NaN);
+    const count = byItem.indptr[i + 1] - byItem.indptr[i];
+    if (count === 0) return;
+    co.fill(0);
+    for (let p = byItem.indptr[i]; p < byItem.indptr[i + 1]; p++) {
+      const u = byItem.users[p];
+      for (let q = indptr[u]; q < indptr[u + 1]; q++) co[indices[q]]++;
+    }
+    const left = Math.pow(count, 1 - alpha);
+    for (let j = 0; j < n; j++) if (co[j] > 0) out[j] = co[j] / (left * right[j]);
+  };
+}
+
+/** The k best items of each item by {@link cooccurrenceScorer} (α = 0.5: cosine, the reference). */
+export function cooccurrenceNeighbours(interactions: CsrMatrix, k: number, options: CooccurrenceOptions = {}): NeighbourLists {
+  return neighboursFromScores(interactions.numCols, k, cooccurrenceScorer(interactions, options), options);
+}
+
+/** Options of {@link mixedScorer}. */
+export interface MixedScorerOptions {
+  /**
+   * Standardise each part's row before weighting (default true): z = (v − mean) / std over the
+   * row, after NaN entries take the row's lowest score (e.g. items that co-occur with nobody get
+   * the lowest cosine), so parts on different scales (cosines, EASE's partial correlations) weigh
+   * as their weights say. false: raw values, a NaN part counting 0.
+   */
+  standardise?: boolean;
+}
+
+/**
+ * A weighted sum of scorers' rows (e.g. ½ model cosine + ½ co-occurrence cosine). An item that is
+ * NaN in every part stays NaN (not a candidate).
+ */
+export function mixedScorer(numItems: number, parts: readonly { scorer: ItemScorer; weight: number }[], options: MixedScorerOptions = {}): ItemScorer {
+  if (parts.length === 0) throw new Error('mixedScorer: no parts');
+  const standardise = options.standardise ?? true;
+  const tmp = new Float32Array(numItems);
+  const defined = new Uint8Array(numItems);
+  return (i, out) => {
+    out.fill(0);
+    defined.fill(0);
+    for (const { scorer, weight } of parts) {
+      tmp.fill(Number.NaN);
+      scorer(i, tmp);
+      let shift = 0;
+      let scale = 1;
+      let low = Infinity;
+      if (standardise) {
+        let sum = 0;
+        let count = 0;
+        for (let j = 0; j < numItems; j++) {
+          const v = tmp[j];
+          if (v === v) {
+            sum += v;
+            count++;
+            if (v < low) low = v;
+          }
+        }
+        if (count === 0) continue;
+        const fill = numItems - count;
+        const mean = (sum + fill * low) / numItems;
+        let sq = fill * (low - mean) ** 2;
+        for (let j = 0; j < numItems; j++) if (tmp[j] === tmp[j]) sq += (tmp[j] - mean) ** 2;
+        const std = Math.sqrt(sq / numItems);
+        shift = mean;
+        scale = std > 0 ? 1 / std : 0;
       }
-      const left = Math.pow(count[i], 1 - alpha);
-      for (let j = 0; j < n; j++) if (co[j] > 0) out[j] = co[j] / (left * Math.pow(count[j], alpha));
-    },
-    options,
-  );
+      for (let j = 0; j < numItems; j++) {
+        const v = tmp[j];
+        if (v === v) {
+          out[j] += weight * (v - shift) * scale;
+          defined[j] = 1;
+        } else if (standardise) {
+          out[j] += weight * (low - shift) * scale;
+        }
+      }
+    }
+    for (let j = 0; j < numItems; j++) if (!defined[j]) out[j] = Number.NaN;
+  };
 }
 
 /** Options of {@link responseLiftNeighbours}. */
@@ -443,9 +520,10 @@ function rowsOf(name: string, m: Float32Array, dim: number): number {
   return m.length / dim;
 }
 
-function allItems(n: number): Int32Array {
+/** first, first + 1, …, first + n − 1. */
+function allItems(n: number, first = 0): Int32Array {
   const all = new Int32Array(n);
-  for (let i = 0; i < n; i++) all[i] = i;
+  for (let i = 0; i < n; i++) all[i] = first + i;
   return all;
 }
 
