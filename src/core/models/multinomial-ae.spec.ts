@@ -215,6 +215,27 @@ it('MultDAE: weight decay defaults to 0.01 / batchSize (reference.py)', async ()
   m.dispose();
 });
 
+it('inputItemVectors: the first layer\'s row of each item (Mult-DAE [I-3-I]: atanh(encode({i})) − atanh(encode(∅)))', async () => {
+  const train = toyData(1, 20);
+  const m = await MultDAE.fit(tf, train, { hiddenUnits: [], latentDim: 3, batchSize: 10, epochs: 2 });
+  const { vectors, dim } = m.inputItemVectors();
+  expect(dim).toBe(3);
+  expect(vectors.length).toBe(train.numCols * 3);
+  const n = train.numCols;
+  const oneItem = csrFromTriples(n, n, Array.from({ length: n }, (_, i) => i), Array.from({ length: n }, (_, i) => i));
+  const empty = csrFromTriples(1, n, [], []);
+  const h = m.encode(oneItem);
+  const h0 = m.encode(empty);
+  for (let i = 0; i < n; i++) {
+    for (let d = 0; d < 3; d++) expect(Math.atanh(h[i * 3 + d]) - Math.atanh(h0[d])).toBeCloseTo(vectors[i * 3 + d], 3);
+  }
+  const vae = await MultVAE.fit(tf, train, { hiddenUnits: [5], latentDim: 2, batchSize: 10, epochs: 1 });
+  expect(vae.inputItemVectors().dim).toBe(5);
+  expect(vae.inputItemVectors().vectors.length).toBe(n * 5);
+  vae.dispose();
+  m.dispose();
+});
+
 /** Dense input matrix of sparse rows. */
 function dense(x: SparseRows): tf.Tensor2D {
   const out = new Float32Array(x.numRows * x.numCols);

@@ -385,6 +385,19 @@ export class MultinomialAutoencoder implements Autoencoder {
   }
 
   /**
+   * The encoder's input-layer weights per item: row i = W₁[i, ·], what item i adds to the first
+   * layer's pre-activation of a history that contains it (before the history's L2 normalisation).
+   * dim = the first layer's width (hiddenUnits[0], or latentDim for the DAE without hidden layers;
+   * 2·latentDim = [μ, log σ²] for a VAE without hidden layers). A copy.
+   * @returns vectors [numItems × dim] row-major
+   */
+  inputItemVectors(): { vectors: Float32Array; dim: number } {
+    this.live();
+    const dim = this.spec.layers[0].outDim;
+    return { vectors: this.weights[0].slice(0, this.numItems * dim), dim }; // [W₁; b₁]: W₁ first
+  }
+
+  /**
    * User queries [rows × itemVectorDim]: [h_u, 1] with h_u the output layer's input in
    * evaluation mode (VAE: tanh(d₁(μ)) …; DAE: the bottleneck activation).
    */
