@@ -87,7 +87,7 @@ export class LoadedVersion {
     if (this.served.numItems > 20_000) return;
     for (let col = 0; col < this.served.numItems && !this.disposed; col++) {
       if (this.itemOfColumn[col] >= 0) this.similarItems(col, SIMILAR_DEPTH);
-      if (col % 64 === 63) await pause();
+      if (col % 16 === 15) await pause();
     }
   }
 

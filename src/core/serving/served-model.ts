@@ -8,6 +8,8 @@ import { Ease } from '../models/ease.js';
 import { Ensemble } from '../models/ensemble.js';
 import { MultVAE, type SampleUsersOptions, type SyntheticUserSample } from '../models/mult-vae.js';
 import { LatentGaussianFit } from '../models/synthetic-users.js';
+import { MultinomialAutoencoder } from '../models/multinomial-ae.js';
+import { cosineScorer, easeScorer, mixedScorer, type ItemScorer } from './similarity.js';
 
 /** What a model's scores mean; reconstruction values are reported in this unit. */
 export type ScoreUnit = 'probability' | 'rating' | 'score';
@@ -299,6 +301,15 @@ export class ServedModel {
   similarItems(col: number, k: number, exclude: Exclusion = NO_EXCLUSION): Neighbor[] {
     this.checkColumn(col);
     const self = { has: (i: number) => i === col || exclude.has(i), size: exclude.size + 1 };
+    if (this.model instanceof Ensemble) {
+      const scorer = (this.ensembleSimilarity ??= ensembleItemScorer(this.model));
+      if (scorer) {
+        const scores = new Float32Array(this.numItems);
+        scorer(col, scores);
+        for (let j = 0; j < scores.length; j++) if (scores[j] !== scores[j]) scores[j] = -Infinity;
+        return topK(scores, k, self);
+      }
+    }
     const ease = this.model instanceof Ease ? this.model : this.model instanceof Ensemble ? easeMember(this.model) : null;
     if (ease) {
       const n = this.numItems;
@@ -319,6 +330,9 @@ export class ServedModel {
     for (let d = 0; d < query.length; d++) query[d] -= this.userMean[d];
     return this.userIndex!.search(query, k, exclude).map((n) => ({ index: this.userRows[n.index], score: n.score }));
   }
+
+  /** Ensembles: item–item scores (see {@link ensembleItemScorer}), built on first use. */
+  private ensembleSimilarity: ItemScorer | null | undefined;
 
   /** The population's mean user vector, subtracted before the user→user cosine. */
   private userMean: Float32Array = new Float32Array(0);
@@ -537,6 +551,32 @@ function easeError(histories: CsrMatrix, row: number, scores: Float32Array): num
     se += (x - s) ** 2 - s * s;
   }
   return se / (hi - lo);
+}
+
+/**
+ * Item–item scores of an ensemble of EASE and a Mult-DAE/VAE, chosen on evidence
+ * (`npm run bench:similarity`, genre precision@10 of the 10 neighbours against the cosine of raw
+ * interaction columns): ½ EASE's partial correlation −P_ij/√(P_ii P_jj) + ½ (½ cosine of the
+ * encoder's input rows + ½ cosine of the decoder's item vectors), each part standardised per
+ * query. ML-1M: 0.849 vs 0.827 for raw cosine (1.026×), where EASE's rows alone reach 0.784
+ * (0.947×) and the decoder alone 0.838; ml-latest-small: 0.677 vs 0.655 (1.034×).
+ * Null when the ensemble lacks either member kind.
+ */
+function ensembleItemScorer(model: Ensemble): ItemScorer | null {
+  const ease = easeMember(model);
+  const ae = model.factorized;
+  if (!ease || !(ae instanceof MultinomialAutoencoder)) return null;
+  const n = model.numItems;
+  const encoder = ae.inputItemVectors();
+  const decoder = dropLastColumn(ae.itemVectors(), ae.itemVectorDim);
+  const autoencoder = mixedScorer(n, [
+    { scorer: cosineScorer(encoder.vectors, encoder.dim, { blockSize: 16 }), weight: 0.5 },
+    { scorer: cosineScorer(decoder, ae.itemVectorDim - 1, { blockSize: 16 }), weight: 0.5 },
+  ]);
+  return mixedScorer(n, [
+    { scorer: easeScorer(ease.weights, n, 'geometric'), weight: 0.5 },
+    { scorer: autoencoder, weight: 0.5 },
+  ]);
 }
 
 /** An ensemble's EASE member (its item–item weights serve similar items), or null. */
