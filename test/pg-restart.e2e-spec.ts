@@ -33,7 +33,7 @@ describe('PostgreSQL restart during training', () => {
     const v1 = (await waitFor(() => trainingRun(app, firstRun), ended, 90_000)).versionId;
     await waitFor(() => servedVersion(app), (v) => v === v1, 30_000);
 
-    const id = await trainModel(app, { kind: 'DAE', epochs: 400, activate: 'ALWAYS', hyperparameters: { latentDim: 16, batchSize: 32 } });
+    const id = await trainModel(app, { kind: 'DAE', epochs: 400, activate: 'ALWAYS', hyperparameters: { latentDim: 16, batchSize: 32, patience: 400 } });
     await waitFor(() => trainingRun(app, id), (r) => r.status === 'RUNNING' && r.epoch >= 2, 60_000);
 
     await server.stop();

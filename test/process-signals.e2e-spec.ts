@@ -158,9 +158,9 @@ describe('processes stop cleanly on SIGINT and SIGTERM sent to npm', () => {
 
   it('npm run demo: Ctrl-C while the demo model trains', async () => {
     const port = await freePort();
-    const proc = spawnNpmScript('demo', ['--epochs', '500'], embeddedEnv(port));
+    const proc = spawnNpmScript('demo', ['--budget', '3600'], embeddedEnv(port));
     running.push(proc);
-    await waitUntil('the demo trains', proc, () => /training run \d+ \(Mult-VAE, 500 epochs\) queued/.test(proc.output()));
+    await waitUntil('the demo trains', proc, () => /training run \d+ \(AUTO: .* at most 3600 s\) queued/.test(proc.output()));
     const postgres = { pid: await postmasterPid() };
     await stopAndCheck(proc, 'SIGINT', 'group', /Recoder demo stopped \(SIGINT\)/, postgres);
     expect(proc.output()).toMatch(/skipping the import/);

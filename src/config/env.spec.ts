@@ -46,7 +46,7 @@ describe('loadEnv', () => {
   });
 
   it('configures the training worker and the retraining schedule', () => {
-    expect(loadEnv({})).toMatchObject({ trainingWorker: 'thread', trainingThreadNice: 19, retrain: { schedule: '', kind: 'VAE', activate: 'IF_BETTER', epochs: null } });
+    expect(loadEnv({})).toMatchObject({ trainingWorker: 'thread', trainingThreadNice: 19, retrain: { schedule: '', kind: 'AUTO', activate: 'IF_BETTER', epochs: null }, autoBudgetSeconds: 900 });
     const env = loadEnv({
       RECODER_TRAINING_WORKER: 'off',
       RECODER_TRAINING_THREAD_NICE: '5',

@@ -42,6 +42,7 @@ const MULTINOMIAL: Record<string, Check> = {
   learningRate: real(0, 1, true),
   dropout: real(0, 0.99),
   weightDecay: real(0, 1),
+  patience: int(1, 10_000),
 };
 /** Model-specific settings trainModel accepts, per kind, with their checks. */
 const SETTINGS: Record<ModelKind, Record<string, Check>> = {
