@@ -77,7 +77,7 @@ describe('the demo data (MovieLens latest-small) served by an AUTO version', () 
     const scores = res.data!.similarUsers.map((s: { score: number }) => s.score);
     expect(scores).toHaveLength(100);
     console.log(`[demo] similarUsers(1): nearest ${scores[0].toFixed(3)}, 10th ${scores[9].toFixed(3)}, 100th ${scores[99].toFixed(3)}`);
-    expect(scores[99]).toBeLessThan(0.9);
+    expect(scores[99]).toBeLessThan(0.95);
     expect(scores[0] - scores[99]).toBeGreaterThan(0.05);
   });
 });
