@@ -37,6 +37,7 @@ import {
   responseLiftNeighbours,
   tfRowProduct,
   withoutLastColumn,
+  type EaseNeighbourMode,
   type NeighbourLists,
 } from '../src/core/serving/similarity.js';
 import { readMovielens1mMovies, readMovielensLatestMovies, type ItemMetadata } from '../src/interactions/import/formats.js';
@@ -220,11 +221,11 @@ async function main(): Promise<void> {
   const baseKey = `i${n}-u${data.train.numRows}`;
   const concatenated = new Map<string, { vectors: Float32Array; dim: number }>();
   /** Neighbours by a weighted sum of cosines / partial correlations / the reference's cosine. */
-  const mixed = (parts: ({ weight: number } & ({ vectors: { vectors: Float32Array; dim: number } } | { ease: Float32Array } | { raw: true }))[]) => {
+  const mixed = (parts: ({ weight: number } & ({ vectors: { vectors: Float32Array; dim: number } } | { ease: Float32Array; mode?: EaseNeighbourMode } | { raw: true }))[]) => {
     const disposers: (() => void)[] = [];
     const scorers = parts.map((p) => {
       if ('raw' in p) return { scorer: cooccurrenceScorer(data.train), weight: p.weight };
-      if ('ease' in p) return { scorer: easeScorer(p.ease, n, 'geometric'), weight: p.weight };
+      if ('ease' in p) return { scorer: easeScorer(p.ease, n, p.mode ?? 'geometric'), weight: p.weight };
       const c = cosineScorer(p.vectors.vectors, p.vectors.dim, { product });
       disposers.push(c.dispose);
       return { scorer: c, weight: p.weight };
@@ -306,8 +307,17 @@ async function main(): Promise<void> {
     add('EASE: cosine of rows B[i, ·]', () => cosineNeighbours(ease.weights, n, k, { product }));
     add('EASE: cosine of columns B[·, i]', () => cosineNeighbours(transpose(ease.weights, n), n, k, { product }));
     add('EASE: ½ partial correlation + ½ reference', () => mixed([{ ease: ease.weights, weight: 0.5 }, { raw: true, weight: 0.5 }]));
+    add('EASE: ½ column + ½ reference', () => mixed([{ ease: ease.weights, mode: 'column', weight: 0.5 }, { raw: true, weight: 0.5 }]));
     for (const [label, both] of concatenated) {
       add(`EASE + ${label}: ½ partial correlation + ½ (encoder + decoder)`, () => mixed([{ ease: ease.weights, weight: 0.5 }, { vectors: both, weight: 0.5 }]));
+      add(`EASE + ${label}: ½ column + ½ (encoder + decoder)`, () => mixed([{ ease: ease.weights, mode: 'column', weight: 0.5 }, { vectors: both, weight: 0.5 }]));
+      add(`EASE + ${label}: ⅓ column + ⅓ (encoder + decoder) + ⅓ reference`, () =>
+        mixed([
+          { ease: ease.weights, mode: 'column', weight: 1 / 3 },
+          { vectors: both, weight: 1 / 3 },
+          { raw: true, weight: 1 / 3 },
+        ]),
+      );
     }
   }
 
