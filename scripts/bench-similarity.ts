@@ -23,7 +23,6 @@ import type { MultinomialAutoencoder, Tf } from '../src/core/models/multinomial-
 import {
   centreRows,
   columnStats,
-  concatenateNormalised,
   cooccurrenceNeighbours,
   cooccurrenceScorer,
   cosineScorer,
@@ -37,7 +36,11 @@ import {
   responseLiftNeighbours,
   tfRowProduct,
   withoutLastColumn,
+  autoencoderSimilarityVectors,
+  itemSimilarityScorer,
+  type AutoencoderItemWeights,
   type EaseNeighbourMode,
+  type ItemSimilaritySources,
   type NeighbourLists,
 } from '../src/core/serving/similarity.js';
 import { readMovielens1mMovies, readMovielensLatestMovies, type ItemMetadata } from '../src/interactions/import/formats.js';
@@ -220,6 +223,16 @@ async function main(): Promise<void> {
 
   const baseKey = `i${n}-u${data.train.numRows}`;
   const concatenated = new Map<string, { vectors: Float32Array; dim: number }>();
+  const autoencoders = new Map<string, AutoencoderItemWeights>();
+  /** The served recipe (itemSimilarityScorer) on the given sources. */
+  const recommended = (sources: Omit<ItemSimilaritySources, 'numItems'>) => {
+    const scorer = itemSimilarityScorer({ numItems: n, ...sources }, { product });
+    try {
+      return neighboursFromScores(n, k, scorer);
+    } finally {
+      scorer.dispose();
+    }
+  };
   /** Neighbours by a weighted sum of cosines / partial correlations / the reference's cosine. */
   const mixed = (parts: ({ weight: number } & ({ vectors: { vectors: Float32Array; dim: number } } | { ease: Float32Array; mode?: EaseNeighbourMode } | { raw: true }))[]) => {
     const disposers: (() => void)[] = [];
@@ -261,10 +274,12 @@ async function main(): Promise<void> {
     add(`${label}: decoder W_i (today)`, () => cosineNeighbours(decoder, decoderDim, k, { product }));
     add(`${label}: decoder [W_i, b_i]`, () => cosineNeighbours(model.itemVectors(), model.itemVectorDim, k, { product }));
     add(`${label}: encoder input rows`, () => cosineNeighbours(input.vectors, input.dim, k, { product }));
-    const both = { vectors: concatenateNormalised(input.vectors, input.dim, decoder, decoderDim), dim: input.dim + decoderDim };
+    const weights: AutoencoderItemWeights = { itemVectors: model.itemVectors(), itemVectorDim: model.itemVectorDim, inputItemVectors: input };
+    autoencoders.set(label, weights);
+    const both = autoencoderSimilarityVectors(weights);
     concatenated.set(label, both);
     add(`${label}: encoder + decoder (½ each)`, () => cosineNeighbours(both.vectors, both.dim, k, { product }));
-    add(`${label}: ½ (encoder + decoder) + ½ reference`, () => mixed([{ vectors: both, weight: 0.5 }, { raw: true, weight: 0.5 }]));
+    add(`${label}: ½ (encoder + decoder) + ½ reference [recipe]`, () => recommended({ autoencoder: weights, interactions: data.train }));
     add(`${label}: response lift`, () => responseLiftNeighbours((h) => model.reconstruct(h), n, k));
 
     // Users: the population = train users, the queries = test users' fold-in histories.
@@ -307,17 +322,12 @@ async function main(): Promise<void> {
     add('EASE: cosine of rows B[i, ·]', () => cosineNeighbours(ease.weights, n, k, { product }));
     add('EASE: cosine of columns B[·, i]', () => cosineNeighbours(transpose(ease.weights, n), n, k, { product }));
     add('EASE: ½ partial correlation + ½ reference', () => mixed([{ ease: ease.weights, weight: 0.5 }, { raw: true, weight: 0.5 }]));
-    add('EASE: ½ column + ½ reference', () => mixed([{ ease: ease.weights, mode: 'column', weight: 0.5 }, { raw: true, weight: 0.5 }]));
+    add('EASE: ½ column + ½ reference [recipe]', () => recommended({ easeWeights: ease.weights, interactions: data.train }));
     for (const [label, both] of concatenated) {
+      const weights = autoencoders.get(label)!;
       add(`EASE + ${label}: ½ partial correlation + ½ (encoder + decoder)`, () => mixed([{ ease: ease.weights, weight: 0.5 }, { vectors: both, weight: 0.5 }]));
-      add(`EASE + ${label}: ½ column + ½ (encoder + decoder)`, () => mixed([{ ease: ease.weights, mode: 'column', weight: 0.5 }, { vectors: both, weight: 0.5 }]));
-      add(`EASE + ${label}: ⅓ column + ⅓ (encoder + decoder) + ⅓ reference`, () =>
-        mixed([
-          { ease: ease.weights, mode: 'column', weight: 1 / 3 },
-          { vectors: both, weight: 1 / 3 },
-          { raw: true, weight: 1 / 3 },
-        ]),
-      );
+      add(`EASE + ${label}: ½ column + ½ (encoder + decoder) [recipe]`, () => recommended({ easeWeights: ease.weights, autoencoder: weights }));
+      add(`EASE + ${label}: ⅓ column + ⅓ (encoder + decoder) + ⅓ reference [recipe]`, () => recommended({ easeWeights: ease.weights, autoencoder: weights, interactions: data.train }));
     }
   }
 
