@@ -62,6 +62,8 @@ const HELP = `Usage: npm run bench:similarity -- --split <dir> --movies <file> [
                          0.5 is the cosine reference)
   --show <title>         print the neighbours of this title for every representation
                          (default "Toy Story (1995)")
+  --show-genres <list>   count the shown neighbours in any of these genres (default
+                         Animation,Children,Children's: the demo's Toy Story check)
   --models-dir <dir>     keep trained models here and reuse them on later runs (keyed by
                          model, items, train users, epochs, batch size, seed, λ)
   --seed <n>             training seed (default 98765)
@@ -124,6 +126,7 @@ async function main(): Promise<void> {
       'user-k': { type: 'string', default: '50' },
       alpha: { type: 'string', default: '0.75' },
       show: { type: 'string', default: 'Toy Story (1995)' },
+      'show-genres': { type: 'string', default: "Animation,Children,Children's" },
       'models-dir': { type: 'string' },
       seed: { type: 'string', default: '98765' },
       backend: { type: 'string', default: 'auto' },
@@ -352,10 +355,12 @@ async function main(): Promise<void> {
   for (const m of modelRows) console.log(m);
 
   if (showCol >= 0) {
-    console.log(`\n### Neighbours of ${titles[showCol]} (${genres[showCol].join('|')}; ${counts[showCol]} train users)\n`);
+    const wanted = new Set(values['show-genres']!.split(',').map((g) => g.trim()));
+    console.log(`\n### Neighbours of ${titles[showCol]} (${genres[showCol].join('|')}; ${counts[showCol]} train users); [x/${k}] = in ${[...wanted].join(' or ')}\n`);
     for (const r of rows) {
       const list = Array.from(r.lists.indices[showCol]).slice(0, k);
-      console.log(`${pad(r.name, 48)} ${list.map((j) => titles[j]).join('; ')}`);
+      const inWanted = list.filter((j) => genres[j].some((g) => wanted.has(g))).length;
+      console.log(`${pad(r.name, 48)} [${inWanted}/${k}] ${list.map((j) => titles[j]).join('; ')}`);
     }
   }
 }
