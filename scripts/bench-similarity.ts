@@ -23,7 +23,6 @@ import type { MultinomialAutoencoder, Tf } from '../src/core/models/multinomial-
 import {
   centreRows,
   columnStats,
-  concatenateNormalised,
   cooccurrenceNeighbours,
   cooccurrenceScorer,
   cosineScorer,
@@ -37,6 +36,11 @@ import {
   responseLiftNeighbours,
   tfRowProduct,
   withoutLastColumn,
+  autoencoderSimilarityVectors,
+  itemSimilarityScorer,
+  type AutoencoderItemWeights,
+  type EaseNeighbourMode,
+  type ItemSimilaritySources,
   type NeighbourLists,
 } from '../src/core/serving/similarity.js';
 import { readMovielens1mMovies, readMovielensLatestMovies, type ItemMetadata } from '../src/interactions/import/formats.js';
@@ -58,6 +62,8 @@ const HELP = `Usage: npm run bench:similarity -- --split <dir> --movies <file> [
                          0.5 is the cosine reference)
   --show <title>         print the neighbours of this title for every representation
                          (default "Toy Story (1995)")
+  --show-genres <list>   count the shown neighbours in any of these genres (default
+                         Animation,Children,Children's: the demo's Toy Story check)
   --models-dir <dir>     keep trained models here and reuse them on later runs (keyed by
                          model, items, train users, epochs, batch size, seed, λ)
   --seed <n>             training seed (default 98765)
@@ -120,6 +126,7 @@ async function main(): Promise<void> {
       'user-k': { type: 'string', default: '50' },
       alpha: { type: 'string', default: '0.75' },
       show: { type: 'string', default: 'Toy Story (1995)' },
+      'show-genres': { type: 'string', default: "Animation,Children,Children's" },
       'models-dir': { type: 'string' },
       seed: { type: 'string', default: '98765' },
       backend: { type: 'string', default: 'auto' },
@@ -219,12 +226,22 @@ async function main(): Promise<void> {
 
   const baseKey = `i${n}-u${data.train.numRows}`;
   const concatenated = new Map<string, { vectors: Float32Array; dim: number }>();
+  const autoencoders = new Map<string, AutoencoderItemWeights>();
+  /** The served recipe (itemSimilarityScorer) on the given sources. */
+  const recommended = (sources: Omit<ItemSimilaritySources, 'numItems'>) => {
+    const scorer = itemSimilarityScorer({ numItems: n, ...sources }, { product });
+    try {
+      return neighboursFromScores(n, k, scorer);
+    } finally {
+      scorer.dispose();
+    }
+  };
   /** Neighbours by a weighted sum of cosines / partial correlations / the reference's cosine. */
-  const mixed = (parts: ({ weight: number } & ({ vectors: { vectors: Float32Array; dim: number } } | { ease: Float32Array } | { raw: true }))[]) => {
+  const mixed = (parts: ({ weight: number } & ({ vectors: { vectors: Float32Array; dim: number } } | { ease: Float32Array; mode?: EaseNeighbourMode } | { raw: true }))[]) => {
     const disposers: (() => void)[] = [];
     const scorers = parts.map((p) => {
       if ('raw' in p) return { scorer: cooccurrenceScorer(data.train), weight: p.weight };
-      if ('ease' in p) return { scorer: easeScorer(p.ease, n, 'geometric'), weight: p.weight };
+      if ('ease' in p) return { scorer: easeScorer(p.ease, n, p.mode ?? 'geometric'), weight: p.weight };
       const c = cosineScorer(p.vectors.vectors, p.vectors.dim, { product });
       disposers.push(c.dispose);
       return { scorer: c, weight: p.weight };
@@ -260,10 +277,12 @@ async function main(): Promise<void> {
     add(`${label}: decoder W_i (today)`, () => cosineNeighbours(decoder, decoderDim, k, { product }));
     add(`${label}: decoder [W_i, b_i]`, () => cosineNeighbours(model.itemVectors(), model.itemVectorDim, k, { product }));
     add(`${label}: encoder input rows`, () => cosineNeighbours(input.vectors, input.dim, k, { product }));
-    const both = { vectors: concatenateNormalised(input.vectors, input.dim, decoder, decoderDim), dim: input.dim + decoderDim };
+    const weights: AutoencoderItemWeights = { itemVectors: model.itemVectors(), itemVectorDim: model.itemVectorDim, inputItemVectors: input };
+    autoencoders.set(label, weights);
+    const both = autoencoderSimilarityVectors(weights);
     concatenated.set(label, both);
     add(`${label}: encoder + decoder (½ each)`, () => cosineNeighbours(both.vectors, both.dim, k, { product }));
-    add(`${label}: ½ (encoder + decoder) + ½ reference`, () => mixed([{ vectors: both, weight: 0.5 }, { raw: true, weight: 0.5 }]));
+    add(`${label}: ½ (encoder + decoder) + ½ reference [recipe]`, () => recommended({ autoencoder: weights, interactions: data.train }));
     add(`${label}: response lift`, () => responseLiftNeighbours((h) => model.reconstruct(h), n, k));
 
     // Users: the population = train users, the queries = test users' fold-in histories.
@@ -306,8 +325,12 @@ async function main(): Promise<void> {
     add('EASE: cosine of rows B[i, ·]', () => cosineNeighbours(ease.weights, n, k, { product }));
     add('EASE: cosine of columns B[·, i]', () => cosineNeighbours(transpose(ease.weights, n), n, k, { product }));
     add('EASE: ½ partial correlation + ½ reference', () => mixed([{ ease: ease.weights, weight: 0.5 }, { raw: true, weight: 0.5 }]));
+    add('EASE: ½ column + ½ reference [recipe]', () => recommended({ easeWeights: ease.weights, interactions: data.train }));
     for (const [label, both] of concatenated) {
+      const weights = autoencoders.get(label)!;
       add(`EASE + ${label}: ½ partial correlation + ½ (encoder + decoder)`, () => mixed([{ ease: ease.weights, weight: 0.5 }, { vectors: both, weight: 0.5 }]));
+      add(`EASE + ${label}: ½ column + ½ (encoder + decoder) [recipe]`, () => recommended({ easeWeights: ease.weights, autoencoder: weights }));
+      add(`EASE + ${label}: ⅓ column + ⅓ (encoder + decoder) + ⅓ reference [recipe]`, () => recommended({ easeWeights: ease.weights, autoencoder: weights, interactions: data.train }));
     }
   }
 
@@ -332,10 +355,12 @@ async function main(): Promise<void> {
   for (const m of modelRows) console.log(m);
 
   if (showCol >= 0) {
-    console.log(`\n### Neighbours of ${titles[showCol]} (${genres[showCol].join('|')}; ${counts[showCol]} train users)\n`);
+    const wanted = new Set(values['show-genres']!.split(',').map((g) => g.trim()));
+    console.log(`\n### Neighbours of ${titles[showCol]} (${genres[showCol].join('|')}; ${counts[showCol]} train users); [x/${k}] = in ${[...wanted].join(' or ')}\n`);
     for (const r of rows) {
       const list = Array.from(r.lists.indices[showCol]).slice(0, k);
-      console.log(`${pad(r.name, 48)} ${list.map((j) => titles[j]).join('; ')}`);
+      const inWanted = list.filter((j) => genres[j].some((g) => wanted.has(g))).length;
+      console.log(`${pad(r.name, 48)} [${inWanted}/${k}] ${list.map((j) => titles[j]).join('; ')}`);
     }
   }
 }

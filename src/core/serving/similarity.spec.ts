@@ -14,6 +14,8 @@ import {
   cosineSimilarities,
   easeNeighbours,
   historyCosineSimilarities,
+  itemSimilarityScorer,
+  autoencoderSimilarityVectors,
   jsRowProduct,
   mixedScorer,
   neighboursFromScores,
@@ -175,7 +177,7 @@ describe('mixedScorer', () => {
     expect(out[3]).toBeCloseTo(0.5 * c[3], 6); // no co-occurrence: that part counts 0
     const onlyCo = mixedScorer(4, [{ scorer: co, weight: 1 }], { standardise: false });
     onlyCo(3, out);
-    expect(Array.from(out.subarray(0, 3)).every(Number.isNaN)).toBe(true); // (out[3] is item 3 with itself)
+    expect(Array.from(out)).toEqual([0, 0, 0, Number.NaN]); // co-occurs with nobody: cosine 0; itself: NaN
     expect(lists(neighboursFromScores(4, 1, mixed))[3]).toEqual([0]);
     cos.dispose();
     expect(() => mixedScorer(4, [])).toThrow('no parts');
@@ -196,13 +198,20 @@ describe('mixedScorer', () => {
     const y = new Float32Array(4);
     mixed(0, x);
     same(0, y);
-    Array.from(x).forEach((v, j) => expect(v).toBeCloseTo(y[j], 5));
-    const za = [-3, -1, 1, 3].map((v) => v / Math.sqrt(5));
-    const zb = [300, 200, 0, 0].map((v) => (v - 125) / Math.sqrt(((175 ** 2) + 75 ** 2 + 2 * 125 ** 2) / 4));
-    Array.from(x).forEach((v, j) => expect(v).toBeCloseTo(za[j] + zb[j], 5));
-    const constant = mixedScorer(2, [{ scorer: (_i, out) => out.set([5, 5]), weight: 1 }]);
-    constant(0, x.subarray(0, 2));
-    expect(Array.from(x.subarray(0, 2))).toEqual([0, 0]);
+    [1, 2, 3].forEach((j) => expect(x[j]).toBeCloseTo(y[j], 5));
+    // the query (item 0) is left out of the statistics and of the result
+    const z = (v: number[]) => {
+      const m = v.reduce((s, x) => s + x, 0) / v.length;
+      const sd = Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / v.length);
+      return v.map((x) => (x - m) / sd);
+    };
+    const za = z([1, 2, 3]);
+    const zb = z([200, 0, 0]); // NaN → the lowest score, 0
+    expect(x[0]).toBeNaN();
+    [1, 2, 3].forEach((j) => expect(x[j]).toBeCloseTo(za[j - 1] + zb[j - 1], 5));
+    const constant = mixedScorer(3, [{ scorer: (_i, out) => out.set([5, 5, 5]), weight: 1 }]);
+    constant(0, x.subarray(0, 3));
+    expect(Array.from(x.subarray(0, 3))).toEqual([Number.NaN, 0, 0]);
   });
 });
 
@@ -249,6 +258,46 @@ describe('concatenateNormalised and withoutLastColumn', () => {
 
   it('drops the bias column of [W_i, b_i]', () => {
     expect(Array.from(withoutLastColumn(new Float32Array([1, 2, 9, 3, 4, 9]), 3))).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe('itemSimilarityScorer', () => {
+  const n = 4;
+  // decoder [W_i, b_i] with a large bias column (must not matter) and encoder rows
+  const itemVectors = new Float32Array([1, 0, 50, 0.9, 0.1, -50, 0, 1, 50, 0.1, 0.9, -50]);
+  const input = { vectors: new Float32Array([1, 0, 0, 1, 0, 1, 1, 0]), dim: 2 };
+  const autoencoder = { itemVectors, itemVectorDim: 3, inputItemVectors: input };
+
+  it('autoencoderSimilarityVectors: cosine = mean of the encoder-row and decoder-W_i cosines', () => {
+    const { vectors, dim } = autoencoderSimilarityVectors(autoencoder);
+    expect(dim).toBe(4);
+    const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, x, d) => s + x * b[d], 0) / (Math.hypot(...a) * Math.hypot(...b));
+    const row = (m: Float32Array, d: number, i: number) => m.slice(i * d, (i + 1) * d);
+    const w = (i: number) => row(itemVectors, 3, i).slice(0, 2);
+    for (const [i, j] of [[0, 1], [0, 2], [1, 3]]) {
+      expect(cos(row(vectors, 4, i), row(vectors, 4, j))).toBeCloseTo((cos(row(input.vectors, 2, i), row(input.vectors, 2, j)) + cos(w(i), w(j))) / 2, 5);
+    }
+  });
+
+  it('mixes the parts given with equal weights; a single part ranks like that part alone', () => {
+    const ease = new Float32Array(n * n);
+    ease[3 * n + 0] = 1; // B[3, 0]: column 0 points at item 3
+    ease[2 * n + 0] = 0.5;
+    const onlyEase = itemSimilarityScorer({ numItems: n, easeWeights: ease });
+    expect(lists(neighboursFromScores(n, 2, onlyEase))[0]).toEqual([3, 2]);
+    const onlyAe = itemSimilarityScorer({ numItems: n, autoencoder });
+    const viaCosine = autoencoderSimilarityVectors(autoencoder);
+    expect(lists(neighboursFromScores(n, 3, onlyAe))).toEqual(lists(cosineNeighbours(viaCosine.vectors, viaCosine.dim, 3)));
+    onlyAe.dispose();
+    const train = histories(n, [[0, 1], [0, 1], [2, 3]]);
+    const both = itemSimilarityScorer({ numItems: n, easeWeights: ease, interactions: train });
+    const out = new Float32Array(n);
+    both(0, out);
+    // item 1 co-occurs with 0 (z high in that part), item 3 wins the EASE part: both beat item 2
+    expect(out[1]).toBeGreaterThan(out[2]);
+    expect(out[3]).toBeGreaterThan(out[2]);
+    expect(() => itemSimilarityScorer({ numItems: n })).toThrow('no source');
+    expect(() => itemSimilarityScorer({ numItems: 5, interactions: train })).toThrow('4 columns, expected 5');
   });
 });
 

@@ -13,9 +13,15 @@
  * - the reference: cosine (or a popularity-damped variant) over the raw interaction columns
  *   ({@link cooccurrenceNeighbours}).
  *
- * Every function is pure: Float32Arrays and CSR matrices in, neighbour lists out. Costs are
- * O(numItems² · dim) for dense vectors (≈ 3 s for 3,700 items × 200 in V8) and
- * O(Σ_u |history_u|² + numItems²) for co-occurrence.
+ * Each comes as an {@link ItemScorer} (one query item's scores over all items) and as neighbour
+ * lists; {@link mixedScorer} mixes scorers after standardising each per row, and
+ * {@link itemSimilarityScorer} is the mix chosen per model kind. For users: centring by the
+ * population mean ({@link columnStats}, {@link centreRows}).
+ *
+ * Every function is pure: Float32Arrays and CSR matrices in, scores or neighbour lists out.
+ * Costs for all lists: O(numItems² · dim) for dense vectors (5,697 items × 200: ≈ 10 s with
+ * {@link jsRowProduct}, ≈ 2 s with {@link tfRowProduct} on wasm, loaded machine) and
+ * O(Σ_u |history_u|² + numItems²) for co-occurrence (ML-1M: ≈ 2 s).
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import type { CsrMatrix } from '../data/csr.js';
@@ -236,8 +242,8 @@ export interface CooccurrenceOptions extends NeighbourOptions {
 
 /**
  * The reference item–item similarity: co-occurrence of the raw interaction columns (binary: a
- * stored entry counts once whatever its value), C_ij / (n_i^(1−α) · n_j^α). Items that no user
- * shares with i score NaN (not candidates), so a rare item's list may be shorter than k.
+ * stored entry counts once whatever its value), C_ij / (n_i^(1−α) · n_j^α): 0 for items no user
+ * shares with i; an item without users scores NaN everywhere (nothing is known about it).
  * Cost: O(Σ_u |history_u|²) over all queries, plus O(numItems) per query.
  * @param interactions [users × numItems] histories (training data, or a served population)
  */
@@ -251,9 +257,9 @@ export function cooccurrenceScorer(interactions: CsrMatrix, options: Omit<Cooccu
   const co = new Float64Array(n);
   const { indptr, indices } = interactions;
   return (i, out) => {
-    out.fill(Number.NaN);
     const count = byItem.indptr[i + 1] - byItem.indptr[i];
-    if (count === 0) return;
+    if (count === 0) return void out.fill(Number.NaN);
+    out.fill(0);
     co.fill(0);
     for (let p = byItem.indptr[i]; p < byItem.indptr[i + 1]; p++) {
       const u = byItem.users[p];
@@ -264,16 +270,28 @@ export function cooccurrenceScorer(interactions: CsrMatrix, options: Omit<Cooccu
   };
 }
 
-/** The k best items of each item by {@link cooccurrenceScorer} (α = 0.5: cosine, the reference). */
+/**
+ * The k best items of each item by {@link cooccurrenceScorer} (α = 0.5: cosine, the reference).
+ * Only items that share a user with i are neighbours, so a rare item's list may be shorter than k.
+ */
 export function cooccurrenceNeighbours(interactions: CsrMatrix, k: number, options: CooccurrenceOptions = {}): NeighbourLists {
-  return neighboursFromScores(interactions.numCols, k, cooccurrenceScorer(interactions, options), options);
+  const scorer = cooccurrenceScorer(interactions, options);
+  return neighboursFromScores(
+    interactions.numCols,
+    k,
+    (i, out) => {
+      scorer(i, out);
+      for (let j = 0; j < out.length; j++) if (out[j] === 0) out[j] = Number.NaN;
+    },
+    options,
+  );
 }
 
 /** Options of {@link mixedScorer}. */
 export interface MixedScorerOptions {
   /**
    * Standardise each part's row before weighting (default true): z = (v − mean) / std over the
-   * row, after NaN entries take the row's lowest score (e.g. items that co-occur with nobody get
+   * row without the query item itself, after NaN entries take the row's lowest score (e.g. items that co-occur with nobody get
    * the lowest cosine), so parts on different scales (cosines, EASE's partial correlations) weigh
    * as their weights say. false: raw values, a NaN part counting 0.
    */
@@ -303,18 +321,19 @@ export function mixedScorer(numItems: number, parts: readonly { scorer: ItemScor
         let count = 0;
         for (let j = 0; j < numItems; j++) {
           const v = tmp[j];
-          if (v === v) {
+          if (v === v && j !== i) {
             sum += v;
             count++;
             if (v < low) low = v;
           }
         }
         if (count === 0) continue;
-        const fill = numItems - count;
-        const mean = (sum + fill * low) / numItems;
+        const others = numItems - 1;
+        const fill = others - count;
+        const mean = (sum + fill * low) / others;
         let sq = fill * (low - mean) ** 2;
-        for (let j = 0; j < numItems; j++) if (tmp[j] === tmp[j]) sq += (tmp[j] - mean) ** 2;
-        const std = Math.sqrt(sq / numItems);
+        for (let j = 0; j < numItems; j++) if (tmp[j] === tmp[j] && j !== i) sq += (tmp[j] - mean) ** 2;
+        const std = Math.sqrt(sq / others);
         shift = mean;
         scale = std > 0 ? 1 / std : 0;
       }
@@ -329,6 +348,7 @@ export function mixedScorer(numItems: number, parts: readonly { scorer: ItemScor
       }
     }
     for (let j = 0; j < numItems; j++) if (!defined[j]) out[j] = Number.NaN;
+    out[i] = Number.NaN; // never its own neighbour
   };
 }
 
@@ -408,6 +428,76 @@ export function withoutLastColumn(m: Float32Array, dim: number): Float32Array {
   const out = new Float32Array(rows * (dim - 1));
   for (let r = 0; r < rows; r++) out.set(m.subarray(r * dim, r * dim + dim - 1), r * (dim - 1));
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The recommended item–item similarity per model kind
+
+/** A Mult-VAE/DAE's item-side weights (the model's itemVectors(), itemVectorDim, inputItemVectors()). */
+export interface AutoencoderItemWeights {
+  /** [numItems × itemVectorDim] decoder item vectors [W_i, b_i]. */
+  itemVectors: Float32Array;
+  itemVectorDim: number;
+  /** The encoder's input-layer rows [numItems × dim]. */
+  inputItemVectors: { vectors: Float32Array; dim: number };
+}
+
+/**
+ * An autoencoder's item vectors for similarity: the encoder's input row and the decoder's W_i
+ * (without its bias), each scaled to unit length and to √½, side by side; their cosine is the
+ * mean of the two cosines. On ML-1M (Mult-DAE, 200 epochs) it beat either half alone
+ * (docs/similarity.md).
+ * @returns [numItems × (inputDim + itemVectorDim − 1)] row-major
+ */
+export function autoencoderSimilarityVectors(weights: AutoencoderItemWeights): { vectors: Float32Array; dim: number } {
+  const { itemVectors, itemVectorDim, inputItemVectors: input } = weights;
+  const decoder = withoutLastColumn(itemVectors, itemVectorDim);
+  return { vectors: concatenateNormalised(input.vectors, input.dim, decoder, itemVectorDim - 1), dim: input.dim + itemVectorDim - 1 };
+}
+
+/** What a version's item–item similarity is made of; every part given weighs the same. */
+export interface ItemSimilaritySources {
+  numItems: number;
+  /** Mult-VAE/DAE (or an ensemble's autoencoder member): cosine of {@link autoencoderSimilarityVectors}. */
+  autoencoder?: AutoencoderItemWeights;
+  /** EASE (or an ensemble's EASE member): B [numItems × numItems]; its column B[·, i] is used. */
+  easeWeights?: Float32Array;
+  /** Histories for the co-occurrence cosine (the served population or the training data). */
+  interactions?: CsrMatrix;
+}
+
+/**
+ * The item–item similarity chosen on evidence (`npm run bench:similarity`, docs/similarity.md):
+ * an equal-weight, per-row standardised mix ({@link mixedScorer}) of the parts given:
+ * - Mult-VAE / Mult-DAE: autoencoder + interactions;
+ * - EASE: easeWeights + interactions;
+ * - an EASE + autoencoder ensemble: easeWeights + autoencoder (+ interactions).
+ * Each of those reached at least the genre precision@10 of the co-occurrence cosine alone on ML-1M
+ * and on ml-latest-small, where the model's own vectors alone fell short (Mult-VAE; any
+ * undertrained model). Call `dispose` when done.
+ */
+export function itemSimilarityScorer(sources: ItemSimilaritySources, options: CosineScorerOptions = {}): ItemScorer & { dispose(): void } {
+  const n = sources.numItems;
+  const parts: ItemScorer[] = [];
+  const disposers: (() => void)[] = [];
+  if (sources.autoencoder) {
+    const { vectors, dim } = autoencoderSimilarityVectors(sources.autoencoder);
+    if (vectors.length !== n * dim) throw new Error(`itemSimilarityScorer: autoencoder vectors for ${vectors.length / dim} items, expected ${n}`);
+    const cos = cosineScorer(vectors, dim, options);
+    disposers.push(cos.dispose);
+    parts.push(cos);
+  }
+  if (sources.easeWeights) parts.push(easeScorer(sources.easeWeights, n, 'column'));
+  if (sources.interactions) {
+    if (sources.interactions.numCols !== n) throw new Error(`itemSimilarityScorer: interactions have ${sources.interactions.numCols} columns, expected ${n}`);
+    parts.push(cooccurrenceScorer(sources.interactions));
+  }
+  if (parts.length === 0) throw new Error('itemSimilarityScorer: no source (autoencoder, easeWeights or interactions)');
+  const mixed = mixedScorer(
+    n,
+    parts.map((scorer) => ({ scorer, weight: 1 / parts.length })),
+  );
+  return Object.assign(mixed, { dispose: () => disposers.forEach((d) => d()) });
 }
 
 // ---------------------------------------------------------------------------------------------
