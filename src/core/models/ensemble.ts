@@ -4,7 +4,9 @@ import { Ease } from './ease.js';
 import { MultDAE } from './mult-dae.js';
 import type { Tf } from './multinomial-ae.js';
 import { MultVAE } from './mult-vae.js';
-import { standardizeRows } from './score-blend.js';
+import { rowStats, standardizeRows } from './score-blend.js';
+
+export { rowStats };
 
 /** A model an ensemble can hold: EASE or a Mult-DAE / Mult-VAE (every member ranks every item). */
 export type EnsembleMemberModel = Ease | MultDAE | MultVAE;
@@ -167,18 +169,3 @@ export function accumulateWeighted(out: Float32Array, z: Float32Array, weight: n
 
 const pad4 = (n: number) => (n + 3) & ~3;
 
-/** Mean and population standard deviation of finite values in s[at, at + n) (as standardizeRows computes them). */
-export function rowStats(s: Float32Array, at: number, n: number): [number, number] {
-  let count = 0;
-  let mean = 0;
-  let m2 = 0;
-  for (let j = at; j < at + n; j++) {
-    const x = s[j];
-    if (!Number.isFinite(x)) continue;
-    count++;
-    const d = x - mean;
-    mean += d / count;
-    m2 += d * (x - mean);
-  }
-  return [mean, count > 0 ? Math.sqrt(m2 / count) : 0];
-}

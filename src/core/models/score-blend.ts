@@ -19,22 +19,30 @@ export function standardizeRows(scores: Float32Array, numItems: number): Float32
     throw new Error(`standardizeRows: ${scores.length} scores is not a whole number of rows of ${numItems} items`);
   }
   for (let base = 0; base < scores.length; base += numItems) {
-    let n = 0;
-    let mean = 0;
-    let m2 = 0;
-    for (let j = base; j < base + numItems; j++) {
-      const s = scores[j];
-      if (!Number.isFinite(s)) continue;
-      n++;
-      const d = s - mean; // Welford
-      mean += d / n;
-      m2 += d * (s - mean);
-    }
-    const std = n > 0 ? Math.sqrt(m2 / n) : 0;
+    const [mean, std] = rowStats(scores, base, numItems);
     const inv = std > 0 ? 1 / std : 0;
     for (let j = base; j < base + numItems; j++) if (Number.isFinite(scores[j])) scores[j] = (scores[j] - mean) * inv;
   }
   return scores;
+}
+
+/**
+ * Mean and population standard deviation (Welford) of the finite values in s[at, at + n), the
+ * statistics {@link standardizeRows} uses: [mean, std], std 0 when there is at most one value.
+ */
+export function rowStats(s: Float32Array, at: number, n: number): [number, number] {
+  let count = 0;
+  let mean = 0;
+  let m2 = 0;
+  for (let j = at; j < at + n; j++) {
+    const x = s[j];
+    if (!Number.isFinite(x)) continue;
+    count++;
+    const d = x - mean;
+    mean += d / count;
+    m2 += d * (x - mean);
+  }
+  return [mean, count > 0 ? Math.sqrt(m2 / count) : 0];
 }
 
 /**

@@ -162,7 +162,7 @@ export const jsRowProduct: RowProduct = (unit, dim) => ({
 
 /**
  * A {@link RowProduct} on tfjs: unitᵀ [dim × rows] is kept as one tensor and each block is one
- * non-transposed matMul (the form the wasm backend hands to XNNPACK; NOTES.md "tfjs").
+ * non-transposed matMul (the form the wasm backend hands to XNNPACK; docs/platform-notes.md "tfjs").
  * @param tf the tfjs namespace of an initialised backend
  */
 export function tfRowProduct(tf: typeof tfjs): RowProduct {
