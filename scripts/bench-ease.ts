@@ -14,7 +14,7 @@ import { Random } from '../src/core/data/random.js';
 import { readSplitFiles } from '../src/core/data/split-files.js';
 import { initBackend } from '../src/core/engine/backend.js';
 import { evaluateRanking } from '../src/core/eval/metrics.js';
-import { Ease, EaseFitCancelled, easeMemoryBytes, invertSpdInPlace, maxEaseItems, type EaseMethod, type EasePhase } from '../src/core/models/ease.js';
+import { Ease, EaseFitCancelled, easeMemoryBytes, easeWeightsFloat64, invertSpdInPlace, maxEaseItems, type EaseMethod, type EasePhase } from '../src/core/models/ease.js';
 
 const HELP = `Usage: npm run bench:ease -- [options]
 
@@ -70,21 +70,7 @@ function generate(users: number, items: number, perUser: number, seed: number): 
 }
 
 /** The old fit: dense float64 Gram matrix and scalar Gauss-Jordan (2·n³ flops). */
-function oldGaussJordan(train: CsrMatrix, lambda: number): Float64Array {
-  const n = train.numCols;
-  const g = new Float64Array(n * n);
-  for (let u = 0; u < train.numRows; u++) {
-    for (let a = train.indptr[u]; a < train.indptr[u + 1]; a++) {
-      const row = train.indices[a] * n;
-      for (let b = train.indptr[u]; b < train.indptr[u + 1]; b++) g[row + train.indices[b]] += train.values[a] * train.values[b];
-    }
-  }
-  for (let i = 0; i < n; i++) g[i * n + i] += lambda;
-  invertSpdInPlace(g, n);
-  const w = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) w[i * n + j] = -g[i * n + j] / g[j * n + j];
-  return w;
-}
+const oldGaussJordan = easeWeightsFloat64;
 
 /**
  * Float64 EASE weights through the Woodbury identity, exploiting X's sparsity (for few users):

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { csrFromTriples, type CsrMatrix } from '../data/csr.js';
 import { Random } from '../data/random.js';
 import { initBackend } from '../engine/backend.js';
-import { Ease, EaseFitCancelled, easeMemoryBytes, invertSpdInPlace, maxEaseItems, planEase, Popularity, type EasePhase } from './ease.js';
+import { Ease, EaseFitCancelled, easeMemoryBytes, easeWeightsFloat64, invertSpdInPlace, maxEaseItems, planEase, Popularity, type EasePhase } from './ease.js';
 import { runSolverAsync, runSolverSync, sweepInverse, sweepInverseFlops, TfGemmExecutor } from './ease-solver.js';
 import { EaseWorkers, sharedFloat32 } from './ease-workers.js';
 
@@ -43,19 +43,7 @@ function histories(users: number, items: number, perUser: number, seed: number):
   return csrFromTriples(users, items, rows, cols);
 }
 
-/** The reference: float64 Gram matrix, scalar Gauss-Jordan, B = −P/diag(P), diag 0. */
-function referenceWeights(train: CsrMatrix, lambda: number): Float64Array {
-  const n = train.numCols;
-  const g = new Float64Array(n * n);
-  for (let u = 0; u < train.numRows; u++)
-    for (let a = train.indptr[u]; a < train.indptr[u + 1]; a++)
-      for (let b = train.indptr[u]; b < train.indptr[u + 1]; b++) g[train.indices[a] * n + train.indices[b]] += train.values[a] * train.values[b];
-  for (let i = 0; i < n; i++) g[i * n + i] += lambda;
-  invertSpdInPlace(g, n);
-  const w = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) w[i * n + j] = -g[i * n + j] / g[j * n + j];
-  return w;
-}
+const referenceWeights = easeWeightsFloat64;
 
 function relativeError(x: ArrayLike<number>, ref: ArrayLike<number>): number {
   let num = 0;
