@@ -256,45 +256,66 @@ export class ServedModel {
    * so a caller that widens k (to get past hidden items) does not run the model again.
    */
   ranker(history: CsrMatrix): Ranker {
+    if (history.numRows !== 1) throw new Error(`ranker: one history expected, got ${history.numRows} rows`);
+    return this.rankers(history)[0];
+  }
+
+  /**
+   * {@link ranker} for several histories at once (one row each): one forward pass (EASE: one
+   * scoring pass) for the whole batch. Each row's ranking is the one {@link ranker} gives that row
+   * alone: the models score rows independently.
+   */
+  rankers(histories: CsrMatrix): Ranker[] {
     const identity = (raw: number) => raw;
+    const rows = histories.numRows;
+    const n = this.numItems;
     if (this.model instanceof Ease) {
-      const scores = this.model.score(history);
-      return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), {
-        query: null,
-        toRankingScore: identity,
+      const all = this.model.score(histories);
+      return Array.from({ length: rows }, (_, r) => {
+        const scores = all.subarray(r * n, (r + 1) * n);
+        return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), {
+          query: null,
+          toRankingScore: identity,
+        });
       });
     }
     if (this.model instanceof Ensemble) {
       // Exact blended scores of every item (Ensemble.score: the function AUTO evaluated).
       const ensemble = this.model;
-      const parts = ensemble.scoreParts(history);
-      const scores = parts.blend;
+      const parts = ensemble.scoreParts(histories);
       const factor = this.factor;
-      let query: Float32Array | null = null;
-      let toRankingScore = identity;
-      if (factor) {
-        query = factor.userQueries(history);
-        // A raw factor score on the blend's scale; the other members score an unknown item 0.
-        let offset = 0;
-        let scale = 0;
-        ensemble.members.forEach((m, i) => {
-          const std = parts.std[i][0];
-          if (m.weight === 0 || !(std > 0)) return;
-          offset -= (m.weight * parts.mean[i][0]) / std;
-          if (m.model === factor) scale = m.weight / std;
+      const queries = factor ? factor.userQueries(histories) : null;
+      const D = factor?.itemVectorDim ?? 0;
+      return Array.from({ length: rows }, (_, r) => {
+        const scores = parts.blend.subarray(r * n, (r + 1) * n);
+        let toRankingScore = identity;
+        if (factor) {
+          // A raw factor score on the blend's scale; the other members score an unknown item 0.
+          let offset = 0;
+          let scale = 0;
+          ensemble.members.forEach((m, i) => {
+            const std = parts.std[i][r];
+            if (m.weight === 0 || !(std > 0)) return;
+            offset -= (m.weight * parts.mean[i][r]) / std;
+            if (m.model === factor) scale = m.weight / std;
+          });
+          toRankingScore = (raw: number) => offset + scale * raw;
+        }
+        return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), {
+          query: queries ? queries.subarray(r * D, (r + 1) * D) : null,
+          toRankingScore,
         });
-        toRankingScore = (raw: number) => offset + scale * raw;
-      }
-      return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), {
-        query,
-        toRankingScore,
       });
     }
-    const query = this.model.userQueries(history);
+    const D = this.model.itemVectorDim;
+    const queries = this.model.userQueries(histories);
     const index = this.itemIndex!;
-    const rank = (k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) =>
-      candidates ? index.searchAmong(query, k, candidates, exclude) : index.search(query, k, exclude);
-    return Object.assign(rank, { query, toRankingScore: identity });
+    return Array.from({ length: rows }, (_, r) => {
+      const query = queries.subarray(r * D, (r + 1) * D);
+      const rank = (k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) =>
+        candidates ? index.searchAmong(query, k, candidates, exclude) : index.search(query, k, exclude);
+      return Object.assign(rank, { query, toRankingScore: identity });
+    });
   }
 
   /** Items most similar to item `col` (cosine; EASE: the largest item–item weights B[col, ·]). */
