@@ -63,6 +63,6 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
         }
       },
     },
-    errorFormatter: (execution) => formatExecutionErrors(execution),
+    errorFormatter: (execution, context) => formatExecutionErrors(execution, context),
   };
 }

@@ -4,12 +4,13 @@ import { ActiveModelService } from './active-model.service.js';
 import { ModelVersionsResolver } from './model-versions.resolver.js';
 import { ServingResolver, UserAnomalyResolver } from './serving.resolver.js';
 import { ServingService } from './serving.service.js';
+import { ServingStages } from './serving-stages.js';
 import { VisualModelService } from './visual-model.service.js';
 
 /** Model versions → indexes → recommendations, similarity, reconstructions and anomaly scores. */
 @Module({
   imports: [CatalogModule],
-  providers: [ActiveModelService, VisualModelService, ServingService, ServingResolver, UserAnomalyResolver, ModelVersionsResolver],
-  exports: [ActiveModelService, VisualModelService],
+  providers: [ActiveModelService, VisualModelService, ServingStages, ServingService, ServingResolver, UserAnomalyResolver, ModelVersionsResolver],
+  exports: [ActiveModelService, VisualModelService, ServingStages, ServingService],
 })
 export class ServingModule {}

@@ -25,6 +25,43 @@ export async function userWithHistory(db: pg.Pool, externalId: string): Promise<
   return { userId: rows[0].userId, history };
 }
 
+/**
+ * Users' histories in compact form, for a batch of recommendation requests: one row per user (not
+ * per interaction) with the item ids of every interaction, oldest first, and beside them the
+ * value each counts with in the model's matrix (null: it does not count), as
+ * {@link interactionValue} computes it: for rating models (AutoRec) the RATING values, else 1 for
+ * any non-RATING interaction and for ratings ≥ `minRating`. Unknown users are absent.
+ */
+export interface CompactHistory {
+  userId: number;
+  /** Internal item id of every interaction, oldest first. */
+  items: number[];
+  /** The matrix value of each interaction (null: it does not count). */
+  values: (number | null)[];
+}
+
+export async function compactHistories(
+  db: pg.Pool,
+  externalIds: readonly string[],
+  ratings: boolean,
+  minRating: number,
+): Promise<Map<string, CompactHistory>> {
+  if (externalIds.length === 0) return new Map();
+  const { rows } = await db.query<{ externalId: string; userId: number; items: number[]; values: (number | null)[] }>({
+    name: 'serving.compactHistories',
+    text: `SELECT u.external_id AS "externalId", u.id AS "userId",
+             coalesce(array_agg(i.item_id ORDER BY i.id) FILTER (WHERE i.id IS NOT NULL), '{}') AS items,
+             coalesce(array_agg(CASE WHEN $2::boolean THEN CASE WHEN i.kind = 'RATING' THEN i.value END
+                                     WHEN i.kind <> 'RATING' OR i.value >= $3::float8 THEN 1 END ORDER BY i.id)
+                      FILTER (WHERE i.id IS NOT NULL), '{}') AS values
+           FROM users u LEFT JOIN interactions i ON i.user_id = u.id
+           WHERE u.external_id = ANY($1::text[])
+           GROUP BY u.id`,
+    values: [externalIds, ratings, minRating],
+  });
+  return new Map(rows.map((r) => [r.externalId, { userId: r.userId, items: r.items, values: r.values }]));
+}
+
 /** Internal ids (and hidden flags) of items by external id; unknown ids are absent from the map. */
 export async function itemsByExternalId(db: pg.Pool, externalIds: readonly string[]): Promise<Map<string, { id: number; hidden: boolean }>> {
   if (externalIds.length === 0) return new Map();
