@@ -37,6 +37,9 @@ Needs DATABASE_URL pointing at a database with interactions and an active model 
 minimal same-stack server (port 4101), runs autocannon against both, and prints the table.`;
 
 const RECS = 'query($u: ID!) { recommendations(userId: $u, limit: 20) { source modelVersionId items { score item { id title } } } }';
+const RECS_HISTORY = 'query($h: [ID!]!) { recommendationsForHistory(itemIds: $h, limit: 20) { source modelVersionId items { score item { id title } } } }';
+/** Items per anonymous history in the recommendationsForHistory runs. */
+const HISTORY_ITEMS = 50;
 const SIMILAR = 'query($i: ID!) { similarItems(itemId: $i, limit: 20) { score item { id title } } }';
 
 interface RunResult {
@@ -60,7 +63,7 @@ function start(script: string, env: Record<string, string>): ChildProcess {
 const post = (port: number, query: string, variables: Record<string, unknown> = {}) => postGraphql(port, query, variables);
 const waitFor = (fn: () => Promise<boolean>, timeoutMs: number) => waitUntil('the servers', fn, timeoutMs, { intervalMs: 25 });
 
-async function cannon(port: number, query: string, variable: string, ids: string[], seconds: number, connections: number, expectItems: number, onTick?: (elapsed: number) => void): Promise<RunResult> {
+async function cannon(port: number, query: string, variable: string, ids: unknown[], seconds: number, connections: number, expectItems: number, onTick?: (elapsed: number) => void): Promise<RunResult> {
   const rng = new Random(7);
   let failed = 0;
   const instance = autocannon({
@@ -94,6 +97,28 @@ async function cannon(port: number, query: string, variable: string, ids: string
     requests: result.requests.total,
     failed: failed + result.errors + result.timeouts + result.non2xx,
   };
+}
+
+const STAGES = ['queue', 'sql', 'encode', 'search', 'parse', 'execute', 'serialize'] as const;
+
+/** The serving counters of /metrics: per-stage seconds (sum, count) and the model batches. */
+async function scrape(port: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^(recoder_serving_stage_seconds_(?:sum|count)\{stage="(\w+)"\}|recoder_model_batches_total|recoder_model_batched_requests_total) (\S+)$/.exec(line);
+    if (m) out.set(m[2] ? `${m[1].includes('_sum') ? 'sum' : 'count'}:${m[2]}` : m[1], Number(m[3]));
+  }
+  return out;
+}
+
+/** Mean milliseconds per request in each stage between two scrapes, and the mean batch size. */
+function breakdown(before: Map<string, number>, after: Map<string, number>): string {
+  const d = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
+  const parts = STAGES.filter((st) => d(`count:${st}`) > 0).map((st) => `${st} ${((1000 * d(`sum:${st}`)) / d(`count:${st}`)).toFixed(2)}`);
+  const batches = d('recoder_model_batches_total');
+  const batch = batches > 0 ? `; mean batch ${(d('recoder_model_batched_requests_total') / batches).toFixed(1)} requests` : '';
+  return `ms/request: ${parts.join(', ')}${batch}`;
 }
 
 async function main(): Promise<void> {
@@ -153,13 +178,28 @@ async function main(): Promise<void> {
     await cannon(4100, RECS, 'u', users, 3, connections, 20);
     await cannon(4101, RECS, 'u', users, 3, connections, 20);
 
-    const recs = await cannon(4100, RECS, 'u', users, seconds, connections, 20);
-    const recsBase = await cannon(4101, RECS, 'u', users, seconds, connections, 20);
-    const sim = await cannon(4100, SIMILAR, 'i', items, seconds, connections, 20);
-    const simBase = await cannon(4101, SIMILAR, 'i', items, seconds, connections, 20);
     const fmt = (r: RunResult) => `${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.requests} requests, ${r.failed} failed)`;
-    row('recommendations(limit: 20), random users', fmt(recs), fmt(recsBase), `ratio ${(recs.rps / recsBase.rps).toFixed(2)} (target ≥ 0.5), p99 target ≤ 50 ms`);
-    row('similarItems(limit: 20), random items', fmt(sim), fmt(simBase), `ratio ${(sim.rps / simBase.rps).toFixed(2)} (target ≥ 0.8)`);
+    // Anonymous histories: HISTORY_ITEMS distinct items of the model each.
+    const hrng = new Random(11);
+    const histories = Array.from({ length: 500 }, () => {
+      const picked = new Set<string>();
+      while (picked.size < Math.min(HISTORY_ITEMS, items.length)) picked.add(items[hrng.int(items.length)]);
+      return [...picked];
+    });
+    const runs: { what: string; query: string; variable: string; ids: unknown[]; target: string; c: number; secs: number }[] = [
+      { what: 'recommendations(limit: 20), random users', query: RECS, variable: 'u', ids: users, target: 'ratio ≥ 0.35, p99 ≤ 25 ms', c: connections, secs: seconds },
+      { what: 'recommendations(limit: 20), random users, 1 connection', query: RECS, variable: 'u', ids: users, target: 'p50 ≤ 3 ms', c: 1, secs: Math.max(5, seconds / 2) },
+      { what: `recommendationsForHistory(${HISTORY_ITEMS} items, limit: 20)`, query: RECS_HISTORY, variable: 'h', ids: histories, target: 'ratio ≥ 0.35, p99 ≤ 25 ms', c: connections, secs: seconds },
+      { what: `recommendationsForHistory(${HISTORY_ITEMS} items, limit: 20), 1 connection`, query: RECS_HISTORY, variable: 'h', ids: histories, target: 'p50 ≤ 3 ms', c: 1, secs: Math.max(5, seconds / 2) },
+      { what: 'similarItems(limit: 20), random items', query: SIMILAR, variable: 'i', ids: items, target: 'ratio ≥ 0.8', c: connections, secs: seconds },
+    ];
+    for (const run of runs) {
+      const before = await scrape(4100);
+      const mine = await cannon(4100, run.query, run.variable, run.ids, run.secs, run.c, 20);
+      const stages = breakdown(before, await scrape(4100));
+      const base = await cannon(4101, run.query, run.variable, run.ids, run.secs, run.c, 20);
+      row(run.what, fmt(mine), fmt(base), `ratio ${(mine.rps / base.rps).toFixed(2)} (target ${run.target}); ${stages}`);
+    }
     const loaded = rssMb(api.pid!);
     row('API process RSS', `${loaded.rss.toFixed(0)} MB (peak ${loaded.peak.toFixed(0)} MB)`, '', `after boot ${afterBoot.rss.toFixed(0)} MB`);
 
