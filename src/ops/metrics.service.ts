@@ -65,13 +65,13 @@ export class MetricsService {
       registers,
     });
     stages.connect((stage, seconds) => stageSeconds.observe({ stage }, seconds));
-    const batcher = serving.batcher;
+    const { batcher, work } = serving;
     new Gauge({
       name: 'recoder_model_queue_requests',
-      help: 'Recommendation requests waiting for a model batch',
+      help: 'Requests waiting for model work (recommendation batches and other model calls)',
       registers,
       collect() {
-        this.set(batcher.queued);
+        this.set(batcher.queued + work.queued);
       },
     });
     new Counter({
@@ -99,8 +99,8 @@ export class MetricsService {
       registers,
       collect() {
         this.reset();
-        this.inc({ reason: 'queue_full' }, batcher.stats.refused);
-        this.inc({ reason: 'deadline' }, batcher.stats.expired);
+        this.inc({ reason: 'queue_full' }, batcher.stats.refused + work.stats.refused);
+        this.inc({ reason: 'deadline' }, batcher.stats.expired + work.stats.expired);
       },
     });
     this.ingested = new Counter({ name: 'recoder_interactions_ingested_total', help: 'Interactions stored by recordInteractions (duplicates of a stored eventId not counted)', registers });

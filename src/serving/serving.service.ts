@@ -86,6 +86,8 @@ export class ServingService {
   private popularityRefresh: Promise<Ranked[]> | null = null;
   /** Recommendation requests → batched history reads and forward passes. */
   readonly batcher: MicroBatcher<RankRequest, RankTicket>;
+  /** Other model work (reconstructions, embeddings, similar users, synthetic users): one call at a time, same queue bound and deadline. */
+  readonly work: MicroBatcher<() => unknown, unknown>;
 
   constructor(
     private readonly pool: PgPool,
@@ -100,6 +102,26 @@ export class ServingService {
       { maxBatch: w.maxBatch, windowMs: w.windowMs, maxInFlight: w.inFlight, maxQueue: w.maxQueue, deadlineMs: w.deadlineMs },
       (batch) => this.rankBatch(batch),
     );
+    this.work = new MicroBatcher<() => unknown, unknown>({ maxBatch: 1, windowMs: 0, maxInFlight: 1, maxQueue: w.maxQueue, deadlineMs: w.deadlineMs }, async (calls) =>
+      calls.map((call) => {
+        try {
+          return { ok: true, value: call() };
+        } catch (error) {
+          return { ok: false, error };
+        }
+      }),
+    );
+  }
+
+  /** Runs a synchronous model call through the work queue (bounded, with a deadline; SERVICE_UNAVAILABLE beyond). */
+  private async modelWork<T>(call: () => T): Promise<T> {
+    try {
+      const { value, info } = await this.work.submit(call);
+      this.stages.observe('queue', info.queuedMs);
+      return value as T;
+    } catch (error) {
+      throw admissionError(error);
+    }
   }
 
   async recommendations(userId: string, limit: number, filter: RecommendationFilter | null | undefined): Promise<Recommendations> {
@@ -240,7 +262,7 @@ export class ServingService {
     await version.served.populationReady();
     const self = version.rowOf(user.userId);
     // Over-fetch a little: users deleted since activation are dropped.
-    const neighbors = version.served.similarUsers(history, limit + 10, self);
+    const neighbors = await this.modelWork(() => version.served.similarUsers(history, limit + 10, self));
     const rows = await usersById(
       this.pool,
       neighbors.map((n) => version.userOfRow[n.index]),
@@ -270,7 +292,7 @@ export class ServingService {
       cols = newestFirst.map((id) => version.columnOf(id)).filter((c) => c >= 0 && observed.has(c)).slice(0, this.env.maxPageSize);
     }
     await version.served.populationReady();
-    const { values, error } = version.served.reconstructWithError(history);
+    const { values, error } = await this.modelWork(() => version.served.reconstructWithError(history));
     const byId = await this.items.byInternalIds(cols.map((c) => version.itemOfColumn[c]));
     const items = cols
       .filter((c) => byId.has(version.itemOfColumn[c]))
@@ -296,7 +318,7 @@ export class ServingService {
       throw new DomainError(ErrorCode.UNSUPPORTED_BY_MODEL, `predictedRating needs an AutoRec version; version ${version.id} is ${version.summary.kind}`);
     }
     const col = this.columnOrThrow(version, item.id, itemId, 'itemId');
-    return version.served.predictRatings(version.historyRow(user.history), [col])[0];
+    return (await this.modelWork(() => version.served.predictRatings(version.historyRow(user.history), [col])))[0];
   }
 
   async anomalousUsers(limit: number): Promise<UserAnomaly[]> {
@@ -322,7 +344,7 @@ export class ServingService {
     const user = await userWithHistory(this.pool, externalUserId);
     if (!user) return null;
     await version.served.populationReady();
-    const error = version.served.reconstructionError(version.historyRow(user.history));
+    const error = await this.modelWork(() => version.served.reconstructionError(version.historyRow(user.history)));
     if (Number.isNaN(error)) return null;
     return { error, percentile: version.served.percentile(error), modelVersionId: version.id };
   }
@@ -333,7 +355,7 @@ export class ServingService {
     if (!user) throw notFound('User', userId, 'userId');
     const version = this.models.require();
     this.requireEmbeddings(version, 'userEmbedding');
-    const vector = version.served.userEmbedding(version.historyRow(user.history));
+    const vector = await this.modelWork(() => version.served.userEmbedding(version.historyRow(user.history)));
     return { modelVersionId: version.id, dimension: vector.length, vector: Array.from(vector) };
   }
 
@@ -370,7 +392,8 @@ export class ServingService {
       fitted = version.served.populationLatent ?? undefined;
       if (!fitted) throw new DomainError(ErrorCode.UNSUPPORTED_BY_MODEL, `latent: model version ${version.id} has no population to fit (no user history)`, 'latent');
     }
-    const samples = version.served.sampleUsers(count, itemsPerUser, seed ?? Math.floor(Math.random() * 2 ** 32), { exclude, latent: fitted });
+    const drawSeed = seed ?? Math.floor(Math.random() * 2 ** 32);
+    const samples = await this.modelWork(() => version.served.sampleUsers(count, itemsPerUser, drawSeed, { exclude, latent: fitted }));
     const ids = samples.map((s) => Array.from(s.items, (c) => version.itemOfColumn[c]));
     const byId = await this.items.byInternalIds([...new Set(ids.flat())]);
     return ids.map((user) => ({ items: user.filter((id) => byId.has(id)).map((id) => toItem(byId.get(id)!)) }));
