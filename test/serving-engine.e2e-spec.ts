@@ -1,4 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ModelPool } from '../src/serving/model-pool.js';
 import { ServingService } from '../src/serving/serving.service.js';
 import { bootApp, gql, truncateAll } from './helpers.js';
 import { GROUPS, itemId, PER_GROUP, seedTasteGroups, trainTestVersion } from './training-data.js';
@@ -34,7 +35,7 @@ describe('serving engine', () => {
     // A second API process on the same database with tight limits.
     tight = await bootApp({
       maxResponseBytes: 3000,
-      modelWork: { maxBatch: 1, windowMs: 0, inFlight: 1, maxQueue: 2, deadlineMs: 50 },
+      modelWork: { maxBatch: 1, windowMs: 0, inFlight: 1, maxQueue: 2, deadlineMs: 50, threads: 0 },
     });
     await tight.get(ServingService).recommendations('u0', 1, null); // loaded and serving
   }, 180_000);
@@ -59,6 +60,8 @@ describe('serving engine', () => {
     expect(togetherHistories.map((r) => r.data)).toEqual(aloneHistories);
     expect(alone.every((d) => d!.recommendations.source === 'MODEL' && d!.recommendations.items.length === 10)).toBe(true);
     expect(batcher.stats.requests - before.requests).toBe(users.length + histories.length);
+    // The forward passes ran in the model threads (RECODER_MODEL_THREADS defaults to ≥ 1).
+    expect(app.get(ModelPool).stats.scored).toBeGreaterThan(0);
     // Unknown users still get popular items from a batch that ranks known ones.
     const mixed = await Promise.all([gql(app, RECS, { userId: 'nobody', limit: 3 }), gql(app, RECS, { userId: 'u1', limit: 3 })]);
     expect(mixed[0].data!.recommendations).toMatchObject({ source: 'POPULARITY', reason: 'the user is unknown: no interaction recorded yet' });

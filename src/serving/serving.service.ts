@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { toItem, toUser } from '../catalog/catalog.mappers.js';
 import { ItemCache } from '../catalog/item-cache.service.js';
 import type { Item } from '../catalog/dto/item.type.js';
@@ -33,6 +33,7 @@ import {
 import { DEFAULT_MIN_RATING, type LoadedVersion } from './loaded-version.js';
 import { popularItemIds } from './popularity.queries.js';
 import { ServingStages } from './serving-stages.js';
+import { ModelPool } from './model-pool.js';
 import { compactHistories, usersById, userWithHistory, visibleItemIdsInCategories } from './serving.queries.js';
 
 /** Most ids accepted in `excludeItemIds`, `itemIds` of an anonymous history or of a reconstruction. */
@@ -82,6 +83,7 @@ export function admissionError(error: unknown): unknown {
  */
 @Injectable()
 export class ServingService {
+  private readonly logger = new Logger('Serving');
   private popularity: { at: number; ranked: Ranked[] } | null = null;
   private popularityRefresh: Promise<Ranked[]> | null = null;
   /** Recommendation requests → batched history reads and forward passes. */
@@ -95,6 +97,7 @@ export class ServingService {
     private readonly models: ActiveModelService,
     private readonly visual: VisualModelService,
     private readonly stages: ServingStages,
+    private readonly threads: ModelPool,
     @Inject(ENV) private readonly env: Env,
   ) {
     const w = env.modelWork;
@@ -207,7 +210,17 @@ export class ServingService {
         if (cols.length > start) rowOf[k] = n++;
       });
       if (n > 0) {
-        const rankers = version.served.rankers(csrFromTriples(n, version.served.numItems, rows, cols, vals));
+        const histories = csrFromTriples(n, version.served.numItems, rows, cols, vals);
+        let rankers: Ranker[] | null = null;
+        if (this.threads.serves(version.id)) {
+          try {
+            rankers = version.served.rankersFrom(await this.threads.score(version.id, histories), n);
+          } catch (error) {
+            if (error instanceof DeadlineExceededError) throw error;
+            this.logger.warn(`model threads: ${(error as Error).message}; this batch runs on the event loop`);
+          }
+        }
+        rankers ??= version.served.rankers(histories);
         tickets.forEach((t, k) => (t.ranker = rowOf[k] >= 0 ? rankers[rowOf[k]] : null));
       }
     }

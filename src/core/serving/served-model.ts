@@ -267,11 +267,18 @@ export class ServedModel {
    * alone: the models score rows independently.
    */
   rankers(histories: CsrMatrix): Ranker[] {
+    return this.rankersFrom(scoreMaterial(this.model, histories), histories.numRows);
+  }
+
+  /**
+   * {@link rankers} from a batch's {@link ScoreMaterial}, computed here or in another thread
+   * holding the same weights (src/serving/model-pool.ts): `rows` rankings.
+   */
+  rankersFrom(material: ScoreMaterial, rows: number): Ranker[] {
     const identity = (raw: number) => raw;
-    const rows = histories.numRows;
     const n = this.numItems;
-    if (this.model instanceof Ease) {
-      const all = this.model.score(histories);
+    if (material.kind === 'scores') {
+      const all = material.scores;
       return Array.from({ length: rows }, (_, r) => {
         const scores = all.subarray(r * n, (r + 1) * n);
         return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), {
@@ -280,24 +287,23 @@ export class ServedModel {
         });
       });
     }
-    if (this.model instanceof Ensemble) {
+    if (material.kind === 'blend') {
       // Exact blended scores of every item (Ensemble.score: the function AUTO evaluated).
-      const ensemble = this.model;
-      const parts = ensemble.scoreParts(histories);
+      const ensemble = this.model as Ensemble;
       const factor = this.factor;
-      const queries = factor ? factor.userQueries(histories) : null;
+      const queries = material.queries;
       const D = factor?.itemVectorDim ?? 0;
       return Array.from({ length: rows }, (_, r) => {
-        const scores = parts.blend.subarray(r * n, (r + 1) * n);
+        const scores = material.blend.subarray(r * n, (r + 1) * n);
         let toRankingScore = identity;
         if (factor) {
           // A raw factor score on the blend's scale; the other members score an unknown item 0.
           let offset = 0;
           let scale = 0;
           ensemble.members.forEach((m, i) => {
-            const std = parts.std[i][r];
+            const std = material.std[i][r];
             if (m.weight === 0 || !(std > 0)) return;
-            offset -= (m.weight * parts.mean[i][r]) / std;
+            offset -= (m.weight * material.mean[i][r]) / std;
             if (m.model === factor) scale = m.weight / std;
           });
           toRankingScore = (raw: number) => offset + scale * raw;
@@ -308,8 +314,8 @@ export class ServedModel {
         });
       });
     }
-    const D = this.model.itemVectorDim;
-    const queries = this.model.userQueries(histories);
+    const D = this.factor!.itemVectorDim;
+    const queries = material.queries;
     const index = this.itemIndex!;
     return Array.from({ length: rows }, (_, r) => {
       const query = queries.subarray(r * D, (r + 1) * D);
@@ -679,3 +685,43 @@ function dropLastColumn(m: Float32Array, dim: number): Float32Array {
   return out;
 }
 
+
+/**
+ * What a batch's rankings are built from (one forward pass over its histories): EASE's scores of
+ * every item, an ensemble's blend with each member's per-row mean and standard deviation (and its
+ * autoencoder's queries), or an autoencoder's queries [h_u, 1] for the inner-product index.
+ * Plain typed arrays, so that another thread holding the same weights can compute it.
+ */
+export type ScoreMaterial =
+  | { kind: 'scores'; scores: Float32Array }
+  | { kind: 'blend'; blend: Float32Array; mean: Float64Array[]; std: Float64Array[]; queries: Float32Array | null }
+  | { kind: 'queries'; queries: Float32Array };
+
+/** The {@link ScoreMaterial} of a batch of histories (one row each). */
+export function scoreMaterial(model: ServableModel, histories: CsrMatrix): ScoreMaterial {
+  if (model instanceof Ease) return { kind: 'scores', scores: model.score(histories) };
+  if (model instanceof Ensemble) {
+    const parts = model.scoreParts(histories);
+    const factor = factorOf(model);
+    return { kind: 'blend', blend: parts.blend, mean: parts.mean, std: parts.std, queries: factor ? factor.userQueries(histories) : null };
+  }
+  return { kind: 'queries', queries: model.userQueries(histories) };
+}
+
+/** The buffers of a {@link ScoreMaterial}, to transfer it between threads without copying. */
+export function materialBuffers(material: ScoreMaterial): ArrayBuffer[] {
+  const arrays: ArrayBufferView[] =
+    material.kind === 'scores'
+      ? [material.scores]
+      : material.kind === 'queries'
+        ? [material.queries]
+        : [material.blend, ...material.mean, ...material.std, ...(material.queries ? [material.queries] : [])];
+  const buffers = new Set<ArrayBuffer>();
+  for (const a of arrays) if (a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) buffers.add(a.buffer);
+  return [...buffers];
+}
+
+/** Frees a servable model's tensors (EASE holds none). */
+export function disposeServable(model: ServableModel): void {
+  if (!(model instanceof Ease)) model.dispose();
+}
