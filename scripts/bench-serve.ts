@@ -344,7 +344,10 @@ async function main(): Promise<void> {
   console.error(`database: ${users.length} users with interactions, ${counts} interactions; active version ${activeId} (${artifact.kind}, ${items.length} items)`);
 
   const results: string[] = [];
-  const row = (what: string, value: string, reference = '', note = '') => results.push(`| ${what} | ${value} | ${reference} | ${note} |`);
+  const row = (what: string, value: string, reference = '', note = '') => {
+    results.push(`| ${what} | ${value} | ${reference} | ${note} |`);
+    console.error(`  result: ${results[results.length - 1]}`); // kept if a later step fails
+  };
 
   // Boot.
   const t0 = performance.now();
@@ -431,7 +434,8 @@ async function main(): Promise<void> {
         if (swapStarted || elapsed < seconds / 4) return;
         swapStarted = true;
         const s0 = performance.now();
-        swapDone = post(4100, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: copyId }).then((r) => {
+        // Returns once the copy serves with its population ready: minutes on a loaded machine.
+        swapDone = postGraphql(4100, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: copyId }, 600_000).then((r) => {
           if (r.errors) console.error('swap failed', r.errors);
           swapSeconds = (performance.now() - s0) / 1000;
         });

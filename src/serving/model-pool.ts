@@ -27,9 +27,13 @@ export function modelWorkerEntry(): string {
 export type ModelWorkerRequest =
   | { type: 'load'; seq: number; id: number; kind: string; weights: Uint8Array }
   | { type: 'unload'; seq: number; id: number }
-  | { type: 'score'; seq: number; id: number; numRows: number; numCols: number; indptr: Int32Array; indices: Int32Array; values: Float32Array };
+  | { type: 'score'; seq: number; id: number; numRows: number; numCols: number; indptr: Int32Array; indices: Int32Array; values: Float32Array }
+  | { type: 'sample'; seq: number; id: number; count: number; itemsPerUser: number; seed: number; exclude: Int32Array; latent?: { mean: Float32Array; std: Float32Array } };
 
-export type ModelWorkerReply = { ready: true } | { seq: number; ok: true; material?: ScoreMaterial } | { seq: number; ok: false; message: string };
+export type ModelWorkerReply =
+  | { ready: true }
+  | { seq: number; ok: true; material?: ScoreMaterial; samples?: Int32Array[] }
+  | { seq: number; ok: false; message: string };
 
 export interface ModelPoolOptions {
   /** Worker threads; 0: none (model work runs on the event loop). */
@@ -44,7 +48,7 @@ export interface ModelPoolOptions {
 
 interface Job {
   seq: number;
-  resolve: (reply: { material?: ScoreMaterial }) => void;
+  resolve: (reply: { material?: ScoreMaterial; samples?: Int32Array[] }) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout | null;
 }
@@ -114,6 +118,19 @@ export class ModelPool {
     return reply.material!;
   }
 
+  /**
+   * Synthetic users of a Mult-VAE version (MultVAE.sampleUsers) in the least busy thread: each
+   * user's item columns in draw order. `exclude`: columns never drawn; `latent`: a fitted Gaussian.
+   */
+  async sampleUsers(id: number, count: number, itemsPerUser: number, seed: number, exclude: Int32Array, latent?: { mean: Float32Array; std: Float32Array }): Promise<Int32Array[]> {
+    if (!this.serves(id)) throw new Error(`model version ${id} is not loaded in the model threads`);
+    while (this.slots.length < this.options.threads) this.spawn();
+    const slot = this.slots.reduce((best, s) => (s.jobs.size < best.jobs.size ? s : best));
+    await this.ensureLoaded(slot, id);
+    const reply = await this.request(slot, { type: 'sample', seq: this.seq++, id, count, itemsPerUser, seed, exclude, latent }, this.options.deadlineMs);
+    return reply.samples!;
+  }
+
   /** Terminates the threads; pending batches fail. */
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
@@ -158,7 +175,7 @@ export class ModelPool {
     return slot;
   }
 
-  private request(slot: Slot, message: ModelWorkerRequest, deadlineMs?: number): Promise<{ material?: ScoreMaterial }> {
+  private request(slot: Slot, message: ModelWorkerRequest, deadlineMs?: number): Promise<{ material?: ScoreMaterial; samples?: Int32Array[] }> {
     return new Promise((resolve, reject) => {
       const job: Job = { seq: message.seq, resolve, reject, timer: null };
       if (deadlineMs !== undefined) {

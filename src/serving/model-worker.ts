@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CsrMatrix } from '../core/data/csr.js';
 import { initBackend } from '../core/engine/backend.js';
 import { disposeServable, scoreMaterial, materialBuffers, type ServableModel } from '../core/serving/served-model.js';
+import { MultVAE } from '../core/models/mult-vae.js';
 import { modelFromBytes } from './model-bytes.js';
 import type { ModelWorkerReply, ModelWorkerRequest } from './model-pool.js';
 
@@ -26,6 +27,13 @@ port.on('message', (m: ModelWorkerRequest) => {
       models.delete(m.id);
       if (model) disposeServable(model);
       port.postMessage({ seq: m.seq, ok: true } satisfies ModelWorkerReply);
+    } else if (m.type === 'sample') {
+      const model = models.get(m.id);
+      if (!(model instanceof MultVAE)) throw new Error(`model version ${m.id} is not a Mult-VAE loaded in this thread`);
+      const excluded = new Set(m.exclude);
+      const exclude = excluded.size ? { has: (c: number) => excluded.has(c), size: excluded.size } : undefined;
+      const samples = model.sampleUsers(m.count, m.itemsPerUser, m.seed, { exclude, latent: m.latent }).map((s) => s.items);
+      port.postMessage({ seq: m.seq, ok: true, samples } satisfies ModelWorkerReply);
     } else {
       const model = models.get(m.id);
       if (!model) throw new Error(`model version ${m.id} is not loaded in this thread`);

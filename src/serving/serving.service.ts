@@ -406,8 +406,20 @@ export class ServingService {
       if (!fitted) throw new DomainError(ErrorCode.UNSUPPORTED_BY_MODEL, `latent: model version ${version.id} has no population to fit (no user history)`, 'latent');
     }
     const drawSeed = seed ?? Math.floor(Math.random() * 2 ** 32);
-    const samples = await this.modelWork(() => version.served.sampleUsers(count, itemsPerUser, drawSeed, { exclude, latent: fitted }));
-    const ids = samples.map((s) => Array.from(s.items, (c) => version.itemOfColumn[c]));
+    let samples: Int32Array[] | null = null;
+    if (this.threads.serves(version.id)) {
+      // In a model thread (the decoder pass and the draws are the heaviest call a reader can make).
+      const deleted = Int32Array.from(Array.from(version.itemOfColumn).flatMap((id, c) => (id < 0 ? [c] : [])));
+      const latentFit = fitted ? { mean: Float32Array.from(fitted.mean), std: Float32Array.from(fitted.std) } : undefined;
+      try {
+        samples = await this.threads.sampleUsers(version.id, count, itemsPerUser, drawSeed, deleted, latentFit);
+      } catch (error) {
+        if (error instanceof DeadlineExceededError) throw admissionError(error);
+        this.logger.warn(`model threads: ${(error as Error).message}; sampling on the event loop`);
+      }
+    }
+    samples ??= (await this.modelWork(() => version.served.sampleUsers(count, itemsPerUser, drawSeed, { exclude, latent: fitted }))).map((s) => s.items);
+    const ids = samples.map((s) => Array.from(s, (c) => version.itemOfColumn[c]));
     const byId = await this.items.byInternalIds([...new Set(ids.flat())]);
     return ids.map((user) => ({ items: user.filter((id) => byId.has(id)).map((id) => toItem(byId.get(id)!)) }));
   }
