@@ -36,6 +36,11 @@ class FixedResolver {
     };
   }
 
+  @Query(() => Recommendations)
+  recommendationsForHistory(@Args('itemIds', { type: () => [ID] }) _itemIds: string[], @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number): Recommendations {
+    return this.recommendations('', limit);
+  }
+
   @Query(() => [SimilarItem])
   similarItems(@Args('itemId', { type: () => ID }) _itemId: string, @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number): SimilarItem[] {
     return ITEMS.slice(0, limit).map((item, k) => ({ item, score: 1 - k / 100 }));

@@ -13,11 +13,27 @@
  * - RSS of the API process; HNSW recall@10 against exact search on the served item vectors.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { PROJECT_ROOT } from '../src/config/env.js';
+import {
+  buildSchema,
+  getNamedType,
+  isLeafType,
+  isListType,
+  isNonNullType,
+  isObjectType,
+  parse,
+  type GraphQLField,
+  type GraphQLInputType,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+} from 'graphql';
+import { loadEnv, PROJECT_ROOT } from '../src/config/env.js';
+import { operationCost, SIZE_ARGUMENTS } from '../src/graphql/query-cost.js';
+import { MAX_ID_LIST, MAX_SYNTHETIC_ITEMS } from '../src/serving/serving.service.js';
 import { csrFromTriples, csrSelectRows } from '../src/core/data/csr.js';
 import { Random } from '../src/core/data/random.js';
 import { initBackend } from '../src/core/engine/backend.js';
@@ -30,13 +46,16 @@ import { activateModelVersion, activeModelVersionId, loadModelVersion } from '..
 import { modelFromArtifact } from '../src/serving/loaded-version.js';
 import { BENCH_SERVER_ENV, postGraphql, rssMb, waitUntil } from './bench-lib.js';
 
-const HELP = `Usage: npm run bench:serve -- [--duration 20] [--connections 50] [--no-swap] [--no-recall]
+const HELP = `Usage: npm run bench:serve -- [--duration 20] [--connections 50] [--no-swap] [--no-recall] [--no-hammer] [--hammer-only] [--hammer-seconds 20]
 
 Needs DATABASE_URL pointing at a database with interactions and an active model version
 (e.g. ML-1M imported and a Mult-VAE trained with --activate). Starts the API (port 4100) and a
 minimal same-stack server (port 4101), runs autocannon against both, and prints the table.`;
 
 const RECS = 'query($u: ID!) { recommendations(userId: $u, limit: 20) { source modelVersionId items { score item { id title } } } }';
+const RECS_HISTORY = 'query($h: [ID!]!) { recommendationsForHistory(itemIds: $h, limit: 20) { source modelVersionId items { score item { id title } } } }';
+/** Items per anonymous history in the recommendationsForHistory runs. */
+const HISTORY_ITEMS = 50;
 const SIMILAR = 'query($i: ID!) { similarItems(itemId: $i, limit: 20) { score item { id title } } }';
 
 interface RunResult {
@@ -60,7 +79,7 @@ function start(script: string, env: Record<string, string>): ChildProcess {
 const post = (port: number, query: string, variables: Record<string, unknown> = {}) => postGraphql(port, query, variables);
 const waitFor = (fn: () => Promise<boolean>, timeoutMs: number) => waitUntil('the servers', fn, timeoutMs, { intervalMs: 25 });
 
-async function cannon(port: number, query: string, variable: string, ids: string[], seconds: number, connections: number, expectItems: number, onTick?: (elapsed: number) => void): Promise<RunResult> {
+async function cannon(port: number, query: string, variable: string, ids: unknown[], seconds: number, connections: number, expectItems: number, onTick?: (elapsed: number) => void): Promise<RunResult> {
   const rng = new Random(7);
   let failed = 0;
   const instance = autocannon({
@@ -96,6 +115,201 @@ async function cannon(port: number, query: string, variable: string, ids: string
   };
 }
 
+const STAGES = ['queue', 'sql', 'encode', 'search', 'parse', 'execute', 'serialize'] as const;
+
+/** The serving counters of /metrics: per-stage seconds (sum, count) and the model batches. */
+async function scrape(port: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^(recoder_serving_stage_seconds_(?:sum|count)\{stage="(\w+)"\}|recoder_model_batches_total|recoder_model_batched_requests_total) (\S+)$/.exec(line);
+    if (m) out.set(m[2] ? `${m[1].includes('_sum') ? 'sum' : 'count'}:${m[2]}` : m[1], Number(m[3]));
+  }
+  return out;
+}
+
+/** Mean milliseconds per request in each stage between two scrapes, and the mean batch size. */
+function breakdown(before: Map<string, number>, after: Map<string, number>): string {
+  const d = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
+  const parts = STAGES.filter((st) => d(`count:${st}`) > 0).map((st) => `${st} ${((1000 * d(`sum:${st}`)) / d(`count:${st}`)).toFixed(2)}`);
+  const batches = d('recoder_model_batches_total');
+  const batch = batches > 0 ? `; mean batch ${(d('recoder_model_batched_requests_total') / batches).toFixed(1)} requests` : '';
+  return `ms/request: ${parts.join(', ')}${batch}`;
+}
+
+/** The largest value the server accepts for a size argument. */
+function sizeMax(name: string, pageSize: number): number {
+  return name === 'itemsPerUser' ? MAX_SYNTHETIC_ITEMS : pageSize;
+}
+
+const unwrap = (t: GraphQLInputType) => (isNonNullType(t) ? t.ofType : t);
+
+/** A selection of every scalar of `type` and of its argument-free object fields, `depth` levels down. */
+function selectAll(type: GraphQLNamedType, depth: number): string | null {
+  if (!isObjectType(type)) return null;
+  const parts: string[] = [];
+  for (const f of Object.values(type.getFields())) {
+    if (f.args.some((a) => isNonNullType(a.type) && a.defaultValue === undefined)) continue;
+    const named = getNamedType(f.type);
+    if (isLeafType(named)) parts.push(f.name);
+    else if (depth > 1) {
+      const inner = selectAll(named, depth - 1);
+      if (inner) parts.push(`${f.name} { ${inner} }`);
+    }
+  }
+  return parts.length ? parts.join(' ') : null;
+}
+
+interface Heavy {
+  field: string;
+  /** The document with `aliases` copies of the field and size arguments as variables. */
+  build: (aliases: number, sizes: Record<string, number>) => { query: string; variables: Record<string, unknown> };
+  sizeArgs: string[];
+}
+
+/**
+ * Every Query field the bench can fill (ids from the data, size arguments, item-id lists), with a
+ * selection of everything under it (3 levels). Fields with other required arguments are skipped.
+ */
+function heavyCandidates(schema: GraphQLSchema, users: string[], items: string[]): Heavy[] {
+  const out: Heavy[] = [];
+  const query = schema.getQueryType()!;
+  for (const f of Object.values(query.getFields()) as GraphQLField<unknown, unknown>[]) {
+    const selection = isLeafType(getNamedType(f.type)) ? '' : selectAll(getNamedType(f.type), 3);
+    if (selection === null) continue;
+    const sizeArgs: string[] = [];
+    const fixed: { name: string; type: string; value: () => unknown }[] = [];
+    let fillable = true;
+    for (const a of f.args) {
+      const t = unwrap(a.type);
+      const required = isNonNullType(a.type) && a.defaultValue === undefined;
+      if ((SIZE_ARGUMENTS as readonly string[]).includes(a.name) && getNamedType(t).name === 'Int' && !isListType(t)) sizeArgs.push(a.name);
+      else if (getNamedType(t).name === 'ID' && isListType(t)) fixed.push({ name: a.name, type: String(a.type), value: () => Array.from({ length: MAX_ID_LIST }, (_, k) => items[k % items.length]) });
+      else if (getNamedType(t).name === 'ID' && /user/i.test(a.name)) fixed.push({ name: a.name, type: String(a.type), value: () => users[Math.floor(Math.random() * users.length)] });
+      else if (getNamedType(t).name === 'ID' && /item|^id$/i.test(a.name)) fixed.push({ name: a.name, type: String(a.type), value: () => items[Math.floor(Math.random() * items.length)] });
+      else if (required) fillable = false;
+    }
+    if (!fillable) continue;
+    const typeOf = (name: string) => String(f.args.find((a) => a.name === name)!.type);
+    out.push({
+      field: f.name,
+      sizeArgs,
+      build: (aliases, sizes) => {
+        const decls = [...sizeArgs.map((n) => `$${n}: ${typeOf(n)}`), ...fixed.flatMap((x) => Array.from({ length: aliases }, (_, k) => `$${x.name}${k}: ${x.type}`))];
+        const variables: Record<string, unknown> = { ...sizes };
+        const body = Array.from({ length: aliases }, (_, k) => {
+          const args = [...sizeArgs.map((n) => `${n}: $${n}`), ...fixed.map((x) => `${x.name}: $${x.name}${k}`)];
+          for (const x of fixed) variables[`${x.name}${k}`] = x.value();
+          return `a${k}: ${f.name}${args.length ? `(${args.join(', ')})` : ''}${selection ? ` { ${selection} }` : ''}`;
+        }).join(' ');
+        return { query: `query${decls.length ? `(${decls.join(', ')})` : ''} { ${body} }`, variables };
+      },
+    });
+  }
+  return out;
+}
+
+/**
+ * The most expensive document the limits allow: the field whose single copy costs most at the
+ * largest arguments (the cost model of src/graphql/query-cost.ts), its size arguments shrunk until
+ * one copy fits the cost limit, then as many aliases as the alias and cost limits allow. Only
+ * fields the served version answers without an error are considered.
+ */
+async function mostExpensive(schema: GraphQLSchema, users: string[], items: string[], port: number): Promise<{ field: string; aliases: number; sizes: Record<string, number>; cost: number; doc: () => { query: string; variables: Record<string, unknown> } }> {
+  const env = loadEnv({ ...process.env, ...BENCH_SERVER_ENV });
+  const { cost: maxCost, aliases: maxAliases } = env.queryLimits;
+  const costOf = (h: Heavy, aliases: number, sizes: Record<string, number>) => {
+    const { query, variables } = h.build(aliases, sizes);
+    return operationCost(schema, parse(query), variables, undefined, { defaultListSize: env.maxPageSize });
+  };
+  const scaled = (h: Heavy, t: number) => Object.fromEntries(h.sizeArgs.map((n) => [n, Math.max(1, Math.floor(sizeMax(n, env.maxPageSize) * t))]));
+  const ranked = heavyCandidates(schema, users, items)
+    .map((h) => ({ h, full: costOf(h, 1, scaled(h, 1)) }))
+    .sort((a, b) => b.full - a.full);
+  for (const { h, full } of ranked) {
+    let lo = 0;
+    let hi = 1;
+    if (full > maxCost) {
+      for (let i = 0; i < 30; i++) {
+        const mid = (lo + hi) / 2;
+        if (costOf(h, 1, scaled(h, mid)) <= maxCost) lo = mid;
+        else hi = mid;
+      }
+    } else lo = 1;
+    const sizes = scaled(h, lo);
+    if (costOf(h, 1, sizes) > maxCost) continue;
+    let aliases = 1;
+    while (aliases < maxAliases && costOf(h, aliases + 1, sizes) <= maxCost) aliases++;
+    const probe = h.build(1, Object.fromEntries(h.sizeArgs.map((n) => [n, 1])));
+    const answer = await postGraphql(port, probe.query, probe.variables);
+    if (answer.errors) {
+      console.error(`  hammer: skipping ${h.field} (cost ${full} at the largest arguments): ${JSON.stringify(answer.errors).slice(0, 160)}`);
+      continue;
+    }
+    return { field: h.field, aliases, sizes, cost: costOf(h, aliases, sizes), doc: () => h.build(aliases, sizes) };
+  }
+  throw new Error('no query field to hammer');
+}
+
+/** Codes a client is told to expect under overload (documented in the README's error table). */
+const LIMIT_CODES = new Set(['QUERY_TOO_COMPLEX', 'SERVICE_UNAVAILABLE', 'RATE_LIMITED', 'RESPONSE_TOO_LARGE']);
+
+/**
+ * A reader hammering the most expensive query with `connections` connections for `seconds`:
+ * /health polled meanwhile (p99), the API's RSS sampled (max), answers sorted into OK, limit
+ * errors (documented codes) and failures (anything else).
+ */
+async function hammer(port: number, pid: number, schema: GraphQLSchema, users: string[], items: string[], seconds: number, connections: number) {
+  const pick = await mostExpensive(schema, users, items, port);
+  const outcomes = new Map<string, number>();
+  const count = (k: string) => outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
+  let bytes = 0;
+  const instance = autocannon({
+    url: `http://127.0.0.1:${port}/graphql`,
+    connections,
+    duration: seconds,
+    timeout: 30,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => ({ ...req, body: JSON.stringify(pick.doc()) }),
+        onResponse: (status, body) => {
+          bytes += body.length;
+          let json: { errors?: { extensions?: { code?: string } }[] };
+          try {
+            json = JSON.parse(body) as typeof json;
+          } catch {
+            return count(`HTTP ${status}, not JSON`);
+          }
+          const codes = [...new Set((json.errors ?? []).map((e) => e.extensions?.code ?? 'none'))];
+          if (codes.length === 0) count(status === 200 ? 'ok' : `HTTP ${status}`);
+          else for (const c of codes) count(LIMIT_CODES.has(c) ? `limit:${c}` : `failed:${c}`);
+        },
+      },
+    ],
+  });
+  const health: number[] = [];
+  let maxRss = 0;
+  let stop = false;
+  const poll = (async () => {
+    while (!stop) {
+      const t = performance.now();
+      const res = await fetch(`http://127.0.0.1:${port}/health`).catch(() => null);
+      health.push(res?.ok ? performance.now() - t : Number.POSITIVE_INFINITY);
+      maxRss = Math.max(maxRss, rssMb(pid).rss);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  const result = await instance;
+  stop = true;
+  await poll;
+  health.sort((a, b) => a - b);
+  const pct = (p: number) => health[Math.min(health.length - 1, Math.floor((p / 100) * health.length))];
+  const failed = [...outcomes].filter(([k]) => !k.startsWith('limit:') && k !== 'ok').reduce((s, [, n]) => s + n, 0) + result.errors + result.timeouts;
+  return { pick, health: { p50: pct(50), p99: pct(99), max: health[health.length - 1], n: health.length }, maxRss, outcomes, failed, rps: result.requests.average, mbPerS: bytes / 1e6 / seconds };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -103,6 +317,9 @@ async function main(): Promise<void> {
       connections: { type: 'string', default: '50' },
       'no-swap': { type: 'boolean', default: false },
       'no-recall': { type: 'boolean', default: false },
+      'no-hammer': { type: 'boolean', default: false },
+      'hammer-only': { type: 'boolean', default: false },
+      'hammer-seconds': { type: 'string', default: '20' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -127,7 +344,10 @@ async function main(): Promise<void> {
   console.error(`database: ${users.length} users with interactions, ${counts} interactions; active version ${activeId} (${artifact.kind}, ${items.length} items)`);
 
   const results: string[] = [];
-  const row = (what: string, value: string, reference = '', note = '') => results.push(`| ${what} | ${value} | ${reference} | ${note} |`);
+  const row = (what: string, value: string, reference = '', note = '') => {
+    results.push(`| ${what} | ${value} | ${reference} | ${note} |`);
+    console.error(`  result: ${results[results.length - 1]}`); // kept if a later step fails
+  };
 
   // Boot.
   const t0 = performance.now();
@@ -152,18 +372,53 @@ async function main(): Promise<void> {
     // Warm-up (JIT, prepared statements, pools).
     await cannon(4100, RECS, 'u', users, 3, connections, 20);
     await cannon(4101, RECS, 'u', users, 3, connections, 20);
+    const hammerOnly = values['hammer-only'];
 
-    const recs = await cannon(4100, RECS, 'u', users, seconds, connections, 20);
-    const recsBase = await cannon(4101, RECS, 'u', users, seconds, connections, 20);
-    const sim = await cannon(4100, SIMILAR, 'i', items, seconds, connections, 20);
-    const simBase = await cannon(4101, SIMILAR, 'i', items, seconds, connections, 20);
     const fmt = (r: RunResult) => `${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.requests} requests, ${r.failed} failed)`;
-    row('recommendations(limit: 20), random users', fmt(recs), fmt(recsBase), `ratio ${(recs.rps / recsBase.rps).toFixed(2)} (target ≥ 0.5), p99 target ≤ 50 ms`);
-    row('similarItems(limit: 20), random items', fmt(sim), fmt(simBase), `ratio ${(sim.rps / simBase.rps).toFixed(2)} (target ≥ 0.8)`);
+    // Anonymous histories: HISTORY_ITEMS distinct items of the model each.
+    const hrng = new Random(11);
+    const histories = Array.from({ length: 500 }, () => {
+      const picked = new Set<string>();
+      while (picked.size < Math.min(HISTORY_ITEMS, items.length)) picked.add(items[hrng.int(items.length)]);
+      return [...picked];
+    });
+    const runs: { what: string; query: string; variable: string; ids: unknown[]; target: string; c: number; secs: number }[] = [
+      { what: 'recommendations(limit: 20), random users', query: RECS, variable: 'u', ids: users, target: 'ratio ≥ 0.35, p99 ≤ 25 ms', c: connections, secs: seconds },
+      { what: 'recommendations(limit: 20), random users, 1 connection', query: RECS, variable: 'u', ids: users, target: 'p50 ≤ 3 ms', c: 1, secs: Math.max(5, seconds / 2) },
+      { what: `recommendationsForHistory(${HISTORY_ITEMS} items, limit: 20)`, query: RECS_HISTORY, variable: 'h', ids: histories, target: 'ratio ≥ 0.35, p99 ≤ 25 ms', c: connections, secs: seconds },
+      { what: `recommendationsForHistory(${HISTORY_ITEMS} items, limit: 20), 1 connection`, query: RECS_HISTORY, variable: 'h', ids: histories, target: 'p50 ≤ 3 ms', c: 1, secs: Math.max(5, seconds / 2) },
+      { what: 'similarItems(limit: 20), random items', query: SIMILAR, variable: 'i', ids: items, target: 'ratio ≥ 0.8', c: connections, secs: seconds },
+    ];
+    for (const run of hammerOnly ? [] : runs) {
+      const before = await scrape(4100);
+      const mine = await cannon(4100, run.query, run.variable, run.ids, run.secs, run.c, 20);
+      const stages = breakdown(before, await scrape(4100));
+      const base = await cannon(4101, run.query, run.variable, run.ids, run.secs, run.c, 20);
+      row(run.what, fmt(mine), fmt(base), `ratio ${(mine.rps / base.rps).toFixed(2)} (target ${run.target}); ${stages}`);
+    }
     const loaded = rssMb(api.pid!);
     row('API process RSS', `${loaded.rss.toFixed(0)} MB (peak ${loaded.peak.toFixed(0)} MB)`, '', `after boot ${afterBoot.rss.toFixed(0)} MB`);
 
-    if (!values['no-swap']) {
+    if (!values['no-hammer']) {
+      // The document of issue 14: 30 aliases of sampleSyntheticUsers(count: 100, itemsPerUser: 1000).
+      const attack = `{ ${Array.from({ length: 30 }, (_, k) => `a${k}: sampleSyntheticUsers(count: 100, itemsPerUser: 1000) { items { id title } }`).join(' ')} }`;
+      const t1 = performance.now();
+      const refused = await postGraphql(4100, attack);
+      const code = (refused.errors as { extensions?: { code?: string } }[] | undefined)?.[0]?.extensions?.code ?? 'none';
+      row('30 × sampleSyntheticUsers(count: 100, itemsPerUser: 1000) (issue 14)', `${code} in ${(performance.now() - t1).toFixed(0)} ms`, 'refused', 'the cost limit counts count × itemsPerUser');
+      const schema = buildSchema(readFileSync(path.join(PROJECT_ROOT, 'schema.gql'), 'utf8'));
+      const hammerSeconds = Number(values['hammer-seconds']);
+      const h = await hammer(4100, api.pid!, schema, users, items, hammerSeconds, 20);
+      const outcomes = [...h.outcomes].map(([k, n]) => `${k} ${n}`).join(', ');
+      row(
+        `hammer: ${h.pick.aliases} × ${h.pick.field}(${Object.entries(h.pick.sizes).map(([k, v]) => `${k}: ${v}`).join(', ')}), 20 connections, ${hammerSeconds} s`,
+        `/health p50 ${h.health.p50.toFixed(1)} ms, p99 ${h.health.p99.toFixed(1)} ms, max ${h.health.max.toFixed(1)} ms (${h.health.n} probes); RSS max ${h.maxRss.toFixed(0)} MB; ${h.failed} failed`,
+        '/health p99 ≤ 50 ms, RSS < 1.5 GB, 0 failed',
+        `cost ${h.pick.cost} of the document (the most expensive the limits allow); ${h.rps.toFixed(0)} req/s, ${h.mbPerS.toFixed(1)} MB/s of answers; ${outcomes}`,
+      );
+    }
+
+    if (!values['no-swap'] && !hammerOnly) {
       // A byte-identical copy is a full load (weights, maps, indexes, population) like any new version.
       const copy = await client.query<{ id: number }>(
         `INSERT INTO model_versions (name, kind, hyperparameters, metrics, interaction_count, data_latest_at, item_ids, user_ids, weights, weights_bytes, training_seconds)
@@ -179,7 +434,8 @@ async function main(): Promise<void> {
         if (swapStarted || elapsed < seconds / 4) return;
         swapStarted = true;
         const s0 = performance.now();
-        swapDone = post(4100, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: copyId }).then((r) => {
+        // Returns once the copy serves with its population ready: minutes on a loaded machine.
+        swapDone = postGraphql(4100, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: copyId }, 600_000).then((r) => {
           if (r.errors) console.error('swap failed', r.errors);
           swapSeconds = (performance.now() - s0) / 1000;
         });

@@ -6,6 +6,7 @@ import { AppModule } from './app.module.js';
 import type { Env } from './config/env.js';
 import { registerGraphiql } from './graphql/graphiql.js';
 import { registerRateLimit } from './graphql/rate-limit.js';
+import { registerResponseLimit } from './graphql/response-limit.js';
 import { GracefulFastifyAdapter } from './ops/graceful-fastify-adapter.js';
 import { createLogger } from './ops/logger.js';
 
@@ -25,6 +26,7 @@ export async function createApp(env: Env, databaseUrl: string, options: { logger
   );
   await registerRateLimit(app, env);
   registerGraphiql(app.getHttpAdapter().getInstance(), env);
+  registerResponseLimit(app.getHttpAdapter().getInstance(), env);
   // No enableShutdownHooks(): the entry points stop on signals themselves (src/ops/shutdown.ts), so
   // that the database they opened is closed after the application, and the process exits 0.
   return app;

@@ -22,6 +22,13 @@ export enum ErrorCode {
   FORBIDDEN = 'FORBIDDEN',
   /** Too many requests for this API key (or client address) in the current minute (HTTP 429). */
   RATE_LIMITED = 'RATE_LIMITED',
+  /**
+   * The server is at capacity: the queue in front of the model is full, or the request waited
+   * longer than its deadline for it (HTTP 503, Retry-After and `retryAfterSeconds` say when to retry).
+   */
+  SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
+  /** The answer would be larger than RECODER_MAX_RESPONSE_BYTES; ask for fewer items or fields. */
+  RESPONSE_TOO_LARGE = 'RESPONSE_TOO_LARGE',
   /** The document exceeds a limit: depth, aliases, directives or estimated cost (HTTP 400). */
   QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
   /** cancelTrainingRun on a run that already SUCCEEDED, FAILED or was CANCELLED; `status` says which. */

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bool, cleanEnv, num, port, str, url } from 'envalid';
@@ -37,6 +38,15 @@ export interface Env {
   maxBatchSize: number;
   /** Largest page or list size any query returns. */
   maxPageSize: number;
+  /** Largest GraphQL response body (bytes); a larger answer is replaced by a RESPONSE_TOO_LARGE error. */
+  maxResponseBytes: number;
+  /**
+   * Model work for serving: concurrent recommendation requests are batched (at most `maxBatch`,
+   * waiting at most `windowMs` for others to join), `inFlight` batches run at once, at most
+   * `maxQueue` requests wait (more answer SERVICE_UNAVAILABLE with Retry-After), and a request
+   * not started within `deadlineMs` is refused the same way.
+   */
+  modelWork: { maxBatch: number; windowMs: number; inFlight: number; maxQueue: number; deadlineMs: number; threads: number };
   /** Weight of each interaction kind in popularity scores; kinds not listed weigh 1. */
   popularityWeights: Record<string, number>;
   /** tfjs backend for serving and training: auto (tfjs-node, else wasm, else cpu) or a fixed one. */
@@ -98,6 +108,13 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_CREATE_UNKNOWN_ITEMS: bool({ default: false }),
       RECODER_MAX_BATCH_SIZE: num({ default: 10_000 }),
       RECODER_MAX_PAGE_SIZE: num({ default: 100 }),
+      RECODER_MAX_RESPONSE_BYTES: num({ default: 8 * 1024 * 1024, desc: 'largest GraphQL response body' }),
+      RECODER_BATCH_MAX: num({ default: 64, desc: 'recommendation requests per model batch' }),
+      RECODER_BATCH_WINDOW_MS: num({ default: 1, desc: 'longest wait (ms) for a batch to fill, 0..2' }),
+      RECODER_BATCH_IN_FLIGHT: num({ default: 2, desc: 'model batches running at once' }),
+      RECODER_MODEL_QUEUE: num({ default: 512, desc: 'requests waiting for model work at most' }),
+      RECODER_MODEL_DEADLINE_MS: num({ default: 5000, desc: 'a request waiting longer for model work is refused' }),
+      RECODER_MODEL_THREADS: num({ default: Math.max(1, os.availableParallelism() - 1), desc: 'worker threads for serving model work (0: the event loop)' }),
       RECODER_POPULARITY_WEIGHTS: str({ default: '' }),
       RECODER_TF_BACKEND: str({ choices: ['auto', 'node', 'wasm', 'cpu'], default: 'auto' }),
       RECODER_EXACT_SEARCH_BELOW: num({ default: 2000 }),
@@ -128,6 +145,13 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   };
   positive('RECODER_MAX_BATCH_SIZE', raw.RECODER_MAX_BATCH_SIZE, 100_000);
   positive('RECODER_MAX_PAGE_SIZE', raw.RECODER_MAX_PAGE_SIZE, 10_000);
+  positive('RECODER_MAX_RESPONSE_BYTES', raw.RECODER_MAX_RESPONSE_BYTES, 1024 * 1024 * 1024);
+  positive('RECODER_BATCH_MAX', raw.RECODER_BATCH_MAX, 4096);
+  positive('RECODER_BATCH_IN_FLIGHT', raw.RECODER_BATCH_IN_FLIGHT, 64);
+  positive('RECODER_MODEL_QUEUE', raw.RECODER_MODEL_QUEUE, 1_000_000);
+  positive('RECODER_MODEL_DEADLINE_MS', raw.RECODER_MODEL_DEADLINE_MS, 600_000);
+  if (!Number.isInteger(raw.RECODER_MODEL_THREADS) || raw.RECODER_MODEL_THREADS < 0 || raw.RECODER_MODEL_THREADS > 64) problems.push('  RECODER_MODEL_THREADS: must be an integer in 0..64');
+  if (!(raw.RECODER_BATCH_WINDOW_MS >= 0 && raw.RECODER_BATCH_WINDOW_MS <= 2)) problems.push('  RECODER_BATCH_WINDOW_MS: must be a number in 0..2');
   if (!Number.isInteger(raw.RECODER_EXACT_SEARCH_BELOW) || raw.RECODER_EXACT_SEARCH_BELOW < 0) {
     problems.push('  RECODER_EXACT_SEARCH_BELOW: must be an integer ≥ 0');
   }
@@ -181,6 +205,15 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     createUnknownItems: raw.RECODER_CREATE_UNKNOWN_ITEMS,
     maxBatchSize: raw.RECODER_MAX_BATCH_SIZE,
     maxPageSize: raw.RECODER_MAX_PAGE_SIZE,
+    maxResponseBytes: raw.RECODER_MAX_RESPONSE_BYTES,
+    modelWork: {
+      maxBatch: raw.RECODER_BATCH_MAX,
+      windowMs: raw.RECODER_BATCH_WINDOW_MS,
+      inFlight: raw.RECODER_BATCH_IN_FLIGHT,
+      maxQueue: raw.RECODER_MODEL_QUEUE,
+      deadlineMs: raw.RECODER_MODEL_DEADLINE_MS,
+      threads: raw.RECODER_MODEL_THREADS,
+    },
     popularityWeights,
     tfBackend: raw.RECODER_TF_BACKEND as Env['tfBackend'],
     exactSearchBelow: raw.RECODER_EXACT_SEARCH_BELOW,

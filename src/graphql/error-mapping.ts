@@ -78,7 +78,10 @@ function isRequestRejection(e: GraphQLError): boolean {
  * blame). Request-level failures (parse/validation) keep HTTP 400; execution errors answer 200
  * with `data` alongside `errors`, as GraphQL-over-HTTP expects for application/json.
  */
-export function formatExecutionErrors(execution: ExecutionResult & { errors: readonly GraphQLError[] }): {
+export function formatExecutionErrors(
+  execution: ExecutionResult & { errors: readonly GraphQLError[] },
+  context?: { reply?: { header(name: string, value: string): unknown } },
+): {
   statusCode: number;
   response: ExecutionResult;
 } {
@@ -86,6 +89,15 @@ export function formatExecutionErrors(execution: ExecutionResult & { errors: rea
   if (limited) {
     const error = new GraphQLError(limited.message, { extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: limited.retryAfterSeconds } });
     return { statusCode: 429, response: { errors: [error] } };
+  }
+  // The model's queue is full (or a request outwaited its deadline): HTTP 503 with Retry-After, the
+  // whole answer refused so that a client retries the request as a whole.
+  const busy = execution.errors.find((e) => e.originalError instanceof DomainError && e.originalError.code === ErrorCode.SERVICE_UNAVAILABLE)?.originalError as DomainError | undefined;
+  if (busy) {
+    const retryAfterSeconds = Number(busy.details?.retryAfterSeconds ?? 1);
+    context?.reply?.header('retry-after', String(retryAfterSeconds));
+    const error = new GraphQLError(busy.message, { extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, retryAfterSeconds } });
+    return { statusCode: 503, response: { errors: [error] } };
   }
   // Mercurius wraps query validation failures in one FastifyError whose `errors` holds them.
   const flat = execution.errors.flatMap((e) => {

@@ -6,6 +6,7 @@ import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext, 
 import type { Env } from '../config/env.js';
 import { formatExecutionErrors } from './error-mapping.js';
 import { maxDepthRule } from './query-depth.js';
+import { costLimitError, operationCost } from './query-cost.js';
 
 /** Directives per document at most (an alias-free way to make a tiny query expensive to validate). */
 const MAX_DIRECTIVES = 50;
@@ -62,7 +63,15 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
           throw new GraphQLError(`Syntax Error: the document has ${source.length} characters, more than ${MAX_DOCUMENT_CHARS}; send large values as variables`);
         }
       },
+      // What the operation really returns, variables and list sizes included (query-cost.ts).
+      preExecution: async (schema, document, context, variables) => {
+        const body = context.reply?.request?.body as { operationName?: unknown } | undefined;
+        const query = context.reply?.request?.query as { operationName?: unknown } | undefined;
+        const name = body?.operationName ?? query?.operationName;
+        const cost = operationCost(schema, document, variables, typeof name === 'string' ? name : undefined, { defaultListSize: env.maxPageSize });
+        if (cost > env.queryLimits.cost) throw costLimitError(env.queryLimits.cost, cost);
+      },
     },
-    errorFormatter: (execution) => formatExecutionErrors(execution),
+    errorFormatter: (execution, context) => formatExecutionErrors(execution, context),
   };
 }

@@ -3,6 +3,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
 import { ActiveModelService } from '../serving/active-model.service.js';
+import { ServingStages } from '../serving/serving-stages.js';
+import { ServingService } from '../serving/serving.service.js';
 import { LabelBudget } from './graphql-operation.js';
 import { OpsDatabase } from './ops-database.js';
 
@@ -42,6 +44,8 @@ export class MetricsService {
     @Inject(ENV) env: Env,
     activeModel: ActiveModelService,
     db: OpsDatabase,
+    stages: ServingStages,
+    serving: ServingService,
   ) {
     const registers = [this.registry];
     if (env.metrics) collectDefaultMetrics({ register: this.registry, prefix: 'recoder_' });
@@ -53,6 +57,52 @@ export class MetricsService {
       registers,
     });
     this.graphqlInFlight = new Gauge({ name: 'recoder_graphql_requests_in_flight', help: 'GraphQL requests received and not yet answered', registers });
+    const stageSeconds = new Histogram({
+      name: 'recoder_serving_stage_seconds',
+      help: 'Time one served request spent in a stage: queue (waiting for its model batch), sql (the batch history read), encode (the batch forward pass), search (top-k, visibility, cold start), parse (GraphQL parse and validation), execute (resolvers), serialize (the JSON answer)',
+      labelNames: ['stage'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    stages.connect((stage, seconds) => stageSeconds.observe({ stage }, seconds));
+    const { batcher, work } = serving;
+    new Gauge({
+      name: 'recoder_model_queue_requests',
+      help: 'Requests waiting for model work (recommendation batches and other model calls)',
+      registers,
+      collect() {
+        this.set(batcher.queued + work.queued);
+      },
+    });
+    new Counter({
+      name: 'recoder_model_batches_total',
+      help: 'Model batches run (recommendations, recommendationsForHistory)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(batcher.stats.batches);
+      },
+    });
+    new Counter({
+      name: 'recoder_model_batched_requests_total',
+      help: 'Requests served by model batches (divided by recoder_model_batches_total: the mean batch size)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(batcher.stats.requests);
+      },
+    });
+    new Counter({
+      name: 'recoder_model_refused_total',
+      help: 'Requests refused with SERVICE_UNAVAILABLE: the model queue was full (reason queue_full) or they waited past their deadline (deadline)',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ reason: 'queue_full' }, batcher.stats.refused + work.stats.refused);
+        this.inc({ reason: 'deadline' }, batcher.stats.expired + work.stats.expired);
+      },
+    });
     this.ingested = new Counter({ name: 'recoder_interactions_ingested_total', help: 'Interactions stored by recordInteractions (duplicates of a stored eventId not counted)', registers });
     new Gauge({
       name: 'recoder_active_model_version',

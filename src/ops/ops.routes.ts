@@ -7,6 +7,7 @@ import type { Env } from '../config/env.js';
 import { ActiveModelService } from '../serving/active-model.service.js';
 import { rootFieldsLabel } from './graphql-operation.js';
 import { MetricsService, type Outcome } from './metrics.service.js';
+import { ServingStages } from '../serving/serving-stages.js';
 import { OpsDatabase } from './ops-database.js';
 
 /** Must match graphqlConfig's `path`. */
@@ -31,6 +32,10 @@ interface Timing {
   start: bigint;
   operation: string;
   errored: boolean;
+  /** performance.now() at onRequest, preExecution (parsed and validated) and onResolution (executed). */
+  received: number;
+  executing: number;
+  resolved: number;
 }
 
 /**
@@ -48,6 +53,7 @@ export class OpsRoutes implements OnModuleInit {
     private readonly metrics: MetricsService,
     private readonly activeModel: ActiveModelService,
     private readonly db: OpsDatabase,
+    private readonly stages: ServingStages,
   ) {}
 
   /**
@@ -117,10 +123,20 @@ export class OpsRoutes implements OnModuleInit {
     };
     fastify.addHook('onRequest', (request, _reply, done) => {
       if (request.routeOptions.url === GRAPHQL_PATH) {
-        this.timings.set(request, { start: process.hrtime.bigint(), operation: 'invalid', errored: false });
+        this.timings.set(request, { start: process.hrtime.bigint(), operation: 'invalid', errored: false, received: performance.now(), executing: 0, resolved: 0 });
         this.metrics.graphqlInFlight.inc();
       }
       done();
+    });
+    // onSend runs once the answer is serialized: parse, execute and serialize stages.
+    fastify.addHook('onSend', (request, _reply, payload, done) => {
+      const timing = this.timings.get(request);
+      if (timing && timing.resolved > 0) {
+        this.stages.observe('parse', timing.executing - timing.received);
+        this.stages.observe('execute', timing.resolved - timing.executing);
+        this.stages.observe('serialize', performance.now() - timing.resolved);
+      }
+      done(null, payload);
     });
     fastify.addHook('onResponse', (request, reply, done) => {
       finish(request, reply.statusCode);
@@ -138,11 +154,15 @@ export class OpsRoutes implements OnModuleInit {
       graphql.addHook('preExecution', async (_schema, document, context: MercuriusContext) => {
         const request = context.reply?.request;
         const timing = request && this.timings.get(request);
-        if (timing) timing.operation = rootFieldsLabel(document, operationNameOf(request));
+        if (timing) {
+          timing.operation = rootFieldsLabel(document, operationNameOf(request));
+          timing.executing = performance.now();
+        }
       });
       graphql.addHook('onResolution', async (execution, context: MercuriusContext) => {
         const request = context.reply?.request;
         const timing = request && this.timings.get(request);
+        if (timing) timing.resolved = performance.now();
         if (timing && execution.errors && execution.errors.length > 0) timing.errored = true;
       });
     });

@@ -9,6 +9,7 @@ import { PgListener } from '../database/pg-listener.js';
 import { PrismaService } from '../database/prisma.service.js';
 import { ACTIVATION_CHANNEL, activateModelVersion, activeModelVersionId, getModelVersion, loadModelVersionPg, parseActivation, type ModelVersionSummary } from '../registry/registry.queries.js';
 import { loadVersion, type LoadedVersion } from './loaded-version.js';
+import { ModelPool } from './model-pool.js';
 
 /** A replaced version is disposed this long after the swap (requests that hold it finish first). */
 const DISPOSE_DELAY_MS = 30_000;
@@ -36,6 +37,7 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
     private readonly pool: PgPool,
     private readonly listener: PgListener,
     @Inject(ENV) private readonly env: Env,
+    private readonly threads: ModelPool,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -108,7 +110,7 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
   private async load(id: number): Promise<LoadedVersion> {
     const artifact = await loadModelVersionPg(this.pool, id);
     if (!artifact) throw new Error(`model version ${id} not found`);
-    return loadVersion(this.pool, artifact, {
+    const loaded = await loadVersion(this.pool, artifact, {
       tf: this.tf!,
       served: {
         index: { exactBelow: this.env.exactSearchBelow, hnsw: { ...this.env.hnsw, seed: 100 } },
@@ -117,6 +119,14 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
       },
       log: (m) => this.logger.log(m),
     });
+    // Into the model threads before it serves (a batch of this version always finds it there).
+    try {
+      await this.threads.load(id, artifact.kind, artifact.weights);
+      loaded.onDispose(() => this.threads.unload(id));
+    } catch (error) {
+      if (!this.closed) this.logger.warn(`model version ${id}: the model threads could not load it (${(error as Error).message}); its batches run on the event loop`);
+    }
+    return loaded;
   }
 
   /** Makes `next` the serving version if it is still the wanted one; the old one is disposed later. */

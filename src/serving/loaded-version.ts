@@ -135,7 +135,14 @@ export class LoadedVersion {
     return csrFromTriples(1, this.served.numItems, new Array<number>(cols.length).fill(0), cols, values);
   }
 
+  /** Runs `fn` when the version is disposed (e.g. freeing it in the model threads). */
+  onDispose(fn: () => void): void {
+    this.disposers.push(fn);
+  }
+  private readonly disposers: (() => void)[] = [];
+
   dispose(): void {
+    if (!this.disposed) for (const fn of this.disposers) fn();
     this.disposed = true;
     this.similarMemo.clear();
     this.served.dispose();

@@ -1,15 +1,21 @@
 import { Module } from '@nestjs/common';
+import { ENV } from '../config/config.module.js';
+import type { Env } from '../config/env.js';
+import { ModelPool } from './model-pool.js';
 import { CatalogModule } from '../catalog/catalog.module.js';
 import { ActiveModelService } from './active-model.service.js';
 import { ModelVersionsResolver } from './model-versions.resolver.js';
 import { ServingResolver, UserAnomalyResolver } from './serving.resolver.js';
 import { ServingService } from './serving.service.js';
+import { ServingStages } from './serving-stages.js';
 import { VisualModelService } from './visual-model.service.js';
 
 /** Model versions → indexes → recommendations, similarity, reconstructions and anomaly scores. */
 @Module({
   imports: [CatalogModule],
-  providers: [ActiveModelService, VisualModelService, ServingService, ServingResolver, UserAnomalyResolver, ModelVersionsResolver],
-  exports: [ActiveModelService, VisualModelService],
+  providers: [
+    { provide: ModelPool, useFactory: (env: Env) => new ModelPool({ threads: env.modelWork.threads, backend: env.tfBackend, deadlineMs: env.modelWork.deadlineMs }), inject: [ENV] },
+    ActiveModelService, VisualModelService, ServingStages, ServingService, ServingResolver, UserAnomalyResolver, ModelVersionsResolver],
+  exports: [ModelPool, ActiveModelService, VisualModelService, ServingStages, ServingService],
 })
 export class ServingModule {}

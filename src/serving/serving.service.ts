@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { toItem, toUser } from '../catalog/catalog.mappers.js';
 import { ItemCache } from '../catalog/item-cache.service.js';
 import type { Item } from '../catalog/dto/item.type.js';
@@ -6,8 +6,10 @@ import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
 import { DomainError, ErrorCode, notFound } from '../common/domain-error.js';
 import { checkCategories, checkId, checkLimit } from '../common/validation.js';
-import type { CsrMatrix } from '../core/data/csr.js';
+import { csrFromTriples } from '../core/data/csr.js';
 import { excludeAny } from '../core/index/top-k.js';
+import type { Ranker } from '../core/serving/served-model.js';
+import { DeadlineExceededError, MicroBatcher, QueueFullError, type BatchOutcome } from '../core/serving/micro-batcher.js';
 import { PgPool } from '../database/pg-pool.js';
 import { ActiveModelService } from './active-model.service.js';
 import { VisualModelService } from './visual-model.service.js';
@@ -28,9 +30,11 @@ import {
   type SyntheticUser,
   type UserAnomaly,
 } from './dto/serving.types.js';
-import type { LoadedVersion } from './loaded-version.js';
+import { DEFAULT_MIN_RATING, type LoadedVersion } from './loaded-version.js';
 import { popularItemIds } from './popularity.queries.js';
-import { usersById, userWithHistory, visibleItemIdsInCategories } from './serving.queries.js';
+import { ServingStages } from './serving-stages.js';
+import { ModelPool } from './model-pool.js';
+import { compactHistories, usersById, userWithHistory, visibleItemIdsInCategories } from './serving.queries.js';
 
 /** Most ids accepted in `excludeItemIds`, `itemIds` of an anonymous history or of a reconstruction. */
 export const MAX_ID_LIST = 1000;
@@ -47,38 +51,94 @@ interface Ranked {
   score: number;
 }
 
+/** What a recommendation request needs from the model: a user's current history, or a list of items (internal ids). */
+type RankRequest = { kind: 'user'; externalId: string } | { kind: 'items'; itemIds: number[] };
+
+/** A batch's answer to one {@link RankRequest}. */
+interface RankTicket {
+  /** The version the whole batch was ranked with (null: none active). */
+  version: LoadedVersion | null;
+  /** 'user' requests: the user's internal id and every item of the history; null for an unknown user. */
+  user: { userId: number; seen: number[] } | null;
+  /** The history's ranking; null when the history has nothing the version knows (or no version). */
+  ranker: Ranker | null;
+}
+
+/** Maps the micro-batcher's admission errors to SERVICE_UNAVAILABLE (HTTP 503 with Retry-After). */
+export function admissionError(error: unknown): unknown {
+  if (error instanceof QueueFullError || error instanceof DeadlineExceededError) {
+    return new DomainError(ErrorCode.SERVICE_UNAVAILABLE, error.message, undefined, { retryAfterSeconds: error.retryAfterSeconds });
+  }
+  return error;
+}
+
 /**
  * Request-time serving: reads the user's history as it is now, folds it into the active model,
- * searches its indexes and returns visible catalog items. Model work is synchronous between the
- * database reads, so a version swap never interleaves with it.
+ * searches its indexes and returns visible catalog items.
+ *
+ * Recommendations are micro-batched (src/core/serving/micro-batcher.ts): requests that arrive
+ * together share one history read (arrays per user), one forward pass and one scoring step, with
+ * the version that was active when their batch started (a swap never splits a batch), and each
+ * gets exactly the ranking it would get alone. The queue in front of the model is bounded.
  */
 @Injectable()
 export class ServingService {
+  private readonly logger = new Logger('Serving');
   private popularity: { at: number; ranked: Ranked[] } | null = null;
   private popularityRefresh: Promise<Ranked[]> | null = null;
+  /** Recommendation requests → batched history reads and forward passes. */
+  readonly batcher: MicroBatcher<RankRequest, RankTicket>;
+  /** Other model work (reconstructions, embeddings, similar users, synthetic users): one call at a time, same queue bound and deadline. */
+  readonly work: MicroBatcher<() => unknown, unknown>;
 
   constructor(
     private readonly pool: PgPool,
     private readonly items: ItemCache,
     private readonly models: ActiveModelService,
     private readonly visual: VisualModelService,
+    private readonly stages: ServingStages,
+    private readonly threads: ModelPool,
     @Inject(ENV) private readonly env: Env,
-  ) {}
+  ) {
+    const w = env.modelWork;
+    this.batcher = new MicroBatcher<RankRequest, RankTicket>(
+      { maxBatch: w.maxBatch, windowMs: w.windowMs, maxInFlight: w.inFlight, maxQueue: w.maxQueue, deadlineMs: w.deadlineMs },
+      (batch) => this.rankBatch(batch),
+    );
+    this.work = new MicroBatcher<() => unknown, unknown>({ maxBatch: 1, windowMs: 0, maxInFlight: 1, maxQueue: w.maxQueue, deadlineMs: w.deadlineMs }, async (calls) =>
+      calls.map((call) => {
+        try {
+          return { ok: true, value: call() };
+        } catch (error) {
+          return { ok: false, error };
+        }
+      }),
+    );
+  }
+
+  /** Runs a synchronous model call through the work queue (bounded, with a deadline; SERVICE_UNAVAILABLE beyond). */
+  private async modelWork<T>(call: () => T): Promise<T> {
+    try {
+      const { value, info } = await this.work.submit(call);
+      this.stages.observe('queue', info.queuedMs);
+      return value as T;
+    } catch (error) {
+      throw admissionError(error);
+    }
+  }
 
   async recommendations(userId: string, limit: number, filter: RecommendationFilter | null | undefined): Promise<Recommendations> {
     checkId('userId', userId);
     this.checkLimit(limit);
     const f = await this.checkFilter(filter);
-    const user = await userWithHistory(this.pool, userId);
+    const { version, user, ranker } = await this.submitRank({ kind: 'user', externalId: userId });
     // A user the service has never seen (no interaction, no upsertUsers yet) is a cold start, not
     // an error: popular items, and nothing is written (recordInteractions creates the user later).
     if (!user) return this.popular(limit, f, new Set(), UNKNOWN_USER_REASON);
-    const seen = new Set(user.history.map((h) => h.itemId));
-    const version = this.models.version;
+    const seen = new Set(user.seen);
     if (!version) return this.popular(limit, f, seen, 'no model version is active');
-    const history = version.historyRow(user.history);
-    if (history.indptr[1] === 0) return this.popular(limit, f, seen, 'the user has no history the model knows');
-    return this.rank(version, history, seen, limit, f);
+    if (!ranker) return this.popular(limit, f, seen, 'the user has no history the model knows');
+    return this.rank(version, ranker, seen, limit, f);
   }
 
   async recommendationsForHistory(itemIds: string[], limit: number, filter: RecommendationFilter | null | undefined): Promise<Recommendations> {
@@ -86,11 +146,90 @@ export class ServingService {
     const f = await this.checkFilter(filter);
     const ids = await this.resolveItems('itemIds', itemIds);
     const seen = new Set(ids);
-    const version = this.models.version;
+    const { version, ranker } = await this.submitRank({ kind: 'items', itemIds: ids });
     if (!version) return this.popular(limit, f, seen, 'no model version is active');
-    const history = version.positivesRow(ids);
-    if (history.indptr[1] === 0) return this.popular(limit, f, seen, 'none of the items is known to the model');
-    return this.rank(version, history, seen, limit, f);
+    if (!ranker) return this.popular(limit, f, seen, 'none of the items is known to the model');
+    return this.rank(version, ranker, seen, limit, f);
+  }
+
+  private async submitRank(request: RankRequest): Promise<RankTicket> {
+    try {
+      const { value, info } = await this.batcher.submit(request);
+      this.stages.observe('queue', info.queuedMs);
+      return value;
+    } catch (error) {
+      throw admissionError(error);
+    }
+  }
+
+  /**
+   * One batch of recommendation requests: the users' histories in one statement (an array of
+   * items per user), then one forward pass over every history the active version knows. The
+   * histories are built exactly as LoadedVersion.historyRow / positivesRow build them one by one.
+   */
+  private async rankBatch(batch: RankRequest[]): Promise<BatchOutcome<RankTicket>[]> {
+    const version = this.models.version;
+    const ratings = version?.served.kind === 'autorec';
+    const userIds = [...new Set(batch.flatMap((r) => (r.kind === 'user' ? [r.externalId] : [])))];
+    const t0 = performance.now();
+    const histories = await compactHistories(this.pool, userIds, ratings, version?.minRating ?? DEFAULT_MIN_RATING);
+    const t1 = performance.now();
+    const tickets: RankTicket[] = batch.map((r) => {
+      if (r.kind === 'items') return { version, user: null, ranker: null };
+      const h = histories.get(r.externalId);
+      return { version, user: h ? { userId: h.userId, seen: h.items } : null, ranker: null };
+    });
+    if (version) {
+      const rows: number[] = [];
+      const cols: number[] = [];
+      const vals: number[] = [];
+      const rowOf = new Int32Array(batch.length).fill(-1);
+      let n = 0;
+      batch.forEach((r, k) => {
+        const start = cols.length;
+        if (r.kind === 'user') {
+          const h = histories.get(r.externalId);
+          if (!h) return;
+          for (let j = 0; j < h.items.length; j++) {
+            const v = h.values[j];
+            const c = v === null ? -1 : version.columnOf(h.items[j]);
+            if (c < 0) continue;
+            rows.push(n);
+            cols.push(c);
+            vals.push(v!);
+          }
+        } else {
+          for (const id of r.itemIds) {
+            const c = version.columnOf(id);
+            if (c < 0) continue;
+            rows.push(n);
+            cols.push(c);
+            vals.push(ratings ? 5 : 1);
+          }
+        }
+        if (cols.length > start) rowOf[k] = n++;
+      });
+      if (n > 0) {
+        const histories = csrFromTriples(n, version.served.numItems, rows, cols, vals);
+        let rankers: Ranker[] | null = null;
+        if (this.threads.serves(version.id)) {
+          try {
+            rankers = version.served.rankersFrom(await this.threads.score(version.id, histories), n);
+          } catch (error) {
+            if (error instanceof DeadlineExceededError) throw error;
+            this.logger.warn(`model threads: ${(error as Error).message}; this batch runs on the event loop`);
+          }
+        }
+        rankers ??= version.served.rankers(histories);
+        tickets.forEach((t, k) => (t.ranker = rowOf[k] >= 0 ? rankers[rowOf[k]] : null));
+      }
+    }
+    const t2 = performance.now();
+    for (const r of batch) {
+      if (r.kind === 'user') this.stages.observe('sql', t1 - t0);
+      this.stages.observe('encode', t2 - t1);
+    }
+    return tickets.map((value) => ({ ok: true, value }));
   }
 
   async similarItems(itemId: string, limit: number, by: SimilarityKind = SimilarityKind.COLLABORATIVE): Promise<SimilarItem[]> {
@@ -136,7 +275,7 @@ export class ServingService {
     await version.served.populationReady();
     const self = version.rowOf(user.userId);
     // Over-fetch a little: users deleted since activation are dropped.
-    const neighbors = version.served.similarUsers(history, limit + 10, self);
+    const neighbors = await this.modelWork(() => version.served.similarUsers(history, limit + 10, self));
     const rows = await usersById(
       this.pool,
       neighbors.map((n) => version.userOfRow[n.index]),
@@ -166,7 +305,7 @@ export class ServingService {
       cols = newestFirst.map((id) => version.columnOf(id)).filter((c) => c >= 0 && observed.has(c)).slice(0, this.env.maxPageSize);
     }
     await version.served.populationReady();
-    const { values, error } = version.served.reconstructWithError(history);
+    const { values, error } = await this.modelWork(() => version.served.reconstructWithError(history));
     const byId = await this.items.byInternalIds(cols.map((c) => version.itemOfColumn[c]));
     const items = cols
       .filter((c) => byId.has(version.itemOfColumn[c]))
@@ -192,7 +331,7 @@ export class ServingService {
       throw new DomainError(ErrorCode.UNSUPPORTED_BY_MODEL, `predictedRating needs an AutoRec version; version ${version.id} is ${version.summary.kind}`);
     }
     const col = this.columnOrThrow(version, item.id, itemId, 'itemId');
-    return version.served.predictRatings(version.historyRow(user.history), [col])[0];
+    return (await this.modelWork(() => version.served.predictRatings(version.historyRow(user.history), [col])))[0];
   }
 
   async anomalousUsers(limit: number): Promise<UserAnomaly[]> {
@@ -218,7 +357,7 @@ export class ServingService {
     const user = await userWithHistory(this.pool, externalUserId);
     if (!user) return null;
     await version.served.populationReady();
-    const error = version.served.reconstructionError(version.historyRow(user.history));
+    const error = await this.modelWork(() => version.served.reconstructionError(version.historyRow(user.history)));
     if (Number.isNaN(error)) return null;
     return { error, percentile: version.served.percentile(error), modelVersionId: version.id };
   }
@@ -229,7 +368,7 @@ export class ServingService {
     if (!user) throw notFound('User', userId, 'userId');
     const version = this.models.require();
     this.requireEmbeddings(version, 'userEmbedding');
-    const vector = version.served.userEmbedding(version.historyRow(user.history));
+    const vector = await this.modelWork(() => version.served.userEmbedding(version.historyRow(user.history)));
     return { modelVersionId: version.id, dimension: vector.length, vector: Array.from(vector) };
   }
 
@@ -266,14 +405,28 @@ export class ServingService {
       fitted = version.served.populationLatent ?? undefined;
       if (!fitted) throw new DomainError(ErrorCode.UNSUPPORTED_BY_MODEL, `latent: model version ${version.id} has no population to fit (no user history)`, 'latent');
     }
-    const samples = version.served.sampleUsers(count, itemsPerUser, seed ?? Math.floor(Math.random() * 2 ** 32), { exclude, latent: fitted });
-    const ids = samples.map((s) => Array.from(s.items, (c) => version.itemOfColumn[c]));
+    const drawSeed = seed ?? Math.floor(Math.random() * 2 ** 32);
+    let samples: Int32Array[] | null = null;
+    if (this.threads.serves(version.id)) {
+      // In a model thread (the decoder pass and the draws are the heaviest call a reader can make).
+      const deleted = Int32Array.from(Array.from(version.itemOfColumn).flatMap((id, c) => (id < 0 ? [c] : [])));
+      const latentFit = fitted ? { mean: Float32Array.from(fitted.mean), std: Float32Array.from(fitted.std) } : undefined;
+      try {
+        samples = await this.threads.sampleUsers(version.id, count, itemsPerUser, drawSeed, deleted, latentFit);
+      } catch (error) {
+        if (error instanceof DeadlineExceededError) throw admissionError(error);
+        this.logger.warn(`model threads: ${(error as Error).message}; sampling on the event loop`);
+      }
+    }
+    samples ??= (await this.modelWork(() => version.served.sampleUsers(count, itemsPerUser, drawSeed, { exclude, latent: fitted }))).map((s) => s.items);
+    const ids = samples.map((s) => Array.from(s, (c) => version.itemOfColumn[c]));
     const byId = await this.items.byInternalIds([...new Set(ids.flat())]);
     return ids.map((user) => ({ items: user.filter((id) => byId.has(id)).map((id) => toItem(byId.get(id)!)) }));
   }
 
   /** Model ranking with exclusions and filters; over-fetches until `limit` visible items are found. */
-  private async rank(version: LoadedVersion, history: CsrMatrix, seen: Set<number>, limit: number, f: CheckedFilter): Promise<Recommendations> {
+  private async rank(version: LoadedVersion, rank: Ranker, seen: Set<number>, limit: number, f: CheckedFilter): Promise<Recommendations> {
+    const t0 = performance.now();
     const excludedIds = new Set(f.excludeItemIds);
     if (!f.includeSeen) for (const id of seen) excludedIds.add(id);
     const excludedCols = new Set<number>();
@@ -287,11 +440,11 @@ export class ServingService {
       const ids = await visibleItemIdsInCategories(this.pool, f.categories);
       candidates = ids.map((id) => version.columnOf(id)).filter((c) => c >= 0);
     }
-    const rank = version.served.ranker(history); // encodes the history once, whatever k the loop needs
     const ranked = await this.visibleTopK(limit, (k) => rank(k, exclude, candidates), version);
     const items = ranked.map(({ item, score }): Recommendation => ({ item, score, source: RecommendationSource.MODEL }));
     const cold = rank.query ? await this.coldStartItems(version, rank.query, rank.toRankingScore, limit, excludedIds, f.categories) : [];
     if (cold.length > 0) mergeColdStart(items, cold, limit, Math.ceil(limit * COLD_START_SHARE));
+    this.stages.observe('search', performance.now() - t0);
     return {
       items,
       source: RecommendationSource.MODEL,

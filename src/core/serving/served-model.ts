@@ -257,45 +257,72 @@ export class ServedModel {
    * so a caller that widens k (to get past hidden items) does not run the model again.
    */
   ranker(history: CsrMatrix): Ranker {
+    if (history.numRows !== 1) throw new Error(`ranker: one history expected, got ${history.numRows} rows`);
+    return this.rankers(history)[0];
+  }
+
+  /**
+   * {@link ranker} for several histories at once (one row each): one forward pass (EASE: one
+   * scoring pass) for the whole batch. Each row's ranking is the one {@link ranker} gives that row
+   * alone: the models score rows independently.
+   */
+  rankers(histories: CsrMatrix): Ranker[] {
+    return this.rankersFrom(scoreMaterial(this.model, histories), histories.numRows);
+  }
+
+  /**
+   * {@link rankers} from a batch's {@link ScoreMaterial}, computed here or in another thread
+   * holding the same weights (src/serving/model-pool.ts): `rows` rankings.
+   */
+  rankersFrom(material: ScoreMaterial, rows: number): Ranker[] {
     const identity = (raw: number) => raw;
-    if (this.model instanceof Ease) {
-      const scores = this.model.score(history);
-      return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), {
-        query: null,
-        toRankingScore: identity,
-      });
-    }
-    if (this.model instanceof Ensemble) {
-      // Exact blended scores of every item (Ensemble.score: the function AUTO evaluated).
-      const ensemble = this.model;
-      const parts = ensemble.scoreParts(history);
-      const scores = parts.blend;
-      const factor = this.factor;
-      let query: Float32Array | null = null;
-      let toRankingScore = identity;
-      if (factor) {
-        query = factor.userQueries(history);
-        // A raw factor score on the blend's scale; the other members score an unknown item 0.
-        let offset = 0;
-        let scale = 0;
-        ensemble.members.forEach((m, i) => {
-          const std = parts.std[i][0];
-          if (m.weight === 0 || !(std > 0)) return;
-          offset -= (m.weight * parts.mean[i][0]) / std;
-          if (m.model === factor) scale = m.weight / std;
+    const n = this.numItems;
+    if (material.kind === 'scores') {
+      const all = material.scores;
+      return Array.from({ length: rows }, (_, r) => {
+        const scores = all.subarray(r * n, (r + 1) * n);
+        return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), {
+          query: null,
+          toRankingScore: identity,
         });
-        toRankingScore = (raw: number) => offset + scale * raw;
-      }
-      return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), {
-        query,
-        toRankingScore,
       });
     }
-    const query = this.model.userQueries(history);
+    if (material.kind === 'blend') {
+      // Exact blended scores of every item (Ensemble.score: the function AUTO evaluated).
+      const ensemble = this.model as Ensemble;
+      const factor = this.factor;
+      const queries = material.queries;
+      const D = factor?.itemVectorDim ?? 0;
+      return Array.from({ length: rows }, (_, r) => {
+        const scores = material.blend.subarray(r * n, (r + 1) * n);
+        let toRankingScore = identity;
+        if (factor) {
+          // A raw factor score on the blend's scale; the other members score an unknown item 0.
+          let offset = 0;
+          let scale = 0;
+          ensemble.members.forEach((m, i) => {
+            const std = material.std[i][r];
+            if (m.weight === 0 || !(std > 0)) return;
+            offset -= (m.weight * material.mean[i][r]) / std;
+            if (m.model === factor) scale = m.weight / std;
+          });
+          toRankingScore = (raw: number) => offset + scale * raw;
+        }
+        return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), {
+          query: queries ? queries.subarray(r * D, (r + 1) * D) : null,
+          toRankingScore,
+        });
+      });
+    }
+    const D = this.factor!.itemVectorDim;
+    const queries = material.queries;
     const index = this.itemIndex!;
-    const rank = (k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) =>
-      candidates ? index.searchAmong(query, k, candidates, exclude) : index.search(query, k, exclude);
-    return Object.assign(rank, { query, toRankingScore: identity });
+    return Array.from({ length: rows }, (_, r) => {
+      const query = queries.subarray(r * D, (r + 1) * D);
+      const rank = (k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) =>
+        candidates ? index.searchAmong(query, k, candidates, exclude) : index.search(query, k, exclude);
+      return Object.assign(rank, { query, toRankingScore: identity });
+    });
   }
 
   /**
@@ -658,3 +685,43 @@ function dropLastColumn(m: Float32Array, dim: number): Float32Array {
   return out;
 }
 
+
+/**
+ * What a batch's rankings are built from (one forward pass over its histories): EASE's scores of
+ * every item, an ensemble's blend with each member's per-row mean and standard deviation (and its
+ * autoencoder's queries), or an autoencoder's queries [h_u, 1] for the inner-product index.
+ * Plain typed arrays, so that another thread holding the same weights can compute it.
+ */
+export type ScoreMaterial =
+  | { kind: 'scores'; scores: Float32Array }
+  | { kind: 'blend'; blend: Float32Array; mean: Float64Array[]; std: Float64Array[]; queries: Float32Array | null }
+  | { kind: 'queries'; queries: Float32Array };
+
+/** The {@link ScoreMaterial} of a batch of histories (one row each). */
+export function scoreMaterial(model: ServableModel, histories: CsrMatrix): ScoreMaterial {
+  if (model instanceof Ease) return { kind: 'scores', scores: model.score(histories) };
+  if (model instanceof Ensemble) {
+    const parts = model.scoreParts(histories);
+    const factor = factorOf(model);
+    return { kind: 'blend', blend: parts.blend, mean: parts.mean, std: parts.std, queries: factor ? factor.userQueries(histories) : null };
+  }
+  return { kind: 'queries', queries: model.userQueries(histories) };
+}
+
+/** The buffers of a {@link ScoreMaterial}, to transfer it between threads without copying. */
+export function materialBuffers(material: ScoreMaterial): ArrayBuffer[] {
+  const arrays: ArrayBufferView[] =
+    material.kind === 'scores'
+      ? [material.scores]
+      : material.kind === 'queries'
+        ? [material.queries]
+        : [material.blend, ...material.mean, ...material.std, ...(material.queries ? [material.queries] : [])];
+  const buffers = new Set<ArrayBuffer>();
+  for (const a of arrays) if (a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) buffers.add(a.buffer);
+  return [...buffers];
+}
+
+/** Frees a servable model's tensors (EASE holds none). */
+export function disposeServable(model: ServableModel): void {
+  if (!(model instanceof Ease)) model.dispose();
+}

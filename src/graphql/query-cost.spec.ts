@@ -1,0 +1,59 @@
+import { buildSchema, parse } from 'graphql';
+import { costLimitError, operationCost } from './query-cost.js';
+
+const schema = buildSchema(`
+  type Item { id: ID! title: String! tags: [String!]! }
+  type SyntheticUser { items: [Item!]! }
+  type Recs { items: [Rec!]! }
+  type Rec { score: Float! item: Item! }
+  type Query {
+    sample(count: Int!, itemsPerUser: Int!): [SyntheticUser!]!
+    recs(userId: ID!, limit: Int = 20): Recs!
+    forHistory(itemIds: [ID!]!, limit: Int = 20): Recs!
+    page(first: Int): [Item!]!
+    status: String!
+  }
+`);
+
+const cost = (query: string, variables: Record<string, unknown> = {}, operationName?: string) =>
+  operationCost(schema, parse(query), variables, operationName, { defaultListSize: 100 });
+
+describe('operationCost', () => {
+  it('counts what a field returns: count × itemsPerUser, limit, first', () => {
+    // sample: 2, items: 2 + id 1 + title 1, per user's item → 2 + 100 × 1000 × 4.
+    expect(cost('{ sample(count: 100, itemsPerUser: 1000) { items { id title } } }')).toBe(2 + 100 * 1000 * 4);
+    expect(cost('{ sample(count: 1, itemsPerUser: 1) { items { id } } }')).toBe(2 + 3);
+    // recs 2 + limit × (items 2 + score 1 + item 2 + id 1).
+    expect(cost('{ recs(userId: "u", limit: 50) { items { score item { id } } } }')).toBe(2 + 50 * 6);
+    expect(cost('{ page(first: 10) { id } }')).toBe(2 + 10);
+  });
+
+  it('uses variables, schema defaults, and the largest page for a size that is neither', () => {
+    const q = 'query($c: Int!, $k: Int!) { sample(count: $c, itemsPerUser: $k) { items { id } } }';
+    expect(cost(q, { c: 3, k: 7 })).toBe(2 + 21 * 3);
+    expect(cost(q, { c: 100, k: 1000 })).toBe(2 + 100_000 * 3);
+    expect(cost('{ recs(userId: "u") { items { score } } }')).toBe(2 + 20 * 3);
+    expect(cost('{ page { id } }')).toBe(2 + 100);
+    expect(cost('query($n: Int) { page(first: $n) { id } }', {})).toBe(2 + 100);
+  });
+
+  it('adds the length of list arguments and multiplies aliases, fragments and inline fragments', () => {
+    const ids = Array.from({ length: 50 }, (_, k) => String(k));
+    expect(cost('query($h: [ID!]!) { forHistory(itemIds: $h, limit: 1) { items { score } } }', { h: ids })).toBe(2 + 50 + 3);
+    const one = cost('{ recs(userId: "u", limit: 10) { items { score } } }');
+    expect(cost('{ a: recs(userId: "u", limit: 10) { items { score } } b: recs(userId: "v", limit: 10) { items { score } } }')).toBe(2 * one);
+    expect(cost('{ recs(userId: "u", limit: 10) { ...R } } fragment R on Recs { items { score } }')).toBe(one);
+    expect(cost('{ recs(userId: "u", limit: 10) { ... on Recs { items { score } } } }')).toBe(one);
+  });
+
+  it('costs the named operation only; introspection and unknown fields cost nothing', () => {
+    const doc = 'query A { status } query B { sample(count: 10, itemsPerUser: 10) { items { id } } }';
+    expect(cost(doc, {}, 'A')).toBe(1);
+    expect(cost(doc, {}, 'B')).toBe(2 + 300);
+    expect(cost('{ __schema { types { name } } __typename nope }')).toBe(0);
+  });
+
+  it('words its error like the validation-time estimate', () => {
+    expect(costLimitError(20000, 400002.5).message).toBe('Query Cost limit of 20000 exceeded, found 400003.');
+  });
+});
