@@ -63,6 +63,7 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
         }
       },
     },
-    errorFormatter: (execution) => formatExecutionErrors(execution),
+    // Without introspection, no "Did you mean" hints either: they name fields and types.
+    errorFormatter: (execution) => formatExecutionErrors(execution, { suggestions: env.introspection }),
   };
 }
