@@ -87,11 +87,12 @@ const mediaTypes = new WeakMap<FastifyRequest, ResponseMediaType>();
  * resolved first (so that callers without a valid key learn nothing about the schema, not even
  * through "Did you mean" hints), then the request is counted in its key's budget.
  *
- * Authentication failures (no key, malformed header, unknown or revoked key) count against the
- * client address' failure budget; once it is spent, further requests from that address whose key is
- * not already known valid are refused with 429 before any key lookup. Unknown keys are remembered
- * (negative cache), valid ones too; spent budgets are remembered per process until their window
- * ends. Sets the RateLimit-* headers; throws HttpRequestError (401) or RateLimitError (429).
+ * Every authentication attempt whose key this process does not already know valid counts against
+ * the client address' failure budget, before any key lookup: no key, a malformed header, an unknown
+ * or revoked key (a valid key costs one unit when its cache entry is renewed, once a minute per
+ * process). Once the budget is spent, such attempts from that address are refused with 429 without
+ * a lookup until the window ends; keys known valid still pass. Unknown keys are remembered (negative
+ * cache), and spent budgets per process until their window ends. Sets the RateLimit-* headers; throws HttpRequestError (401) or RateLimitError (429).
  */
 export class RequestGate {
   constructor(
@@ -126,10 +127,11 @@ export class RequestGate {
     const parsed = parseAuthorization(request.headers.authorization);
     const cached = 'hash' in parsed ? this.auth.cached(parsed.hash) : undefined;
     if (cached) return cached;
+    // Not known valid: the attempt counts against the address' budget before any key lookup (counted
+    // first, so concurrent attempts cannot all slip past a check).
     const failures = this.limits.authFailures;
-    const bucket = `authfail:${request.ip}`;
     if (failures) {
-      const verdict = await failures.peek(bucket);
+      const verdict = await failures.consume(`authfail:${request.ip}`);
       if (verdict.exceeded) {
         setRateLimitHeaders(reply, verdict);
         throw new RateLimitError(
@@ -146,7 +148,6 @@ export class RequestGate {
       if (found) return found;
       message = 'Invalid or revoked API key';
     }
-    if (failures) await failures.consume(bucket);
     reply.header('www-authenticate', 'Bearer realm="recoder"');
     throw new HttpRequestError(401, ErrorCode.UNAUTHENTICATED, message);
   }

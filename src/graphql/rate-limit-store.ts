@@ -4,11 +4,10 @@ import type pg from 'pg';
 /**
  * @fastify/rate-limit's store interface (its LocalStore and RedisStore implement it): `incr` counts
  * one request in a bucket's window and answers the count so far and the milliseconds left in the
- * window; `read` answers the same without counting.
+ * window.
  */
 export interface RateLimitStore {
   incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number, max: number): void;
-  read(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number, max: number): void;
 }
 
 const require = createRequire(import.meta.url);
@@ -34,7 +33,6 @@ const INCR = `
     count = CASE WHEN b.reset_at <= now() THEN 1 ELSE least(b.count, 2147483646) + 1 END,
     reset_at = CASE WHEN b.reset_at <= now() THEN EXCLUDED.reset_at ELSE b.reset_at END
   RETURNING count, greatest(0, ceil(extract(epoch FROM b.reset_at - now()) * 1000))::float8 AS ttl`;
-const READ = `SELECT count, greatest(0, ceil(extract(epoch FROM reset_at - now()) * 1000))::float8 AS ttl FROM rate_limit_buckets WHERE key = $1 AND reset_at > now()`;
 
 /**
  * The counters in PostgreSQL (table rate_limit_buckets, UNLOGGED), so that every API process of a
@@ -42,18 +40,15 @@ const READ = `SELECT count, greatest(0, ceil(extract(epoch FROM reset_at - now()
  * takes the row lock), windows timed by the database's clock. `sweep` deletes expired rows.
  */
 export class PgRateLimitStore implements RateLimitStore {
+  /** Queries sent so far (the sweep not included). */
+  queries = 0;
+
   constructor(private readonly pool: Pick<pg.Pool, 'query'>) {}
 
   incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
+    this.queries++;
     this.pool.query<{ count: number; ttl: number }>(INCR, [key, timeWindow]).then(
       ({ rows }) => callback(null, { current: rows[0].count, ttl: rows[0].ttl }),
-      (error: Error) => callback(error),
-    );
-  }
-
-  read(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void): void {
-    this.pool.query<{ count: number; ttl: number }>(READ, [key]).then(
-      ({ rows }) => callback(null, rows[0] ? { current: rows[0].count, ttl: rows[0].ttl } : { current: 0, ttl: 0 }),
       (error: Error) => callback(error),
     );
   }
@@ -66,6 +61,6 @@ export class PgRateLimitStore implements RateLimitStore {
 }
 
 /** Promise form of a store call. */
-export function storeCall(store: RateLimitStore, method: 'incr' | 'read', key: string, windowMs: number, max: number): Promise<{ current: number; ttl: number }> {
-  return new Promise((resolve, reject) => store[method](key, (error, result) => (error || !result ? reject(error ?? new Error('rate-limit store answered nothing')) : resolve(result)), windowMs, max));
+export function storeCall(store: RateLimitStore, key: string, windowMs: number, max: number): Promise<{ current: number; ttl: number }> {
+  return new Promise((resolve, reject) => store.incr(key, (error, result) => (error || !result ? reject(error ?? new Error('rate-limit store answered nothing')) : resolve(result)), windowMs, max));
 }

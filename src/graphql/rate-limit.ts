@@ -35,17 +35,7 @@ export class Budget {
   ) {}
 
   /** Counts one request in `bucket`. */
-  consume(bucket: string): Promise<LimitVerdict> {
-    return this.ask('incr', bucket);
-  }
-
-  /** Where `bucket` stands, without counting; `exceeded` when no request is left in the window. */
-  async peek(bucket: string): Promise<LimitVerdict> {
-    const v = await this.ask('read', bucket);
-    return { ...v, exceeded: v.remaining === 0 };
-  }
-
-  private async ask(method: 'incr' | 'read', bucket: string): Promise<LimitVerdict> {
+  async consume(bucket: string): Promise<LimitVerdict> {
     const now = Date.now();
     const until = this.blocked.get(bucket);
     if (until !== undefined) {
@@ -54,7 +44,7 @@ export class Budget {
     }
     let state: { current: number; ttl: number };
     try {
-      state = await storeCall(this.store, method, bucket, WINDOW_MS, this.max);
+      state = await storeCall(this.store, bucket, WINDOW_MS, this.max);
     } catch (error) {
       // The store is unreachable (the database restarting): requests pass uncounted rather than fail.
       this.onStoreError(error as Error);
