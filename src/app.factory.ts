@@ -5,6 +5,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import type { Env } from './config/env.js';
 import { registerGraphiql } from './graphql/graphiql.js';
+import { MAX_DOCUMENT_TOKENS } from './graphql/graphql.config.js';
 import { registerGraphqlHttp, RequestGate } from './graphql/http-gate.js';
 import { RateLimitService } from './graphql/rate-limit.js';
 import { AuthService } from './auth/auth.service.js';
@@ -27,7 +28,7 @@ export async function createApp(env: Env, databaseUrl: string, options: { logger
     { logger: options.logger ?? createLogger(env), abortOnError: false },
   );
   // GraphQL over HTTP on /graphql only: media types, authentication and rate limits before validation.
-  registerGraphqlHttp(app.getHttpAdapter().getInstance(), '/graphql', new RequestGate(env, app.get(AuthService), app.get(RateLimitService)));
+  registerGraphqlHttp(app.getHttpAdapter().getInstance(), '/graphql', new RequestGate(env, app.get(AuthService), app.get(RateLimitService)), MAX_DOCUMENT_TOKENS);
   registerGraphiql(app.getHttpAdapter().getInstance(), env);
   // No enableShutdownHooks(): the entry points stop on signals themselves (src/ops/shutdown.ts), so
   // that the database they opened is closed after the application, and the process exits 0.

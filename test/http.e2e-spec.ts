@@ -227,6 +227,12 @@ describe('GraphQL over HTTP', () => {
       expect({ payload, status: res.status, code: res.body?.errors?.[0].extensions.code }).toEqual({ payload, status: 400, code: 'BAD_REQUEST' });
       expect(res.body!.errors![0].message).toMatch(message);
     }
+    // Query text that is not GraphQL but JSON (Mercurius would take it for a ready-made AST).
+    for (const query of ['[]', '{}', '{"kind":"Document","definitions":[]}', '1']) {
+      const res = await send(app, { payload: { query }, headers });
+      expect({ query, status: res.status, code: res.body?.errors?.[0].extensions.code }).toEqual({ query, status: 400, code: 'GRAPHQL_VALIDATION_FAILED' });
+      expect(res.body!.errors![0].message).toMatch(/^Syntax Error: /);
+    }
     const json = await send(app, { payload: '{ "not a JSON', headers: { ...headers, 'content-type': 'application/json' } });
     expect(json.status).toBe(400);
     expect(json.body!.errors![0].extensions.code).toBe('BAD_REQUEST');
@@ -242,6 +248,15 @@ describe('GraphQL over HTTP', () => {
     const query = await send(app, { method: 'GET', url: `/graphql?query=${encodeURIComponent('query($n: Boolean!) { __typename n: __typename @include(if: $n) }')}&variables=${encodeURIComponent('{"n":true}')}`, headers });
     expect(query.status).toBe(200);
     expect(query.body).toEqual({ data: { __typename: 'Query', n: 'Query' } });
+    // The operation is found before Mercurius: an unknown operationName or an unnamed choice is a 400.
+    for (const [q, extra] of [
+      ['query A { __typename } mutation B { upsertUsers(users: [{ id: "via-get" }]) { id } }', '&operationName=B'],
+      ['query A { __typename }', '&operationName=Q'],
+      ['query A { __typename } query B { __typename }', ''],
+    ]) {
+      const res = await send(app, { method: 'GET', url: `/graphql?query=${encodeURIComponent(q)}${extra}`, headers });
+      expect({ q, status: res.status }).toEqual({ q, status: extra === '&operationName=B' ? 405 : 400 });
+    }
     const badVars = await send(app, { method: 'GET', url: `/graphql?query=${encodeURIComponent('{ __typename }')}&variables=5`, headers });
     expect(badVars.status).toBe(400);
     expect(badVars.body!.errors![0].extensions.code).toBe('BAD_REQUEST');

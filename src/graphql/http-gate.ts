@@ -1,3 +1,4 @@
+import { getOperationAST, parse, type DocumentNode } from 'graphql';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, onSendHookHandler, preValidationHookHandler, RouteOptions } from 'fastify';
 import { AuthService, parseAuthorization, setRequestPrincipal, type Principal } from '../auth/auth.service.js';
 import { ErrorCode } from '../common/domain-error.js';
@@ -77,6 +78,28 @@ export function checkRequestParameters(params: unknown, method: string): void {
     } else if (!isMap(value)) {
       throw badRequest(`"${name}" must be a map (a JSON object) or null, not ${Array.isArray(value) ? 'an array' : typeof value}`);
     }
+  }
+}
+
+/**
+ * A GET request may only run a query (GraphQL over HTTP): its operation is found here, before
+ * Mercurius (which fails on a GET whose operationName matches nothing). A query that does not parse
+ * is left to Mercurius to report. Throws METHOD_NOT_ALLOWED (405) or BAD_REQUEST (400).
+ */
+export function checkGetOperation(params: { query: string; operationName?: unknown }, maxTokens: number): void {
+  let document: DocumentNode;
+  try {
+    document = parse(params.query, { maxTokens, noLocation: true });
+  } catch {
+    return;
+  }
+  const name = typeof params.operationName === 'string' ? params.operationName : undefined;
+  const operation = getOperationAST(document, name);
+  if (!operation) {
+    throw badRequest(name === undefined ? 'The document has several operations: name the one to run in "operationName"' : `The document has no operation named "${name}"`);
+  }
+  if (operation.operation !== 'query') {
+    throw new HttpRequestError(405, ErrorCode.METHOD_NOT_ALLOWED, `A GET request may only run a query; send ${operation.operation}s with POST`);
   }
 }
 
@@ -164,7 +187,7 @@ function appendHook<T>(existing: T | T[] | undefined, hook: T): T[] {
  * ({@link checkRequestParameters}), the response in the media type the Accept header prefers, and
  * `Allow: POST` on a 405. Call before the routes are registered (before `app.init()`).
  */
-export function registerGraphqlHttp(fastify: FastifyInstance, path: string, gate: RequestGate): void {
+export function registerGraphqlHttp(fastify: FastifyInstance, path: string, gate: RequestGate, maxTokens: number): void {
   const onRequest: onRequestHookHandler = async (request, reply) => {
     mediaTypes.set(request, negotiateMediaType(request.headers.accept));
     if (request.method === 'POST' && !isJsonContentType(request.headers['content-type'])) {
@@ -173,7 +196,9 @@ export function registerGraphqlHttp(fastify: FastifyInstance, path: string, gate
     await gate.admit(request, reply);
   };
   const preValidation: preValidationHookHandler = async (request) => {
-    checkRequestParameters(request.method === 'POST' ? request.body : request.query, request.method);
+    const params = request.method === 'POST' ? request.body : request.query;
+    checkRequestParameters(params, request.method);
+    if (request.method !== 'POST') checkGetOperation(params as { query: string }, maxTokens);
   };
   const onSend: onSendHookHandler = async (request, reply, payload) => {
     reply.header('content-type', `${mediaTypes.get(request) ?? 'application/json'}; charset=utf-8`);
