@@ -32,12 +32,13 @@ const INCR = `
   ON CONFLICT (key) DO UPDATE SET
     count = CASE WHEN b.reset_at <= now() THEN 1 ELSE least(b.count, 2147483646) + 1 END,
     reset_at = CASE WHEN b.reset_at <= now() THEN EXCLUDED.reset_at ELSE b.reset_at END
-  RETURNING count, greatest(0, ceil(extract(epoch FROM b.reset_at - now()) * 1000))::float8 AS ttl`;
+  RETURNING count, least($2::float8, greatest(0, ceil(extract(epoch FROM b.reset_at - now()) * 1000)))::float8 AS ttl`;
 
 /**
  * The counters in PostgreSQL (table rate_limit_buckets, UNLOGGED), so that every API process of a
  * deployment shares them: one upsert per counted request, atomic under concurrency (ON CONFLICT
- * takes the row lock), windows timed by the database's clock. `sweep` deletes expired rows.
+ * takes the row lock), windows timed by the database's clock (the ttl is clamped to the window: a
+ * statement that waited for the row lock has an older now()). `sweep` deletes expired rows.
  */
 export class PgRateLimitStore implements RateLimitStore {
   /** Queries sent so far (the sweep not included). */
