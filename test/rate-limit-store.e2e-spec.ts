@@ -51,6 +51,10 @@ describe('rate-limit stores', () => {
     expect(calls).toBe(3);
     expect(verdicts[9].resetSeconds).toBeGreaterThan(0);
     expect((await budget.consume('other')).remaining).toBe(2);
+    // A long name (a forged X-Forwarded-For behind RECODER_TRUST_PROXY=true) is hashed, still one bucket.
+    const long = `authfail:${'x'.repeat(5000)}`;
+    expect((await budget.consume(long)).remaining).toBe(2);
+    expect((await budget.consume(long)).remaining).toBe(1);
   });
 
   it('an unreachable store lets requests pass uncounted and reports the error', async () => {

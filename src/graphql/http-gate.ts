@@ -115,7 +115,8 @@ const mediaTypes = new WeakMap<FastifyRequest, ResponseMediaType>();
  * or revoked key (a valid key costs one unit when its cache entry is renewed, once a minute per
  * process). Once the budget is spent, such attempts from that address are refused with 429 without
  * a lookup until the window ends; keys known valid still pass. Unknown keys are remembered (negative
- * cache), and spent budgets per process until their window ends. Sets the RateLimit-* headers; throws HttpRequestError (401) or RateLimitError (429).
+ * cache), and spent budgets per process until their window ends. Sets the RateLimit-* headers;
+ * throws HttpRequestError (401) or RateLimitError (429).
  */
 export class RequestGate {
   constructor(

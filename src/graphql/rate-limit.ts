@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { Redis } from 'ioredis';
@@ -34,8 +35,9 @@ export class Budget {
     private readonly onStoreError: (error: Error) => void,
   ) {}
 
-  /** Counts one request in `bucket`. */
-  async consume(bucket: string): Promise<LimitVerdict> {
+  /** Counts one request in `name` (a bucket name over 100 characters, e.g. a forwarded address, is hashed). */
+  async consume(name: string): Promise<LimitVerdict> {
+    const bucket = name.length <= 100 ? name : `sha256:${createHash('sha256').update(name).digest('hex')}`;
     const now = Date.now();
     const until = this.blocked.get(bucket);
     if (until !== undefined) {
