@@ -5,8 +5,11 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import type { Env } from './config/env.js';
 import { registerGraphiql } from './graphql/graphiql.js';
-import { registerRateLimit } from './graphql/rate-limit.js';
+import { MAX_DOCUMENT_TOKENS } from './graphql/graphql.config.js';
+import { registerGraphqlHttp, RequestGate } from './graphql/http-gate.js';
+import { RateLimitService } from './graphql/rate-limit.js';
 import { registerResponseLimit } from './graphql/response-limit.js';
+import { AuthService } from './auth/auth.service.js';
 import { GracefulFastifyAdapter } from './ops/graceful-fastify-adapter.js';
 import { createLogger } from './ops/logger.js';
 
@@ -21,10 +24,12 @@ export async function createApp(env: Env, databaseUrl: string, options: { logger
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(env, databaseUrl),
     // Drains in-flight requests at shutdown before the modules' destroy hooks end the database pools.
-    new GracefulFastifyAdapter({ bodyLimit: BODY_LIMIT }),
+    // trustProxy: a hop count is accepted by Fastify at run time though its adapter type omits it.
+    new GracefulFastifyAdapter({ bodyLimit: BODY_LIMIT, trustProxy: env.trustProxy as boolean | string }),
     { logger: options.logger ?? createLogger(env), abortOnError: false },
   );
-  await registerRateLimit(app, env);
+  // GraphQL over HTTP on /graphql only: media types, authentication and rate limits before validation.
+  registerGraphqlHttp(app.getHttpAdapter().getInstance(), '/graphql', new RequestGate(env, app.get(AuthService), app.get(RateLimitService)), MAX_DOCUMENT_TOKENS);
   registerGraphiql(app.getHttpAdapter().getInstance(), env);
   registerResponseLimit(app.getHttpAdapter().getInstance(), env);
   // No enableShutdownHooks(): the entry points stop on signals themselves (src/ops/shutdown.ts), so

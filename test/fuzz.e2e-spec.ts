@@ -17,8 +17,10 @@ import {
   type GraphQLInputType,
   type GraphQLOutputType,
 } from 'graphql';
+import { createApiKey } from '../src/auth/api-keys.queries.js';
 import { PROJECT_ROOT } from '../src/config/env.js';
-import { bootApp, gql, sql, truncateAll } from './helpers.js';
+import { createPrismaClient } from '../src/database/prisma.service.js';
+import { bootApp, bootAppOn, CapturedLog, gql, sql, testDatabaseUrl, truncateAll } from './helpers.js';
 import { GROUPS, itemId, PER_GROUP, seedTasteGroups, trainTestVersion } from './training-data.js';
 
 /**
@@ -668,4 +670,151 @@ describe('GraphQL fuzzing (fast-check)', () => {
     },
     120_000,
   );
+});
+
+// ---------------------------------------------------------------------------------------------
+// The HTTP envelope: methods, Authorization spellings, Content-Type and Accept values, bodies and
+// query strings, against a production-like server (auth required, introspection off, rate limits
+// and the failure budget on). Every answer is JSON with a known status and a code on every error;
+// no INTERNAL_SERVER_ERROR, and nothing logged as an error (no stack trace for a client's mistake).
+
+const HTTP_CASES = Number(process.env.FUZZ_HTTP_CASES ?? 1_000);
+const HTTP_STATUSES = new Set([200, 400, 401, 405, 413, 415, 429]);
+
+describe('GraphQL HTTP envelope fuzzing (fast-check)', () => {
+  let app: NestFastifyApplication;
+  const log = new CapturedLog();
+  let key = '';
+  const stats = { status: {} as Record<number, number>, codes: {} as Record<string, number> };
+
+  beforeAll(async () => {
+    await sql('TRUNCATE rate_limit_buckets');
+    const prisma = createPrismaClient(testDatabaseUrl(), 1);
+    try {
+      key = (await createApiKey(prisma, { name: 'fuzz http', role: 'WRITER' })).key;
+    } finally {
+      await prisma.$disconnect();
+    }
+    app = await bootAppOn(testDatabaseUrl(), { auth: 'required', introspection: false, rateLimitPerMinute: 100_000, authFailuresPerMinute: 200 }, log);
+  });
+  afterAll(async () => {
+    console.log(`[fuzz http] ${HTTP_CASES} cases: HTTP ${JSON.stringify(stats.status)}; errors by code ${JSON.stringify(stats.codes)}; internal server errors ${stats.codes.INTERNAL_SERVER_ERROR ?? 0}`);
+    await app?.close();
+    await sql('TRUNCATE rate_limit_buckets');
+  });
+
+  it('answers every request envelope with a known status and error code, never INTERNAL_SERVER_ERROR', async () => {
+    const authorization = fc.oneof(
+      { weight: 6, arbitrary: fc.tuple(fc.constantFrom('Bearer', 'bearer', 'BEARER', 'bEaReR'), fc.constantFrom(' ', '\t', '  ', ' \t')).map(([s, g]) => `${s}${g}${key}`) },
+      { weight: 1, arbitrary: fc.constant(undefined) },
+      { weight: 1, arbitrary: fc.constantFrom('', 'Bearer', 'Bearer ', `Basic ${key}`, `Bearer ${key} extra`, `Bearer ${'x'.repeat(600)}`, 'Bearer rk_unknown', `${key}`, 'Bearer \u00e9') },
+      { weight: 1, arbitrary: fc.string({ maxLength: 30 }).map((x) => `Bearer ${x}`) },
+    );
+    const contentType = fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'Application/JSON') },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom(
+          undefined,
+          '',
+          'application/graphql',
+          'application/x-www-form-urlencoded',
+          'text/plain',
+          'multipart/form-data; boundary=x',
+          'application/json; charset=latin1',
+          'application/json;;',
+          'application/graphql-response+json',
+          '*/*',
+          ';',
+        ),
+      },
+      { weight: 1, arbitrary: fc.string({ maxLength: 20 }) },
+    );
+    const accept = fc.oneof(
+      { weight: 3, arbitrary: fc.constant(undefined) },
+      { weight: 3, arbitrary: fc.constantFrom('application/json', 'application/graphql-response+json', '*/*', 'application/graphql-response+json, application/json;q=0.9', 'text/html', 'application/*;q=0', ';q=x, ,') },
+      { weight: 1, arbitrary: fc.string({ maxLength: 30 }) },
+    );
+    const queryText = fc.oneof(
+      fc.constantFrom(
+        '{ __typename }',
+        '{ servingStatus { populationSize } }',
+        'mutation { upsertUsers(users: [{ id: "fuzz-http" }]) { id } }',
+        'query Q($n: Boolean!) { __typename @include(if: $n) }',
+        '{ itemz }',
+        '{',
+        '',
+        'subscription { x }',
+        '{ __schema { types { name } } }',
+      ),
+      fc.string({ maxLength: 40 }),
+    );
+    const json = fc.jsonValue({ maxDepth: 3 });
+    const fields = {
+      query: fc.oneof({ weight: 6, arbitrary: queryText }, { weight: 1, arbitrary: json }),
+      variables: fc.oneof(fc.constant(null), fc.constant({ n: true }), json),
+      extensions: fc.oneof(fc.constant(null), fc.constant({}), json),
+      operationName: fc.oneof(fc.constant(null), fc.constantFrom('Q', 'nope'), json),
+    };
+    const params = fc.oneof(
+      // Well-formed requests (a string query, maybe null or map parameters) reach GraphQL.
+      { weight: 2, arbitrary: fc.record({ ...fields, query: queryText, variables: fc.constantFrom(null, { n: true }, {}), extensions: fc.constantFrom(null, {}) }, { requiredKeys: ['query'] }) },
+      { weight: 1, arbitrary: fc.record(fields, { requiredKeys: [] }) },
+    );
+    const body = fc.oneof(
+      { weight: 6, arbitrary: params.map((p) => JSON.stringify(p)) },
+      { weight: 1, arbitrary: json.map((v) => JSON.stringify(v)) },
+      { weight: 1, arbitrary: fc.constantFrom('', '{', 'null', '[]', '[{"query":"{ __typename }"}]', '{"__proto__":{"query":"x"}}', '{"query":"{ __typename }"}garbage', 'query=%7B__typename%7D') },
+      { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 60 }) },
+    );
+    const getQuery = params.map((p) => {
+      const search = new URLSearchParams();
+      for (const [k, v] of Object.entries(p)) search.append(k, typeof v === 'string' ? v : JSON.stringify(v));
+      return search.toString();
+    });
+    const request = fc.record({
+      method: fc.constantFrom('POST', 'POST', 'POST', 'GET'),
+      authorization,
+      contentType,
+      accept,
+      body,
+      getQuery: fc.oneof(getQuery, fc.constantFrom('', 'query=%7B__typename%7D&query=x', 'variables=%7B', 'query=%7B__typename%7D&variables=5', 'query=mutation%7B__typename%7D')),
+      remoteAddress: fc.constantFrom('127.0.0.1', '198.51.100.9', '::1'),
+    });
+    const property = fc.asyncProperty(request, async (r) => {
+      const loggedBefore = log.entries.length;
+      const headers: Record<string, string> = {};
+      if (r.authorization !== undefined) headers.authorization = r.authorization;
+      if (r.accept !== undefined) headers.accept = r.accept;
+      if (r.method === 'POST' && r.contentType !== undefined) headers['content-type'] = r.contentType;
+      const res = await app.inject(
+        r.method === 'GET'
+          ? { method: 'GET', url: `/graphql?${r.getQuery}`, headers, remoteAddress: r.remoteAddress }
+          : { method: 'POST', url: '/graphql', headers, payload: r.body, remoteAddress: r.remoteAddress },
+      );
+      stats.status[res.statusCode] = (stats.status[res.statusCode] ?? 0) + 1;
+      const problems: string[] = [];
+      if (!HTTP_STATUSES.has(res.statusCode)) problems.push(`HTTP ${res.statusCode}`);
+      let parsed: { errors?: { message: string; extensions?: { code?: unknown } }[] } | undefined;
+      try {
+        parsed = JSON.parse(res.body);
+      } catch {
+        problems.push('the body is not JSON');
+      }
+      for (const e of parsed?.errors ?? []) {
+        const code = e.extensions?.code;
+        if (typeof code !== 'string') problems.push(`an error without extensions.code: ${e.message}`);
+        else stats.codes[code] = (stats.codes[code] ?? 0) + 1;
+        if (code === 'INTERNAL_SERVER_ERROR') problems.push('INTERNAL_SERVER_ERROR');
+      }
+      if (res.statusCode !== 200 && !parsed?.errors) problems.push(`HTTP ${res.statusCode} without errors`);
+      if (!String(res.headers['content-type']).startsWith('application/')) problems.push(`content-type ${res.headers['content-type']}`);
+      const logged = log.entries.slice(loggedBefore).filter((e) => e.level === 'error' || e.level === 'fatal');
+      if (logged.length > 0) problems.push(`logged: ${logged.map((e) => e.text.slice(0, 300)).join(' | ')}`);
+      if (problems.length > 0) throw new Error(`${problems.join('; ')}\n  response: HTTP ${res.statusCode} ${res.body.slice(0, 500)}`);
+    });
+    await fc.assert(property, { seed: SEED, numRuns: HTTP_CASES });
+    const alive = await app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${key}` }, payload: { query: '{ __typename }' } });
+    expect(JSON.parse(alive.body)).toEqual({ data: { __typename: 'Query' } });
+  }, 300_000);
 });

@@ -17,7 +17,7 @@ export function bootApp(overrides: Partial<Env> = {}): Promise<NestFastifyApplic
 
 /** {@link bootApp} on another database (e.g. a test's own Postgres); `logger`: e.g. a {@link CapturedLog}. */
 export async function bootAppOn(databaseUrl: string, overrides: Partial<Env> = {}, logger?: LoggerService): Promise<NestFastifyApplication> {
-  const env = { ...loadEnv({ LOG_LEVEL: 'error', GRAPHIQL: 'false', RECODER_TRAINING_WORKER: 'off', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0' }), ...overrides };
+  const env = { ...loadEnv({ LOG_LEVEL: 'error', GRAPHIQL: 'false', RECODER_TRAINING_WORKER: 'off', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0', RECODER_AUTH_FAILURES_PER_MINUTE: '0' }), ...overrides };
   const app = await createApp(env, databaseUrl, { logger });
   await app.init();
   await app.getHttpAdapter().getInstance().ready();

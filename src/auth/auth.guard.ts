@@ -5,12 +5,12 @@ import type { FastifyReply } from 'fastify';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
-import { AuthService, type Principal } from './auth.service.js';
+import { AuthService, requestPrincipal, type Principal } from './auth.service.js';
 import { REQUIRED_ROLE, roleAtLeast, type ApiRole } from './roles.js';
 
 /**
  * Every GraphQL root field needs the role its resolver declares (@Requires), ADMIN when it
- * declares none. The key is resolved once per request. HTTP routes outside GraphQL (/health,
+ * declares none. The key is resolved once per request, by the HTTP gate before validation. HTTP routes outside GraphQL (/health,
  * /ready, /metrics) are not guarded here.
  */
 @Injectable()
@@ -26,7 +26,10 @@ export class ApiKeyGuard implements CanActivate {
     const required = this.reflector.getAllAndOverride<ApiRole | undefined>(REQUIRED_ROLE, [context.getHandler(), context.getClass()]) ?? 'ADMIN';
     const gql = GqlExecutionContext.create(context);
     const ctx = gql.getContext<{ reply?: FastifyReply; principal?: Promise<Principal> }>();
-    ctx.principal ??= this.auth.authenticate(ctx.reply?.request.headers.authorization);
+    // Resolved by the HTTP gate (src/graphql/http-gate.ts) before validation; looked up here only
+    // for a request that did not pass through it.
+    const admitted = requestPrincipal(ctx.reply?.request);
+    ctx.principal ??= admitted ? Promise.resolve(admitted) : this.auth.authenticate(ctx.reply?.request.headers.authorization);
     const principal = await ctx.principal;
     if (!roleAtLeast(principal.role, required)) {
       const field = gql.getInfo<{ fieldName: string }>().fieldName;

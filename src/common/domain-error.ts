@@ -33,6 +33,14 @@ export enum ErrorCode {
   QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
   /** cancelTrainingRun on a run that already SUCCEEDED, FAILED or was CANCELLED; `status` says which. */
   ALREADY_FINISHED = 'ALREADY_FINISHED',
+  /** The HTTP request is not a GraphQL request: invalid JSON, no string `query`, `variables` not an object, a batch (HTTP 400). */
+  BAD_REQUEST = 'BAD_REQUEST',
+  /** A mutation sent with GET (HTTP 405, `Allow: POST`). */
+  METHOD_NOT_ALLOWED = 'METHOD_NOT_ALLOWED',
+  /** A POST body that is not `application/json` (HTTP 415). */
+  UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
+  /** A request body over the 16 MiB cap (HTTP 413). */
+  PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   /** The query does not match the schema (wrong type, unknown field, missing argument). */
   GRAPHQL_VALIDATION_FAILED = 'GRAPHQL_VALIDATION_FAILED',
   /** Anything unexpected; details are logged, not returned. */

@@ -61,4 +61,15 @@ describe('loadEnv', () => {
     expect(() => loadEnv({ RECODER_TRAINING_WORKER: 'process' })).toThrow(/RECODER_TRAINING_WORKER/);
     expect(() => loadEnv({ RECODER_RETRAIN_SCHEDULE: '0 3 * * *', RECODER_RETRAIN_KIND: 'AUTOREC' })).toThrow(/IF_BETTER compares NDCG@100/);
   });
+
+  it('configures the rate-limit store, the failure budget and trusted proxies', () => {
+    expect(loadEnv({})).toMatchObject({ rateLimitStore: 'postgres', authFailuresPerMinute: 30, redisUrl: undefined, trustProxy: false });
+    expect(loadEnv({ REDIS_URL: 'redis://127.0.0.1:6379' })).toMatchObject({ rateLimitStore: 'redis', redisUrl: 'redis://127.0.0.1:6379' });
+    expect(loadEnv({ REDIS_URL: 'redis://127.0.0.1:6379', RECODER_RATE_LIMIT_STORE: 'postgres' }).rateLimitStore).toBe('postgres');
+    expect(loadEnv({ RECODER_TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadEnv({ RECODER_TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadEnv({ RECODER_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy).toBe('10.0.0.0/8, 127.0.0.1');
+    expect(() => loadEnv({ RECODER_RATE_LIMIT_STORE: 'redis' })).toThrow(/redis needs REDIS_URL/);
+    expect(() => loadEnv({ RECODER_AUTH_FAILURES_PER_MINUTE: '-1' })).toThrow(/RECODER_AUTH_FAILURES_PER_MINUTE/);
+  });
 });

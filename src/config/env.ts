@@ -25,8 +25,16 @@ export interface Env {
   auth: 'required' | 'off';
   /** Limits on a GraphQL document: nesting depth, aliases, estimated cost. */
   queryLimits: { depth: number; aliases: number; cost: number };
-  /** Requests per minute per API key (per client address when auth is off); 0 = unlimited. */
+  /** GraphQL requests per minute per API key (per client address when auth is off), across every process sharing the store; 0 = unlimited. */
   rateLimitPerMinute: number;
+  /** Failed authentications per minute per client address before it is refused without a key lookup; 0 = unlimited. */
+  authFailuresPerMinute: number;
+  /** Where the rate-limit counters live: PostgreSQL (shared by every replica), Redis (REDIS_URL), or this process' memory. */
+  rateLimitStore: 'postgres' | 'redis' | 'memory';
+  /** Redis for the rate-limit counters (RECODER_RATE_LIMIT_STORE=redis, the default when set). */
+  redisUrl: string | undefined;
+  /** Fastify's trustProxy: whether (and which) X-Forwarded-For hops name the client address; false = the socket's address. */
+  trustProxy: boolean | number | string;
   /** Log lines as JSON (pino; default in production) or human-readable. */
   logFormat: 'json' | 'pretty';
   /** Serve Prometheus metrics at /metrics. */
@@ -102,6 +110,10 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_MAX_ALIASES: num({ default: 30 }),
       RECODER_MAX_QUERY_COST: num({ default: 20000 }),
       RECODER_RATE_LIMIT_PER_MINUTE: num({ default: 60000 }),
+      RECODER_AUTH_FAILURES_PER_MINUTE: num({ default: 30 }),
+      RECODER_RATE_LIMIT_STORE: str({ choices: ['postgres', 'redis', 'memory'], default: undefined }),
+      REDIS_URL: url({ default: undefined }),
+      RECODER_TRUST_PROXY: str({ default: 'false', desc: 'false, true, a hop count, or comma-separated trusted proxy addresses/CIDRs' }),
       LOG_FORMAT: str({ choices: ['json', 'pretty'], default: undefined }),
       RECODER_METRICS: bool({ default: true }),
       LOG_LEVEL: str({ choices: ['error', 'warn', 'log', 'debug', 'verbose'], default: 'log' }),
@@ -162,6 +174,13 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   if (!Number.isInteger(raw.RECODER_RATE_LIMIT_PER_MINUTE) || raw.RECODER_RATE_LIMIT_PER_MINUTE < 0) {
     problems.push('  RECODER_RATE_LIMIT_PER_MINUTE: must be an integer ≥ 0 (0 = unlimited)');
   }
+  if (!Number.isInteger(raw.RECODER_AUTH_FAILURES_PER_MINUTE) || raw.RECODER_AUTH_FAILURES_PER_MINUTE < 0) {
+    problems.push('  RECODER_AUTH_FAILURES_PER_MINUTE: must be an integer ≥ 0 (0 = unlimited)');
+  }
+  const rateLimitStore = (raw.RECODER_RATE_LIMIT_STORE ?? (raw.REDIS_URL ? 'redis' : 'postgres')) as Env['rateLimitStore'];
+  if (rateLimitStore === 'redis' && !raw.REDIS_URL) problems.push('  RECODER_RATE_LIMIT_STORE: redis needs REDIS_URL');
+  const proxy = raw.RECODER_TRUST_PROXY.trim();
+  const trustProxy = proxy === 'false' || proxy === '' ? false : proxy === 'true' ? true : /^\d+$/.test(proxy) ? Number(proxy) : proxy;
   positive('RECODER_HNSW_EF_CONSTRUCTION', raw.RECODER_HNSW_EF_CONSTRUCTION, 10_000);
   positive('RECODER_HNSW_EF', raw.RECODER_HNSW_EF, 10_000);
   if (!Number.isInteger(raw.RECODER_TRAINING_THREAD_NICE) || raw.RECODER_TRAINING_THREAD_NICE < 0 || raw.RECODER_TRAINING_THREAD_NICE > 19) {
@@ -199,6 +218,10 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     auth: raw.RECODER_AUTH as Env['auth'],
     queryLimits: { depth: raw.RECODER_MAX_QUERY_DEPTH, aliases: raw.RECODER_MAX_ALIASES, cost: raw.RECODER_MAX_QUERY_COST },
     rateLimitPerMinute: raw.RECODER_RATE_LIMIT_PER_MINUTE,
+    authFailuresPerMinute: raw.RECODER_AUTH_FAILURES_PER_MINUTE,
+    rateLimitStore,
+    redisUrl: raw.REDIS_URL,
+    trustProxy,
     logFormat: (raw.LOG_FORMAT as Env['logFormat'] | undefined) ?? (production ? 'json' : 'pretty'),
     metrics: raw.RECODER_METRICS,
     logLevel: raw.LOG_LEVEL as Env['logLevel'],

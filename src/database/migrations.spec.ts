@@ -87,7 +87,7 @@ describe('applyMigrations', () => {
     const created = new Set(['_prisma_migrations']);
     for (const dir of await migrationNames()) {
       const sql = await readFile(path.join(DEFAULT_MIGRATIONS_DIR, dir, 'migration.sql'), 'utf8');
-      for (const m of sql.matchAll(/CREATE TABLE "(\w+)"/g)) created.add(m[1]);
+      for (const m of sql.matchAll(/CREATE (?:UNLOGGED )?TABLE "(\w+)"/g)) created.add(m[1]);
     }
     expect(created.has('interactions')).toBe(true);
     expect(tables.map((t) => t.tablename)).toEqual([...created].sort());

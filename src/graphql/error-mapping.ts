@@ -58,6 +58,45 @@ export class RateLimitError extends Error {
   }
 }
 
+/**
+ * A request refused at the HTTP level before GraphQL sees it (src/graphql/http-gate.ts): no valid API
+ * key (401), a malformed request (400), a mutation over GET (405), a body too large (413) or not
+ * JSON (415). Answered with its status and code; never logged (a client's mistake, not a fault).
+ */
+export class HttpRequestError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpRequestError';
+  }
+}
+
+/** Fastify's and Mercurius' own 4xx rejections whose status says more than 400: method, size, media type. */
+const HTTP_REJECTIONS: Record<string, [number, ErrorCode, string?]> = {
+  MER_ERR_METHOD_NOT_ALLOWED: [405, ErrorCode.METHOD_NOT_ALLOWED, 'Mutations need POST: a GET request may only run queries'],
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, ErrorCode.PAYLOAD_TOO_LARGE],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, ErrorCode.UNSUPPORTED_MEDIA_TYPE],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, ErrorCode.BAD_REQUEST],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, ErrorCode.BAD_REQUEST],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, ErrorCode.BAD_REQUEST],
+};
+
+function httpRejection(errors: readonly GraphQLError[]): HttpRequestError | undefined {
+  for (const e of errors) {
+    const o = e.originalError as { code?: unknown; message?: string } | undefined;
+    if (o instanceof HttpRequestError) return o;
+    const known = typeof o?.code === 'string' ? HTTP_REJECTIONS[o.code] : undefined;
+    if (known) return new HttpRequestError(known[0], known[1], known[2] ?? o!.message ?? e.message);
+  }
+  return undefined;
+}
+
+/** graphql-js' "Did you mean …?" hints name schema elements: dropped when introspection is off. */
+export const stripSuggestions = (message: string): string => message.replace(/\s*Did you mean [^]*\?$/, '');
+
 /** A document over a limit: our depth rule (query-depth.ts) or a graphql-armor rule (aliases, directives, cost). */
 function isLimitViolation(e: GraphQLError): boolean {
   if (e.originalError) return false;
@@ -81,10 +120,13 @@ function isRequestRejection(e: GraphQLError): boolean {
 export function formatExecutionErrors(
   execution: ExecutionResult & { errors: readonly GraphQLError[] },
   context?: { reply?: { header(name: string, value: string): unknown } },
+  options: { suggestions?: boolean } = {},
 ): {
   statusCode: number;
   response: ExecutionResult;
 } {
+  const refused = httpRejection(execution.errors);
+  if (refused) return { statusCode: refused.statusCode, response: { errors: [new GraphQLError(refused.message, { extensions: { code: refused.code } })] } };
   const limited = execution.errors.find((e) => e.originalError instanceof RateLimitError)?.originalError as RateLimitError | undefined;
   if (limited) {
     const error = new GraphQLError(limited.message, { extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: limited.retryAfterSeconds } });
@@ -119,7 +161,7 @@ export function formatExecutionErrors(
       : isRequestRejection(e)
         ? { message: e.message, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } }
         : toFormattedError(e);
-    return new GraphQLError(f.message, {
+    return new GraphQLError(options.suggestions === false ? stripSuggestions(f.message) : f.message, {
       nodes: e.nodes,
       source: e.source,
       positions: e.positions,

@@ -2,7 +2,7 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext, type ValidationRule } from 'graphql';
+import { GraphQLError, Location, NoSchemaIntrospectionCustomRule, parse, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Env } from '../config/env.js';
 import { formatExecutionErrors } from './error-mapping.js';
 import { maxDepthRule } from './query-depth.js';
@@ -39,7 +39,7 @@ export function validationRules(env: Env): ValidationRule[] {
  * test's 10 MB inline lists ran its process out of 4 GB). Worst case now about 300 MB.
  */
 const MAX_DOCUMENT_CHARS = 100_000;
-const MAX_DOCUMENT_TOKENS = 10_000;
+export const MAX_DOCUMENT_TOKENS = 10_000;
 const DOCUMENT_CACHE_ENTRIES = 100;
 
 export function graphqlConfig(env: Env): MercuriusDriverConfig {
@@ -71,7 +71,18 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
         const cost = operationCost(schema, document, variables, typeof name === 'string' ? name : undefined, { defaultListSize: env.maxPageSize });
         if (cost > env.queryLimits.cost) throw costLimitError(env.queryLimits.cost, cost);
       },
+      // A query that does not parse as GraphQL is tried by Mercurius as the JSON of an AST
+      // ("[]", "{}", a forged tree), which graphql-js' validation is not made for: only documents
+      // parsed from GraphQL text (their nodes carry a Location) go further.
+      preValidation: async (_schema, document, context) => {
+        if (document?.loc instanceof Location) return;
+        // The GraphQL syntax error is the one to report (Mercurius keeps the query text in the context).
+        const source = (context as { __currentQuery?: unknown }).__currentQuery;
+        if (typeof source === 'string') parse(source, { maxTokens: MAX_DOCUMENT_TOKENS });
+        throw new GraphQLError('Syntax Error: the query is not a GraphQL document');
+      },
     },
-    errorFormatter: (execution, context) => formatExecutionErrors(execution, context),
+    // Without introspection, no "Did you mean" hints either: they name fields and types.
+    errorFormatter: (execution, context) => formatExecutionErrors(execution, context, { suggestions: env.introspection }),
   };
 }

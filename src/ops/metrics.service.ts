@@ -51,7 +51,7 @@ export class MetricsService {
     if (env.metrics) collectDefaultMetrics({ register: this.registry, prefix: 'recoder_' });
     this.graphqlDuration = new Histogram({
       name: 'recoder_graphql_request_duration_seconds',
-      help: 'GraphQL requests over HTTP, from the request line to the last byte of the response, by root field(s) (invalid: the document did not parse or validate) and outcome (error: HTTP status >= 400 or errors in the response)',
+      help: 'GraphQL requests over HTTP, from the request line to the last byte of the response, by root field(s) (invalid: refused before execution — no valid API key, rate-limited, not a GraphQL request, or the document did not parse or validate) and outcome (error: HTTP status >= 400 or errors in the response)',
       labelNames: ['operation', 'outcome'],
       buckets: DURATION_BUCKETS,
       registers,
