@@ -25,9 +25,12 @@ export interface TrackEvent {
 export interface TrackStats {
   /** Events accepted by track(). */
   tracked: number;
-  /** Events newly stored by the server. */
+  /** Events the server stored in answer to a request (acknowledged as new). */
   stored: number;
-  /** Events the server already had (a resend after an unanswered request): not stored twice. */
+  /**
+   * Events a resend found stored already (the first request ran but its answer was lost): not
+   * stored twice. stored + duplicates = the events acknowledged.
+   */
   duplicates: number;
   /** Oldest events dropped because the buffer was full (maxBufferedEvents). */
   dropped: number;
