@@ -19,7 +19,7 @@ describe('@recoder/client package', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'recoder-codegen-'));
     try {
       const schema = readFileSync(path.join(PROJECT_ROOT, 'schema.gql'), 'utf8');
-      const changed = schema.replace(/(type Item \{[\s\S]*?)\n  title: String\n/, '$1\n  title: String!\n');
+      const changed = schema.replace(/(type Item \{[\s\S]*?\n) {2}title: String\n/, '$1  title: String!\n');
       expect(changed).not.toBe(schema);
       writeFileSync(path.join(dir, 'schema.gql'), changed);
       const error = await codegen('--check', '--schema', path.join(dir, 'schema.gql')).catch((e) => e);
