@@ -55,8 +55,11 @@ export class Transport {
   async send<TData>(query: string, variables: Record<string, unknown> | undefined, opts: SendOptions): Promise<TData> {
     const operation = opts.operationName;
     const body = JSON.stringify(variables === undefined ? { query, operationName: operation } : { query, operationName: operation, variables });
-    const timeout = opts.timeoutMs > 0 ? AbortSignal.timeout(opts.timeoutMs) : undefined;
-    const signal = timeout && opts.signal ? AbortSignal.any([timeout, opts.signal]) : (timeout ?? opts.signal);
+    // A timer cleared on completion (AbortSignal.timeout's would stay scheduled for timeoutMs after
+    // every request: thousands of live timers at a few hundred requests per second).
+    const timeout = opts.timeoutMs > 0 ? new AbortController() : undefined;
+    const timer = timeout ? setTimeout(() => timeout.abort(), opts.timeoutMs) : undefined;
+    const signal = timeout && opts.signal ? AbortSignal.any([timeout.signal, opts.signal]) : (timeout?.signal ?? opts.signal);
     let response: Response;
     let text: string;
     try {
@@ -68,7 +71,9 @@ export class Transport {
       });
       text = await response.text();
     } catch (error) {
-      throw this.transportError(error, operation, opts, timeout);
+      throw this.transportError(error, operation, opts, timeout?.signal);
+    } finally {
+      clearTimeout(timer);
     }
     return parseResponse<TData>(response.status, response.headers, text, operation);
   }
