@@ -53,7 +53,11 @@ export interface EventBufferOptions {
   flushIntervalMs?: number;
   /** Past this many waiting events, the oldest are dropped and counted (default 10,000). */
   maxBufferedEvents?: number;
-  /** How long a batch is retried on transient failures before its events are given up (default 60,000 ms). */
+  /**
+   * How long requests may keep failing transiently before the batch being sent is given up
+   * (default 60,000 ms). The budget counts from the first failure since the last success, so
+   * during a long outage every later batch gets one try, then is given up too.
+   */
   maxRetryMs?: number;
   /** First retry delay, doubled per retry with jitter, at most maxRetryDelayMs (defaults 200 ms, 5,000 ms). A Retry-After from the server takes precedence. */
   retryBaseDelayMs?: number;
@@ -87,6 +91,8 @@ export class EventBuffer {
   /** Send whatever waits, not only full batches (the timer fired, flush() or close()). */
   private drainRequested = false;
   private closed = false;
+  /** Since when requests have been failing (undefined after a success): the retry budget counts from here. */
+  private failingSince: number | undefined;
   private readonly abort = new AbortController();
   private readonly counts = { tracked: 0, stored: 0, duplicates: 0, dropped: 0, rejected: 0, failed: 0, batches: 0, retries: 0 };
 
@@ -216,10 +222,10 @@ export class EventBuffer {
   /** Sends one batch until it is stored, its invalid events are removed, or the retry budget is spent. */
   private async deliver(initial: RecordInteractionInput[]): Promise<void> {
     let batch = initial;
-    const started = Date.now();
     for (let attempt = 0; batch.length > 0; attempt++) {
       try {
         const { duplicates } = await this.send(batch);
+        this.failingSince = undefined;
         this.counts.batches++;
         this.counts.duplicates += duplicates;
         this.counts.stored += batch.length - duplicates;
@@ -244,7 +250,10 @@ export class EventBuffer {
           continue;
         }
         const wait = retryDelayMs(error, attempt, { baseDelayMs: this.opts.retryBaseDelayMs, maxDelayMs: this.opts.maxRetryDelayMs, maxRetryAfterMs: Infinity })!;
-        if (Date.now() + wait - started > this.opts.maxRetryMs) {
+        // One budget per outage, not per batch: once the server has been failing for maxRetryMs,
+        // each waiting batch gets one more try, so close() ends in bounded time.
+        this.failingSince ??= Date.now();
+        if (Date.now() + wait - this.failingSince > this.opts.maxRetryMs) {
           this.counts.failed += batch.length;
           this.report(error, batch, false);
           return;

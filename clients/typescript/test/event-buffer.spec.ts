@@ -159,6 +159,28 @@ describe('EventBuffer', () => {
     expect(errors.slice(0, -1).every(Boolean)).toBe(true);
   });
 
+  it('shares the retry budget across batches of one outage, so close() ends in bounded time; a success resets it', async () => {
+    const buffer = make({ batchSize: 2, maxRetryMs: 3000 });
+    for (let i = 0; i < 100; i++) server.failures.push(networkError());
+    for (let i = 0; i < 10; i++) buffer.track({ userId: 'u', itemId: `i${i}` });
+    const closing = buffer.close();
+    await jest.advanceTimersByTimeAsync(4000);
+    expect(await closing).toMatchObject({ failed: 10, buffered: 0 });
+    // Five batches, all given up within 4 s (not 5 × 3 s): the first used most of the budget, the
+    // last ones got a single try.
+    const tries = (id: string) => server.calls.filter((c) => c[0].itemId === id).length;
+    expect(tries('i0')).toBeGreaterThan(3);
+    expect(tries('i8')).toBe(1);
+    expect(server.calls.length).toBeLessThan(2 * tries('i0') + 4);
+
+    server.failures.length = 0;
+    server.failures.push(networkError());
+    const again = make({ batchSize: 1, maxRetryMs: 3000 });
+    again.track({ userId: 'u', itemId: 'a' });
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(again.stats()).toMatchObject({ stored: 1, retries: 1, failed: 0 });
+  });
+
   it('close() sends what waits and refuses later events; malformed events throw at once', async () => {
     const buffer = make({ flushIntervalMs: 60_000 });
     expect(() => buffer.track({ userId: '', itemId: 'a' })).toThrow(/userId/);
