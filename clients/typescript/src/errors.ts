@@ -126,6 +126,16 @@ export class RecoderServiceUnavailableError extends RecoderError {
     this.retryAfter = context.retryAfter ?? retryAfterOf(extensions);
   }
 }
+/** RESPONSE_TOO_LARGE: the answer would exceed the server's response size limit; ask for fewer items or fields. */
+export class RecoderResponseTooLargeError extends RecoderError {}
+/** BAD_REQUEST: the HTTP request is not a GraphQL request (invalid JSON, no query, a batch; HTTP 400). */
+export class RecoderBadRequestError extends RecoderError {}
+/** METHOD_NOT_ALLOWED: a mutation sent with GET (HTTP 405). */
+export class RecoderMethodNotAllowedError extends RecoderError {}
+/** UNSUPPORTED_MEDIA_TYPE: a POST body that is not application/json (HTTP 415). */
+export class RecoderUnsupportedMediaTypeError extends RecoderError {}
+/** PAYLOAD_TOO_LARGE: a request body over the server's cap (HTTP 413); send smaller batches. */
+export class RecoderPayloadTooLargeError extends RecoderError {}
 /** QUERY_TOO_COMPLEX: the document exceeds a depth, alias, directive or cost limit. */
 export class RecoderQueryTooComplexError extends RecoderError {}
 /** ALREADY_FINISHED: cancelTrainingRun on a run that ended; `status` says how. */
@@ -170,6 +180,11 @@ export const ERROR_CLASSES = {
   FORBIDDEN: RecoderForbiddenError,
   RATE_LIMITED: RecoderRateLimitedError,
   SERVICE_UNAVAILABLE: RecoderServiceUnavailableError,
+  RESPONSE_TOO_LARGE: RecoderResponseTooLargeError,
+  BAD_REQUEST: RecoderBadRequestError,
+  METHOD_NOT_ALLOWED: RecoderMethodNotAllowedError,
+  UNSUPPORTED_MEDIA_TYPE: RecoderUnsupportedMediaTypeError,
+  PAYLOAD_TOO_LARGE: RecoderPayloadTooLargeError,
   QUERY_TOO_COMPLEX: RecoderQueryTooComplexError,
   ALREADY_FINISHED: RecoderAlreadyFinishedError,
   GRAPHQL_VALIDATION_FAILED: RecoderValidationError,
