@@ -92,7 +92,6 @@ export class Transport {
 
 /** The GraphQL answer (200 with data or errors, 4xx with errors under application/graphql-response+json), or a typed error. */
 export function parseResponse<TData>(status: number, headers: Headers, text: string, operation?: string): TData {
-  const retryAfter = parseRetryAfter(headers.get('retry-after'));
   let json: { data?: unknown; errors?: GraphQLErrorEntry[] } | undefined;
   try {
     const parsed: unknown = text.length > 0 ? JSON.parse(text) : undefined;
@@ -101,6 +100,8 @@ export function parseResponse<TData>(status: number, headers: Headers, text: str
     json = undefined;
   }
   const errors = json?.errors;
+  if (status === 200 && errors === undefined && json?.data && typeof json.data === 'object') return json.data as TData; // the hot path
+  const retryAfter = parseRetryAfter(headers.get('retry-after'));
   if (Array.isArray(errors) && errors.length > 0) {
     throw errorFromGraphQL(errors[0], { operation, status, retryAfter, errors, data: json?.data ?? undefined });
   }
