@@ -3,9 +3,10 @@ import { APP_GUARD } from '@nestjs/core';
 import { ApiKeysResolver } from './api-keys.resolver.js';
 import { ApiKeyGuard } from './auth.guard.js';
 import { AuthService } from './auth.service.js';
+import { ViewerResolver } from './viewer.resolver.js';
 
 /** API keys and roles: a global guard on every GraphQL root field. */
 @Module({
-  providers: [AuthService, ApiKeysResolver, { provide: APP_GUARD, useClass: ApiKeyGuard }],
+  providers: [AuthService, ApiKeysResolver, ViewerResolver, { provide: APP_GUARD, useClass: ApiKeyGuard }],
 })
 export class AuthModule {}

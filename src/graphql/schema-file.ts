@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { GraphQLSchemaBuilderModule, GraphQLSchemaFactory } from '@nestjs/graphql';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { ApiKeysResolver } from '../auth/api-keys.resolver.js';
+import { ViewerResolver } from '../auth/viewer.resolver.js';
 import { ItemsResolver } from '../catalog/items.resolver.js';
 import { OverviewResolver } from '../catalog/overview.resolver.js';
 import { ItemImageInfoResolver, ItemImagesResolver } from '../images/item-images.resolver.js';
@@ -27,6 +28,7 @@ export const RESOLVERS = [
   ApiKeysResolver,
   OverviewResolver,
   LatentMapResolver,
+  ViewerResolver,
 ];
 
 /** The SDL committed as schema.gql: sorted, so diffs show real API changes only. */
