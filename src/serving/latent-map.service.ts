@@ -64,7 +64,7 @@ export class LatentMapService {
     const dim = D - 1;
     const vectors = new Float32Array(chosen.length * dim);
     chosen.forEach((col, k) => vectors.set(matrix.vectors.subarray(col * D, col * D + dim), k * dim));
-    const { coordinates, explainedVariance } = pca(vectors, dim);
+    const { coordinates, explainedVariance } = await pca(vectors, dim, { pause: yieldToRequests });
 
     const internal = chosen.map((col) => version.itemOfColumn[col]);
     const { rows } = await this.pool.query<{ id: number; externalId: string; title: string | null; categories: string[] }>({
@@ -133,9 +133,9 @@ export class LatentMapService {
         vectors = new Float32Array(chosen.length * dim);
       }
       vectors.set(encoded, start * dim);
-      await new Promise((resolve) => setImmediate(resolve)); // let requests through between batches
+      await yieldToRequests();
     }
-    const { coordinates, explainedVariance } = chosen.length ? pca(vectors, dim) : { coordinates: new Float32Array(0), explainedVariance: [0, 0] };
+    const { coordinates, explainedVariance } = chosen.length ? await pca(vectors, dim, { pause: yieldToRequests }) : { coordinates: new Float32Array(0), explainedVariance: [0, 0] };
 
     const users = await this.pool.query<{ id: number; externalId: string }>({
       name: 'latentMap.users',
@@ -159,6 +159,9 @@ export class LatentMapService {
 function emptyMap(version: LoadedVersion, of: LatentMapOf, total: number, explainedVariance: number[]): LatentMap {
   return { modelVersionId: version.id, of, method: 'PCA', explainedVariance, total, ids: [], x: [], y: [], labels: [], categories: [], category: [], anomalyPercentile: [] };
 }
+
+/** Lets queued requests run between chunks of a map's computation. */
+const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Five significant decimals: a map needs no more, and the JSON stays small. */
 const round = (v: number) => Math.round(v * 1e5) / 1e5;

@@ -24,7 +24,7 @@ describe('leadingEigenvectors', () => {
 });
 
 describe('pca', () => {
-  it('recovers the plane of points spread along two known directions in 6-D', () => {
+  it('recovers the plane of points spread along two known directions in 6-D', async () => {
     const random = rng(7);
     const dim = 6;
     const n = 400;
@@ -38,7 +38,7 @@ describe('pca', () => {
       truth.push([a, b]);
       for (let d = 0; d < dim; d++) data[r * dim + d] = a * u[d] + b * v[d] + (random() - 0.5) * 0.01 + 3;
     }
-    const out = pca(data, dim, { normalize: false });
+    const out = await pca(data, dim, { normalize: false });
     expect(out.components).toBe(2);
     expect(out.coordinates).toHaveLength(n * 2);
     // Axis 1 is ±a (centred), axis 2 is ±b: correlation ≈ ±1.
@@ -60,11 +60,11 @@ describe('pca', () => {
     expect(Math.abs(x.reduce((s, t) => s + t, 0) / n)).toBeLessThan(1e-4);
   });
 
-  it('is deterministic and fixes the sign of each axis (skewed towards +)', () => {
+  it('is deterministic and fixes the sign of each axis (skewed towards +)', async () => {
     const random = rng(3);
     const data = Float32Array.from({ length: 50 * 4 }, () => random() ** 3);
-    const a = pca(data, 4);
-    const b = pca(Float32Array.from(data), 4);
+    const a = await pca(data, 4);
+    const b = await pca(Float32Array.from(data), 4);
     expect(Array.from(a.coordinates)).toEqual(Array.from(b.coordinates));
     for (let c = 0; c < 2; c++) {
       let cubes = 0;
@@ -73,20 +73,36 @@ describe('pca', () => {
     }
   });
 
-  it('normalises rows by default: vectors that differ only in length land together', () => {
+  it('normalises rows by default: vectors that differ only in length land together', async () => {
     const data = new Float32Array([1, 0, 0, 10, 0, 0, 0, 1, 0, 0, 5, 0, 0, 0, 1, 0, 0, 2]);
-    const out = pca(data, 3);
+    const out = await pca(data, 3);
     const point = (r: number) => [out.coordinates[r * 2], out.coordinates[r * 2 + 1]];
     expect(point(0)[0]).toBeCloseTo(point(1)[0], 6);
     expect(point(2)[1]).toBeCloseTo(point(3)[1], 6);
   });
 
-  it('handles no rows and zero rows, and rejects bad shapes', () => {
-    expect(pca(new Float32Array(0), 3).coordinates).toHaveLength(0);
-    const zeros = pca(new Float32Array(12), 3);
+  it('handles no rows and zero rows, and rejects bad shapes', async () => {
+    expect((await pca(new Float32Array(0), 3)).coordinates).toHaveLength(0);
+    const zeros = await pca(new Float32Array(12), 3);
     expect(Array.from(zeros.coordinates).every((x) => x === 0)).toBe(true);
     expect(zeros.explainedVariance).toEqual([0, 0]);
-    expect(() => pca(new Float32Array(5), 2)).toThrow(/not a whole number of rows/);
-    expect(() => pca(new Float32Array(4), 2, { components: 3 })).toThrow(/components must be in 1..2/);
+    await expect(pca(new Float32Array(5), 2)).rejects.toThrow(/not a whole number of rows/);
+    await expect(pca(new Float32Array(4), 2, { components: 3 })).rejects.toThrow(/components must be in 1..2/);
+  });
+
+  it('estimates the axes from a sample of rows, and yields while it works', async () => {
+    const random = rng(11);
+    const dim = 5;
+    const n = 3_000;
+    const data = new Float32Array(n * dim);
+    for (let r = 0; r < n; r++) {
+      const a = random() - 0.5;
+      for (let d = 0; d < dim; d++) data[r * dim + d] = (d === 0 ? 8 * a : d === 1 ? -8 * a : 0) + (random() - 0.5) * 0.5;
+    }
+    let pauses = 0;
+    const sampled = await pca(data, dim, { normalize: false, covarianceRows: 600, pause: async () => void pauses++ });
+    const full = await pca(data, dim, { normalize: false, covarianceRows: n });
+    expect(pauses).toBeGreaterThan(0);
+    for (let r = 0; r < n; r += 97) expect(sampled.coordinates[r * 2]).toBeCloseTo(full.coordinates[r * 2], 1);
   });
 });

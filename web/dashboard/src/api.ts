@@ -1,5 +1,6 @@
 import type { TadaDocumentNode } from 'gql.tada';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { documentText } from './graphql';
 
 /** The API key, kept for this browser tab's session (sessionStorage), never in a URL. */
 const KEY_STORAGE = 'recoder-dashboard-key';
@@ -19,20 +20,15 @@ export class ApiError extends Error {
   }
 }
 
-function source(doc: TadaDocumentNode<unknown, unknown>): string {
-  const body = doc.loc?.source.body;
-  if (!body) throw new Error('GraphQL document without source text');
-  return body;
-}
-
 /** Runs one operation with the stored key; resolves to `data`, rejects with the first error. */
 export async function request<R, V>(doc: TadaDocumentNode<R, V>, variables?: V, key = storedKey()): Promise<R> {
+  const query = documentText(doc);
   let response: Response;
   try {
     response = await fetch(ENDPOINT, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
-      body: JSON.stringify({ query: source(doc as TadaDocumentNode<unknown, unknown>), variables: variables ?? {} }),
+      body: JSON.stringify({ query, variables: variables ?? {} }),
     });
   } catch (error) {
     throw new ApiError(`cannot reach the server: ${(error as Error).message}`, 'NETWORK');

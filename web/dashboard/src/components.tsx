@@ -58,6 +58,10 @@ export const STATUS_BADGE: Record<string, 'ok' | 'warn' | 'bad' | 'info' | 'plai
   CANCELLED: 'warn',
 };
 
+const compactFormat = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 3 });
+/** Axis labels: 100K rather than 100,000; small values as they are. */
+const compact = (v: number) => (Math.abs(v) >= 10_000 ? compactFormat.format(v) : String(Math.round(v * 1e4) / 1e4));
+
 export interface Series {
   label: string;
   color: string;
@@ -90,12 +94,12 @@ export function LineChart(props: {
       width: Math.max(el.clientWidth, 200),
       height: props.height ?? 220,
       scales: { x: { time: !!props.time }, y: {}, ...(hasRight ? { r: {} } : {}) },
-      legend: { show: true },
+      legend: { show: props.series.length > 1 },
       cursor: { drag: { x: false, y: false } },
       axes: [
         { label: props.xLabel, stroke: '#5b6475', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#d9dde5' } },
-        { stroke: '#5b6475', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#d9dde5' }, size: 60 },
-        ...(hasRight ? [{ scale: 'r', side: 1 as const, stroke: '#5b6475', grid: { show: false }, size: 60 }] : []),
+        { stroke: '#5b6475', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#d9dde5' }, size: 64, values: (_u: uPlot, ticks: number[]) => ticks.map(compact) },
+        ...(hasRight ? [{ scale: 'r', side: 1 as const, stroke: '#5b6475', grid: { show: false }, size: 64, values: (_u: uPlot, ticks: number[]) => ticks.map(compact) }] : []),
       ],
       series: [
         { label: props.xLabel ?? 'x' },

@@ -15,7 +15,6 @@ const AnomaliesQuery = graphql(`
 export function AnomaliesPage() {
   const { data, error } = useQuery(AnomaliesQuery, {});
   if (!data) return error ? <ErrorBox error={error} /> : <Loading />;
-  const top = data.anomalousUsers[0]?.error ?? 1;
   const v = data.servingStatus.modelVersion;
   return (
     <Card title={`Most anomalous users · version #${v?.id} (${v?.kind}) · ${data.servingStatus.populationSize.toLocaleString('en-US')} users scored`} testid="anomalies">
@@ -27,7 +26,6 @@ export function AnomaliesPage() {
             <th>User</th>
             <th class="num">Error</th>
             <th class="num">Percentile</th>
-            <th class="wide-col" />
             <th />
           </tr>
         </thead>
@@ -40,11 +38,6 @@ export function AnomaliesPage() {
               </td>
               <td class="num">{fmt(a.error, 3)}</td>
               <td class="num">{a.percentile.toFixed(1)}</td>
-              <td>
-                <span class="bar">
-                  <span class="bar-fill hot" style={{ width: `${(100 * a.error) / top}%` }} />
-                </span>
-              </td>
               <td>
                 <a href={href('users', a.user.id)}>explore →</a>
               </td>

@@ -89,7 +89,7 @@ function ItemView(props: { id: string }) {
   if (!item.data) return item.error ? <ErrorBox error={item.error} /> : <Loading />;
   const it = item.data.item;
   return (
-    <div class="grid">
+    <div class="grid two">
       <Card title={it.title ?? `Item ${it.id}`} class="span-3" testid="item">
         <div class="item-head">
           {it.image && (
@@ -124,12 +124,12 @@ function ItemView(props: { id: string }) {
           </dl>
         </div>
       </Card>
-      <Card title="Collaborative neighbours" class="span-neighbours" testid="collaborative">
+      <Card title="Collaborative neighbours" testid="collaborative">
         <p class="muted small">Watched / bought together: cosine of the active version's item vectors.</p>
         <ErrorBox error={collab.error} />
         {collab.data && <NeighbourList list={collab.data.similarItems} />}
       </Card>
-      <Card title="Visual neighbours" class="span-neighbours" testid="visual">
+      <Card title="Visual neighbours" testid="visual">
         <p class="muted small">Look alike: the image autoencoder's embeddings.</p>
         {!hasImage ? <p class="muted">This item has no image (setItemImage).</p> : <ErrorBox error={visual.error} />}
         {visual.data && <NeighbourList list={visual.data.similarItems} />}
@@ -139,12 +139,13 @@ function ItemView(props: { id: string }) {
 }
 
 function NeighbourList(props: { list: { score: number; item: { id: string; title: string | null; categories: string[]; image: { png: string | null } | null } }[] }) {
+  const images = props.list.some((s) => s.item.image?.png);
   return (
     <table class="compact">
       <tbody>
         {props.list.map((s) => (
           <tr key={s.item.id}>
-            <td class="thumb-cell">{s.item.image?.png && <img class="mini" src={png(s.item.image.png)} alt="" width={32} height={32} />}</td>
+            {images && <td class="thumb-cell">{s.item.image?.png && <img class="mini" src={png(s.item.image.png)} alt="" width={32} height={32} />}</td>}
             <td>
               <a href={href('items', s.item.id)}>{s.item.title ?? s.item.id}</a>
               <div class="muted small">{s.item.categories.join(' · ')}</div>
