@@ -94,6 +94,7 @@ export function Scatter(props: {
     const el = canvas.current;
     const view = state.current.view;
     if (!el || !view) return;
+    const started = performance.now();
     const dpr = devicePixelRatio || 1;
     const w = el.clientWidth;
     const h = el.clientHeight;
@@ -132,6 +133,7 @@ export function Scatter(props: {
     };
     for (const i of latest.current.highlight ?? []) ring(i, '#111827', HIGHLIGHT / 2 + 1);
     if (latest.current.selected !== null && latest.current.selected !== undefined) ring(latest.current.selected, '#e11d48', HIGHLIGHT);
+    el.dataset.drawMs = (performance.now() - started).toFixed(2);
     if (!state.current.drawn) {
       state.current.drawn = true;
       el.dataset.drawn = String(n);

@@ -77,14 +77,24 @@ function StartForm(props: { onStarted: () => void }) {
   const [kind, setKind] = useState<(typeof KINDS)[number]>('AUTO');
   const [activate, setActivate] = useState<(typeof POLICIES)[number]>('IF_BETTER');
   const [epochs, setEpochs] = useState('');
-  const [error, setError] = useState<ApiError | undefined>();
+  const [hyper, setHyper] = useState('');
+  const [error, setError] = useState<ApiError | Error | undefined>();
   const [busy, setBusy] = useState(false);
   const submit = (e: Event) => {
     e.preventDefault();
     setBusy(true);
     setError(undefined);
     const n = epochs.trim() ? Number(epochs) : null;
-    request(TrainMutation, { input: { kind, activate, ...(n !== null ? { epochs: n } : {}) } }).then(
+    let hyperparameters: Record<string, unknown> | undefined;
+    try {
+      hyperparameters = hyper.trim() ? (JSON.parse(hyper) as Record<string, unknown>) : undefined;
+      if (hyperparameters !== undefined && (typeof hyperparameters !== 'object' || hyperparameters === null || Array.isArray(hyperparameters))) throw new Error('not an object');
+    } catch (err) {
+      setBusy(false);
+      setError(new Error(`Hyperparameters must be a JSON object, e.g. {"latentDim": 64} (${(err as Error).message})`));
+      return;
+    }
+    request(TrainMutation, { input: { kind, activate, ...(n !== null ? { epochs: n } : {}), ...(hyperparameters ? { hyperparameters } : {}) } }).then(
       (data) => {
         setBusy(false);
         props.onStarted();
@@ -119,6 +129,10 @@ function StartForm(props: { onStarted: () => void }) {
           Epochs
           <input name="epochs" type="number" min={1} placeholder="model default" value={epochs} onInput={(e) => setEpochs(e.currentTarget.value)} />
         </label>
+        <label class="full">
+          Hyperparameters (JSON, optional)
+          <input name="hyperparameters" placeholder='{"latentDim": 64, "dropout": 0.5}' value={hyper} onInput={(e) => setHyper(e.currentTarget.value)} />
+        </label>
         <button class="primary" type="submit" disabled={busy}>
           {busy ? 'Queuing…' : 'Train'}
         </button>
@@ -135,9 +149,12 @@ function RunView(props: { id: number; onChange: () => void }) {
   const [cancelError, setCancelError] = useState<ApiError | undefined>();
   const run = data?.trainingRun.id === props.id ? data.trainingRun : undefined;
   const status = run?.status;
+  const { onChange } = props;
   useEffect(() => {
-    if (status) setPoll(live(status));
-  }, [status]);
+    if (!status) return;
+    setPoll(live(status));
+    onChange(); // the run list shows the new status too
+  }, [status, onChange]);
   const curves = useMemo(() => (run ? toCurves(run) : null), [run]);
   if (!run) return error ? <ErrorBox error={error} /> : <Loading />;
   const cancel = () => {
