@@ -14,8 +14,13 @@ function separation(x: number[], y: number[], group: string[]): { within: number
   for (let i = 0; i < x.length; i++) {
     for (let j = i + 1; j < x.length; j++) {
       const d = Math.hypot(x[i] - x[j], y[i] - y[j]);
-      if (group[i] === group[j]) (within += d), nw++;
-      else (between += d), nb++;
+      if (group[i] === group[j]) {
+        within += d;
+        nw++;
+      } else {
+        between += d;
+        nb++;
+      }
     }
   }
   return { within: within / nw, between: between / nb };

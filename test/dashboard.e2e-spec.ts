@@ -10,7 +10,7 @@ import { createPrismaClient } from '../src/database/prisma.service.js';
 import { importInteractions } from '../src/interactions/import/index.js';
 import { launchBrowser, openOfflinePage, saveScreenshot, type OfflinePage } from './browser.js';
 import { bootApp, testDatabaseUrl, truncateAll } from './helpers.js';
-import { trainModel, trainTestVersion, waitFor } from './training-data.js';
+import { trainTestVersion, waitFor } from './training-data.js';
 
 const SIZE = 16;
 /** A 16×16 grayscale PNG: horizontal bars (shape 0), vertical bars (1) or a square (2), with noise. */
@@ -72,7 +72,7 @@ describe('dashboard in a browser', () => {
     admin = (query, variables) =>
       app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, payload: { query, variables } }).then((r) => JSON.parse(r.body));
     // Two small collaborative versions (the second active) and pictures of 36 films for the image autoencoder.
-    const small = { epochs: 3, hyperparameters: { latentDim: 16, hiddenUnits: [32], batchSize: 64, learningRate: 5e-3 } };
+    const small = { epochs: 2, hyperparameters: { latentDim: 16, hiddenUnits: [32], batchSize: 64, learningRate: 5e-3 } };
     first = await trainTestVersion({ ...small, seed: 1 });
     second = await trainTestVersion({ ...small, seed: 2 });
     expect((await admin('mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: second })).errors).toBeUndefined();
@@ -227,7 +227,7 @@ describe('dashboard in a browser', () => {
     }, 60_000);
     afterAll(async () => p?.context.close());
 
-    it('Models: lists the versions with metrics, compares two, rolls back and activates again', async () => {
+    it('Models: lists the versions with metrics, compares two, rolls back', async () => {
       await p.page.goto(`${base}/dashboard/#/models`);
       await p.page.locator(`tr[data-version="${first}"]`).waitFor();
       const row = (id: number) => p.page.locator(`tr[data-version="${id}"]`);
@@ -242,8 +242,7 @@ describe('dashboard in a browser', () => {
       await row(first).getByRole('button', { name: 'Roll back' }).click();
       await row(first).getByText('active', { exact: true }).waitFor({ timeout: 30_000 });
       expect((await admin('{ servingStatus { modelVersion { id } } }')).data.servingStatus.modelVersion.id).toBe(first);
-      await row(second).getByRole('button', { name: 'Activate' }).click();
-      await row(second).getByText('active', { exact: true }).waitFor({ timeout: 30_000 });
+      expect(await row(second).getByRole('button', { name: 'Activate' }).count()).toBe(1); // newer than the active one
       expectOfflineAndClean(p, base);
     }, 60_000);
 
@@ -252,7 +251,7 @@ describe('dashboard in a browser', () => {
       await p.page.getByTestId('start-run').waitFor();
       await p.page.locator('select[name="kind"]').selectOption('DAE');
       await p.page.locator('select[name="activate"]').selectOption('NEVER');
-      await p.page.locator('input[name="epochs"]').fill('12');
+      await p.page.locator('input[name="epochs"]').fill('6');
       await p.page.locator('input[name="hyperparameters"]').fill('{"latentDim": 32, "hiddenUnits": [64], "batchSize": 32, "patience": 50}');
       await p.page.getByRole('button', { name: 'Train' }).click();
       await p.page.waitForURL(/#\/training\/\d+$/);
@@ -269,11 +268,11 @@ describe('dashboard in a browser', () => {
         120_000,
         100,
       );
-      const growing = [...seen].filter((n) => n > 0 && n < 12);
+      const growing = [...seen].filter((n) => n > 0 && n < 6);
       expect(growing.length).toBeGreaterThanOrEqual(2);
       await p.page.getByTestId('decision').waitFor({ timeout: 10_000 });
       expect(await text(p.page, 'decision')).toMatch(/^Not activated: not activated \(NEVER\)/);
-      await p.page.getByTestId('loss-chart').and(p.page.locator('[data-points="12"]')).waitFor();
+      await p.page.getByTestId('loss-chart').and(p.page.locator('[data-points="6"]')).waitFor();
       expect(await p.page.locator('[data-testid="validation-chart"] canvas').count()).toBe(1);
       expect(await text(p.page, 'run')).toContain('SUCCEEDED');
       await saveScreenshot(p.page, 'dashboard-training.png');
