@@ -16,6 +16,13 @@ interface View {
 }
 
 const POINT = 3;
+
+/** The 1st and 99th percentiles of the values (min and max below 200 values). */
+function quantiles(values: ArrayLike<number>, min: number, max: number): [number, number] {
+  if (values.length < 200) return [min, max];
+  const sorted = Float64Array.from(values).sort();
+  return [sorted[Math.floor(sorted.length * 0.01)], sorted[Math.ceil(sorted.length * 0.99) - 1]];
+}
 const HIGHLIGHT = 7;
 
 /**
@@ -71,11 +78,14 @@ export function Scatter(props: {
     const items = new Int32Array(n);
     for (let i = 0; i < n; i++) items[fill[cellOf[i]]++] = i;
     grid.current = { minX, minY, cell, cols, rows, start: counts, items };
-    // Fit the view: the data's box with a margin.
+    // Fit the view to the central 98 % of the points on each axis (a few outliers do not squash
+    // the rest into a corner; they are still there when zooming out), with a margin.
     const el = canvas.current!;
     const w = el.clientWidth || 800;
     const h = el.clientHeight || 600;
-    state.current.view = { cx: (minX + maxX) / 2, cy: (minY + maxY) / 2, scale: 0.92 * Math.min(w / Math.max(maxX - minX, 1e-9), h / Math.max(maxY - minY, 1e-9)) };
+    const [x0, x1] = quantiles(x, minX, maxX);
+    const [y0, y1] = quantiles(y, minY, maxY);
+    state.current.view = { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, scale: 0.9 * Math.min(w / Math.max(x1 - x0, 1e-9), h / Math.max(y1 - y0, 1e-9)) };
     state.current.drawn = false;
     schedule();
   }, [props.data]);

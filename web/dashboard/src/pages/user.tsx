@@ -80,7 +80,7 @@ function UserView(props: { id: string }) {
       <Card title={`User ${u.id}`} testid="user-summary" class="span-3">
         <div class="stats">
           <div class="stat">
-            <div class="stat-label">Interactions shown</div>
+            <div class="stat-label">Latest interactions</div>
             <div class="stat-value">
               {u.interactions.nodes.length}
               {u.interactions.pageInfo.hasNextPage ? '+' : ''}
