@@ -81,9 +81,12 @@ export class LoadedVersion {
 
   /**
    * Precomputes every column's neighbours (catalogs up to 20,000 items), yielding between chunks:
-   * similarItems then answers from memory. Stops early when the version is disposed.
+   * similarItems then answers from memory. Call it once the population is ready (the lists of
+   * most kinds mix in its co-occurrence). Stops early when the version is disposed.
    */
   async warmSimilarItems(pause: () => Promise<void>): Promise<void> {
+    // Lists answered before the population was read lack its co-occurrence part: recompute them.
+    if (this.served.similarItemsFinal) this.similarMemo.clear();
     if (this.served.numItems > 20_000) return;
     for (let col = 0; col < this.served.numItems && !this.disposed; col++) {
       if (this.itemOfColumn[col] >= 0) this.similarItems(col, SIMILAR_DEPTH);

@@ -4,10 +4,11 @@ import { Random } from '../data/random.js';
 import { strongGeneralizationSplit, type StrongSplit } from '../data/split.js';
 import { initBackend } from '../engine/backend.js';
 import { evaluateRanking } from '../eval/metrics.js';
-import { AutoSearchStopped, autoSelect, blendNdcgs, type AutoSelectOptions } from './auto-select.js';
+import { AutoSearchStopped, autoSelect, blendEvaluator, blendNdcgs, simplexSearch, type AutoSelectOptions } from './auto-select.js';
 import { Ease } from './ease.js';
 import { Ensemble } from './ensemble.js';
 import { MultDAE } from './mult-dae.js';
+import { MultVAE } from './mult-vae.js';
 
 /** 400 users in 4 taste groups of 30 items (120 items), popular items first within a group. */
 function tasteData(seed: number): CsrMatrix {
@@ -49,6 +50,12 @@ describe('autoSelect', () => {
     expect(names.filter((n) => n.startsWith('EASE λ=') && !n.includes('+')).length).toBeGreaterThanOrEqual(3);
     expect(names).toEqual(expect.arrayContaining(['Mult-DAE', 'Mult-VAE']));
     expect(names.some((n) => n.includes(' + Mult-'))).toBe(true);
+    // The three-way blend of EASE and both autoencoders, weights on the simplex.
+    const threeWay = result.candidates.find((c) => /Mult-DAE \+ Mult-VAE|Mult-VAE \+ Mult-DAE/.test(c.name))!;
+    expect(threeWay).toMatchObject({ kind: 'ensemble', status: 'TRAINED' });
+    const weights = Object.values(threeWay.settings.weights as Record<string, number>);
+    expect(weights).toHaveLength(3);
+    expect(weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 10);
     expect(seen).toEqual(names);
     const chosen = result.candidates.filter((c) => c.chosen);
     expect(chosen).toHaveLength(1);
@@ -107,6 +114,29 @@ describe('autoSelect', () => {
       autoSelect(tf, split.train, split.validation, options({ onEpoch: () => epochs++, shouldStop: () => epochs >= 2 })),
     ).rejects.toBeInstanceOf(AutoSearchStopped);
     expect(tf.memory().numTensors).toBe(before);
+  }, 60_000);
+
+  it('simplexSearch: three members, weights on the 0.05 simplex at least as good as the 0.1 grid, served as evaluated', async () => {
+    const ease = Ease.fit(split.train, { lambda: 20 });
+    const dae = await MultDAE.fit(tf, split.train, { latentDim: 8, epochs: 5, batchSize: 40, seed: 1 });
+    const vae = await MultVAE.fit(tf, split.train, { latentDim: 8, hiddenUnits: [], epochs: 5, batchSize: 40, seed: 2 });
+    const members = [ease, dae, vae];
+    const found = simplexSearch(members, split.validation);
+    expect(found.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 10);
+    for (const w of found.weights) {
+      expect(w).toBeGreaterThanOrEqual(0);
+      expect(Math.abs(w * 20 - Math.round(w * 20))).toBeLessThan(1e-9);
+    }
+    expect(found.evaluated).toBeGreaterThanOrEqual(66);
+    const evaluate = blendEvaluator(members, split.validation);
+    for (const vertex of [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0.5, 0.5, 0], [0.4, 0.3, 0.3]]) expect(found.ndcg).toBeGreaterThanOrEqual(evaluate(vertex));
+    expect(evaluate(found.weights)).toBeCloseTo(found.ndcg, 10);
+    // The served ensemble ranks exactly as the search scored it.
+    const served = new Ensemble(members.map((model, k) => ({ model, weight: found.weights[k] })));
+    const ndcg = evaluateRanking((h) => served.score(h), split.validation.foldIn, split.validation.heldOut, { ks: [100] })['ndcg@100'];
+    expect(ndcg).toBeCloseTo(found.ndcg, 6);
+    dae.dispose();
+    vae.dispose();
   }, 60_000);
 
   it('blendNdcgs: α = 1 is EASE alone and α = 0 the autoencoder alone', async () => {

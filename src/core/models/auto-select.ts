@@ -9,7 +9,10 @@
  * 2. Mult-DAE and 3. Mult-VAE with budgets that fit the data ({@link planTraining}: batch size and
  *    epochs from the number of users, early stopping on validation NDCG@100, best epoch kept);
  * 4. the standardised-score blend α·z(EASE) + (1 − α)·z(best autoencoder), α ∈ {0, 0.05, …, 1}
- *    chosen on the same validation users, served as an {@link Ensemble}.
+ *    chosen on the same validation users, served as an {@link Ensemble};
+ * 5. when both autoencoders trained, the three-way blend of EASE, Mult-DAE and Mult-VAE, its
+ *    weights searched on the simplex ({@link simplexSearch}: a 0.1 grid, then steps of 0.05 while
+ *    validation NDCG@100 improves).
  *
  * Ties go to the ensemble (it ranks as well and also serves embeddings). A time budget bounds the
  * search: a candidate that would start after it is skipped, an autoencoder still training when it
@@ -242,7 +245,22 @@ export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn:
       progress(stageShares.blend, 1, name);
     }
 
-    // The winner (ties go to the ensemble, which also serves embeddings).
+    // 5. The three-way blend of EASE and both autoencoders (best autoencoder first: it serves the embeddings).
+    let threeWay: { weights: number[]; ndcg: number; members: EnsembleMemberModel[] } | undefined;
+    if (kept.ease && kept.ae.length >= 2) {
+      checkStop();
+      const t0 = now();
+      const aes = [...kept.ae].sort((a, b) => b.ndcg - a.ndcg);
+      const members: EnsembleMemberModel[] = [kept.ease.model, ...aes.map((a) => a.model)];
+      const name = `EASE λ=${kept.ease.model.lambda} + ${aes.map((a) => a.name).join(' + ')}`;
+      const found = simplexSearch(members, validation, { shouldStop: stop });
+      checkStop();
+      threeWay = { weights: found.weights, ndcg: found.ndcg, members };
+      const weights = Object.fromEntries(members.map((m, k) => [m instanceof MultDAE ? 'dae' : m instanceof MultVAE ? 'vae' : 'ease', found.weights[k]]));
+      report({ name, kind: 'ensemble', status: 'TRAINED', ndcg: found.ndcg, settings: { weights, evaluated: found.evaluated }, seconds: now() - t0 });
+    }
+
+    // The winner (ties go to the ensemble, which also serves embeddings; among ensembles, the first: fewer members).
     const options: { kind: AutoCandidateKind; ndcg: number; index: number }[] = [];
     candidates.forEach((c, index) => {
       if ((c.status === 'TRAINED' || c.status === 'STOPPED') && c.ndcg !== null) options.push({ kind: c.kind, ndcg: c.ndcg, index });
@@ -252,7 +270,9 @@ export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn:
     const win = options[0];
     candidates[win.index].chosen = true;
     let model: EnsembleMemberModel | Ensemble;
-    if (win.kind === 'ensemble') {
+    if (win.kind === 'ensemble' && threeWay && candidates[win.index].settings.weights !== undefined) {
+      model = new Ensemble(threeWay.members.map((m, k) => ({ model: m, weight: threeWay!.weights[k] })));
+    } else if (win.kind === 'ensemble') {
       model = new Ensemble([
         { model: kept.ease!.model, weight: ensemble!.alpha },
         { model: bestAe!.model, weight: 1 - ensemble!.alpha },
@@ -278,14 +298,80 @@ export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn:
  * validation users once (the same standardisation as {@link Ensemble.score}).
  */
 export function blendNdcgs(ease: Ease, ae: MultDAE | MultVAE, alphas: readonly number[], validation: { foldIn: CsrMatrix; heldOut: CsrMatrix }): number[] {
-  // Score once, then evaluate each α on the standardised scores, accumulated as Ensemble.score does.
-  const n = ease.numItems;
-  const ze = standardizeRows(ease.score(validation.foldIn), n);
-  const za = standardizeRows(ae.reconstruct(validation.foldIn), n);
-  return alphas.map((alpha) => {
-    const blend = new Float32Array(ze.length);
-    if (alpha !== 0) accumulateWeighted(blend, ze, alpha);
-    if (1 - alpha !== 0) accumulateWeighted(blend, za, 1 - alpha);
+  const evaluate = blendEvaluator([ease, ae], validation);
+  return alphas.map((alpha) => evaluate([alpha, 1 - alpha]));
+}
+
+/**
+ * Validation NDCG@100 of Σ_m w_m · z_m as a function of the weights: each member scores the
+ * validation users once, its scores standardised per user as {@link Ensemble.score} does.
+ */
+export function blendEvaluator(members: readonly EnsembleMemberModel[], validation: { foldIn: CsrMatrix; heldOut: CsrMatrix }): (weights: readonly number[]) => number {
+  const n = members[0].numItems;
+  const z = members.map((m) => standardizeRows('score' in m ? m.score(validation.foldIn) : m.reconstruct(validation.foldIn), n));
+  return (weights) => {
+    if (weights.length !== z.length) throw new Error(`blendEvaluator: ${weights.length} weights for ${z.length} members`);
+    const blend = new Float32Array(z[0].length);
+    weights.forEach((w, k) => w !== 0 && accumulateWeighted(blend, z[k], w));
     return evaluateRanking(() => blend, validation.foldIn, validation.heldOut, { ks: [100], batchSize: validation.foldIn.numRows })['ndcg@100'];
-  });
+  };
+}
+
+/**
+ * The blend weights (on the simplex: w ≥ 0, Σ w = 1) with the best validation NDCG@100: every
+ * point of a 0.1 grid, then moves of 0.05 from one member to another while one improves (at most
+ * 40 moves). Ties keep the earlier point. About 66 + 6·(moves) evaluations for three members.
+ */
+export function simplexSearch(
+  members: readonly EnsembleMemberModel[],
+  validation: { foldIn: CsrMatrix; heldOut: CsrMatrix },
+  options: { shouldStop?: () => boolean } = {},
+): { weights: number[]; ndcg: number; evaluated: number } {
+  const m = members.length;
+  const evaluate = blendEvaluator(members, validation);
+  const seen = new Map<string, number>();
+  // Weights are kept in units of 0.05 (integers summing to 20) so that points compare exactly.
+  const UNITS = 20;
+  const score = (units: number[]) => {
+    const key = units.join(',');
+    let v = seen.get(key);
+    if (v === undefined) {
+      v = evaluate(units.map((u) => u / UNITS));
+      seen.set(key, v);
+    }
+    return v;
+  };
+  let best: number[] | null = null;
+  let bestNdcg = -Infinity;
+  const visit = (units: number[]) => {
+    const v = score(units);
+    if (v > bestNdcg) {
+      bestNdcg = v;
+      best = units;
+    }
+  };
+  const grid = (prefix: number[], left: number) => {
+    if (options.shouldStop?.()) return;
+    if (prefix.length === m - 1) return visit([...prefix, left]);
+    for (let u = 0; u <= left; u += 2) grid([...prefix, u], left - u);
+  };
+  grid([], UNITS);
+  for (let move = 0; move < 40 && best && !options.shouldStop?.(); move++) {
+    const from: number[] = best;
+    let improved = false;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < m; j++) {
+        if (i === j || from[i] === 0) continue;
+        const next = [...from];
+        next[i]--;
+        next[j]++;
+        const before = bestNdcg;
+        visit(next);
+        if (bestNdcg > before) improved = true;
+      }
+    }
+    if (!improved) break;
+  }
+  if (!best) throw new Error('simplexSearch: stopped before any evaluation');
+  return { weights: (best as number[]).map((u) => u / UNITS), ndcg: bestNdcg, evaluated: seen.size };
 }

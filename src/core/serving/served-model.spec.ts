@@ -10,6 +10,7 @@ import { rowStats } from '../models/ensemble.js';
 import { MultDAE } from '../models/mult-dae.js';
 import { MultVAE } from '../models/mult-vae.js';
 import { centreRows, ServedModel, softmax } from './served-model.js';
+import { itemSimilarityScorer } from './similarity.js';
 
 /** 300 users in 4 taste groups of 40 items (160 items), plus `bots` users with random histories. */
 function tasteData(seed: number, bots: number): { histories: CsrMatrix; group: number[] } {
@@ -185,6 +186,42 @@ describe('ServedModel (other kinds)', () => {
     expect(served.hasEmbeddings).toBe(false);
     expect(() => served.userEmbedding(history)).toThrow(/EASE/);
     expect(served.anomalies(3)).toHaveLength(3);
+  });
+
+  it('similar items: the per-kind recipe, the population\'s co-occurrence mixed in once it is read', async () => {
+    const data = tasteData(5, 0);
+    const ease = Ease.fit(data.histories, { lambda: 10 });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const served = await ServedModel.load(
+      ease,
+      async () => {
+        await gate;
+        return { histories: data.histories };
+      },
+      { index: {}, deferPopulation: true },
+    );
+    const expected = (interactions?: CsrMatrix) => {
+      const scorer = itemSimilarityScorer({ numItems: ease.numItems, easeWeights: ease.weights, interactions });
+      const out = new Float32Array(ease.numItems);
+      scorer(7, out);
+      out[7] = Number.NaN;
+      return Array.from(out.keys())
+        .filter((j) => out[j] === out[j])
+        .sort((a, b) => out[b] - out[a] || a - b)
+        .slice(0, 10);
+    };
+    // Before the population is read: EASE's column B[·, i] alone.
+    expect(served.similarItemsFinal).toBe(false);
+    expect(served.similarItems(7, 10).map((n) => n.index)).toEqual(expected());
+    release();
+    await served.populationReady();
+    expect(served.similarItemsFinal).toBe(true);
+    const withPopulation = expected(data.histories);
+    expect(withPopulation).not.toEqual(expected());
+    expect(served.similarItems(7, 10).map((n) => n.index)).toEqual(withPopulation);
+    expect(served.similarItems(7, 10).every((n) => n.index < 40)).toBe(true);
+    served.dispose();
   });
 
   it('Ensemble: ranks by the blend AUTO evaluated, embeddings and reconstructions from its autoencoder', async () => {

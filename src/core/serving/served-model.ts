@@ -9,7 +9,7 @@ import { Ensemble } from '../models/ensemble.js';
 import { MultVAE, type SampleUsersOptions, type SyntheticUserSample } from '../models/mult-vae.js';
 import { LatentGaussianFit } from '../models/synthetic-users.js';
 import { MultinomialAutoencoder } from '../models/multinomial-ae.js';
-import { cosineScorer, easeScorer, mixedScorer, type ItemScorer } from './similarity.js';
+import { cosineScorer, easeScorer, itemSimilarityScorer, mixedScorer, type ItemScorer } from './similarity.js';
 
 /** What a model's scores mean; reconstruction values are reported in this unit. */
 export type ScoreUnit = 'probability' | 'rating' | 'score';
@@ -227,6 +227,7 @@ export class ServedModel {
       return;
     }
     this.userIndex = userIndex;
+    this.populationHistories = histories;
     this.userRows = Int32Array.from(nonEmpty);
     this.errorsByRow = errors;
     this.sortedErrors = Float64Array.from(nonEmpty, (r) => errors[r]).sort();
@@ -297,26 +298,46 @@ export class ServedModel {
     return Object.assign(rank, { query, toRankingScore: identity });
   }
 
-  /** Items most similar to item `col` (cosine; EASE: the largest item–item weights B[col, ·]). */
+  /**
+   * Items most similar to item `col`, by the representation chosen per model kind on evidence
+   * (docs/similarity.md, {@link itemScorerFor}): Mult-DAE/VAE and EASE mix their own item
+   * similarity with the co-occurrence cosine of the served population's histories once the
+   * population is read (before that, the model's part alone); an EASE + autoencoder ensemble mixes
+   * EASE's partial correlations with the autoencoder's vectors; AutoRec: cosine of W_i.
+   */
   similarItems(col: number, k: number, exclude: Exclusion = NO_EXCLUSION): Neighbor[] {
     this.checkColumn(col);
     const self = { has: (i: number) => i === col || exclude.has(i), size: exclude.size + 1 };
-    if (this.model instanceof Ensemble) {
-      const scorer = (this.ensembleSimilarity ??= ensembleItemScorer(this.model));
-      if (scorer) {
-        const scores = new Float32Array(this.numItems);
-        scorer(col, scores);
-        for (let j = 0; j < scores.length; j++) if (scores[j] !== scores[j]) scores[j] = -Infinity;
-        return topK(scores, k, self);
-      }
-    }
-    const ease = this.model instanceof Ease ? this.model : this.model instanceof Ensemble ? easeMember(this.model) : null;
-    if (ease) {
-      const n = this.numItems;
-      return topK(ease.weights.subarray(col * n, (col + 1) * n), k, self);
+    const scorer = this.itemScorer();
+    if (scorer) {
+      const scores = new Float32Array(this.numItems);
+      scorer(col, scores);
+      for (let j = 0; j < scores.length; j++) if (scores[j] !== scores[j]) scores[j] = -Infinity;
+      return topK(scores, k, self);
     }
     return this.itemSimilarity!.search(this.itemSimilarity!.vector(col), k, self);
   }
+
+  /** Whether {@link similarItems} already uses the population's co-occurrence (kinds that mix it in). */
+  get similarItemsFinal(): boolean {
+    return this.populationHistories !== null || !usesCooccurrence(this.model);
+  }
+
+  /** The item scorer of {@link similarItems}, rebuilt once when the population's histories arrive. */
+  private itemScorer(): ItemScorer | null {
+    const histories = this.populationHistories;
+    if (this.similarity === undefined || (histories && !this.similarityHasPopulation)) {
+      this.similarity?.dispose();
+      this.similarity = itemScorerFor(this.model, histories);
+      this.similarityHasPopulation = histories !== null;
+    }
+    return this.similarity;
+  }
+
+  private similarity: (ItemScorer & { dispose(): void }) | null | undefined;
+  private similarityHasPopulation = false;
+  /** The population's histories once read (the co-occurrence part of item similarity). */
+  private populationHistories: CsrMatrix | null = null;
 
   /**
    * Population users most similar to a history: cosine of the user vectors centred on the
@@ -330,9 +351,6 @@ export class ServedModel {
     for (let d = 0; d < query.length; d++) query[d] -= this.userMean[d];
     return this.userIndex!.search(query, k, exclude).map((n) => ({ index: this.userRows[n.index], score: n.score }));
   }
-
-  /** Ensembles: item–item scores (see {@link ensembleItemScorer}), built on first use. */
-  private ensembleSimilarity: ItemScorer | null | undefined;
 
   /** The population's mean user vector, subtracted before the user→user cosine. */
   private userMean: Float32Array = new Float32Array(0);
@@ -458,6 +476,9 @@ export class ServedModel {
     this.disposed = true;
     if (!(this.model instanceof Ease)) this.model.dispose();
     for (const index of [this.itemIndex, this.itemSimilarity, this.userIndex]) index?.dispose();
+    this.similarity?.dispose();
+    this.similarity = null;
+    this.populationHistories = null;
   }
 
   private itemVectorsCache: Float32Array | undefined;
@@ -554,29 +575,53 @@ function easeError(histories: CsrMatrix, row: number, scores: Float32Array): num
 }
 
 /**
- * Item–item scores of an ensemble of EASE and a Mult-DAE/VAE, chosen on evidence
- * (`npm run bench:similarity`, genre precision@10 of the 10 neighbours against the cosine of raw
- * interaction columns): ½ EASE's partial correlation −P_ij/√(P_ii P_jj) + ½ (½ cosine of the
- * encoder's input rows + ½ cosine of the decoder's item vectors), each part standardised per
- * query. ML-1M: 0.849 vs 0.827 for raw cosine (1.026×), where EASE's rows alone reach 0.784
- * (0.947×) and the decoder alone 0.838; ml-latest-small: 0.677 vs 0.655 (1.034×).
- * Null when the ensemble lacks either member kind.
+ * The item–item scorer of a model kind (docs/similarity.md, `npm run bench:similarity`: genre
+ * precision@10 of the 10 neighbours against the cosine of raw interaction columns, ML-1M /
+ * ml-latest-small):
+ * - Mult-DAE / Mult-VAE: ½ cosine of [encoder input row, decoder W_i] + ½ co-occurrence cosine
+ *   (1.018× / 1.010× on ML-1M; 0.99× where the decoder alone fell to 0.79× under the demo's budget);
+ * - EASE: ½ column B[·, i] + ½ co-occurrence cosine (1.007×; its row B[i, ·] alone: 0.947×);
+ * - an EASE + autoencoder ensemble: ½ EASE's partial correlation −P_ij/√(P_ii P_jj) + ½ (½ encoder
+ *   + ½ decoder cosine) (1.026×; 1.034× on ml-latest-small);
+ * - AutoRec: null (cosine of W_i through the item-similarity index).
+ * Without `interactions` (before the population is read) the model's part alone.
  */
-function ensembleItemScorer(model: Ensemble): ItemScorer | null {
+function itemScorerFor(model: ServableModel, interactions: CsrMatrix | null): (ItemScorer & { dispose(): void }) | null {
+  const options = { blockSize: 16 };
+  if (model instanceof Ensemble) return ensembleItemScorer(model);
+  if (model instanceof Ease) {
+    return itemSimilarityScorer({ numItems: model.numItems, easeWeights: model.weights, interactions: interactions ?? undefined }, options);
+  }
+  if (model instanceof MultinomialAutoencoder) {
+    const autoencoder = { itemVectors: model.itemVectors(), itemVectorDim: model.itemVectorDim, inputItemVectors: model.inputItemVectors() };
+    return itemSimilarityScorer({ numItems: model.numItems, autoencoder, interactions: interactions ?? undefined }, options);
+  }
+  return null;
+}
+
+/** Whether {@link itemScorerFor} mixes in the population's co-occurrence for this model. */
+function usesCooccurrence(model: ServableModel): boolean {
+  return model instanceof Ease || model instanceof MultinomialAutoencoder;
+}
+
+/** The ensemble part of {@link itemScorerFor}; null when the ensemble lacks either member kind. */
+function ensembleItemScorer(model: Ensemble): (ItemScorer & { dispose(): void }) | null {
   const ease = easeMember(model);
   const ae = model.factorized;
   if (!ease || !(ae instanceof MultinomialAutoencoder)) return null;
   const n = model.numItems;
-  const encoder = ae.inputItemVectors();
-  const decoder = dropLastColumn(ae.itemVectors(), ae.itemVectorDim);
+  const input = ae.inputItemVectors();
+  const encoder = cosineScorer(input.vectors, input.dim, { blockSize: 16 });
+  const decoder = cosineScorer(dropLastColumn(ae.itemVectors(), ae.itemVectorDim), ae.itemVectorDim - 1, { blockSize: 16 });
   const autoencoder = mixedScorer(n, [
-    { scorer: cosineScorer(encoder.vectors, encoder.dim, { blockSize: 16 }), weight: 0.5 },
-    { scorer: cosineScorer(decoder, ae.itemVectorDim - 1, { blockSize: 16 }), weight: 0.5 },
+    { scorer: encoder, weight: 0.5 },
+    { scorer: decoder, weight: 0.5 },
   ]);
-  return mixedScorer(n, [
+  const mixed = mixedScorer(n, [
     { scorer: easeScorer(ease.weights, n, 'geometric'), weight: 0.5 },
     { scorer: autoencoder, weight: 0.5 },
   ]);
+  return Object.assign(mixed, { dispose: () => (encoder.dispose(), decoder.dispose()) });
 }
 
 /** An ensemble's EASE member (its item–item weights serve similar items), or null. */
