@@ -8,7 +8,7 @@ import { PROJECT_ROOT } from '../src/config/env.js';
 import { Random } from '../src/core/data/random.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { importInteractions } from '../src/interactions/import/index.js';
-import { launchBrowser, openOfflinePage, saveScreenshot, type OfflinePage } from './browser.js';
+import { launchBrowser, openOfflinePage, saveScreenshot, type OfflinePage, type PageGlobals } from './browser.js';
 import { bootApp, testDatabaseUrl, truncateAll } from './helpers.js';
 import { trainTestVersion, waitFor } from './training-data.js';
 
@@ -263,7 +263,10 @@ describe('dashboard in a browser', () => {
       const seen = new Set<number>();
       await waitFor(
         async () => {
-          const points = await p.page.getByTestId('loss-chart').getAttribute('data-points', { timeout: 100 }).catch(() => null);
+          const points = await p.page.evaluate(() => {
+            const chart = (globalThis as unknown as PageGlobals).document.querySelector('[data-testid="loss-chart"]') as { getAttribute(name: string): string | null } | null;
+            return chart?.getAttribute('data-points') ?? null;
+          });
           if (points !== null) seen.add(Number(points));
           return (await admin('query($id: Int!) { trainingRun(id: $id) { status } }', { id: runId })).data.trainingRun.status as string;
         },
