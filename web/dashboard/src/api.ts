@@ -55,28 +55,42 @@ export interface QueryState<R> {
 }
 
 /**
- * Runs a query when its variables change (compared as JSON), optionally again every `pollMs`
- * while the component is shown; keeps the previous data while a reload is in flight.
+ * Runs a query when its variables change (compared as JSON), and with `pollMs` again that long
+ * after each answer while the component is shown (never two in flight: a slow server is polled
+ * more slowly, not flooded, and every answer is shown); keeps the previous data while reloading.
  */
 export function useQuery<R, V>(doc: TadaDocumentNode<R, V>, variables: V | null, options: { pollMs?: number } = {}): QueryState<R> {
   const [state, setState] = useState<{ data?: R; error?: ApiError; loading: boolean }>({ loading: variables !== null });
   const [tick, setTick] = useState(0);
   const seq = useRef(0);
+  const pollMs = useRef(options.pollMs);
+  pollMs.current = options.pollMs;
   const varsKey = variables === null ? null : JSON.stringify(variables);
   useEffect(() => {
     if (varsKey === null) return;
     const mine = ++seq.current;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     setState((s) => ({ ...s, loading: true }));
+    const next = () => {
+      if (mine === seq.current && pollMs.current) timer = setTimeout(() => setTick((t) => t + 1), pollMs.current);
+    };
     request(doc, JSON.parse(varsKey) as V).then(
-      (data) => mine === seq.current && setState({ data, loading: false }),
-      (error: ApiError) => mine === seq.current && setState((s) => ({ data: s.data, error, loading: false })),
+      (data) => {
+        if (mine === seq.current) setState({ data, loading: false });
+        next();
+      },
+      (error: ApiError) => {
+        if (mine === seq.current) setState((s) => ({ data: s.data, error, loading: false }));
+        next();
+      },
     );
+    return () => clearTimeout(timer);
   }, [doc, varsKey, tick]);
+  // Polling switched on (e.g. a run was queued): ask again now; the answers keep it going.
+  const polling = !!options.pollMs;
   useEffect(() => {
-    if (!options.pollMs || varsKey === null) return;
-    const timer = setInterval(() => setTick((t) => t + 1), options.pollMs);
-    return () => clearInterval(timer);
-  }, [options.pollMs, varsKey]);
+    if (polling) setTick((t) => t + 1);
+  }, [polling]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { data: state.data, error: state.error, loading: state.loading, reload };
 }
