@@ -88,8 +88,10 @@ export function useQuery<R, V>(doc: TadaDocumentNode<R, V>, variables: V | null,
   }, [doc, varsKey, tick]);
   // Polling switched on (e.g. a run was queued): ask again now; the answers keep it going.
   const polling = !!options.pollMs;
+  const wasPolling = useRef(polling);
   useEffect(() => {
-    if (polling) setTick((t) => t + 1);
+    if (polling && !wasPolling.current) setTick((t) => t + 1);
+    wasPolling.current = polling;
   }, [polling]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { data: state.data, error: state.error, loading: state.loading, reload };
