@@ -209,7 +209,7 @@ export async function trainVersion(
           maxEaseItems: o.maxEaseItems ?? DEFAULT_MAX_EASE_ITEMS,
           threads: o.threads,
           autoencoderSettings: pick(extra, ['latentDim', 'hiddenUnits']),
-          fitEase: (lambda, hooks) => fitEase(tf, split.train, lambda, hooks),
+          fitEase: (lambda, hooks, dropout) => fitEase(tf, split.train, lambda, hooks, dropout),
           onProgress: o.onProgress,
           onEpoch: (candidate, report) => o.onCandidateEpoch?.(candidate, report),
           onCandidate: o.onCandidate,
@@ -252,7 +252,7 @@ export async function trainVersion(
   }
   try {
     const trainingSeconds = (performance.now() - started) / 1000;
-    const hyperparameters = model instanceof Ease ? { lambda: model.lambda } : { ...model.hyperparameters };
+    const hyperparameters = model instanceof Ease ? { lambda: model.lambda, ...(model.dropout ? { dropout: model.dropout } : {}) } : { ...model.hyperparameters };
     const kind = versionKind(model);
     const selection = candidates ? { selection: candidates.map(({ name, status, ndcg, chosen }) => ({ name, status, ndcg, ...(chosen ? { chosen } : {}) })) } : {};
     const version = await saveModelVersion(prisma, {
@@ -303,10 +303,12 @@ export async function fitEase(
   train: CsrMatrix,
   lambda: number,
   hooks: { shouldStop?: () => boolean; onProgress?: (fraction: number) => void } = {},
+  dropout = 0,
 ): Promise<Ease> {
   try {
     return await Ease.fitAsync(tf as Parameters<typeof Ease.fitAsync>[0], train, {
       lambda,
+      dropout,
       shouldStop: hooks.shouldStop,
       onProgress: (done, total) => hooks.onProgress?.(total > 0 ? done / total : 1),
     });

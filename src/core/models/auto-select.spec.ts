@@ -48,6 +48,10 @@ describe('autoSelect', () => {
     const result = await autoSelect(tf, split.train, split.validation, options({ onCandidate: (c) => seen.push(c.name), onProgress: (f) => progress.push(f) }));
     const names = result.candidates.map((c) => c.name);
     expect(names.filter((n) => n.startsWith('EASE λ=') && !n.includes('+')).length).toBeGreaterThanOrEqual(3);
+    // EDLAE: dropout p tried at the best plain λ, reported in the settings.
+    const edlae = result.candidates.filter((c) => c.kind === 'ease' && (c.settings.dropout as number) > 0);
+    expect(edlae.map((c) => c.settings.dropout)).toEqual(expect.arrayContaining([0.25, 0.5]));
+    expect(edlae.every((c) => / p=0\.\d+$/.test(c.name) && c.status === 'TRAINED')).toBe(true);
     expect(names).toEqual(expect.arrayContaining(['Mult-DAE', 'Mult-VAE']));
     expect(names.some((n) => n.includes(' + Mult-'))).toBe(true);
     // The three-way blend of EASE and both autoencoders, weights on the simplex.

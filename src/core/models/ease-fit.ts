@@ -134,11 +134,12 @@ function gramFlops(x: CsrMatrix, dim: number): number {
 }
 
 /**
- * G = Σ_t a_t a_tᵀ + λI on the lower triangle, where a_t are the rows of `a` (indices ascending)
- * and `at` is aᵀ (its rows: for each r, the t with a_t[r] ≠ 0, ascending). Filled row r of G at
- * a time (G[r][s] for s ≤ r), so the writes stay in one row of G instead of scattering over it.
+ * G = Σ_t a_t a_tᵀ + λI + ρ·diag(Σ_t a_t a_tᵀ) on the lower triangle, where a_t are the rows of
+ * `a` (indices ascending) and `at` is aᵀ (its rows: for each r, the t with a_t[r] ≠ 0,
+ * ascending). Filled row r of G at a time (G[r][s] for s ≤ r), so the writes stay in one row of G
+ * instead of scattering over it.
  */
-function* gramLower(a: CsrMatrix, at: CsrMatrix, g: Float32Array, lambda: number): Generator<SolverStep, void, void> {
+function* gramLower(a: CsrMatrix, at: CsrMatrix, g: Float32Array, lambda: number, rho = 0): Generator<SolverStep, void, void> {
   const dim = at.numRows;
   let pending = 0;
   for (let r = 0; r < dim; r++) {
@@ -152,7 +153,7 @@ function* gramLower(a: CsrMatrix, at: CsrMatrix, g: Float32Array, lambda: number
       for (; q < e && a.indices[q] <= r; q++) g[row + a.indices[q]] += x * a.values[q];
       pending += 2 * (q - s0);
     }
-    g[row + r] += lambda;
+    g[row + r] += lambda + rho * g[row + r];
     pending++;
     if (pending >= GRAM_CHUNK || r === dim - 1) {
       yield { kind: 'work', phase: 'gram', flops: pending };
@@ -164,9 +165,14 @@ function* gramLower(a: CsrMatrix, at: CsrMatrix, g: Float32Array, lambda: number
 
 /**
  * In place: from a symmetric S held in the lower triangle of `m`, the EASE weights
- * B[i][j] = S[i][j]·f[j] (both triangles), diag(B) = 0. n² flop-equivalents.
+ * B[i][j] = r[i]·S[i][j]·f[j] (both triangles; r = 1 when not given), diag(B) = 0.
+ * n² flop-equivalents.
  */
-function* weightsInPlace(m: Float32Array, n: number, f: Float64Array): Generator<SolverStep, void, void> {
+function* weightsInPlace(m: Float32Array, n: number, f: Float64Array, r?: Float64Array): Generator<SolverStep, void, void> {
+  if (r) {
+    yield* weightsInPlaceScaled(m, n, f, r);
+    return;
+  }
   let pending = 0;
   for (let i0 = 0; i0 < n; i0 += 64) {
     const i1 = Math.min(n, i0 + 64);
@@ -192,16 +198,46 @@ function* weightsInPlace(m: Float32Array, n: number, f: Float64Array): Generator
   if (n === 0) yield { kind: 'work', phase: 'weights', flops: 0 };
 }
 
+/** {@link weightsInPlace} with a row factor r: B[i][j] = r[i]·S[i][j]·f[j]. */
+function* weightsInPlaceScaled(m: Float32Array, n: number, f: Float64Array, r: Float64Array): Generator<SolverStep, void, void> {
+  let pending = 0;
+  for (let i0 = 0; i0 < n; i0 += 64) {
+    const i1 = Math.min(n, i0 + 64);
+    for (let j0 = 0; j0 <= i0; j0 += 64) {
+      for (let i = i0; i < i1; i++) {
+        const fi = f[i];
+        const ri = r[i];
+        const jEnd = Math.min(i, j0 + 64);
+        const row = i * n;
+        for (let j = j0; j < jEnd; j++) {
+          const s = m[row + j];
+          m[j * n + i] = s * r[j] * fi;
+          m[row + j] = s * ri * f[j];
+        }
+      }
+    }
+    for (let i = i0; i < i1; i++) m[i * n + i] = 0;
+    pending += (i1 - i0) * n;
+    if (pending >= WEIGHT_CHUNK || i1 === n) {
+      yield { kind: 'work', phase: 'weights', flops: pending };
+      pending = 0;
+    }
+  }
+  if (n === 0) yield { kind: 'work', phase: 'weights', flops: 0 };
+}
+
 interface FitContext {
   train: CsrMatrix;
   lambda: number;
+  /** ρ = p / (1 − p) for the dropout p of EDLAE (0: plain EASE). */
+  rho: number;
   tiling: Required<SweepTiling>;
   alloc: (length: number) => Float32Array;
 }
 
 function* primalSteps(ctx: FitContext, m: Float32Array): Generator<SolverStep, void, void> {
   const n = ctx.train.numCols;
-  yield* gramLower(dropEmptyRows(ctx.train), transposeNonEmpty(ctx.train), m, ctx.lambda);
+  yield* gramLower(dropEmptyRows(ctx.train), transposeNonEmpty(ctx.train), m, ctx.lambda, ctx.rho);
   yield* sweepInverse(m, n, ctx.tiling, ctx.alloc, 'inverse', 0);
   // m = P; B = −P·diag(1/diag(P)).
   const f = new Float64Array(n);
@@ -225,9 +261,15 @@ function dualFlops(xt: CsrMatrix, numUsers: number, t: Required<SweepTiling>): n
   return f + n * n;
 }
 
-function* dualSteps(ctx: FitContext, m: Float32Array, xt: CsrMatrix): Generator<SolverStep, void, void> {
-  const x = dropEmptyRows(ctx.train);
-  const { lambda, alloc } = ctx;
+function* dualSteps(ctx: FitContext, m: Float32Array, xtRaw: CsrMatrix): Generator<SolverStep, void, void> {
+  // With EDLAE's diagonal Λ = λI + ρ·diag(XᵀX), the dual runs on Y = X·Λ^(−1/2) with λ = 1:
+  // XᵀX + Λ = Λ^(1/2)(YᵀY + I)Λ^(1/2), so P = D(I − Q)D with D = Λ^(−1/2), Q = Yᵀ(YYᵀ + I)⁻¹Y,
+  // and B_ij = −P_ij / P_jj = (d_i / d_j)·Q_ij / (1 − Q_jj). Plain EASE (ρ = 0) keeps X and λ.
+  const scale = ctx.rho > 0 ? edlaeScale(xtRaw, ctx.lambda, ctx.rho) : null;
+  const xt = scale ? scaleRows(xtRaw, scale) : xtRaw;
+  const x = scale ? scaleColumns(dropEmptyRows(ctx.train), scale) : dropEmptyRows(ctx.train);
+  const lambda = scale ? 1 : ctx.lambda;
+  const { alloc } = ctx;
   const { rowTile, colTile } = ctx.tiling;
   const n = xt.numRows;
   const u = xt.numCols;
@@ -295,14 +337,37 @@ function* dualSteps(ctx: FitContext, m: Float32Array, xt: CsrMatrix): Generator<
       yield { kind: 'gemm', phase: 'inverse', ops: [op] };
     }
   }
-  // P = (I − Q)/λ: B[i][j] = −P_ij/P_jj = Q_ij/(1 − Q_jj).
+  // P = (I − Q)/λ: B[i][j] = −P_ij/P_jj = Q_ij/(1 − Q_jj) (EDLAE: times d_i / d_j, see above).
   const f = new Float64Array(n);
   for (let j = 0; j < n; j++) {
     const d = 1 - qd[j];
     if (!(d > 0)) throw new Error(`EASE (dual): diag(P) is not positive for item ${j} (1 − Q_jj = ${d}); use a larger λ`);
-    f[j] = 1 / d;
+    f[j] = scale ? 1 / (d * scale[j]) : 1 / d;
   }
-  yield* weightsInPlace(m, n, f);
+  yield* weightsInPlace(m, n, f, scale ?? undefined);
+}
+
+/** d_j = (λ + ρ·n_j)^(−1/2), n_j = Σ_u x_uj² (the Gram diagonal), from the rows of Xᵀ. */
+function edlaeScale(xt: CsrMatrix, lambda: number, rho: number): Float64Array {
+  const d = new Float64Array(xt.numRows);
+  for (let j = 0; j < xt.numRows; j++) {
+    let g = 0;
+    for (let p = xt.indptr[j]; p < xt.indptr[j + 1]; p++) g += xt.values[p] * xt.values[p];
+    d[j] = 1 / Math.sqrt(lambda + rho * g);
+  }
+  return d;
+}
+
+function scaleRows(m: CsrMatrix, s: Float64Array): CsrMatrix {
+  const values = new Float32Array(m.values.length);
+  for (let r = 0; r < m.numRows; r++) for (let p = m.indptr[r]; p < m.indptr[r + 1]; p++) values[p] = m.values[p] * s[r];
+  return { ...m, values };
+}
+
+function scaleColumns(m: CsrMatrix, s: Float64Array): CsrMatrix {
+  const values = new Float32Array(m.values.length);
+  for (let p = 0; p < m.values.length; p++) values[p] = m.values[p] * s[m.indices[p]];
+  return { ...m, values };
 }
 
 /** A planned fit: its plan and the steps that compute the weights into `weights`. */
@@ -321,17 +386,19 @@ export interface EaseFitJob {
 export function easeFitJob(
   train: CsrMatrix,
   lambda: number,
-  options: EasePlanOptions = {},
+  options: EasePlanOptions & { dropout?: number } = {},
   alloc: (length: number) => Float32Array = (len) => new Float32Array(len),
 ): EaseFitJob {
   if (!(lambda > 0)) throw new Error(`EASE: λ must be positive (got ${lambda})`);
+  const dropout = options.dropout ?? 0;
+  if (!(dropout >= 0 && dropout < 1)) throw new Error(`EASE: dropout must be in [0, 1) (got ${dropout})`);
   const n = train.numCols;
   const numUsers = nonEmptyRows(train);
   const method = chooseMethod(n, numUsers, options.method);
   const tiling = { ...DEFAULT_TILING, ...options.tiling };
   const memoryBytes = easeMemoryBytes(n, { numUsers, threads: options.threads, tiling, method });
   const weights = alloc(n * n);
-  const ctx: FitContext = { train, lambda, tiling, alloc };
+  const ctx: FitContext = { train, lambda, rho: dropout / (1 - dropout), tiling, alloc };
   if (method === 'dual') {
     const xt = transposeNonEmpty(train);
     const totalFlops = dualFlops(xt, numUsers, tiling);

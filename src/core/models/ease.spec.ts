@@ -161,7 +161,19 @@ describe('Ease', () => {
     const ease = Ease.fit(train, { lambda: 0.5 });
     const back = Ease.fromBytes(ease.toBytes());
     expect(back.lambda).toBe(0.5);
+    expect(back.dropout).toBe(0);
     expect(Array.from(back.weights)).toEqual(Array.from(ease.weights));
+    const edlae = Ease.fromBytes(Ease.fit(train, { lambda: 0.5, dropout: 0.25 }).toBytes());
+    expect(edlae.dropout).toBe(0.25);
+    // Versions stored before EDLAE: the 12-byte "EAS1" header.
+    const v1 = new Uint8Array(12 + ease.weights.byteLength);
+    new DataView(v1.buffer).setUint32(0, 0x31534145, true);
+    new DataView(v1.buffer).setUint32(4, ease.numItems, true);
+    new DataView(v1.buffer).setFloat32(8, 0.5, true);
+    v1.set(new Uint8Array(ease.weights.buffer), 12);
+    const old = Ease.fromBytes(v1);
+    expect([old.lambda, old.dropout]).toEqual([0.5, 0]);
+    expect(Array.from(old.weights)).toEqual(Array.from(ease.weights));
     expect(() => Ease.fromBytes(new Uint8Array(5))).toThrow(/not an EASE model/);
   });
 
@@ -200,6 +212,21 @@ describe('Ease', () => {
       const sync = Ease.fit(data, { lambda, tiling: TILING });
       expect(relativeError(sync.weights, ref)).toBeLessThan(1e-5);
       expect(rankingMismatches(data, sync.weights, ref, 10)).toEqual([]);
+    });
+
+    it('EDLAE (dropout p): Λ = λI + p/(1 − p)·diag(XᵀX) in both forms, matching the float64 reference', async () => {
+      const dropout = 0.4;
+      const edlaeRef = referenceWeights(data, lambda, dropout);
+      // A different model from plain EASE, not a rescaling of it.
+      expect(relativeError(edlaeRef, ref)).toBeGreaterThan(1e-2);
+      for (const form of ['primal', 'dual'] as const) {
+        const ease = await Ease.fitAsync(tf, data, { lambda, dropout, tiling: TILING, method: form });
+        expect(ease.dropout).toBe(dropout);
+        expect(relativeError(ease.weights, edlaeRef)).toBeLessThan(1e-5);
+        for (let i = 0; i < items; i++) expect(ease.weights[i * items + i]).toBe(0);
+        expect(rankingMismatches(data, ease.weights, edlaeRef, 10)).toEqual([]);
+      }
+      expect(() => Ease.fit(data, { lambda, dropout: 1 })).toThrow(/dropout must be in \[0, 1\)/);
     });
 
     it('reports monotone progress through the phases that ends at the total', async () => {

@@ -10,6 +10,11 @@ export { easeMemoryBytes, maxEaseItems, planEase, type EaseMethod, type EasePlan
 export interface EaseOptions {
   /** L2 regularisation λ added to the Gram matrix's diagonal (Steck 2019; 500 suits ML-1M). */
   lambda: number;
+  /**
+   * EDLAE's dropout p in [0, 1) (Steck 2020; default 0, plain EASE): p/(1 − p)·(XᵀX)_ii is added
+   * to item i's diagonal besides λ, so popular items are regularised more (ML-1M: λ 250, p 0.5).
+   */
+  dropout?: number;
 }
 
 /** Options of {@link Ease.fitAsync}. */
@@ -41,7 +46,8 @@ export interface EaseFitOptions extends EaseOptions {
   workerUrl?: URL;
 }
 
-const EASE_MAGIC = 0x31534145; // "EAS1" little-endian
+const EASE_MAGIC = 0x31534145; // "EAS1" little-endian: 12-byte header, dropout 0
+const EASE2_MAGIC = 0x32534145; // "EAS2": 16-byte header with the dropout
 
 /**
  * EASE (Steck 2019, "Embarrassingly Shallow Autoencoders for Sparse Data"): a closed-form linear
@@ -60,6 +66,8 @@ export class Ease {
     /** [numItems × numItems] row-major item-item weights, diagonal 0. */
     readonly weights: Float32Array,
     readonly lambda: number,
+    /** EDLAE's dropout p (0: plain EASE). */
+    readonly dropout = 0,
   ) {}
 
   /**
@@ -68,9 +76,9 @@ export class Ease {
    * @param train [users × items] implicit feedback in {0, 1}
    */
   static fit(train: CsrMatrix, opts: EaseOptions & { method?: EasePlanOptions['method']; tiling?: SweepTiling }): Ease {
-    const job = easeFitJob(train, opts.lambda, { method: opts.method, tiling: opts.tiling });
+    const job = easeFitJob(train, opts.lambda, { method: opts.method, tiling: opts.tiling, dropout: opts.dropout });
     runSolverSync(job.steps, jsGemmExecutor);
-    return new Ease(train.numCols, job.weights, opts.lambda);
+    return new Ease(train.numCols, job.weights, opts.lambda, opts.dropout ?? 0);
   }
 
   /**
@@ -90,7 +98,7 @@ export class Ease {
     const starting = threads > 1 ? EaseWorkers.start(tf, threads - 1, opts.workerUrl) : undefined;
     try {
       const alloc = starting ? sharedFloat32 : (len: number) => new Float32Array(len);
-      const job = easeFitJob(train, opts.lambda, { method: opts.method, tiling: opts.tiling, threads }, alloc);
+      const job = easeFitJob(train, opts.lambda, { method: opts.method, tiling: opts.tiling, threads, dropout: opts.dropout }, alloc);
       opts.onPlan?.(job.plan);
       const executor = tf.getBackend() === 'cpu' ? jsGemmExecutor : new TfGemmExecutor(tf);
       await runSolverAsync(job.steps, executor, {
@@ -100,31 +108,37 @@ export class Ease {
         signal: opts.signal,
         workers: starting?.catch(() => undefined),
       });
-      return new Ease(train.numCols, job.weights, opts.lambda);
+      return new Ease(train.numCols, job.weights, opts.lambda, opts.dropout ?? 0);
     } finally {
       await (await starting?.catch(() => undefined))?.close();
     }
   }
 
-  /** Serialized form: a 12-byte header (magic "EAS1", numItems, λ as float32) then the weights. */
+  /**
+   * Serialized form: a 16-byte header (magic "EAS2", numItems, λ and dropout as float32) then the
+   * weights. {@link fromBytes} also reads the 12-byte "EAS1" header of earlier versions (dropout 0).
+   */
   toBytes(): Uint8Array {
-    const out = new Uint8Array(12 + this.weights.byteLength);
+    const out = new Uint8Array(16 + this.weights.byteLength);
     const view = new DataView(out.buffer);
-    view.setUint32(0, EASE_MAGIC, true);
+    view.setUint32(0, EASE2_MAGIC, true);
     view.setUint32(4, this.numItems, true);
     view.setFloat32(8, this.lambda, true);
-    out.set(new Uint8Array(this.weights.buffer, this.weights.byteOffset, this.weights.byteLength), 12);
+    view.setFloat32(12, this.dropout, true);
+    out.set(new Uint8Array(this.weights.buffer, this.weights.byteOffset, this.weights.byteLength), 16);
     return out;
   }
 
   static fromBytes(bytes: Uint8Array): Ease {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (bytes.byteLength < 12 || view.getUint32(0, true) !== EASE_MAGIC) throw new Error('Ease.fromBytes: not an EASE model');
+    const magic = bytes.byteLength >= 12 ? view.getUint32(0, true) : 0;
+    if (magic !== EASE_MAGIC && magic !== EASE2_MAGIC) throw new Error('Ease.fromBytes: not an EASE model');
+    const header = magic === EASE2_MAGIC ? 16 : 12;
     const n = view.getUint32(4, true);
-    if (bytes.byteLength !== 12 + n * n * 4) throw new Error(`Ease.fromBytes: expected ${12 + n * n * 4} bytes, got ${bytes.byteLength}`);
+    if (bytes.byteLength !== header + n * n * 4) throw new Error(`Ease.fromBytes: expected ${header + n * n * 4} bytes, got ${bytes.byteLength}`);
     const weights = new Float32Array(n * n);
-    new Uint8Array(weights.buffer).set(bytes.subarray(12));
-    return new Ease(n, weights, view.getFloat32(8, true));
+    new Uint8Array(weights.buffer).set(bytes.subarray(header));
+    return new Ease(n, weights, view.getFloat32(8, true), magic === EASE2_MAGIC ? view.getFloat32(12, true) : 0);
   }
 
   /** @returns [rows × numItems] scores X·B for the given histories. */
@@ -144,13 +158,14 @@ export class Ease {
 }
 
 /**
- * EASE's weights the direct way, in float64: the dense Gram matrix XᵀX + λI, the scalar
+ * EASE's weights the direct way, in float64: the dense Gram matrix XᵀX + λI (EDLAE: plus
+ * p/(1 − p)·diag(XᵀX)), the scalar
  * Gauss-Jordan inverse P ({@link invertSpdInPlace}), B = −P·diag(1/diag P) with diag(B) = 0.
  * 2·n³ flops: the reference the fast fits are checked against (tests, `npm run bench:ease`).
  * @param train [users × items] implicit feedback
  * @returns [items × items] row-major B
  */
-export function easeWeightsFloat64(train: CsrMatrix, lambda: number): Float64Array {
+export function easeWeightsFloat64(train: CsrMatrix, lambda: number, dropout = 0): Float64Array {
   const n = train.numCols;
   const g = new Float64Array(n * n);
   for (let u = 0; u < train.numRows; u++) {
@@ -159,7 +174,8 @@ export function easeWeightsFloat64(train: CsrMatrix, lambda: number): Float64Arr
       for (let b = train.indptr[u]; b < train.indptr[u + 1]; b++) g[row + train.indices[b]] += train.values[a] * train.values[b];
     }
   }
-  for (let i = 0; i < n; i++) g[i * n + i] += lambda;
+  const rho = dropout / (1 - dropout);
+  for (let i = 0; i < n; i++) g[i * n + i] += lambda + rho * g[i * n + i];
   invertSpdInPlace(g, n);
   const w = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) w[i * n + j] = -g[i * n + j] / g[j * n + j];

@@ -71,7 +71,7 @@ export class Ensemble {
       members: this.members.map((m) => ({
         kind: memberKind(m.model),
         weight: m.weight,
-        ...(m.model instanceof Ease ? { lambda: m.model.lambda } : m.model.hyperparameters),
+        ...(m.model instanceof Ease ? { lambda: m.model.lambda, ...(m.model.dropout ? { dropout: m.model.dropout } : {}) } : m.model.hyperparameters),
       })),
     };
   }
