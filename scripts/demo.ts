@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     console.log(`
 Recoder demo is up.
   GraphQL endpoint: ${base}/graphql
-  GraphiQL (try it in a browser): ${base}/graphiql
+  GraphiQL (try it in a browser): ${base}/graphiql${env.dashboard ? `\n  Dashboard (models, training, latent space, users): ${base}/dashboard` : ''}
 
 Example query (paste into GraphiQL):
 ${EXAMPLE}

@@ -1,9 +1,10 @@
 import 'reflect-metadata';
-import type { LoggerService } from '@nestjs/common';
+import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import type { Env } from './config/env.js';
+import { registerDashboard } from './dashboard/serve-dashboard.js';
 import { registerGraphiql } from './graphql/graphiql.js';
 import { MAX_DOCUMENT_TOKENS } from './graphql/graphql.config.js';
 import { registerGraphqlHttp, RequestGate } from './graphql/http-gate.js';
@@ -32,6 +33,7 @@ export async function createApp(env: Env, databaseUrl: string, options: { logger
   registerGraphqlHttp(app.getHttpAdapter().getInstance(), '/graphql', new RequestGate(env, app.get(AuthService), app.get(RateLimitService)), MAX_DOCUMENT_TOKENS);
   registerGraphiql(app.getHttpAdapter().getInstance(), env);
   registerResponseLimit(app.getHttpAdapter().getInstance(), env);
+  registerDashboard(app.getHttpAdapter().getInstance(), env, (message) => new Logger('Dashboard').warn(message));
   // No enableShutdownHooks(): the entry points stop on signals themselves (src/ops/shutdown.ts), so
   // that the database they opened is closed after the application, and the process exits 0.
   return app;

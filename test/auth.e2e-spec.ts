@@ -52,6 +52,11 @@ const QUERIES: Record<string, [Role, string]> = {
   trainingRun: ['READER', '{ trainingRun(id: 1) { id } }'],
   trainingRuns: ['READER', '{ trainingRuns { id } }'],
   apiKeys: ['ADMIN', '{ apiKeys { id } }'],
+  catalogStats: ['READER', '{ catalogStats { users } }'],
+  ingestRate: ['READER', '{ ingestRate { hour } }'],
+  searchItems: ['READER', '{ searchItems(query: "i") { id } }'],
+  latentMap: ['READER', '{ latentMap { total } }'],
+  viewer: ['READER', '{ viewer { role } }'],
 };
 const ROLES: Role[] = ['READER', 'WRITER', 'ADMIN'];
 const allowed = (have: Role | null, need: Role) => have !== null && ROLES.indexOf(have) >= ROLES.indexOf(need);

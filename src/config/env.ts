@@ -19,6 +19,8 @@ export interface Env {
   /** NODE_ENV=production: safer defaults (no GraphiQL, no introspection, JSON logs). */
   production: boolean;
   graphiql: boolean;
+  /** Serve the dashboard (web/dashboard, built into dist/dashboard by `npm run build`) at /dashboard. */
+  dashboard: boolean;
   /** Schema introspection queries allowed (default: on outside production). */
   introspection: boolean;
   /** 'required': every GraphQL request needs `Authorization: Bearer <API key>`; 'off': open (logs a warning at start). */
@@ -104,6 +106,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       PORT: port({ default: 4000 }),
       NODE_ENV: str({ default: 'development' }),
       GRAPHIQL: bool({ default: undefined }),
+      RECODER_DASHBOARD: bool({ default: true }),
       RECODER_INTROSPECTION: bool({ default: undefined }),
       RECODER_AUTH: str({ choices: ['required', 'off'], default: 'required' }),
       RECODER_MAX_QUERY_DEPTH: num({ default: 10 }),
@@ -214,6 +217,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     port: raw.PORT,
     production,
     graphiql: raw.GRAPHIQL ?? !production,
+    dashboard: raw.RECODER_DASHBOARD,
     introspection: raw.RECODER_INTROSPECTION ?? !production,
     auth: raw.RECODER_AUTH as Env['auth'],
     queryLimits: { depth: raw.RECODER_MAX_QUERY_DEPTH, aliases: raw.RECODER_MAX_ALIASES, cost: raw.RECODER_MAX_QUERY_COST },

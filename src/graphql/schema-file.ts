@@ -2,10 +2,13 @@ import { NestFactory } from '@nestjs/core';
 import { GraphQLSchemaBuilderModule, GraphQLSchemaFactory } from '@nestjs/graphql';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { ApiKeysResolver } from '../auth/api-keys.resolver.js';
+import { ViewerResolver } from '../auth/viewer.resolver.js';
 import { ItemsResolver } from '../catalog/items.resolver.js';
+import { OverviewResolver } from '../catalog/overview.resolver.js';
 import { ItemImageInfoResolver, ItemImagesResolver } from '../images/item-images.resolver.js';
 import { UsersResolver } from '../catalog/users.resolver.js';
 import { InteractionsResolver, UserInteractionsResolver } from '../interactions/interactions.resolver.js';
+import { LatentMapResolver } from '../serving/latent-map.resolver.js';
 import { ModelVersionsResolver } from '../serving/model-versions.resolver.js';
 import { ServingResolver, UserAnomalyResolver } from '../serving/serving.resolver.js';
 import { TrainingResolver } from '../training/training.resolver.js';
@@ -23,6 +26,9 @@ export const RESOLVERS = [
   ModelVersionsResolver,
   TrainingResolver,
   ApiKeysResolver,
+  OverviewResolver,
+  LatentMapResolver,
+  ViewerResolver,
 ];
 
 /** The SDL committed as schema.gql: sorted, so diffs show real API changes only. */

@@ -4,6 +4,8 @@ import type { Env } from '../config/env.js';
 import { ModelPool } from './model-pool.js';
 import { CatalogModule } from '../catalog/catalog.module.js';
 import { ActiveModelService } from './active-model.service.js';
+import { LatentMapResolver } from './latent-map.resolver.js';
+import { LatentMapService } from './latent-map.service.js';
 import { ModelVersionsResolver } from './model-versions.resolver.js';
 import { ServingResolver, UserAnomalyResolver } from './serving.resolver.js';
 import { ServingService } from './serving.service.js';
@@ -15,7 +17,7 @@ import { VisualModelService } from './visual-model.service.js';
   imports: [CatalogModule],
   providers: [
     { provide: ModelPool, useFactory: (env: Env) => new ModelPool({ threads: env.modelWork.threads, backend: env.tfBackend, deadlineMs: env.modelWork.deadlineMs }), inject: [ENV] },
-    ActiveModelService, VisualModelService, ServingStages, ServingService, ServingResolver, UserAnomalyResolver, ModelVersionsResolver],
+    ActiveModelService, VisualModelService, ServingStages, ServingService, ServingResolver, UserAnomalyResolver, ModelVersionsResolver, LatentMapService, LatentMapResolver],
   exports: [ModelPool, ActiveModelService, VisualModelService, ServingStages, ServingService],
 })
 export class ServingModule {}

@@ -1,0 +1,22 @@
+import { Field, Float, GraphQLISODateTime, Int, ObjectType } from '@nestjs/graphql';
+
+@ObjectType({ description: 'How much data the service holds.' })
+export class CatalogStats {
+  @Field(() => Float, { description: 'Users (with or without interactions).' })
+  users: number;
+
+  @Field(() => Float, { description: 'Catalog items, hidden ones included.' })
+  items: number;
+
+  @Field(() => Float, { description: 'Stored interactions.' })
+  interactions: number;
+}
+
+@ObjectType({ description: 'Interactions stored in one hour.' })
+export class IngestBucket {
+  @Field(() => GraphQLISODateTime, { description: 'Start of the hour (UTC).' })
+  hour: Date;
+
+  @Field(() => Int, { description: 'Interactions stored in [hour, hour + 1 h), by the time the server stored them.' })
+  interactions: number;
+}
