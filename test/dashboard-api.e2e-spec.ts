@@ -158,6 +158,8 @@ describe('dashboard API', () => {
       const viewer = JSON.parse(res.body).data.viewer;
       expect(viewer).toMatchObject({ role: 'READER', authRequired: true });
       expect(key.startsWith(viewer.keyPrefix)).toBe(true);
+      // With keys required the page says so, and opens on the key form without a 401 from /graphql.
+      expect((await keyed.inject({ method: 'GET', url: '/dashboard/' })).body).toContain('<meta name="recoder-auth" content="required">');
       const anonymous = await keyed.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json' }, payload: { query: '{ viewer { role } }' } });
       expect(JSON.parse(anonymous.body).errors[0].extensions.code).toBe('UNAUTHENTICATED');
     } finally {
@@ -174,6 +176,8 @@ describe('dashboard API', () => {
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-security-policy']).toBe(DASHBOARD_CSP);
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    // The page knows whether keys are required, without asking /graphql first.
+    expect(page.body).toContain('<meta name="recoder-auth" content="off">');
     const scripts = [...page.body.matchAll(/(?:src|href)="\.\/assets\/([^"]+)"/g)].map((m) => m[1]);
     expect(scripts.some((s) => s.endsWith('.js'))).toBe(true);
     expect(scripts.some((s) => s.endsWith('.css'))).toBe(true);

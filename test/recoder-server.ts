@@ -29,7 +29,8 @@ export class RecoderServer {
       if (this.process.child.exitCode !== null) throw new Error(`the server exited (${this.process.child.exitCode}):\n${this.process.output()}`);
       try {
         const res = await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
-        if (res.status === 200) return Date.now() - t0;
+        // 401: answered by a server that requires an API key (GraphQL over HTTP, before validation).
+        if (res.status === 200 || res.status === 401) return Date.now() - t0;
       } catch {
         // not listening yet
       }

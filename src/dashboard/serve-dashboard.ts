@@ -44,7 +44,9 @@ export function registerDashboard(fastify: FastifyInstance, env: Env, log: (mess
   const indexFile = path.join(DASHBOARD_DIST, 'index.html');
   const built = existsSync(indexFile);
   if (!built) log(`the dashboard is not built (${indexFile} is missing): run npm run build`);
-  const html = built ? readFileSync(indexFile, 'utf8') : '';
+  // The page learns whether keys are required from the HTML, so that without a stored key it opens
+  // on the key form instead of asking /graphql first (which answers 401 before reading anything).
+  const html = built ? readFileSync(indexFile, 'utf8').replace('<head>', `<head>\n<meta name="recoder-auth" content="${env.auth}">`) : '';
   const assetsDir = path.join(DASHBOARD_DIST, 'assets');
   const assets = new Map<string, { body: Buffer; type: string }>();
   if (built && existsSync(assetsDir)) {

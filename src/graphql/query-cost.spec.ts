@@ -53,6 +53,18 @@ describe('operationCost', () => {
     expect(cost('{ __schema { types { name } } __typename nope }')).toBe(0);
   });
 
+  it('charges a field that declares its own complexity that much, whatever its limit and sub-selection', () => {
+    const withMap = buildSchema(`
+      type Map { ids: [ID!]! xs: [Float!]! }
+      type Query { map(limit: Int = 20000): Map! }
+    `);
+    const q = parse('{ a: map(limit: 20000) { ids xs } b: map { ids } }');
+    // Undeclared: every list field counted `limit` times.
+    expect(operationCost(withMap, q, {}, undefined, { defaultListSize: 100 })).toBe(2 + 20_000 * 2 + 2 + 20_000);
+    withMap.getQueryType()!.getFields().map.extensions = { complexity: 2_000 };
+    expect(operationCost(withMap, q, {}, undefined, { defaultListSize: 100 })).toBe(2 * 2_000);
+  });
+
   it('words its error like the validation-time estimate', () => {
     expect(costLimitError(20000, 400002.5).message).toBe('Query Cost limit of 20000 exceeded, found 400003.');
   });

@@ -33,7 +33,9 @@ export interface CostOptions {
  * The cost of an operation as it will execute, variables included: every field costs 1 (a scalar)
  * or 2 (an object), times the number of times it is returned, which is the product of the size
  * arguments (limit, first, last, count, itemsPerUser) of the fields above it and its own; a list
- * argument adds its length (each id asked for is work). Introspection fields cost nothing here
+ * argument adds its length (each id asked for is work). A field declared with a number
+ * `complexity` (Nest's field option, in the field's extensions) costs that number instead, with
+ * its sub-selection included. Introspection fields cost nothing here
  * (graphql-js bounds their depth). Fragments are counted where they are spread.
  *
  * This is what `recommendations(limit: 100)` or `sampleSyntheticUsers(count: 100, itemsPerUser:
@@ -88,6 +90,13 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, var
         }
       }
       const named = getNamedType(field.type);
+      // A field that declares its own cost (code-first `complexity: n`, e.g. latentMap: one cached
+      // object whose lists are bounded by the resolver) costs that, whatever its sub-selection.
+      const flat = (field.extensions as { complexity?: unknown } | undefined)?.complexity;
+      if (typeof flat === 'number') {
+        total += times * (flat + listArgs);
+        continue;
+      }
       total += times * ((isLeafType(named) ? 1 : 2) + listArgs);
       if (sel.selectionSet) total += costOf(sel.selectionSet, named, times * size, visiting);
       if (!Number.isFinite(total)) return Number.POSITIVE_INFINITY;

@@ -85,7 +85,12 @@ export class SimilarItem {
   @Field(() => Item)
   item: Item;
 
-  @Field(() => Float, { description: 'Cosine similarity of the item vectors (EASE: the item–item weight).' })
+  @Field(() => Float, {
+    description:
+      'How similar the item is to the query item, best first; compare scores within one answer only. COLLABORATIVE: the version kind\'s mix of ' +
+      'standardised similarities (EASE, Mult-DAE/VAE, ENSEMBLE; docs/similarity.md), not bounded to [−1, 1]; AutoRec: cosine of the item vectors. ' +
+      'VISUAL: cosine of the image embeddings.',
+  })
   score: number;
 }
 

@@ -80,7 +80,16 @@ function App() {
       },
     );
   };
-  useEffect(() => tryKey(storedKey()), []);
+  useEffect(() => {
+    // With keys required and none stored, there is nothing to ask the server yet: show the key form.
+    const authRequired = document.querySelector('meta[name="recoder-auth"]')?.getAttribute('content') === 'required';
+    const key = storedKey();
+    if (key === null && authRequired) {
+      setChecking(false);
+      return;
+    }
+    tryKey(key);
+  }, []);
 
   if (checking && !viewer) return <Loading />;
   if (!viewer) return <KeyForm error={error} onKey={tryKey} />;
