@@ -80,7 +80,12 @@ describe('examples/product-backend against a real Recoder server', () => {
     const run = await admin.waitForTrainingRun((await admin.trainModel({ kind: 'EASE', lambda: 50, activate: 'ALWAYS' })).id, { pollMs: 200, waitMs: 120_000 });
     expect(run.status).toBe('SUCCEEDED');
 
-    const page = await shop.inject({ method: 'GET', url: '/users/u1/recommendations' });
+    // Activation reaches the server asynchronously (NOTIFY, then the version loads): wait for it.
+    let page = await shop.inject({ method: 'GET', url: '/users/u1/recommendations' });
+    for (const until = Date.now() + 60_000; !page.body.includes('data-source="MODEL"') && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 200));
+      page = await shop.inject({ method: 'GET', url: '/users/u1/recommendations' });
+    }
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.body).toContain(`data-source="MODEL"`);

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { DeadlineExceededError, MicroBatcher, QueueFullError, type BatchOutcome, type MicroBatcherOptions } from './micro-batcher.js';
 
 /** A batch runner the test releases by hand; records every batch it was given. */
@@ -92,21 +93,32 @@ describe('MicroBatcher', () => {
   });
 
   it('waits at most windowMs for a batch to fill while another batch runs', async () => {
-    const r = gatedRunner();
-    const b = new MicroBatcher(options({ maxBatch: 10, maxInFlight: 2, windowMs: 2 }), r.run);
-    void b.submit(1);
-    await turn();
-    expect(r.batches).toEqual([[1]]);
-    const second = b.submit(2);
-    await turn();
-    expect(r.batches).toHaveLength(1); // a slot is free, but the window is open
-    void b.submit(3);
-    // Timers fire in order: the window's 2 ms timer before this 50 ms one.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(r.batches).toEqual([[1], [2, 3]]);
-    r.release();
-    r.release();
-    expect((await second).value).toBe(20);
+    // Fake timers and clock: a loaded machine cannot make the 2 ms window expire early.
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      let now = 0;
+      const r = gatedRunner();
+      const b = new MicroBatcher(options({ maxBatch: 10, maxInFlight: 2, windowMs: 2, now: () => now }), r.run);
+      void b.submit(1);
+      await turn();
+      expect(r.batches).toEqual([[1]]);
+      const second = b.submit(2);
+      await turn();
+      now = 1;
+      jest.advanceTimersByTime(1);
+      await turn();
+      expect(r.batches).toHaveLength(1); // a slot is free, but the window is open
+      void b.submit(3);
+      now = 2;
+      jest.advanceTimersByTime(1);
+      await turn();
+      expect(r.batches).toEqual([[1], [2, 3]]);
+      r.release();
+      r.release();
+      expect((await second).value).toBe(20);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('fails only the request a batch failed, and every request of a batch that threw', async () => {
