@@ -168,38 +168,7 @@ function* gramLower(a: CsrMatrix, at: CsrMatrix, g: Float32Array, lambda: number
  * B[i][j] = r[i]·S[i][j]·f[j] (both triangles; r = 1 when not given), diag(B) = 0.
  * n² flop-equivalents.
  */
-function* weightsInPlace(m: Float32Array, n: number, f: Float64Array, r?: Float64Array): Generator<SolverStep, void, void> {
-  if (r) {
-    yield* weightsInPlaceScaled(m, n, f, r);
-    return;
-  }
-  let pending = 0;
-  for (let i0 = 0; i0 < n; i0 += 64) {
-    const i1 = Math.min(n, i0 + 64);
-    for (let j0 = 0; j0 <= i0; j0 += 64) {
-      for (let i = i0; i < i1; i++) {
-        const fi = f[i];
-        const jEnd = Math.min(i, j0 + 64);
-        const row = i * n;
-        for (let j = j0; j < jEnd; j++) {
-          const s = m[row + j];
-          m[j * n + i] = s * fi;
-          m[row + j] = s * f[j];
-        }
-      }
-    }
-    for (let i = i0; i < i1; i++) m[i * n + i] = 0;
-    pending += (i1 - i0) * n;
-    if (pending >= WEIGHT_CHUNK || i1 === n) {
-      yield { kind: 'work', phase: 'weights', flops: pending };
-      pending = 0;
-    }
-  }
-  if (n === 0) yield { kind: 'work', phase: 'weights', flops: 0 };
-}
-
-/** {@link weightsInPlace} with a row factor r: B[i][j] = r[i]·S[i][j]·f[j]. */
-function* weightsInPlaceScaled(m: Float32Array, n: number, f: Float64Array, r: Float64Array): Generator<SolverStep, void, void> {
+function* weightsInPlace(m: Float32Array, n: number, f: Float64Array, r: Float64Array = new Float64Array(n).fill(1)): Generator<SolverStep, void, void> {
   let pending = 0;
   for (let i0 = 0; i0 < n; i0 += 64) {
     const i1 = Math.min(n, i0 + 64);
