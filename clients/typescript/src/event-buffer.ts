@@ -124,15 +124,18 @@ export class EventBuffer {
       this.counts.dropped += n;
     }
     if (this.queue.length >= this.opts.batchSize) this.kick();
-    else if (this.timer === undefined) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.drainRequested = true;
-        this.kick();
-      }, this.opts.flushIntervalMs);
-      // The timer alone does not keep a process alive: close() (or flush()) sends what waits.
-      (this.timer as { unref?: () => void }).unref?.();
-    }
+    else if (this.timer === undefined) this.scheduleFlush();
+  }
+
+  /** Sends what waits after the flush interval (one timer at a time). */
+  private scheduleFlush(): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.drainRequested = true;
+      this.kick();
+    }, this.opts.flushIntervalMs);
+    // The timer alone does not keep a process alive: close() (or flush()) sends what waits.
+    (this.timer as { unref?: () => void }).unref?.();
   }
 
   /** Sends everything tracked so far; resolves when it is stored, rejected or given up. */
@@ -209,14 +212,7 @@ export class EventBuffer {
         this.inFlight = 0;
       }
     }
-    if (this.queue.length > 0 && this.timer === undefined && !this.closed) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.drainRequested = true;
-        this.kick();
-      }, this.opts.flushIntervalMs);
-      (this.timer as { unref?: () => void }).unref?.();
-    }
+    if (this.queue.length > 0 && this.timer === undefined && !this.closed) this.scheduleFlush();
   }
 
   /** Sends one batch until it is stored, its invalid events are removed, or the retry budget is spent. */
