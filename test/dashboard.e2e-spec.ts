@@ -117,7 +117,7 @@ describe('dashboard in a browser', () => {
     afterAll(async () => p?.context.close());
 
     it('asks for the key once, then shows the overview: counts, ingest chart, the active version, serving', async () => {
-      expect(await text(p.page, 'viewer-role')).toMatch(/^Key rk_\w+… · reader$/);
+      expect(await text(p.page, 'viewer-role')).toMatch(/^Key rk_[\w-]+… · reader$/);
       await p.page.getByTestId('stat-interactions').getByText('100,836').waitFor();
       expect(await text(p.page, 'stat-users')).toContain('610');
       expect(await text(p.page, 'stat-items')).toContain('9,742');
