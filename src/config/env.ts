@@ -132,7 +132,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_MODEL_THREADS: num({ default: Math.max(1, os.availableParallelism() - 1), desc: 'worker threads for serving model work (0: the event loop)' }),
       RECODER_POPULARITY_WEIGHTS: str({ default: '' }),
       RECODER_TF_BACKEND: str({ choices: ['auto', 'node', 'wasm', 'cpu'], default: 'auto' }),
-      RECODER_EXACT_SEARCH_BELOW: num({ default: 2000 }),
+      RECODER_EXACT_SEARCH_BELOW: num({ default: 20000 }),
       RECODER_HNSW_M: num({ default: 16 }),
       RECODER_HNSW_EF_CONSTRUCTION: num({ default: 200 }),
       RECODER_HNSW_EF: num({ default: 100 }),

@@ -29,7 +29,7 @@ async function expectPoolEqualsInline(pool: ModelPool, id: number, served: Serve
   const rows = Array.from({ length: data.numRows }, (_, r) => r);
   const batch = csrSelectRows(data, rows);
   const here = served.rankers(batch);
-  const there = served.rankersFrom(await pool.score(id, batch), rows.length);
+  const there = served.rankersFrom(await pool.score(id, batch, served.exactScoring), rows.length);
   rows.forEach((r) => {
     const seen = excludeSet(data.indices.subarray(data.indptr[r], data.indptr[r + 1]));
     expect(there[r](30, seen)).toEqual(here[r](30, seen));
@@ -55,19 +55,22 @@ describe('ModelPool (serving model threads)', () => {
       { model: Ease.fit(data, { lambda: 20 }), weight: 0.5 },
       { model: await MultDAE.fit(tf, data, { latentDim: 8, epochs: 3, batchSize: 40, seed: 2 }), weight: 0.5 },
     ]);
-    const versions: [number, string, Ease | MultDAE | Ensemble][] = [
-      [1, 'EASE', ease],
-      [2, 'DAE', dae],
-      [3, 'ENSEMBLE', ensemble],
+    // [id, kind, model, exactBelow]: the DAE both through its HNSW graph and scored exactly.
+    const versions: [number, string, Ease | MultDAE | Ensemble, number][] = [
+      [1, 'EASE', ease, 0],
+      [2, 'DAE', dae, 0],
+      [3, 'ENSEMBLE', ensemble, 0],
+      [4, 'DAE', await MultDAE.fit(tf, data, { latentDim: 8, epochs: 3, batchSize: 40, seed: 1 }), 1000],
     ];
-    for (const [id, kind, model] of versions) {
+    for (const [id, kind, model, exactBelow] of versions) {
       await pool.load(id, kind, model.toBytes());
       expect(pool.serves(id)).toBe(true);
-      const served = await ServedModel.load(model, { histories: data }, { index: { exactBelow: 0 } });
+      const served = await ServedModel.load(model, { histories: data }, { index: { exactBelow } });
+      expect(served.exactScoring).toBe(kind !== 'DAE' || exactBelow > 0);
       await expectPoolEqualsInline(pool, id, served, data);
       served.dispose();
     }
-    expect(pool.stats.scored).toBe(3);
+    expect(pool.stats.scored).toBe(4);
   }, 120_000);
 
   it('unloads versions, and replaces a thread that died with one holding every served version', async () => {

@@ -27,7 +27,7 @@ export function modelWorkerEntry(): string {
 export type ModelWorkerRequest =
   | { type: 'load'; seq: number; id: number; kind: string; weights: Uint8Array }
   | { type: 'unload'; seq: number; id: number }
-  | { type: 'score'; seq: number; id: number; numRows: number; numCols: number; indptr: Int32Array; indices: Int32Array; values: Float32Array }
+  | { type: 'score'; seq: number; id: number; exact: boolean; numRows: number; numCols: number; indptr: Int32Array; indices: Int32Array; values: Float32Array }
   | { type: 'sample'; seq: number; id: number; count: number; itemsPerUser: number; seed: number; exclude: Int32Array; latent?: { mean: Float32Array; std: Float32Array } };
 
 export type ModelWorkerReply =
@@ -102,8 +102,11 @@ export class ModelPool {
     }
   }
 
-  /** The batch's score material (see ServedModel.rankersFrom), computed in the least busy thread. */
-  async score(id: number, histories: CsrMatrix): Promise<ScoreMaterial> {
+  /**
+   * The batch's score material (see ServedModel.rankersFrom), computed in the least busy thread;
+   * `exact`: every item's score (ServedModel.exactScoring), not only an autoencoder's queries.
+   */
+  async score(id: number, histories: CsrMatrix, exact = false): Promise<ScoreMaterial> {
     if (!this.serves(id)) throw new Error(`model version ${id} is not loaded in the model threads`);
     while (this.slots.length < this.options.threads) this.spawn();
     const slot = this.slots.reduce((best, s) => (s.jobs.size < best.jobs.size ? s : best));
@@ -111,7 +114,7 @@ export class ModelPool {
     const { indptr, indices, values } = histories;
     const reply = await this.request(
       slot,
-      { type: 'score', seq: this.seq++, id, numRows: histories.numRows, numCols: histories.numCols, indptr, indices, values },
+      { type: 'score', seq: this.seq++, id, exact, numRows: histories.numRows, numCols: histories.numCols, indptr, indices, values },
       this.options.deadlineMs,
     );
     this.stats.scored++;

@@ -38,7 +38,7 @@ port.on('message', (m: ModelWorkerRequest) => {
       const model = models.get(m.id);
       if (!model) throw new Error(`model version ${m.id} is not loaded in this thread`);
       const histories: CsrMatrix = { numRows: m.numRows, numCols: m.numCols, indptr: m.indptr, indices: m.indices, values: m.values };
-      const material = scoreMaterial(model, histories);
+      const material = scoreMaterial(model, histories, m.exact);
       port.postMessage({ seq: m.seq, ok: true, material } satisfies ModelWorkerReply, materialBuffers(material));
     }
   } catch (error) {

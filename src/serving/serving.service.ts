@@ -214,7 +214,7 @@ export class ServingService {
         let rankers: Ranker[] | null = null;
         if (this.threads.serves(version.id)) {
           try {
-            rankers = version.served.rankersFrom(await this.threads.score(version.id, histories), n);
+            rankers = version.served.rankersFrom(await this.threads.score(version.id, histories, version.served.exactScoring), n);
           } catch (error) {
             if (error instanceof DeadlineExceededError) throw error;
             this.logger.warn(`model threads: ${(error as Error).message}; this batch runs on the event loop`);

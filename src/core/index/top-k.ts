@@ -57,7 +57,10 @@ export function topK(scores: ArrayLike<number>, k: number, exclude: Exclusion = 
   };
   const offer = (i: number) => {
     const v = scores[i];
-    if (Number.isNaN(v) || exclude.has(i)) return;
+    if (Number.isNaN(v)) return;
+    // A row that would not enter the full heap is skipped before asking the exclusion (most rows).
+    if (size === k && !worse(heapIdx[0], heapVal[0], i, v)) return;
+    if (exclude.has(i)) return;
     if (size < k) {
       let pos = size++;
       heapIdx[pos] = i;

@@ -34,7 +34,7 @@ export interface IndexOptions {
 const TF_SCAN_MIN = 1 << 16;
 
 export const INDEX_DEFAULTS: Readonly<IndexOptions> = Object.freeze({
-  exactBelow: 2000,
+  exactBelow: 20000,
   hnsw: Object.freeze({ m: 16, efConstruction: 200, ef: 100, seed: 100 }),
 });
 

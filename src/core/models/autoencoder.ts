@@ -45,6 +45,11 @@ export interface Autoencoder {
   itemVectors(): Float32Array;
   /** User queries [rows × itemVectorDim]: the output layer's input [h_u, 1] for each history. */
   userQueries(histories: CsrMatrix): Float32Array;
+  /**
+   * Scores of every item for `rows` queries from {@link userQueries}: [rows × numItems] =
+   * queries · itemVectorsᵀ in one matMul (each row's scores are independent of the other rows).
+   */
+  scoreQueries(queries: Float32Array, rows: number): Float32Array;
   /** Serialized weights and hyperparameters. */
   toBytes(): Uint8Array;
   /** Frees tensors. The model is unusable afterwards. */

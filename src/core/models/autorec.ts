@@ -377,12 +377,17 @@ export class AutoRec implements Autoencoder {
    * without training ratings are not replaced by the global mean: use {@link predict} for ratings).
    */
   reconstruct(histories: CsrMatrix, users?: ArrayLike<number>): Float32Array {
-    const q = this.userQueries(histories, users);
+    return this.scoreQueries(this.userQueries(histories, users), histories.numRows);
+  }
+
+  scoreQueries(queries: Float32Array, rows: number): Float32Array {
+    this.assertLive();
     const tf = this.tf;
     const D = this.itemVectorDim;
+    if (queries.length !== rows * D) throw new Error(`scoreQueries: ${queries.length} values for ${rows} queries of dimension ${D}`);
     this.itemVectorsT ??= transpose(this.itemVectors(), this.numItems, D);
     const itemsT = this.itemVectorsT;
-    const t = tf.tidy(() => tf.matMul(tf.tensor2d(q, [histories.numRows, D]), tf.tensor2d(itemsT, [D, this.numItems])));
+    const t = tf.tidy(() => tf.matMul(tf.tensor2d(queries, [rows, D]), tf.tensor2d(itemsT, [D, this.numItems])));
     const out = t.dataSync() as Float32Array;
     t.dispose();
     return Float32Array.from(out);

@@ -229,6 +229,8 @@ export class MultinomialAutoencoder implements Autoencoder {
   protected readonly spec: NetSpec;
   protected readonly weights: Float32Array[];
   private net: InferenceNet | undefined;
+  /** The output layer transposed, as a tensor, for {@link scoreQueries} (made on first use). */
+  private itemVectorTensor: ReturnType<Tf['tensor2d']> | undefined;
 
   protected constructor(tf: Tf, state: MultinomialState) {
     this.tf = tf;
@@ -413,6 +415,27 @@ export class MultinomialAutoencoder implements Autoencoder {
     return out;
   }
 
+  scoreQueries(queries: Float32Array, rows: number): Float32Array {
+    this.live();
+    const tf = this.tf;
+    const D = this.itemVectorDim;
+    if (queries.length !== rows * D) throw new Error(`scoreQueries: ${queries.length} values for ${rows} queries of dimension ${D}`);
+    // The output layer transposed to [D × numItems], held as one tensor: tfjs-wasm's matMul with
+    // transposeB is ≈ 10× slower than on a transposed copy (17 queries × 3,706 items: 16 vs 1.4 ms).
+    if (!this.itemVectorTensor) {
+      const v = this.weights[this.weights.length - 1];
+      const n = this.numItems;
+      const vt = new Float32Array(n * D);
+      for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) vt[d * n + i] = v[i * D + d];
+      this.itemVectorTensor = tf.tensor2d(vt, [D, n]);
+    }
+    const itemsT = this.itemVectorTensor;
+    const t = tf.tidy(() => tf.matMul(tf.tensor2d(queries, [rows, D]), itemsT));
+    const out = t.dataSync() as Float32Array;
+    t.dispose();
+    return out.buffer.byteLength === out.byteLength ? out : Float32Array.from(out);
+  }
+
   /**
    * Serialized model: magic "MAE1", format version, header length (u32 LE each), a JSON header
    * (kind, numItems, layer shapes, hyperparameters, training summary), zero padding to 4 bytes,
@@ -489,5 +512,7 @@ export class MultinomialAutoencoder implements Autoencoder {
   dispose(): void {
     this.net?.dispose();
     this.net = undefined;
+    this.itemVectorTensor?.dispose();
+    this.itemVectorTensor = undefined;
   }
 }

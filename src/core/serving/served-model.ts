@@ -233,6 +233,15 @@ export class ServedModel {
     this.sortedErrors = Float64Array.from(nonEmpty, (r) => errors[r]).sort();
   }
 
+  /**
+   * Whether recommendation batches score every item ({@link scoreMaterial} with `exact`) instead of
+   * searching the item index: EASE and ensembles always do; an autoencoder when its item index is
+   * an exact scan (a catalog below RECODER_EXACT_SEARCH_BELOW).
+   */
+  get exactScoring(): boolean {
+    return this.model instanceof Ease || this.model instanceof Ensemble || this.searchKind === 'exact';
+  }
+
   /** Which index serves user→item search ('exact' for EASE, which scores every item). */
   get searchKind(): 'exact' | 'hnsw' {
     return this.itemIndex?.kind ?? 'exact';
@@ -267,7 +276,7 @@ export class ServedModel {
    * alone: the models score rows independently.
    */
   rankers(histories: CsrMatrix): Ranker[] {
-    return this.rankersFrom(scoreMaterial(this.model, histories), histories.numRows);
+    return this.rankersFrom(scoreMaterial(this.model, histories, this.exactScoring), histories.numRows);
   }
 
   /**
@@ -279,10 +288,12 @@ export class ServedModel {
     const n = this.numItems;
     if (material.kind === 'scores') {
       const all = material.scores;
+      const queries = material.queries;
+      const D = this.factor?.itemVectorDim ?? 0;
       return Array.from({ length: rows }, (_, r) => {
         const scores = all.subarray(r * n, (r + 1) * n);
         return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), {
-          query: null,
+          query: queries ? queries.subarray(r * D, (r + 1) * D) : null,
           toRankingScore: identity,
         });
       });
@@ -693,26 +704,33 @@ function dropLastColumn(m: Float32Array, dim: number): Float32Array {
  * Plain typed arrays, so that another thread holding the same weights can compute it.
  */
 export type ScoreMaterial =
-  | { kind: 'scores'; scores: Float32Array }
+  /** Every item's score per row; `queries` for an autoencoder scored exactly (cold-start items use them). */
+  | { kind: 'scores'; scores: Float32Array; queries?: Float32Array }
   | { kind: 'blend'; blend: Float32Array; mean: Float64Array[]; std: Float64Array[]; queries: Float32Array | null }
   | { kind: 'queries'; queries: Float32Array };
 
-/** The {@link ScoreMaterial} of a batch of histories (one row each). */
-export function scoreMaterial(model: ServableModel, histories: CsrMatrix): ScoreMaterial {
+/**
+ * The {@link ScoreMaterial} of a batch of histories (one row each). An autoencoder's rows are
+ * its queries, searched in the item index, or with `exact` every item's score (one matMul for the
+ * batch: the exact scan of a catalog below RECODER_EXACT_SEARCH_BELOW, done where the batch runs).
+ */
+export function scoreMaterial(model: ServableModel, histories: CsrMatrix, exact = false): ScoreMaterial {
   if (model instanceof Ease) return { kind: 'scores', scores: model.score(histories) };
   if (model instanceof Ensemble) {
     const parts = model.scoreParts(histories);
     const factor = factorOf(model);
     return { kind: 'blend', blend: parts.blend, mean: parts.mean, std: parts.std, queries: factor ? factor.userQueries(histories) : null };
   }
-  return { kind: 'queries', queries: model.userQueries(histories) };
+  const queries = model.userQueries(histories);
+  if (exact) return { kind: 'scores', scores: model.scoreQueries(queries, histories.numRows), queries };
+  return { kind: 'queries', queries };
 }
 
 /** The buffers of a {@link ScoreMaterial}, to transfer it between threads without copying. */
 export function materialBuffers(material: ScoreMaterial): ArrayBuffer[] {
   const arrays: ArrayBufferView[] =
     material.kind === 'scores'
-      ? [material.scores]
+      ? [material.scores, ...(material.queries ? [material.queries] : [])]
       : material.kind === 'queries'
         ? [material.queries]
         : [material.blend, ...material.mean, ...material.std, ...(material.queries ? [material.queries] : [])];
