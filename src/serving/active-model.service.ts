@@ -110,12 +110,19 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
   private async load(id: number): Promise<LoadedVersion> {
     const artifact = await loadModelVersionPg(this.pool, id);
     if (!artifact) throw new Error(`model version ${id} not found`);
+    // The population's model work (errors, user vectors) runs in a model thread once the version is there.
+    let inThreads: (yes: boolean) => void = () => undefined;
+    const threadsHoldIt = new Promise<boolean>((resolve) => (inThreads = resolve));
     const loaded = await loadVersion(this.pool, artifact, {
       tf: this.tf!,
       served: {
         index: { exactBelow: this.env.exactSearchBelow, hnsw: { ...this.env.hnsw, seed: 100 } },
         yieldEvery: () => new Promise((resolve) => setImmediate(resolve)),
         deferPopulation: true,
+        populationWork: async (population, rows) => {
+          if (!(await threadsHoldIt)) throw new Error('not in the model threads');
+          return this.threads.population(id, population, rows);
+        },
       },
       log: (m) => this.logger.log(m),
     });
@@ -125,6 +132,8 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
       loaded.onDispose(() => this.threads.unload(id));
     } catch (error) {
       if (!this.closed) this.logger.warn(`model version ${id}: the model threads could not load it (${(error as Error).message}); its batches run on the event loop`);
+    } finally {
+      inThreads(this.threads.serves(id));
     }
     return loaded;
   }
@@ -147,7 +156,12 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
         () => this.logger.log(`model version ${next.id}: ${next.served.populationSize} users' vectors and reconstruction errors ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`),
         (error: unknown) => this.logger.error(`model version ${next.id}: population failed: ${(error as Error).stack ?? String(error)}`),
       )
-      .then(() => next.warmSimilarItems(() => new Promise((resolve) => setImmediate(resolve))))
+      .then(() =>
+        next.warmSimilarItems(
+          () => new Promise((resolve) => setImmediate(resolve)),
+          this.threads.serves(next.id) ? (from, to, depth, deleted) => this.threads.similarLists(next.id, from, to, depth, deleted) : undefined,
+        ),
+      )
       .catch((error: unknown) => this.logger.error(`model version ${next.id}: similar items: ${String(error)}`))
       .finally(() => {
         next.warm = true;

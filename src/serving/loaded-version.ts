@@ -14,6 +14,20 @@ import { getModelIndex, internalItemIds, internalUserIds, putModelIndex, streamI
 /** similarItems neighbours kept per item (more than any page: hidden ones are filtered afterwards). */
 export const SIMILAR_DEPTH = 150;
 
+/** Columns per request when similar-item lists are computed in a model thread. */
+const SIMILAR_CHUNK = 16;
+
+/**
+ * Computes the similar-item lists of columns [from, to) elsewhere (SimilarLists.lists with the
+ * deleted columns excluded), or null when it cannot.
+ */
+export type SimilarListsSource = (
+  from: number,
+  to: number,
+  depth: number,
+  deleted: Int32Array,
+) => Promise<{ indices: Int32Array; scores: Float32Array } | null>;
+
 /** RATING interactions count as positives at or above this unless the version recorded its own. */
 export const DEFAULT_MIN_RATING = 3.5;
 
@@ -84,13 +98,44 @@ export class LoadedVersion {
    * similarItems then answers from memory. Call it once the population is ready (the lists of
    * most kinds mix in its co-occurrence). Stops early when the version is disposed.
    */
-  async warmSimilarItems(pause: () => Promise<void>): Promise<void> {
+  async warmSimilarItems(pause: () => Promise<void>, elsewhere?: SimilarListsSource): Promise<void> {
     // Lists answered before the population was read lack its co-occurrence part: recompute them.
     if (this.served.similarItemsFinal) this.similarMemo.clear();
     if (this.served.numItems > 20_000) return;
+    if (elsewhere && this.served.similarItemsFinal && this.served.similarItemsByScorer && (await this.warmElsewhere(elsewhere))) return;
     for (let col = 0; col < this.served.numItems && !this.disposed; col++) {
       if (this.itemOfColumn[col] >= 0) this.similarItems(col, SIMILAR_DEPTH);
       if (col % 16 === 15) await pause();
+    }
+  }
+
+  /**
+   * {@link warmSimilarItems} with the lists computed elsewhere (a model thread: SimilarLists over
+   * the same weights and population), a chunk of columns at a time; false (and nothing kept from
+   * a failed chunk on) when the source cannot compute them, so the caller computes them here.
+   */
+  private async warmElsewhere(source: SimilarListsSource): Promise<boolean> {
+    const n = this.served.numItems;
+    const deleted = Int32Array.from(Array.from(this.itemOfColumn).flatMap((id, c) => (id < 0 ? [c] : [])));
+    try {
+      for (let from = 0; from < n && !this.disposed; from += SIMILAR_CHUNK) {
+        const to = Math.min(n, from + SIMILAR_CHUNK);
+        const lists = await source(from, to, SIMILAR_DEPTH, deleted);
+        if (!lists) return false;
+        for (let c = from; c < to; c++) {
+          if (this.itemOfColumn[c] < 0) continue;
+          const list: Neighbor[] = [];
+          for (let j = 0; j < SIMILAR_DEPTH; j++) {
+            const index = lists.indices[(c - from) * SIMILAR_DEPTH + j];
+            if (index < 0) break;
+            list.push({ index, score: lists.scores[(c - from) * SIMILAR_DEPTH + j] });
+          }
+          this.similarMemo.set(c, list);
+        }
+      }
+      return true;
+    } catch {
+      return false;
     }
   }
 

@@ -6,7 +6,7 @@ import { excludeSet } from '../core/index/top-k.js';
 import { Ease } from '../core/models/ease.js';
 import { Ensemble } from '../core/models/ensemble.js';
 import { MultDAE } from '../core/models/mult-dae.js';
-import { ServedModel } from '../core/serving/served-model.js';
+import { populationModelWork, ServedModel } from '../core/serving/served-model.js';
 import { ModelPool } from './model-pool.js';
 
 /** 120 users over 80 items in four taste groups. */
@@ -86,6 +86,35 @@ describe('ModelPool (serving model threads)', () => {
     expect(pool.stats.replaced).toBeGreaterThanOrEqual(2);
     served.dispose();
   }, 60_000);
+
+  it("computes a population's errors and vectors and the similar-item lists in a thread exactly as the event loop does", async () => {
+    const dae = await MultDAE.fit(tf, data, { latentDim: 8, epochs: 3, batchSize: 40, seed: 3 });
+    const ease = Ease.fit(data, { lambda: 10 });
+    for (const [id, kind, model] of [[11, 'DAE', dae], [12, 'EASE', ease]] as const) {
+      await pool.load(id, kind, model.toBytes());
+      const rows = Int32Array.from({ length: data.numRows }, (_, r) => r).filter((r) => data.indptr[r + 1] > data.indptr[r]);
+      // Chunks of 50 rows: the parts are stitched back in order.
+      const there = await pool.population(id, { histories: data }, rows, 50);
+      const here = populationModelWork(model, { histories: data }, rows);
+      expect(there.errors).toEqual(here.errors);
+      expect(there.vectors).toEqual(here.vectors);
+      const served = await ServedModel.load(model, { histories: data }, { index: {} });
+      const deleted = Int32Array.from([5, 17]);
+      const lists = (await pool.similarLists(id, 10, 30, 12, deleted))!;
+      expect(served.similarItemsFinal && served.similarItemsByScorer).toBe(true);
+      for (let c = 10; c < 30; c++) {
+        const want = served.similarItems(c, 12, excludeSet(deleted));
+        const got = Array.from(lists.indices.subarray((c - 10) * 12, (c - 9) * 12)).filter((i) => i >= 0);
+        expect(got).toEqual(want.map((n) => n.index));
+        expect(Array.from(lists.scores.subarray((c - 10) * 12, (c - 10) * 12 + got.length))).toEqual(want.map((n) => Math.fround(n.score)));
+        expect(got).not.toContain(c);
+        expect(got).not.toContain(5);
+      }
+      served.dispose();
+      pool.unload(id);
+      await expect(pool.similarLists(id, 0, 1, 5, deleted)).rejects.toThrow(/population/);
+    }
+  }, 120_000);
 
   it('refuses a version it was never given', async () => {
     expect(pool.serves(99)).toBe(false);

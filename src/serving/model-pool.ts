@@ -17,7 +17,7 @@ import { Worker } from 'node:worker_threads';
 import { compiledEntry } from '../config/compiled-entry.js';
 import type { CsrMatrix } from '../core/data/csr.js';
 import { DeadlineExceededError } from '../core/serving/micro-batcher.js';
-import type { ScoreMaterial } from '../core/serving/served-model.js';
+import type { Population, ScoreMaterial } from '../core/serving/served-model.js';
 
 /** The compiled thread entry (dist/src/serving/model-worker.js). */
 export function modelWorkerEntry(): string {
@@ -28,11 +28,14 @@ export type ModelWorkerRequest =
   | { type: 'load'; seq: number; id: number; kind: string; weights: Uint8Array }
   | { type: 'unload'; seq: number; id: number }
   | { type: 'score'; seq: number; id: number; exact: boolean; numRows: number; numCols: number; indptr: Int32Array; indices: Int32Array; values: Float32Array }
-  | { type: 'sample'; seq: number; id: number; count: number; itemsPerUser: number; seed: number; exclude: Int32Array; latent?: { mean: Float32Array; std: Float32Array } };
+  | { type: 'sample'; seq: number; id: number; count: number; itemsPerUser: number; seed: number; exclude: Int32Array; latent?: { mean: Float32Array; std: Float32Array } }
+  | { type: 'population-data'; seq: number; id: number; histories: CsrMatrix; trainingRows?: Int32Array }
+  | { type: 'population'; seq: number; id: number; rows: Int32Array }
+  | { type: 'similar'; seq: number; id: number; from: number; to: number; depth: number; deleted: Int32Array };
 
 export type ModelWorkerReply =
   | { ready: true }
-  | { seq: number; ok: true; material?: ScoreMaterial; samples?: Int32Array[] }
+  | { seq: number; ok: true; material?: ScoreMaterial; samples?: Int32Array[]; population?: PopulationPart; lists?: SimilarListsPart | null }
   | { seq: number; ok: false; message: string };
 
 export interface ModelPoolOptions {
@@ -46,9 +49,15 @@ export interface ModelPoolOptions {
   entry?: string;
 }
 
+/** Errors and user vectors of some population rows (populationModelWork). */
+export type PopulationPart = { errors: Float64Array; vectors: Float32Array | null };
+/** Packed similar-item lists of a range of columns (SimilarLists.lists). */
+export type SimilarListsPart = { indices: Int32Array; scores: Float32Array };
+type Reply = { material?: ScoreMaterial; samples?: Int32Array[]; population?: PopulationPart; lists?: SimilarListsPart | null };
+
 interface Job {
   seq: number;
-  resolve: (reply: { material?: ScoreMaterial; samples?: Int32Array[] }) => void;
+  resolve: (reply: Reply) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout | null;
 }
@@ -58,6 +67,8 @@ interface Slot {
   jobs: Map<number, Job>;
   /** Versions this thread has been asked to load. */
   loaded: Set<number>;
+  /** Versions whose population histories this thread holds. */
+  populations: Set<number>;
 }
 
 export class ModelPool {
@@ -97,6 +108,7 @@ export class ModelPool {
   unload(id: number): void {
     if (!this.versions.delete(id)) return;
     for (const slot of this.slots) {
+      slot.populations.delete(id);
       if (!slot.loaded.delete(id)) continue;
       this.request(slot, { type: 'unload', seq: this.seq++, id }).catch(() => undefined);
     }
@@ -134,6 +146,52 @@ export class ModelPool {
     return reply.samples!;
   }
 
+  /**
+   * The model part of a version's population work (populationModelWork) in one thread, `chunk`
+   * rows per message so that recommendation batches sent meanwhile run between the chunks. The
+   * thread keeps the histories for {@link similarLists}. Rejects if the thread fails (the caller
+   * computes on the event loop instead).
+   */
+  async population(id: number, population: Population, rows: Int32Array, chunk = 256): Promise<PopulationPart> {
+    const slot = await this.populationSlot(id, population);
+    const errors = new Float64Array(rows.length);
+    let vectors: Float32Array | null = null;
+    for (let start = 0; start < rows.length; start += chunk) {
+      const part = (await this.request(slot, { type: 'population', seq: this.seq++, id, rows: rows.slice(start, start + chunk) }, this.options.deadlineMs)).population!;
+      errors.set(part.errors, start);
+      if (part.vectors) {
+        const dim = part.vectors.length / part.errors.length;
+        vectors ??= new Float32Array(rows.length * dim);
+        vectors.set(part.vectors, start * dim);
+      }
+    }
+    return { errors, vectors };
+  }
+
+  /**
+   * Similar-item lists of columns [from, to) of a version (SimilarLists.lists over the population
+   * given to {@link population} earlier), computed in the thread that holds that population; null
+   * when the model kind has no item scorer. Rejects when no thread holds the population.
+   */
+  async similarLists(id: number, from: number, to: number, depth: number, deleted: Int32Array): Promise<SimilarListsPart | null> {
+    const slot = this.slots.find((s) => s.populations.has(id));
+    if (!slot || !this.serves(id)) throw new Error(`no model thread holds the population of version ${id}`);
+    return (await this.request(slot, { type: 'similar', seq: this.seq++, id, from, to, depth, deleted }, this.options.deadlineMs)).lists ?? null;
+  }
+
+  /** The thread that holds (or is now given) a version's population histories. */
+  private async populationSlot(id: number, population: Population): Promise<Slot> {
+    if (!this.serves(id)) throw new Error(`model version ${id} is not loaded in the model threads`);
+    while (this.slots.length < this.options.threads) this.spawn();
+    const slot = this.slots.find((s) => s.populations.has(id)) ?? this.slots.reduce((best, s) => (s.jobs.size < best.jobs.size ? s : best));
+    await this.ensureLoaded(slot, id);
+    if (!slot.populations.has(id)) {
+      slot.populations.add(id);
+      await this.request(slot, { type: 'population-data', seq: this.seq++, id, histories: population.histories, trainingRows: population.trainingRows });
+    }
+    return slot;
+  }
+
   /** Terminates the threads; pending batches fail. */
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
@@ -160,7 +218,7 @@ export class ModelPool {
 
   private spawn(): Slot {
     const worker = new Worker(this.entry, { name: 'recoder-model', workerData: { backend: this.options.backend } });
-    const slot: Slot = { worker, jobs: new Map(), loaded: new Set() };
+    const slot: Slot = { worker, jobs: new Map(), loaded: new Set(), populations: new Set() };
     worker.on('message', (reply: ModelWorkerReply) => {
       if ('ready' in reply) return;
       const job = slot.jobs.get(reply.seq);
@@ -178,7 +236,7 @@ export class ModelPool {
     return slot;
   }
 
-  private request(slot: Slot, message: ModelWorkerRequest, deadlineMs?: number): Promise<{ material?: ScoreMaterial; samples?: Int32Array[] }> {
+  private request(slot: Slot, message: ModelWorkerRequest, deadlineMs?: number): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const job: Job = { seq: message.seq, resolve, reject, timer: null };
       if (deadlineMs !== undefined) {

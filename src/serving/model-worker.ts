@@ -7,7 +7,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CsrMatrix } from '../core/data/csr.js';
 import { initBackend } from '../core/engine/backend.js';
-import { disposeServable, scoreMaterial, materialBuffers, type ServableModel } from '../core/serving/served-model.js';
+import { excludeSet } from '../core/index/top-k.js';
+import { disposeServable, populationModelWork, scoreMaterial, materialBuffers, SimilarLists, type Population, type ServableModel } from '../core/serving/served-model.js';
 import { MultVAE } from '../core/models/mult-vae.js';
 import { modelFromBytes } from './model-bytes.js';
 import type { ModelWorkerReply, ModelWorkerRequest } from './model-pool.js';
@@ -16,6 +17,8 @@ if (!parentPort) throw new Error('model-worker.js runs as a worker thread (src/s
 const port = parentPort;
 const { tf } = await initBackend({ prefer: (workerData as { backend?: 'auto' | 'node' | 'wasm' | 'cpu' } | undefined)?.backend ?? 'auto', log: () => undefined });
 const models = new Map<number, ServableModel>();
+/** Population histories of a version (for its errors, vectors and similar-item lists) and its lists' scorer. */
+const populations = new Map<number, { population: Population; lists?: SimilarLists }>();
 
 port.on('message', (m: ModelWorkerRequest) => {
   try {
@@ -25,6 +28,8 @@ port.on('message', (m: ModelWorkerRequest) => {
     } else if (m.type === 'unload') {
       const model = models.get(m.id);
       models.delete(m.id);
+      populations.get(m.id)?.lists?.dispose();
+      populations.delete(m.id);
       if (model) disposeServable(model);
       port.postMessage({ seq: m.seq, ok: true } satisfies ModelWorkerReply);
     } else if (m.type === 'sample') {
@@ -34,6 +39,22 @@ port.on('message', (m: ModelWorkerRequest) => {
       const exclude = excluded.size ? { has: (c: number) => excluded.has(c), size: excluded.size } : undefined;
       const samples = model.sampleUsers(m.count, m.itemsPerUser, m.seed, { exclude, latent: m.latent }).map((s) => s.items);
       port.postMessage({ seq: m.seq, ok: true, samples } satisfies ModelWorkerReply);
+    } else if (m.type === 'population-data') {
+      populations.get(m.id)?.lists?.dispose();
+      populations.set(m.id, { population: { histories: m.histories, trainingRows: m.trainingRows } });
+      port.postMessage({ seq: m.seq, ok: true } satisfies ModelWorkerReply);
+    } else if (m.type === 'population' || m.type === 'similar') {
+      const model = models.get(m.id);
+      const held = populations.get(m.id);
+      if (!model || !held) throw new Error(`model version ${m.id} or its population is not loaded in this thread`);
+      if (m.type === 'population') {
+        const population = populationModelWork(model, held.population, m.rows);
+        port.postMessage({ seq: m.seq, ok: true, population } satisfies ModelWorkerReply, [population.errors.buffer as ArrayBuffer, ...(population.vectors ? [population.vectors.buffer as ArrayBuffer] : [])]);
+      } else {
+        held.lists ??= new SimilarLists(model, held.population.histories);
+        const lists = held.lists.lists(m.from, m.to, m.depth, excludeSet(m.deleted));
+        port.postMessage({ seq: m.seq, ok: true, lists } satisfies ModelWorkerReply, lists ? [lists.indices.buffer as ArrayBuffer, lists.scores.buffer as ArrayBuffer] : []);
+      }
     } else {
       const model = models.get(m.id);
       if (!model) throw new Error(`model version ${m.id} is not loaded in this thread`);

@@ -46,6 +46,11 @@ export interface ServedModelOptions {
   deferPopulation?: boolean;
   /** Called between batches of load-time work so a server keeps answering while a version loads. */
   yieldEvery?: () => Promise<void>;
+  /**
+   * Runs {@link populationModelWork} for the population's non-empty rows elsewhere (a model
+   * thread); resolves with every row's error and vector in order, or rejects to compute them here.
+   */
+  populationWork?: (population: Population, rows: Int32Array) => Promise<{ errors: Float64Array; vectors: Float32Array | null }>;
   /** Users per batch for load-time encoding and reconstruction. Default 256. */
   batchSize?: number;
 }
@@ -187,28 +192,27 @@ export class ServedModel {
     for (let r = 0; r < histories.numRows; r++) if (histories.indptr[r + 1] > histories.indptr[r]) nonEmpty.push(r);
     const errors = new Float64Array(histories.numRows).fill(Number.NaN);
     let userIndex: VectorIndex | null = null;
-    for (let start = 0; start < nonEmpty.length && !this.disposed; start += batch) {
-      const rows = nonEmpty.slice(start, start + batch);
-      const sub = csrSelectRows(histories, rows);
-      if (model instanceof Ease) {
-        const scores = model.score(sub);
-        rows.forEach((r, k) => (errors[r] = easeError(sub, k, scores.subarray(k * model.numItems, (k + 1) * model.numItems))));
-      } else {
-        const known = population.trainingRows ? Int32Array.from(rows, (r) => population.trainingRows![r]) : undefined;
-        const recon = model instanceof AutoRec ? model.reconstruct(sub, known) : model.reconstruct(sub);
-        rows.forEach((r, k) => (errors[r] = modelError(model.kind, sub, k, recon.subarray(k * model.numItems, (k + 1) * model.numItems))));
+    const dim = model instanceof Ease ? 0 : model.latentDim;
+    const userVectors = new Float32Array(nonEmpty.length * dim);
+    const rowsOf = Int32Array.from(nonEmpty);
+    // The model part (errors, vectors): in a model thread when offered (options.populationWork), else here in batches.
+    let offloaded = false;
+    if (options.populationWork && nonEmpty.length > 0) {
+      const done = await options.populationWork(population, rowsOf).catch(() => null);
+      if (done && !this.disposed) {
+        rowsOf.forEach((r, k) => (errors[r] = done.errors[k]));
+        if (dim > 0) userVectors.set(done.vectors!);
+        offloaded = true;
       }
+    }
+    for (let start = 0; !offloaded && start < nonEmpty.length && !this.disposed; start += batch) {
+      const rows = rowsOf.subarray(start, start + batch);
+      const part = populationModelWork(this.model, population, rows);
+      rows.forEach((r, k) => (errors[r] = part.errors[k]));
+      if (dim > 0) userVectors.set(part.vectors!, start * dim);
       await pause();
     }
     if (!(model instanceof Ease) && !this.disposed) {
-      const userVectors = new Float32Array(nonEmpty.length * model.latentDim);
-      for (let start = 0; start < nonEmpty.length && !this.disposed; start += batch) {
-        const rows = nonEmpty.slice(start, start + batch);
-        const sub = csrSelectRows(histories, rows);
-        const known = population.trainingRows ? Int32Array.from(rows, (r) => population.trainingRows![r]) : undefined;
-        userVectors.set(model instanceof AutoRec ? model.encode(sub, known) : model.encode(sub), start * model.latentDim);
-        await pause();
-      }
       if (model instanceof MultVAE && nonEmpty.length > 0) {
         // The population's encoder means as a diagonal Gaussian: synthetic users drawn from it
         // follow the real popularity far more closely than prior draws (see sampleUsers).
@@ -345,15 +349,15 @@ export class ServedModel {
    */
   similarItems(col: number, k: number, exclude: Exclusion = NO_EXCLUSION): Neighbor[] {
     this.checkColumn(col);
-    const self = { has: (i: number) => i === col || exclude.has(i), size: exclude.size + 1 };
     const scorer = this.itemScorer();
-    if (scorer) {
-      const scores = new Float32Array(this.numItems);
-      scorer(col, scores);
-      for (let j = 0; j < scores.length; j++) if (scores[j] !== scores[j]) scores[j] = -Infinity;
-      return topK(scores, k, self);
-    }
+    if (scorer) return scorerNeighbours(scorer, this.numItems, col, k, exclude);
+    const self = { has: (i: number) => i === col || exclude.has(i), size: exclude.size + 1 };
     return this.itemSimilarity!.search(this.itemSimilarity!.vector(col), k, self);
+  }
+
+  /** Whether {@link similarItems} scores every item with an item scorer ({@link SimilarLists} can compute its lists elsewhere). */
+  get similarItemsByScorer(): boolean {
+    return this.itemScorer() !== null;
   }
 
   /** Whether {@link similarItems} already uses the population's co-occurrence (kinds that mix it in). */
@@ -635,6 +639,81 @@ function itemScorerFor(model: ServableModel, interactions: CsrMatrix | null): (I
     return itemSimilarityScorer({ numItems: model.numItems, autoencoder, interactions: interactions ?? undefined }, options);
   }
   return null;
+}
+
+/** Item `col`'s k best neighbours by an item scorer (NaN scores never, `col` itself and `exclude` skipped). */
+function scorerNeighbours(scorer: ItemScorer, numItems: number, col: number, k: number, exclude: Exclusion): Neighbor[] {
+  const scores = new Float32Array(numItems);
+  scorer(col, scores);
+  for (let j = 0; j < scores.length; j++) if (scores[j] !== scores[j]) scores[j] = -Infinity;
+  return topK(scores, k, { has: (i: number) => i === col || exclude.has(i), size: exclude.size + 1 });
+}
+
+/**
+ * The model part of a population's load-time work for some of its rows (non-empty histories):
+ * each row's reconstruction error (EASE's own, else the autoencoder's: an ensemble's autoencoder
+ * member, or its EASE member when it has none) and, for an autoencoder, its user vector
+ * [rows × latentDim] (null for EASE). What {@link ServedModel.load} computes, here or in a model thread.
+ */
+export function populationModelWork(served: ServableModel, population: Population, rows: Int32Array): { errors: Float64Array; vectors: Float32Array | null } {
+  const model = served instanceof Ease ? served : (factorOf(served) ?? ((served as Ensemble).members[0].model as Ease));
+  const sub = csrSelectRows(population.histories, Array.from(rows));
+  const errors = new Float64Array(rows.length);
+  const n = model.numItems;
+  if (model instanceof Ease) {
+    const scores = model.score(sub);
+    for (let k = 0; k < rows.length; k++) errors[k] = easeError(sub, k, scores.subarray(k * n, (k + 1) * n));
+    return { errors, vectors: null };
+  }
+  const known = population.trainingRows ? Int32Array.from(rows, (r) => population.trainingRows![r]) : undefined;
+  const recon = model instanceof AutoRec ? model.reconstruct(sub, known) : model.reconstruct(sub);
+  for (let k = 0; k < rows.length; k++) errors[k] = modelError(model.kind, sub, k, recon.subarray(k * n, (k + 1) * n));
+  const vectors = model instanceof AutoRec ? model.encode(sub, known) : model.encode(sub);
+  return { errors, vectors };
+}
+
+/**
+ * The similar-item lists of a served model's kinds that score items with an item scorer (all but
+ * AutoRec), computed apart from a {@link ServedModel}, e.g. in a model thread: column c's list is
+ * exactly ServedModel.similarItems(c, depth, exclude) once the population is read.
+ */
+export class SimilarLists {
+  private readonly scorer: (ItemScorer & { dispose(): void }) | null;
+
+  constructor(
+    private readonly model: ServableModel,
+    population: CsrMatrix | null,
+  ) {
+    this.scorer = itemScorerFor(model, population);
+  }
+
+  /** Whether the model kind has an item scorer (AutoRec has not: {@link lists} returns null). */
+  get available(): boolean {
+    return this.scorer !== null;
+  }
+
+  /**
+   * Lists of the columns [from, to), packed: column c's neighbours at (c − from) · depth …, best
+   * first, index −1 (score NaN) past the end of a short list. Ascending column order is fastest.
+   */
+  lists(from: number, to: number, depth: number, exclude: Exclusion = NO_EXCLUSION): { indices: Int32Array; scores: Float32Array } | null {
+    if (!this.scorer) return null;
+    const count = Math.max(0, to - from);
+    const indices = new Int32Array(count * depth).fill(-1);
+    const scores = new Float32Array(count * depth).fill(Number.NaN);
+    for (let c = from; c < to; c++) {
+      const list = scorerNeighbours(this.scorer, this.model.numItems, c, depth, exclude);
+      list.forEach((nb, j) => {
+        indices[(c - from) * depth + j] = nb.index;
+        scores[(c - from) * depth + j] = nb.score;
+      });
+    }
+    return { indices, scores };
+  }
+
+  dispose(): void {
+    this.scorer?.dispose();
+  }
 }
 
 /** Whether {@link itemScorerFor} mixes in the population's co-occurrence for this model. */
