@@ -1,4 +1,10 @@
 import { readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+import type { CsrMatrix } from '../src/core/data/csr.js';
+import { Random } from '../src/core/data/random.js';
+import { excludeSet } from '../src/core/index/top-k.js';
+import { ExactIndex, HnswIndex, INDEX_DEFAULTS, recallAtK } from '../src/core/index/vector-index.js';
+import type { Autoencoder } from '../src/core/models/autoencoder.js';
 
 /**
  * What the server benchmarks share: the environment of a measured API process, a GraphQL POST,
@@ -58,4 +64,95 @@ export function rssMb(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+/** One autocannon run: requests per second, latency percentiles (ms), and failed answers. */
+export interface RunResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  failed: number;
+}
+
+/**
+ * autocannon on loopback: `query` with `variable` drawn from `ids` (seeded), `connections`
+ * connections for `seconds`. An answer fails unless it is HTTP 200 without GraphQL errors and its
+ * first field (or that field's `items`) holds exactly `expectItems` entries.
+ */
+export async function cannon(
+  port: number,
+  query: string,
+  variable: string,
+  ids: unknown[],
+  seconds: number,
+  connections: number,
+  expectItems: number,
+  onTick?: (elapsed: number) => void,
+): Promise<RunResult> {
+  const rng = new Random(7);
+  let failed = 0;
+  const instance = autocannon({
+    url: `http://127.0.0.1:${port}/graphql`,
+    connections,
+    duration: seconds,
+    timeout: 10,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ query, variables: { [variable]: ids[rng.int(ids.length)] } }) }),
+        onResponse: (status, body) => {
+          if (status !== 200) return void failed++;
+          const json = JSON.parse(body) as { errors?: unknown; data?: Record<string, { items?: unknown[] } | unknown[] | null> };
+          const data = json.data && Object.values(json.data)[0];
+          const items = Array.isArray(data) ? data : data?.items;
+          if (json.errors || !Array.isArray(items) || items.length !== expectItems) failed++;
+        },
+      },
+    ],
+  });
+  const t0 = Date.now();
+  const ticker = onTick ? setInterval(() => onTick((Date.now() - t0) / 1000), 250) : undefined;
+  const result = await instance;
+  clearInterval(ticker);
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    failed: failed + result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+/**
+ * Recall@10 of an HNSW graph over an autoencoder's item vectors (inner product, the serving
+ * build parameters of INDEX_DEFAULTS) against exact search, for the histories' queries with each
+ * history's items excluded; with the build time and the mean milliseconds per query of both.
+ */
+export async function hnswRecall(ae: Autoencoder, histories: CsrMatrix): Promise<{ recall: number; buildSeconds: number; hnswMs: number; exactMs: number }> {
+  const D = ae.itemVectorDim;
+  const vectors = ae.itemVectors();
+  const t1 = performance.now();
+  const hnsw = await HnswIndex.build('ip', D, vectors, INDEX_DEFAULTS.hnsw);
+  const buildSeconds = (performance.now() - t1) / 1000;
+  const exact = new ExactIndex('ip', D, vectors);
+  const queries = ae.userQueries(histories);
+  const approx = [];
+  const truth = [];
+  let tH = 0;
+  let tE = 0;
+  for (let k = 0; k < histories.numRows; k++) {
+    const q = queries.subarray(k * D, (k + 1) * D);
+    const seen = excludeSet(histories.indices.subarray(histories.indptr[k], histories.indptr[k + 1]));
+    let s = performance.now();
+    approx.push(hnsw.search(q, 10, seen));
+    tH += performance.now() - s;
+    s = performance.now();
+    truth.push(exact.search(q, 10, seen));
+    tE += performance.now() - s;
+  }
+  hnsw.dispose();
+  exact.dispose();
+  return { recall: recallAtK(approx, truth), buildSeconds, hnswMs: tH / histories.numRows, exactMs: tE / histories.numRows };
 }

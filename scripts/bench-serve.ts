@@ -37,14 +37,12 @@ import { MAX_ID_LIST, MAX_SYNTHETIC_ITEMS } from '../src/serving/serving.service
 import { csrFromTriples, csrSelectRows } from '../src/core/data/csr.js';
 import { Random } from '../src/core/data/random.js';
 import { initBackend } from '../src/core/engine/backend.js';
-import { excludeSet } from '../src/core/index/top-k.js';
-import { ExactIndex, HnswIndex, recallAtK } from '../src/core/index/vector-index.js';
 import type { Autoencoder } from '../src/core/models/autoencoder.js';
 import { Ease } from '../src/core/models/ease.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { activateModelVersion, activeModelVersionId, loadModelVersion } from '../src/registry/registry.queries.js';
 import { modelFromArtifact } from '../src/serving/loaded-version.js';
-import { BENCH_SERVER_ENV, postGraphql, rssMb, waitUntil } from './bench-lib.js';
+import { BENCH_SERVER_ENV, cannon, hnswRecall, postGraphql, rssMb, waitUntil, type RunResult } from './bench-lib.js';
 
 const HELP = `Usage: npm run bench:serve -- [--duration 20] [--connections 50] [--no-swap] [--no-recall] [--no-hammer] [--hammer-only] [--hammer-seconds 20]
 
@@ -58,13 +56,6 @@ const RECS_HISTORY = 'query($h: [ID!]!) { recommendationsForHistory(itemIds: $h,
 const HISTORY_ITEMS = 50;
 const SIMILAR = 'query($i: ID!) { similarItems(itemId: $i, limit: 20) { score item { id title } } }';
 
-interface RunResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  requests: number;
-  failed: number;
-}
 
 function start(script: string, env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', script)], {
@@ -78,42 +69,6 @@ function start(script: string, env: Record<string, string>): ChildProcess {
 
 const post = (port: number, query: string, variables: Record<string, unknown> = {}) => postGraphql(port, query, variables);
 const waitFor = (fn: () => Promise<boolean>, timeoutMs: number) => waitUntil('the servers', fn, timeoutMs, { intervalMs: 25 });
-
-async function cannon(port: number, query: string, variable: string, ids: unknown[], seconds: number, connections: number, expectItems: number, onTick?: (elapsed: number) => void): Promise<RunResult> {
-  const rng = new Random(7);
-  let failed = 0;
-  const instance = autocannon({
-    url: `http://127.0.0.1:${port}/graphql`,
-    connections,
-    duration: seconds,
-    timeout: 10,
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        setupRequest: (req) => ({ ...req, body: JSON.stringify({ query, variables: { [variable]: ids[rng.int(ids.length)] } }) }),
-        onResponse: (status, body) => {
-          if (status !== 200) return void failed++;
-          const json = JSON.parse(body) as { errors?: unknown; data?: Record<string, { items?: unknown[] } | unknown[] | null> };
-          const data = json.data && Object.values(json.data)[0];
-          const items = Array.isArray(data) ? data : data?.items;
-          if (json.errors || !Array.isArray(items) || items.length !== expectItems) failed++;
-        },
-      },
-    ],
-  });
-  const t0 = Date.now();
-  const ticker = onTick ? setInterval(() => onTick((Date.now() - t0) / 1000), 250) : undefined;
-  const result = await instance;
-  clearInterval(ticker);
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    requests: result.requests.total,
-    failed: failed + result.errors + result.timeouts + result.non2xx,
-  };
-}
 
 const STAGES = ['queue', 'sql', 'encode', 'search', 'parse', 'execute', 'serialize'] as const;
 
@@ -477,32 +432,12 @@ async function main(): Promise<void> {
       const histories = csrFromTriples(userRow.size, ae.numItems, r, c);
       const sample = Array.from({ length: Math.min(1000, histories.numRows) }, (_, k) => Math.floor((k * histories.numRows) / Math.min(1000, histories.numRows)));
       const sub = csrSelectRows(histories, sample);
-      const D = ae.itemVectorDim;
-      const vectors = ae.itemVectors();
-      const t1 = performance.now();
-      const hnsw = await HnswIndex.build('ip', D, vectors, { m: 16, efConstruction: 200, ef: 100 });
-      const buildSeconds = (performance.now() - t1) / 1000;
-      const exact = new ExactIndex('ip', D, vectors);
-      const queries = ae.userQueries(sub);
-      const approx = [];
-      const truth = [];
-      let tH = 0;
-      let tE = 0;
-      for (let k = 0; k < sample.length; k++) {
-        const q = queries.subarray(k * D, (k + 1) * D);
-        const seen = excludeSet(sub.indices.subarray(sub.indptr[k], sub.indptr[k + 1]));
-        let s = performance.now();
-        approx.push(hnsw.search(q, 10, seen));
-        tH += performance.now() - s;
-        s = performance.now();
-        truth.push(exact.search(q, 10, seen));
-        tE += performance.now() - s;
-      }
+      const recall = await hnswRecall(ae, sub);
       row(
         'HNSW recall@10 vs exact (served item vectors, seen excluded)',
-        recallAtK(approx, truth).toFixed(4),
+        recall.recall.toFixed(4),
         '≥ 0.99',
-        `${sample.length} users; ${ae.numItems} items × ${D}; build ${buildSeconds.toFixed(2)} s; ${(tH / sample.length).toFixed(3)} ms/query vs exact ${(tE / sample.length).toFixed(3)} ms`,
+        `${sample.length} users; ${ae.numItems} items × ${ae.itemVectorDim}; build ${recall.buildSeconds.toFixed(2)} s; ${recall.hnswMs.toFixed(3)} ms/query vs exact ${recall.exactMs.toFixed(3)} ms`,
       );
       ae.dispose();
     }
