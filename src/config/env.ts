@@ -12,6 +12,8 @@ export const PROJECT_ROOT = path.resolve(
 export interface Env {
   /** Postgres to use; when undefined an embedded Postgres is started (see database-bootstrap). */
   databaseUrl: string | undefined;
+  /** A read-only PostgreSQL (a streaming replica) for the hot read paths; null: DATABASE_URL serves them. */
+  databaseReadUrl: string | null;
   embeddedPgDir: string;
   embeddedPgPort: number;
   host: string;
@@ -100,6 +102,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     source,
     {
       DATABASE_URL: url({ default: undefined, desc: 'PostgreSQL URL; unset starts an embedded Postgres' }),
+      DATABASE_READ_URL: url({ default: undefined, desc: 'read-only PostgreSQL URL (a streaming replica) for the hot read paths' }),
       RECODER_EMBEDDED_PG_DIR: str({ default: path.join(PROJECT_ROOT, '.data', 'postgres') }),
       RECODER_EMBEDDED_PG_PORT: port({ default: 54329 }),
       HOST: str({ default: '127.0.0.1' }),
@@ -211,6 +214,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const production = raw.NODE_ENV === 'production';
   return {
     databaseUrl: raw.DATABASE_URL,
+    databaseReadUrl: raw.DATABASE_READ_URL ?? null,
     embeddedPgDir: path.resolve(raw.RECODER_EMBEDDED_PG_DIR),
     embeddedPgPort: raw.RECODER_EMBEDDED_PG_PORT,
     host: raw.HOST,

@@ -38,6 +38,14 @@ export class PgPool extends pg.Pool implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.end();
+    if (!this.ended) await this.end(); // the read pool may be this same pool, destroyed twice
   }
 }
+
+/**
+ * Token of the pool for the hot read paths (histories of recommendation batches, the population
+ * read at activation, popularity): a pool on DATABASE_READ_URL (a streaming replica) when it is
+ * set, else the primary {@link PgPool}. Reads there may lag the primary by the replica's delay;
+ * catalog rows (ItemCache, invalidated by NOTIFY from the primary) and writes stay on the primary.
+ */
+export const READ_POOL = Symbol('READ_POOL');

@@ -4,7 +4,7 @@ import type { Env } from '../config/env.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { initBackend } from '../core/engine/backend.js';
 import type { Tf } from '../core/models/autorec.js';
-import { PgPool } from '../database/pg-pool.js';
+import { PgPool, READ_POOL } from '../database/pg-pool.js';
 import { PgListener } from '../database/pg-listener.js';
 import { PrismaService } from '../database/prisma.service.js';
 import { ACTIVATION_CHANNEL, activateModelVersion, activeModelVersionId, getModelVersion, loadModelVersionPg, parseActivation, type ModelVersionSummary } from '../registry/registry.queries.js';
@@ -38,6 +38,8 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
     private readonly listener: PgListener,
     @Inject(ENV) private readonly env: Env,
     private readonly threads: ModelPool,
+    /** DATABASE_READ_URL's pool (or the primary): the population read at activation. */
+    @Inject(READ_POOL) private readonly reads: PgPool,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -115,6 +117,7 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
     const threadsHoldIt = new Promise<boolean>((resolve) => (inThreads = resolve));
     const loaded = await loadVersion(this.pool, artifact, {
       tf: this.tf!,
+      reads: this.reads,
       served: {
         index: { exactBelow: this.env.exactSearchBelow, hnsw: { ...this.env.hnsw, seed: 100 } },
         yieldEvery: () => new Promise((resolve) => setImmediate(resolve)),

@@ -211,6 +211,8 @@ export interface LoadOptions {
   tf: Tf;
   served: ServedModelOptions;
   log?: (message: string) => void;
+  /** Where the population's histories are read (DATABASE_READ_URL's pool); default `db`. */
+  reads?: pg.Pool;
 }
 
 /** Deserializes a version's weights into its model class. */
@@ -258,7 +260,7 @@ export async function loadVersion(db: pg.Pool, artifact: ModelVersionArtifact, o
       const rows: number[] = [];
       const cols: number[] = [];
       const vals: number[] = [];
-      await streamInteractions(db, (userId, itemId, kind, value) => {
+      await streamInteractions(options.reads ?? db, (userId, itemId, kind, value) => {
         const col = columnOfItem.get(itemId);
         if (col === undefined) return;
         const v = interactionValue(ratings, kind, value, minRating);

@@ -10,7 +10,7 @@ import { csrFromTriples } from '../core/data/csr.js';
 import { excludeAny } from '../core/index/top-k.js';
 import type { Ranker } from '../core/serving/served-model.js';
 import { DeadlineExceededError, MicroBatcher, QueueFullError, type BatchOutcome } from '../core/serving/micro-batcher.js';
-import { PgPool } from '../database/pg-pool.js';
+import { PgPool, READ_POOL } from '../database/pg-pool.js';
 import { ActiveModelService } from './active-model.service.js';
 import { VisualModelService } from './visual-model.service.js';
 import {
@@ -99,6 +99,8 @@ export class ServingService {
     private readonly stages: ServingStages,
     private readonly threads: ModelPool,
     @Inject(ENV) private readonly env: Env,
+    /** DATABASE_READ_URL's pool (or the primary): histories of recommendation batches, popularity. */
+    @Inject(READ_POOL) private readonly reads: PgPool,
   ) {
     const w = env.modelWork;
     this.batcher = new MicroBatcher<RankRequest, RankTicket>(
@@ -172,7 +174,7 @@ export class ServingService {
     const ratings = version?.served.kind === 'autorec';
     const userIds = [...new Set(batch.flatMap((r) => (r.kind === 'user' ? [r.externalId] : [])))];
     const t0 = performance.now();
-    const histories = await compactHistories(this.pool, userIds, ratings, version?.minRating ?? DEFAULT_MIN_RATING);
+    const histories = await compactHistories(this.reads, userIds, ratings, version?.minRating ?? DEFAULT_MIN_RATING);
     const t1 = performance.now();
     const tickets: RankTicket[] = batch.map((r) => {
       if (r.kind === 'items') return { version, user: null, ranker: null };
@@ -515,11 +517,11 @@ export class ServingService {
     if (!f.includeSeen) for (const id of seen) exclude.add(id);
     let ranked: Ranked[];
     if (f.categories) {
-      ranked = await popularItemIds(this.pool, { weights: this.env.popularityWeights, categories: f.categories, excludeItemIds: [...exclude], limit });
+      ranked = await popularItemIds(this.reads, { weights: this.env.popularityWeights, categories: f.categories, excludeItemIds: [...exclude], limit });
     } else {
       ranked = (await this.popularRanking()).filter((r) => !exclude.has(r.itemId));
       if (ranked.length < limit) {
-        ranked = await popularItemIds(this.pool, { weights: this.env.popularityWeights, excludeItemIds: [...exclude], limit });
+        ranked = await popularItemIds(this.reads, { weights: this.env.popularityWeights, excludeItemIds: [...exclude], limit });
       }
     }
     const head = ranked.slice(0, limit + 10);
@@ -536,7 +538,7 @@ export class ServingService {
   /** The top of the popularity ranking (server default weights), recomputed at most once a minute. */
   private async popularRanking(): Promise<Ranked[]> {
     if (this.popularity && performance.now() - this.popularity.at < POPULARITY_TTL_MS) return this.popularity.ranked;
-    this.popularityRefresh ??= popularItemIds(this.pool, { weights: this.env.popularityWeights, limit: POPULARITY_DEPTH })
+    this.popularityRefresh ??= popularItemIds(this.reads, { weights: this.env.popularityWeights, limit: POPULARITY_DEPTH })
       .then((ranked) => {
         this.popularity = { at: performance.now(), ranked };
         return ranked;
