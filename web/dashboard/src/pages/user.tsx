@@ -165,7 +165,7 @@ function AnonymousView(props: { itemIds: string[] }) {
             </button>
           )}
         </form>
-        <ItemPicker label="Add by title" onPick={(item) => go([...itemIds, item.id])} />
+        <ItemPicker label="Add by title" clearOnPick onPick={(item) => go([...itemIds, item.id])} />
         {tooMany && <div class="error" role="alert">At most {MAX_HISTORY.toLocaleString('en-US')} items ({itemIds.length.toLocaleString('en-US')} given).</div>}
         <ErrorBox error={model.error} />
         {itemIds.length > 0 && !tooMany && !model.error && (
@@ -199,10 +199,16 @@ function AnonymousView(props: { itemIds: string[] }) {
                     <tr key={id}>
                       <td>
                         <a href={href('items', id)}>{r?.item.title ?? id}</a>
+                        {recon && !r && (
+                          <div>
+                            <Badge kind="warn" title="The version has no vector for this item (no interactions when it was trained): the model reads the history without it.">
+                              not in version #{recon.modelVersionId}
+                            </Badge>
+                          </div>
+                        )}
                       </td>
-                      <td class="muted small">{recon && !r && <Badge kind="warn">not in version #{recon.modelVersionId}</Badge>}</td>
                       <td class="num">
-                        <button class="link small" title={`Remove ${r?.item.title ?? id}`} aria-label={`Remove ${r?.item.title ?? id}`} onClick={() => go(itemIds.filter((x) => x !== id))}>
+                        <button class="link" title={`Remove ${r?.item.title ?? id}`} aria-label={`Remove ${r?.item.title ?? id}`} onClick={() => go(itemIds.filter((x) => x !== id))}>
                           ✕
                         </button>
                       </td>
@@ -236,7 +242,9 @@ function ReconstructionCard(props: { recon: Recon | undefined; error: ApiError |
           <ul class="bars">
             {values.slice(0, 40).map((r) => (
               <li key={r.item.id}>
-                <span class="bar-label">{r.item.title ?? r.item.id}</span>
+                <span class="bar-label" title={r.item.title ?? r.item.id}>
+                  {r.item.title ?? r.item.id}
+                </span>
                 <span class="bar">
                   <span class={`bar-fill ${r.observed ? '' : 'unobserved'}`} style={{ width: `${Math.max(2, (100 * r.value) / max)}%` }} />
                 </span>
