@@ -41,6 +41,8 @@ const QUERIES: Record<string, [Role, string]> = {
   reconstructImage: ['READER', '{ reconstructImage(itemId: "i1") { error } }'],
   similarUsers: ['READER', '{ similarUsers(userId: "u1") { score } }'],
   reconstruction: ['READER', '{ reconstruction(userId: "u1") { error } }'],
+  reconstructionForHistory: ['READER', '{ reconstructionForHistory(itemIds: ["i1"]) { error } }'],
+  anomalyScoreForHistory: ['READER', '{ anomalyScoreForHistory(itemIds: ["i1"]) { error } }'],
   predictedRating: ['READER', '{ predictedRating(userId: "u1", itemId: "i1") }'],
   anomalousUsers: ['READER', '{ anomalousUsers { error } }'],
   userEmbedding: ['READER', '{ userEmbedding(userId: "u1") { dimension } }'],

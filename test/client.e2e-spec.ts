@@ -103,7 +103,7 @@ describe('@recoder/client against a real server', () => {
     expect((await client.modelVersions()).filter((v) => v.active).map((v) => v.id)).toEqual([run.versionId]);
   }, 240_000);
 
-  it('serves: recommendations, recommendationsForHistory, similarItems, popularItems, reconstruction, anomalyScore', async () => {
+  it('serves: recommendations, recommendationsForHistory, similarItems, popularItems, reconstruction, anomalyScore, the same for a history', async () => {
     const recs = await client.recommendations({ userId: 'u1', limit: 10 });
     expect(recs.source).toBe('MODEL');
     expect(recs.modelVersionId).toEqual(expect.any(Number));
@@ -136,6 +136,13 @@ describe('@recoder/client against a real server', () => {
     const anomaly = await client.anomalyScore('u1');
     expect(anomaly).toMatchObject({ modelVersionId: recs.modelVersionId });
     expect(anomaly!.percentile).toBeGreaterThanOrEqual(0);
+
+    const sessionReconstruction = await client.reconstructionForHistory({ itemIds: ['m3-0', 'm3-1', 'm3-0'], valuesFor: ['m3-2', 'm0-0'] });
+    expect(sessionReconstruction.items.map((i) => i.item.id)).toEqual(['m3-2', 'm0-0']);
+    expect(sessionReconstruction.items[0].value).toBeGreaterThan(sessionReconstruction.items[1].value);
+    const sessionAnomaly = await client.anomalyScoreForHistory(['m3-0', 'm3-1']);
+    expect(sessionAnomaly).toMatchObject({ modelVersionId: recs.modelVersionId, error: sessionReconstruction.error });
+    await expect(client.anomalyScoreForHistory(['m3-0', 'nope'])).rejects.toMatchObject({ code: 'UNKNOWN_ITEMS', field: 'itemIds' });
   });
 
   it('deleteUser removes the user and their interactions', async () => {

@@ -3,7 +3,14 @@ import { createApiKey } from '../src/auth/api-keys.queries.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { DASHBOARD_CSP } from '../src/dashboard/serve-dashboard.js';
 import { bootApp, gql, sql, testDatabaseUrl, truncateAll } from './helpers.js';
-import { GROUPS, PER_GROUP, seedTasteGroups, trainTestVersion } from './training-data.js';
+import { GROUPS, itemId, PER_GROUP, seedTasteGroups, tasteInteractions, trainTestVersion } from './training-data.js';
+
+const FOR_HISTORY = `query($h: [ID!]!, $v: [ID!]) {
+  reconstructionForHistory(itemIds: $h, valuesFor: $v) { modelVersionId unit error percentile items { value observed item { id } } }
+  anomalyScoreForHistory(itemIds: $h) { error percentile modelVersionId } }`;
+
+/** The items of taste-group user uN, in the order they were recorded. */
+const historyOf = (user: string) => tasteInteractions().filter((i) => i.userId === user).map((i) => i.itemId);
 
 const MAP = `query($of: LatentMapOf!, $limit: Int!) { latentMap(of: $of, limit: $limit) {
   modelVersionId of method explainedVariance total ids x y labels categories category anomalyPercentile } }`;
@@ -85,6 +92,14 @@ describe('dashboard API', () => {
     expect(res.errors![0].extensions.code).toBe('NO_ACTIVE_MODEL');
   });
 
+  it('an anonymous history needs an active version to be reconstructed or scored', async () => {
+    const h = historyOf('u0');
+    for (const q of ['reconstructionForHistory(itemIds: $h) { error }', 'anomalyScoreForHistory(itemIds: $h) { error }']) {
+      const res = await gql(app, `query($h: [ID!]!) { ${q} }`, { h });
+      expect(res.errors![0].extensions.code).toBe('NO_ACTIVE_MODEL');
+    }
+  });
+
   describe('with a Mult-DAE version active', () => {
     let version: number;
     beforeAll(async () => {
@@ -137,6 +152,112 @@ describe('dashboard API', () => {
       expect(s.within).toBeLessThan(0.75 * s.between);
       const top = (await gql(app, '{ anomalousUsers(limit: 1) { user { id } percentile } }')).data!.anomalousUsers[0];
       expect(m.anomalyPercentile[m.ids.indexOf(top.user.id)]).toBe(100);
+    });
+
+    it('reconstructs and scores an anonymous history exactly as a user with the same items', async () => {
+      const h = historyOf('u0');
+      expect(h).toHaveLength(12);
+      const res = await gql(app, FOR_HISTORY, { h });
+      expect(res.errors).toBeUndefined();
+      const r = res.data!.reconstructionForHistory;
+      expect(r).toMatchObject({ modelVersionId: version, unit: 'PROBABILITY' });
+      // A value per history item, in the order given, each observed.
+      expect(r.items.map((x: { item: { id: string } }) => x.item.id)).toEqual(h);
+      for (const x of r.items) {
+        expect(x.observed).toBe(true);
+        expect(x.value > 0 && x.value < 1).toBe(true);
+      }
+      const user = await gql(app, '{ reconstruction(userId: "u0") { error percentile items { value item { id } } } user(id: "u0") { anomalyScore { error percentile modelVersionId } } }');
+      expect(user.errors).toBeUndefined();
+      expect(r.error).toBeCloseTo(user.data!.reconstruction.error, 6);
+      expect(r.percentile).toBe(user.data!.reconstruction.percentile);
+      const byId = new Map(user.data!.reconstruction.items.map((x: { value: number; item: { id: string } }) => [x.item.id, x.value]));
+      for (const x of r.items) expect(x.value).toBeCloseTo(byId.get(x.item.id) as number, 6);
+      const score = res.data!.anomalyScoreForHistory;
+      expect(score.modelVersionId).toBe(version);
+      expect(score.error).toBeCloseTo(user.data!.user.anomalyScore.error, 6);
+      expect(score.percentile).toBe(user.data!.user.anomalyScore.percentile);
+      expect(score.error).toBeCloseTo(r.error, 6);
+      // Repeating an item changes nothing (a history is a set of positives).
+      const twice = (await gql(app, FOR_HISTORY, { h: [...h, h[0], h[1]] })).data!;
+      expect(twice.anomalyScoreForHistory.error).toBeCloseTo(score.error, 6);
+      expect(twice.reconstructionForHistory.items).toHaveLength(12);
+    });
+
+    it('scores a history spread over every taste group as more anomalous than any one-group history', async () => {
+      const coherent = (await gql(app, FOR_HISTORY, { h: historyOf('u1') })).data!.anomalyScoreForHistory;
+      const spread = Array.from({ length: 12 }, (_, k) => itemId(k % GROUPS, 20 + Math.floor(k / GROUPS)));
+      const res = await gql(app, FOR_HISTORY, { h: spread });
+      expect(res.errors).toBeUndefined();
+      const odd = res.data!.anomalyScoreForHistory;
+      expect(odd.error).toBeGreaterThan(coherent.error);
+      expect(odd.percentile).toBeGreaterThan(coherent.percentile);
+      expect(odd.percentile).toBeGreaterThanOrEqual(90);
+      expect(res.data!.reconstructionForHistory.percentile).toBe(odd.percentile);
+    });
+
+    it('gives values for the items asked (valuesFor): the history\'s group high, another group low', async () => {
+      const h = historyOf('u0'); // group 0
+      const res = await gql(app, FOR_HISTORY, { h, v: ['m0-0', 'm3-29', h[0]] });
+      expect(res.errors).toBeUndefined();
+      const [own, other, seen] = res.data!.reconstructionForHistory.items;
+      expect(own.item.id).toBe('m0-0');
+      expect(other).toMatchObject({ observed: false, item: { id: 'm3-29' } });
+      expect(seen).toMatchObject({ observed: true, item: { id: h[0] } });
+      expect(own.value).toBeGreaterThan(other.value);
+    });
+
+    it('ignores items the version has no vector for; a history of only those has no error and no score', async () => {
+      expect((await gql(app, 'mutation { upsertItems(items: [{ id: "fresh", title: "Fresh" }]) { id } }')).errors).toBeUndefined();
+      const some = await gql(app, FOR_HISTORY, { h: ['fresh', 'm2-0', 'm2-1'] });
+      expect(some.errors).toBeUndefined();
+      expect(some.data!.reconstructionForHistory.items.map((x: { item: { id: string } }) => x.item.id)).toEqual(['m2-0', 'm2-1']);
+      expect(some.data!.anomalyScoreForHistory).not.toBeNull();
+      const none = await gql(app, FOR_HISTORY, { h: ['fresh'] });
+      expect(none.errors).toBeUndefined();
+      expect(none.data!.reconstructionForHistory).toMatchObject({ error: null, percentile: null, items: [] });
+      expect(none.data!.anomalyScoreForHistory).toBeNull();
+      const empty = await gql(app, FOR_HISTORY, { h: [] });
+      expect(empty.data!.reconstructionForHistory).toMatchObject({ error: null, items: [] });
+      expect(empty.data!.anomalyScoreForHistory).toBeNull();
+      // Asking for the value of an item without a vector is an error naming it.
+      const asked = await gql(app, FOR_HISTORY, { h: ['m2-0'], v: ['m2-1', 'fresh'] });
+      expect(asked.errors![0].extensions).toMatchObject({ code: 'NOT_IN_MODEL', field: 'valuesFor[1]', id: 'fresh' });
+    });
+
+    it('refuses bad histories with a code and the field: unknown ids, bad ids, too many', async () => {
+      const expectError = async (variables: Record<string, unknown>, expected: Record<string, unknown>) => {
+        const res = await gql(app, FOR_HISTORY, variables);
+        expect(res.data ?? null).toBeNull();
+        // Both fields fail the same way (anomalyScoreForHistory is nullable: its error comes with data null for it).
+        for (const e of res.errors!) expect(e.extensions).toMatchObject(expected);
+        expect(res.errors!.length).toBeGreaterThanOrEqual(1);
+      };
+      await expectError({ h: ['m0-0', 'zzz', 'yyy'] }, { code: 'UNKNOWN_ITEMS', field: 'itemIds', ids: ['zzz', 'yyy'] });
+      const unknownValue = await gql(app, FOR_HISTORY, { h: ['m0-0'], v: ['nope'] });
+      expect(unknownValue.errors![0].extensions).toMatchObject({ code: 'UNKNOWN_ITEMS', field: 'valuesFor', ids: ['nope'] });
+      const blank = await gql(app, 'query($h: [ID!]!) { anomalyScoreForHistory(itemIds: $h) { error } }', { h: ['m0-0', ''] });
+      expect(blank.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'itemIds[1]' });
+      const many = Array.from({ length: 1001 }, (_, k) => `x${k}`);
+      const tooMany = await gql(app, 'query($h: [ID!]!) { reconstructionForHistory(itemIds: $h) { error } }', { h: many });
+      expect(tooMany.errors![0].extensions).toMatchObject({ code: 'BATCH_TOO_LARGE', field: 'itemIds' });
+      const tooManyScores = await gql(app, 'query($h: [ID!]!) { anomalyScoreForHistory(itemIds: $h) { error } }', { h: many });
+      expect(tooManyScores.errors![0].extensions).toMatchObject({ code: 'BATCH_TOO_LARGE', field: 'itemIds' });
+      const manyValues = Array.from({ length: 101 }, (_, k) => itemId(k % GROUPS, k % PER_GROUP));
+      const tooManyValues = await gql(app, FOR_HISTORY, { h: ['m0-0'], v: manyValues });
+      expect(tooManyValues.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'valuesFor' });
+    });
+
+    it('counts the history lists in the query cost (QUERY_TOO_COMPLEX before any work)', async () => {
+      const h = Array.from({ length: 1000 }, (_, k) => itemId(k % GROUPS, k % PER_GROUP));
+      const one = await gql(app, 'query($h: [ID!]!) { reconstructionForHistory(itemIds: $h) { error } }', { h });
+      expect(one.errors).toBeUndefined();
+      for (const field of ['reconstructionForHistory(itemIds: $h) { error }', 'anomalyScoreForHistory(itemIds: $h) { error }']) {
+        const aliased = `query($h: [ID!]!) { ${Array.from({ length: 21 }, (_, k) => `a${k}: ${field}`).join(' ')} }`;
+        const res = await gql(app, aliased, { h });
+        expect(res.status).toBe(400);
+        expect(res.errors![0]).toMatchObject({ message: expect.stringMatching(/^Query Cost limit of 20000 exceeded, found \d+\.$/), extensions: { code: 'QUERY_TOO_COMPLEX' } });
+      }
     });
 
     it('is refused for EASE versions, which have no latent vectors', async () => {

@@ -9,7 +9,7 @@ import { Random } from '../src/core/data/random.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { importInteractions } from '../src/interactions/import/index.js';
 import { launchBrowser, openOfflinePage, saveScreenshot, type OfflinePage, type PageGlobals } from './browser.js';
-import { bootApp, testDatabaseUrl, truncateAll } from './helpers.js';
+import { bootApp, sql, testDatabaseUrl, truncateAll } from './helpers.js';
 import { trainTestVersion, waitFor } from './training-data.js';
 
 const SIZE = 16;
@@ -51,6 +51,10 @@ describe('dashboard in a browser', () => {
   let adminKey: string;
   let first: number;
   let second: number;
+  /** The image autoencoder's training run (finished, activated). */
+  let convRun: number;
+  /** An item nobody rated: no version has a vector for it. */
+  let unrated: string;
   /** A GraphQL request with the admin key. */
   let admin: (query: string, variables?: Record<string, unknown>) => Promise<{ data?: any; errors?: { message: string; extensions: { code: string } }[] }>;
 
@@ -59,6 +63,7 @@ describe('dashboard in a browser', () => {
     await browser;
     await truncateAll();
     await importInteractions(testDatabaseUrl(), { path: path.join(PROJECT_ROOT, 'data', 'ml-latest-small'), format: 'movielens-latest' });
+    [{ unrated }] = await sql<{ unrated: string }>('SELECT external_id AS unrated FROM items i WHERE NOT EXISTS (SELECT 1 FROM interactions x WHERE x.item_id = i.id) ORDER BY i.id LIMIT 1');
     // Exact search (no HNSW graphs to build for 9,742 items): activations load in seconds.
     // The training thread at normal priority: on a busy machine a niced one barely runs.
     app = await bootApp({ auth: 'required', trainingWorker: 'thread', trainingThreadNice: 0, exactSearchBelow: 20_000, images: { size: SIZE, channels: 1, maxBytes: 1 << 20 } });
@@ -73,11 +78,8 @@ describe('dashboard in a browser', () => {
     }
     admin = (query, variables) =>
       app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, payload: { query, variables } }).then((r) => JSON.parse(r.body));
-    // Two small collaborative versions (the second active) and pictures of 36 films for the image autoencoder.
-    const small = { epochs: 2, hyperparameters: { latentDim: 16, hiddenUnits: [32], batchSize: 64, learningRate: 5e-3 } };
-    first = await trainTestVersion({ ...small, seed: 1 });
-    second = await trainTestVersion({ ...small, seed: 2 });
-    expect((await admin('mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: second })).errors).toBeUndefined();
+    // Pictures of 36 popular films, and the image autoencoder trained on them in the training
+    // thread while two small collaborative versions train here (the second is then activated).
     const rng = new Random(5);
     const films = ((await admin('{ popularItems(limit: 36) { item { id } } }')).data.popularItems as { item: { id: string } }[]).map((p) => p.item.id);
     for (const [k, id] of films.entries()) expect((await admin('mutation($id: ID!, $image: String!) { setItemImage(itemId: $id, image: $image) { size } }', { id, image: shapePng(k % 3, rng) })).errors).toBeUndefined();
@@ -85,8 +87,13 @@ describe('dashboard in a browser', () => {
       input: { kind: 'CONV_AE', epochs: 10, activate: 'ALWAYS', hyperparameters: { latentDim: 8, filters: [8, 16], batchSize: 16, learningRate: 5e-3 } },
     });
     expect(conv.errors).toBeUndefined();
+    convRun = conv.data.trainModel.id;
+    const small = { epochs: 1, hyperparameters: { latentDim: 16, hiddenUnits: [32], batchSize: 64, learningRate: 5e-3 } };
+    first = await trainTestVersion({ ...small, seed: 1 });
+    second = await trainTestVersion({ ...small, seed: 2 });
+    expect((await admin('mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: second })).errors).toBeUndefined();
     const done = await waitFor(
-      async () => (await admin('query($id: Int!) { trainingRun(id: $id) { status error activated } }', { id: conv.data.trainModel.id })).data.trainingRun,
+      async () => (await admin('query($id: Int!) { trainingRun(id: $id) { status error activated } }', { id: convRun })).data.trainingRun,
       (r) => r.status !== 'QUEUED' && r.status !== 'RUNNING',
       120_000,
     );
@@ -150,14 +157,20 @@ describe('dashboard in a browser', () => {
       expect(drawn).toBeGreaterThan(9_000);
       expect(await text(p.page, 'latent-map')).toContain(`Items of version #${second} · ${drawn.toLocaleString('en-US')} points`);
       expect(await text(p.page, 'legend')).toMatch(/Drama[\s\S]*Comedy[\s\S]*other/);
-      // Sweep the pointer over the map until a point's tooltip shows.
+      // Sweep the pointer over the middle of the map, from its centre (where the view centres the
+      // points) outwards, until a point's tooltip shows.
       const box = (await canvas.boundingBox())!;
+      const spots = Array.from({ length: 200 }, (_, k) => ({ fx: 0.3 + 0.4 * ((k % 20) / 19), fy: 0.3 + 0.4 * (Math.floor(k / 20) / 9) }));
+      spots.sort((a, b) => Math.hypot(a.fx - 0.5, a.fy - 0.5) - Math.hypot(b.fx - 0.5, b.fy - 0.5));
       let at: { x: number; y: number } | null = null;
-      for (let k = 0; k < 200 && !at; k++) {
-        const x = box.x + box.width * (0.3 + 0.4 * ((k % 20) / 19));
-        const y = box.y + box.height * (0.3 + 0.4 * (Math.floor(k / 20) / 9));
+      for (const { fx, fy } of spots) {
+        const x = box.x + box.width * fx;
+        const y = box.y + box.height * fy;
         await p.page.mouse.move(x, y);
-        if (await p.page.getByTestId('tooltip').count()) at = { x, y };
+        if (await p.page.getByTestId('tooltip').count()) {
+          at = { x, y };
+          break;
+        }
       }
       expect(at).not.toBeNull();
       expect(await text(p.page, 'tooltip')).toMatch(/\S+[\s\S]*id \d+/);
@@ -173,7 +186,7 @@ describe('dashboard in a browser', () => {
       expectOfflineAndClean(p, base);
     }, 60_000);
 
-    it("User explorer: a user's history, its reconstruction, recommendations and anomaly score; an anonymous history", async () => {
+    it("User explorer: a user's history, its reconstruction, recommendations and anomaly score", async () => {
       await p.page.goto(`${base}/dashboard/#/users`);
       await p.page.locator('input[name="userId"]').fill('414');
       await p.page.getByRole('button', { name: 'Explore' }).click();
@@ -185,12 +198,57 @@ describe('dashboard in a browser', () => {
       await p.page.getByTestId('recommendations').locator('tr').nth(19).waitFor();
       expect(await text(p.page, 'recommendations')).toContain(`Recommendations · version #${second}`);
       await saveScreenshot(p.page, 'dashboard-user.png');
+      expectOfflineAndClean(p, base);
+    }, 60_000);
+
+    it('User explorer: an anonymous history picked by title or typed as ids gets the same panels; unknown ids are named', async () => {
+      await p.page.goto(`${base}/dashboard/#/users`);
       await p.page.getByRole('link', { name: 'build an anonymous history' }).click();
       await p.page.locator('input[name="search"]').fill('toy story');
       await p.page.getByRole('button', { name: 'Toy Story (1995)' }).click();
       await p.page.waitForURL(/history=1$/);
-      await p.page.getByTestId('recommendations').locator('tr').nth(19).waitFor();
-      expect(await text(p.page, 'recommendations')).toContain(`version #${second}`);
+      await p.page.getByTestId('history').getByRole('link', { name: 'Toy Story (1995)' }).waitFor();
+      // Typed ids, one of them an item nobody rated (so the version has no vector for it).
+      const typed = ['1', '260', '1196', '2571', unrated];
+      await p.page.locator('input[name="itemIds"]').fill(typed.join(', '));
+      await p.page.getByRole('button', { name: 'Explore history' }).click();
+      await p.page.waitForURL(new RegExp(`history=${typed.join(',')}$`));
+      await p.page.locator('ul.bars li').nth(3).waitFor();
+      const api = (
+        await admin(
+          `query($h: [ID!]!) { anomalyScoreForHistory(itemIds: $h) { error percentile }
+            recommendationsForHistory(itemIds: $h, limit: 20) { items { item { title } } } }`,
+          { h: typed },
+        )
+      ).data;
+      // The page shows what the API answers for this history.
+      const recTitles = () => p.page.getByTestId('recommendations').locator('tr a').allInnerTexts();
+      const expected = api.recommendationsForHistory.items.map((r: { item: { title: string } }) => r.item.title);
+      expect(expected).toHaveLength(20);
+      await waitFor(recTitles, (t) => JSON.stringify(t) === JSON.stringify(expected), 30_000, 100);
+      expect(await text(p.page, 'recommendations')).toContain(`Recommendations · version #${second}`);
+      expect(await text(p.page, 'anomaly')).toMatch(new RegExp(`Anomaly score\\s+${api.anomalyScoreForHistory.error.toFixed(3)}\\s+percentile ${api.anomalyScoreForHistory.percentile.toFixed(1)}`, 'i'));
+      expect(await text(p.page, 'known')).toMatch(new RegExp(`Known to the model\\s+4\\s+version #${second}`, 'i'));
+      const history = p.page.getByTestId('history').locator('tr');
+      expect(await history.count()).toBe(5);
+      expect(await history.nth(1).innerText()).toContain('Star Wars: Episode IV - A New Hope (1977)');
+      expect(await history.nth(4).innerText()).toContain(`not in version #${second}`);
+      expect(await text(p.page, 'reconstruction')).toMatch(new RegExp(`Reconstruction \\(probability\\) · version #${second}[\\s\\S]*Matrix, The \\(1999\\)`));
+      expect(await p.page.locator('ul.bars li').count()).toBe(4);
+      await saveScreenshot(p.page, 'dashboard-user-anonymous.png');
+      // An item can be taken out again.
+      const remove = p.page.getByRole('button', { name: `Remove ${unrated}`, exact: true });
+      await remove.click();
+      await p.page.waitForURL(/history=1,260,1196,2571$/);
+      await remove.waitFor({ state: 'detached' });
+      expect(await p.page.getByTestId('history').locator('tr').count()).toBe(4);
+      expect(await p.page.getByTestId('history').innerText()).not.toContain('not in version');
+      // Unknown ids: the API's error, with its code and the ids, instead of the panels.
+      await p.page.locator('input[name="itemIds"]').fill('1, no-such-item');
+      await p.page.getByRole('button', { name: 'Explore history' }).click();
+      await p.page.getByRole('alert').getByText('UNKNOWN_ITEMS').waitFor();
+      expect(await p.page.getByRole('alert').innerText()).toMatch(/itemIds: 1 unknown item\(s\): no-such-item/);
+      expect(await p.page.getByTestId('reconstruction').count()).toBe(0);
       expectOfflineAndClean(p, base);
     }, 60_000);
 
@@ -229,6 +287,48 @@ describe('dashboard in a browser', () => {
     }, 60_000);
     afterAll(async () => p?.context.close());
 
+    it('Training: starts a run, its loss and validation curves grow while it trains, cancels it; a finished run shows its decision', async () => {
+      await p.page.goto(`${base}/dashboard/#/training`);
+      await p.page.getByTestId('start-run').waitFor();
+      await p.page.locator('select[name="kind"]').selectOption('DAE');
+      await p.page.locator('select[name="activate"]').selectOption('NEVER');
+      // A small Mult-DAE with far more epochs than the test waits for, no early stopping: the page,
+      // polling every second, shows the curve grow epoch by epoch, then the run is cancelled.
+      await p.page.locator('input[name="epochs"]').fill('1000');
+      await p.page.locator('input[name="hyperparameters"]').fill('{"patience": 1000, "latentDim": 16, "hiddenUnits": [32], "batchSize": 64}');
+      await p.page.getByRole('button', { name: 'Train' }).click();
+      await p.page.waitForURL(/#\/training\/\d+$/);
+      const runId = Number(p.page.url().split('/').pop());
+      const points = () =>
+        p.page.evaluate(() => {
+          const chart = (globalThis as unknown as PageGlobals).document.querySelector('[data-testid="loss-chart"]') as { getAttribute(name: string): string | null } | null;
+          return Number(chart?.getAttribute('data-points') ?? 0);
+        });
+      // The chart's point count grows: some epochs shown, then more, while the run is still going.
+      const early = await waitFor(points, (n) => n >= 1, 120_000, 100);
+      await waitFor(points, (n) => n > early, 120_000, 100);
+      expect(await text(p.page, 'run')).toMatch(/RUNNING[\s\S]*epoch \d+ of 1000/);
+      expect(await p.page.locator('[data-testid="validation-chart"] canvas').count()).toBe(1);
+      await saveScreenshot(p.page, 'dashboard-training.png');
+      await p.page.getByRole('button', { name: 'Cancel run' }).click();
+      await p.page.getByTestId('run').getByText('CANCELLED', { exact: true }).waitFor({ timeout: 60_000 });
+      const run = (await admin('query($id: Int!) { trainingRun(id: $id) { status history { epoch } versionId } }', { id: runId })).data.trainingRun;
+      expect(run).toMatchObject({ status: 'CANCELLED', versionId: null });
+      expect(run.history.length).toBeGreaterThan(early);
+      expect(run.history.length).toBeLessThan(1000);
+      // Every epoch it finished stays on the chart; nothing left to cancel.
+      await p.page.locator(`[data-testid="loss-chart"][data-points="${run.history.length}"]`).waitFor();
+      expect(await p.page.getByRole('button', { name: 'Cancel run' }).count()).toBe(0);
+      // A run that finished (the image autoencoder's, trained in the setup): its decision and reason.
+      await p.page.getByTestId('runs').getByRole('link', { name: new RegExp(`#${convRun}\\b`) }).click();
+      await p.page.waitForURL(new RegExp(`#/training/${convRun}$`));
+      await p.page.getByTestId('decision').waitFor();
+      expect(await text(p.page, 'decision')).toMatch(/^Activated: activated \(ALWAYS\); mse 0\.\d{4}/);
+      expect(await text(p.page, 'run')).toContain('SUCCEEDED');
+      await p.page.locator('[data-testid="loss-chart"][data-points="10"]').waitFor();
+      expectOfflineAndClean(p, base);
+    }, 300_000);
+
     it('Models: lists the versions with metrics, compares two, rolls back', async () => {
       await p.page.goto(`${base}/dashboard/#/models`);
       await p.page.locator(`tr[data-version="${first}"]`).waitFor();
@@ -247,43 +347,5 @@ describe('dashboard in a browser', () => {
       expect(await row(second).getByRole('button', { name: 'Activate' }).count()).toBe(1); // newer than the active one
       expectOfflineAndClean(p, base);
     }, 60_000);
-
-    it('Training: starts a run, the loss and validation curves grow while it trains, then the decision', async () => {
-      await p.page.goto(`${base}/dashboard/#/training`);
-      await p.page.getByTestId('start-run').waitFor();
-      await p.page.locator('select[name="kind"]').selectOption('DAE');
-      await p.page.locator('select[name="activate"]').selectOption('NEVER');
-      // The default Mult-DAE (a few seconds an epoch here): the page, polling every second, shows
-      // the curve part-way. No early stopping, so the run ends with every epoch.
-      await p.page.locator('input[name="epochs"]').fill('4');
-      await p.page.locator('input[name="hyperparameters"]').fill('{"patience": 50}');
-      await p.page.getByRole('button', { name: 'Train' }).click();
-      await p.page.waitForURL(/#\/training\/\d+$/);
-      const runId = Number(p.page.url().split('/').pop());
-      // The chart's point count, sampled until the run ends: it must take several values on the way.
-      const seen = new Set<number>();
-      await waitFor(
-        async () => {
-          const points = await p.page.evaluate(() => {
-            const chart = (globalThis as unknown as PageGlobals).document.querySelector('[data-testid="loss-chart"]') as { getAttribute(name: string): string | null } | null;
-            return chart?.getAttribute('data-points') ?? null;
-          });
-          if (points !== null) seen.add(Number(points));
-          return (await admin('query($id: Int!) { trainingRun(id: $id) { status } }', { id: runId })).data.trainingRun.status as string;
-        },
-        (status) => status === 'SUCCEEDED' || status === 'FAILED',
-        240_000,
-        100,
-      );
-      // Seen part-way (1 to 3 epochs) before it ended with all 4.
-      expect([...seen].filter((n) => n > 0 && n < 4).length).toBeGreaterThanOrEqual(1);
-      await p.page.getByTestId('decision').waitFor({ timeout: 10_000 });
-      expect(await text(p.page, 'decision')).toMatch(/^Not activated: not activated \(NEVER\)/);
-      await p.page.getByTestId('loss-chart').and(p.page.locator('[data-points="4"]')).waitFor();
-      expect(await p.page.locator('[data-testid="validation-chart"] canvas').count()).toBe(1);
-      expect(await text(p.page, 'run')).toContain('SUCCEEDED');
-      await saveScreenshot(p.page, 'dashboard-training.png');
-      expectOfflineAndClean(p, base);
-    }, 300_000);
   });
 });

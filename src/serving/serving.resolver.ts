@@ -77,6 +77,26 @@ export class ServingResolver {
     return this.serving.reconstruction(userId, itemIds);
   }
 
+  @Query(() => Reconstruction, {
+    description:
+      "The model's reconstruction of an anonymous history (items, at most 1,000, read as recommendationsForHistory reads them): a value per item " +
+      "(those of `valuesFor`, at most the page size, else every history item the model knows, in the order given), the history's error and its percentile among the users at activation.",
+  })
+  reconstructionForHistory(
+    @Args('itemIds', { type: () => [ID] }) itemIds: string[],
+    @Args('valuesFor', { type: () => [ID], nullable: true }) valuesFor?: string[],
+  ): Promise<Reconstruction> {
+    return this.serving.reconstructionForHistory(itemIds, valuesFor);
+  }
+
+  @Query(() => AnomalyScore, {
+    nullable: true,
+    description: 'Anomaly score of an anonymous history (items, at most 1,000) under the active model, as User.anomalyScore scores a user; null when the model knows none of the items.',
+  })
+  anomalyScoreForHistory(@Args('itemIds', { type: () => [ID] }) itemIds: string[]): Promise<AnomalyScore | null> {
+    return this.serving.anomalyScoreForHistory(itemIds);
+  }
+
   @Query(() => Float, { description: 'Predicted rating (1–5) of an item for a user; AutoRec versions only.' })
   predictedRating(@Args('userId', { type: () => ID }) userId: string, @Args('itemId', { type: () => ID }) itemId: string): Promise<number> {
     return this.serving.predictedRating(userId, itemId);

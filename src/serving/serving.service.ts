@@ -6,7 +6,7 @@ import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
 import { DomainError, ErrorCode, notFound } from '../common/domain-error.js';
 import { checkCategories, checkId, checkLimit } from '../common/validation.js';
-import { csrFromTriples } from '../core/data/csr.js';
+import { csrFromTriples, type CsrMatrix } from '../core/data/csr.js';
 import { excludeAny } from '../core/index/top-k.js';
 import type { Ranker } from '../core/serving/served-model.js';
 import { DeadlineExceededError, MicroBatcher, QueueFullError, type BatchOutcome } from '../core/serving/micro-batcher.js';
@@ -306,6 +306,31 @@ export class ServingService {
       const newestFirst = [...new Set(user.history.map((h) => h.itemId).reverse())];
       cols = newestFirst.map((id) => version.columnOf(id)).filter((c) => c >= 0 && observed.has(c)).slice(0, this.env.maxPageSize);
     }
+    return this.reconstructionOf(version, history, cols, observed);
+  }
+
+  /**
+   * The model's reconstruction of an anonymous history (a list of items, read as bare positives
+   * like recommendationsForHistory reads it): a value per item of `valuesFor`, else per history
+   * item the model knows (in the order given), with the history's error and its percentile.
+   */
+  async reconstructionForHistory(itemIds: string[], valuesFor: string[] | null | undefined): Promise<Reconstruction> {
+    const ids = await this.resolveItems('itemIds', itemIds);
+    let requested: number[] | null = null;
+    if (valuesFor != null) {
+      if (valuesFor.length > this.env.maxPageSize) throw new DomainError(ErrorCode.BAD_USER_INPUT, `valuesFor: at most ${this.env.maxPageSize} items`, 'valuesFor');
+      requested = await this.resolveItems('valuesFor', valuesFor);
+    }
+    const version = this.models.require();
+    const history = version.positivesRow(ids);
+    const observed = new Set(Array.from(history.indices.subarray(0, history.indptr[1])));
+    const cols = requested
+      ? requested.map((id, k) => this.columnOrThrow(version, id, valuesFor![k], `valuesFor[${k}]`))
+      : [...new Set(ids.map((id) => version.columnOf(id)).filter((c) => c >= 0))]; // at most MAX_ID_LIST, counted by the query cost
+    return this.reconstructionOf(version, history, cols, observed);
+  }
+
+  private async reconstructionOf(version: LoadedVersion, history: CsrMatrix, cols: number[], observed: Set<number>): Promise<Reconstruction> {
     await version.served.populationReady();
     const { values, error } = await this.modelWork(() => version.served.reconstructWithError(history));
     const byId = await this.items.byInternalIds(cols.map((c) => version.itemOfColumn[c]));
@@ -360,6 +385,16 @@ export class ServingService {
     if (!user) return null;
     await version.served.populationReady();
     const error = await this.modelWork(() => version.served.reconstructionError(version.historyRow(user.history)));
+    if (Number.isNaN(error)) return null;
+    return { error, percentile: version.served.percentile(error), modelVersionId: version.id };
+  }
+
+  /** The anomaly score of an anonymous history (as recommendationsForHistory reads it); null when the model knows none of its items. */
+  async anomalyScoreForHistory(itemIds: string[]): Promise<AnomalyScore | null> {
+    const ids = await this.resolveItems('itemIds', itemIds);
+    const version = this.models.require();
+    await version.served.populationReady();
+    const error = await this.modelWork(() => version.served.reconstructionError(version.positivesRow(ids)));
     if (Number.isNaN(error)) return null;
     return { error, percentile: version.served.percentile(error), modelVersionId: version.id };
   }

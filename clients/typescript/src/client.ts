@@ -5,12 +5,14 @@ import { PopularFallback, type FallbackOptions, type RecommendationsResult } fro
 import {
   ActivateModelVersionDocument,
   AnomalyScoreDocument,
+  AnomalyScoreForHistoryDocument,
   DeleteUserDocument,
   ModelVersionsDocument,
   PopularItemsDocument,
   RecommendationsDocument,
   RecommendationsForHistoryDocument,
   ReconstructionDocument,
+  ReconstructionForHistoryDocument,
   RecordInteractionsDocument,
   SetItemHiddenDocument,
   SetItemImageDocument,
@@ -23,6 +25,7 @@ import {
   UpsertUsersDocument,
   type ActivateModelVersionMutation,
   type AnomalyScoreQuery,
+  type AnomalyScoreForHistoryQuery,
   type DeleteUserMutation,
   type ModelVersionsQuery,
   type ModelVersionsQueryVariables,
@@ -32,6 +35,8 @@ import {
   type RecommendationsQueryVariables,
   type ReconstructionQuery,
   type ReconstructionQueryVariables,
+  type ReconstructionForHistoryQuery,
+  type ReconstructionForHistoryQueryVariables,
   type RecordInteractionInput,
   type RecordInteractionsMutation,
   type SetItemHiddenMutation,
@@ -225,6 +230,16 @@ export class RecoderClient {
   /** The user's anomaly score under the active model (null without a model or history); NOT_FOUND for an unknown user. */
   async anomalyScore(userId: string, options?: CallOptions): Promise<NonNullable<AnomalyScoreQuery['user']>['anomalyScore']> {
     return (await this.run(AnomalyScoreDocument, 'AnomalyScore', { userId }, true, options)).user.anomalyScore;
+  }
+
+  /** The model's reconstruction of an anonymous history (a value per item of `valuesFor`, else per history item it knows) and its error. */
+  async reconstructionForHistory(variables: ReconstructionForHistoryQueryVariables, options?: CallOptions): Promise<ReconstructionForHistoryQuery['reconstructionForHistory']> {
+    return (await this.run(ReconstructionForHistoryDocument, 'ReconstructionForHistory', variables, true, options)).reconstructionForHistory;
+  }
+
+  /** The anomaly score of an anonymous history under the active model (null when the model knows none of its items). */
+  async anomalyScoreForHistory(itemIds: string[], options?: CallOptions): Promise<AnomalyScoreForHistoryQuery['anomalyScoreForHistory']> {
+    return (await this.run(AnomalyScoreForHistoryDocument, 'AnomalyScoreForHistory', { itemIds }, true, options)).anomalyScoreForHistory;
   }
 
   // ── operate ─────────────────────────────────────────────────────────────────────────────────

@@ -265,6 +265,21 @@ export type ReconstructionQueryVariables = Exact<{
 
 export type ReconstructionQuery = { reconstruction: { modelVersionId: number, unit: ScoreUnit, error: number | null, percentile: number | null, items: Array<{ value: number, observed: boolean, item: { id: string, title: string | null, categories: Array<string>, attributes: Record<string, unknown>, hidden: boolean, createdAt: string, updatedAt: string } }> } };
 
+export type ReconstructionForHistoryQueryVariables = Exact<{
+  itemIds: Array<string> | string;
+  valuesFor?: Array<string> | string | null | undefined;
+}>;
+
+
+export type ReconstructionForHistoryQuery = { reconstructionForHistory: { modelVersionId: number, unit: ScoreUnit, error: number | null, percentile: number | null, items: Array<{ value: number, observed: boolean, item: { id: string, title: string | null, categories: Array<string>, attributes: Record<string, unknown>, hidden: boolean, createdAt: string, updatedAt: string } }> } };
+
+export type AnomalyScoreForHistoryQueryVariables = Exact<{
+  itemIds: Array<string> | string;
+}>;
+
+
+export type AnomalyScoreForHistoryQuery = { anomalyScoreForHistory: { error: number, percentile: number, modelVersionId: number } | null };
+
 export type AnomalyScoreQueryVariables = Exact<{
   userId: string;
 }>;
@@ -785,6 +800,40 @@ export const ReconstructionDocument = new TypedDocumentString(`
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<ReconstructionQuery, ReconstructionQueryVariables>;
+export const ReconstructionForHistoryDocument = new TypedDocumentString(`
+    query ReconstructionForHistory($itemIds: [ID!]!, $valuesFor: [ID!]) {
+  reconstructionForHistory(itemIds: $itemIds, valuesFor: $valuesFor) {
+    modelVersionId
+    unit
+    error
+    percentile
+    items {
+      value
+      observed
+      item {
+        ...ItemFields
+      }
+    }
+  }
+}
+    fragment ItemFields on Item {
+  id
+  title
+  categories
+  attributes
+  hidden
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<ReconstructionForHistoryQuery, ReconstructionForHistoryQueryVariables>;
+export const AnomalyScoreForHistoryDocument = new TypedDocumentString(`
+    query AnomalyScoreForHistory($itemIds: [ID!]!) {
+  anomalyScoreForHistory(itemIds: $itemIds) {
+    error
+    percentile
+    modelVersionId
+  }
+}
+    `) as unknown as TypedDocumentString<AnomalyScoreForHistoryQuery, AnomalyScoreForHistoryQueryVariables>;
 export const AnomalyScoreDocument = new TypedDocumentString(`
     query AnomalyScore($userId: ID!) {
   user(id: $userId) {

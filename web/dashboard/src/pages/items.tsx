@@ -34,7 +34,8 @@ const VisualQuery = graphql(`
 const png = (b64: string) => `data:image/png;base64,${b64}`;
 
 /** Search by title or id, with the results as a list to pick from (debounced). */
-export function ItemPicker(props: { label: string; onPick: (item: Found) => void }) {
+/** A search box listing the items whose id or title matches; `clearOnPick` empties it after a pick (for adding several items). */
+export function ItemPicker(props: { label: string; onPick: (item: Found) => void; clearOnPick?: boolean }) {
   const [text, setText] = useState('');
   const [query, setQuery] = useState('');
   useEffect(() => {
@@ -53,7 +54,16 @@ export function ItemPicker(props: { label: string; onPick: (item: Found) => void
           {found.data.searchItems.length === 0 && <li class="muted">No item matches “{query}”.</li>}
           {found.data.searchItems.map((item) => (
             <li key={item.id}>
-              <button class="link" onClick={() => props.onPick(item)}>
+              <button
+                class="link"
+                onClick={() => {
+                  if (props.clearOnPick) {
+                    setText('');
+                    setQuery('');
+                  }
+                  props.onPick(item);
+                }}
+              >
                 {item.title ?? item.id}
               </button>{' '}
               <span class="muted small">

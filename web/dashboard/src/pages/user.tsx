@@ -1,5 +1,5 @@
-import { useState } from 'preact/hooks';
-import { useQuery } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import { useQuery, type ApiError } from '../api';
 import { Badge, Card, ErrorBox, Loading } from '../components';
 import { fmt, fmtTime } from '../format';
 import { graphql, type ResultOf } from '../graphql';
@@ -34,7 +34,18 @@ const HistoryRecommendationsQuery = graphql(`
   }
 `);
 
+const HistoryModelViewQuery = graphql(`
+  query HistoryModelView($itemIds: [ID!]!) {
+    reconstructionForHistory(itemIds: $itemIds) { unit error percentile modelVersionId items { value observed item { id title } } }
+    anomalyScoreForHistory(itemIds: $itemIds) { error percentile modelVersionId }
+  }
+`);
+
 type Recs = ResultOf<typeof RecommendationsQuery>['recommendations'];
+type Recon = ResultOf<typeof ModelViewQuery>['reconstruction'];
+
+/** Most items an anonymous history may hold (the API's limit for `itemIds`). */
+const MAX_HISTORY = 1000;
 
 /** A user's history beside the model's reconstruction and recommendations; or an anonymous history. */
 export function UserPage(props: { route: Route }) {
@@ -73,8 +84,6 @@ function UserView(props: { id: string }) {
   if (!user.data) return user.error ? <ErrorBox error={user.error} /> : <Loading />;
   const u = user.data.user;
   const recon = model.data?.reconstruction;
-  const values = recon ? [...recon.items].sort((a, b) => b.value - a.value) : [];
-  const max = values.reduce((m, r) => Math.max(m, r.value), 0) || 1;
   return (
     <div class="grid">
       <Card title={`User ${u.id}`} testid="user-summary" class="span-3">
@@ -114,41 +123,29 @@ function UserView(props: { id: string }) {
           </tbody>
         </table>
       </Card>
-      <Card title={recon ? `Reconstruction (${recon.unit.toLowerCase()}) · version #${recon.modelVersionId}` : 'Reconstruction'} testid="reconstruction">
-        <ErrorBox error={model.error} />
-        {recon && (
-          <>
-            <p class="muted small">
-              How the model reads this history back: a value per history item; error {fmt(recon.error, 3)}
-              {recon.percentile !== null ? `, percentile ${recon.percentile.toFixed(1)}` : ''}.
-            </p>
-            <ul class="bars">
-              {values.slice(0, 40).map((r) => (
-                <li key={r.item.id}>
-                  <span class="bar-label">{r.item.title ?? r.item.id}</span>
-                  <span class="bar">
-                    <span class={`bar-fill ${r.observed ? '' : 'unobserved'}`} style={{ width: `${Math.max(2, (100 * r.value) / max)}%` }} />
-                  </span>
-                  <span class="bar-value">{r.value < 0.01 ? r.value.toExponential(1) : r.value.toFixed(3)}</span>
-                </li>
-              ))}
-            </ul>
-          </>
-        )}
-        {!recon && !model.error && <Loading />}
-      </Card>
+      <ReconstructionCard recon={recon} error={model.error} />
       <RecommendationList recs={recs.data?.recommendations} error={recs.error} />
     </div>
   );
 }
 
+/** Items typed as ids or picked by title, explored like a user: what the model reads back, its anomaly score, its recommendations. */
 function AnonymousView(props: { itemIds: string[] }) {
-  const [ids, setIds] = useState(props.itemIds.join(', '));
-  const recs = useQuery(HistoryRecommendationsQuery, props.itemIds.length ? { itemIds: props.itemIds } : null);
-  const go = (list: string[]) => navigate(`/users?history=${list.map(encodeURIComponent).join(',')}`);
+  const itemIds = props.itemIds;
+  const [ids, setIds] = useState(itemIds.join(', '));
+  useEffect(() => setIds(itemIds.join(', ')), [itemIds.join(',')]);
+  const tooMany = itemIds.length > MAX_HISTORY;
+  const variables = itemIds.length && !tooMany ? { itemIds } : null;
+  const model = useQuery(HistoryModelViewQuery, variables);
+  const recs = useQuery(HistoryRecommendationsQuery, variables);
+  const go = (list: string[]) => navigate(`/users?history=${[...new Set(list)].map(encodeURIComponent).join(',')}`);
+  // Answers for another history stay shown while the new one loads; an error belongs to the latest.
+  const recon = model.error ? undefined : model.data?.reconstructionForHistory;
+  const anomaly = model.error ? undefined : model.data?.anomalyScoreForHistory;
+  const known = new Map((recon?.items ?? []).map((r) => [r.item.id, r]));
   return (
     <div class="grid">
-      <Card title="Anonymous history" testid="anonymous" class="span-2">
+      <Card title="Anonymous history" testid="anonymous" class="span-3">
         <form
           class="inline-form"
           onSubmit={(e) => {
@@ -157,16 +154,108 @@ function AnonymousView(props: { itemIds: string[] }) {
           }}
         >
           <label>
-            Item ids <input name="itemIds" class="wide" value={ids} onInput={(e) => setIds(e.currentTarget.value)} placeholder="1, 260, 1196" />
+            Item ids <input name="itemIds" class="wide" value={ids} onInput={(e) => setIds(e.currentTarget.value)} placeholder="e.g. 1, 260, 1196" />
           </label>
           <button class="primary" type="submit">
-            Recommend
+            Explore history
           </button>
+          {itemIds.length > 0 && (
+            <button type="button" onClick={() => go([])}>
+              Clear
+            </button>
+          )}
         </form>
-        <ItemPicker label="Add by title" onPick={(item) => go([...props.itemIds, item.id])} />
+        <ItemPicker label="Add by title" clearOnPick onPick={(item) => go([...itemIds, item.id])} />
+        {tooMany && <div class="error" role="alert">At most {MAX_HISTORY.toLocaleString('en-US')} items ({itemIds.length.toLocaleString('en-US')} given).</div>}
+        <ErrorBox error={model.error} />
+        {itemIds.length > 0 && !tooMany && !model.error && (
+          <div class="stats summary">
+            <div class="stat">
+              <div class="stat-label">Items</div>
+              <div class="stat-value">{itemIds.length}</div>
+            </div>
+            <div class="stat" data-testid="known">
+              <div class="stat-label">Known to the model</div>
+              <div class="stat-value">{recon ? known.size : '…'}</div>
+              <div class="stat-hint">{recon ? `version #${recon.modelVersionId}` : ''}</div>
+            </div>
+            <div class="stat" data-testid="anomaly">
+              <div class="stat-label">Anomaly score</div>
+              <div class="stat-value">{anomaly ? fmt(anomaly.error, 3) : recon ? '—' : '…'}</div>
+              <div class="stat-hint">{anomaly ? `percentile ${anomaly.percentile.toFixed(1)}` : recon ? 'no item the model knows' : ''}</div>
+            </div>
+          </div>
+        )}
       </Card>
-      <RecommendationList recs={recs.data?.recommendationsForHistory} error={recs.error} />
+      {itemIds.length === 0 && <p class="muted span-3">Type item ids, or add items by title: the history is read as a session of positives, as recommendationsForHistory reads it.</p>}
+      {itemIds.length > 0 && !tooMany && !model.error && (
+        <>
+          <Card title="History (as given)" testid="history">
+            <table class="compact">
+              <tbody>
+                {itemIds.map((id) => {
+                  const r = known.get(id);
+                  return (
+                    <tr key={id}>
+                      <td>
+                        <a href={href('items', id)}>{r?.item.title ?? id}</a>
+                        {recon && !r && (
+                          <div>
+                            <Badge kind="warn" title="The version has no vector for this item (no interactions when it was trained): the model reads the history without it.">
+                              not in version #{recon.modelVersionId}
+                            </Badge>
+                          </div>
+                        )}
+                      </td>
+                      <td class="num">
+                        <button class="link" title={`Remove ${r?.item.title ?? id}`} aria-label={`Remove ${r?.item.title ?? id}`} onClick={() => go(itemIds.filter((x) => x !== id))}>
+                          ✕
+                        </button>
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </Card>
+          <ReconstructionCard recon={recon} error={undefined} />
+          <RecommendationList recs={recs.error ? undefined : recs.data?.recommendationsForHistory} error={recs.error} />
+        </>
+      )}
     </div>
+  );
+}
+
+function ReconstructionCard(props: { recon: Recon | undefined; error: ApiError | undefined }) {
+  const recon = props.recon;
+  const values = recon ? [...recon.items].sort((a, b) => b.value - a.value) : [];
+  const max = values.reduce((m, r) => Math.max(m, r.value), 0) || 1;
+  return (
+    <Card title={recon ? `Reconstruction (${recon.unit.toLowerCase()}) · version #${recon.modelVersionId}` : 'Reconstruction'} testid="reconstruction">
+      <ErrorBox error={props.error} />
+      {recon && (
+        <>
+          <p class="muted small">
+            How the model reads this history back: a value per history item; error {fmt(recon.error, 3)}
+            {recon.percentile !== null ? `, percentile ${recon.percentile.toFixed(1)}` : ''}.
+          </p>
+          <ul class="bars">
+            {values.slice(0, 40).map((r) => (
+              <li key={r.item.id}>
+                <span class="bar-label" title={r.item.title ?? r.item.id}>
+                  {r.item.title ?? r.item.id}
+                </span>
+                <span class="bar">
+                  <span class={`bar-fill ${r.observed ? '' : 'unobserved'}`} style={{ width: `${Math.max(2, (100 * r.value) / max)}%` }} />
+                </span>
+                <span class="bar-value">{r.value < 0.01 ? r.value.toExponential(1) : r.value.toFixed(3)}</span>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+      {!recon && !props.error && <Loading />}
+    </Card>
   );
 }
 
