@@ -16,7 +16,7 @@ import { applyMigrations } from '../src/database/migrations.js';
 import { quoteIdent, withDatabase } from '../src/database/pg-url.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { importInteractions } from '../src/interactions/import/importer.js';
-import { activateModelVersion } from '../src/registry/registry.queries.js';
+import { activateModelVersion } from '../src/registry/activation.js';
 import { trainVersion } from '../src/training/train-version.js';
 
 const DB = 'recoder_bench_anomaly';

@@ -42,8 +42,9 @@ import { ExactIndex, HnswIndex, recallAtK } from '../src/core/index/vector-index
 import type { Autoencoder } from '../src/core/models/autoencoder.js';
 import { Ease } from '../src/core/models/ease.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
-import { activateModelVersion, activeModelVersionId, loadModelVersion } from '../src/registry/registry.queries.js';
-import { modelFromArtifact } from '../src/serving/loaded-version.js';
+import { activateModelVersion } from '../src/registry/activation.js';
+import { modelFromArtifact } from '../src/registry/model-artifact.js';
+import { activeModelVersionId, loadModelVersion } from '../src/registry/model-versions.queries.js';
 import { BENCH_SERVER_ENV, postGraphql, rssMb, waitUntil } from './bench-lib.js';
 
 const HELP = `Usage: npm run bench:serve -- [--duration 20] [--connections 50] [--no-swap] [--no-recall] [--no-hammer] [--hammer-only] [--hammer-seconds 20]
@@ -338,7 +339,7 @@ async function main(): Promise<void> {
   const activeId = await activeModelVersionId(prisma);
   if (activeId === null) throw new Error('no active model version in this database: train one with --activate first');
   const users = (await client.query<{ id: string }>('SELECT external_id AS id FROM users u WHERE EXISTS (SELECT 1 FROM interactions i WHERE i.user_id = u.id)')).rows.map((r) => r.id);
-  const artifact = (await loadModelVersion(prisma, activeId))!;
+  const artifact = (await loadModelVersion(client, activeId))!;
   const items = artifact.itemIds;
   const counts = (await client.query<{ n: string }>('SELECT count(*) AS n FROM interactions')).rows[0].n;
   console.error(`database: ${users.length} users with interactions, ${counts} interactions; active version ${activeId} (${artifact.kind}, ${items.length} items)`);

@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { loadEnv } from '../src/config/env.js';
 import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
-import { activateModelVersion, activeModelVersionId, listModelVersions } from '../src/registry/registry.queries.js';
+import { activateModelVersion } from '../src/registry/activation.js';
+import { activeModelVersionId, listModelVersions } from '../src/registry/model-versions.queries.js';
 
 const HELP = `Usage: npm run models -- list [--limit 20]
        npm run models -- activate <id>

@@ -3,7 +3,7 @@ import { loadEnv } from '../src/config/env.js';
 import { initBackend, type InitBackendOptions } from '../src/core/engine/backend.js';
 import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
-import { activateModelVersion } from '../src/registry/registry.queries.js';
+import { activateModelVersion } from '../src/registry/activation.js';
 import { epochProgress } from '../src/training/epoch-progress.js';
 import { DEFAULT_EPOCHS, trainVersion, type TrainableKind } from '../src/training/train-version.js';
 import { trainVisualVersion } from '../src/training/train-visual.js';

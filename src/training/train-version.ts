@@ -12,8 +12,7 @@ import { Ease, EaseFitCancelled, maxEaseItems } from '../core/models/ease.js';
 import { Ensemble } from '../core/models/ensemble.js';
 import { MultDAE } from '../core/models/mult-dae.js';
 import { MultVAE } from '../core/models/mult-vae.js';
-import type { PrismaClient } from '../generated/prisma/client.js';
-import { saveModelVersion, type ModelVersionSummary } from '../registry/registry.queries.js';
+import { saveModelVersion, type ModelVersionSummary, type RegistryDb } from '../registry/model-versions.queries.js';
 import { loadTrainingData } from './training-data.js';
 
 export type TrainableKind = 'vae' | 'dae' | 'autorec' | 'ease' | 'auto';
@@ -119,7 +118,7 @@ export class TrainingCancelled extends Error {
 export async function trainVersion(
   tf: Tf,
   databaseUrl: string,
-  prisma: Pick<PrismaClient, 'modelVersion' | 'activeModel' | '$transaction' | '$queryRaw'>,
+  prisma: RegistryDb,
   o: TrainVersionOptions,
 ): Promise<TrainedVersion> {
   const seed = o.seed ?? 1;

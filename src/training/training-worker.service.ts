@@ -15,8 +15,9 @@ import { ConvAutoencoder, type ImageBatch } from '../core/models/conv-ae.js';
 import { Ease } from '../core/models/ease.js';
 import { Ensemble } from '../core/models/ensemble.js';
 import { DATABASE_URL, PrismaService } from '../database/prisma.service.js';
-import { activateModelVersion, activeModelVersionId, loadModelVersion, VISUAL_SLOT } from '../registry/registry.queries.js';
-import { modelFromArtifact } from '../serving/loaded-version.js';
+import { VISUAL_SLOT } from '../registry/activation.js';
+import { modelFromArtifact } from '../registry/model-artifact.js';
+import { ModelRegistry } from '../registry/model-registry.service.js';
 import { JobQueue, RETRAIN_QUEUE, TRAINING_QUEUE, type TrainingJobData } from './job-queue.js';
 import {
   claimRun,
@@ -60,6 +61,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
 
   constructor(
     private readonly prisma: PrismaService,
+    private readonly registry: ModelRegistry,
     private readonly jobs: JobQueue,
     private readonly runs: TrainingRunsService,
     @Inject(DATABASE_URL) private readonly url: string,
@@ -245,7 +247,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
       });
       await writes;
       const { comparison, activate, decision } = decide(run, result.metrics, result.baseline);
-      if (activate) await activateModelVersion(this.prisma, result.version.id);
+      if (activate) await this.registry.activate(result.version.id);
       await finishRun(this.prisma, run.id, {
         status: 'SUCCEEDED',
         versionId: result.version.id,
@@ -277,9 +279,9 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
 
   /** The active visual version's mean squared error on this run's held-out images (same shape only). */
   private async scoreActiveVisual(heldOut: ImageBatch): Promise<Baseline | null> {
-    const activeId = await activeModelVersionId(this.prisma, VISUAL_SLOT);
+    const activeId = await this.registry.activeId(VISUAL_SLOT);
     if (activeId === null) return null;
-    const artifact = await loadModelVersion(this.prisma, activeId);
+    const artifact = await this.registry.load(activeId);
     if (!artifact || artifact.kind !== 'CONV_AE') return null;
     const model = ConvAutoencoder.fromBytes(this.tf!, artifact.weights);
     try {
@@ -294,9 +296,9 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
 
   /** The active version's metrics on this run's held-out users (over this run's item columns). */
   private async scoreActive(validation: { foldIn: CsrMatrix; heldOut: CsrMatrix }, itemIds: string[]): Promise<Baseline | null> {
-    const activeId = await activeModelVersionId(this.prisma);
+    const activeId = await this.registry.activeId();
     if (activeId === null) return null;
-    const artifact = await loadModelVersion(this.prisma, activeId);
+    const artifact = await this.registry.load(activeId);
     if (!artifact) return null;
     if (artifact.kind === 'AUTOREC') return { versionId: activeId, metrics: {} };
     const model = modelFromArtifact(this.tf!, artifact);
