@@ -71,7 +71,7 @@ describe('model registry (real Postgres)', () => {
     const summary = await getModelVersion(prisma, saved.id);
     const { itemIds, userIds, weights, ...rest } = viaPg!;
     expect(rest).toEqual(summary);
-    expect({ itemIds, userIds, weights: Array.from(weights) }).toEqual({ itemIds: loaded!.itemIds, userIds: null, weights: Array.from(model.toBytes()) });
+    expect({ itemIds, userIds, weights: Array.from(weights) }).toEqual({ itemIds: loaded!.itemIds, userIds: null, weights: Array.from(loaded!.weights) });
   });
 
   it('reads the weights in slices (large versions exceed a V8 string as hex): the loader returns every byte', async () => {
