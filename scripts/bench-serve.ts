@@ -39,8 +39,6 @@ import { Random } from '../src/core/data/random.js';
 import { initBackend } from '../src/core/engine/backend.js';
 import { excludeSet } from '../src/core/index/top-k.js';
 import { ExactIndex, HnswIndex, recallAtK } from '../src/core/index/vector-index.js';
-import type { Autoencoder } from '../src/core/models/autoencoder.js';
-import { Ease } from '../src/core/models/ease.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { activateModelVersion } from '../src/registry/activation.js';
 import { modelFromArtifact } from '../src/registry/model-artifact.js';
@@ -461,8 +459,8 @@ async function main(): Promise<void> {
   if (!values['no-recall']) {
     const { tf } = await initBackend({ log: () => undefined });
     const model = modelFromArtifact(tf, artifact);
-    if (!(model instanceof Ease)) {
-      const ae = model as Autoencoder;
+    const ae = model.factor;
+    if (ae) {
       const colOf = new Map(artifact.itemIds.map((e, c) => [e, c]));
       const { rows } = await client.query<{ u: number; e: string }>('SELECT i.user_id AS u, it.external_id AS e FROM interactions i JOIN items it ON it.id = i.item_id');
       const userRow = new Map<number, number>();

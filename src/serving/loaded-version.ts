@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { csrFromTriples, type CsrMatrix } from '../core/data/csr.js';
 import type { Tf } from '../core/models/autorec.js';
-import { Ease } from '../core/models/ease.js';
 import { NO_EXCLUSION, type Exclusion, type Neighbor } from '../core/index/top-k.js';
 import { ServedModel, type Population, type ServedModelOptions } from '../core/serving/served-model.js';
 import { modelFromArtifact } from '../registry/model-artifact.js';
@@ -236,7 +235,7 @@ export async function loadVersion(db: pg.Pool, artifact: ModelVersionArtifact, o
     );
     return new LoadedVersion(summary, served, itemOfColumn, users, minRating, seconds);
   } catch (error) {
-    if (!(model instanceof Ease)) model.dispose();
+    model.dispose();
     throw error;
   }
 }

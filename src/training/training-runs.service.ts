@@ -7,6 +7,7 @@ import { PrismaService } from '../database/prisma.service.js';
 import type { ActivationPolicy, ModelKind, TrainingStatus } from '../generated/prisma/enums.js';
 import { TRAINING_QUEUE, JobQueue } from './job-queue.js';
 import { DEFAULT_EPOCHS } from './train-version.js';
+import { trainableKind } from '../registry/model-kinds.js';
 import { createRun, getRun, listRuns, pendingRunExists, requestCancel, setRunJob, type TrainingRunRow } from './training-runs.queries.js';
 
 const bad = (field: string, message: string) => new DomainError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, field);
@@ -128,7 +129,7 @@ export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<str
 function plannedEpochs(kind: ModelKind, requested: number | undefined): number | null {
   if (kind === 'EASE' || kind === 'AUTO' || kind === 'ENSEMBLE') return null;
   // VAE/DAE without a request: planned from the number of users once the worker has read the data.
-  return requested ?? DEFAULT_EPOCHS[kind.toLowerCase() as keyof typeof DEFAULT_EPOCHS];
+  return requested ?? DEFAULT_EPOCHS[kind === 'CONV_AE' ? 'conv_ae' : trainableKind(kind)];
 }
 
 /** Training runs for the API: queue (trainModel), read, cancel. Workers run them (training-worker.ts). */

@@ -12,11 +12,10 @@ import { evaluateRanking } from '../core/eval/metrics.js';
 import type { Tf } from '../core/models/autorec.js';
 import type { EpochReport } from '../core/models/autoencoder.js';
 import { ConvAutoencoder, type ImageBatch } from '../core/models/conv-ae.js';
-import { Ease } from '../core/models/ease.js';
-import { Ensemble } from '../core/models/ensemble.js';
 import { DATABASE_URL, PrismaService } from '../database/prisma.service.js';
 import { VISUAL_SLOT } from '../registry/activation.js';
 import { modelFromArtifact } from '../registry/model-artifact.js';
+import { trainableKind } from '../registry/model-kinds.js';
 import { ModelRegistry } from '../registry/model-registry.service.js';
 import { JobQueue, RETRAIN_QUEUE, TRAINING_QUEUE, type TrainingJobData } from './job-queue.js';
 import {
@@ -32,7 +31,7 @@ import {
   type TrainingRunRow,
 } from './training-runs.queries.js';
 import { TrainingRunsService } from './training-runs.service.js';
-import { TrainingCancelled, trainVersion, type Baseline, type TrainableKind } from './train-version.js';
+import { TrainingCancelled, trainVersion, type Baseline } from './train-version.js';
 import { trainVisualVersion } from './train-visual.js';
 
 /** Session advisory lock held by the worker that is training (released when its connection ends). */
@@ -169,7 +168,6 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
 
   private async execute(run: TrainingRunRow): Promise<void> {
     const h = run.hyperparameters;
-    const kind = run.kind.toLowerCase() as TrainableKind;
     let cancel = false;
     let lockLost = false;
     let writes: Promise<unknown> = Promise.resolve();
@@ -225,7 +223,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
             log: (m) => this.logger.log(`run ${run.id}: ${m}`),
           })
         : await trainVersion(this.tf!, this.url, this.prisma, {
-        kind,
+        kind: trainableKind(run.kind),
         epochs: h.epochs as number | undefined,
         seed: (h.seed as number | undefined) ?? 1,
         minRating: h.minRating as number | undefined,
@@ -233,7 +231,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
         validationUsers: h.validationUsers as number | undefined,
         budgetSeconds: (h.budgetSeconds as number | undefined) ?? this.env.autoBudgetSeconds,
         hyperparameters: extra,
-        name: `${kind}-run${run.id}`,
+        name: `${trainableKind(run.kind)}-run${run.id}`,
         backend: this.backendName,
         onData,
         onEpoch: (e) => onEpoch(e),
@@ -242,7 +240,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
         onCandidateEpoch: (candidate, e) => onEpoch(e, candidate),
         onCandidate: (c) => write(() => recordCandidate(this.prisma, run.id, c)),
         shouldStop: () => cancel || lockLost || this.stopping,
-        scoreBaseline: kind === 'autorec' ? undefined : (validation, itemIds) => this.scoreActive(validation, itemIds),
+        scoreBaseline: run.kind === 'AUTOREC' ? undefined : (validation, itemIds) => this.scoreActive(validation, itemIds),
         log: (m) => this.logger.log(`run ${run.id}: ${m}`),
       });
       await writes;
@@ -303,11 +301,10 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
     if (artifact.kind === 'AUTOREC') return { versionId: activeId, metrics: {} };
     const model = modelFromArtifact(this.tf!, artifact);
     try {
-      const score = model instanceof Ease || model instanceof Ensemble ? (h: CsrMatrix) => model.score(h) : (h: CsrMatrix) => model.reconstruct(h);
-      const metrics = evaluateRanking(crossCatalogScorer(score, artifact.itemIds, itemIds), validation.foldIn, validation.heldOut);
+      const metrics = evaluateRanking(crossCatalogScorer((h: CsrMatrix) => model.score(h), artifact.itemIds, itemIds), validation.foldIn, validation.heldOut);
       return { versionId: activeId, metrics };
     } finally {
-      if (!(model instanceof Ease)) model.dispose();
+      model.dispose();
     }
   }
 }

@@ -5,6 +5,7 @@ import { matMulFast } from '../engine/ops.js';
 import { mae, rmse } from '../eval/metrics.js';
 import { Adam } from './adam.js';
 import type { Autoencoder, FitOptions } from './autoencoder.js';
+import { rowErrors, type ScoreMaterial } from './servable.js';
 
 /** The tfjs namespace the model runs on (from the engine's backend selection). */
 export type Tf = typeof tfjs;
@@ -148,6 +149,8 @@ interface AutoRecState {
  */
 export class AutoRec implements Autoencoder {
   readonly kind = 'autorec' as const;
+  readonly scoreUnit = 'rating' as const;
+  readonly itemScorerUsesCooccurrence = false;
   readonly numUsers: number;
   readonly numItems: number;
   readonly latentDim: number;
@@ -614,6 +617,40 @@ export class AutoRec implements Autoencoder {
     });
   }
 
+  /** The model gives its own user and item vectors. */
+  get factor(): this {
+    return this;
+  }
+
+  /** The raw predicted ratings (see {@link reconstruct}). */
+  score(histories: CsrMatrix): Float32Array {
+    return this.reconstruct(histories);
+  }
+
+  /** Queries [W_u, b_u] (known users) or the fold-in fit, for the inner-product index. */
+  scoreMaterial(histories: CsrMatrix): ScoreMaterial {
+    return { kind: 'queries', queries: this.userQueries(histories) };
+  }
+
+  /** RMSE of each history's reconstructed ratings (clipped to [1, 5]) over its rated items. */
+  reconstructionErrors(histories: CsrMatrix, trainingRows?: ArrayLike<number>): Float64Array {
+    const recon = this.reconstruct(histories, trainingRows);
+    const n = this.numItems;
+    return rowErrors(histories, (r) => ratingRmse(histories, r, recon.subarray(r * n, (r + 1) * n)));
+  }
+
+  /** Predicted ratings clipped to [1, 5] and the history's error. */
+  reconstructInUnit(history: CsrMatrix): { values: Float32Array; error: number } {
+    const raw = this.reconstruct(history);
+    const empty = history.indptr[1] === history.indptr[0];
+    return { values: raw.map((x) => clipRating(x)), error: empty ? Number.NaN : ratingRmse(history, 0, raw) };
+  }
+
+  /** None: similar items are the cosine of the item vectors W_i (docs/similarity.md). */
+  itemScorer(): null {
+    return null;
+  }
+
   /** The model holds no tensors between calls; this drops its arrays and makes it unusable. */
   dispose(): void {
     this.disposed = true;
@@ -720,4 +757,14 @@ function choleskySolve(A: Float64Array, y: Float64Array, n: number): Float64Arra
     x[i] = s / A[i * n + i];
   }
   return x;
+}
+
+/** RMSE of row `row`'s ratings against its reconstruction (clipped to [1, 5]) over the rated items. */
+function ratingRmse(histories: CsrMatrix, row: number, recon: Float32Array): number {
+  const lo = histories.indptr[row];
+  const hi = histories.indptr[row + 1];
+  if (hi === lo) return Number.NaN;
+  let se = 0;
+  for (let k = lo; k < hi; k++) se += (clipRating(recon[histories.indices[k]]) - histories.values[k]) ** 2;
+  return Math.sqrt(se / (hi - lo));
 }

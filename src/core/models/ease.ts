@@ -3,6 +3,8 @@ import type { CsrMatrix } from '../data/csr.js';
 import { easeFitJob, type EasePlan, type EasePlanOptions } from './ease-fit.js';
 import { EaseFitCancelled, jsGemmExecutor, runSolverAsync, runSolverSync, TfGemmExecutor, type EasePhase, type SweepTiling } from './ease-solver.js';
 import { EaseWorkers, sharedFloat32 } from './ease-workers.js';
+import { itemSimilarityScorer } from '../serving/similarity.js';
+import { rowErrors, type DisposableItemScorer, type ScoreMaterial, type ServableModel } from './servable.js';
 
 export { EaseFitCancelled, type EasePhase } from './ease-solver.js';
 export { easeMemoryBytes, maxEaseItems, planEase, type EaseMethod, type EasePlan } from './ease-fit.js';
@@ -60,7 +62,13 @@ const EASE2_MAGIC = 0x32534145; // "EAS2": 16-byte header with the dropout
  * most n/4 users. Memory: one n × n float32 matrix that becomes the weights, plus panels
  * ({@link easeMemoryBytes}).
  */
-export class Ease {
+export class Ease implements ServableModel {
+  readonly kind = 'ease' as const;
+  readonly scoreUnit = 'score' as const;
+  /** EASE has no user or item embeddings. */
+  readonly factor = null;
+  readonly itemScorerUsesCooccurrence = true;
+
   private constructor(
     readonly numItems: number,
     /** [numItems × numItems] row-major item-item weights, diagonal 0. */
@@ -141,6 +149,40 @@ export class Ease {
     return new Ease(n, weights, view.getFloat32(8, true), magic === EASE2_MAGIC ? view.getFloat32(12, true) : 0);
   }
 
+  /** λ, and EDLAE's dropout when it has one. */
+  get hyperparameters(): Record<string, unknown> {
+    return { lambda: this.lambda, ...(this.dropout ? { dropout: this.dropout } : {}) };
+  }
+
+  /** Every item's score X·B (a batch is ranked by an exact scan). */
+  scoreMaterial(histories: CsrMatrix): ScoreMaterial {
+    return { kind: 'scores', scores: this.score(histories) };
+  }
+
+  /** ‖x − xB‖² / |x| over all items for each history. */
+  reconstructionErrors(histories: CsrMatrix): Float64Array {
+    const scores = this.score(histories);
+    const n = this.numItems;
+    return rowErrors(histories, (r) => easeError(histories, r, scores.subarray(r * n, (r + 1) * n)));
+  }
+
+  /** xB and the history's error. */
+  reconstructInUnit(history: CsrMatrix): { values: Float32Array; error: number } {
+    const values = this.score(history);
+    return { values, error: easeError(history, 0, values) };
+  }
+
+  /**
+   * ½ column B[·, i] + ½ co-occurrence cosine (docs/similarity.md: 1.007× genre precision on ML-1M;
+   * its row B[i, ·] alone: 0.947×); B alone without `interactions`.
+   */
+  itemScorer(interactions: CsrMatrix | null): DisposableItemScorer | null {
+    return itemSimilarityScorer({ numItems: this.numItems, easeWeights: this.weights, interactions: interactions ?? undefined }, { blockSize: 16 });
+  }
+
+  /** EASE holds no tensors: nothing to free. */
+  dispose(): void {}
+
   /** @returns [rows × numItems] scores X·B for the given histories. */
   score(histories: CsrMatrix): Float32Array {
     const n = this.numItems;
@@ -172,6 +214,21 @@ export class Ease {
     }
     return out;
   }
+}
+
+/** ‖x − xB‖² / |x| for row `row` (NaN when empty), from its scores xB. */
+function easeError(histories: CsrMatrix, row: number, scores: Float32Array): number {
+  const lo = histories.indptr[row];
+  const hi = histories.indptr[row + 1];
+  if (hi === lo) return Number.NaN;
+  let se = 0;
+  for (let i = 0; i < scores.length; i++) se += scores[i] * scores[i];
+  for (let k = lo; k < hi; k++) {
+    const s = scores[histories.indices[k]];
+    const x = histories.values[k];
+    se += (x - s) ** 2 - s * s;
+  }
+  return se / (hi - lo);
 }
 
 /**
