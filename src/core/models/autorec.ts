@@ -6,6 +6,7 @@ import { mae, rmse } from '../eval/metrics.js';
 import { Adam } from './adam.js';
 import type { Autoencoder, FitOptions } from './autoencoder.js';
 import { rowErrors, type ScoreMaterial } from './servable.js';
+import { packWeights, readArrays, readWeightsHeader } from './weights-file.js';
 
 /** The tfjs namespace the model runs on (from the engine's backend selection). */
 export type Tf = typeof tfjs;
@@ -534,72 +535,33 @@ export class AutoRec implements Autoencoder {
   toBytes(): Uint8Array {
     this.assertLive();
     const s = this.s;
-    const header = new TextEncoder().encode(
-      JSON.stringify({
-        numUsers: s.numUsers,
-        numItems: s.numItems,
-        hyperparameters: s.hyper,
-        globalMean: s.globalMean,
-        ratingRange: s.ratingRange,
-        batchesPerEpoch: s.batchesPerEpoch,
-      }),
-    );
-    const headerPadded = Math.ceil(header.length / 4) * 4;
-    const arrays: (Float32Array | Int32Array)[] = [s.V, s.mu, s.W, s.b, s.codes, s.userCounts, s.itemCounts];
-    const total = 12 + headerPadded + arrays.reduce((n, a) => n + a.byteLength, 0);
-    const out = new Uint8Array(total);
-    const dv = new DataView(out.buffer);
-    dv.setUint32(0, MAGIC, true);
-    dv.setUint32(4, FORMAT_VERSION, true);
-    dv.setUint32(8, header.length, true);
-    out.set(header, 12);
-    let off = 12 + headerPadded;
-    for (const a of arrays) {
-      for (let k = 0; k < a.length; k++, off += 4) {
-        if (a instanceof Float32Array) dv.setFloat32(off, a[k], true);
-        else dv.setInt32(off, a[k], true);
-      }
-    }
-    return out;
+    const header = {
+      numUsers: s.numUsers,
+      numItems: s.numItems,
+      hyperparameters: s.hyper,
+      globalMean: s.globalMean,
+      ratingRange: s.ratingRange,
+      batchesPerEpoch: s.batchesPerEpoch,
+    };
+    return packWeights(MAGIC, FORMAT_VERSION, header, [s.V, s.mu, s.W, s.b, s.codes, s.userCounts, s.itemCounts]);
   }
 
   /** Restores a model written by {@link toBytes}. */
   static fromBytes(tf: Tf, bytes: Uint8Array): AutoRec {
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (bytes.byteLength < 12 || dv.getUint32(0, true) !== MAGIC) throw new Error('AutoRec.fromBytes: not an AutoRec model');
-    const version = dv.getUint32(4, true);
-    if (version !== FORMAT_VERSION) throw new Error(`AutoRec.fromBytes: unsupported format version ${version}`);
-    const headerLen = dv.getUint32(8, true);
-    let headerJson: unknown;
-    try {
-      if (12 + headerLen > bytes.byteLength) throw new Error('truncated');
-      headerJson = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLen)));
-    } catch (e) {
-      throw new Error(`AutoRec.fromBytes: corrupt header (${e instanceof Error ? e.message : String(e)})`);
-    }
-    const header = headerJson as {
+    const what = 'AutoRec.fromBytes';
+    const { header, dataOffset } = readWeightsHeader<{
       numUsers: number;
       numItems: number;
       hyperparameters: AutoRecHyperparameters;
       globalMean: number;
       ratingRange?: [number, number];
       batchesPerEpoch: number;
-    };
+    }>(bytes, MAGIC, FORMAT_VERSION, what, 'not an AutoRec model');
     const { numUsers: U, numItems: I } = header;
     const H = header.hyperparameters.hidden;
-    let off = 12 + Math.ceil(headerLen / 4) * 4;
-    const expected = off + 4 * (U * H + H + H * U + U + I * H + U + I);
-    if (bytes.byteLength !== expected) throw new Error(`AutoRec.fromBytes: expected ${expected} bytes, got ${bytes.byteLength}`);
-    const f32 = (n: number) => {
-      const a = new Float32Array(n);
-      for (let k = 0; k < n; k++, off += 4) a[k] = dv.getFloat32(off, true);
-      return a;
-    };
-    const i32 = (n: number) => {
-      const a = new Int32Array(n);
-      for (let k = 0; k < n; k++, off += 4) a[k] = dv.getInt32(off, true);
-      return a;
-    };
+    const f32 = (length: number) => ({ type: 'f32' as const, length });
+    const i32 = (length: number) => ({ type: 'i32' as const, length });
+    const [V, mu, W, b, codes, userCounts, itemCounts] = readArrays(bytes, dataOffset, [f32(U * H), f32(H), f32(H * U), f32(U), f32(I * H), i32(U), i32(I)], what);
     return new AutoRec(tf, {
       numUsers: U,
       numItems: I,
@@ -607,13 +569,13 @@ export class AutoRec implements Autoencoder {
       globalMean: header.globalMean,
       ratingRange: header.ratingRange ?? [1, 5],
       batchesPerEpoch: header.batchesPerEpoch,
-      V: f32(U * H),
-      mu: f32(H),
-      W: f32(H * U),
-      b: f32(U),
-      codes: f32(I * H),
-      userCounts: i32(U),
-      itemCounts: i32(I),
+      V: V as Float32Array,
+      mu: mu as Float32Array,
+      W: W as Float32Array,
+      b: b as Float32Array,
+      codes: codes as Float32Array,
+      userCounts: userCounts as Int32Array,
+      itemCounts: itemCounts as Int32Array,
     });
   }
 

@@ -4,6 +4,7 @@ import { easeFitJob, type EasePlan, type EasePlanOptions } from './ease-fit.js';
 import { EaseFitCancelled, jsGemmExecutor, runSolverAsync, runSolverSync, TfGemmExecutor, type EasePhase, type SweepTiling } from './ease-solver.js';
 import { EaseWorkers, sharedFloat32 } from './ease-workers.js';
 import { itemSimilarityScorer } from '../serving/similarity.js';
+import { hasMagic, magicOf, packWeights, readWeightArrays, readWeightsHeader } from './weights-file.js';
 import { rowErrors, type DisposableItemScorer, type ScoreMaterial, type ServableModel } from './servable.js';
 
 export { EaseFitCancelled, type EasePhase } from './ease-solver.js';
@@ -50,6 +51,8 @@ export interface EaseFitOptions extends EaseOptions {
 
 const EASE_MAGIC = 0x31534145; // "EAS1" little-endian: 12-byte header, dropout 0
 const EASE2_MAGIC = 0x32534145; // "EAS2": 16-byte header with the dropout
+const EASE_FILE_MAGIC = magicOf('EASW'); // the weights-file format (version 3 of EASE's file)
+const EASE_FILE_VERSION = 3;
 
 /**
  * EASE (Steck 2019, "Embarrassingly Shallow Autoencoders for Sparse Data"): a closed-form linear
@@ -123,21 +126,23 @@ export class Ease implements ServableModel {
   }
 
   /**
-   * Serialized form: a 16-byte header (magic "EAS2", numItems, λ and dropout as float32) then the
-   * weights. {@link fromBytes} also reads the 12-byte "EAS1" header of earlier versions (dropout 0).
+   * Serialized form: the model file of weights-file.ts (magic "EASW", version 3, header
+   * { numItems, lambda, dropout }, then the n × n float32 weights). {@link fromBytes} also reads
+   * the layouts of earlier versions: "EAS2" (16-byte header: magic, numItems, λ and dropout as
+   * float32) and "EAS1" (12 bytes, dropout 0).
    */
   toBytes(): Uint8Array {
-    const out = new Uint8Array(16 + this.weights.byteLength);
-    const view = new DataView(out.buffer);
-    view.setUint32(0, EASE2_MAGIC, true);
-    view.setUint32(4, this.numItems, true);
-    view.setFloat32(8, this.lambda, true);
-    view.setFloat32(12, this.dropout, true);
-    out.set(new Uint8Array(this.weights.buffer, this.weights.byteOffset, this.weights.byteLength), 16);
-    return out;
+    return packWeights(EASE_FILE_MAGIC, EASE_FILE_VERSION, { numItems: this.numItems, lambda: this.lambda, dropout: this.dropout }, [this.weights]);
   }
 
   static fromBytes(bytes: Uint8Array): Ease {
+    if (hasMagic(bytes, EASE_FILE_MAGIC)) {
+      const what = 'Ease.fromBytes';
+      const { header, dataOffset } = readWeightsHeader<{ numItems: number; lambda: number; dropout: number }>(bytes, EASE_FILE_MAGIC, EASE_FILE_VERSION, what);
+      const n = header.numItems;
+      const [weights] = readWeightArrays(bytes, dataOffset, [n * n], what);
+      return new Ease(n, weights, header.lambda, header.dropout);
+    }
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const magic = bytes.byteLength >= 12 ? view.getUint32(0, true) : 0;
     if (magic !== EASE_MAGIC && magic !== EASE2_MAGIC) throw new Error('Ease.fromBytes: not an EASE model');

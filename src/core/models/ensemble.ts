@@ -6,6 +6,7 @@ import type { Tf } from './multinomial-ae.js';
 import { MultVAE } from './mult-vae.js';
 import { rowStats, standardizeRows } from './score-blend.js';
 import { cosineScorer, easeScorer, mixedScorer } from '../serving/similarity.js';
+import { hasMagic, magicOf, packWeights, readArrays, readWeightsHeader } from './weights-file.js';
 import { dropLastColumn, type DisposableItemScorer, type ScoreMaterial, type ServableModel } from './servable.js';
 import { MultinomialAutoencoder } from './multinomial-ae.js';
 
@@ -20,7 +21,9 @@ export interface EnsembleMember {
   weight: number;
 }
 
-const MAGIC = 0x31534e45; // "ENS1" little-endian
+const MAGIC = 0x31534e45; // "ENS1" little-endian: the layout before the weights-file format
+const FILE_MAGIC = magicOf('ENSW');
+const FILE_VERSION = 2;
 const KIND_TAG = { ease: 1, dae: 2, vae: 3 } as const;
 type MemberKind = keyof typeof KIND_TAG;
 
@@ -179,45 +182,41 @@ export class Ensemble implements ServableModel {
     return { blend, raw, mean, std };
   }
 
-  /** `ENS1`, member count, then per member: kind tag, weight (float64), byte length, bytes (padded to 4). */
+  /**
+   * The model file of weights-file.ts (magic "ENSW", version 2): header { members: [{ kind,
+   * weight, bytes }] }, then each member's own file as raw bytes. {@link fromBytes} also reads
+   * "ENS1" (earlier versions): member count, then per member a kind tag, weight (float64), byte
+   * length and bytes (padded to 4).
+   */
   toBytes(): Uint8Array {
     const parts = this.members.map((m) => ({ kind: memberKind(m.model), weight: m.weight, bytes: m.model.toBytes() }));
-    let size = 8;
-    for (const p of parts) size += 16 + pad4(p.bytes.byteLength);
-    const out = new Uint8Array(size);
-    const view = new DataView(out.buffer);
-    view.setUint32(0, MAGIC, true);
-    view.setUint32(4, parts.length, true);
-    let at = 8;
-    for (const p of parts) {
-      view.setUint32(at, KIND_TAG[p.kind], true);
-      view.setFloat64(at + 4, p.weight, true);
-      view.setUint32(at + 12, p.bytes.byteLength, true);
-      out.set(p.bytes, at + 16);
-      at += 16 + pad4(p.bytes.byteLength);
-    }
-    return out;
+    const header = { members: parts.map((p) => ({ kind: p.kind, weight: p.weight, bytes: p.bytes.byteLength })) };
+    return packWeights(FILE_MAGIC, FILE_VERSION, header, parts.map((p) => p.bytes));
   }
 
   static fromBytes(tf: Tf, bytes: Uint8Array): Ensemble {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (bytes.byteLength < 8 || view.getUint32(0, true) !== MAGIC) throw new Error('Ensemble.fromBytes: not an ensemble');
-    const count = view.getUint32(4, true);
+    const what = 'Ensemble.fromBytes';
+    let parts: { kind: MemberKind | number; weight: number; body: Uint8Array }[];
+    if (hasMagic(bytes, FILE_MAGIC)) {
+      const { header, dataOffset } = readWeightsHeader<{ members: { kind: MemberKind; weight: number; bytes: number }[] }>(bytes, FILE_MAGIC, FILE_VERSION, what, 'not an ensemble');
+      const bodies = readArrays(bytes, dataOffset, header.members.map((m) => ({ type: 'u8' as const, length: m.bytes })), what) as Uint8Array[];
+      parts = header.members.map((m, k) => ({ kind: m.kind, weight: m.weight, body: bodies[k] }));
+    } else {
+      parts = legacyParts(bytes);
+    }
     const members: EnsembleMember[] = [];
-    let at = 8;
     try {
-      for (let k = 0; k < count; k++) {
-        if (at + 16 > bytes.byteLength) throw new Error('Ensemble.fromBytes: truncated');
-        const tag = view.getUint32(at, true);
-        const weight = view.getFloat64(at + 4, true);
-        const length = view.getUint32(at + 12, true);
-        if (at + 16 + length > bytes.byteLength) throw new Error('Ensemble.fromBytes: truncated');
-        const body = bytes.subarray(at + 16, at + 16 + length);
+      for (const { kind, weight, body } of parts) {
         const model =
-          tag === KIND_TAG.ease ? Ease.fromBytes(body) : tag === KIND_TAG.dae ? MultDAE.fromBytes(tf, body) : tag === KIND_TAG.vae ? MultVAE.fromBytes(tf, body) : null;
-        if (!model) throw new Error(`Ensemble.fromBytes: unknown member kind tag ${tag}`);
+          kind === 'ease' || kind === KIND_TAG.ease
+            ? Ease.fromBytes(body)
+            : kind === 'dae' || kind === KIND_TAG.dae
+              ? MultDAE.fromBytes(tf, body)
+              : kind === 'vae' || kind === KIND_TAG.vae
+                ? MultVAE.fromBytes(tf, body)
+                : null;
+        if (!model) throw new Error(`Ensemble.fromBytes: unknown member kind ${kind}`);
         members.push({ model, weight });
-        at += 16 + pad4(length);
       }
       return new Ensemble(members);
     } catch (error) {
@@ -238,4 +237,23 @@ export function accumulateWeighted(out: Float32Array, z: Float32Array, weight: n
 }
 
 const pad4 = (n: number) => (n + 3) & ~3;
+
+/** The members of an "ENS1" file (kind tag, weight, bytes). */
+function legacyParts(bytes: Uint8Array): { kind: number; weight: number; body: Uint8Array }[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.byteLength < 8 || view.getUint32(0, true) !== MAGIC) throw new Error('Ensemble.fromBytes: not an ensemble');
+  const count = view.getUint32(4, true);
+  const parts: { kind: number; weight: number; body: Uint8Array }[] = [];
+  let at = 8;
+  for (let k = 0; k < count; k++) {
+    if (at + 16 > bytes.byteLength) throw new Error('Ensemble.fromBytes: truncated');
+    const kind = view.getUint32(at, true);
+    const weight = view.getFloat64(at + 4, true);
+    const length = view.getUint32(at + 12, true);
+    if (at + 16 + length > bytes.byteLength) throw new Error('Ensemble.fromBytes: truncated');
+    parts.push({ kind, weight, body: bytes.subarray(at + 16, at + 16 + length) });
+    at += 16 + pad4(length);
+  }
+  return parts;
+}
 
