@@ -18,6 +18,7 @@ import { createPrismaClient } from '../src/database/prisma.service.js';
 import { importInteractions } from '../src/interactions/import/importer.js';
 import { activateModelVersion } from '../src/registry/activation.js';
 import { trainVersion } from '../src/training/train-version.js';
+import { runMain } from './cli.js';
 
 const DB = 'recoder_bench_anomaly';
 
@@ -117,7 +118,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+runMain(main);

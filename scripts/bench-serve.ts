@@ -44,6 +44,7 @@ import { activateModelVersion } from '../src/registry/activation.js';
 import { modelFromArtifact } from '../src/registry/model-artifact.js';
 import { activeModelVersionId, loadModelVersion } from '../src/registry/model-versions.queries.js';
 import { BENCH_SERVER_ENV, postGraphql, rssMb, waitUntil } from './bench-lib.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run bench:serve -- [--duration 20] [--connections 50] [--no-swap] [--no-recall] [--no-hammer] [--hammer-only] [--hammer-seconds 20]
 
@@ -512,7 +513,4 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain(main, { exit: 'now' });

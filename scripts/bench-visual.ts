@@ -40,6 +40,7 @@ import { applyMigrations } from '../src/database/migrations.js';
 import { quoteIdent, withDatabase } from '../src/database/pg-url.js';
 import { readItemImages } from '../src/images/images.queries.js';
 import { loadModelVersion } from '../src/registry/model-versions.queries.js';
+import { runMain } from './cli.js';
 
 const DB = 'recoder_bench_visual';
 const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
@@ -302,7 +303,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+runMain(main);

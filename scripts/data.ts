@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../src/config/env.js';
 import { DatasetError, fetchDataset, MOVIELENS } from '../src/datasets/movielens.js';
+import { runMain } from './cli.js';
 
 const DATA_DIR = path.join(PROJECT_ROOT, 'data');
 
@@ -56,7 +57,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof DatasetError ? `Error: ${error.message}` : error);
-  process.exit(1);
-});
+runMain(main, { print: (error) => error instanceof DatasetError ? `Error: ${error.message}` : error, exit: 'now' });

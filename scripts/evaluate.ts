@@ -14,6 +14,7 @@ import { MultVAE } from '../src/core/models/mult-vae.js';
 import { blendScores, twoWayWeights } from '../src/core/models/score-blend.js';
 import { epochProgress } from '../src/training/epoch-progress.js';
 import { bestIndex, configLabel, expandGrid, parseGrid, type GridConfig } from '../src/core/eval/grid.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run evaluate -- --split <dir> [--models pop,ease,dae,vae] [options]
        npm run evaluate -- --ratings <train-file> <test-file> [--grid lambda=10,30,100] [options]
@@ -378,7 +379,4 @@ async function evaluateRatings(
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+runMain(main);

@@ -15,6 +15,7 @@ import { modelFromArtifact } from '../src/registry/model-artifact.js';
 import { activeModelVersionId, loadModelVersion } from '../src/registry/model-versions.queries.js';
 import { DEFAULT_MIN_RATING, interactionValue } from '../src/serving/loaded-version.js';
 import { internalItemIds, streamInteractions } from '../src/serving/serving.queries.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run synthetic-users -- --users N --items-per-user K [options]
 
@@ -193,7 +194,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
-});
+runMain(main, { print: 'message' });
