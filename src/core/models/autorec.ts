@@ -1,15 +1,17 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import type { CsrMatrix } from '../data/csr.js';
 import { Random } from '../data/random.js';
-import { matMulFast } from '../engine/ops.js';
 import { mae, rmse } from '../eval/metrics.js';
 import { Adam } from './adam.js';
 import type { Autoencoder, FitOptions } from './autoencoder.js';
 import { rowErrors, type ScoreMaterial } from './servable.js';
-import { packWeights, readArrays, readWeightsHeader } from './weights-file.js';
+import { readAutoRecFile, writeAutoRecFile, type AutoRecState } from './autorec-file.js';
+import { autorecLossAndGrads, PARAM_NAMES, type AutoRecParams, type ParamName } from './autorec-loss.js';
+import { choleskySolve, transpose } from './autorec-solver.js';
 
 /** The tfjs namespace the model runs on (from the engine's backend selection). */
 export type Tf = typeof tfjs;
+export { autorecLossAndGrads, type AutoRecParams } from './autorec-loss.js';
 type Tensor = tfjs.Tensor;
 type Tensor2D = tfjs.Tensor2D;
 
@@ -81,34 +83,6 @@ export interface AutoRecFitOptions extends FitOptions {
 /** Clips a predicted rating to the rating scale [1, 5]. */
 export function clipRating(x: number, min = 1, max = 5): number {
   return x < min ? min : x > max ? max : x;
-}
-
-const MAGIC = 0x31435241; // "ARC1" little-endian
-const FORMAT_VERSION = 1;
-
-interface AutoRecState {
-  numUsers: number;
-  numItems: number;
-  hyper: AutoRecHyperparameters;
-  globalMean: number;
-  /**
-   * Rating scale [min, max] that predictions are clipped to: the smallest and largest training
-   * rating (e.g. [1, 5] on MovieLens, [0.5, 5] on ml-latest); [1, 5] for models saved without it.
-   */
-  ratingRange: [number, number];
-  /** Mini-batches per epoch in training: the L2 term was applied this often per pass over the data. */
-  batchesPerEpoch: number;
-  /** Encoder weights, stored transposed: [numUsers × hidden] (h = σ(r·V + mu)). */
-  V: Float32Array;
-  mu: Float32Array;
-  /** Decoder weights [hidden × numUsers] (r̂ = h·W + b): column u is user u's query. */
-  W: Float32Array;
-  b: Float32Array;
-  /** Hidden codes of the training item vectors [numItems × hidden]. */
-  codes: Float32Array;
-  /** Training ratings per user / per item (0 → the model falls back to the global mean). */
-  userCounts: Int32Array;
-  itemCounts: Int32Array;
 }
 
 /**
@@ -528,55 +502,16 @@ export class AutoRec implements Autoencoder {
     return q;
   }
 
-  /**
-   * Bytes: "ARC1", u32 format version, u32 header length, UTF-8 JSON header, zero padding to a
-   * multiple of 4, then little-endian float32 V, mu, W, b, codes and int32 userCounts, itemCounts.
-   */
+  /** The model file (autorec-file.ts: "ARC1", the weights-file format). */
   toBytes(): Uint8Array {
     this.assertLive();
-    const s = this.s;
-    const header = {
-      numUsers: s.numUsers,
-      numItems: s.numItems,
-      hyperparameters: s.hyper,
-      globalMean: s.globalMean,
-      ratingRange: s.ratingRange,
-      batchesPerEpoch: s.batchesPerEpoch,
-    };
-    return packWeights(MAGIC, FORMAT_VERSION, header, [s.V, s.mu, s.W, s.b, s.codes, s.userCounts, s.itemCounts]);
+    return writeAutoRecFile(this.s);
   }
 
   /** Restores a model written by {@link toBytes}. */
   static fromBytes(tf: Tf, bytes: Uint8Array): AutoRec {
-    const what = 'AutoRec.fromBytes';
-    const { header, dataOffset } = readWeightsHeader<{
-      numUsers: number;
-      numItems: number;
-      hyperparameters: AutoRecHyperparameters;
-      globalMean: number;
-      ratingRange?: [number, number];
-      batchesPerEpoch: number;
-    }>(bytes, MAGIC, FORMAT_VERSION, what, 'not an AutoRec model');
-    const { numUsers: U, numItems: I } = header;
-    const H = header.hyperparameters.hidden;
-    const f32 = (length: number) => ({ type: 'f32' as const, length });
-    const i32 = (length: number) => ({ type: 'i32' as const, length });
-    const [V, mu, W, b, codes, userCounts, itemCounts] = readArrays(bytes, dataOffset, [f32(U * H), f32(H), f32(H * U), f32(U), f32(I * H), i32(U), i32(I)], what);
-    return new AutoRec(tf, {
-      numUsers: U,
-      numItems: I,
-      hyper: { ...AUTOREC_DEFAULTS, ...header.hyperparameters },
-      globalMean: header.globalMean,
-      ratingRange: header.ratingRange ?? [1, 5],
-      batchesPerEpoch: header.batchesPerEpoch,
-      V: V as Float32Array,
-      mu: mu as Float32Array,
-      W: W as Float32Array,
-      b: b as Float32Array,
-      codes: codes as Float32Array,
-      userCounts: userCounts as Int32Array,
-      itemCounts: itemCounts as Int32Array,
-    });
+    const state = readAutoRecFile(bytes);
+    return new AutoRec(tf, { ...state, hyper: { ...AUTOREC_DEFAULTS, ...state.hyper } });
   }
 
   /** The model gives its own user and item vectors. */
@@ -634,46 +569,6 @@ export class AutoRec implements Autoencoder {
   }
 }
 
-type ParamName = 'V' | 'mu' | 'W' | 'b';
-const PARAM_NAMES: readonly ParamName[] = ['V', 'mu', 'W', 'b'];
-
-/** I-AutoRec parameters as tensors: V [numUsers × hidden], mu [hidden], W [hidden × numUsers], b [numUsers]. */
-export type AutoRecParams = Record<ParamName, Tensor>;
-
-/**
- * The mini-batch objective and its gradients, written out by hand (no autograd tape, no unused
- * input gradient); the transposed products go through {@link matMulFast}, i.e. explicit
- * transposes and plain matMuls on wasm, where transposed matMuls are about 10× slower.
- *
- * x: [batch × numUsers] item rating vectors (0 where unobserved), m: the same shape, 1 where
- * observed. loss = Σ m ⊙ (r̂ − x)² + λ/2 (‖W‖² + ‖V‖²) with r̂ = σ(x V + mu) W + b: unobserved
- * entries contribute neither to the loss nor to the gradients. Call inside `tf.tidy`.
- */
-export function autorecLossAndGrads(
-  tf: Tf,
-  x: Tensor2D,
-  m: Tensor2D,
-  params: AutoRecParams,
-  lambda: number,
-): { loss: tfjs.Scalar; grads: AutoRecParams } {
-  const { V, mu, W, b } = params;
-  const h = tf.sigmoid(tf.add(tf.matMul(x, V as Tensor2D), mu)) as Tensor2D;
-  const rhat = tf.add(tf.matMul(h, W as Tensor2D), b);
-  const e = tf.mul(m, tf.sub(rhat, x));
-  const reg = tf.mul(tf.add(tf.sum(tf.square(W)), tf.sum(tf.square(V))), lambda / 2);
-  const loss = tf.add(tf.sum(tf.square(e)), reg) as tfjs.Scalar;
-  const dOut = tf.mul(e, 2) as Tensor2D;
-  const dh = matMulFast(dOut, W as Tensor2D, false, true);
-  const dz = tf.mul(dh, tf.mul(h, tf.sub(1, h))) as Tensor2D;
-  const grads: AutoRecParams = {
-    V: tf.add(matMulFast(x, dz, true, false), tf.mul(V, lambda)),
-    mu: tf.sum(dz, 0),
-    W: tf.add(matMulFast(h, dOut, true, false), tf.mul(W, lambda)),
-    b: tf.sum(dOut, 0),
-  };
-  return { loss, grads };
-}
-
 function validateHyper(h: AutoRecHyperparameters): void {
   if (typeof h.refitDecoder !== 'boolean') throw new Error(`AutoRec: refitDecoder must be a boolean, got ${String(h.refitDecoder)}`);
   const posInt = (k: 'hidden' | 'epochs' | 'batchSize') => {
@@ -685,40 +580,6 @@ function validateHyper(h: AutoRecHyperparameters): void {
   if (!Number.isInteger(h.seed)) throw new Error(`AutoRec: seed must be an integer, got ${h.seed}`);
   if (!(h.lambda >= 0)) throw new Error(`AutoRec: lambda must be ≥ 0, got ${h.lambda}`);
   if (!(h.learningRate > 0)) throw new Error(`AutoRec: learningRate must be > 0, got ${h.learningRate}`);
-}
-
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
-  return out;
-}
-
-/** Solves A x = y for symmetric positive definite A [n × n] (row-major; overwritten). */
-function choleskySolve(A: Float64Array, y: Float64Array, n: number): Float64Array {
-  for (let j = 0; j < n; j++) {
-    let d = A[j * n + j];
-    for (let k = 0; k < j; k++) d -= A[j * n + k] * A[j * n + k];
-    if (!(d > 0)) throw new Error('AutoRec fold-in: matrix not positive definite');
-    const ljj = Math.sqrt(d);
-    A[j * n + j] = ljj;
-    for (let i = j + 1; i < n; i++) {
-      let s = A[i * n + j];
-      for (let k = 0; k < j; k++) s -= A[i * n + k] * A[j * n + k];
-      A[i * n + j] = s / ljj;
-    }
-  }
-  const x = Float64Array.from(y);
-  for (let i = 0; i < n; i++) {
-    let s = x[i];
-    for (let k = 0; k < i; k++) s -= A[i * n + k] * x[k];
-    x[i] = s / A[i * n + i];
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    let s = x[i];
-    for (let k = i + 1; k < n; k++) s -= A[k * n + i] * x[k];
-    x[i] = s / A[i * n + i];
-  }
-  return x;
 }
 
 /** RMSE of row `row`'s ratings against its reconstruction (clipped to [1, 5]) over the rated items. */
