@@ -5,7 +5,7 @@ import { EaseFitCancelled, jsGemmExecutor, runSolverAsync, runSolverSync, TfGemm
 import { EaseWorkers, sharedFloat32 } from './ease-workers.js';
 import { itemSimilarityScorer } from '../serving/similarity.js';
 import { hasMagic, magicOf, packWeights, readWeightArrays, readWeightsHeader } from './weights-file.js';
-import { rowErrors, type DisposableItemScorer, type ScoreMaterial, type ServableModel } from './servable.js';
+import { rowErrors, squaredReconstructionError, type DisposableItemScorer, type ScoreMaterial, type ServableModel } from './servable.js';
 
 export { EaseFitCancelled, type EasePhase } from './ease-solver.js';
 export { easeMemoryBytes, maxEaseItems, planEase, type EaseMethod, type EasePlan } from './ease-fit.js';
@@ -168,13 +168,13 @@ export class Ease implements ServableModel {
   reconstructionErrors(histories: CsrMatrix): Float64Array {
     const scores = this.score(histories);
     const n = this.numItems;
-    return rowErrors(histories, (r) => easeError(histories, r, scores.subarray(r * n, (r + 1) * n)));
+    return rowErrors(histories, (r) => squaredReconstructionError(histories, r, scores.subarray(r * n, (r + 1) * n)));
   }
 
   /** xB and the history's error. */
   reconstructInUnit(history: CsrMatrix): { values: Float32Array; error: number } {
     const values = this.score(history);
-    return { values, error: easeError(history, 0, values) };
+    return { values, error: squaredReconstructionError(history, 0, values) };
   }
 
   /**
@@ -219,21 +219,6 @@ export class Ease implements ServableModel {
     }
     return out;
   }
-}
-
-/** ‖x − xB‖² / |x| for row `row` (NaN when empty), from its scores xB. */
-function easeError(histories: CsrMatrix, row: number, scores: Float32Array): number {
-  const lo = histories.indptr[row];
-  const hi = histories.indptr[row + 1];
-  if (hi === lo) return Number.NaN;
-  let se = 0;
-  for (let i = 0; i < scores.length; i++) se += scores[i] * scores[i];
-  for (let k = lo; k < hi; k++) {
-    const s = scores[histories.indices[k]];
-    const x = histories.values[k];
-    se += (x - s) ** 2 - s * s;
-  }
-  return se / (hi - lo);
 }
 
 /**

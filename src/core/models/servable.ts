@@ -116,6 +116,24 @@ export function rowErrors(histories: CsrMatrix, rowError: (row: number) => numbe
   return out;
 }
 
+/**
+ * ‖x − xW‖² / |x| for row `row` of the histories (NaN when empty), from its scores xW over all
+ * items: the reconstruction error of the linear item-item kinds (EASE, item-kNN).
+ */
+export function squaredReconstructionError(histories: CsrMatrix, row: number, scores: Float32Array): number {
+  const lo = histories.indptr[row];
+  const hi = histories.indptr[row + 1];
+  if (hi === lo) return Number.NaN;
+  let se = 0;
+  for (let i = 0; i < scores.length; i++) se += scores[i] * scores[i];
+  for (let k = lo; k < hi; k++) {
+    const s = scores[histories.indices[k]];
+    const x = histories.values[k];
+    se += (x - s) ** 2 - s * s;
+  }
+  return se / (hi - lo);
+}
+
 /** Drops the last column of a [rows × dim] row-major matrix (item vectors without the bias). */
 export function dropLastColumn(m: Float32Array, dim: number): Float32Array {
   const rows = m.length / dim;
