@@ -4,7 +4,7 @@ import type { Autoencoder } from './autoencoder.js';
 import type { SampleUsersOptions, SyntheticUserSample } from './synthetic-users.js';
 
 /** The kinds of collaborative models the core serves, spelled as the core spells them. */
-export type ServableKind = 'vae' | 'dae' | 'autorec' | 'ease' | 'ensemble';
+export type ServableKind = 'vae' | 'dae' | 'autorec' | 'ease' | 'ensemble' | 'knn';
 
 /** What a model's scores mean; reconstruction values are reported in this unit. */
 export type ScoreUnit = 'probability' | 'rating' | 'score';
