@@ -15,8 +15,10 @@ hyperparameters / the best epoch on the validation users, and reports test metri
 table (stdout) and JSON (--out).
 
   --split <dir>        a split folder (train.csv, validation_tr/te.csv, test_tr/te.csv, unique_sid.txt)
-  --models <list>      comma-separated: pop, ease, dae, vae (default pop,ease)
+  --models <list>      comma-separated: pop, ease, knn, dae, vae (default pop,ease)
   --ease-lambdas <l>   EASE λ grid searched on validation (default 250,500,1000; seconds per λ on ML-1M)
+  --knn-neighbours <l> item-kNN neighbours per item, searched on validation (default 50,100,200,400)
+  --knn-shrink <l>     item-kNN cosine shrinkage grid (default 0,10)
   --epochs <n>         epochs for dae/vae (default 200; the best epoch on validation is kept)
   --grid <spec>        hyperparameter grid for dae/vae, "name=v1,v2;name2=v3,…" (cartesian product):
                        each configuration is trained (best epoch on validation), the one with the
@@ -55,6 +57,8 @@ async function main(): Promise<void> {
       split: { type: 'string' },
       models: { type: 'string', default: 'pop,ease' },
       'ease-lambdas': { type: 'string', default: '250,500,1000' },
+      'knn-neighbours': { type: 'string', default: '50,100,200,400' },
+      'knn-shrink': { type: 'string', default: '0,10' },
       epochs: { type: 'string', default: '200' },
       seed: { type: 'string', default: '98765' },
       out: { type: 'string' },
@@ -109,6 +113,8 @@ async function main(): Promise<void> {
     tf: (await initBackend({ prefer: values.backend as InitBackendOptions['prefer'], log })).tf,
     models: values.models.split(',').map((m) => m.trim()),
     easeLambdas: values['ease-lambdas'].split(',').map(Number),
+    knnNeighbours: values['knn-neighbours'].split(',').map(Number),
+    knnShrink: values['knn-shrink'].split(',').map(Number),
     epochs: Number(values.epochs),
     seed: Number(values.seed),
     grid: values.grid,

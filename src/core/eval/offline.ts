@@ -12,6 +12,7 @@ import type { Tf } from '../models/autorec.js';
 import { AUTOREC_DEFAULTS, AutoRec, type AutoRecHyperparameters, type AutoRecValidationReport } from '../models/autorec.js';
 import type { EpochReport } from '../models/autoencoder.js';
 import { Ease, Popularity } from '../models/ease.js';
+import { ItemKnn } from '../models/item-knn.js';
 import { MultDAE } from '../models/mult-dae.js';
 import { MultVAE } from '../models/mult-vae.js';
 import { blendScores, twoWayWeights } from '../models/score-blend.js';
@@ -51,9 +52,12 @@ export const GRID_AXES = {
 
 export interface SplitEvaluationOptions {
   tf: Tf;
-  /** pop, ease, dae, vae, or a blend a+b of two listed before it. */
+  /** pop, ease, knn, dae, vae, or a blend a+b of two listed before it. */
   models: string[];
   easeLambdas: number[];
+  /** Item-kNN grid: neighbours per item and cosine shrinkage (every pair is tried on validation). */
+  knnNeighbours?: number[];
+  knnShrink?: number[];
   epochs: number;
   seed: number;
   /** dae/vae grid, "name=v1,v2;name2=v3,…". */
@@ -163,6 +167,21 @@ export async function evaluateSplit(split: SplitFiles, o: SplitEvaluationOptions
         const chosen = best!;
         results.push({ model, selected: { lambda: chosen.lambda }, validation: chosen.validation, test: metricsOf((h) => chosen.ease.score(h), split.test), trainSeconds: chosen.seconds });
         fitted.set(model, { score: (h) => chosen.ease.score(h) });
+      } else if (model === 'knn') {
+        let best: { knn: ItemKnn; validation: RankingMetrics; seconds: number } | undefined;
+        for (const neighbours of o.knnNeighbours ?? [100]) {
+          for (const shrink of o.knnShrink ?? [0]) {
+            const t0 = performance.now();
+            const knn = ItemKnn.fit(split.train, { neighbours, shrink });
+            const seconds = (performance.now() - t0) / 1000;
+            const validation = metricsOf((h) => knn.score(h), split.validation);
+            o.log(`knn neighbours=${neighbours} shrink=${shrink}: validation ndcg@100 ${validation['ndcg@100'].toFixed(4)} (${seconds.toFixed(1)} s)`);
+            if (!best || validation['ndcg@100'] > best.validation['ndcg@100']) best = { knn, validation, seconds };
+          }
+        }
+        const chosen = best!;
+        results.push({ model, selected: chosen.knn.hyperparameters, validation: chosen.validation, test: metricsOf((h) => chosen.knn.score(h), split.test), trainSeconds: chosen.seconds });
+        fitted.set(model, { score: (h) => chosen.knn.score(h) });
       } else if (model === 'dae' || model === 'vae') {
         const { result, model: ae } = await evaluateAutoencoder(model, split, o);
         results.push(result);
@@ -173,7 +192,7 @@ export async function evaluateSplit(split: SplitFiles, o: SplitEvaluationOptions
         if (!(Number.isInteger(o.blendSteps) && o.blendSteps >= 1)) throw new Error(`--blend-steps: expected a positive integer, got ${o.blendSteps}`);
         results.push(evaluateBlend(model, [parts[0], parts[1]], split, o.blendSteps, o.log));
       } else {
-        throw new Error(`unknown model "${model}" (pop, ease, dae, vae, or a blend a+b such as ease+dae)`);
+        throw new Error(`unknown model "${model}" (pop, ease, knn, dae, vae, or a blend a+b such as ease+dae)`);
       }
     }
   } finally {
