@@ -45,8 +45,11 @@ const MULTINOMIAL: Record<string, Check> = {
   weightDecay: real(0, 1),
   patience: int(1, 10_000),
 };
-/** Model-specific settings trainModel accepts, per kind, with their checks. */
-const SETTINGS: Record<ModelKind, Record<string, Check>> = {
+/**
+ * Model-specific settings trainModel accepts, per trainable kind, with their checks. A kind
+ * without an entry (one the registry serves but trainModel cannot train) is refused.
+ */
+const SETTINGS: Partial<Record<ModelKind, Record<string, Check>>> = {
   VAE: { ...MULTINOMIAL, annealCap: real(0, 10), totalAnnealSteps: int(1, 1e9) },
   DAE: MULTINOMIAL,
   AUTOREC: { hidden: int(1, 4096), learningRate: real(0, 1, true), batchSize: int(1, 100_000), refitDecoder: flag },
@@ -86,6 +89,7 @@ export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<str
   if (r.kind === 'ENSEMBLE') {
     throw bad(`${prefix}.kind`, 'ENSEMBLE versions are made by an AUTO run (when the blend of EASE and an autoencoder wins); train kind AUTO');
   }
+  if (!SETTINGS[r.kind]) throw bad(`${prefix}.kind`, `${r.kind} versions cannot be trained through trainModel`);
   if (r.budgetSeconds != null) {
     if (r.kind !== 'AUTO') throw bad(`${prefix}.budgetSeconds`, 'only AUTO runs take a time budget');
     out.budgetSeconds = int(10, 7 * 24 * 3600)(`${prefix}.budgetSeconds`, r.budgetSeconds);
@@ -112,7 +116,7 @@ export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<str
     if (r.kind === 'AUTOREC') throw bad(`${prefix}.validationUsers`, 'AUTOREC validates on 5 % of the ratings, not on users');
     out.validationUsers = int(1, 100_000)(`${prefix}.validationUsers`, r.validationUsers);
   }
-  const allowed = SETTINGS[r.kind];
+  const allowed = SETTINGS[r.kind]!;
   for (const [key, value] of Object.entries(r.hyperparameters ?? {})) {
     const field = `${prefix}.hyperparameters.${key}`;
     const check = Object.hasOwn(allowed, key) ? allowed[key] : undefined; // not Object.prototype's "valueOf", "__proto__"...
