@@ -4,6 +4,7 @@ import { loadEnv } from '../src/config/env.js';
 import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import type { ApiRole } from '../src/generated/prisma/enums.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run apikey -- create --role reader|writer|admin [--name <name>]
        npm run apikey -- list [--all]
@@ -67,7 +68,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
-});
+runMain(main, { print: 'message' });

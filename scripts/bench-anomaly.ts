@@ -16,8 +16,9 @@ import { applyMigrations } from '../src/database/migrations.js';
 import { quoteIdent, withDatabase } from '../src/database/pg-url.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { importInteractions } from '../src/interactions/import/importer.js';
-import { activateModelVersion } from '../src/registry/registry.queries.js';
+import { activateModelVersion } from '../src/registry/activation.js';
 import { trainVersion } from '../src/training/train-version.js';
+import { runMain } from './cli.js';
 
 const DB = 'recoder_bench_anomaly';
 
@@ -117,7 +118,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+runMain(main);

@@ -17,6 +17,7 @@ import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { importInteractions } from '../src/interactions/import/index.js';
 import { evaluateServedVersion } from '../src/serving/evaluate-served.js';
 import { trainVersion } from '../src/training/train-version.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run bench:auto -- --split <dir> [options]
 
@@ -120,7 +121,4 @@ async function importSplit(url: string, split: SplitFiles): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
-});
+runMain(main, { print: 'message' });

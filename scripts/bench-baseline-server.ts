@@ -13,6 +13,7 @@ import type { Item } from '../src/catalog/dto/item.type.js';
 import { loadEnv } from '../src/config/env.js';
 import { graphqlConfig } from '../src/graphql/graphql.config.js';
 import { Recommendations, RecommendationSource, SimilarItem } from '../src/serving/dto/serving.types.js';
+import { runMain } from './cli.js';
 
 const ITEMS: Item[] = Array.from({ length: 20 }, (_, k) => ({
   id: String(1000 + k),
@@ -56,7 +57,4 @@ async function main(): Promise<void> {
   console.log(`baseline listening on ${env.port}`);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain(main, { exit: 'now' });

@@ -20,6 +20,7 @@ import pg from 'pg';
 import { PROJECT_ROOT } from '../src/config/env.js';
 import { Random } from '../src/core/data/random.js';
 import { BENCH_SERVER_ENV, waitUntil } from './bench-lib.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run bench:client -- [--requests 3000] [--warmup 300] [--limit 20] [--port 4102] [--users 2000]
 
@@ -170,7 +171,4 @@ async function anyUser(): Promise<string | undefined> {
   return (await query<{ id: string }>('SELECT external_id AS id FROM users ORDER BY id LIMIT 1'))[0]?.id;
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain(main, { exit: 'now' });

@@ -15,6 +15,7 @@ import { readSplitFiles } from '../src/core/data/split-files.js';
 import { initBackend } from '../src/core/engine/backend.js';
 import { evaluateRanking } from '../src/core/eval/metrics.js';
 import { Ease, EaseFitCancelled, easeMemoryBytes, easeWeightsFloat64, invertSpdInPlace, maxEaseItems, type EaseMethod, type EasePhase } from '../src/core/models/ease.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run bench:ease -- [options]
 
@@ -322,7 +323,4 @@ async function main(): Promise<void> {
   console.log(`\npeak RSS ${peakRssMb().toFixed(0)} MB; load average ${load()}`);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+runMain(main);

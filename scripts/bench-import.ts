@@ -29,6 +29,7 @@ import { planImport } from '../src/interactions/import/formats.js';
 import { PROJECT_ROOT } from '../src/config/env.js';
 import { applyMigrations } from '../src/database/migrations.js';
 import { quoteIdent, withDatabase } from '../src/database/pg-url.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run bench:import -- [path] [--runs N] [--no-bulk-load]
 
@@ -248,7 +249,4 @@ function printReport(
   console.log(lines.join('\n'));
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : String(err));
-  process.exitCode = 1;
-});
+runMain(main, { print: 'stack' });

@@ -6,6 +6,7 @@ import { createApp } from '../src/app.factory.js';
 import { loadEnv } from '../src/config/env.js';
 import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { applyMigrations } from '../src/database/migrations.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run bench:record [-- --calls 60 --batch 1000 --items 5000 --users 2000]
 
@@ -104,7 +105,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+runMain(main);

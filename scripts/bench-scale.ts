@@ -25,8 +25,8 @@ import { initBackend } from '../src/core/engine/backend.js';
 import type { Autoencoder } from '../src/core/models/autoencoder.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { writeSynthetic } from '../src/datasets/synthetic.js';
-import { activeModelVersionId, loadModelVersion } from '../src/registry/registry.queries.js';
-import { modelFromArtifact } from '../src/serving/loaded-version.js';
+import { modelFromArtifact } from '../src/registry/model-artifact.js';
+import { activeModelVersionId, loadModelVersion } from '../src/registry/model-versions.queries.js';
 import { DEFAULT_MAX_EASE_ITEMS } from '../src/training/train-version.js';
 import { BENCH_SERVER_ENV, cannon, hnswRecall, postGraphql, rssMb, waitUntil } from './bench-lib.js';
 
@@ -194,8 +194,8 @@ async function main(): Promise<void> {
             `WITH u AS (SELECT id FROM users ORDER BY random() LIMIT 300)
              SELECT i.user_id::text AS u, i.item_id AS c FROM interactions i JOIN u ON u.id = i.user_id`,
           );
+          const artifact = (await loadModelVersion(client, activeId))!;
           await client.end();
-          const artifact = (await loadModelVersion(prisma, activeId))!;
           const colOf = new Map<number, number>();
           const ids = (await prisma.item.findMany({ select: { id: true, externalId: true } })) as { id: number; externalId: string }[];
           const external = new Map(artifact.itemIds.map((e, c) => [e, c]));
@@ -211,10 +211,11 @@ async function main(): Promise<void> {
             cc.push(col);
           }
           const { tf } = await initBackend({ log: () => undefined });
-          const ae = modelFromArtifact(tf, artifact) as Autoencoder;
+          const model = modelFromArtifact(tf, artifact);
+          const ae = model.factor as Autoencoder;
           const h = await hnswRecall(ae, csrFromTriples(rowOf.size, ae.numItems, rr, cc));
           recall = `${h.recall.toFixed(3)} (build ${h.buildSeconds.toFixed(0)} s)`;
-          ae.dispose();
+          model.dispose();
         } finally {
           api.kill('SIGTERM');
           await new Promise((r) => api.once('exit', r));

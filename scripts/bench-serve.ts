@@ -37,12 +37,12 @@ import { MAX_ID_LIST, MAX_SYNTHETIC_ITEMS } from '../src/serving/serving.service
 import { csrFromTriples, csrSelectRows } from '../src/core/data/csr.js';
 import { Random } from '../src/core/data/random.js';
 import { initBackend } from '../src/core/engine/backend.js';
-import type { Autoencoder } from '../src/core/models/autoencoder.js';
-import { Ease } from '../src/core/models/ease.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
-import { activateModelVersion, activeModelVersionId, loadModelVersion } from '../src/registry/registry.queries.js';
-import { modelFromArtifact } from '../src/serving/loaded-version.js';
+import { activateModelVersion } from '../src/registry/activation.js';
+import { modelFromArtifact } from '../src/registry/model-artifact.js';
+import { activeModelVersionId, loadModelVersion } from '../src/registry/model-versions.queries.js';
 import { BENCH_SERVER_ENV, cannon, hnswRecall, postGraphql, rssMb, waitUntil, type RunResult } from './bench-lib.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run bench:serve -- [--duration 20] [--connections 50] [--no-swap] [--no-recall] [--no-hammer] [--hammer-only] [--hammer-seconds 20]
 
@@ -293,7 +293,7 @@ async function main(): Promise<void> {
   const activeId = await activeModelVersionId(prisma);
   if (activeId === null) throw new Error('no active model version in this database: train one with --activate first');
   const users = (await client.query<{ id: string }>('SELECT external_id AS id FROM users u WHERE EXISTS (SELECT 1 FROM interactions i WHERE i.user_id = u.id)')).rows.map((r) => r.id);
-  const artifact = (await loadModelVersion(prisma, activeId))!;
+  const artifact = (await loadModelVersion(client, activeId))!;
   const items = artifact.itemIds;
   const counts = (await client.query<{ n: string }>('SELECT count(*) AS n FROM interactions')).rows[0].n;
   console.error(`database: ${users.length} users with interactions, ${counts} interactions; active version ${activeId} (${artifact.kind}, ${items.length} items)`);
@@ -415,8 +415,8 @@ async function main(): Promise<void> {
   if (!values['no-recall']) {
     const { tf } = await initBackend({ log: () => undefined });
     const model = modelFromArtifact(tf, artifact);
-    if (!(model instanceof Ease)) {
-      const ae = model as Autoencoder;
+    const ae = model.factor;
+    if (ae) {
       const colOf = new Map(artifact.itemIds.map((e, c) => [e, c]));
       const { rows } = await client.query<{ u: number; e: string }>('SELECT i.user_id AS u, it.external_id AS e FROM interactions i JOIN items it ON it.id = i.item_id');
       const userRow = new Map<number, number>();
@@ -448,7 +448,4 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain(main, { exit: 'now' });

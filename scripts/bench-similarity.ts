@@ -44,6 +44,7 @@ import {
   type NeighbourLists,
 } from '../src/core/serving/similarity.js';
 import { readMovielens1mMovies, readMovielensLatestMovies, type ItemMetadata } from '../src/interactions/import/formats.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run bench:similarity -- --split <dir> --movies <file> [options]
 
@@ -377,7 +378,4 @@ async function train(tf: Tf, kind: 'vae' | 'dae', data: SplitFiles, epochs: numb
   return kind === 'vae' ? MultVAE.fit(tf, data.train, { epochs, batchSize, seed }, options) : MultDAE.fit(tf, data.train, { epochs, batchSize, seed }, options);
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-  process.exitCode = 1;
-});
+runMain(main, { print: 'stack' });

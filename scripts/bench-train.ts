@@ -15,6 +15,7 @@ import { PROJECT_ROOT } from '../src/config/env.js';
 import { readSplitFiles } from '../src/core/data/split-files.js';
 import { initBackend } from '../src/core/engine/backend.js';
 import { MultVAE } from '../src/core/models/mult-vae.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run bench:train -- [split-dir] [options]
 
@@ -174,7 +175,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
-});
+runMain(main, { print: 'message' });

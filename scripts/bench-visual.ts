@@ -39,7 +39,8 @@ import { MultDAE } from '../src/core/models/mult-dae.js';
 import { applyMigrations } from '../src/database/migrations.js';
 import { quoteIdent, withDatabase } from '../src/database/pg-url.js';
 import { readItemImages } from '../src/images/images.queries.js';
-import { loadModelVersionPg } from '../src/registry/registry.queries.js';
+import { loadModelVersion } from '../src/registry/model-versions.queries.js';
+import { runMain } from './cli.js';
 
 const DB = 'recoder_bench_visual';
 const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
@@ -211,8 +212,8 @@ async function main(): Promise<void> {
     if (daeRun.status !== 'SUCCEEDED') throw new Error(`DAE run ${daeRun.status}: ${daeRun.error}`);
     const pool = new pg.Pool({ connectionString: url });
     const { tf } = await initBackend();
-    const daeArtifact = (await loadModelVersionPg(pool, daeRun.versionId))!;
-    const convArtifact = (await loadModelVersionPg(pool, visualRun.versionId))!;
+    const daeArtifact = (await loadModelVersion(pool, daeRun.versionId))!;
+    const convArtifact = (await loadModelVersion(pool, visualRun.versionId))!;
     const dae = MultDAE.fromBytes(tf, daeArtifact.weights);
     const conv = ConvAutoencoder.fromBytes(tf, convArtifact.weights);
     const images = await readItemImages(pool, { size: 32, channels: 1 });
@@ -302,7 +303,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+runMain(main);

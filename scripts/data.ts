@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../src/config/env.js';
 import { DatasetError, fetchDataset, MOVIELENS } from '../src/datasets/movielens.js';
 import { writeSynthetic } from '../src/datasets/synthetic.js';
+import { runMain } from './cli.js';
 
 const DATA_DIR = path.join(PROJECT_ROOT, 'data');
 
@@ -104,7 +105,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof DatasetError ? `Error: ${error.message}` : error);
-  process.exit(1);
-});
+runMain(main, { print: (error) => error instanceof DatasetError ? `Error: ${error.message}` : error, exit: 'now' });

@@ -10,6 +10,7 @@ import { importInteractions } from '../src/interactions/import/index.js';
 import { stopOnSignals } from '../src/ops/shutdown.js';
 import { ActiveModelService } from '../src/serving/active-model.service.js';
 import { TrainingRunsService } from '../src/training/training-runs.service.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run demo [-- --no-serve] [--budget SECONDS]
 
@@ -163,7 +164,4 @@ async function exampleIds(url: string): Promise<{ userId: string; itemId: string
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain(main, { exit: 'now' });

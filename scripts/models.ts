@@ -2,7 +2,9 @@ import { parseArgs } from 'node:util';
 import { loadEnv } from '../src/config/env.js';
 import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
-import { activateModelVersion, activeModelVersionId, listModelVersions } from '../src/registry/registry.queries.js';
+import { activateModelVersion } from '../src/registry/activation.js';
+import { activeModelVersionId, listModelVersions } from '../src/registry/model-versions.queries.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run models -- list [--limit 20]
        npm run models -- activate <id>
@@ -57,7 +59,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
-});
+runMain(main, { print: 'message' });

@@ -11,9 +11,11 @@ import type { MultVAE } from '../src/core/models/mult-vae.js';
 import { LatentGaussianFit } from '../src/core/models/synthetic-users.js';
 import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
-import { activeModelVersionId, loadModelVersion } from '../src/registry/registry.queries.js';
-import { DEFAULT_MIN_RATING, interactionValue, modelFromArtifact } from '../src/serving/loaded-version.js';
+import { modelFromArtifact } from '../src/registry/model-artifact.js';
+import { activeModelVersionId, loadModelVersion } from '../src/registry/model-versions.queries.js';
+import { DEFAULT_MIN_RATING, interactionValue } from '../src/serving/loaded-version.js';
 import { internalItemIds, streamInteractions } from '../src/serving/serving.queries.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run synthetic-users -- --users N --items-per-user K [options]
 
@@ -113,7 +115,7 @@ async function main(): Promise<void> {
   try {
     const id = values.version === undefined ? await activeModelVersionId(prisma) : positiveInt('version', values.version);
     if (id === null) throw new Error('no model version is active: pass --version <id> (npm run models -- list)');
-    const artifact = await loadModelVersion(prisma, id);
+    const artifact = await loadModelVersion(pool, id);
     if (!artifact) throw new Error(`model version ${id} not found`);
     if (artifact.kind !== 'VAE') throw new Error(`model version ${id} is ${artifact.kind}: synthetic users need a Mult-VAE (VAE) version`);
     const { tf, name: backend } = await initBackend({ prefer: values.backend as InitBackendOptions['prefer'], log: (m) => console.error(m) });
@@ -192,7 +194,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
-});
+runMain(main, { print: 'message' });

@@ -3,10 +3,11 @@ import { loadEnv } from '../src/config/env.js';
 import { initBackend, type InitBackendOptions } from '../src/core/engine/backend.js';
 import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
-import { activateModelVersion } from '../src/registry/registry.queries.js';
+import { activateModelVersion } from '../src/registry/activation.js';
 import { epochProgress } from '../src/training/epoch-progress.js';
 import { DEFAULT_EPOCHS, trainVersion, type TrainableKind } from '../src/training/train-version.js';
 import { trainVisualVersion } from '../src/training/train-visual.js';
+import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run train -- --model auto|vae|dae|autorec|ease|conv_ae [options]
 
@@ -122,7 +123,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
-});
+runMain(main, { print: 'message' });

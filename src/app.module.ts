@@ -7,6 +7,7 @@ import { ConfigModule } from './config/config.module.js';
 import type { Env } from './config/env.js';
 import { DatabaseModule } from './database/database.module.js';
 import { graphqlConfig } from './graphql/graphql.config.js';
+import { ImagesModule } from './images/images.module.js';
 import { InteractionsModule } from './interactions/interactions.module.js';
 import { OpsModule } from './ops/ops.module.js';
 import { ServingModule } from './serving/serving.module.js';
@@ -24,6 +25,7 @@ export class AppModule {
         GraphQLModule.forRoot<MercuriusDriverConfig>(graphqlConfig(env)),
         AuthModule,
         CatalogModule,
+        ImagesModule,
         InteractionsModule,
         ServingModule,
         TrainingModule,

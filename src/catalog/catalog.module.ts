@@ -1,6 +1,4 @@
 import { Module } from '@nestjs/common';
-import { ItemImageInfoResolver, ItemImagesResolver } from '../images/item-images.resolver.js';
-import { ItemImagesService } from '../images/item-images.service.js';
 import { ItemCache } from './item-cache.service.js';
 import { ItemsResolver } from './items.resolver.js';
 import { ItemsService } from './items.service.js';
@@ -10,7 +8,7 @@ import { UsersResolver } from './users.resolver.js';
 import { UsersService } from './users.service.js';
 
 @Module({
-  providers: [ItemCache, ItemsService, ItemsResolver, UsersService, UsersResolver, ItemImagesService, ItemImagesResolver, ItemImageInfoResolver, OverviewService, OverviewResolver],
+  providers: [ItemCache, ItemsService, ItemsResolver, UsersService, UsersResolver, OverviewService, OverviewResolver],
   exports: [ItemCache, ItemsService, UsersService],
 })
 export class CatalogModule {}

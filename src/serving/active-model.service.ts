@@ -5,9 +5,8 @@ import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { initBackend } from '../core/engine/backend.js';
 import type { Tf } from '../core/models/autorec.js';
 import { PgPool, READ_POOL } from '../database/pg-pool.js';
-import { PgListener } from '../database/pg-listener.js';
-import { PrismaService } from '../database/prisma.service.js';
-import { ACTIVATION_CHANNEL, activateModelVersion, activeModelVersionId, getModelVersion, loadModelVersionPg, parseActivation, type ModelVersionSummary } from '../registry/registry.queries.js';
+import { ModelRegistry } from '../registry/model-registry.service.js';
+import type { ModelVersionSummary } from '../registry/model-versions.queries.js';
 import { loadVersion, type LoadedVersion } from './loaded-version.js';
 import { ModelPool } from './model-pool.js';
 
@@ -33,9 +32,8 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
   backendName = '';
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly registry: ModelRegistry,
     private readonly pool: PgPool,
-    private readonly listener: PgListener,
     @Inject(ENV) private readonly env: Env,
     private readonly threads: ModelPool,
     /** DATABASE_READ_URL's pool (or the primary): the population read at activation. */
@@ -46,14 +44,13 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
     const backend = await initBackend({ prefer: this.env.tfBackend, log: (m) => this.logger.log(m) });
     this.tf = backend.tf;
     this.backendName = backend.name;
-    await this.listener.subscribe(ACTIVATION_CHANNEL, {
-      onNotify: (payload) => {
-        const activation = parseActivation(payload);
-        if (!activation) return this.logger.warn(`ignored a malformed activation notice: ${payload}`);
+    await this.registry.onActivation({
+      onActivation: (activation) => {
         if (activation.slot !== 'default') return;
         this.logger.log(`activation of model version ${activation.versionId} announced`);
         void this.refresh();
       },
+      onMalformed: (payload) => this.logger.warn(`ignored a malformed activation notice: ${payload}`),
       onReconnect: () => void this.refresh(), // an activation may have been missed
     });
     await this.refresh();
@@ -77,18 +74,18 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
    * NOT_FOUND if it does not exist; the error of a version that cannot be loaded.
    */
   async activate(id: number): Promise<ModelVersionSummary> {
-    const found = await activateModelVersion(this.prisma, id);
+    const found = await this.registry.activate(id);
     if (!found) throw new DomainError(ErrorCode.NOT_FOUND, `model version ${id} not found`, 'id', { id });
     this.wanted = id;
     const loaded = await this.ensureLoaded(id);
     this.swap(loaded);
     await loaded.served.populationReady().catch(() => undefined); // logged by swap
-    return (await getModelVersion(this.prisma, id))!;
+    return (await this.registry.get(id))!;
   }
 
   /** Re-reads the active version id and loads it if it is not the one serving. */
   async refresh(): Promise<void> {
-    const id = await activeModelVersionId(this.prisma);
+    const id = await this.registry.activeId();
     this.wanted = id;
     if (id === null || id === this.current?.id) return;
     try {
@@ -110,7 +107,7 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
   }
 
   private async load(id: number): Promise<LoadedVersion> {
-    const artifact = await loadModelVersionPg(this.pool, id);
+    const artifact = await this.registry.load(id);
     if (!artifact) throw new Error(`model version ${id} not found`);
     // The population's model work (errors, user vectors) runs in a model thread once the version is there.
     let inThreads: (yes: boolean) => void = () => undefined;

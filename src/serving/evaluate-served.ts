@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { SplitFilesPart } from '../core/data/split-files.js';
 import { excludeSet } from '../core/index/top-k.js';
 import type { Tf } from '../core/models/autorec.js';
-import { loadModelVersionPg } from '../registry/registry.queries.js';
+import { loadModelVersion } from '../registry/model-versions.queries.js';
 import { loadVersion } from './loaded-version.js';
 import { internalItemIds } from './serving.queries.js';
 
@@ -32,7 +32,7 @@ export interface ServedEvaluation {
  */
 export async function evaluateServedVersion(db: pg.Pool, tf: Tf, versionId: number, itemIds: readonly string[], part: SplitFilesPart): Promise<ServedEvaluation> {
   const started = performance.now();
-  const artifact = await loadModelVersionPg(db, versionId);
+  const artifact = await loadModelVersion(db, versionId);
   if (!artifact) throw new Error(`model version ${versionId} not found`);
   const loaded = await loadVersion(db, artifact, { tf, served: { index: {}, deferPopulation: true } });
   try {

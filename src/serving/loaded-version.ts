@@ -1,14 +1,10 @@
 import type pg from 'pg';
 import { csrFromTriples, type CsrMatrix } from '../core/data/csr.js';
 import type { Tf } from '../core/models/autorec.js';
-import { AutoRec } from '../core/models/autorec.js';
-import { Ease } from '../core/models/ease.js';
-import { Ensemble } from '../core/models/ensemble.js';
-import { MultDAE } from '../core/models/mult-dae.js';
-import { MultVAE } from '../core/models/mult-vae.js';
 import { NO_EXCLUSION, type Exclusion, type Neighbor } from '../core/index/top-k.js';
 import { ServedModel, type Population, type ServedModelOptions } from '../core/serving/served-model.js';
-import type { ModelVersionArtifact, ModelVersionSummary } from '../registry/registry.queries.js';
+import { modelFromArtifact } from '../registry/model-artifact.js';
+import type { ModelVersionArtifact, ModelVersionSummary } from '../registry/model-versions.queries.js';
 import { getModelIndex, internalItemIds, internalUserIds, putModelIndex, streamInteractions, type HistoryEntry } from './serving.queries.js';
 
 /** similarItems neighbours kept per item (more than any page: hidden ones are filtered afterwards). */
@@ -215,24 +211,6 @@ export interface LoadOptions {
   reads?: pg.Pool;
 }
 
-/** Deserializes a version's weights into its model class. */
-export function modelFromArtifact(tf: Tf, artifact: ModelVersionArtifact): MultVAE | MultDAE | AutoRec | Ease | Ensemble {
-  switch (artifact.kind) {
-    case 'VAE':
-      return MultVAE.fromBytes(tf, artifact.weights);
-    case 'DAE':
-      return MultDAE.fromBytes(tf, artifact.weights);
-    case 'AUTOREC':
-      return AutoRec.fromBytes(tf, artifact.weights);
-    case 'EASE':
-      return Ease.fromBytes(artifact.weights);
-    case 'ENSEMBLE':
-      return Ensemble.fromBytes(tf, artifact.weights);
-    default:
-      throw new Error(`model version ${artifact.id}: unknown kind ${String(artifact.kind)}`);
-  }
-}
-
 /**
  * Builds a {@link LoadedVersion}: maps the version's external item ids to today's catalog and
  * loads or builds the item indexes; then (in the background with `deferPopulation`) reads every
@@ -304,7 +282,7 @@ export async function loadVersion(db: pg.Pool, artifact: ModelVersionArtifact, o
     );
     return new LoadedVersion(summary, served, itemOfColumn, users, minRating, seconds);
   } catch (error) {
-    if (!(model instanceof Ease)) model.dispose();
+    model.dispose();
     throw error;
   }
 }

@@ -8,9 +8,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CsrMatrix } from '../core/data/csr.js';
 import { initBackend } from '../core/engine/backend.js';
 import { excludeSet } from '../core/index/top-k.js';
-import { disposeServable, populationModelWork, scoreMaterial, materialBuffers, SimilarLists, type Population, type ServableModel } from '../core/serving/served-model.js';
-import { MultVAE } from '../core/models/mult-vae.js';
-import { modelFromBytes } from './model-bytes.js';
+import { isGenerative } from '../core/models/servable.js';
+import { materialBuffers, populationModelWork, SimilarLists, type Population, type ServableModel } from '../core/serving/served-model.js';
+import { modelFromBytes } from '../registry/model-kinds.js';
 import type { ModelWorkerReply, ModelWorkerRequest } from './model-pool.js';
 
 if (!parentPort) throw new Error('model-worker.js runs as a worker thread (src/serving/model-pool.ts)');
@@ -30,11 +30,11 @@ port.on('message', (m: ModelWorkerRequest) => {
       models.delete(m.id);
       populations.get(m.id)?.lists?.dispose();
       populations.delete(m.id);
-      if (model) disposeServable(model);
+      model?.dispose();
       port.postMessage({ seq: m.seq, ok: true } satisfies ModelWorkerReply);
     } else if (m.type === 'sample') {
       const model = models.get(m.id);
-      if (!(model instanceof MultVAE)) throw new Error(`model version ${m.id} is not a Mult-VAE loaded in this thread`);
+      if (!isGenerative(model)) throw new Error(`model version ${m.id} is not a Mult-VAE loaded in this thread`);
       const excluded = new Set(m.exclude);
       const exclude = excluded.size ? { has: (c: number) => excluded.has(c), size: excluded.size } : undefined;
       const samples = model.sampleUsers(m.count, m.itemsPerUser, m.seed, { exclude, latent: m.latent }).map((s) => s.items);
@@ -59,7 +59,7 @@ port.on('message', (m: ModelWorkerRequest) => {
       const model = models.get(m.id);
       if (!model) throw new Error(`model version ${m.id} is not loaded in this thread`);
       const histories: CsrMatrix = { numRows: m.numRows, numCols: m.numCols, indptr: m.indptr, indices: m.indices, values: m.values };
-      const material = scoreMaterial(model, histories, m.exact);
+      const material = model.scoreMaterial(histories, m.exact);
       port.postMessage({ seq: m.seq, ok: true, material } satisfies ModelWorkerReply, materialBuffers(material));
     }
   } catch (error) {

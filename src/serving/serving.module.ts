@@ -3,6 +3,7 @@ import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
 import { ModelPool } from './model-pool.js';
 import { CatalogModule } from '../catalog/catalog.module.js';
+import { RegistryModule } from '../registry/registry.module.js';
 import { ActiveModelService } from './active-model.service.js';
 import { LatentMapResolver } from './latent-map.resolver.js';
 import { LatentMapService } from './latent-map.service.js';
@@ -14,7 +15,7 @@ import { VisualModelService } from './visual-model.service.js';
 
 /** Model versions → indexes → recommendations, similarity, reconstructions and anomaly scores. */
 @Module({
-  imports: [CatalogModule],
+  imports: [CatalogModule, RegistryModule],
   providers: [
     { provide: ModelPool, useFactory: (env: Env) => new ModelPool({ threads: env.modelWork.threads, backend: env.tfBackend, deadlineMs: env.modelWork.deadlineMs }), inject: [ENV] },
     ActiveModelService, VisualModelService, ServingStages, ServingService, ServingResolver, UserAnomalyResolver, ModelVersionsResolver, LatentMapService, LatentMapResolver],

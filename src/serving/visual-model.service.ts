@@ -11,8 +11,8 @@ import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { PgListener } from '../database/pg-listener.js';
 import { PgPool } from '../database/pg-pool.js';
 import { encodePng, readItemImages } from '../images/images.queries.js';
-import { ACTIVATION_CHANNEL, activeModelVersionId, loadModelVersionPg, parseActivation, VISUAL_SLOT } from '../registry/registry.queries.js';
-import { PrismaService } from '../database/prisma.service.js';
+import { VISUAL_SLOT } from '../registry/activation.js';
+import { ModelRegistry } from '../registry/model-registry.service.js';
 import type { LoadedVersion } from './loaded-version.js';
 
 /** Announced by the item_images triggers when an image is set, replaced or removed. */
@@ -60,7 +60,7 @@ export class VisualModelService implements OnModuleInit, OnApplicationShutdown {
   private closed = false;
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly registry: ModelRegistry,
     private readonly pool: PgPool,
     private readonly listener: PgListener,
     @Inject(ENV) private readonly env: Env,
@@ -68,10 +68,8 @@ export class VisualModelService implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     this.tf = (await initBackend({ prefer: this.env.tfBackend })).tf;
-    await this.listener.subscribe(ACTIVATION_CHANNEL, {
-      onNotify: (payload) => {
-        if (parseActivation(payload)?.slot === VISUAL_SLOT) void this.refresh(); // ActiveModelService logs malformed ones
-      },
+    await this.registry.onActivation({
+      onActivation: ({ slot }) => slot === VISUAL_SLOT && void this.refresh(), // ActiveModelService logs malformed ones
       onReconnect: () => void this.refresh(),
     });
     await this.listener.subscribe(IMAGES_CHANNEL, { onNotify: () => void this.refresh(true), onReconnect: () => undefined });
@@ -111,7 +109,7 @@ export class VisualModelService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async reload(imagesChanged: boolean): Promise<void> {
-    const id = await activeModelVersionId(this.prisma, VISUAL_SLOT);
+    const id = await this.registry.activeId(VISUAL_SLOT);
     if (id === null) {
       this.replace(null);
       return;
@@ -120,7 +118,7 @@ export class VisualModelService implements OnModuleInit, OnApplicationShutdown {
     if (model && !imagesChanged) return;
     let fresh = false;
     if (!model) {
-      const artifact = await loadModelVersionPg(this.pool, id);
+      const artifact = await this.registry.load(id);
       if (!artifact || artifact.kind !== 'CONV_AE') throw new Error(`visual model version ${id} not found or not CONV_AE`);
       model = ConvAutoencoder.fromBytes(this.tf!, artifact.weights);
       fresh = true;

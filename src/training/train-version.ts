@@ -5,18 +5,18 @@ import { strongGeneralizationSplit } from '../core/data/split.js';
 import { holdoutFraction, stableHoldoutRows } from '../core/data/stable-holdout.js';
 import { evaluateRanking } from '../core/eval/metrics.js';
 import { AutoSearchStopped, autoSelect, type AutoCandidate } from '../core/models/auto-select.js';
-import type { Autoencoder, EpochReport } from '../core/models/autoencoder.js';
+import type { EpochReport } from '../core/models/autoencoder.js';
 import { AutoRec, type Tf } from '../core/models/autorec.js';
 import { planTraining } from '../core/models/budget.js';
 import { Ease, EaseFitCancelled, maxEaseItems } from '../core/models/ease.js';
-import { Ensemble } from '../core/models/ensemble.js';
 import { MultDAE } from '../core/models/mult-dae.js';
 import { MultVAE } from '../core/models/mult-vae.js';
-import type { PrismaClient } from '../generated/prisma/client.js';
-import { saveModelVersion, type ModelVersionSummary } from '../registry/registry.queries.js';
+import type { ServableModel } from '../core/models/servable.js';
+import { servedKindOf, type TrainableKind } from '../registry/model-kinds.js';
+import { saveModelVersion, type ModelVersionSummary, type RegistryDb } from '../registry/model-versions.queries.js';
 import { loadTrainingData } from './training-data.js';
 
-export type TrainableKind = 'vae' | 'dae' | 'autorec' | 'ease' | 'auto';
+export type { TrainableKind } from '../registry/model-kinds.js';
 
 /**
  * Training epochs when a request gives none. null: none up front — EASE is solved in closed form,
@@ -119,7 +119,7 @@ export class TrainingCancelled extends Error {
 export async function trainVersion(
   tf: Tf,
   databaseUrl: string,
-  prisma: Pick<PrismaClient, 'modelVersion' | 'activeModel' | '$transaction' | '$queryRaw'>,
+  prisma: RegistryDb,
   o: TrainVersionOptions,
 ): Promise<TrainedVersion> {
   const seed = o.seed ?? 1;
@@ -131,7 +131,7 @@ export async function trainVersion(
   o.onData?.({ interactions: data.interactionCount, users: data.userIds.length, items: data.itemIds.length, seconds: dataSeconds });
   if (o.shouldStop?.()) throw new TrainingCancelled();
   const started = performance.now();
-  let model: Autoencoder | Ease | Ensemble;
+  let model: ServableModel;
   let metrics: Record<string, number>;
   let candidates: AutoCandidate[] | undefined;
   let baseline: Baseline | null = null;
@@ -245,15 +245,15 @@ export async function trainVersion(
       try {
         baseline = await o.scoreBaseline(split.validation, data.itemIds);
       } catch (error) {
-        if (!(model instanceof Ease)) model.dispose();
+        model.dispose();
         throw error;
       }
     }
   }
   try {
     const trainingSeconds = (performance.now() - started) / 1000;
-    const hyperparameters = model instanceof Ease ? { lambda: model.lambda, ...(model.dropout ? { dropout: model.dropout } : {}) } : { ...model.hyperparameters };
-    const kind = versionKind(model);
+    const hyperparameters = { ...model.hyperparameters };
+    const kind = servedKindOf(model);
     const selection = candidates ? { selection: candidates.map(({ name, status, ndcg, chosen }) => ({ name, status, ndcg, ...(chosen ? { chosen } : {}) })) } : {};
     const version = await saveModelVersion(prisma, {
       name: o.name ?? `${o.kind}-${new Date().toISOString().slice(0, 19)}`,
@@ -270,7 +270,7 @@ export async function trainVersion(
     });
     return { version, metrics, baseline, dataSeconds, trainingSeconds, ...(candidates ? { candidates } : {}) };
   } finally {
-    if (!(model instanceof Ease)) model.dispose();
+    model.dispose();
   }
 }
 
@@ -279,12 +279,6 @@ function pick(o: Record<string, unknown>, keys: string[]): Record<string, never>
   return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as Record<string, never>;
 }
 
-/** The registry kind of a trained model. */
-function versionKind(model: Autoencoder | Ease | Ensemble): 'VAE' | 'DAE' | 'AUTOREC' | 'EASE' | 'ENSEMBLE' {
-  if (model instanceof Ease) return 'EASE';
-  if (model instanceof Ensemble) return 'ENSEMBLE';
-  return model.kind.toUpperCase() as 'VAE' | 'DAE' | 'AUTOREC';
-}
 
 /** Thrown by {@link fitEase} when `shouldStop` asked it to stop. */
 export class EaseStopped extends Error {

@@ -3,9 +3,8 @@ import { holdoutFraction, stableHoldoutRows } from '../core/data/stable-holdout.
 import type { EpochReport } from '../core/models/autoencoder.js';
 import type { Tf } from '../core/models/autorec.js';
 import { ConvAutoencoder, type ConvAeHyperparameters, type ImageBatch } from '../core/models/conv-ae.js';
-import type { PrismaClient } from '../generated/prisma/client.js';
 import { readItemImages } from '../images/images.queries.js';
-import { saveModelVersion } from '../registry/registry.queries.js';
+import { saveModelVersion, type RegistryDb } from '../registry/model-versions.queries.js';
 import { DEFAULT_EPOCHS, TrainingCancelled, type Baseline, type TrainedVersion } from './train-version.js';
 
 export interface TrainVisualOptions {
@@ -34,7 +33,7 @@ export interface TrainVisualOptions {
 export async function trainVisualVersion(
   tf: Tf,
   databaseUrl: string,
-  prisma: Pick<PrismaClient, 'modelVersion' | 'activeModel' | '$transaction' | '$queryRaw'>,
+  prisma: RegistryDb,
   o: TrainVisualOptions,
 ): Promise<TrainedVersion> {
   const t0 = performance.now();

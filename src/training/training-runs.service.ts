@@ -7,6 +7,7 @@ import { PrismaService } from '../database/prisma.service.js';
 import type { ActivationPolicy, ModelKind, TrainingStatus } from '../generated/prisma/enums.js';
 import { TRAINING_QUEUE, JobQueue } from './job-queue.js';
 import { DEFAULT_EPOCHS } from './train-version.js';
+import { trainableKind } from '../registry/model-kinds.js';
 import { createRun, getRun, listRuns, pendingRunExists, requestCancel, setRunJob, type TrainingRunRow } from './training-runs.queries.js';
 
 const bad = (field: string, message: string) => new DomainError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, field);
@@ -44,8 +45,11 @@ const MULTINOMIAL: Record<string, Check> = {
   weightDecay: real(0, 1),
   patience: int(1, 10_000),
 };
-/** Model-specific settings trainModel accepts, per kind, with their checks. */
-const SETTINGS: Record<ModelKind, Record<string, Check>> = {
+/**
+ * Model-specific settings trainModel accepts, per trainable kind, with their checks. A kind
+ * without an entry (one the registry serves but trainModel cannot train) is refused.
+ */
+const SETTINGS: Partial<Record<ModelKind, Record<string, Check>>> = {
   VAE: { ...MULTINOMIAL, annealCap: real(0, 10), totalAnnealSteps: int(1, 1e9) },
   DAE: MULTINOMIAL,
   AUTOREC: { hidden: int(1, 4096), learningRate: real(0, 1, true), batchSize: int(1, 100_000), refitDecoder: flag },
@@ -85,6 +89,7 @@ export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<str
   if (r.kind === 'ENSEMBLE') {
     throw bad(`${prefix}.kind`, 'ENSEMBLE versions are made by an AUTO run (when the blend of EASE and an autoencoder wins); train kind AUTO');
   }
+  if (!SETTINGS[r.kind]) throw bad(`${prefix}.kind`, `${r.kind} versions cannot be trained through trainModel`);
   if (r.budgetSeconds != null) {
     if (r.kind !== 'AUTO') throw bad(`${prefix}.budgetSeconds`, 'only AUTO runs take a time budget');
     out.budgetSeconds = int(10, 7 * 24 * 3600)(`${prefix}.budgetSeconds`, r.budgetSeconds);
@@ -111,7 +116,7 @@ export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<str
     if (r.kind === 'AUTOREC') throw bad(`${prefix}.validationUsers`, 'AUTOREC validates on 5 % of the ratings, not on users');
     out.validationUsers = int(1, 100_000)(`${prefix}.validationUsers`, r.validationUsers);
   }
-  const allowed = SETTINGS[r.kind];
+  const allowed = SETTINGS[r.kind]!;
   for (const [key, value] of Object.entries(r.hyperparameters ?? {})) {
     const field = `${prefix}.hyperparameters.${key}`;
     const check = Object.hasOwn(allowed, key) ? allowed[key] : undefined; // not Object.prototype's "valueOf", "__proto__"...
@@ -128,7 +133,7 @@ export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<str
 function plannedEpochs(kind: ModelKind, requested: number | undefined): number | null {
   if (kind === 'EASE' || kind === 'AUTO' || kind === 'ENSEMBLE') return null;
   // VAE/DAE without a request: planned from the number of users once the worker has read the data.
-  return requested ?? DEFAULT_EPOCHS[kind.toLowerCase() as keyof typeof DEFAULT_EPOCHS];
+  return requested ?? DEFAULT_EPOCHS[kind === 'CONV_AE' ? 'conv_ae' : trainableKind(kind)];
 }
 
 /** Training runs for the API: queue (trainModel), read, cancel. Workers run them (training-worker.ts). */

@@ -1,22 +1,15 @@
 import os from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import pg from 'pg';
 import type PgBoss from 'pg-boss';
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
-import type { CsrMatrix } from '../core/data/csr.js';
 import { initBackend } from '../core/engine/backend.js';
-import { crossCatalogScorer } from '../core/eval/cross-catalog.js';
-import { evaluateRanking } from '../core/eval/metrics.js';
 import type { Tf } from '../core/models/autorec.js';
 import type { EpochReport } from '../core/models/autoencoder.js';
-import { ConvAutoencoder, type ImageBatch } from '../core/models/conv-ae.js';
-import { Ease } from '../core/models/ease.js';
-import { Ensemble } from '../core/models/ensemble.js';
 import { DATABASE_URL, PrismaService } from '../database/prisma.service.js';
-import { activateModelVersion, activeModelVersionId, loadModelVersion, VISUAL_SLOT } from '../registry/registry.queries.js';
-import { modelFromArtifact } from '../serving/loaded-version.js';
+import { trainableKind } from '../registry/model-kinds.js';
+import { ModelRegistry } from '../registry/model-registry.service.js';
 import { JobQueue, RETRAIN_QUEUE, TRAINING_QUEUE, type TrainingJobData } from './job-queue.js';
 import {
   claimRun,
@@ -27,18 +20,20 @@ import {
   recordEpoch,
   recordProgress,
   setRunTimings,
-  type RunComparison,
   type TrainingRunRow,
 } from './training-runs.queries.js';
 import { TrainingRunsService } from './training-runs.service.js';
-import { TrainingCancelled, trainVersion, type Baseline, type TrainableKind } from './train-version.js';
+import { scoreActive, scoreActiveVisual } from './active-baseline.js';
+import { configureRetrainSchedule } from './retrain-schedule.js';
+import { decide } from './run-decision.js';
+import { TrainingLock } from './training-lock.js';
+
+export { decide } from './run-decision.js';
+import { TrainingCancelled, trainVersion } from './train-version.js';
 import { trainVisualVersion } from './train-visual.js';
 
-/** Session advisory lock held by the worker that is training (released when its connection ends). */
-const TRAINING_LOCK = 0x7265636f; // "reco"
 const HEARTBEAT_MS = 2000;
 const ORPHAN_CHECK_MS = 15_000;
-const COMPARED = 'ndcg@100';
 
 /**
  * Runs training jobs from the pg-boss queue, one at a time across all workers (singleton queue +
@@ -53,18 +48,22 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
   private readonly name = `${os.hostname()}:${process.pid}${threadId ? `#${threadId}` : ''}`;
   private tf: Tf | null = null;
   private backendName = '';
-  private lockClient: pg.Client | null = null;
   private orphanTimer: NodeJS.Timeout | null = null;
   private training: number | null = null;
   private stopping = false;
 
   constructor(
     private readonly prisma: PrismaService,
+    private readonly registry: ModelRegistry,
     private readonly jobs: JobQueue,
     private readonly runs: TrainingRunsService,
     @Inject(DATABASE_URL) private readonly url: string,
     @Inject(ENV) private readonly env: Env,
-  ) {}
+  ) {
+    this.lock = new TrainingLock(url, this.logger);
+  }
+
+  private readonly lock: TrainingLock;
 
   async onApplicationBootstrap(): Promise<void> {
     const backend = await initBackend({ prefer: this.env.tfBackend, log: (m) => this.logger.log(m) });
@@ -73,7 +72,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
     await this.recoverOrphans();
     const boss = this.jobs.boss;
     await boss.work<TrainingJobData>(TRAINING_QUEUE, { batchSize: 1, pollingIntervalSeconds: 1 }, async ([job]) => this.handle(job));
-    await this.configureSchedule(boss);
+    await configureRetrainSchedule(boss, this.env, this.runs, this.logger);
     this.orphanTimer = setInterval(() => void this.recoverOrphans().catch((e: Error) => this.logger.warn(`orphan check: ${e.message}`)), ORPHAN_CHECK_MS);
     this.orphanTimer.unref();
     this.logger.log(`training worker ${this.name} ready (${this.backendName})`);
@@ -86,45 +85,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
     await this.jobs.boss.offWork(TRAINING_QUEUE).catch(() => undefined);
     await this.jobs.boss.offWork(RETRAIN_QUEUE).catch(() => undefined);
     for (let waited = 0; this.training !== null && waited < 20_000; waited += 100) await sleep(100);
-    await this.lockClient?.end().catch(() => undefined);
-  }
-
-  private async configureSchedule(boss: PgBoss): Promise<void> {
-    const { schedule } = this.env.retrain;
-    if (!schedule) {
-      await boss.unschedule(RETRAIN_QUEUE);
-      return;
-    }
-    await boss.schedule(RETRAIN_QUEUE, schedule, {}, { tz: 'UTC' });
-    await boss.work(RETRAIN_QUEUE, { batchSize: 1, pollingIntervalSeconds: 5 }, async () => {
-      const outcome = await this.runs.scheduledRetrain();
-      if ('queued' in outcome) this.logger.log(`schedule: queued training run ${outcome.queued.id}`);
-      else this.logger.log(`schedule: skipped, ${outcome.skipped}`);
-    });
-    this.logger.log(`retraining scheduled: "${schedule}" (UTC), ${this.env.retrain.kind}, ${this.env.retrain.activate}`);
-  }
-
-  /** A connection for the training lock; replaced when it breaks (e.g. Postgres restarted). */
-  private async lockConnection(): Promise<pg.Client> {
-    if (this.lockClient) return this.lockClient;
-    const client = new pg.Client({ connectionString: this.url, application_name: 'recoder-training-lock' });
-    client.on('error', (e) => {
-      this.logger.warn(`training lock connection lost: ${e.message}`);
-      if (this.lockClient === client) this.lockClient = null;
-    });
-    await client.connect();
-    this.lockClient = client;
-    return client;
-  }
-
-  private async tryLock(): Promise<boolean> {
-    const client = await this.lockConnection();
-    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [TRAINING_LOCK]);
-    return rows[0].ok;
-  }
-
-  private async unlock(): Promise<void> {
-    await this.lockClient?.query('SELECT pg_advisory_unlock($1)', [TRAINING_LOCK]).catch(() => undefined);
+    await this.lock.end();
   }
 
   /**
@@ -133,7 +94,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
    */
   async recoverOrphans(): Promise<TrainingRunRow[]> {
     if (this.training !== null || this.stopping) return [];
-    if (!(await this.tryLock())) return [];
+    if (!(await this.lock.tryLock())) return [];
     try {
       const orphans = await failOrphanedRuns(this.prisma, 'the worker stopped during the run (process exited or lost its database connection)');
       for (const run of orphans) {
@@ -142,14 +103,14 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
       }
       return orphans;
     } finally {
-      await this.unlock();
+      await this.lock.unlock();
     }
   }
 
   private async handle(job: PgBoss.Job<TrainingJobData>): Promise<void> {
     const runId = job.data.runId;
     let locked = false;
-    for (let waited = 0; !(locked = await this.tryLock()) && waited < 60_000; waited += 500) await sleep(500);
+    for (let waited = 0; !(locked = await this.lock.tryLock()) && waited < 60_000; waited += 500) await sleep(500);
     if (!locked) throw new Error(`training run ${runId}: another worker holds the training lock`);
     this.training = runId;
     try {
@@ -161,13 +122,12 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
       await this.execute(run);
     } finally {
       this.training = null;
-      await this.unlock();
+      await this.lock.unlock();
     }
   }
 
   private async execute(run: TrainingRunRow): Promise<void> {
     const h = run.hyperparameters;
-    const kind = run.kind.toLowerCase() as TrainableKind;
     let cancel = false;
     let lockLost = false;
     let writes: Promise<unknown> = Promise.resolve();
@@ -179,7 +139,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
         write(async () => {
           // The lock's connection broke (e.g. Postgres restarted): take the lock again, or stop if
           // another worker has it (it will have marked this run FAILED).
-          if (!this.lockClient && !(await this.tryLock())) lockLost = true;
+          if (!this.lock.connected && !(await this.lock.tryLock())) lockLost = true;
           cancel = (await heartbeat(this.prisma, run.id)) || cancel;
         }),
       HEARTBEAT_MS,
@@ -219,11 +179,11 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
             onData,
             onEpoch,
             shouldStop: () => cancel || lockLost || this.stopping,
-            scoreBaseline: (heldOut) => this.scoreActiveVisual(heldOut),
+            scoreBaseline: (heldOut) => scoreActiveVisual(this.registry, this.tf!, this.env.images, heldOut),
             log: (m) => this.logger.log(`run ${run.id}: ${m}`),
           })
         : await trainVersion(this.tf!, this.url, this.prisma, {
-        kind,
+        kind: trainableKind(run.kind),
         epochs: h.epochs as number | undefined,
         seed: (h.seed as number | undefined) ?? 1,
         minRating: h.minRating as number | undefined,
@@ -231,7 +191,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
         validationUsers: h.validationUsers as number | undefined,
         budgetSeconds: (h.budgetSeconds as number | undefined) ?? this.env.autoBudgetSeconds,
         hyperparameters: extra,
-        name: `${kind}-run${run.id}`,
+        name: `${trainableKind(run.kind)}-run${run.id}`,
         backend: this.backendName,
         onData,
         onEpoch: (e) => onEpoch(e),
@@ -240,12 +200,12 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
         onCandidateEpoch: (candidate, e) => onEpoch(e, candidate),
         onCandidate: (c) => write(() => recordCandidate(this.prisma, run.id, c)),
         shouldStop: () => cancel || lockLost || this.stopping,
-        scoreBaseline: kind === 'autorec' ? undefined : (validation, itemIds) => this.scoreActive(validation, itemIds),
+        scoreBaseline: run.kind === 'AUTOREC' ? undefined : (validation, itemIds) => scoreActive(this.registry, this.tf!, validation, itemIds),
         log: (m) => this.logger.log(`run ${run.id}: ${m}`),
       });
       await writes;
       const { comparison, activate, decision } = decide(run, result.metrics, result.baseline);
-      if (activate) await activateModelVersion(this.prisma, result.version.id);
+      if (activate) await this.registry.activate(result.version.id);
       await finishRun(this.prisma, run.id, {
         status: 'SUCCEEDED',
         versionId: result.version.id,
@@ -275,81 +235,12 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
     }
   }
 
-  /** The active visual version's mean squared error on this run's held-out images (same shape only). */
-  private async scoreActiveVisual(heldOut: ImageBatch): Promise<Baseline | null> {
-    const activeId = await activeModelVersionId(this.prisma, VISUAL_SLOT);
-    if (activeId === null) return null;
-    const artifact = await loadModelVersion(this.prisma, activeId);
-    if (!artifact || artifact.kind !== 'CONV_AE') return null;
-    const model = ConvAutoencoder.fromBytes(this.tf!, artifact.weights);
-    try {
-      const { size, channels } = model.hyperparameters;
-      if (size !== this.env.images.size || channels !== this.env.images.channels) return { versionId: activeId, metrics: {} };
-      const errors = model.reconstructionErrors(heldOut);
-      return { versionId: activeId, metrics: { mse: errors.reduce((s, e) => s + e, 0) / errors.length, images: heldOut.count } };
-    } finally {
-      model.dispose();
-    }
-  }
-
-  /** The active version's metrics on this run's held-out users (over this run's item columns). */
-  private async scoreActive(validation: { foldIn: CsrMatrix; heldOut: CsrMatrix }, itemIds: string[]): Promise<Baseline | null> {
-    const activeId = await activeModelVersionId(this.prisma);
-    if (activeId === null) return null;
-    const artifact = await loadModelVersion(this.prisma, activeId);
-    if (!artifact) return null;
-    if (artifact.kind === 'AUTOREC') return { versionId: activeId, metrics: {} };
-    const model = modelFromArtifact(this.tf!, artifact);
-    try {
-      const score = model instanceof Ease || model instanceof Ensemble ? (h: CsrMatrix) => model.score(h) : (h: CsrMatrix) => model.reconstruct(h);
-      const metrics = evaluateRanking(crossCatalogScorer(score, artifact.itemIds, itemIds), validation.foldIn, validation.heldOut);
-      return { versionId: activeId, metrics };
-    } finally {
-      if (!(model instanceof Ease)) model.dispose();
-    }
-  }
 }
 
 /** The run's stored settings minus the ones trainVersion takes as named options. */
 function splitSettings(h: Record<string, unknown>): { hyperparameters: Record<string, unknown> } {
   const { epochs: _e, seed: _s, minRating: _m, lambda: _l, validationUsers: _v, budgetSeconds: _b, ...rest } = h;
   return { hyperparameters: rest };
-}
-
-/** The activation decision of a finished run, and the comparison to record. */
-export function decide(
-  run: Pick<TrainingRunRow, 'activation' | 'kind'>,
-  metrics: Record<string, number>,
-  baseline: Baseline | null,
-): { comparison: RunComparison | null; activate: boolean; decision: string } {
-  if (run.kind === 'AUTOREC') {
-    const activate = run.activation === 'ALWAYS';
-    return { comparison: null, activate, decision: activate ? 'activated (ALWAYS)' : 'not activated (NEVER)' };
-  }
-  // Ranking models compare NDCG@100 (higher is better); the image autoencoder its validation MSE (lower).
-  const metric = run.kind === 'CONV_AE' ? 'mse' : COMPARED;
-  const better = (a: number, b: number) => (run.kind === 'CONV_AE' ? a < b : a > b);
-  const candidate = metrics[metric];
-  const active = baseline?.metrics[metric] ?? null;
-  const comparison: RunComparison = { metric, candidate, activeVersionId: baseline?.versionId ?? null, active, users: metrics.users ?? metrics.images };
-  const vs = active === null ? '' : ` vs ${active.toFixed(4)} of version ${baseline!.versionId}`;
-  switch (run.activation) {
-    case 'ALWAYS':
-      return { comparison, activate: true, decision: `activated (ALWAYS); ${metric} ${candidate.toFixed(4)}${vs}` };
-    case 'NEVER':
-      return { comparison, activate: false, decision: `not activated (NEVER); ${metric} ${candidate.toFixed(4)}${vs}` };
-    default: {
-      if (!baseline) return { comparison, activate: true, decision: `activated (IF_BETTER): no version was active; ${metric} ${candidate.toFixed(4)}` };
-      if (active === null) {
-        const why = run.kind === 'CONV_AE' ? 'was trained on images of another shape' : '(AUTOREC) cannot be compared on ' + metric;
-        return { comparison, activate: false, decision: `not activated (IF_BETTER): active version ${baseline.versionId} ${why}` };
-      }
-      const [gt, le] = run.kind === 'CONV_AE' ? ['<', '≥'] : ['>', '≤'];
-      return better(candidate, active)
-        ? { comparison, activate: true, decision: `activated (IF_BETTER): ${metric} ${candidate.toFixed(4)} ${gt} ${active.toFixed(4)} of version ${baseline.versionId}` }
-        : { comparison, activate: false, decision: `not activated (IF_BETTER): ${metric} ${candidate.toFixed(4)} ${le} ${active.toFixed(4)} of version ${baseline.versionId}` };
-    }
-  }
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,7 +1,6 @@
 import { Args, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
-import { PrismaService } from '../database/prisma.service.js';
-import { activeModelVersionId, getModelVersion } from '../registry/registry.queries.js';
-import { ModelVersion } from '../serving/dto/serving.types.js';
+import { ModelVersion } from '../registry/dto/model-version.type.js';
+import { ModelRegistry } from '../registry/model-registry.service.js';
 import { TrainingStatus, TrainModelInput, TrainingRun } from './dto/training.types.js';
 import type { TrainingRunRow } from './training-runs.queries.js';
 import { TrainingRunsService } from './training-runs.service.js';
@@ -12,7 +11,7 @@ import { Requires } from '../auth/roles.js';
 export class TrainingResolver {
   constructor(
     private readonly runs: TrainingRunsService,
-    private readonly prisma: PrismaService,
+    private readonly registry: ModelRegistry,
   ) {}
 
   @Requires('ADMIN')
@@ -48,7 +47,7 @@ export class TrainingResolver {
   @ResolveField(() => ModelVersion, { nullable: true, description: 'The version the run stored.' })
   async modelVersion(@Parent() run: TrainingRunRow): Promise<ModelVersion | null> {
     if (run.versionId === null) return null;
-    const [version, active] = await Promise.all([getModelVersion(this.prisma, run.versionId), activeModelVersionId(this.prisma)]);
+    const [version, active] = await Promise.all([this.registry.get(run.versionId), this.registry.activeId()]);
     return version ? { ...version, active: version.id === active } : null;
   }
 }

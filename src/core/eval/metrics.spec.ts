@@ -1,5 +1,6 @@
 import { csrFromTriples, type CsrMatrix } from '../data/csr.js';
 import { Random } from '../data/random.js';
+import { topKOfRow as topK } from '../index/top-k.js';
 import {
   catalogCoverageAtK,
   evaluateRanking,
@@ -11,7 +12,6 @@ import {
   precisionAtK,
   recallAtK,
   rmse,
-  topK,
 } from './metrics.js';
 
 /** One-row CSR over n items. */

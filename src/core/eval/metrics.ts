@@ -1,4 +1,5 @@
 import { csrSelectRows, type CsrMatrix } from '../data/csr.js';
+import { topKOfRow } from '../index/top-k.js';
 
 /*
  * Top-N ranking metrics of the strong-generalization protocol (Liang et al. 2018, "Variational
@@ -18,83 +19,6 @@ import { csrSelectRows, type CsrMatrix } from '../data/csr.js';
 /** Below every real score, including −Infinity (NaN is mapped to −Infinity before comparing). */
 function key(s: number): number {
   return s === s ? s : -Infinity;
-}
-
-/**
- * The `k` best-ranked items of one row, best first (O(numItems · log k) with a bounded heap; no
- * full sort). Returns fewer than k items when fewer than k are not excluded.
- *
- * @param scores [rows × numItems] row-major
- * @param numItems columns of `scores`
- * @param row which row of `scores` to rank
- * @param k how many items to return (≥ 0)
- * @param exclude optional [rows × numItems] CSR (fold-in): its row `row` is not ranked
- * @returns [min(k, candidates)] item indices, descending score, ties → lower index first
- */
-export function topK(scores: Float32Array, numItems: number, row: number, k: number, exclude?: CsrMatrix | null): Int32Array {
-  if (!(Number.isInteger(k) && k >= 0)) throw new Error(`topK: k must be a non-negative integer, got ${k}`);
-  if (!(row >= 0 && (row + 1) * numItems <= scores.length)) throw new RangeError(`topK: row ${row} outside the ${Math.floor(scores.length / numItems)} rows of scores`);
-  if (exclude && (exclude.numCols !== numItems || row >= exclude.numRows)) {
-    throw new Error(`topK: exclude is ${exclude.numRows} × ${exclude.numCols}, cannot exclude row ${row} of ${numItems} items`);
-  }
-  const heapIdx = new Int32Array(k);
-  if (k === 0) return heapIdx;
-  const heapKey = new Float64Array(k);
-  let size = 0;
-  const base = row * numItems;
-  let p = exclude ? exclude.indptr[row] : 0;
-  const pEnd = exclude ? exclude.indptr[row + 1] : 0;
-  const exIdx = exclude?.indices;
-  for (let j = 0; j < numItems; j++) {
-    if (p < pEnd) {
-      while (p < pEnd && exIdx![p] < j) p++;
-      if (p < pEnd && exIdx![p] === j) continue;
-    }
-    const s = key(scores[base + j]);
-    if (size < k) {
-      // Sift up: the root is the worst kept item (lowest score; on ties the highest index).
-      let c = size++;
-      while (c > 0) {
-        const parent = (c - 1) >> 1;
-        const ps = heapKey[parent];
-        if (ps < s || (ps === s && heapIdx[parent] > j)) break; // parent is worse: stop
-        heapKey[c] = ps;
-        heapIdx[c] = heapIdx[parent];
-        c = parent;
-      }
-      heapKey[c] = s;
-      heapIdx[c] = j;
-    } else if (s > heapKey[0]) {
-      // j beats the worst kept item (on equal scores the kept one has the lower index and stays).
-      siftDown(heapKey, heapIdx, size, s, j);
-    }
-  }
-  // Pop the worst repeatedly, filling the output from the back.
-  const out = new Int32Array(size);
-  for (let n = size; n > 0; n--) {
-    out[n - 1] = heapIdx[0];
-    if (n > 1) siftDown(heapKey, heapIdx, n - 1, heapKey[n - 1], heapIdx[n - 1]);
-  }
-  return out;
-}
-
-/** Places (s, j) at the root of the min-heap [0, size) and sifts it down. */
-function siftDown(heapKey: Float64Array, heapIdx: Int32Array, size: number, s: number, j: number): void {
-  let c = 0;
-  for (;;) {
-    const l = 2 * c + 1;
-    if (l >= size) break;
-    let w = l; // the worse child
-    const r = l + 1;
-    if (r < size && (heapKey[r] < heapKey[l] || (heapKey[r] === heapKey[l] && heapIdx[r] > heapIdx[l]))) w = r;
-    const ws = heapKey[w];
-    if (s < ws || (s === ws && j > heapIdx[w])) break; // (s, j) is worse than both children
-    heapKey[c] = ws;
-    heapIdx[c] = heapIdx[w];
-    c = w;
-  }
-  heapKey[c] = s;
-  heapIdx[c] = j;
 }
 
 /** 1 / log2(rank + 1) for ranks 1 … n, as [n] (index = rank − 1). */
@@ -142,7 +66,7 @@ function perRow(
   const relevant = new Uint8Array(heldOut.numCols);
   for (let r = 0; r < heldOut.numRows; r++) {
     const n = markRow(heldOut, r, relevant, 1);
-    out[r] = n === 0 ? NaN : metric(topK(scores, heldOut.numCols, r, k, foldIn), relevant, n);
+    out[r] = n === 0 ? NaN : metric(topKOfRow(scores, heldOut.numCols, r, k, foldIn), relevant, n);
     markRow(heldOut, r, relevant, 0);
   }
   return out;
@@ -266,7 +190,7 @@ export function catalogCoverageAtK(scores: Float32Array, numItems: number, foldI
   if (!(numItems >= 1 && scores.length % numItems === 0)) throw new Error(`catalogCoverageAtK: scores length ${scores.length} is not a multiple of numItems ${numItems}`);
   const seen = new Uint8Array(numItems);
   const rows = scores.length / numItems;
-  for (let r = 0; r < rows; r++) for (const j of topK(scores, numItems, r, k, foldIn)) seen[j] = 1;
+  for (let r = 0; r < rows; r++) for (const j of topKOfRow(scores, numItems, r, k, foldIn)) seen[j] = 1;
   let n = 0;
   for (let j = 0; j < numItems; j++) n += seen[j];
   return n / numItems;
@@ -350,7 +274,7 @@ export function evaluateRanking(
       throw new Error(`evaluateRanking: scoreFn returned ${scores?.length} values for a batch of ${rowIds.length} users × ${numItems} items`);
     }
     for (let r = 0; r < rowIds.length; r++) {
-      const ranked = topK(scores, numItems, r, maxK, fi);
+      const ranked = topKOfRow(scores, numItems, r, maxK, fi);
       for (let t = 0; t < ks.length; t++) for (let i = 0, n = Math.min(ks[t], ranked.length); i < n; i++) covered[t][ranked[i]] = 1;
       const n = markRow(ho, r, relevant, 1);
       if (n > 0) {

@@ -1,3 +1,5 @@
+import type { CsrMatrix } from '../data/csr.js';
+
 /** One search result: a row of the indexed matrix and its score (higher is better). */
 export interface Neighbor {
   index: number;
@@ -28,63 +30,125 @@ export function excludeAny(...parts: Exclusion[]): Exclusion {
 }
 
 /**
+ * The one bounded heap behind every top-k in Recoder: the `k` best of the items `first`, …,
+ * `first + count − 1` of `scores` (or of `candidates`), best first, ties → lower index. `skip`
+ * drops items (visited in increasing order when there are no candidates); NaN scores are skipped
+ * (`nan: 'skip'`) or rank like −Infinity (`'last'`). O(n log k), no full sort.
+ * @returns item indices relative to `first`, and their scores (NaN as −Infinity)
+ */
+export function selectTopK(
+  scores: ArrayLike<number>,
+  k: number,
+  options: { first?: number; count?: number; skip?: (item: number) => boolean; candidates?: ArrayLike<number>; nan?: 'skip' | 'last' } = {},
+): { indices: Int32Array; scores: Float64Array } {
+  const first = options.first ?? 0;
+  const count = options.count ?? scores.length - first;
+  const { skip, candidates } = options;
+  const nanLast = options.nan === 'last';
+  const heapIdx = new Int32Array(Math.max(0, k));
+  const heapKey = new Float64Array(Math.max(0, k));
+  let size = 0;
+  const offer = (j: number) => {
+    let s = scores[first + j];
+    if (s !== s) {
+      if (!nanLast) return;
+      s = -Infinity;
+    }
+    // A full heap turns most items away on their score alone: `skip` is asked only of those that would enter.
+    if (size >= k && !(s > heapKey[0] || (s === heapKey[0] && j < heapIdx[0]))) return;
+    if (skip?.(j)) return;
+    if (size < k) {
+      // Sift up: the root is the worst kept item (lowest score; on ties the highest index).
+      let c = size++;
+      while (c > 0) {
+        const parent = (c - 1) >> 1;
+        const ps = heapKey[parent];
+        if (ps < s || (ps === s && heapIdx[parent] > j)) break; // parent is worse: stop
+        heapKey[c] = ps;
+        heapIdx[c] = heapIdx[parent];
+        c = parent;
+      }
+      heapKey[c] = s;
+      heapIdx[c] = j;
+    } else if (s > heapKey[0] || (s === heapKey[0] && j < heapIdx[0])) {
+      // j beats the worst kept item.
+      siftDown(heapKey, heapIdx, size, s, j);
+    }
+  };
+  if (k > 0) {
+    if (candidates) for (let c = 0; c < candidates.length; c++) offer(candidates[c]);
+    else for (let j = 0; j < count; j++) offer(j);
+  }
+  // Pop the worst repeatedly, filling the output from the back.
+  const indices = new Int32Array(size);
+  const out = new Float64Array(size);
+  for (let n = size; n > 0; n--) {
+    indices[n - 1] = heapIdx[0];
+    out[n - 1] = heapKey[0];
+    if (n > 1) siftDown(heapKey, heapIdx, n - 1, heapKey[n - 1], heapIdx[n - 1]);
+  }
+  return { indices, scores: out };
+}
+
+/** Places (s, j) at the root of the min-heap [0, size) and sifts it down. */
+function siftDown(heapKey: Float64Array, heapIdx: Int32Array, size: number, s: number, j: number): void {
+  let c = 0;
+  for (;;) {
+    const l = 2 * c + 1;
+    if (l >= size) break;
+    let w = l; // the worse child
+    const r = l + 1;
+    if (r < size && (heapKey[r] < heapKey[l] || (heapKey[r] === heapKey[l] && heapIdx[r] > heapIdx[l]))) w = r;
+    const ws = heapKey[w];
+    if (s < ws || (s === ws && j > heapIdx[w])) break; // (s, j) is worse than both children
+    heapKey[c] = ws;
+    heapIdx[c] = heapIdx[w];
+    c = w;
+  }
+  heapKey[c] = s;
+  heapIdx[c] = j;
+}
+
+/**
  * The k highest scores, best first (ties: lower index first), skipping excluded rows and NaN.
  * O(n log k) with a binary min-heap; `candidates` restricts the scan to those rows.
  */
 export function topK(scores: ArrayLike<number>, k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>): Neighbor[] {
   if (k <= 0) return [];
-  const heapIdx = new Int32Array(k);
-  const heapVal = new Float64Array(k);
-  let size = 0;
-  // "a is worse than b": lower score, or equal score and higher index.
-  const worse = (ia: number, va: number, ib: number, vb: number) => va < vb || (va === vb && ia > ib);
-  const siftDown = (pos: number) => {
-    for (;;) {
-      const l = 2 * pos + 1;
-      const r = l + 1;
-      let m = pos;
-      if (l < size && worse(heapIdx[l], heapVal[l], heapIdx[m], heapVal[m])) m = l;
-      if (r < size && worse(heapIdx[r], heapVal[r], heapIdx[m], heapVal[m])) m = r;
-      if (m === pos) return;
-      const ti = heapIdx[pos];
-      const tv = heapVal[pos];
-      heapIdx[pos] = heapIdx[m];
-      heapVal[pos] = heapVal[m];
-      heapIdx[m] = ti;
-      heapVal[m] = tv;
-      pos = m;
-    }
-  };
-  const offer = (i: number) => {
-    const v = scores[i];
-    if (Number.isNaN(v)) return;
-    // A row that would not enter the full heap is skipped before asking the exclusion (most rows).
-    if (size === k && !worse(heapIdx[0], heapVal[0], i, v)) return;
-    if (exclude.has(i)) return;
-    if (size < k) {
-      let pos = size++;
-      heapIdx[pos] = i;
-      heapVal[pos] = v;
-      while (pos > 0) {
-        const parent = (pos - 1) >> 1;
-        if (!worse(heapIdx[pos], heapVal[pos], heapIdx[parent], heapVal[parent])) break;
-        const ti = heapIdx[pos];
-        const tv = heapVal[pos];
-        heapIdx[pos] = heapIdx[parent];
-        heapVal[pos] = heapVal[parent];
-        heapIdx[parent] = ti;
-        heapVal[parent] = tv;
-        pos = parent;
-      }
-    } else if (worse(heapIdx[0], heapVal[0], i, v)) {
-      heapIdx[0] = i;
-      heapVal[0] = v;
-      siftDown(0);
-    }
-  };
-  if (candidates) for (let c = 0; c < candidates.length; c++) offer(candidates[c]);
-  else for (let i = 0; i < scores.length; i++) offer(i);
+  const top = selectTopK(scores, k, { skip: exclude.size > 0 ? (i) => exclude.has(i) : undefined, candidates, nan: 'skip' });
   const out: Neighbor[] = [];
-  for (let j = 0; j < size; j++) out.push({ index: heapIdx[j], score: heapVal[j] });
-  return out.sort((a, b) => b.score - a.score || a.index - b.index);
+  for (let j = 0; j < top.indices.length; j++) out.push({ index: top.indices[j], score: top.scores[j] });
+  return out;
+}
+
+/**
+ * The `k` best-ranked items of one row of a score matrix, best first (the ranking metrics'
+ * convention: NaN ranks like −Infinity, ties → lower index). Returns fewer than k items when fewer
+ * than k are not excluded.
+ *
+ * @param scores [rows × numItems] row-major
+ * @param numItems columns of `scores`
+ * @param row which row of `scores` to rank
+ * @param k how many items to return (≥ 0)
+ * @param exclude optional [rows × numItems] CSR (fold-in): its row `row` is not ranked
+ * @returns [min(k, candidates)] item indices, descending score, ties → lower index first
+ */
+export function topKOfRow(scores: ArrayLike<number>, numItems: number, row: number, k: number, exclude?: CsrMatrix | null): Int32Array {
+  if (!(Number.isInteger(k) && k >= 0)) throw new Error(`topK: k must be a non-negative integer, got ${k}`);
+  if (!(row >= 0 && (row + 1) * numItems <= scores.length)) throw new RangeError(`topK: row ${row} outside the ${Math.floor(scores.length / numItems)} rows of scores`);
+  if (exclude && (exclude.numCols !== numItems || row >= exclude.numRows)) {
+    throw new Error(`topK: exclude is ${exclude.numRows} × ${exclude.numCols}, cannot exclude row ${row} of ${numItems} items`);
+  }
+  let skip: ((j: number) => boolean) | undefined;
+  if (exclude && exclude.indptr[row + 1] > exclude.indptr[row]) {
+    // Items are visited in increasing order: walk the row's sorted indices alongside.
+    let p = exclude.indptr[row];
+    const pEnd = exclude.indptr[row + 1];
+    const ex = exclude.indices;
+    skip = (j) => {
+      while (p < pEnd && ex[p] < j) p++;
+      return p < pEnd && ex[p] === j;
+    };
+  }
+  return selectTopK(scores, k, { first: row * numItems, count: numItems, skip, nan: 'last' }).indices;
 }

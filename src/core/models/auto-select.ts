@@ -291,7 +291,7 @@ export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn:
       const found = simplexSearch(members, validation, { shouldStop: stop });
       checkStop();
       threeWay = { weights: found.weights, ndcg: found.ndcg, members };
-      const weights = Object.fromEntries(members.map((m, k) => [m instanceof MultDAE ? 'dae' : m instanceof MultVAE ? 'vae' : 'ease', found.weights[k]]));
+      const weights = Object.fromEntries(members.map((m, k) => [m.kind, found.weights[k]]));
       report({ name, kind: 'ensemble', status: 'TRAINED', ndcg: found.ndcg, settings: { weights, evaluated: found.evaluated }, seconds: now() - t0 });
     }
 
@@ -318,7 +318,7 @@ export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn:
       model = kept.ae.find((a) => a.model.kind === win.kind)!.model;
     }
     for (const a of kept.ae) if (a.model !== model && !(model instanceof Ensemble && model.members.some((m) => m.model === a.model))) a.model.dispose();
-    const score = (h: CsrMatrix) => (model instanceof Ensemble ? model.score(h) : 'score' in model ? model.score(h) : model.reconstruct(h));
+    const score = (h: CsrMatrix) => model.score(h);
     const metrics = evaluateRanking(score, validation.foldIn, validation.heldOut);
     o.onProgress?.(1, 'done');
     return { model, kind: win.kind, metrics, candidates };
@@ -348,7 +348,7 @@ export function blendNdcgs(ease: Ease, ae: MultDAE | MultVAE, alphas: readonly n
  */
 export function blendEvaluator(members: readonly EnsembleMemberModel[], validation: { foldIn: CsrMatrix; heldOut: CsrMatrix }): (weights: readonly number[]) => number {
   const n = members[0].numItems;
-  const z = members.map((m) => standardizeRows('score' in m ? m.score(validation.foldIn) : m.reconstruct(validation.foldIn), n));
+  const z = members.map((m) => standardizeRows(m.score(validation.foldIn), n));
   return (weights) => {
     if (weights.length !== z.length) throw new Error(`blendEvaluator: ${weights.length} weights for ${z.length} members`);
     const blend = new Float32Array(z[0].length);

@@ -1,4 +1,5 @@
 import type { CsrMatrix } from '../data/csr.js';
+import type { ServableModel } from './servable.js';
 
 export type AutoencoderKind = 'vae' | 'dae' | 'autorec';
 
@@ -21,10 +22,12 @@ export interface FitOptions {
 }
 
 /**
- * The contract every Recoder autoencoder implements. Rows are users and columns items in the
- * model's own dense index space (IdMaps translate external ids; they are saved with the model).
+ * The contract every Recoder autoencoder implements (a {@link ServableModel} with user and item
+ * vectors: its own `factor`). Rows are users and columns items in the model's own dense index
+ * space (IdMaps translate external ids; they are saved with the model). `users`: each row's
+ * training user (-1: unknown), used by kinds that keep trained users (AutoRec), ignored by others.
  */
-export interface Autoencoder {
+export interface Autoencoder extends ServableModel {
   readonly kind: AutoencoderKind;
   readonly numItems: number;
   /** Dimension of user vectors (encode: the encoder mean). */
@@ -35,16 +38,16 @@ export interface Autoencoder {
   readonly hyperparameters: Record<string, unknown>;
 
   /** Encodes histories to user vectors: returns [rows × latentDim] row-major (the encoder mean). */
-  encode(histories: CsrMatrix): Float32Array;
+  encode(histories: CsrMatrix, users?: ArrayLike<number>): Float32Array;
   /** Reconstructs histories: returns [rows × numItems] scores (logits for vae/dae, ratings for autorec). */
-  reconstruct(histories: CsrMatrix): Float32Array;
+  reconstruct(histories: CsrMatrix, users?: ArrayLike<number>): Float32Array;
   /**
    * Item vectors [numItems × itemVectorDim] row-major: the output layer's weights with its bias
    * appended, so that reconstruct(u)[i] = userQueries(u) · itemVector_i exactly.
    */
   itemVectors(): Float32Array;
   /** User queries [rows × itemVectorDim]: the output layer's input [h_u, 1] for each history. */
-  userQueries(histories: CsrMatrix): Float32Array;
+  userQueries(histories: CsrMatrix, users?: ArrayLike<number>): Float32Array;
   /**
    * Scores of every item for `rows` queries from {@link userQueries}: [rows × numItems] =
    * queries · itemVectorsᵀ in one matMul (each row's scores are independent of the other rows).

@@ -1,13 +1,17 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import type { CsrMatrix } from '../data/csr.js';
 import { Random } from '../data/random.js';
-import { matMulFast } from '../engine/ops.js';
 import { mae, rmse } from '../eval/metrics.js';
 import { Adam } from './adam.js';
 import type { Autoencoder, FitOptions } from './autoencoder.js';
+import { rowErrors, type ScoreMaterial } from './servable.js';
+import { readAutoRecFile, writeAutoRecFile, type AutoRecState } from './autorec-file.js';
+import { autorecLossAndGrads, PARAM_NAMES, type AutoRecParams, type ParamName } from './autorec-loss.js';
+import { choleskySolve, transpose } from './autorec-solver.js';
 
 /** The tfjs namespace the model runs on (from the engine's backend selection). */
 export type Tf = typeof tfjs;
+export { autorecLossAndGrads, type AutoRecParams } from './autorec-loss.js';
 type Tensor = tfjs.Tensor;
 type Tensor2D = tfjs.Tensor2D;
 
@@ -81,34 +85,6 @@ export function clipRating(x: number, min = 1, max = 5): number {
   return x < min ? min : x > max ? max : x;
 }
 
-const MAGIC = 0x31435241; // "ARC1" little-endian
-const FORMAT_VERSION = 1;
-
-interface AutoRecState {
-  numUsers: number;
-  numItems: number;
-  hyper: AutoRecHyperparameters;
-  globalMean: number;
-  /**
-   * Rating scale [min, max] that predictions are clipped to: the smallest and largest training
-   * rating (e.g. [1, 5] on MovieLens, [0.5, 5] on ml-latest); [1, 5] for models saved without it.
-   */
-  ratingRange: [number, number];
-  /** Mini-batches per epoch in training: the L2 term was applied this often per pass over the data. */
-  batchesPerEpoch: number;
-  /** Encoder weights, stored transposed: [numUsers × hidden] (h = σ(r·V + mu)). */
-  V: Float32Array;
-  mu: Float32Array;
-  /** Decoder weights [hidden × numUsers] (r̂ = h·W + b): column u is user u's query. */
-  W: Float32Array;
-  b: Float32Array;
-  /** Hidden codes of the training item vectors [numItems × hidden]. */
-  codes: Float32Array;
-  /** Training ratings per user / per item (0 → the model falls back to the global mean). */
-  userCounts: Int32Array;
-  itemCounts: Int32Array;
-}
-
 /**
  * Item-based AutoRec (I-AutoRec, Sedhain et al. 2015), trained as `scripts/reference/autorec.py` does.
  *
@@ -148,6 +124,8 @@ interface AutoRecState {
  */
 export class AutoRec implements Autoencoder {
   readonly kind = 'autorec' as const;
+  readonly scoreUnit = 'rating' as const;
+  readonly itemScorerUsesCooccurrence = false;
   readonly numUsers: number;
   readonly numItems: number;
   readonly latentDim: number;
@@ -529,94 +507,51 @@ export class AutoRec implements Autoencoder {
     return q;
   }
 
-  /**
-   * Bytes: "ARC1", u32 format version, u32 header length, UTF-8 JSON header, zero padding to a
-   * multiple of 4, then little-endian float32 V, mu, W, b, codes and int32 userCounts, itemCounts.
-   */
+  /** The model file (autorec-file.ts: "ARC1", the weights-file format). */
   toBytes(): Uint8Array {
     this.assertLive();
-    const s = this.s;
-    const header = new TextEncoder().encode(
-      JSON.stringify({
-        numUsers: s.numUsers,
-        numItems: s.numItems,
-        hyperparameters: s.hyper,
-        globalMean: s.globalMean,
-        ratingRange: s.ratingRange,
-        batchesPerEpoch: s.batchesPerEpoch,
-      }),
-    );
-    const headerPadded = Math.ceil(header.length / 4) * 4;
-    const arrays: (Float32Array | Int32Array)[] = [s.V, s.mu, s.W, s.b, s.codes, s.userCounts, s.itemCounts];
-    const total = 12 + headerPadded + arrays.reduce((n, a) => n + a.byteLength, 0);
-    const out = new Uint8Array(total);
-    const dv = new DataView(out.buffer);
-    dv.setUint32(0, MAGIC, true);
-    dv.setUint32(4, FORMAT_VERSION, true);
-    dv.setUint32(8, header.length, true);
-    out.set(header, 12);
-    let off = 12 + headerPadded;
-    for (const a of arrays) {
-      for (let k = 0; k < a.length; k++, off += 4) {
-        if (a instanceof Float32Array) dv.setFloat32(off, a[k], true);
-        else dv.setInt32(off, a[k], true);
-      }
-    }
-    return out;
+    return writeAutoRecFile(this.s);
   }
 
   /** Restores a model written by {@link toBytes}. */
   static fromBytes(tf: Tf, bytes: Uint8Array): AutoRec {
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (bytes.byteLength < 12 || dv.getUint32(0, true) !== MAGIC) throw new Error('AutoRec.fromBytes: not an AutoRec model');
-    const version = dv.getUint32(4, true);
-    if (version !== FORMAT_VERSION) throw new Error(`AutoRec.fromBytes: unsupported format version ${version}`);
-    const headerLen = dv.getUint32(8, true);
-    let headerJson: unknown;
-    try {
-      if (12 + headerLen > bytes.byteLength) throw new Error('truncated');
-      headerJson = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLen)));
-    } catch (e) {
-      throw new Error(`AutoRec.fromBytes: corrupt header (${e instanceof Error ? e.message : String(e)})`);
-    }
-    const header = headerJson as {
-      numUsers: number;
-      numItems: number;
-      hyperparameters: AutoRecHyperparameters;
-      globalMean: number;
-      ratingRange?: [number, number];
-      batchesPerEpoch: number;
-    };
-    const { numUsers: U, numItems: I } = header;
-    const H = header.hyperparameters.hidden;
-    let off = 12 + Math.ceil(headerLen / 4) * 4;
-    const expected = off + 4 * (U * H + H + H * U + U + I * H + U + I);
-    if (bytes.byteLength !== expected) throw new Error(`AutoRec.fromBytes: expected ${expected} bytes, got ${bytes.byteLength}`);
-    const f32 = (n: number) => {
-      const a = new Float32Array(n);
-      for (let k = 0; k < n; k++, off += 4) a[k] = dv.getFloat32(off, true);
-      return a;
-    };
-    const i32 = (n: number) => {
-      const a = new Int32Array(n);
-      for (let k = 0; k < n; k++, off += 4) a[k] = dv.getInt32(off, true);
-      return a;
-    };
-    return new AutoRec(tf, {
-      numUsers: U,
-      numItems: I,
-      hyper: { ...AUTOREC_DEFAULTS, ...header.hyperparameters },
-      globalMean: header.globalMean,
-      ratingRange: header.ratingRange ?? [1, 5],
-      batchesPerEpoch: header.batchesPerEpoch,
-      V: f32(U * H),
-      mu: f32(H),
-      W: f32(H * U),
-      b: f32(U),
-      codes: f32(I * H),
-      userCounts: i32(U),
-      itemCounts: i32(I),
-    });
+    const state = readAutoRecFile(bytes);
+    return new AutoRec(tf, { ...state, hyper: { ...AUTOREC_DEFAULTS, ...state.hyper } });
+  }
+
+  /** The model gives its own user and item vectors. */
+  get factor(): this {
+    return this;
+  }
+
+  /** The raw predicted ratings (see {@link reconstruct}). */
+  score(histories: CsrMatrix): Float32Array {
+    return this.reconstruct(histories);
+  }
+
+  /** Queries [W_u, b_u] (known users) or the fold-in fit, for the inner-product index.; with `exact`, every item's score too (one matMul). */
+  scoreMaterial(histories: CsrMatrix, exact = false): ScoreMaterial {
+    const queries = this.userQueries(histories);
+    return exact ? { kind: 'scores', scores: this.scoreQueries(queries, histories.numRows), queries } : { kind: 'queries', queries };
+  }
+
+  /** RMSE of each history's reconstructed ratings (clipped to [1, 5]) over its rated items. */
+  reconstructionErrors(histories: CsrMatrix, trainingRows?: ArrayLike<number>): Float64Array {
+    const recon = this.reconstruct(histories, trainingRows);
+    const n = this.numItems;
+    return rowErrors(histories, (r) => ratingRmse(histories, r, recon.subarray(r * n, (r + 1) * n)));
+  }
+
+  /** Predicted ratings clipped to [1, 5] and the history's error. */
+  reconstructInUnit(history: CsrMatrix): { values: Float32Array; error: number } {
+    const raw = this.reconstruct(history);
+    const empty = history.indptr[1] === history.indptr[0];
+    return { values: raw.map((x) => clipRating(x)), error: empty ? Number.NaN : ratingRmse(history, 0, raw) };
+  }
+
+  /** None: similar items are the cosine of the item vectors W_i (docs/similarity.md). */
+  itemScorer(): null {
+    return null;
   }
 
   /** The model holds no tensors between calls; this drops its arrays and makes it unusable. */
@@ -640,46 +575,6 @@ export class AutoRec implements Autoencoder {
   }
 }
 
-type ParamName = 'V' | 'mu' | 'W' | 'b';
-const PARAM_NAMES: readonly ParamName[] = ['V', 'mu', 'W', 'b'];
-
-/** I-AutoRec parameters as tensors: V [numUsers × hidden], mu [hidden], W [hidden × numUsers], b [numUsers]. */
-export type AutoRecParams = Record<ParamName, Tensor>;
-
-/**
- * The mini-batch objective and its gradients, written out by hand (no autograd tape, no unused
- * input gradient); the transposed products go through {@link matMulFast}, i.e. explicit
- * transposes and plain matMuls on wasm, where transposed matMuls are about 10× slower.
- *
- * x: [batch × numUsers] item rating vectors (0 where unobserved), m: the same shape, 1 where
- * observed. loss = Σ m ⊙ (r̂ − x)² + λ/2 (‖W‖² + ‖V‖²) with r̂ = σ(x V + mu) W + b: unobserved
- * entries contribute neither to the loss nor to the gradients. Call inside `tf.tidy`.
- */
-export function autorecLossAndGrads(
-  tf: Tf,
-  x: Tensor2D,
-  m: Tensor2D,
-  params: AutoRecParams,
-  lambda: number,
-): { loss: tfjs.Scalar; grads: AutoRecParams } {
-  const { V, mu, W, b } = params;
-  const h = tf.sigmoid(tf.add(tf.matMul(x, V as Tensor2D), mu)) as Tensor2D;
-  const rhat = tf.add(tf.matMul(h, W as Tensor2D), b);
-  const e = tf.mul(m, tf.sub(rhat, x));
-  const reg = tf.mul(tf.add(tf.sum(tf.square(W)), tf.sum(tf.square(V))), lambda / 2);
-  const loss = tf.add(tf.sum(tf.square(e)), reg) as tfjs.Scalar;
-  const dOut = tf.mul(e, 2) as Tensor2D;
-  const dh = matMulFast(dOut, W as Tensor2D, false, true);
-  const dz = tf.mul(dh, tf.mul(h, tf.sub(1, h))) as Tensor2D;
-  const grads: AutoRecParams = {
-    V: tf.add(matMulFast(x, dz, true, false), tf.mul(V, lambda)),
-    mu: tf.sum(dz, 0),
-    W: tf.add(matMulFast(h, dOut, true, false), tf.mul(W, lambda)),
-    b: tf.sum(dOut, 0),
-  };
-  return { loss, grads };
-}
-
 function validateHyper(h: AutoRecHyperparameters): void {
   if (typeof h.refitDecoder !== 'boolean') throw new Error(`AutoRec: refitDecoder must be a boolean, got ${String(h.refitDecoder)}`);
   const posInt = (k: 'hidden' | 'epochs' | 'batchSize') => {
@@ -693,36 +588,12 @@ function validateHyper(h: AutoRecHyperparameters): void {
   if (!(h.learningRate > 0)) throw new Error(`AutoRec: learningRate must be > 0, got ${h.learningRate}`);
 }
 
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
-  return out;
-}
-
-/** Solves A x = y for symmetric positive definite A [n × n] (row-major; overwritten). */
-function choleskySolve(A: Float64Array, y: Float64Array, n: number): Float64Array {
-  for (let j = 0; j < n; j++) {
-    let d = A[j * n + j];
-    for (let k = 0; k < j; k++) d -= A[j * n + k] * A[j * n + k];
-    if (!(d > 0)) throw new Error('AutoRec fold-in: matrix not positive definite');
-    const ljj = Math.sqrt(d);
-    A[j * n + j] = ljj;
-    for (let i = j + 1; i < n; i++) {
-      let s = A[i * n + j];
-      for (let k = 0; k < j; k++) s -= A[i * n + k] * A[j * n + k];
-      A[i * n + j] = s / ljj;
-    }
-  }
-  const x = Float64Array.from(y);
-  for (let i = 0; i < n; i++) {
-    let s = x[i];
-    for (let k = 0; k < i; k++) s -= A[i * n + k] * x[k];
-    x[i] = s / A[i * n + i];
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    let s = x[i];
-    for (let k = i + 1; k < n; k++) s -= A[k * n + i] * x[k];
-    x[i] = s / A[i * n + i];
-  }
-  return x;
+/** RMSE of row `row`'s ratings against its reconstruction (clipped to [1, 5]) over the rated items. */
+function ratingRmse(histories: CsrMatrix, row: number, recon: Float32Array): number {
+  const lo = histories.indptr[row];
+  const hi = histories.indptr[row + 1];
+  if (hi === lo) return Number.NaN;
+  let se = 0;
+  for (let k = lo; k < hi; k++) se += (clipRating(recon[histories.indices[k]]) - histories.values[k]) ** 2;
+  return Math.sqrt(se / (hi - lo));
 }

@@ -3,6 +3,9 @@ import type { CsrMatrix } from '../data/csr.js';
 import { easeFitJob, type EasePlan, type EasePlanOptions } from './ease-fit.js';
 import { EaseFitCancelled, jsGemmExecutor, runSolverAsync, runSolverSync, TfGemmExecutor, type EasePhase, type SweepTiling } from './ease-solver.js';
 import { EaseWorkers, sharedFloat32 } from './ease-workers.js';
+import { itemSimilarityScorer } from '../serving/similarity.js';
+import { hasMagic, magicOf, packWeights, readWeightArrays, readWeightsHeader } from './weights-file.js';
+import { rowErrors, squaredReconstructionError, type DisposableItemScorer, type ScoreMaterial, type ServableModel } from './servable.js';
 
 export { EaseFitCancelled, type EasePhase } from './ease-solver.js';
 export { easeMemoryBytes, maxEaseItems, planEase, type EaseMethod, type EasePlan } from './ease-fit.js';
@@ -48,6 +51,8 @@ export interface EaseFitOptions extends EaseOptions {
 
 const EASE_MAGIC = 0x31534145; // "EAS1" little-endian: 12-byte header, dropout 0
 const EASE2_MAGIC = 0x32534145; // "EAS2": 16-byte header with the dropout
+const EASE_FILE_MAGIC = magicOf('EASW'); // the weights-file format (version 3 of EASE's file)
+const EASE_FILE_VERSION = 3;
 
 /**
  * EASE (Steck 2019, "Embarrassingly Shallow Autoencoders for Sparse Data"): a closed-form linear
@@ -60,7 +65,13 @@ const EASE2_MAGIC = 0x32534145; // "EAS2": 16-byte header with the dropout
  * most n/4 users. Memory: one n × n float32 matrix that becomes the weights, plus panels
  * ({@link easeMemoryBytes}).
  */
-export class Ease {
+export class Ease implements ServableModel {
+  readonly kind = 'ease' as const;
+  readonly scoreUnit = 'score' as const;
+  /** EASE has no user or item embeddings. */
+  readonly factor = null;
+  readonly itemScorerUsesCooccurrence = true;
+
   private constructor(
     readonly numItems: number,
     /** [numItems × numItems] row-major item-item weights, diagonal 0. */
@@ -115,21 +126,23 @@ export class Ease {
   }
 
   /**
-   * Serialized form: a 16-byte header (magic "EAS2", numItems, λ and dropout as float32) then the
-   * weights. {@link fromBytes} also reads the 12-byte "EAS1" header of earlier versions (dropout 0).
+   * Serialized form: the model file of weights-file.ts (magic "EASW", version 3, header
+   * { numItems, lambda, dropout }, then the n × n float32 weights). {@link fromBytes} also reads
+   * the layouts of earlier versions: "EAS2" (16-byte header: magic, numItems, λ and dropout as
+   * float32) and "EAS1" (12 bytes, dropout 0).
    */
   toBytes(): Uint8Array {
-    const out = new Uint8Array(16 + this.weights.byteLength);
-    const view = new DataView(out.buffer);
-    view.setUint32(0, EASE2_MAGIC, true);
-    view.setUint32(4, this.numItems, true);
-    view.setFloat32(8, this.lambda, true);
-    view.setFloat32(12, this.dropout, true);
-    out.set(new Uint8Array(this.weights.buffer, this.weights.byteOffset, this.weights.byteLength), 16);
-    return out;
+    return packWeights(EASE_FILE_MAGIC, EASE_FILE_VERSION, { numItems: this.numItems, lambda: this.lambda, dropout: this.dropout }, [this.weights]);
   }
 
   static fromBytes(bytes: Uint8Array): Ease {
+    if (hasMagic(bytes, EASE_FILE_MAGIC)) {
+      const what = 'Ease.fromBytes';
+      const { header, dataOffset } = readWeightsHeader<{ numItems: number; lambda: number; dropout: number }>(bytes, EASE_FILE_MAGIC, EASE_FILE_VERSION, what);
+      const n = header.numItems;
+      const [weights] = readWeightArrays(bytes, dataOffset, [n * n], what);
+      return new Ease(n, weights, header.lambda, header.dropout);
+    }
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const magic = bytes.byteLength >= 12 ? view.getUint32(0, true) : 0;
     if (magic !== EASE_MAGIC && magic !== EASE2_MAGIC) throw new Error('Ease.fromBytes: not an EASE model');
@@ -140,6 +153,40 @@ export class Ease {
     new Uint8Array(weights.buffer).set(bytes.subarray(header));
     return new Ease(n, weights, view.getFloat32(8, true), magic === EASE2_MAGIC ? view.getFloat32(12, true) : 0);
   }
+
+  /** λ, and EDLAE's dropout when it has one. */
+  get hyperparameters(): Record<string, unknown> {
+    return { lambda: this.lambda, ...(this.dropout ? { dropout: this.dropout } : {}) };
+  }
+
+  /** Every item's score X·B (a batch is ranked by an exact scan). */
+  scoreMaterial(histories: CsrMatrix): ScoreMaterial {
+    return { kind: 'scores', scores: this.score(histories) };
+  }
+
+  /** ‖x − xB‖² / |x| over all items for each history. */
+  reconstructionErrors(histories: CsrMatrix): Float64Array {
+    const scores = this.score(histories);
+    const n = this.numItems;
+    return rowErrors(histories, (r) => squaredReconstructionError(histories, r, scores.subarray(r * n, (r + 1) * n)));
+  }
+
+  /** xB and the history's error. */
+  reconstructInUnit(history: CsrMatrix): { values: Float32Array; error: number } {
+    const values = this.score(history);
+    return { values, error: squaredReconstructionError(history, 0, values) };
+  }
+
+  /**
+   * ½ column B[·, i] + ½ co-occurrence cosine (docs/similarity.md: 1.007× genre precision on ML-1M;
+   * its row B[i, ·] alone: 0.947×); B alone without `interactions`.
+   */
+  itemScorer(interactions: CsrMatrix | null): DisposableItemScorer | null {
+    return itemSimilarityScorer({ numItems: this.numItems, easeWeights: this.weights, interactions: interactions ?? undefined }, { blockSize: 16 });
+  }
+
+  /** EASE holds no tensors: nothing to free. */
+  dispose(): void {}
 
   /** @returns [rows × numItems] scores X·B for the given histories. */
   score(histories: CsrMatrix): Float32Array {

@@ -6,6 +6,7 @@ import {
   type MultVaeHyperparameters,
   type Tf,
 } from './multinomial-ae.js';
+import type { GenerativeModel } from './servable.js';
 import { createLatentDecoder, sampleUsers, type SampleUsersOptions, type SyntheticUserSample } from './synthetic-users.js';
 
 export type { MultVaeHyperparameters, MultinomialFitOptions, TrainingSummary } from './multinomial-ae.js';
@@ -40,7 +41,9 @@ export const MULT_VAE_DEFAULTS: Readonly<MultVaeHyperparameters> = Object.freeze
  *   const scores = vae.reconstruct(split.test.foldIn); // [users × items] logits
  *   const bytes = vae.toBytes(); vae.dispose();
  */
-export class MultVAE extends MultinomialAutoencoder {
+export class MultVAE extends MultinomialAutoencoder implements GenerativeModel {
+  readonly generative = true as const;
+
   declare readonly kind: 'vae';
 
   /**

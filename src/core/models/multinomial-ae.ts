@@ -41,6 +41,9 @@ import type { Autoencoder, AutoencoderKind, FitOptions } from './autoencoder.js'
 import { buildSpec, InferenceNet, initialWeights, lossAndGradients, type LayerSpec, type NetSpec, type Tf } from './multinomial-net.js';
 import { GradientWorkers } from './multinomial-workers.js';
 import { sparseRowsFromCsr } from './sparse-input.js';
+import { packWeights, readWeightArrays, readWeightsHeader } from './weights-file.js';
+import { itemSimilarityScorer } from '../serving/similarity.js';
+import { rowErrors, softmax, type DisposableItemScorer, type ScoreMaterial } from './servable.js';
 
 export type { Tf } from './multinomial-net.js';
 
@@ -118,7 +121,6 @@ export interface TrainingSummary {
 
 const MAGIC = 0x3145414d; // "MAE1" little-endian
 const FORMAT_VERSION = 1;
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** `given` over `defaults` (undefined values ignored), validated; `name` prefixes error messages. */
 export function resolveHyperparameters<H extends MultinomialAeHyperparameters>(
@@ -222,6 +224,8 @@ export class MultinomialAutoencoder implements Autoencoder {
   readonly latentDim: number;
   readonly itemVectorDim: number;
   readonly hyperparameters: Record<string, unknown>;
+  readonly scoreUnit = 'probability' as const;
+  readonly itemScorerUsesCooccurrence = true;
   /** Training outcome (absent for models loaded from bytes written without one). */
   readonly summary?: TrainingSummary;
 
@@ -445,44 +449,23 @@ export class MultinomialAutoencoder implements Autoencoder {
   toBytes(): Uint8Array {
     this.live();
     const { spec } = this;
-    const header = new TextEncoder().encode(
-      JSON.stringify({
-        kind: spec.kind,
-        numItems: spec.numItems,
-        latentDim: spec.latentDim,
-        variational: spec.variational,
-        encoderDepth: spec.encoderDepth,
-        layers: spec.layers,
-        hyperparameters: this.hyperparameters,
-        summary: this.summary,
-      }),
-    );
-    const headerPadded = Math.ceil(header.length / 4) * 4;
-    const total = 12 + headerPadded + this.weights.reduce((s, w) => s + w.byteLength, 0);
-    const out = new Uint8Array(total);
-    const dv = new DataView(out.buffer);
-    dv.setUint32(0, MAGIC, true);
-    dv.setUint32(4, FORMAT_VERSION, true);
-    dv.setUint32(8, header.length, true);
-    out.set(header, 12);
-    let off = 12 + headerPadded;
-    for (const w of this.weights) {
-      if (LITTLE_ENDIAN) out.set(new Uint8Array(w.buffer, w.byteOffset, w.byteLength), off);
-      else for (let i = 0; i < w.length; i++) dv.setFloat32(off + 4 * i, w[i], true);
-      off += w.byteLength;
-    }
-    return out;
+    const header = {
+      kind: spec.kind,
+      numItems: spec.numItems,
+      latentDim: spec.latentDim,
+      variational: spec.variational,
+      encoderDepth: spec.encoderDepth,
+      layers: spec.layers,
+      hyperparameters: this.hyperparameters,
+      summary: this.summary,
+    };
+    return packWeights(MAGIC, FORMAT_VERSION, header, this.weights);
   }
 
   /** Parses {@link toBytes} output; `kind` must match. */
   protected static stateFromBytes(bytes: Uint8Array, kind: 'vae' | 'dae'): MultinomialState {
     const name = kind === 'vae' ? 'MultVAE.fromBytes' : 'MultDAE.fromBytes';
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (bytes.byteLength < 12 || dv.getUint32(0, true) !== MAGIC) throw new Error(`${name}: not a Mult-VAE/DAE model`);
-    const version = dv.getUint32(4, true);
-    if (version !== FORMAT_VERSION) throw new Error(`${name}: unsupported format version ${version} (expected ${FORMAT_VERSION})`);
-    const headerLen = dv.getUint32(8, true);
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLen))) as {
+    const { header, dataOffset } = readWeightsHeader<{
       kind: AutoencoderKind;
       numItems: number;
       latentDim: number;
@@ -491,21 +474,52 @@ export class MultinomialAutoencoder implements Autoencoder {
       layers: LayerSpec[];
       hyperparameters: MultinomialAeHyperparameters;
       summary?: TrainingSummary;
-    };
+    }>(bytes, MAGIC, FORMAT_VERSION, name, 'not a Mult-VAE/DAE model');
     if (header.kind !== kind) throw new Error(`${name}: the bytes hold a '${header.kind}' model`);
     const spec = buildSpec(kind, header.numItems, header.hyperparameters.hiddenUnits, header.latentDim);
     if (JSON.stringify(spec.layers) !== JSON.stringify(header.layers)) throw new Error(`${name}: layer shapes do not match the hyperparameters`);
-    let off = 12 + Math.ceil(headerLen / 4) * 4;
-    const weights = spec.layers.map((layer) => {
-      const w = new Float32Array((layer.inDim + 1) * layer.outDim);
-      if (off + w.byteLength > bytes.byteLength) throw new Error(`${name}: truncated weights`);
-      if (LITTLE_ENDIAN) new Uint8Array(w.buffer).set(bytes.subarray(off, off + w.byteLength));
-      else for (let i = 0; i < w.length; i++) w[i] = dv.getFloat32(off + 4 * i, true);
-      off += w.byteLength;
-      return w;
-    });
-    if (off !== bytes.byteLength) throw new Error(`${name}: ${bytes.byteLength - off} unexpected trailing bytes`);
+    const weights = readWeightArrays(bytes, dataOffset, spec.layers.map((layer) => (layer.inDim + 1) * layer.outDim), name);
     return { spec, hyper: header.hyperparameters, weights, summary: header.summary };
+  }
+
+  /** The model gives its own user and item vectors. */
+  get factor(): this {
+    return this;
+  }
+
+  /** The logits (they rank like the multinomial probabilities). */
+  score(histories: CsrMatrix): Float32Array {
+    return this.reconstruct(histories);
+  }
+
+  /** Queries [h_u, 1] for the inner-product index.; with `exact`, every item's score too (one matMul). */
+  scoreMaterial(histories: CsrMatrix, exact = false): ScoreMaterial {
+    const queries = this.userQueries(histories);
+    return exact ? { kind: 'scores', scores: this.scoreQueries(queries, histories.numRows), queries } : { kind: 'queries', queries };
+  }
+
+  /** Mean negative log-likelihood of each history's items under its reconstructed multinomial. */
+  reconstructionErrors(histories: CsrMatrix): Float64Array {
+    const logits = this.reconstruct(histories);
+    const n = this.numItems;
+    return rowErrors(histories, (r) => multinomialNll(histories, r, logits.subarray(r * n, (r + 1) * n)));
+  }
+
+  /** Predicted multinomial probabilities (softmax of the logits) and the history's error. */
+  reconstructInUnit(history: CsrMatrix): { values: Float32Array; error: number } {
+    const logits = this.reconstruct(history);
+    const empty = history.indptr[1] === history.indptr[0];
+    return { values: softmax(logits), error: empty ? Number.NaN : multinomialNll(history, 0, logits) };
+  }
+
+  /**
+   * ½ cosine of [encoder input row, decoder W_i] + ½ co-occurrence cosine (docs/similarity.md:
+   * 1.018× / 1.010× genre precision on ML-1M for DAE / VAE); the model's part alone without
+   * `interactions`.
+   */
+  itemScorer(interactions: CsrMatrix | null): DisposableItemScorer | null {
+    const autoencoder = { itemVectors: this.itemVectors(), itemVectorDim: this.itemVectorDim, inputItemVectors: this.inputItemVectors() };
+    return itemSimilarityScorer({ numItems: this.numItems, autoencoder, interactions: interactions ?? undefined }, { blockSize: 16 });
   }
 
   /** Frees the tensors; the model is unusable afterwards. Idempotent. */
@@ -515,4 +529,24 @@ export class MultinomialAutoencoder implements Autoencoder {
     this.itemVectorTensor?.dispose();
     this.itemVectorTensor = undefined;
   }
+}
+
+/** −Σ x_i log softmax(z)_i / Σ x_i over row `row` of the histories, with z its logits. */
+function multinomialNll(histories: CsrMatrix, row: number, logits: Float32Array): number {
+  const lo = histories.indptr[row];
+  const hi = histories.indptr[row + 1];
+  if (hi === lo) return Number.NaN;
+  // log softmax(z)_i = z_i − logsumexp(z)
+  let max = -Infinity;
+  for (const x of logits) if (x > max) max = x;
+  let sum = 0;
+  for (const x of logits) sum += Math.exp(x - max);
+  const lse = max + Math.log(sum);
+  let nll = 0;
+  let weight = 0;
+  for (let k = lo; k < hi; k++) {
+    nll -= histories.values[k] * (logits[histories.indices[k]] - lse);
+    weight += histories.values[k];
+  }
+  return nll / weight;
 }

@@ -1,4 +1,4 @@
-import { topK } from '../eval/metrics.js';
+import { topKOfRow as topK } from '../index/top-k.js';
 import { blendScores, standardizeRows, twoWayWeights } from './score-blend.js';
 
 describe('standardizeRows', () => {

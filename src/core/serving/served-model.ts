@@ -3,16 +3,13 @@ import { csrSelectRows } from '../data/csr.js';
 import { buildVectorIndex, HnswIndex, INDEX_DEFAULTS, type IndexOptions, type Metric, type VectorIndex } from '../index/vector-index.js';
 import { NO_EXCLUSION, topK, type Exclusion, type Neighbor } from '../index/top-k.js';
 import type { Autoencoder } from '../models/autoencoder.js';
-import { AutoRec, clipRating } from '../models/autorec.js';
-import { Ease } from '../models/ease.js';
-import { Ensemble } from '../models/ensemble.js';
-import { MultVAE, type SampleUsersOptions, type SyntheticUserSample } from '../models/mult-vae.js';
+import { clipRating } from '../models/autorec.js';
+import type { SampleUsersOptions, SyntheticUserSample } from '../models/mult-vae.js';
+import { dropLastColumn, isGenerative, type DisposableItemScorer, type ScoreMaterial, type ServableKind, type ServableModel, type ScoreUnit } from '../models/servable.js';
 import { LatentGaussianFit } from '../models/synthetic-users.js';
-import { MultinomialAutoencoder } from '../models/multinomial-ae.js';
-import { cosineScorer, easeScorer, itemSimilarityScorer, mixedScorer, type ItemScorer } from './similarity.js';
+import type { ItemScorer } from './similarity.js';
 
-/** What a model's scores mean; reconstruction values are reported in this unit. */
-export type ScoreUnit = 'probability' | 'rating' | 'score';
+export { softmax, type ScoreMaterial, type ScoreUnit, type ServableModel } from '../models/servable.js';
 
 /**
  * The users a version is served to when it is loaded: their histories over the model's columns
@@ -76,25 +73,18 @@ export type Ranker = ((k: number, exclude?: Exclusion, candidates?: ArrayLike<nu
   readonly toRankingScore: (raw: number) => number;
 };
 
-/** A model a version serves: an autoencoder, EASE, or an ensemble of them. */
-export type ServableModel = Autoencoder | Ease | Ensemble;
-
 /**
  * A model version ready to serve: the model, its indexes (user→item inner product over the
  * decoder's item vectors, item→item and user→user cosine) and the population's reconstruction
  * errors. Plain TypeScript: the server maps external ids to model columns and population rows.
+ * It serves any kind through {@link ServableModel} (src/core/models/servable.ts), which also
+ * states each kind's reconstruction error (higher = more unusual).
  *
  * Histories passed to the query methods are one-row CSR matrices over the model's columns, read
  * at request time, so every answer folds in the user's current history (docs/architecture.md, "Fold-in").
- *
- * Reconstruction error (higher = more unusual):
- * - Mult-VAE / Mult-DAE: the mean negative log-likelihood of the history's items under the
- *   reconstructed multinomial, −Σ x_i log softmax(z)_i / Σ x_i;
- * - AutoRec: the RMSE of the reconstructed ratings over the rated items;
- * - EASE: the mean squared error ‖x − xB‖² / |x| over all items, per history item.
  */
 export class ServedModel {
-  readonly kind: 'vae' | 'dae' | 'autorec' | 'ease' | 'ensemble';
+  readonly kind: ServableKind;
   readonly numItems: number;
   readonly scoreUnit: ScoreUnit;
   /** Dimension of user embeddings (0 for EASE, which has none). */
@@ -117,10 +107,10 @@ export class ServedModel {
     private readonly itemSimilarity: VectorIndex | null,
     populationWork: (self: ServedModel) => Promise<void>,
   ) {
-    this.kind = model instanceof Ease ? 'ease' : model.kind;
-    this.factor = factorOf(model);
+    this.kind = model.kind;
+    this.factor = model.factor;
     this.numItems = model.numItems;
-    this.scoreUnit = this.kind === 'autorec' ? 'rating' : this.kind === 'ease' ? 'score' : 'probability';
+    this.scoreUnit = model.scoreUnit;
     this.userDim = this.factor?.latentDim ?? 0;
     this.itemDim = itemSimilarity?.dim ?? 0;
     this.population = populationWork(this).then(() => {
@@ -145,7 +135,7 @@ export class ServedModel {
     const indexOptions = { ...options.index, yieldEvery: options.yieldEvery };
     let itemIndex: VectorIndex | null = null;
     let itemSimilarity: VectorIndex | null = null;
-    const factor = factorOf(model);
+    const factor = model.factor;
     if (factor) {
       const D = factor.itemVectorDim;
       const itemVectors = factor.itemVectors();
@@ -180,8 +170,7 @@ export class ServedModel {
   ): Promise<void> {
     await Promise.resolve(); // run after the constructor has returned
     const population = typeof source === 'function' ? await source() : source;
-    // EASE's own errors, else the autoencoder's (an ensemble's autoencoder member, or its EASE member when it has none).
-    const model = this.model instanceof Ease ? this.model : (this.factor ?? ((this.model as Ensemble).members[0].model as Ease));
+    const model = this.model;
     if (population.histories.numCols !== model.numItems) {
       throw new Error(`ServedModel: population has ${population.histories.numCols} columns, the model ${model.numItems} items`);
     }
@@ -192,7 +181,8 @@ export class ServedModel {
     for (let r = 0; r < histories.numRows; r++) if (histories.indptr[r + 1] > histories.indptr[r]) nonEmpty.push(r);
     const errors = new Float64Array(histories.numRows).fill(Number.NaN);
     let userIndex: VectorIndex | null = null;
-    const dim = model instanceof Ease ? 0 : model.latentDim;
+    const factor = this.factor;
+    const dim = factor?.latentDim ?? 0;
     const userVectors = new Float32Array(nonEmpty.length * dim);
     const rowsOf = Int32Array.from(nonEmpty);
     // The model part (errors, vectors): in a model thread when offered (options.populationWork), else here in batches.
@@ -207,24 +197,24 @@ export class ServedModel {
     }
     for (let start = 0; !offloaded && start < nonEmpty.length && !this.disposed; start += batch) {
       const rows = rowsOf.subarray(start, start + batch);
-      const part = populationModelWork(this.model, population, rows);
+      const part = populationModelWork(model, population, rows);
       rows.forEach((r, k) => (errors[r] = part.errors[k]));
       if (dim > 0) userVectors.set(part.vectors!, start * dim);
       await pause();
     }
-    if (!(model instanceof Ease) && !this.disposed) {
-      if (model instanceof MultVAE && nonEmpty.length > 0) {
+    if (factor && !this.disposed) {
+      if (isGenerative(factor) && nonEmpty.length > 0) {
         // The population's encoder means as a diagonal Gaussian: synthetic users drawn from it
         // follow the real popularity far more closely than prior draws (see sampleUsers).
-        const fit = new LatentGaussianFit(model.latentDim);
+        const fit = new LatentGaussianFit(factor.latentDim);
         fit.add(userVectors);
         this.latentFit = fit.result();
       }
       // User similarity is the cosine of the vectors centred on the population's mean: encoder
       // outputs share a large common component (what every history has in common: popularity),
       // which makes the cosine of raw vectors ≈ 1 for every pair of users.
-      this.userMean = centreRows(userVectors, model.latentDim);
-      if (!this.disposed) userIndex = await buildVectorIndex('cosine', model.latentDim, userVectors, indexOptions);
+      this.userMean = centreRows(userVectors, factor.latentDim);
+      if (!this.disposed) userIndex = await buildVectorIndex('cosine', factor.latentDim, userVectors, indexOptions);
     }
     if (this.disposed) {
       userIndex?.dispose();
@@ -243,7 +233,7 @@ export class ServedModel {
    * an exact scan (a catalog below RECODER_EXACT_SEARCH_BELOW).
    */
   get exactScoring(): boolean {
-    return this.model instanceof Ease || this.model instanceof Ensemble || this.searchKind === 'exact';
+    return this.model !== this.factor || this.searchKind === 'exact';
   }
 
   /** Which index serves user→item search ('exact' for EASE, which scores every item). */
@@ -280,7 +270,7 @@ export class ServedModel {
    * alone: the models score rows independently.
    */
   rankers(histories: CsrMatrix): Ranker[] {
-    return this.rankersFrom(scoreMaterial(this.model, histories, this.exactScoring), histories.numRows);
+    return this.rankersFrom(this.model.scoreMaterial(histories, this.exactScoring), histories.numRows);
   }
 
   /**
@@ -304,25 +294,12 @@ export class ServedModel {
     }
     if (material.kind === 'blend') {
       // Exact blended scores of every item (Ensemble.score: the function AUTO evaluated).
-      const ensemble = this.model as Ensemble;
       const factor = this.factor;
       const queries = material.queries;
       const D = factor?.itemVectorDim ?? 0;
       return Array.from({ length: rows }, (_, r) => {
         const scores = material.blend.subarray(r * n, (r + 1) * n);
-        let toRankingScore = identity;
-        if (factor) {
-          // A raw factor score on the blend's scale; the other members score an unknown item 0.
-          let offset = 0;
-          let scale = 0;
-          ensemble.members.forEach((m, i) => {
-            const std = material.std[i][r];
-            if (m.weight === 0 || !(std > 0)) return;
-            offset -= (m.weight * material.mean[i][r]) / std;
-            if (m.model === factor) scale = m.weight / std;
-          });
-          toRankingScore = (raw: number) => offset + scale * raw;
-        }
+        const toRankingScore = this.model.rankingScoreOf?.(material, r) ?? identity;
         return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), {
           query: queries ? queries.subarray(r * D, (r + 1) * D) : null,
           toRankingScore,
@@ -362,7 +339,7 @@ export class ServedModel {
 
   /** Whether {@link similarItems} already uses the population's co-occurrence (kinds that mix it in). */
   get similarItemsFinal(): boolean {
-    return this.populationHistories !== null || !usesCooccurrence(this.model);
+    return this.populationHistories !== null || !this.model.itemScorerUsesCooccurrence;
   }
 
   /** The item scorer of {@link similarItems}, rebuilt once when the population's histories arrive. */
@@ -370,13 +347,13 @@ export class ServedModel {
     const histories = this.populationHistories;
     if (this.similarity === undefined || (histories && !this.similarityHasPopulation)) {
       this.similarity?.dispose();
-      this.similarity = itemScorerFor(this.model, histories);
+      this.similarity = this.model.itemScorer(histories);
       this.similarityHasPopulation = histories !== null;
     }
     return this.similarity;
   }
 
-  private similarity: (ItemScorer & { dispose(): void }) | null | undefined;
+  private similarity: DisposableItemScorer | null | undefined;
   private similarityHasPopulation = false;
   /** The population's histories once read (the co-occurrence part of item similarity). */
   private populationHistories: CsrMatrix | null = null;
@@ -413,15 +390,7 @@ export class ServedModel {
 
   /** {@link reconstruct} and {@link reconstructionError} from one forward pass. */
   reconstructWithError(history: CsrMatrix): { values: Float32Array; error: number } {
-    const empty = history.indptr[1] === history.indptr[0];
-    if (this.model instanceof Ease) {
-      const values = this.model.score(history);
-      return { values, error: empty ? Number.NaN : easeError(history, 0, values) };
-    }
-    const factor = this.factor!;
-    const raw = factor.reconstruct(history);
-    const error = empty ? Number.NaN : modelError(factor.kind, history, 0, raw);
-    return { values: this.kind === 'autorec' ? raw.map((x) => clipRating(x)) : softmax(raw), error };
+    return this.model.reconstructInUnit(history);
   }
 
   /** Percentile (0–100) of an error in the population: the share of users whose error is ≤ it. */
@@ -477,7 +446,7 @@ export class ServedModel {
 
   /** Whether the model is generative (Mult-VAE): {@link sampleUsers} works. */
   get canSampleUsers(): boolean {
-    return this.factor instanceof MultVAE;
+    return isGenerative(this.factor);
   }
 
   /**
@@ -492,16 +461,16 @@ export class ServedModel {
 
   /** Synthetic users drawn from the prior (or options.latent) through the decoder (Mult-VAE only); see MultVAE.sampleUsers. */
   sampleUsers(count: number, itemsPerUser: number, seed: number, options: SampleUsersOptions = {}): SyntheticUserSample[] {
-    if (!(this.factor instanceof MultVAE)) throw new Error(`sampleUsers: only Mult-VAE versions are generative (this is ${this.kind})`);
+    if (!isGenerative(this.factor)) throw new Error(`sampleUsers: only Mult-VAE versions are generative (this is ${this.kind})`);
     return this.factor.sampleUsers(count, itemsPerUser, seed, options);
   }
 
   /** Predicted ratings for (history, items) — AutoRec only; clipped to [1, 5]. */
   predictRatings(history: CsrMatrix, cols: ArrayLike<number>): Float32Array {
-    if (!(this.model instanceof AutoRec)) throw new Error('predictRatings: only AutoRec versions predict ratings');
-    const query = this.model.userQueries(history);
-    const D = this.model.itemVectorDim;
-    this.itemVectorsCache ??= this.model.itemVectors();
+    if (this.model.scoreUnit !== 'rating' || !this.factor) throw new Error('predictRatings: only AutoRec versions predict ratings');
+    const query = this.factor.userQueries(history);
+    const D = this.factor.itemVectorDim;
+    this.itemVectorsCache ??= this.factor.itemVectors();
     const items = this.itemVectorsCache;
     const out = new Float32Array(cols.length);
     for (let k = 0; k < cols.length; k++) {
@@ -516,7 +485,7 @@ export class ServedModel {
   /** Frees the model's tensors and the indexes. */
   dispose(): void {
     this.disposed = true;
-    if (!(this.model instanceof Ease)) this.model.dispose();
+    this.model.dispose();
     for (const index of [this.itemIndex, this.itemSimilarity, this.userIndex]) index?.dispose();
     this.similarity?.dispose();
     this.similarity = null;
@@ -562,85 +531,6 @@ async function storedIndex(name: string, metric: Metric, dim: number, vectors: F
   return built;
 }
 
-/** Numerically stable softmax of one row. */
-export function softmax(logits: Float32Array): Float32Array {
-  let max = -Infinity;
-  for (const x of logits) if (x > max) max = x;
-  let sum = 0;
-  const out = new Float32Array(logits.length);
-  for (let i = 0; i < logits.length; i++) {
-    out[i] = Math.exp(logits[i] - max);
-    sum += out[i];
-  }
-  for (let i = 0; i < out.length; i++) out[i] /= sum;
-  return out;
-}
-
-function modelError(kind: Autoencoder['kind'], histories: CsrMatrix, row: number, recon: Float32Array): number {
-  const lo = histories.indptr[row];
-  const hi = histories.indptr[row + 1];
-  if (hi === lo) return Number.NaN;
-  if (kind === 'autorec') {
-    let se = 0;
-    for (let k = lo; k < hi; k++) {
-      se += (clipRating(recon[histories.indices[k]]) - histories.values[k]) ** 2;
-    }
-    return Math.sqrt(se / (hi - lo));
-  }
-  // log softmax(z)_i = z_i − logsumexp(z)
-  let max = -Infinity;
-  for (const x of recon) if (x > max) max = x;
-  let sum = 0;
-  for (const x of recon) sum += Math.exp(x - max);
-  const lse = max + Math.log(sum);
-  let nll = 0;
-  let weight = 0;
-  for (let k = lo; k < hi; k++) {
-    nll -= histories.values[k] * (recon[histories.indices[k]] - lse);
-    weight += histories.values[k];
-  }
-  return nll / weight;
-}
-
-function easeError(histories: CsrMatrix, row: number, scores: Float32Array): number {
-  const lo = histories.indptr[row];
-  const hi = histories.indptr[row + 1];
-  if (hi === lo) return Number.NaN;
-  let se = 0;
-  for (let i = 0; i < scores.length; i++) se += scores[i] * scores[i];
-  for (let k = lo; k < hi; k++) {
-    const s = scores[histories.indices[k]];
-    const x = histories.values[k];
-    se += (x - s) ** 2 - s * s;
-  }
-  return se / (hi - lo);
-}
-
-/**
- * The item–item scorer of a model kind (docs/similarity.md, `npm run bench:similarity`: genre
- * precision@10 of the 10 neighbours against the cosine of raw interaction columns, ML-1M /
- * ml-latest-small):
- * - Mult-DAE / Mult-VAE: ½ cosine of [encoder input row, decoder W_i] + ½ co-occurrence cosine
- *   (1.018× / 1.010× on ML-1M; 0.99× where the decoder alone fell to 0.79× under the demo's budget);
- * - EASE: ½ column B[·, i] + ½ co-occurrence cosine (1.007×; its row B[i, ·] alone: 0.947×);
- * - an EASE + autoencoder ensemble: ½ EASE's partial correlation −P_ij/√(P_ii P_jj) + ½ (½ encoder
- *   + ½ decoder cosine) (1.026×; 1.034× on ml-latest-small);
- * - AutoRec: null (cosine of W_i through the item-similarity index).
- * Without `interactions` (before the population is read) the model's part alone.
- */
-function itemScorerFor(model: ServableModel, interactions: CsrMatrix | null): (ItemScorer & { dispose(): void }) | null {
-  const options = { blockSize: 16 };
-  if (model instanceof Ensemble) return ensembleItemScorer(model);
-  if (model instanceof Ease) {
-    return itemSimilarityScorer({ numItems: model.numItems, easeWeights: model.weights, interactions: interactions ?? undefined }, options);
-  }
-  if (model instanceof MultinomialAutoencoder) {
-    const autoencoder = { itemVectors: model.itemVectors(), itemVectorDim: model.itemVectorDim, inputItemVectors: model.inputItemVectors() };
-    return itemSimilarityScorer({ numItems: model.numItems, autoencoder, interactions: interactions ?? undefined }, options);
-  }
-  return null;
-}
-
 /** Item `col`'s k best neighbours by an item scorer (NaN scores never, `col` itself and `exclude` skipped). */
 function scorerNeighbours(scorer: ItemScorer, numItems: number, col: number, k: number, exclude: Exclusion): Neighbor[] {
   const scores = new Float32Array(numItems);
@@ -655,21 +545,12 @@ function scorerNeighbours(scorer: ItemScorer, numItems: number, col: number, k: 
  * member, or its EASE member when it has none) and, for an autoencoder, its user vector
  * [rows × latentDim] (null for EASE). What {@link ServedModel.load} computes, here or in a model thread.
  */
-export function populationModelWork(served: ServableModel, population: Population, rows: Int32Array): { errors: Float64Array; vectors: Float32Array | null } {
-  const model = served instanceof Ease ? served : (factorOf(served) ?? ((served as Ensemble).members[0].model as Ease));
+export function populationModelWork(model: ServableModel, population: Population, rows: Int32Array): { errors: Float64Array; vectors: Float32Array | null } {
   const sub = csrSelectRows(population.histories, Array.from(rows));
-  const errors = new Float64Array(rows.length);
-  const n = model.numItems;
-  if (model instanceof Ease) {
-    const scores = model.score(sub);
-    for (let k = 0; k < rows.length; k++) errors[k] = easeError(sub, k, scores.subarray(k * n, (k + 1) * n));
-    return { errors, vectors: null };
-  }
   const known = population.trainingRows ? Int32Array.from(rows, (r) => population.trainingRows![r]) : undefined;
-  const recon = model instanceof AutoRec ? model.reconstruct(sub, known) : model.reconstruct(sub);
-  for (let k = 0; k < rows.length; k++) errors[k] = modelError(model.kind, sub, k, recon.subarray(k * n, (k + 1) * n));
-  const vectors = model instanceof AutoRec ? model.encode(sub, known) : model.encode(sub);
-  return { errors, vectors };
+  const errors = model.reconstructionErrors(sub, known);
+  const factor = model.factor;
+  return { errors, vectors: factor ? factor.encode(sub, known) : null };
 }
 
 /**
@@ -678,13 +559,13 @@ export function populationModelWork(served: ServableModel, population: Populatio
  * exactly ServedModel.similarItems(c, depth, exclude) once the population is read.
  */
 export class SimilarLists {
-  private readonly scorer: (ItemScorer & { dispose(): void }) | null;
+  private readonly scorer: DisposableItemScorer | null;
 
   constructor(
     private readonly model: ServableModel,
     population: CsrMatrix | null,
   ) {
-    this.scorer = itemScorerFor(model, population);
+    this.scorer = model.itemScorer(population);
   }
 
   /** Whether the model kind has an item scorer (AutoRec has not: {@link lists} returns null). */
@@ -716,44 +597,6 @@ export class SimilarLists {
   }
 }
 
-/** Whether {@link itemScorerFor} mixes in the population's co-occurrence for this model. */
-function usesCooccurrence(model: ServableModel): boolean {
-  return model instanceof Ease || model instanceof MultinomialAutoencoder;
-}
-
-/** The ensemble part of {@link itemScorerFor}; null when the ensemble lacks either member kind. */
-function ensembleItemScorer(model: Ensemble): (ItemScorer & { dispose(): void }) | null {
-  const ease = easeMember(model);
-  const ae = model.factorized;
-  if (!ease || !(ae instanceof MultinomialAutoencoder)) return null;
-  const n = model.numItems;
-  const input = ae.inputItemVectors();
-  const encoder = cosineScorer(input.vectors, input.dim, { blockSize: 16 });
-  const decoder = cosineScorer(dropLastColumn(ae.itemVectors(), ae.itemVectorDim), ae.itemVectorDim - 1, { blockSize: 16 });
-  const autoencoder = mixedScorer(n, [
-    { scorer: encoder, weight: 0.5 },
-    { scorer: decoder, weight: 0.5 },
-  ]);
-  const mixed = mixedScorer(n, [
-    { scorer: easeScorer(ease.weights, n, 'geometric'), weight: 0.5 },
-    { scorer: autoencoder, weight: 0.5 },
-  ]);
-  return Object.assign(mixed, { dispose: () => (encoder.dispose(), decoder.dispose()) });
-}
-
-/** An ensemble's EASE member (its item–item weights serve similar items), or null. */
-function easeMember(model: Ensemble): Ease | null {
-  for (const m of model.members) if (m.model instanceof Ease) return m.model;
-  return null;
-}
-
-/** The autoencoder that gives a servable model its embeddings (null for EASE). */
-function factorOf(model: ServableModel): Autoencoder | null {
-  if (model instanceof Ease) return null;
-  if (model instanceof Ensemble) return model.factorized;
-  return model;
-}
-
 /**
  * Subtracts the column means from every row of `m` [rows × dim] in place.
  * @returns the means [dim] (zeros for no rows)
@@ -766,43 +609,6 @@ export function centreRows(m: Float32Array, dim: number): Float32Array {
   for (let d = 0; d < dim; d++) out[d] = rows > 0 ? mean[d] / rows : 0;
   for (let r = 0; r < rows; r++) for (let d = 0; d < dim; d++) m[r * dim + d] -= out[d];
   return out;
-}
-
-function dropLastColumn(m: Float32Array, dim: number): Float32Array {
-  const rows = m.length / dim;
-  const out = new Float32Array(rows * (dim - 1));
-  for (let r = 0; r < rows; r++) out.set(m.subarray(r * dim, r * dim + dim - 1), r * (dim - 1));
-  return out;
-}
-
-
-/**
- * What a batch's rankings are built from (one forward pass over its histories): EASE's scores of
- * every item, an ensemble's blend with each member's per-row mean and standard deviation (and its
- * autoencoder's queries), or an autoencoder's queries [h_u, 1] for the inner-product index.
- * Plain typed arrays, so that another thread holding the same weights can compute it.
- */
-export type ScoreMaterial =
-  /** Every item's score per row; `queries` for an autoencoder scored exactly (cold-start items use them). */
-  | { kind: 'scores'; scores: Float32Array; queries?: Float32Array }
-  | { kind: 'blend'; blend: Float32Array; mean: Float64Array[]; std: Float64Array[]; queries: Float32Array | null }
-  | { kind: 'queries'; queries: Float32Array };
-
-/**
- * The {@link ScoreMaterial} of a batch of histories (one row each). An autoencoder's rows are
- * its queries, searched in the item index, or with `exact` every item's score (one matMul for the
- * batch: the exact scan of a catalog below RECODER_EXACT_SEARCH_BELOW, done where the batch runs).
- */
-export function scoreMaterial(model: ServableModel, histories: CsrMatrix, exact = false): ScoreMaterial {
-  if (model instanceof Ease) return { kind: 'scores', scores: model.score(histories) };
-  if (model instanceof Ensemble) {
-    const parts = model.scoreParts(histories);
-    const factor = factorOf(model);
-    return { kind: 'blend', blend: parts.blend, mean: parts.mean, std: parts.std, queries: factor ? factor.userQueries(histories) : null };
-  }
-  const queries = model.userQueries(histories);
-  if (exact) return { kind: 'scores', scores: model.scoreQueries(queries, histories.numRows), queries };
-  return { kind: 'queries', queries };
 }
 
 /** The buffers of a {@link ScoreMaterial}, to transfer it between threads without copying. */
@@ -818,7 +624,4 @@ export function materialBuffers(material: ScoreMaterial): ArrayBuffer[] {
   return [...buffers];
 }
 
-/** Frees a servable model's tensors (EASE holds none). */
-export function disposeServable(model: ServableModel): void {
-  if (!(model instanceof Ease)) model.dispose();
-}
+

@@ -1,8 +1,7 @@
-import { Field, Float, GraphQLISODateTime, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
-import { GraphQLJSONObject } from 'graphql-scalars';
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { Item } from '../../catalog/dto/item.type.js';
 import { User } from '../../catalog/dto/user.type.js';
-import { ModelKind } from '../../generated/prisma/enums.js';
+import { ModelVersion } from '../../registry/dto/model-version.type.js';
 
 export enum RecommendationSource {
   MODEL = 'MODEL',
@@ -32,12 +31,6 @@ export enum SearchKind {
 }
 registerEnumType(SearchKind, { name: 'SearchKind', description: 'How the serving index searches: a full scan, or an HNSW graph.' });
 
-registerEnumType(ModelKind, {
-  name: 'ModelKind',
-  description:
-    'VAE: Mult-VAE, DAE: Mult-DAE, AUTOREC: item-based AutoRec, EASE: the linear baseline, CONV_AE: the image autoencoder, ENSEMBLE: a blend of EASE and an autoencoder served as one version, AUTO (training only): try EASE, DAE, VAE and their blend on held-out users and keep the best.',
-});
-export { ModelKind };
 
 @InputType({ description: 'Restricts recommendations. Hidden items are always excluded.' })
 export class RecommendationFilter {
@@ -189,44 +182,6 @@ export class Embedding {
   vector: number[];
 }
 
-@ObjectType({ description: 'A trained model version (weights are not exposed).' })
-export class ModelVersion {
-  @Field(() => Int)
-  id: number;
-
-  @Field()
-  name: string;
-
-  @Field(() => ModelKind)
-  kind: ModelKind;
-
-  @Field(() => GraphQLJSONObject)
-  hyperparameters: Record<string, unknown>;
-
-  @Field(() => GraphQLJSONObject, { description: 'Metrics per split, e.g. { validation: { "ndcg@100": 0.44 } }.' })
-  metrics: Record<string, unknown>;
-
-  @Field(() => Float, { description: 'Interactions the version was trained from (the data snapshot).' })
-  interactionCount: number;
-
-  @Field(() => GraphQLISODateTime, { nullable: true, description: 'The latest interaction time in the training data.' })
-  dataLatestAt: Date | null;
-
-  @Field(() => Int)
-  weightsBytes: number;
-
-  @Field(() => Float)
-  trainingSeconds: number;
-
-  @Field(() => GraphQLISODateTime)
-  createdAt: Date;
-
-  @Field(() => GraphQLISODateTime, { nullable: true, description: 'When the version was last activated.' })
-  activatedAt: Date | null;
-
-  @Field(() => Boolean, { description: 'Whether this is the active version.' })
-  active: boolean;
-}
 
 @ObjectType({ description: 'What this API process is serving.' })
 export class ServingStatus {

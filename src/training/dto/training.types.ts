@@ -1,7 +1,7 @@
 import { Field, Float, GraphQLISODateTime, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { ActivationPolicy, TrainingStatus } from '../../generated/prisma/enums.js';
-import { ModelKind } from '../../serving/dto/serving.types.js';
+import { ModelKind } from '../../registry/model-kind.js';
 
 registerEnumType(TrainingStatus, {
   name: 'TrainingStatus',

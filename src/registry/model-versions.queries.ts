@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import type { PrismaClient } from '../generated/prisma/client.js';
-import type { ModelKind } from '../generated/prisma/enums.js';
+import type { ModelKind } from './model-kind.js';
 
-type Db = Pick<PrismaClient, 'modelVersion' | 'activeModel' | '$transaction' | '$queryRaw'>;
-
+/** The Prisma client (or a transaction of it) the registry's statements run on. */
+export type RegistryDb = Pick<PrismaClient, 'modelVersion' | 'activeModel' | '$transaction' | '$queryRaw'>;
+type Db = RegistryDb;
 
 export interface NewModelVersion {
   name: string;
@@ -96,23 +97,6 @@ export async function listModelVersions(db: Db, limit = 50): Promise<ModelVersio
   return rows.map(toSummary);
 }
 
-/** One version with everything needed to serve it, or null. */
-export async function loadModelVersion(db: Db, id: number, chunkBytes = WEIGHTS_CHUNK_BYTES): Promise<ModelVersionArtifact | null> {
-  const row = await db.modelVersion.findUnique({ where: { id }, select: { ...SUMMARY, itemIds: true, userIds: true } });
-  if (!row) return null;
-  const weights = await readWeightsInChunks(row.weightsBytes, chunkBytes, async (offset, length) => {
-    const chunk = await db.$queryRaw<{ chunk: Uint8Array }[]>`SELECT substring(weights FROM ${offset + 1}::int FOR ${length}::int) AS chunk FROM model_versions WHERE id = ${id}`;
-    if (!chunk[0]) throw new Error(`model version ${id} was deleted while it was read`);
-    return new Uint8Array(chunk[0].chunk);
-  });
-  return {
-    ...toSummary(row),
-    itemIds: row.itemIds as string[],
-    userIds: (row.userIds as string[] | null) ?? null,
-    weights,
-  };
-}
-
 /**
  * Bytes of a bytea column read in slices: PostgreSQL sends bytea as hex text, and a string of more
  * than 2²⁹ characters (a 256 MB value) cannot exist in V8, so a large version (EASE over 8,000
@@ -131,42 +115,6 @@ async function readWeightsInChunks(total: number, chunkBytes: number, read: (off
   return out;
 }
 
-/** The channel on which activations are announced (payload: JSON `{ slot, versionId }`). */
-export const ACTIVATION_CHANNEL = 'recoder_model_activated';
-
-/**
- * Makes `id` the version serving `slot` (default "default") and, in the same transaction, NOTIFYs
- * {@link ACTIVATION_CHANNEL} so every API process swaps to it (delivered on commit). Returns false
- * if the version does not exist. Rollback is activating an older version.
- */
-export async function activateModelVersion(db: Db, id: number, slot?: string): Promise<boolean> {
-  // One statement (atomic, no interactive transaction to time out under load); the NOTIFY is
-  // delivered when it commits. The slot follows the kind unless given: CONV_AE versions serve
-  // "visual", every other kind "default".
-  const rows = await db.$queryRaw<{ versionId: number }[]>`
-    WITH v AS (UPDATE model_versions SET activated_at = now() WHERE id = ${id}
-               RETURNING id, coalesce(${slot ?? null}::text, CASE WHEN kind = 'CONV_AE' THEN ${VISUAL_SLOT} ELSE 'default' END) AS slot),
-         a AS (INSERT INTO active_models (slot, version_id, updated_at) SELECT slot, id, now() FROM v
-               ON CONFLICT (slot) DO UPDATE SET version_id = EXCLUDED.version_id, updated_at = now()
-               RETURNING slot, version_id)
-    SELECT a.version_id AS "versionId"
-    FROM a CROSS JOIN LATERAL (SELECT pg_notify(${ACTIVATION_CHANNEL}, json_build_object('slot', a.slot, 'versionId', a.version_id)::text)) AS n`;
-  return rows.length === 1;
-}
-
-/** The slot of the active convolutional (image) autoencoder. */
-export const VISUAL_SLOT = 'visual';
-
-/** The `{ slot, versionId }` of an {@link ACTIVATION_CHANNEL} payload, or null when malformed. */
-export function parseActivation(payload: string): { slot: string; versionId: number } | null {
-  try {
-    const { slot, versionId } = JSON.parse(payload) as { slot?: unknown; versionId?: unknown };
-    return typeof slot === 'string' && typeof versionId === 'number' ? { slot, versionId } : null;
-  } catch {
-    return null;
-  }
-}
-
 /** One version's summary, or null. */
 export async function getModelVersion(db: Db, id: number): Promise<ModelVersionSummary | null> {
   const row = await db.modelVersion.findUnique({ where: { id }, select: SUMMARY });
@@ -178,27 +126,16 @@ export async function activeModelVersionId(db: Db, slot = 'default'): Promise<nu
   return row?.versionId ?? null;
 }
 
+/** A `pg` pool or client: the registry reads large versions over plain `pg`. */
+export type PgQueryable = Pick<pg.Pool, 'query'> | Pick<pg.ClientBase, 'query'>;
+
 /**
- * {@link loadModelVersion} over a plain `pg` pool: the bytea of a large version (19 MB for a
- * Mult-VAE on ML-1M) arrives about 2× faster than through Prisma's pipeline; API processes use it
- * at boot and on activation.
+ * One version with everything needed to serve it, or null. Read over plain `pg`: the bytea of a
+ * large version (19 MB for a Mult-VAE on ML-1M) arrives about 2× faster than through Prisma's
+ * pipeline; API processes use it at boot and on activation, workers and scripts the same way.
  */
-export async function loadModelVersionPg(pool: pg.Pool, id: number, chunkBytes = WEIGHTS_CHUNK_BYTES): Promise<ModelVersionArtifact | null> {
-  const { rows } = await pool.query<{
-    id: number;
-    name: string;
-    kind: ModelKind;
-    hyperparameters: Record<string, unknown>;
-    metrics: Record<string, Record<string, number>>;
-    interactionCount: string;
-    dataLatestAt: Date | null;
-    weightsBytes: number;
-    trainingSeconds: number;
-    createdAt: Date;
-    activatedAt: Date | null;
-    itemIds: string[];
-    userIds: string[] | null;
-  }>(
+export async function loadModelVersion(pool: PgQueryable, id: number, chunkBytes = WEIGHTS_CHUNK_BYTES): Promise<ModelVersionArtifact | null> {
+  const { rows } = await (pool as pg.Pool).query<Omit<ModelVersionArtifact, 'interactionCount' | 'weights'> & { interactionCount: string }>(
     `SELECT id, name, kind, hyperparameters, metrics, interaction_count AS "interactionCount", data_latest_at AS "dataLatestAt",
             weights_bytes AS "weightsBytes", training_seconds AS "trainingSeconds", created_at AS "createdAt",
             activated_at AS "activatedAt", item_ids AS "itemIds", user_ids AS "userIds"
@@ -208,7 +145,7 @@ export async function loadModelVersionPg(pool: pg.Pool, id: number, chunkBytes =
   const row = rows[0];
   if (!row) return null;
   const weights = await readWeightsInChunks(row.weightsBytes, chunkBytes, async (offset, length) => {
-    const chunk = await pool.query<{ chunk: Buffer }>('SELECT substring(weights FROM $2::int FOR $3::int) AS chunk FROM model_versions WHERE id = $1', [id, offset + 1, length]);
+    const chunk = await (pool as pg.Pool).query<{ chunk: Buffer }>('SELECT substring(weights FROM $2::int FOR $3::int) AS chunk FROM model_versions WHERE id = $1', [id, offset + 1, length]);
     if (!chunk.rows[0]) throw new Error(`model version ${id} was deleted while it was read`);
     const b = chunk.rows[0].chunk;
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);

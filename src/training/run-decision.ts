@@ -1,0 +1,41 @@
+import type { Baseline } from './train-version.js';
+import type { RunComparison, TrainingRunRow } from './training-runs.queries.js';
+
+/** The metric ranking versions are compared on. */
+const COMPARED = 'ndcg@100';
+
+/** The activation decision of a finished run, and the comparison to record. */
+export function decide(
+  run: Pick<TrainingRunRow, 'activation' | 'kind'>,
+  metrics: Record<string, number>,
+  baseline: Baseline | null,
+): { comparison: RunComparison | null; activate: boolean; decision: string } {
+  if (run.kind === 'AUTOREC') {
+    const activate = run.activation === 'ALWAYS';
+    return { comparison: null, activate, decision: activate ? 'activated (ALWAYS)' : 'not activated (NEVER)' };
+  }
+  // Ranking models compare NDCG@100 (higher is better); the image autoencoder its validation MSE (lower).
+  const metric = run.kind === 'CONV_AE' ? 'mse' : COMPARED;
+  const better = (a: number, b: number) => (run.kind === 'CONV_AE' ? a < b : a > b);
+  const candidate = metrics[metric];
+  const active = baseline?.metrics[metric] ?? null;
+  const comparison: RunComparison = { metric, candidate, activeVersionId: baseline?.versionId ?? null, active, users: metrics.users ?? metrics.images };
+  const vs = active === null ? '' : ` vs ${active.toFixed(4)} of version ${baseline!.versionId}`;
+  switch (run.activation) {
+    case 'ALWAYS':
+      return { comparison, activate: true, decision: `activated (ALWAYS); ${metric} ${candidate.toFixed(4)}${vs}` };
+    case 'NEVER':
+      return { comparison, activate: false, decision: `not activated (NEVER); ${metric} ${candidate.toFixed(4)}${vs}` };
+    default: {
+      if (!baseline) return { comparison, activate: true, decision: `activated (IF_BETTER): no version was active; ${metric} ${candidate.toFixed(4)}` };
+      if (active === null) {
+        const why = run.kind === 'CONV_AE' ? 'was trained on images of another shape' : '(AUTOREC) cannot be compared on ' + metric;
+        return { comparison, activate: false, decision: `not activated (IF_BETTER): active version ${baseline.versionId} ${why}` };
+      }
+      const [gt, le] = run.kind === 'CONV_AE' ? ['<', '≥'] : ['>', '≤'];
+      return better(candidate, active)
+        ? { comparison, activate: true, decision: `activated (IF_BETTER): ${metric} ${candidate.toFixed(4)} ${gt} ${active.toFixed(4)} of version ${baseline.versionId}` }
+        : { comparison, activate: false, decision: `not activated (IF_BETTER): ${metric} ${candidate.toFixed(4)} ${le} ${active.toFixed(4)} of version ${baseline.versionId}` };
+    }
+  }
+}
