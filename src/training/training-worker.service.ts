@@ -15,6 +15,7 @@ import { ConvAutoencoder, type ImageBatch } from '../core/models/conv-ae.js';
 import { Ease } from '../core/models/ease.js';
 import { Ensemble } from '../core/models/ensemble.js';
 import { DATABASE_URL, PrismaService } from '../database/prisma.service.js';
+import { insertExperiment } from '../experiments/experiments.queries.js';
 import { activateModelVersion, activeModelVersionId, loadModelVersion, VISUAL_SLOT } from '../registry/registry.queries.js';
 import { modelFromArtifact } from '../serving/loaded-version.js';
 import { JobQueue, RETRAIN_QUEUE, TRAINING_QUEUE, type TrainingJobData } from './job-queue.js';
@@ -244,8 +245,14 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
         log: (m) => this.logger.log(`run ${run.id}: ${m}`),
       });
       await writes;
-      const { comparison, activate, decision } = decide(run, result.metrics, result.baseline);
+      const decided = decide(run, result.metrics, result.baseline);
+      const { comparison, activate } = decided;
+      let decision = decided.decision;
       if (activate) await activateModelVersion(this.prisma, result.version.id);
+      if (decided.experiment) {
+        const share = (run.hyperparameters.experimentShare as number | undefined) ?? DEFAULT_EXPERIMENT_SHARE;
+        decision = await startTrainingExperiment(this.url, run.id, decided.experiment.controlVersionId, result.version.id, share, decision);
+      }
       await finishRun(this.prisma, run.id, {
         status: 'SUCCEEDED',
         versionId: result.version.id,
@@ -312,7 +319,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
 
 /** The run's stored settings minus the ones trainVersion takes as named options. */
 function splitSettings(h: Record<string, unknown>): { hyperparameters: Record<string, unknown> } {
-  const { epochs: _e, seed: _s, minRating: _m, lambda: _l, validationUsers: _v, budgetSeconds: _b, ...rest } = h;
+  const { epochs: _e, seed: _s, minRating: _m, lambda: _l, validationUsers: _v, budgetSeconds: _b, experimentShare: _x, ...rest } = h;
   return { hyperparameters: rest };
 }
 
@@ -321,8 +328,12 @@ export function decide(
   run: Pick<TrainingRunRow, 'activation' | 'kind'>,
   metrics: Record<string, number>,
   baseline: Baseline | null,
-): { comparison: RunComparison | null; activate: boolean; decision: string } {
+): { comparison: RunComparison | null; activate: boolean; decision: string; experiment?: { controlVersionId: number } } {
   if (run.kind === 'AUTOREC') {
+    if (run.activation === 'EXPERIMENT') {
+      if (!baseline) return { comparison: null, activate: true, decision: 'activated (EXPERIMENT): no version was active' };
+      return { comparison: null, activate: false, decision: `experiment (EXPERIMENT) against active version ${baseline.versionId}`, experiment: { controlVersionId: baseline.versionId } };
+    }
     const activate = run.activation === 'ALWAYS';
     return { comparison: null, activate, decision: activate ? 'activated (ALWAYS)' : 'not activated (NEVER)' };
   }
@@ -338,6 +349,15 @@ export function decide(
       return { comparison, activate: true, decision: `activated (ALWAYS); ${metric} ${candidate.toFixed(4)}${vs}` };
     case 'NEVER':
       return { comparison, activate: false, decision: `not activated (NEVER); ${metric} ${candidate.toFixed(4)}${vs}` };
+    case 'EXPERIMENT':
+      // The offline comparison is recorded; the online experiment decides.
+      if (!baseline) return { comparison, activate: true, decision: `activated (EXPERIMENT): no version was active; ${metric} ${candidate.toFixed(4)}` };
+      return {
+        comparison,
+        activate: false,
+        decision: `experiment (EXPERIMENT) against active version ${baseline.versionId}; ${metric} ${candidate.toFixed(4)}${vs}`,
+        experiment: { controlVersionId: baseline.versionId },
+      };
     default: {
       if (!baseline) return { comparison, activate: true, decision: `activated (IF_BETTER): no version was active; ${metric} ${candidate.toFixed(4)}` };
       if (active === null) {
@@ -349,6 +369,40 @@ export function decide(
         ? { comparison, activate: true, decision: `activated (IF_BETTER): ${metric} ${candidate.toFixed(4)} ${gt} ${active.toFixed(4)} of version ${baseline.versionId}` }
         : { comparison, activate: false, decision: `not activated (IF_BETTER): ${metric} ${candidate.toFixed(4)} ${le} ${active.toFixed(4)} of version ${baseline.versionId}` };
     }
+  }
+}
+
+/** Share of the users a run's new version gets with `activate: EXPERIMENT` unless the request says. */
+export const DEFAULT_EXPERIMENT_SHARE = 0.1;
+
+/**
+ * Starts the experiment of an `activate: EXPERIMENT` run: the active version (arm 0, the control)
+ * against the new one with `share` of the users; every API process is told by NOTIFY. Returns the
+ * run's decision, saying what happened (no experiment when one already runs in the slot).
+ */
+async function startTrainingExperiment(url: string, runId: number, control: number, version: number, share: number, decision: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    const id = await insertExperiment(client, {
+      name: `training run ${runId}`,
+      slot: 'default',
+      arms: [
+        { versionId: control, weight: 1 - share },
+        { versionId: version, weight: share },
+      ],
+      trainingRunId: runId,
+    });
+    await client.query('COMMIT');
+    return `${decision}: experiment ${id} started, version ${version} serves ${(share * 100).toFixed(1).replace(/\.0$/, '')} % of users`;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    if ((error as { code?: string }).code !== '23505') throw error;
+    const { rows } = await client.query<{ id: number }>(`SELECT id FROM experiments WHERE slot = 'default' AND status = 'RUNNING'`);
+    return `not activated (EXPERIMENT): experiment ${rows[0]?.id ?? '?'} is already running; version ${version} was stored only`;
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 
