@@ -79,8 +79,8 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
     for (let g = 0; g < GROUPS; g++) for (let i = 0; i < PER_GROUP; i++) items.push({ id: itemId(g, i), categories: [`g${g}`] });
     expect((await gql(a, `mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items })).errors).toBeUndefined();
     expect((await gql(a, RECORD, { interactions: interactions() })).errors).toBeUndefined();
-    v1 = await trainTestVersion({ kind: 'ease', hyperparameters: { lambda: 50 } });
-    v2 = await trainTestVersion({ kind: 'ease', hyperparameters: { lambda: 500 } });
+    v1 = await trainTestVersion({ kind: 'ease', lambda: 50 });
+    v2 = await trainTestVersion({ kind: 'ease', lambda: 500 });
     expect((await gql(a, ACTIVATE, { id: v1 })).errors).toBeUndefined();
   }, 120_000);
   afterAll(async () => {
@@ -185,6 +185,14 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
     expect(missing.errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'arms[1].versionId' });
     const weight = await gql(a, START, { arms: [{ versionId: v1, weight: 1 }, { versionId: v2, weight: 0 }] });
     expect(weight.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'arms[1].weight' });
+  });
+
+  it('counts experiment metrics in the query cost: each arms list costs as much as a large page', async () => {
+    const ok = await gql(a, `{ experiments(limit: 50) { id arms { arm } } }`);
+    expect(ok.errors).toBeUndefined();
+    // 2 + 100 × (id 1 + arms 200) > RECODER_MAX_QUERY_COST (20,000).
+    const heavy = await gql(a, `{ experiments(limit: 100) { id arms { arm } } }`);
+    expect(heavy.errors![0].extensions.code).toBe('QUERY_TOO_COMPLEX');
   });
 
   describe('an experiment between two versions', () => {
