@@ -1,11 +1,11 @@
 /**
- * `npm run bench:experiment -- <split dir> [--requests N] [--check-every N] [--click-prob p] [--seed s]`
+ * `npm run bench:experiment -- <split dir> [--requests N] [--check-every N] [--click-prob p] [--seed s] [--weak-epochs N]`
  *
  * An online experiment simulated end to end on a strong-generalization split folder (train.csv,
  * test_tr.csv, test_te.csv, unique_sid.txt; e.g. ML-1M's split from `npm run data`): in a scratch
  * database on the server of DATABASE_URL (dropped at the end), train.csv and test_tr.csv are
  * loaded as interactions, two versions of different offline quality are trained (EASE λ = 500,
- * and a Mult-DAE of one epoch), and an experiment is started between them (the weak one is the
+ * and a Mult-DAE of `weak-epochs` epochs, default 1), and an experiment is started between them (the weak one is the
  * control). Simulated test users then ask for 10 recommendations through GraphQL; a user clicks
  * the first recommended item that is among their held-out items (test_te.csv, the ground truth)
  * with probability `click-prob`, recorded with the answer's recommendationId. Every
@@ -33,11 +33,12 @@ const { values, positionals } = parseArgs({
     'check-every': { type: 'string', default: '500' },
     'click-prob': { type: 'string', default: '0.5' },
     seed: { type: 'string', default: '1' },
+    'weak-epochs': { type: 'string', default: '1' },
   },
 });
 const dir = positionals[0];
 if (!dir) {
-  console.error('usage: npm run bench:experiment -- <split dir> [--requests N] [--check-every N] [--click-prob p] [--seed s]');
+  console.error('usage: npm run bench:experiment -- <split dir> [--requests N] [--check-every N] [--click-prob p] [--seed s] [--weak-epochs N]');
   process.exit(2);
 }
 const adminUrl = process.env.DATABASE_URL;
@@ -117,10 +118,10 @@ async function main(): Promise<void> {
     const { tf } = await initBackend();
     const prisma = createPrismaClient(url, 2);
     const strong = (await trainVersion(tf, url, prisma, { kind: 'ease', lambda: 500, seed: 1 })).version;
-    const weak = (await trainVersion(tf, url, prisma, { kind: 'dae', epochs: 1, seed: 1 })).version;
+    const weak = (await trainVersion(tf, url, prisma, { kind: 'dae', epochs: Number(values['weak-epochs']), seed: 1 })).version;
     await prisma.$disconnect();
     const ndcg = (v: { metrics: Record<string, Record<string, number>> }) => v.metrics.validation?.['ndcg@100'];
-    console.log(`offline: strong version ${strong.id} (EASE) ndcg@100 ${ndcg(strong)?.toFixed(4)}, weak version ${weak.id} (DAE, 1 epoch) ${ndcg(weak)?.toFixed(4)}`);
+    console.log(`offline: strong version ${strong.id} (EASE) ndcg@100 ${ndcg(strong)?.toFixed(4)}, weak version ${weak.id} (DAE, ${values['weak-epochs']} epochs) ${ndcg(weak)?.toFixed(4)}`);
 
     const env = { ...loadEnv({ LOG_LEVEL: 'warn', RECODER_TRAINING_WORKER: 'off', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0', GRAPHIQL: 'false' }) };
     app = await createApp(env, url);

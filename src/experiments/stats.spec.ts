@@ -1,4 +1,4 @@
-import { meanDifference, meanEstimate, normalCdf, proportionDifference, wilson } from './stats.js';
+import { meanDifference, meanEstimate, normalCdf, normalTail, proportionDifference, wilson } from './stats.js';
 
 describe('online-metric intervals', () => {
   it('Wilson: published values, bounds inside [0, 1], no trials', () => {
@@ -50,5 +50,8 @@ describe('online-metric intervals', () => {
     expect(normalCdf(0)).toBeCloseTo(0.5, 7);
     expect(normalCdf(1.959963984540054)).toBeCloseTo(0.975, 6);
     expect(normalCdf(-1)).toBeCloseTo(0.158655, 5);
+    // Far tails stay positive: P(Z > 10) = 7.62e-24.
+    expect(normalTail(10)).toBeGreaterThan(0);
+    expect(Math.log10(normalTail(10))).toBeCloseTo(Math.log10(7.62e-24), 1);
   });
 });
