@@ -182,8 +182,9 @@ export class ServingService {
   }
 
   /**
-   * One batch of recommendation requests: the users' histories in one statement (an array of
-   * items per user), then one forward pass over every history the active version knows. The
+   * One batch of recommendation requests, grouped by the version that serves each (the active one,
+   * or an experiment arm's: ServingHooks.route); per version, the users' histories in one statement
+   * (an array of items per user), then one forward pass over every history the version knows. The
    * histories are built exactly as LoadedVersion.historyRow / positivesRow build them one by one.
    */
   private async rankBatch(batch: RankRequest[]): Promise<BatchOutcome<RankTicket>[]> {
@@ -198,10 +199,7 @@ export class ServingService {
     });
     const tickets = new Array<RankTicket>(batch.length);
     for (const [version, members] of groups) {
-      const part = await this.rankGroup(
-        version,
-        members.map((k) => batch[k]),
-      );
+      const part = await this.rankGroup(version, members.map((k) => batch[k]));
       members.forEach((k, j) => (tickets[k] = { ...part[j], route: routes[k] }));
     }
     return tickets.map((value) => ({ ok: true, value }));
