@@ -223,12 +223,15 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
         expect((await recs(a, user, 5)).modelVersionId).toBe(fromA.modelVersionId);
         arms.set(user, fromA.modelVersionId!);
       }
+      // Concurrent requests share micro-batches that rank both arms: each still gets its own arm's ranking.
+      const together = await Promise.all([...arms.keys()].map((user) => recs(a, user, 5)));
+      [...arms.keys()].forEach((user, k) => expect(together[k].modelVersionId).toBe(arms.get(user)));
       const counts = [...arms.values()].reduce((m, v) => m.set(v, (m.get(v) ?? 0) + 1), new Map<number, number>());
       expect(counts.get(v1)).toBeGreaterThan(5);
       expect(counts.get(v2)).toBeGreaterThan(5);
       await flush();
       const rows = await sql(`SELECT version_id, arm FROM impressions WHERE experiment_id = $1`, [id]);
-      expect(rows).toHaveLength(120);
+      expect(rows).toHaveLength(160);
       for (const r of rows) expect(r.version_id).toBe(r.arm === 0 ? v1 : v2);
       // Sessions are sticky too.
       const s1 = (await gql(a, RECS_HISTORY, { itemIds: ['m1-1'], sessionId: 'sess-x' })).data!.recommendationsForHistory.modelVersionId;
@@ -253,7 +256,7 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
       expect(treatment.ctrDifference.estimate).toBeGreaterThan(0);
       expect(treatment.ctrDifference.low).toBeLessThan(treatment.ctrDifference.estimate);
       expect(treatment.ctrDifference.significant).toBe(true);
-      expect(control.metrics.impressions + treatment.metrics.impressions).toBe(120 + 2 + 40); // and the two session answers
+      expect(control.metrics.impressions + treatment.metrics.impressions).toBe(160 + 2 + 40); // and the two session answers
     });
 
     it('stopExperiment activates the winner in every instance', async () => {

@@ -157,6 +157,9 @@ export class ExperimentsService {
   }
 
   private checkRange(since: Date, until: Date | null | undefined): { since: Date; until: Date } {
+    // The DateTime scalar parses some malformed literals (a number) to null.
+    if (!(since instanceof Date)) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'since: must be a date-time (ISO 8601)', 'since');
+    if (until != null && !(until instanceof Date)) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'until: must be a date-time (ISO 8601)', 'until');
     const s = checkDate('since', since);
     const u = until == null ? new Date() : checkDate('until', until);
     if (u.getTime() <= s.getTime()) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'until: must be after since', 'until');
