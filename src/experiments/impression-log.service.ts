@@ -13,6 +13,8 @@ const WRITE_BATCH = 1000;
 /** How often each process deletes impressions past the retention period (and once shortly after boot). */
 const RETENTION_EVERY_MS = 60 * 60 * 1000;
 const RETENTION_FIRST_MS = 30_000;
+/** Longest wait for the last impressions at shutdown. */
+const DRAIN_MS = 5000;
 /** A failing writer logs at most this often. */
 const WARN_EVERY_MS = 60_000;
 
@@ -94,11 +96,15 @@ export class ImpressionLog implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /** Runs before the pools close: the buffered impressions are written. */
+  /** Runs before the pools close: the buffered impressions are written (waiting at most DRAIN_MS: a database that is down must not stall shutdown). */
   async onModuleDestroy(): Promise<void> {
     if (this.retentionTimer) clearTimeout(this.retentionTimer);
     this.hooks.served = null;
-    await this.buffer.drain();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), DRAIN_MS)));
+    const outcome = await Promise.race([this.buffer.drain().then(() => 'drained' as const), timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') this.logger.warn(`shutdown: ${this.buffer.buffered} impressions not written within ${DRAIN_MS / 1000} s; dropped`);
   }
 
   private registerMetrics(metrics: MetricsService): void {
