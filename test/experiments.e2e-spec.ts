@@ -282,6 +282,8 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
       const e = (await gql(a, EXPERIMENT, { id: second })).data!.experiment;
       expect(e).toMatchObject({ status: 'STOPPED', winnerVersionId: null, stopReason: `model version ${v1} was activated outside the experiment` });
       await waitFor('both instances to leave it', () => a.get(ExperimentRouter).servingExperimentId === null && b.get(ExperimentRouter).servingExperimentId === null);
+      // The activation reaches the second instance on its own notice (it may leave the experiment first).
+      await waitFor('the second instance to serve the activated version', async () => (await recs(b, 'u1')).modelVersionId === v1);
       for (let n = 0; n < 10; n++) expect((await recs(b, `u${n}`)).modelVersionId).toBe(v1);
     });
   });
