@@ -72,7 +72,7 @@ export interface Env {
   /** Scheduled retraining: a cron expression (UTC; e.g. "0 3 * * *"), '' for none; skipped when no interaction arrived since the active version's snapshot. */
   /** Impressions and attribution (docs/experiments.md). */
   impressions: { sampleRate: number; retentionDays: number; bufferSize: number; flushMs: number; attributionWindowHours: number };
-  retrain: { schedule: string; kind: 'AUTO' | 'VAE' | 'DAE' | 'EASE' | 'AUTOREC'; activate: 'NEVER' | 'IF_BETTER' | 'ALWAYS'; epochs: number | null };
+  retrain: { schedule: string; kind: 'AUTO' | 'VAE' | 'DAE' | 'EASE' | 'AUTOREC'; activate: 'NEVER' | 'IF_BETTER' | 'ALWAYS' | 'EXPERIMENT'; epochs: number | null };
   /** Seconds an AUTO training run may spend searching models, unless the request says otherwise. */
   autoBudgetSeconds: number;
   /** Item images (setItemImage, import --images): stored as a size×size square of 1 (grayscale) or 3 (RGB) channels; uploads at most maxBytes encoded. */
@@ -143,7 +143,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_RETRAIN_SCHEDULE: str({ default: '' }),
       RECODER_RETRAIN_KIND: str({ choices: ['AUTO', 'VAE', 'DAE', 'EASE', 'AUTOREC'], default: 'AUTO' }),
       RECODER_AUTO_BUDGET_SECONDS: num({ default: 900, desc: 'time budget of an AUTO run (seconds)' }),
-      RECODER_RETRAIN_ACTIVATE: str({ choices: ['NEVER', 'IF_BETTER', 'ALWAYS'], default: 'IF_BETTER' }),
+      RECODER_RETRAIN_ACTIVATE: str({ choices: ['NEVER', 'IF_BETTER', 'ALWAYS', 'EXPERIMENT'], default: 'IF_BETTER' }),
       RECODER_RETRAIN_EPOCHS: num({ default: 0, desc: '0 = the model default' }),
       RECODER_IMPRESSION_SAMPLE_RATE: num({ default: 1, desc: 'share of recommendation answers recorded as impressions, 0..1' }),
       RECODER_IMPRESSION_RETENTION_DAYS: num({ default: 90, desc: 'impressions older than this are deleted (0: kept)' }),
