@@ -3,6 +3,7 @@
  * Mercurius, the same GraphQL config and output types) whose `recommendations` and `similarItems`
  * return 20 fixed items from memory. Started by the bench script; PORT sets its port.
  */
+import { randomUUID } from 'node:crypto';
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -34,6 +35,7 @@ class FixedResolver {
       source: RecommendationSource.MODEL,
       modelVersionId: 1,
       reason: null,
+      recommendationId: randomUUID(),
     };
   }
 

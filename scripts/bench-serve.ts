@@ -44,11 +44,15 @@ import { activeModelVersionId, loadModelVersion } from '../src/registry/model-ve
 import { BENCH_SERVER_ENV, cannon, hnswRecall, postGraphql, rssMb, waitUntil, type RunResult } from './bench-lib.js';
 import { runMain } from './cli.js';
 
-const HELP = `Usage: npm run bench:serve -- [--duration 20] [--connections 50] [--no-swap] [--no-recall] [--no-hammer] [--hammer-only] [--hammer-seconds 20]
+/** The API's port (--port) and the baseline server's (the next one). */
+let API_PORT = 4100;
+let BASELINE_PORT = 4101;
+
+const HELP = `Usage: npm run bench:serve -- [--duration 20] [--connections 50] [--no-swap] [--no-recall] [--no-hammer] [--hammer-only] [--hammer-seconds 20] [--port 4100]
 
 Needs DATABASE_URL pointing at a database with interactions and an active model version
-(e.g. ML-1M imported and a Mult-VAE trained with --activate). Starts the API (port 4100) and a
-minimal same-stack server (port 4101), runs autocannon against both, and prints the table.`;
+(e.g. ML-1M imported and a Mult-VAE trained with --activate). Starts the API (port 4100, or --port) and a
+minimal same-stack server (the next port), runs autocannon against both, and prints the table.`;
 
 const RECS = 'query($u: ID!) { recommendations(userId: $u, limit: 20) { source modelVersionId items { score item { id title } } } }';
 const RECS_HISTORY = 'query($h: [ID!]!) { recommendationsForHistory(itemIds: $h, limit: 20) { source modelVersionId items { score item { id title } } } }';
@@ -275,6 +279,7 @@ async function main(): Promise<void> {
       'no-hammer': { type: 'boolean', default: false },
       'hammer-only': { type: 'boolean', default: false },
       'hammer-seconds': { type: 'string', default: '20' },
+      port: { type: 'string', default: '4100' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -284,6 +289,8 @@ async function main(): Promise<void> {
     if (!values.help) process.exitCode = 1;
     return;
   }
+  API_PORT = Number(values.port);
+  BASELINE_PORT = API_PORT + 1;
   const seconds = Number(values.duration);
   const connections = Number(values.connections);
   const client = new pg.Client({ connectionString: url });
@@ -306,12 +313,12 @@ async function main(): Promise<void> {
 
   // Boot.
   const t0 = performance.now();
-  const api = start('src/main.js', { DATABASE_URL: url, PORT: '4100' });
-  await waitFor(async () => (await post(4100, '{ servingStatus { modelVersion { id } } }')).data?.servingStatus?.modelVersion?.id === activeId, 120_000);
+  const api = start('src/main.js', { DATABASE_URL: url, PORT: String(API_PORT) });
+  await waitFor(async () => (await post(API_PORT, '{ servingStatus { modelVersion { id } } }')).data?.servingStatus?.modelVersion?.id === activeId, 120_000);
   const bootSeconds = (performance.now() - t0) / 1000;
-  await waitFor(async () => (await post(4100, '{ servingStatus { warm } }')).data?.servingStatus?.warm === true, 300_000);
+  await waitFor(async () => (await post(API_PORT, '{ servingStatus { warm } }')).data?.servingStatus?.warm === true, 300_000);
   const warmSeconds = (performance.now() - t0) / 1000;
-  const status = (await post(4100, '{ servingStatus { search populationSize loadSeconds backend } }')).data.servingStatus;
+  const status = (await post(API_PORT, '{ servingStatus { search populationSize loadSeconds backend } }')).data.servingStatus;
   const afterBoot = rssMb(api.pid!);
   row(
     'boot → first answer from the active version',
@@ -320,13 +327,13 @@ async function main(): Promise<void> {
     `model load ${status.loadSeconds.toFixed(2)} s; background work (${status.populationSize} users' vectors and errors, similar-item lists) done at ${warmSeconds.toFixed(2)} s; ${status.search} search; backend ${status.backend}`,
   );
 
-  const baseline = start('scripts/bench-baseline-server.js', { PORT: '4101' });
-  await waitFor(async () => Array.isArray((await post(4101, '{ similarItems(itemId: "1") { score } }')).data?.similarItems), 60_000);
+  const baseline = start('scripts/bench-baseline-server.js', { PORT: String(BASELINE_PORT) });
+  await waitFor(async () => Array.isArray((await post(BASELINE_PORT, '{ similarItems(itemId: "1") { score } }')).data?.similarItems), 60_000);
 
   try {
     // Warm-up (JIT, prepared statements, pools).
-    await cannon(4100, RECS, 'u', users, 3, connections, 20);
-    await cannon(4101, RECS, 'u', users, 3, connections, 20);
+    await cannon(API_PORT, RECS, 'u', users, 3, connections, 20);
+    await cannon(BASELINE_PORT, RECS, 'u', users, 3, connections, 20);
     const hammerOnly = values['hammer-only'];
 
     const fmt = (r: RunResult) => `${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.requests} requests, ${r.failed} failed)`;
@@ -345,10 +352,10 @@ async function main(): Promise<void> {
       { what: 'similarItems(limit: 20), random items', query: SIMILAR, variable: 'i', ids: items, target: 'ratio ≥ 0.8', c: connections, secs: seconds },
     ];
     for (const run of hammerOnly ? [] : runs) {
-      const before = await scrape(4100);
-      const mine = await cannon(4100, run.query, run.variable, run.ids, run.secs, run.c, 20);
-      const stages = breakdown(before, await scrape(4100));
-      const base = await cannon(4101, run.query, run.variable, run.ids, run.secs, run.c, 20);
+      const before = await scrape(API_PORT);
+      const mine = await cannon(API_PORT, run.query, run.variable, run.ids, run.secs, run.c, 20);
+      const stages = breakdown(before, await scrape(API_PORT));
+      const base = await cannon(BASELINE_PORT, run.query, run.variable, run.ids, run.secs, run.c, 20);
       row(run.what, fmt(mine), fmt(base), `ratio ${(mine.rps / base.rps).toFixed(2)} (target ${run.target}); ${stages}`);
     }
     const loaded = rssMb(api.pid!);
@@ -358,12 +365,12 @@ async function main(): Promise<void> {
       // The document of issue 14: 30 aliases of sampleSyntheticUsers(count: 100, itemsPerUser: 1000).
       const attack = `{ ${Array.from({ length: 30 }, (_, k) => `a${k}: sampleSyntheticUsers(count: 100, itemsPerUser: 1000) { items { id title } }`).join(' ')} }`;
       const t1 = performance.now();
-      const refused = await postGraphql(4100, attack);
+      const refused = await postGraphql(API_PORT, attack);
       const code = (refused.errors as { extensions?: { code?: string } }[] | undefined)?.[0]?.extensions?.code ?? 'none';
       row('30 × sampleSyntheticUsers(count: 100, itemsPerUser: 1000) (issue 14)', `${code} in ${(performance.now() - t1).toFixed(0)} ms`, 'refused', 'the cost limit counts count × itemsPerUser');
       const schema = buildSchema(readFileSync(path.join(PROJECT_ROOT, 'schema.gql'), 'utf8'));
       const hammerSeconds = Number(values['hammer-seconds']);
-      const h = await hammer(4100, api.pid!, schema, users, items, hammerSeconds, 20);
+      const h = await hammer(API_PORT, api.pid!, schema, users, items, hammerSeconds, 20);
       const outcomes = [...h.outcomes].map(([k, n]) => `${k} ${n}`).join(', ');
       row(
         `hammer: ${h.pick.aliases} × ${h.pick.field}(${Object.entries(h.pick.sizes).map(([k, v]) => `${k}: ${v}`).join(', ')}), 20 connections, ${hammerSeconds} s`,
@@ -385,18 +392,18 @@ async function main(): Promise<void> {
       let swapSeconds = Number.NaN;
       let swapStarted = false;
       let swapDone: Promise<void> = Promise.resolve();
-      const swap = await cannon(4100, RECS, 'u', users, seconds, connections, 20, (elapsed) => {
+      const swap = await cannon(API_PORT, RECS, 'u', users, seconds, connections, 20, (elapsed) => {
         if (swapStarted || elapsed < seconds / 4) return;
         swapStarted = true;
         const s0 = performance.now();
         // Returns once the copy serves with its population ready: minutes on a loaded machine.
-        swapDone = postGraphql(4100, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: copyId }, 600_000).then((r) => {
+        swapDone = postGraphql(API_PORT, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: copyId }, 600_000).then((r) => {
           if (r.errors) console.error('swap failed', r.errors);
           swapSeconds = (performance.now() - s0) / 1000;
         });
       });
       await swapDone;
-      const servingAfter = (await post(4100, '{ servingStatus { modelVersion { id } } }')).data.servingStatus.modelVersion.id;
+      const servingAfter = (await post(API_PORT, '{ servingStatus { modelVersion { id } } }')).data.servingStatus.modelVersion.id;
       row(
         'hot swap under load (recommendations)',
         `${swap.failed} failed of ${swap.requests}`,

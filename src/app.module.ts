@@ -6,6 +6,7 @@ import { CatalogModule } from './catalog/catalog.module.js';
 import { ConfigModule } from './config/config.module.js';
 import type { Env } from './config/env.js';
 import { DatabaseModule } from './database/database.module.js';
+import { ExperimentsModule } from './experiments/experiments.module.js';
 import { graphqlConfig } from './graphql/graphql.config.js';
 import { ImagesModule } from './images/images.module.js';
 import { InteractionsModule } from './interactions/interactions.module.js';
@@ -28,6 +29,7 @@ export class AppModule {
         ImagesModule,
         InteractionsModule,
         ServingModule,
+        ExperimentsModule,
         TrainingModule,
         OpsModule,
       ],

@@ -26,6 +26,8 @@ const MUTATIONS: Record<string, [Role, string]> = {
   deleteUser: ['ADMIN', 'mutation { deleteUser(userId: "u1") { deletedInteractions } }'],
   trainModel: ['ADMIN', 'mutation { trainModel(input: { kind: EASE, activate: NEVER }) { id } }'],
   cancelTrainingRun: ['ADMIN', 'mutation { cancelTrainingRun(id: 1) { id } }'],
+  startExperiment: ['ADMIN', 'mutation { startExperiment(arms: [{ versionId: 1 }, { versionId: 2 }]) { id } }'],
+  stopExperiment: ['ADMIN', 'mutation { stopExperiment(id: 1, winner: 1) { id } }'],
   activateModelVersion: ['ADMIN', 'mutation { activateModelVersion(id: 1) { id } }'],
   createApiKey: ['ADMIN', 'mutation { createApiKey(name: "k", role: READER) { secret } }'],
   revokeApiKey: ['ADMIN', 'mutation { revokeApiKey(id: 1) { id } }'],
@@ -59,6 +61,9 @@ const QUERIES: Record<string, [Role, string]> = {
   searchItems: ['READER', '{ searchItems(query: "i") { id } }'],
   latentMap: ['READER', '{ latentMap { total } }'],
   viewer: ['READER', '{ viewer { role } }'],
+  onlineMetrics: ['READER', '{ onlineMetrics(versionId: 1, since: "2026-01-01T00:00:00Z") { impressions } }'],
+  experiment: ['READER', '{ experiment(id: 1) { id } }'],
+  experiments: ['READER', '{ experiments { id } }'],
 };
 const ROLES: Role[] = ['READER', 'WRITER', 'ADMIN'];
 const allowed = (have: Role | null, need: Role) => have !== null && ROLES.indexOf(have) >= ROLES.indexOf(need);
@@ -79,7 +84,8 @@ async function snapshot(): Promise<Record<string, number>> {
      UNION ALL SELECT 'interactions', count(*)::int FROM interactions UNION ALL SELECT 'hidden', count(*)::int FROM items WHERE hidden
      UNION ALL SELECT 'training_runs', count(*)::int FROM training_runs UNION ALL SELECT 'api_keys', count(*)::int FROM api_keys
      UNION ALL SELECT 'revoked', count(*)::int FROM api_keys WHERE revoked_at IS NOT NULL
-     UNION ALL SELECT 'active', count(*)::int FROM active_models UNION ALL SELECT 'item_images', count(*)::int FROM item_images`,
+     UNION ALL SELECT 'active', count(*)::int FROM active_models UNION ALL SELECT 'item_images', count(*)::int FROM item_images
+     UNION ALL SELECT 'experiments', count(*)::int FROM experiments UNION ALL SELECT 'stopped', count(*)::int FROM experiments WHERE status = 'STOPPED'`,
   );
   return Object.fromEntries(rows.map((r) => [r.t, r.n]));
 }

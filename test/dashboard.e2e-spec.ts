@@ -347,5 +347,47 @@ describe('dashboard in a browser', () => {
       expect(await row(second).getByRole('button', { name: 'Activate' }).count()).toBe(1); // newer than the active one
       expectOfflineAndClean(p, base);
     }, 60_000);
+
+    it('Experiments: starts one between two versions, shows each arm against the control with intervals, stops it with a winner', async () => {
+      await p.page.goto(`${base}/dashboard/#/experiments`);
+      const form = p.page.getByTestId('start-experiment');
+      await form.waitFor();
+      await form.locator('select').nth(0).selectOption(String(first));
+      await form.locator('select').nth(1).selectOption(String(second));
+      await form.getByRole('button', { name: 'Start' }).click();
+      await p.page.waitForURL(/#\/experiments\/\d+$/);
+      const id = Number(p.page.url().split('/').pop());
+      // Traffic: 60 users; those in the treatment click their first recommendation.
+      const clicks = [];
+      for (let u = 1; u <= 60; u++) {
+        const r = (await admin('query($u: ID!) { recommendations(userId: $u, limit: 10) { recommendationId modelVersionId items { item { id } } } }', { u: String(u) })).data.recommendations;
+        if (r.modelVersionId === second) clicks.push({ userId: String(u), itemId: r.items[0].item.id, kind: 'CLICK', recommendationId: r.recommendationId });
+      }
+      expect(clicks.length).toBeGreaterThan(5);
+      expect((await admin('mutation($i: [RecordInteractionInput!]!) { recordInteractions(interactions: $i) { duplicates } }', { i: clicks })).errors).toBeUndefined();
+      // Impressions reach the table within RECODER_IMPRESSION_FLUSH_MS; reload until both arms show theirs.
+      const arms = p.page.getByTestId('arms');
+      const impressions = (arm: number) => arms.locator(`tr[data-arm="${arm}"]`).getAttribute('data-impressions').then(Number);
+      await waitFor(
+        async () => {
+          await p.page.goto(`${base}/dashboard/#/experiments/${id}?t=${Date.now()}`);
+          await arms.locator('tr[data-arm="1"]').waitFor();
+          return (await impressions(0)) + (await impressions(1));
+        },
+        (n) => n === 60,
+        30_000,
+        500,
+      );
+      const treatment = arms.locator('tr[data-arm="1"]');
+      expect(await treatment.getAttribute('data-significant')).toBe('true');
+      expect(await treatment.innerText()).toMatch(/\+\d+\.\d+ pp \[\+\d+\.\d+ pp, \+\d+\.\d+ pp\]\s*significant/);
+      expect(await arms.locator('tr[data-arm="0"]').innerText()).toContain('control');
+      await saveScreenshot(p.page, 'dashboard-experiments.png');
+      await treatment.getByRole('button', { name: `Stop, activate #${second}` }).click();
+      await treatment.getByText('winner', { exact: true }).waitFor({ timeout: 30_000 });
+      expect((await admin('{ servingStatus { modelVersion { id } } }')).data.servingStatus.modelVersion.id).toBe(second);
+      expect(await text(p.page, 'experiment-report')).toContain(`stopped by stopExperiment; winner version ${second} activated`);
+      expectOfflineAndClean(p, base);
+    }, 120_000);
   });
 });

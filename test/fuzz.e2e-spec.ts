@@ -22,6 +22,7 @@ import { PROJECT_ROOT } from '../src/config/env.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { bootApp, bootAppOn, CapturedLog, gql, sql, testDatabaseUrl, truncateAll } from './helpers.js';
 import { GROUPS, itemId, PER_GROUP, seedTasteGroups, trainTestVersion } from './training-data.js';
+import { ExperimentsService } from '../src/experiments/experiments.service.js';
 
 /**
  * Property-based fuzzing of every argument of every Query and Mutation field, and of the
@@ -75,7 +76,7 @@ const operations: Operation[] = (['query', 'mutation'] as const).flatMap((kind) 
   }));
 });
 /** How to reach an object type from Query, to fuzz the arguments of its fields (User.interactions). */
-const PARENTS: Record<string, string> = { User: 'user(id: "u1")' };
+const PARENTS: Record<string, string> = { User: 'user(id: "u1")', Experiment: 'experiments(limit: 3)' };
 const roots = new Set([schema.getQueryType()?.name, schema.getMutationType()?.name]);
 for (const type of Object.values(schema.getTypeMap())) {
   if (!isObjectType(type) || type.name.startsWith('__') || roots.has(type.name)) continue;
@@ -597,6 +598,17 @@ describe('GraphQL fuzzing (fast-check)', () => {
     expect(activated.errors).toBeUndefined();
     const recs = await gql(app, `{ recommendations(userId: "u1", limit: 3) { source } }`);
     expect(recs.data!.recommendations.source).toBe('MODEL');
+    // A stopped experiment between two versions, with impressions: Experiment.arms computes metrics.
+    const other = await trainTestVersion({ epochs: 1, seed: 5, hyperparameters: { latentDim: 8, batchSize: 32, learningRate: 5e-3 } });
+    const started = await gql(app, `mutation($arms: [ExperimentArmInput!]!) { startExperiment(arms: $arms) { id } }`, { arms: [{ versionId }, { versionId: other }] });
+    expect(started.errors).toBeUndefined();
+    for (const u of KNOWN_USERS) expect((await gql(app, `{ recommendations(userId: "${u}", limit: 3) { source } }`)).errors).toBeUndefined();
+    await app.get(ExperimentsService).flushImpressions();
+    const stopped = await gql(app, `mutation($id: Int!, $w: Int) { stopExperiment(id: $id, winner: $w) { id } }`, { id: started.data!.startExperiment.id, w: versionId });
+    expect(stopped.errors).toBeUndefined();
+    // Out of reach of the fuzzed ids (small and edge integers): no fuzzed activation or experiment
+    // can make it serve, so the served version stays the one the liveness check expects.
+    await sql(`UPDATE model_versions SET id = 1999999999 WHERE id = $1`, [other]);
   }, 120_000);
 
   afterAll(async () => {

@@ -43,7 +43,7 @@ export async function gql<T = Record<string, any>>(
 export async function truncateAll(): Promise<void> {
   const client = new pg.Client({ connectionString: testDatabaseUrl() });
   await client.connect();
-  await client.query('TRUNCATE interactions, items, users, active_models, model_versions, training_runs RESTART IDENTITY CASCADE');
+  await client.query('TRUNCATE interactions, items, users, active_models, model_versions, training_runs, impressions, experiments RESTART IDENTITY CASCADE');
   // pg-boss's jobs of truncated runs (its schema exists once a test booted a job queue).
   await client.query(`DO $$ BEGIN IF to_regclass('pgboss.job') IS NOT NULL THEN DELETE FROM pgboss.job; END IF; END $$`);
   await client.end();

@@ -36,6 +36,9 @@ describe('training over GraphQL (worker thread)', () => {
       [{ kind: 'ENSEMBLE' }, 'input.kind', /made by an AUTO run/],
       [{ kind: 'VAE', budgetSeconds: 60 }, 'input.budgetSeconds', /only AUTO/],
       [{ kind: 'AUTO', budgetSeconds: 5 }, 'input.budgetSeconds', /10\.\./],
+      [{ kind: 'VAE', experimentShare: 0.2 }, 'input.experimentShare', /only with activate: EXPERIMENT/],
+      [{ kind: 'VAE', activate: 'EXPERIMENT', experimentShare: 1 }, 'input.experimentShare', /\(0, 1\)/],
+      [{ kind: 'CONV_AE', activate: 'EXPERIMENT' }, 'input.activate', /no experiment/],
     ];
     for (const [input, field, message] of cases) {
       const res = await gql(app, `mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }`, { input });
@@ -99,6 +102,39 @@ describe('training over GraphQL (worker thread)', () => {
     expect(await servedVersion(app)).toBe(better);
     expect((await gql(app, RECS, { userId: 'u2' })).data!.recommendations.modelVersionId).toBe(better);
   }, 120_000);
+
+  it('EXPERIMENT: a run starts an experiment of its version against the active one, which every process serves; a second run only stores', async () => {
+    const id = await trainModel(app, { ...WEAK_DAE, activate: 'EXPERIMENT', experimentShare: 0.3 });
+    const run = await waitFor(() => trainingRun(app, id), ended, 90_000);
+    expect(run).toMatchObject({ status: 'SUCCEEDED', activated: false, comparison: { activeVersionId: better } });
+    const [{ id: experimentId }] = await sql(`SELECT id FROM experiments WHERE training_run_id = $1`, [id]);
+    expect(run.decision).toBe(
+      `experiment (EXPERIMENT) against active version ${better}; ndcg@100 ${run.comparison.candidate.toFixed(4)} vs ${run.comparison.active.toFixed(4)} of version ${better}: experiment ${experimentId} started, version ${run.versionId} serves 30 % of users`,
+    );
+    const e = (await gql(app, `query($id: Int!) { experiment(id: $id) { status trainingRunId arms { arm versionId weight control } } }`, { id: experimentId })).data!.experiment;
+    expect(e).toMatchObject({ status: 'RUNNING', trainingRunId: id });
+    expect(e.arms).toEqual([
+      { arm: 0, versionId: better, weight: 0.7, control: true },
+      { arm: 1, versionId: run.versionId, weight: 0.3, control: false },
+    ]);
+    // The API process learns of it by NOTIFY and serves both arms.
+    await waitFor(
+      async () => {
+        const versions = new Set<number>();
+        for (let n = 0; n < 40; n++) versions.add((await gql(app, RECS, { userId: `u${n}` })).data!.recommendations.modelVersionId);
+        return versions;
+      },
+      (versions) => versions.has(better) && versions.has(run.versionId),
+      30_000,
+    );
+    const secondId = await trainModel(app, { ...WEAK_DAE, activate: 'EXPERIMENT' });
+    const done = await waitFor(() => trainingRun(app, secondId), ended, 90_000);
+    expect(done).toMatchObject({ status: 'SUCCEEDED', activated: false });
+    expect(done.decision).toBe(`not activated (EXPERIMENT): experiment ${experimentId} is already running; version ${done.versionId} was stored only`);
+    const stopped = await gql(app, `mutation($id: Int!) { stopExperiment(id: $id) { status stopReason } }`, { id: experimentId });
+    expect(stopped.data!.stopExperiment).toEqual({ status: 'STOPPED', stopReason: 'stopped by stopExperiment without a winner' });
+    expect(await servedVersion(app)).toBe(better);
+  }, 180_000);
 
   it('shows progress while running, cancels a queued run at once and a running one at its next step; one run at a time', async () => {
     const versionsBefore = (await sql('SELECT count(*)::int AS n FROM model_versions'))[0].n;

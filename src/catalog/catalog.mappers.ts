@@ -13,6 +13,7 @@ export function toItem(row: ItemRow): Item {
     hidden: row.hidden,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    internalId: row.id,
   };
 }
 

@@ -31,8 +31,10 @@ export enum ErrorCode {
   RESPONSE_TOO_LARGE = 'RESPONSE_TOO_LARGE',
   /** The document exceeds a limit: depth, aliases, directives or estimated cost (HTTP 400). */
   QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
-  /** cancelTrainingRun on a run that already SUCCEEDED, FAILED or was CANCELLED; `status` says which. */
+  /** cancelTrainingRun on a run that already SUCCEEDED, FAILED or was CANCELLED, or stopExperiment on a stopped experiment; `status` says which. */
   ALREADY_FINISHED = 'ALREADY_FINISHED',
+  /** The request conflicts with the current state: startExperiment while an experiment runs in the slot (`experimentId` names it). */
+  CONFLICT = 'CONFLICT',
   /** The HTTP request is not a GraphQL request: invalid JSON, no string `query`, `variables` not an object, a batch (HTTP 400). */
   BAD_REQUEST = 'BAD_REQUEST',
   /** A mutation sent with GET (HTTP 405, `Allow: POST`). */

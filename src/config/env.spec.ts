@@ -60,6 +60,7 @@ describe('loadEnv', () => {
     expect(() => loadEnv({ RECODER_TRAINING_THREAD_NICE: '25' })).toThrow(/RECODER_TRAINING_THREAD_NICE/);
     expect(() => loadEnv({ RECODER_TRAINING_WORKER: 'process' })).toThrow(/RECODER_TRAINING_WORKER/);
     expect(() => loadEnv({ RECODER_RETRAIN_SCHEDULE: '0 3 * * *', RECODER_RETRAIN_KIND: 'AUTOREC' })).toThrow(/IF_BETTER compares NDCG@100/);
+    expect(loadEnv({ RECODER_RETRAIN_SCHEDULE: '0 3 * * *', RECODER_RETRAIN_ACTIVATE: 'EXPERIMENT' }).retrain.activate).toBe('EXPERIMENT');
   });
 
   it('configures the rate-limit store, the failure budget and trusted proxies', () => {

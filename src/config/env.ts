@@ -72,7 +72,9 @@ export interface Env {
   /** Nice value (0–19) of the training thread: training yields the CPU to request handling. */
   trainingThreadNice: number;
   /** Scheduled retraining: a cron expression (UTC; e.g. "0 3 * * *"), '' for none; skipped when no interaction arrived since the active version's snapshot. */
-  retrain: { schedule: string; kind: 'AUTO' | 'VAE' | 'DAE' | 'EASE' | 'AUTOREC'; activate: 'NEVER' | 'IF_BETTER' | 'ALWAYS'; epochs: number | null };
+  /** Impressions and attribution (docs/experiments.md). */
+  impressions: { sampleRate: number; retentionDays: number; bufferSize: number; flushMs: number; attributionWindowHours: number };
+  retrain: { schedule: string; kind: 'AUTO' | 'VAE' | 'DAE' | 'EASE' | 'AUTOREC'; activate: 'NEVER' | 'IF_BETTER' | 'ALWAYS' | 'EXPERIMENT'; epochs: number | null };
   /** Seconds an AUTO training run may spend searching models, unless the request says otherwise. */
   autoBudgetSeconds: number;
   /** Item images (setItemImage, import --images): stored as a size×size square of 1 (grayscale) or 3 (RGB) channels; uploads at most maxBytes encoded. */
@@ -144,8 +146,13 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_RETRAIN_SCHEDULE: str({ default: '' }),
       RECODER_RETRAIN_KIND: str({ choices: ['AUTO', 'VAE', 'DAE', 'EASE', 'AUTOREC'], default: 'AUTO' }),
       RECODER_AUTO_BUDGET_SECONDS: num({ default: 900, desc: 'time budget of an AUTO run (seconds)' }),
-      RECODER_RETRAIN_ACTIVATE: str({ choices: ['NEVER', 'IF_BETTER', 'ALWAYS'], default: 'IF_BETTER' }),
+      RECODER_RETRAIN_ACTIVATE: str({ choices: ['NEVER', 'IF_BETTER', 'ALWAYS', 'EXPERIMENT'], default: 'IF_BETTER' }),
       RECODER_RETRAIN_EPOCHS: num({ default: 0, desc: '0 = the model default' }),
+      RECODER_IMPRESSION_SAMPLE_RATE: num({ default: 1, desc: 'share of recommendation answers recorded as impressions, 0..1' }),
+      RECODER_IMPRESSION_RETENTION_DAYS: num({ default: 90, desc: 'impressions older than this are deleted (0: kept)' }),
+      RECODER_IMPRESSION_BUFFER: num({ default: 10_000, desc: 'impressions waiting to be written at most; more are dropped and counted' }),
+      RECODER_IMPRESSION_FLUSH_MS: num({ default: 1000, desc: 'longest wait (ms) before buffered impressions are written' }),
+      RECODER_ATTRIBUTION_WINDOW_HOURS: num({ default: 24, desc: 'an interaction with a shown item this long after the impression is attributed to it' }),
       RECODER_IMAGE_SIZE: num({ default: 32, desc: 'side of the stored square item images, 8..128' }),
       RECODER_IMAGE_CHANNELS: num({ choices: [1, 3], default: 3, desc: '1 = grayscale, 3 = RGB' }),
       RECODER_MAX_IMAGE_BYTES: num({ default: 2 * 1024 * 1024, desc: 'largest encoded (PNG/JPEG) item image' }),
@@ -204,6 +211,13 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   }
   // Base64 makes an upload a third larger, and request bodies are capped at 16 MiB.
   positive('RECODER_MAX_IMAGE_BYTES', raw.RECODER_MAX_IMAGE_BYTES, 12 * 1024 * 1024);
+  if (!(raw.RECODER_IMPRESSION_SAMPLE_RATE >= 0 && raw.RECODER_IMPRESSION_SAMPLE_RATE <= 1)) problems.push('  RECODER_IMPRESSION_SAMPLE_RATE: must be a number in 0..1');
+  if (!Number.isInteger(raw.RECODER_IMPRESSION_RETENTION_DAYS) || raw.RECODER_IMPRESSION_RETENTION_DAYS < 0 || raw.RECODER_IMPRESSION_RETENTION_DAYS > 36_500) {
+    problems.push('  RECODER_IMPRESSION_RETENTION_DAYS: must be an integer in 0..36500 (0 = kept)');
+  }
+  positive('RECODER_IMPRESSION_BUFFER', raw.RECODER_IMPRESSION_BUFFER, 10_000_000);
+  positive('RECODER_IMPRESSION_FLUSH_MS', raw.RECODER_IMPRESSION_FLUSH_MS, 600_000);
+  if (!(raw.RECODER_ATTRIBUTION_WINDOW_HOURS > 0 && raw.RECODER_ATTRIBUTION_WINDOW_HOURS <= 24 * 90)) problems.push('  RECODER_ATTRIBUTION_WINDOW_HOURS: must be a number in (0, 2160]');
   let popularityWeights: Record<string, number> = {};
   try {
     popularityWeights = parseWeights(raw.RECODER_POPULARITY_WEIGHTS);
@@ -251,6 +265,13 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     hnsw: { m: raw.RECODER_HNSW_M, efConstruction: raw.RECODER_HNSW_EF_CONSTRUCTION, ef: raw.RECODER_HNSW_EF },
     trainingWorker: raw.RECODER_TRAINING_WORKER as Env['trainingWorker'],
     trainingThreadNice: raw.RECODER_TRAINING_THREAD_NICE,
+    impressions: {
+      sampleRate: raw.RECODER_IMPRESSION_SAMPLE_RATE,
+      retentionDays: raw.RECODER_IMPRESSION_RETENTION_DAYS,
+      bufferSize: raw.RECODER_IMPRESSION_BUFFER,
+      flushMs: raw.RECODER_IMPRESSION_FLUSH_MS,
+      attributionWindowHours: raw.RECODER_ATTRIBUTION_WINDOW_HOURS,
+    },
     retrain: {
       schedule,
       kind: raw.RECODER_RETRAIN_KIND as Env['retrain']['kind'],

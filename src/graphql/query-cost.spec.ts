@@ -1,5 +1,10 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { GraphQLSchemaBuilderModule, GraphQLSchemaFactory } from '@nestjs/graphql';
 import { buildSchema, parse } from 'graphql';
+import { EXPERIMENT_ARMS_COST, ONLINE_METRICS_COST } from '../experiments/experiments.resolver.js';
 import { costLimitError, operationCost } from './query-cost.js';
+import { RESOLVERS } from './schema-file.js';
 
 const schema = buildSchema(`
   type Item { id: ID! title: String! tags: [String!]! }
@@ -63,6 +68,20 @@ describe('operationCost', () => {
     expect(operationCost(withMap, q, {}, undefined, { defaultListSize: 100 })).toBe(2 + 20_000 * 2 + 2 + 20_000);
     withMap.getQueryType()!.getFields().map.extensions = { complexity: 2_000 };
     expect(operationCost(withMap, q, {}, undefined, { defaultListSize: 100 })).toBe(2 * 2_000);
+  });
+
+  it("knows the experiment fields' costs in the API's own schema: metrics flat, experiments × limit, arms inputs by length", async () => {
+    const app = await NestFactory.createApplicationContext(GraphQLSchemaBuilderModule, { logger: false });
+    await app.init();
+    const api = await app.get(GraphQLSchemaFactory).create(RESOLVERS);
+    await app.close();
+    const c = (q: string, v: Record<string, unknown> = {}) => operationCost(api, parse(q), v, undefined, { defaultListSize: 100 });
+    expect(c('{ onlineMetrics(versionId: 1, since: "2026-01-01T00:00:00Z", k: 1000) { impressions ctr { rate } conversions { kind } } }')).toBe(ONLINE_METRICS_COST);
+    // experiments: 2, then per experiment (limit 50): id 1 + arms (flat, sub-selection included).
+    expect(c('{ experiments(limit: 50) { id arms(k: 10) { arm metrics { impressions } } } }')).toBe(2 + 50 * (1 + EXPERIMENT_ARMS_COST));
+    expect(c('{ experiments { id } }')).toBe(2 + 20);
+    const arms = Array.from({ length: 8 }, (_, k) => ({ versionId: k + 1, weight: 1 }));
+    expect(c('mutation($a: [ExperimentArmInput!]!) { startExperiment(arms: $a) { id } }', { a: arms })).toBe(2 + 8 + 1);
   });
 
   it('words its error like the validation-time estimate', () => {

@@ -7,6 +7,7 @@ import { ItemsResolver } from '../catalog/items.resolver.js';
 import { OverviewResolver } from '../catalog/overview.resolver.js';
 import { ItemImageInfoResolver, ItemImagesResolver } from '../images/item-images.resolver.js';
 import { UsersResolver } from '../catalog/users.resolver.js';
+import { ExperimentsResolver } from '../experiments/experiments.resolver.js';
 import { InteractionsResolver, UserInteractionsResolver } from '../interactions/interactions.resolver.js';
 import { LatentMapResolver } from '../serving/latent-map.resolver.js';
 import { ModelVersionsResolver } from '../serving/model-versions.resolver.js';
@@ -29,6 +30,7 @@ export const RESOLVERS = [
   OverviewResolver,
   LatentMapResolver,
   ViewerResolver,
+  ExperimentsResolver,
 ];
 
 /** The SDL committed as schema.gql: sorted, so diffs show real API changes only. */

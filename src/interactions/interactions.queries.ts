@@ -9,6 +9,8 @@ export interface NewInteraction {
   value: number;
   occurredAt: Date | null;
   eventId: string | null;
+  /** A recommendation's id (uuid) the client attributes the event to. */
+  recommendationId?: string | null;
 }
 
 export interface StoredInteractionRow {
@@ -20,6 +22,7 @@ export interface StoredInteractionRow {
   value: number;
   occurredAt: Date;
   eventId: string | null;
+  recommendationId: string | null;
 }
 
 /** Items by external id (hidden ones included: interactions with hidden items are still recorded). */
@@ -73,14 +76,14 @@ export async function ensureUsers(db: ClientBase, externalIds: string[]): Promis
  */
 export async function insertInteractions(db: ClientBase, rows: NewInteraction[]): Promise<StoredInteractionRow[]> {
   const { rows: stored } = await db.query<StoredInteractionRow>(
-    `INSERT INTO interactions (user_id, item_id, kind, value, occurred_at, event_id)
-     SELECT x.user_id, x.item_id, x.kind::interaction_kind, x.value, coalesce(x.occurred_at, now()), x.event_id
-     FROM unnest($1::int[], $2::int[], $3::text[], $4::float8[], $5::timestamptz[], $6::text[])
-       WITH ORDINALITY AS x(user_id, item_id, kind, value, occurred_at, event_id, ord)
+    `INSERT INTO interactions (user_id, item_id, kind, value, occurred_at, event_id, recommendation_id)
+     SELECT x.user_id, x.item_id, x.kind::interaction_kind, x.value, coalesce(x.occurred_at, now()), x.event_id, x.recommendation_id
+     FROM unnest($1::int[], $2::int[], $3::text[], $4::float8[], $5::timestamptz[], $6::text[], $7::uuid[])
+       WITH ORDINALITY AS x(user_id, item_id, kind, value, occurred_at, event_id, recommendation_id, ord)
      ORDER BY x.ord
      ON CONFLICT (event_id) DO NOTHING
      RETURNING id, user_id AS "userId", item_id AS "itemId", kind::text AS kind, value,
-       occurred_at AS "occurredAt", event_id AS "eventId"`,
+       occurred_at AS "occurredAt", event_id AS "eventId", recommendation_id AS "recommendationId"`,
     [
       rows.map((r) => r.userId),
       rows.map((r) => r.itemId),
@@ -88,6 +91,7 @@ export async function insertInteractions(db: ClientBase, rows: NewInteraction[])
       rows.map((r) => r.value),
       rows.map((r) => (r.occurredAt ? r.occurredAt.toISOString() : null)),
       rows.map((r) => r.eventId),
+      rows.map((r) => r.recommendationId ?? null),
     ],
   );
   // Identity values are drawn in insertion order, which follows ORDER BY ord.

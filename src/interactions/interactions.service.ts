@@ -13,6 +13,8 @@ import type { RecordInteractionInput } from './dto/interaction.input.js';
 import type { Interaction, InteractionConnection, RecordInteractionsResult } from './dto/interaction.type.js';
 import { createBareItems, ensureUsers, findItemsByExternalId, insertInteractions, type NewInteraction } from './interactions.queries.js';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** How many unknown ids an UNKNOWN_ITEMS error lists. */
 const MAX_IDS_IN_ERROR = 100;
 
@@ -70,6 +72,7 @@ export class InteractionsService {
         value: v.value,
         occurredAt: v.occurredAt,
         eventId: v.eventId,
+        recommendationId: v.recommendationId,
       }));
       const stored = await insertInteractions(tx, rows);
 
@@ -84,6 +87,7 @@ export class InteractionsService {
           value: s.value,
           occurredAt: s.occurredAt,
           eventId: s.eventId,
+          recommendationId: s.recommendationId,
           item: toItem(itemByInternalId.get(s.itemId)!),
         })),
         duplicates: rows.length - stored.length,
@@ -126,6 +130,7 @@ export class InteractionsService {
           value: r.value,
           occurredAt: r.occurredAt,
           eventId: r.eventId,
+          recommendationId: r.recommendationId,
           item: toItem(r.item),
         }),
       ),
@@ -150,6 +155,14 @@ export class InteractionsService {
       eventId = checkString(`${field}.eventId`, input.eventId, LIMITS.eventId);
       if (eventId.length === 0) throw new DomainError(ErrorCode.BAD_USER_INPUT, `${field}.eventId: must not be empty`, `${field}.eventId`);
     }
-    return { userExternalId, itemExternalId, kind, value, occurredAt, eventId };
+    let recommendationId: string | null = null;
+    if (input.recommendationId != null) {
+      // Any well-formed id is stored: its impression may be sampled out, not yet written, or deleted.
+      if (!UUID.test(input.recommendationId)) {
+        throw new DomainError(ErrorCode.BAD_USER_INPUT, `${field}.recommendationId: not a recommendationId (a UUID returned by recommendations)`, `${field}.recommendationId`);
+      }
+      recommendationId = input.recommendationId.toLowerCase();
+    }
+    return { userExternalId, itemExternalId, kind, value, occurredAt, eventId, recommendationId };
   }
 }

@@ -27,6 +27,9 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
   private wanted: number | null = null;
   private readonly loading = new Map<number, Promise<LoadedVersion>>();
   private readonly disposeTimers = new Set<NodeJS.Timeout>();
+  /** Versions kept loaded besides the active one (a running experiment's arms; see pin). */
+  private readonly pinned = new Map<number, LoadedVersion>();
+  private readonly disposed = new WeakSet<LoadedVersion>();
   private closed = false;
   private tf: Tf | undefined;
   backendName = '';
@@ -96,8 +99,32 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
     }
   }
 
+  /**
+   * Keeps exactly these versions loaded besides the active one (an experiment's arms: every process
+   * serves every arm, each version loaded once — the active version is shared, not loaded twice).
+   * Versions no longer pinned nor active are disposed after the usual delay. Resolves with the
+   * versions that are loaded; one that cannot be loaded is logged and left out. Callers serialise calls.
+   */
+  async pin(ids: readonly number[]): Promise<Map<number, LoadedVersion>> {
+    const loaded = new Map<number, LoadedVersion>();
+    for (const id of new Set(ids)) {
+      try {
+        loaded.set(id, await this.ensureLoaded(id));
+      } catch (error) {
+        if (!this.closed) this.logger.error(`model version ${id} could not be loaded for an experiment: ${(error as Error).message}`);
+      }
+    }
+    const before = [...this.pinned.values()];
+    this.pinned.clear();
+    for (const [id, v] of loaded) this.pinned.set(id, v);
+    for (const v of before) if (!loaded.has(v.id)) this.retire(v);
+    return loaded;
+  }
+
   private ensureLoaded(id: number): Promise<LoadedVersion> {
     if (this.current?.id === id) return Promise.resolve(this.current);
+    const pinned = this.pinned.get(id);
+    if (pinned) return Promise.resolve(pinned);
     let pending = this.loading.get(id);
     if (!pending) {
       pending = this.load(id).finally(() => this.loading.delete(id));
@@ -143,7 +170,7 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
     if (this.current === next) return;
     if (this.closed || (this.wanted !== null && this.wanted !== next.id)) {
       this.logger.log(`model version ${next.id} loaded but version ${this.wanted} is now active; discarding it`);
-      next.dispose();
+      this.retire(next, 0);
       return;
     }
     const old = this.current;
@@ -166,14 +193,23 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
       .finally(() => {
         next.warm = true;
       });
-    if (old) {
-      const timer = setTimeout(() => {
-        this.disposeTimers.delete(timer);
-        old.dispose();
-      }, DISPOSE_DELAY_MS);
-      timer.unref();
-      this.disposeTimers.add(timer);
-    }
+    if (old) this.retire(old);
+  }
+
+  /** Disposes `v` after `delayMs` unless it is active or pinned by then. */
+  private retire(v: LoadedVersion, delayMs = DISPOSE_DELAY_MS): void {
+    const dispose = () => {
+      if (v === this.current || this.pinned.get(v.id) === v || this.disposed.has(v)) return;
+      this.disposed.add(v);
+      v.dispose();
+    };
+    if (delayMs === 0) return dispose();
+    const timer = setTimeout(() => {
+      this.disposeTimers.delete(timer);
+      dispose();
+    }, delayMs);
+    timer.unref();
+    this.disposeTimers.add(timer);
   }
 
   /** Runs before the database pools close (they belong to a global module, destroyed last). */
@@ -185,7 +221,9 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
     this.closed = true;
     for (const t of this.disposeTimers) clearTimeout(t);
     await Promise.allSettled(this.loading.values());
-    this.current?.dispose();
+    const all = new Set([...this.pinned.values(), ...(this.current ? [this.current] : [])]);
+    this.pinned.clear();
     this.current = null;
+    for (const v of all) if (!this.disposed.has(v)) v.dispose();
   }
 }

@@ -11,6 +11,7 @@ import { ModelVersionsResolver } from './model-versions.resolver.js';
 import { ServingResolver, UserAnomalyResolver } from './serving.resolver.js';
 import { ServingService } from './serving.service.js';
 import { ServingStages } from './serving-stages.js';
+import { ServingHooks } from './serving-hooks.js';
 import { VisualModelService } from './visual-model.service.js';
 
 /** Model versions → indexes → recommendations, similarity, reconstructions and anomaly scores. */
@@ -18,7 +19,7 @@ import { VisualModelService } from './visual-model.service.js';
   imports: [CatalogModule, RegistryModule],
   providers: [
     { provide: ModelPool, useFactory: (env: Env) => new ModelPool({ threads: env.modelWork.threads, backend: env.tfBackend, deadlineMs: env.modelWork.deadlineMs }), inject: [ENV] },
-    ActiveModelService, VisualModelService, ServingStages, ServingService, ServingResolver, UserAnomalyResolver, ModelVersionsResolver, LatentMapService, LatentMapResolver],
-  exports: [ModelPool, ActiveModelService, VisualModelService, ServingStages, ServingService],
+    ActiveModelService, VisualModelService, ServingStages, ServingHooks, ServingService, ServingResolver, UserAnomalyResolver, ModelVersionsResolver, LatentMapService, LatentMapResolver],
+  exports: [ModelPool, ActiveModelService, VisualModelService, ServingStages, ServingHooks, ServingService],
 })
 export class ServingModule {}

@@ -36,13 +36,18 @@ export class ServingResolver {
     return this.serving.recommendations(userId, limit, filter);
   }
 
-  @Query(() => Recommendations, { description: 'Recommendations for an anonymous session: a list of items (at most 1,000) treated as its history.' })
+  @Query(() => Recommendations, {
+    description:
+      'Recommendations for an anonymous session: a list of items (at most 1,000) treated as its history. `sessionId` (your id for the session) ' +
+      'keeps the session in one arm of a running experiment and attributes its later events (docs/experiments.md).',
+  })
   recommendationsForHistory(
     @Args('itemIds', { type: () => [ID] }) itemIds: string[],
     @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number,
     @Args('filter', { type: () => RecommendationFilter, nullable: true }) filter?: RecommendationFilter,
+    @Args('sessionId', { type: () => ID, nullable: true }) sessionId?: string | null,
   ): Promise<Recommendations> {
-    return this.serving.recommendationsForHistory(itemIds, limit, filter);
+    return this.serving.recommendationsForHistory(itemIds, limit, filter, sessionId);
   }
 
   @Query(() => [SimilarItem], {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { toItem, toUser } from '../catalog/catalog.mappers.js';
 import { ItemCache } from '../catalog/item-cache.service.js';
@@ -33,6 +34,7 @@ import {
 import { DEFAULT_MIN_RATING, type LoadedVersion } from './loaded-version.js';
 import { popularItemIds } from './popularity.queries.js';
 import { ServingStages } from './serving-stages.js';
+import { ServingHooks, type ServingRoute, type ServingSubject } from './serving-hooks.js';
 import { ModelPool } from './model-pool.js';
 import { compactHistories, usersById, userWithHistory, visibleItemIdsInCategories } from './serving.queries.js';
 
@@ -52,12 +54,13 @@ interface Ranked {
 }
 
 /** What a recommendation request needs from the model: a user's current history, or a list of items (internal ids). */
-type RankRequest = { kind: 'user'; externalId: string } | { kind: 'items'; itemIds: number[] };
+type RankRequest = ({ kind: 'user'; externalId: string } | { kind: 'items'; itemIds: number[] }) & { subject: ServingSubject };
 
 /** A batch's answer to one {@link RankRequest}. */
 interface RankTicket {
-  /** The version the whole batch was ranked with (null: none active). */
+  /** The version the request was ranked with (null: none active): the active one, or its experiment arm's. */
   version: LoadedVersion | null;
+  route: ServingRoute;
   /** 'user' requests: the user's internal id and every item of the history; null for an unknown user. */
   user: { userId: number; seen: number[] } | null;
   /** The history's ranking; null when the history has nothing the version knows (or no version). */
@@ -99,6 +102,7 @@ export class ServingService {
     private readonly stages: ServingStages,
     private readonly threads: ModelPool,
     @Inject(ENV) private readonly env: Env,
+    private readonly hooks: ServingHooks,
     /** DATABASE_READ_URL's pool (or the primary): histories of recommendation batches, popularity. */
     @Inject(READ_POOL) private readonly reads: PgPool,
   ) {
@@ -133,25 +137,40 @@ export class ServingService {
     checkId('userId', userId);
     this.checkLimit(limit);
     const f = await this.checkFilter(filter);
-    const { version, user, ranker } = await this.submitRank({ kind: 'user', externalId: userId });
+    const subject = { id: userId, anonymous: false };
+    const { version, user, ranker, route } = await this.submitRank({ kind: 'user', externalId: userId, subject });
     // A user the service has never seen (no interaction, no upsertUsers yet) is a cold start, not
     // an error: popular items, and nothing is written (recordInteractions creates the user later).
-    if (!user) return this.popular(limit, f, new Set(), UNKNOWN_USER_REASON);
-    const seen = new Set(user.seen);
-    if (!version) return this.popular(limit, f, seen, 'no model version is active');
-    if (!ranker) return this.popular(limit, f, seen, 'the user has no history the model knows');
-    return this.rank(version, ranker, seen, limit, f);
+    let answer: Omit<Recommendations, 'recommendationId'>;
+    if (!user) answer = await this.popular(limit, f, new Set(), UNKNOWN_USER_REASON);
+    else if (!version) answer = await this.popular(limit, f, new Set(user.seen), 'no model version is active');
+    else if (!ranker) answer = await this.popular(limit, f, new Set(user.seen), 'the user has no history the model knows');
+    else answer = await this.rank(version, ranker, new Set(user.seen), limit, f);
+    return this.served(answer, subject, route);
   }
 
-  async recommendationsForHistory(itemIds: string[], limit: number, filter: RecommendationFilter | null | undefined): Promise<Recommendations> {
+  async recommendationsForHistory(itemIds: string[], limit: number, filter: RecommendationFilter | null | undefined, sessionId?: string | null): Promise<Recommendations> {
     this.checkLimit(limit);
+    const subject = { id: sessionId == null ? null : checkId('sessionId', sessionId), anonymous: true };
     const f = await this.checkFilter(filter);
     const ids = await this.resolveItems('itemIds', itemIds);
     const seen = new Set(ids);
-    const { version, ranker } = await this.submitRank({ kind: 'items', itemIds: ids });
-    if (!version) return this.popular(limit, f, seen, 'no model version is active');
-    if (!ranker) return this.popular(limit, f, seen, 'none of the items is known to the model');
-    return this.rank(version, ranker, seen, limit, f);
+    const { version, ranker, route } = await this.submitRank({ kind: 'items', itemIds: ids, subject });
+    let answer: Omit<Recommendations, 'recommendationId'>;
+    if (!version) answer = await this.popular(limit, f, seen, 'no model version is active');
+    else if (!ranker) answer = await this.popular(limit, f, seen, 'none of the items is known to the model');
+    else answer = await this.rank(version, ranker, seen, limit, f);
+    return this.served(answer, subject, route);
+  }
+
+  /** Gives the answer its recommendationId and hands it to the impression log (ServingHooks.served). */
+  private served(answer: Omit<Recommendations, 'recommendationId'>, subject: ServingSubject, route: ServingRoute): Recommendations {
+    const out: Recommendations = { ...answer, recommendationId: randomUUID() };
+    if (this.hooks.served) {
+      const itemIds = out.items.flatMap((r) => (r.item.internalId === undefined ? [] : [r.item.internalId]));
+      this.hooks.served({ recommendationId: out.recommendationId, subject, route, itemIds, fallback: out.source === RecommendationSource.POPULARITY });
+    }
+    return out;
   }
 
   private async submitRank(request: RankRequest): Promise<RankTicket> {
@@ -165,18 +184,37 @@ export class ServingService {
   }
 
   /**
-   * One batch of recommendation requests: the users' histories in one statement (an array of
-   * items per user), then one forward pass over every history the active version knows. The
+   * One batch of recommendation requests, grouped by the version that serves each (the active one,
+   * or an experiment arm's: ServingHooks.route); per version, the users' histories in one statement
+   * (an array of items per user), then one forward pass over every history the version knows. The
    * histories are built exactly as LoadedVersion.historyRow / positivesRow build them one by one.
    */
   private async rankBatch(batch: RankRequest[]): Promise<BatchOutcome<RankTicket>[]> {
-    const version = this.models.version;
+    // Each request's version: the active one, or the arm of a running experiment (ServingHooks).
+    const active = this.models.version;
+    const routes = batch.map((r): ServingRoute => this.hooks.route?.(r.subject) ?? { version: active, experimentId: null, arm: null });
+    const groups = new Map<LoadedVersion | null, number[]>();
+    routes.forEach((route, k) => {
+      const list = groups.get(route.version);
+      if (list) list.push(k);
+      else groups.set(route.version, [k]);
+    });
+    const tickets = new Array<RankTicket>(batch.length);
+    for (const [version, members] of groups) {
+      const part = await this.rankGroup(version, members.map((k) => batch[k]));
+      members.forEach((k, j) => (tickets[k] = { ...part[j], route: routes[k] }));
+    }
+    return tickets.map((value) => ({ ok: true, value }));
+  }
+
+  /** The requests of a batch that one version ranks. */
+  private async rankGroup(version: LoadedVersion | null, batch: RankRequest[]): Promise<Omit<RankTicket, 'route'>[]> {
     const ratings = version?.served.kind === 'autorec';
     const userIds = [...new Set(batch.flatMap((r) => (r.kind === 'user' ? [r.externalId] : [])))];
     const t0 = performance.now();
     const histories = await compactHistories(this.reads, userIds, ratings, version?.minRating ?? DEFAULT_MIN_RATING);
     const t1 = performance.now();
-    const tickets: RankTicket[] = batch.map((r) => {
+    const tickets: Omit<RankTicket, 'route'>[] = batch.map((r) => {
       if (r.kind === 'items') return { version, user: null, ranker: null };
       const h = histories.get(r.externalId);
       return { version, user: h ? { userId: h.userId, seen: h.items } : null, ranker: null };
@@ -231,7 +269,7 @@ export class ServingService {
       if (r.kind === 'user') this.stages.observe('sql', t1 - t0);
       this.stages.observe('encode', t2 - t1);
     }
-    return tickets.map((value) => ({ ok: true, value }));
+    return tickets;
   }
 
   async similarItems(itemId: string, limit: number, by: SimilarityKind = SimilarityKind.COLLABORATIVE): Promise<SimilarItem[]> {
@@ -462,7 +500,7 @@ export class ServingService {
   }
 
   /** Model ranking with exclusions and filters; over-fetches until `limit` visible items are found. */
-  private async rank(version: LoadedVersion, rank: Ranker, seen: Set<number>, limit: number, f: CheckedFilter): Promise<Recommendations> {
+  private async rank(version: LoadedVersion, rank: Ranker, seen: Set<number>, limit: number, f: CheckedFilter): Promise<Omit<Recommendations, 'recommendationId'>> {
     const t0 = performance.now();
     const excludedIds = new Set(f.excludeItemIds);
     if (!f.includeSeen) for (const id of seen) excludedIds.add(id);
@@ -547,7 +585,7 @@ export class ServingService {
     }
   }
 
-  private async popular(limit: number, f: CheckedFilter, seen: Set<number>, reason: string): Promise<Recommendations> {
+  private async popular(limit: number, f: CheckedFilter, seen: Set<number>, reason: string): Promise<Omit<Recommendations, 'recommendationId'>> {
     const exclude = new Set(f.excludeItemIds);
     if (!f.includeSeen) for (const id of seen) exclude.add(id);
     let ranked: Ranked[];

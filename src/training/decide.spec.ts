@@ -29,3 +29,17 @@ describe('activation decision of a finished run', () => {
     expect(decide({ kind: 'AUTOREC', activation: 'NEVER' }, { rmse: 0.9 }, null)).toMatchObject({ activate: false, comparison: null });
   });
 });
+
+describe('decide with activate: EXPERIMENT', () => {
+  const metrics = { 'ndcg@100': 0.42, users: 50 };
+  const active = { versionId: 7, metrics: { 'ndcg@100': 0.5 } };
+  it('starts an experiment against the active version whatever the offline comparison, and activates when none is active', () => {
+    expect(decide({ kind: 'VAE', activation: 'EXPERIMENT' }, metrics, active)).toMatchObject({
+      activate: false,
+      experiment: { controlVersionId: 7 },
+      decision: 'experiment (EXPERIMENT) against active version 7; ndcg@100 0.4200 vs 0.5000 of version 7',
+    });
+    expect(decide({ kind: 'EASE', activation: 'EXPERIMENT' }, metrics, null)).toMatchObject({ activate: true, decision: 'activated (EXPERIMENT): no version was active; ndcg@100 0.4200' });
+    expect(decide({ kind: 'EASE', activation: 'IF_BETTER' }, metrics, active).experiment).toBeUndefined();
+  });
+});

@@ -9,8 +9,12 @@ export function decide(
   run: Pick<TrainingRunRow, 'activation' | 'kind'>,
   metrics: Record<string, number>,
   baseline: Baseline | null,
-): { comparison: RunComparison | null; activate: boolean; decision: string } {
+): { comparison: RunComparison | null; activate: boolean; decision: string; experiment?: { controlVersionId: number } } {
   if (run.kind === 'AUTOREC') {
+    if (run.activation === 'EXPERIMENT') {
+      if (!baseline) return { comparison: null, activate: true, decision: 'activated (EXPERIMENT): no version was active' };
+      return { comparison: null, activate: false, decision: `experiment (EXPERIMENT) against active version ${baseline.versionId}`, experiment: { controlVersionId: baseline.versionId } };
+    }
     const activate = run.activation === 'ALWAYS';
     return { comparison: null, activate, decision: activate ? 'activated (ALWAYS)' : 'not activated (NEVER)' };
   }
@@ -26,6 +30,15 @@ export function decide(
       return { comparison, activate: true, decision: `activated (ALWAYS); ${metric} ${candidate.toFixed(4)}${vs}` };
     case 'NEVER':
       return { comparison, activate: false, decision: `not activated (NEVER); ${metric} ${candidate.toFixed(4)}${vs}` };
+    case 'EXPERIMENT':
+      // The offline comparison is recorded; the online experiment decides.
+      if (!baseline) return { comparison, activate: true, decision: `activated (EXPERIMENT): no version was active; ${metric} ${candidate.toFixed(4)}` };
+      return {
+        comparison,
+        activate: false,
+        decision: `experiment (EXPERIMENT) against active version ${baseline.versionId}; ${metric} ${candidate.toFixed(4)}${vs}`,
+        experiment: { controlVersionId: baseline.versionId },
+      };
     default: {
       if (!baseline) return { comparison, activate: true, decision: `activated (IF_BETTER): no version was active; ${metric} ${candidate.toFixed(4)}` };
       if (active === null) {
@@ -39,3 +52,6 @@ export function decide(
     }
   }
 }
+
+/** Share of the users a run's new version gets with `activate: EXPERIMENT` unless the request says. */
+export const DEFAULT_EXPERIMENT_SHARE = 0.1;

@@ -78,6 +78,8 @@ export interface TrainRequest {
   /** AUTO: seconds the model search may take (default RECODER_AUTO_BUDGET_SECONDS). */
   budgetSeconds?: number | null;
   hyperparameters?: Record<string, unknown> | null;
+  /** activate: EXPERIMENT: the new version's share of the users (default 0.1). */
+  experimentShare?: number | null;
 }
 
 /**
@@ -94,6 +96,12 @@ export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<str
     if (r.kind !== 'AUTO') throw bad(`${prefix}.budgetSeconds`, 'only AUTO runs take a time budget');
     out.budgetSeconds = int(10, 7 * 24 * 3600)(`${prefix}.budgetSeconds`, r.budgetSeconds);
   }
+  if (r.experimentShare != null) {
+    if (r.activate !== 'EXPERIMENT') throw bad(`${prefix}.experimentShare`, 'only with activate: EXPERIMENT');
+    if (!(Number.isFinite(r.experimentShare) && r.experimentShare > 0 && r.experimentShare < 1)) throw bad(`${prefix}.experimentShare`, 'must be a share in (0, 1)');
+    out.experimentShare = r.experimentShare;
+  }
+  if (r.activate === 'EXPERIMENT' && r.kind === 'CONV_AE') throw bad(`${prefix}.activate`, 'CONV_AE versions serve images, not recommendations: no experiment; use IF_BETTER, ALWAYS or NEVER');
   if (r.activate === 'IF_BETTER' && r.kind === 'AUTOREC') {
     throw bad(`${prefix}.activate`, 'IF_BETTER compares NDCG@100 on held-out users, which AUTOREC (a rating model) does not rank; use ALWAYS or NEVER');
   }

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import pg from 'pg';
 import type PgBoss from 'pg-boss';
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
@@ -10,6 +11,7 @@ import type { EpochReport } from '../core/models/autoencoder.js';
 import { DATABASE_URL, PrismaService } from '../database/prisma.service.js';
 import { trainableKind } from '../registry/model-kinds.js';
 import { ModelRegistry } from '../registry/model-registry.service.js';
+import { insertExperiment } from '../experiments/experiments.queries.js';
 import { JobQueue, RETRAIN_QUEUE, TRAINING_QUEUE, type TrainingJobData } from './job-queue.js';
 import {
   claimRun,
@@ -25,7 +27,7 @@ import {
 import { TrainingRunsService } from './training-runs.service.js';
 import { scoreActive, scoreActiveVisual } from './active-baseline.js';
 import { configureRetrainSchedule } from './retrain-schedule.js';
-import { decide } from './run-decision.js';
+import { decide, DEFAULT_EXPERIMENT_SHARE } from './run-decision.js';
 import { TrainingLock } from './training-lock.js';
 
 export { decide } from './run-decision.js';
@@ -204,8 +206,14 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
         log: (m) => this.logger.log(`run ${run.id}: ${m}`),
       });
       await writes;
-      const { comparison, activate, decision } = decide(run, result.metrics, result.baseline);
+      const decided = decide(run, result.metrics, result.baseline);
+      const { comparison, activate } = decided;
+      let decision = decided.decision;
       if (activate) await this.registry.activate(result.version.id);
+      if (decided.experiment) {
+        const share = (run.hyperparameters.experimentShare as number | undefined) ?? DEFAULT_EXPERIMENT_SHARE;
+        decision = await startTrainingExperiment(this.url, run.id, decided.experiment.controlVersionId, result.version.id, share, decision);
+      }
       await finishRun(this.prisma, run.id, {
         status: 'SUCCEEDED',
         versionId: result.version.id,
@@ -239,8 +247,38 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
 
 /** The run's stored settings minus the ones trainVersion takes as named options. */
 function splitSettings(h: Record<string, unknown>): { hyperparameters: Record<string, unknown> } {
-  const { epochs: _e, seed: _s, minRating: _m, lambda: _l, validationUsers: _v, budgetSeconds: _b, ...rest } = h;
+  const { epochs: _e, seed: _s, minRating: _m, lambda: _l, validationUsers: _v, budgetSeconds: _b, experimentShare: _x, ...rest } = h;
   return { hyperparameters: rest };
 }
 
+/**
+ * Starts the experiment of an `activate: EXPERIMENT` run: the active version (arm 0, the control)
+ * against the new one with `share` of the users; every API process is told by NOTIFY. Returns the
+ * run's decision, saying what happened (no experiment when one already runs in the slot).
+ */
+async function startTrainingExperiment(url: string, runId: number, control: number, version: number, share: number, decision: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    const id = await insertExperiment(client, {
+      name: `training run ${runId}`,
+      slot: 'default',
+      arms: [
+        { versionId: control, weight: 1 - share },
+        { versionId: version, weight: share },
+      ],
+      trainingRunId: runId,
+    });
+    await client.query('COMMIT');
+    return `${decision}: experiment ${id} started, version ${version} serves ${(share * 100).toFixed(1).replace(/\.0$/, '')} % of users`;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    if ((error as { code?: string }).code !== '23505') throw error;
+    const { rows } = await client.query<{ id: number }>(`SELECT id FROM experiments WHERE slot = 'default' AND status = 'RUNNING'`);
+    return `not activated (EXPERIMENT): experiment ${rows[0]?.id ?? '?'} is already running; version ${version} was stored only`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

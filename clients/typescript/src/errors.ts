@@ -138,7 +138,9 @@ export class RecoderUnsupportedMediaTypeError extends RecoderError {}
 export class RecoderPayloadTooLargeError extends RecoderError {}
 /** QUERY_TOO_COMPLEX: the document exceeds a depth, alias, directive or cost limit. */
 export class RecoderQueryTooComplexError extends RecoderError {}
-/** ALREADY_FINISHED: cancelTrainingRun on a run that ended; `status` says how. */
+/** CONFLICT: the request conflicts with the current state (startExperiment while one runs in the slot; `extensions.experimentId` names it). */
+export class RecoderConflictError extends RecoderError {}
+/** ALREADY_FINISHED: cancelTrainingRun on a run that ended, or stopExperiment on a stopped experiment; `status` says how. */
 export class RecoderAlreadyFinishedError extends RecoderError {
   readonly runStatus?: string;
   constructor(message: string, code: string, extensions: Record<string, unknown> = {}, context: RecoderErrorContext = {}) {
@@ -187,6 +189,7 @@ export const ERROR_CLASSES = {
   PAYLOAD_TOO_LARGE: RecoderPayloadTooLargeError,
   QUERY_TOO_COMPLEX: RecoderQueryTooComplexError,
   ALREADY_FINISHED: RecoderAlreadyFinishedError,
+  CONFLICT: RecoderConflictError,
   GRAPHQL_VALIDATION_FAILED: RecoderValidationError,
   INTERNAL_SERVER_ERROR: RecoderInternalServerError,
 } as const satisfies Record<string, ErrorClass>;

@@ -19,6 +19,8 @@ export interface TrackEvent {
    * restarts safe too.
    */
   eventId?: string;
+  /** The `recommendationId` of the answer that showed the item (online metrics, experiments); null/undefined: none. */
+  recommendationId?: string | null;
 }
 
 /** What the buffer has done so far. */
@@ -171,11 +173,12 @@ export class EventBuffer {
 
   private toInput(event: TrackEvent): RecordInteractionInput {
     if (event === null || typeof event !== 'object') throw new TypeError('track(event): an object { userId, itemId, kind?, value?, occurredAt?, eventId? }');
-    const { userId, itemId, kind, value, occurredAt, eventId } = event;
+    const { userId, itemId, kind, value, occurredAt, eventId, recommendationId } = event;
     if (typeof userId !== 'string' || userId === '') throw new TypeError('track(event): userId must be a non-empty string');
     if (typeof itemId !== 'string' || itemId === '') throw new TypeError('track(event): itemId must be a non-empty string');
     if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) throw new TypeError('track(event): value must be a finite number');
     if (eventId !== undefined && (typeof eventId !== 'string' || eventId === '')) throw new TypeError('track(event): eventId must be a non-empty string');
+    if (recommendationId != null && typeof recommendationId !== 'string') throw new TypeError('track(event): recommendationId must be a string');
     const at = occurredAt === undefined ? new Date() : occurredAt instanceof Date ? occurredAt : new Date(occurredAt);
     if (Number.isNaN(at.getTime())) throw new TypeError(`track(event): occurredAt is not a date (${String(occurredAt)})`);
     return {
@@ -185,6 +188,7 @@ export class EventBuffer {
       ...(value === undefined ? {} : { value }),
       occurredAt: at.toISOString(),
       eventId: eventId ?? `${this.session}-${++this.sequence}`,
+      ...(recommendationId == null ? {} : { recommendationId }),
     };
   }
 

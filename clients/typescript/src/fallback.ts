@@ -6,7 +6,7 @@ import type { PopularItemsQuery, PopularItemsQueryVariables, RecommendationFilte
  * when the server has not answered within `timeoutMs`, or fails transiently (no answer, 429, 5xx,
  * SERVICE_UNAVAILABLE), the client answers from popular items it cached earlier, so a product page
  * renders on time while Recoder is slow or away. Such an answer has `source: POPULARITY`, `reason`
- * starting "client fallback", `modelVersionId: null` and `clientFallback` set; the request to the
+ * starting "client fallback", `modelVersionId: null`, `recommendationId: null` and `clientFallback` set; the request to the
  * server is aborted. Without a cached list yet (the first call, before {@link RecoderClient.warmFallback}),
  * the call waits for the server as usual. Invalid requests (BAD_USER_INPUT, …) still throw.
  */
@@ -25,7 +25,11 @@ export interface FallbackOptions {
 export type ClientFallback = 'TIMEOUT' | 'ERROR';
 
 /** A recommendations answer, from the server or (with `clientFallback` set) from the fallback. */
-export type RecommendationsResult = RecommendationsQuery['recommendations'] & { clientFallback?: ClientFallback };
+export type RecommendationsResult = Omit<RecommendationsQuery['recommendations'], 'recommendationId'> & {
+  /** The server's id of this answer (pass it to recordInteractions / track as `recommendationId`); null for a client fallback, which the server never saw. */
+  recommendationId: string | null;
+  clientFallback?: ClientFallback;
+};
 
 type Popular = PopularItemsQuery['popularItems'];
 type FetchPopular = (variables: PopularItemsQueryVariables, signal: AbortSignal) => Promise<Popular>;
@@ -111,7 +115,7 @@ export class PopularFallback {
     const items = this.cache!.items.filter((p) => !exclude.has(p.item.id) && (categories.length === 0 || p.item.categories.some((c) => categories.includes(c))))
       .slice(0, limit ?? 20)
       .map((p) => ({ score: p.score, source: 'POPULARITY' as const, item: p.item }));
-    return { source: 'POPULARITY', modelVersionId: null, reason: `client fallback (cached popular items): ${why}`, items, clientFallback: kind };
+    return { recommendationId: null, source: 'POPULARITY', modelVersionId: null, reason: `client fallback (cached popular items): ${why}`, items, clientFallback: kind };
   }
 }
 

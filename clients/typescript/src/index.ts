@@ -9,6 +9,7 @@ export {
   ERROR_CLASSES,
   RecoderError,
   RecoderAlreadyFinishedError,
+  RecoderConflictError,
   RecoderBadRequestError,
   RecoderBadResponseError,
   RecoderMethodNotAllowedError,

@@ -120,6 +120,7 @@ describe('RecoderClient over HTTP', () => {
     script.push(() => ({ status: 200, body: { data: recs }, delayMs: 1500 }));
     const slow = await client.recommendations({ userId: 'u', limit: 2, filter: { excludeItemIds: ['p1'] } });
     expect(slow).toEqual({
+      recommendationId: null,
       source: 'POPULARITY',
       modelVersionId: null,
       reason: 'client fallback (cached popular items): the server did not answer within 150 ms',

@@ -24,6 +24,9 @@ export class Item {
 
   @Field(() => GraphQLISODateTime)
   updatedAt: Date;
+
+  /** Internal key (the impression log); not exposed. */
+  internalId?: number;
 }
 
 @ObjectType()

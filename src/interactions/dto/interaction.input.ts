@@ -23,4 +23,12 @@ export class RecordInteractionInput {
     description: 'Idempotency key: an event whose eventId is already stored is skipped, so retries are safe.',
   })
   eventId?: string | null;
+
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      'The `recommendationId` of the answer that showed the item, if the event followed a recommendation: attributes it to that impression ' +
+      '(online metrics, experiments). Without it, an event on an item shown to the same user within the attribution window is attributed anyway.',
+  })
+  recommendationId?: string | null;
 }

@@ -26,6 +26,9 @@ export class Interaction {
   @Field(() => String, { nullable: true })
   eventId: string | null;
 
+  @Field(() => ID, { nullable: true, description: 'The recommendation the event was attributed to by the client (recordInteractions\' recommendationId).' })
+  recommendationId: string | null;
+
   @Field(() => Item)
   item: Item;
 }

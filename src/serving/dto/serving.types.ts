@@ -71,6 +71,12 @@ export class Recommendations {
 
   @Field(() => String, { nullable: true, description: 'Why popularity was used instead of the model.' })
   reason: string | null;
+
+  @Field(() => ID, {
+    description:
+      'This answer\'s id: pass it as `recommendationId` to recordInteractions for the events it led to (online metrics, experiments; docs/experiments.md).',
+  })
+  recommendationId: string;
 }
 
 @ObjectType()

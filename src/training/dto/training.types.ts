@@ -10,7 +10,8 @@ registerEnumType(TrainingStatus, {
 registerEnumType(ActivationPolicy, {
   name: 'ActivationPolicy',
   description:
-    'What to do with the new version: NEVER activate it, activate it IF_BETTER than the active version (NDCG@100 on the same held-out users), or ALWAYS.',
+    'What to do with the new version: NEVER activate it, activate it IF_BETTER than the active version (NDCG@100 on the same held-out users), ALWAYS, ' +
+    'or start an EXPERIMENT against the active version (a share of the users, `experimentShare`; activated at once when none is active).',
 });
 export { ActivationPolicy, TrainingStatus };
 
@@ -27,6 +28,12 @@ export class TrainModelInput {
     description: 'Largest number of training epochs. VAE/DAE/AUTO: planned from the number of users (enough optimizer steps, early stopping on validation NDCG@100); AUTOREC 100; EASE has none.',
   })
   epochs?: number | null;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'activate: EXPERIMENT only: share of the users the new version serves in the experiment against the active version, in (0, 1); default 0.1.',
+  })
+  experimentShare?: number | null;
 
   @Field(() => Int, { nullable: true, description: 'AUTO only: seconds the model search may take (default RECODER_AUTO_BUDGET_SECONDS, 900).' })
   budgetSeconds?: number | null;

@@ -10,6 +10,7 @@ import { LatentPage } from './pages/latent';
 import { UserPage } from './pages/user';
 import { AnomaliesPage } from './pages/anomalies';
 import { ItemsPage } from './pages/items';
+import { ExperimentsPage } from './pages/experiments';
 import { ViewerContext, ViewerQuery, type Viewer } from './viewer';
 import './styles.css';
 
@@ -25,6 +26,7 @@ const PAGES: Page[] = [
   { path: 'overview', title: 'Overview', render: () => <OverviewPage /> },
   { path: 'models', title: 'Models', render: (r) => <ModelsPage route={r} /> },
   { path: 'training', title: 'Training', render: (r) => <TrainingPage route={r} /> },
+  { path: 'experiments', title: 'Experiments', render: (r) => <ExperimentsPage route={r} /> },
   { path: 'latent', title: 'Latent space', render: (r) => <LatentPage route={r} /> },
   { path: 'users', title: 'User explorer', render: (r) => <UserPage route={r} /> },
   { path: 'anomalies', title: 'Anomalies', render: () => <AnomaliesPage /> },

@@ -5,9 +5,10 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
-/** What to do with the new version: NEVER activate it, activate it IF_BETTER than the active version (NDCG@100 on the same held-out users), or ALWAYS. */
+/** What to do with the new version: NEVER activate it, activate it IF_BETTER than the active version (NDCG@100 on the same held-out users), ALWAYS, or start an EXPERIMENT against the active version (a share of the users, `experimentShare`; activated at once when none is active). */
 export type ActivationPolicy =
   | 'ALWAYS'
+  | 'EXPERIMENT'
   | 'IF_BETTER'
   | 'NEVER';
 
@@ -61,6 +62,8 @@ export type RecordInteractionInput = {
   kind?: InteractionKind;
   /** Defaults to the time the server stores it. */
   occurredAt?: string | null | undefined;
+  /** The `recommendationId` of the answer that showed the item, if the event followed a recommendation: attributes it to that impression (online metrics, experiments). Without it, an event on an item shown to the same user within the attribution window is attributed anyway. */
+  recommendationId?: string | null | undefined;
   /** Unknown users are created. */
   userId: string;
   /** Rating or weight; defaults to 1. */
@@ -85,6 +88,8 @@ export type TrainModelInput = {
   budgetSeconds?: number | null | undefined;
   /** Largest number of training epochs. VAE/DAE/AUTO: planned from the number of users (enough optimizer steps, early stopping on validation NDCG@100); AUTOREC 100; EASE has none. */
   epochs?: number | null | undefined;
+  /** activate: EXPERIMENT only: share of the users the new version serves in the experiment against the active version, in (0, 1); default 0.1. */
+  experimentShare?: number | null | undefined;
   /** Model-specific settings. VAE/DAE: latentDim, hiddenUnits (list), batchSize, learningRate, dropout, weightDecay, patience (early-stopping epochs); VAE also annealCap, totalAnnealSteps. AUTO: latentDim, hiddenUnits of its autoencoders. AUTOREC: hidden, learningRate, batchSize, refitDecoder. */
   hyperparameters?: Record<string, unknown> | null | undefined;
   /** What to train; AUTO (the default) chooses the model for the data. */
@@ -125,9 +130,9 @@ export type UpsertUserInput = {
 
 export type ItemFieldsFragment = { id: string, title: string | null, categories: Array<string>, attributes: Record<string, unknown>, hidden: boolean, createdAt: string, updatedAt: string };
 
-export type InteractionFieldsFragment = { id: string, eventId: string | null, userId: string, itemId: string, kind: InteractionKind, value: number, occurredAt: string };
+export type InteractionFieldsFragment = { id: string, eventId: string | null, recommendationId: string | null, userId: string, itemId: string, kind: InteractionKind, value: number, occurredAt: string };
 
-export type RecommendationsFieldsFragment = { source: RecommendationSource, modelVersionId: number | null, reason: string | null, items: Array<{ score: number, source: RecommendationSource, item: { id: string, title: string | null, categories: Array<string>, attributes: Record<string, unknown>, hidden: boolean, createdAt: string, updatedAt: string } }> };
+export type RecommendationsFieldsFragment = { recommendationId: string, source: RecommendationSource, modelVersionId: number | null, reason: string | null, items: Array<{ score: number, source: RecommendationSource, item: { id: string, title: string | null, categories: Array<string>, attributes: Record<string, unknown>, hidden: boolean, createdAt: string, updatedAt: string } }> };
 
 export type ModelVersionFieldsFragment = { id: number, kind: ModelKind, name: string, active: boolean, activatedAt: string | null, createdAt: string, dataLatestAt: string | null, interactionCount: number, trainingSeconds: number, weightsBytes: number, hyperparameters: Record<string, unknown>, metrics: Record<string, unknown> };
 
@@ -138,7 +143,7 @@ export type RecordInteractionsMutationVariables = Exact<{
 }>;
 
 
-export type RecordInteractionsMutation = { recordInteractions: { duplicates: number, createdUsers: number, createdItems: number, stored: Array<{ id: string, eventId: string | null, userId: string, itemId: string, kind: InteractionKind, value: number, occurredAt: string }> } };
+export type RecordInteractionsMutation = { recordInteractions: { duplicates: number, createdUsers: number, createdItems: number, stored: Array<{ id: string, eventId: string | null, recommendationId: string | null, userId: string, itemId: string, kind: InteractionKind, value: number, occurredAt: string }> } };
 
 export type TrackBatchMutationVariables = Exact<{
   interactions: Array<RecordInteractionInput> | RecordInteractionInput;
@@ -219,16 +224,17 @@ export type RecommendationsQueryVariables = Exact<{
 }>;
 
 
-export type RecommendationsQuery = { recommendations: { source: RecommendationSource, modelVersionId: number | null, reason: string | null, items: Array<{ score: number, source: RecommendationSource, item: { id: string, title: string | null, categories: Array<string>, attributes: Record<string, unknown>, hidden: boolean, createdAt: string, updatedAt: string } }> } };
+export type RecommendationsQuery = { recommendations: { recommendationId: string, source: RecommendationSource, modelVersionId: number | null, reason: string | null, items: Array<{ score: number, source: RecommendationSource, item: { id: string, title: string | null, categories: Array<string>, attributes: Record<string, unknown>, hidden: boolean, createdAt: string, updatedAt: string } }> } };
 
 export type RecommendationsForHistoryQueryVariables = Exact<{
   itemIds: Array<string> | string;
   limit?: number | null | undefined;
   filter?: RecommendationFilter | null | undefined;
+  sessionId?: string | null | undefined;
 }>;
 
 
-export type RecommendationsForHistoryQuery = { recommendationsForHistory: { source: RecommendationSource, modelVersionId: number | null, reason: string | null, items: Array<{ score: number, source: RecommendationSource, item: { id: string, title: string | null, categories: Array<string>, attributes: Record<string, unknown>, hidden: boolean, createdAt: string, updatedAt: string } }> } };
+export type RecommendationsForHistoryQuery = { recommendationsForHistory: { recommendationId: string, source: RecommendationSource, modelVersionId: number | null, reason: string | null, items: Array<{ score: number, source: RecommendationSource, item: { id: string, title: string | null, categories: Array<string>, attributes: Record<string, unknown>, hidden: boolean, createdAt: string, updatedAt: string } }> } };
 
 export type SimilarItemsQueryVariables = Exact<{
   itemId: string;
@@ -309,6 +315,7 @@ export const InteractionFieldsFragmentDoc = new TypedDocumentString(`
     fragment InteractionFields on Interaction {
   id
   eventId
+  recommendationId
   userId
   itemId
   kind
@@ -329,6 +336,7 @@ export const ItemFieldsFragmentDoc = new TypedDocumentString(`
     `, {"fragmentName":"ItemFields"}) as unknown as TypedDocumentString<ItemFieldsFragment, unknown>;
 export const RecommendationsFieldsFragmentDoc = new TypedDocumentString(`
     fragment RecommendationsFields on Recommendations {
+  recommendationId
   source
   modelVersionId
   reason
@@ -429,6 +437,7 @@ export const RecordInteractionsDocument = new TypedDocumentString(`
     fragment InteractionFields on Interaction {
   id
   eventId
+  recommendationId
   userId
   itemId
   kind
@@ -684,6 +693,7 @@ export const RecommendationsDocument = new TypedDocumentString(`
   updatedAt
 }
 fragment RecommendationsFields on Recommendations {
+  recommendationId
   source
   modelVersionId
   reason
@@ -696,8 +706,13 @@ fragment RecommendationsFields on Recommendations {
   }
 }`) as unknown as TypedDocumentString<RecommendationsQuery, RecommendationsQueryVariables>;
 export const RecommendationsForHistoryDocument = new TypedDocumentString(`
-    query RecommendationsForHistory($itemIds: [ID!]!, $limit: Int, $filter: RecommendationFilter) {
-  recommendationsForHistory(itemIds: $itemIds, limit: $limit, filter: $filter) {
+    query RecommendationsForHistory($itemIds: [ID!]!, $limit: Int, $filter: RecommendationFilter, $sessionId: ID) {
+  recommendationsForHistory(
+    itemIds: $itemIds
+    limit: $limit
+    filter: $filter
+    sessionId: $sessionId
+  ) {
     ...RecommendationsFields
   }
 }
@@ -711,6 +726,7 @@ export const RecommendationsForHistoryDocument = new TypedDocumentString(`
   updatedAt
 }
 fragment RecommendationsFields on Recommendations {
+  recommendationId
   source
   modelVersionId
   reason

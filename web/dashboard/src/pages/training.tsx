@@ -38,7 +38,7 @@ const CancelMutation = graphql(`
 `);
 
 const KINDS = ['AUTO', 'VAE', 'DAE', 'EASE', 'AUTOREC'] as const;
-const POLICIES = ['IF_BETTER', 'ALWAYS', 'NEVER'] as const;
+const POLICIES = ['IF_BETTER', 'ALWAYS', 'NEVER', 'EXPERIMENT'] as const;
 const COLORS = ['#3b6fd8', '#d8643b', '#2f9e6e', '#9b59b6', '#c0392b', '#16a085', '#7f8c8d'];
 const live = (status: string) => status === 'QUEUED' || status === 'RUNNING';
 
