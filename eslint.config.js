@@ -2,7 +2,25 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /** The folders of src/ (src/core has its own rule below; src/generated is Prisma's output). */
-const SRC_FOLDERS = ['auth', 'catalog', 'common', 'config', 'core', 'dashboard', 'database', 'datasets', 'experiments', 'generated', 'graphql', 'images', 'interactions', 'ops', 'registry', 'serving', 'training'];
+const SRC_FOLDERS = [
+  'auth',
+  'catalog',
+  'common',
+  'config',
+  'core',
+  'dashboard',
+  'database',
+  'datasets',
+  'experiments',
+  'generated',
+  'graphql',
+  'images',
+  'interactions',
+  'ops',
+  'registry',
+  'serving',
+  'training',
+];
 
 /**
  * The module boundaries: each folder of src/ and the other folders it may import (anything not
@@ -26,11 +44,37 @@ const MAY_IMPORT = {
   serving: ['auth', 'catalog', 'common', 'config', 'core', 'database', 'generated', 'images', 'registry'],
   experiments: ['auth', 'common', 'config', 'core', 'database', 'generated', 'ops', 'serving'],
   training: ['auth', 'common', 'config', 'core', 'database', 'experiments', 'generated', 'images', 'ops', 'registry'],
-  graphql: ['auth', 'catalog', 'common', 'config', 'database', 'experiments', 'generated', 'images', 'interactions', 'ops', 'registry', 'serving', 'training'],
+  graphql: [
+    'auth',
+    'catalog',
+    'common',
+    'config',
+    'database',
+    'experiments',
+    'generated',
+    'images',
+    'interactions',
+    'ops',
+    'registry',
+    'serving',
+    'training',
+  ],
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'src/generated/**', 'coverage/**', '.data/**', 'data/**', 'clients/*/dist/**', 'clients/typescript/src/generated/**', 'examples/*/dist/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'src/generated/**',
+      'coverage/**',
+      '.data/**',
+      'data/**',
+      'clients/*/dist/**',
+      'clients/typescript/src/generated/**',
+      'examples/*/dist/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -53,14 +97,39 @@ export default tseslint.config(
     files: ['web/**/*.js'],
     languageOptions: {
       sourceType: 'script',
-      globals: { window: 'readonly', document: 'readonly', localStorage: 'readonly', React: 'readonly', ReactDOM: 'readonly', GraphiQL: 'readonly' },
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        localStorage: 'readonly',
+        React: 'readonly',
+        ReactDOM: 'readonly',
+        GraphiQL: 'readonly',
+      },
     },
   },
   {
     // The dashboard (web/dashboard, built by vite): browser modules.
     files: ['web/dashboard/**/*.{ts,tsx}'],
     languageOptions: {
-      globals: { window: 'readonly', document: 'readonly', location: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', performance: 'readonly', devicePixelRatio: 'readonly', requestAnimationFrame: 'readonly', cancelAnimationFrame: 'readonly', addEventListener: 'readonly', removeEventListener: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', ResizeObserver: 'readonly', URLSearchParams: 'readonly' },
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        sessionStorage: 'readonly',
+        fetch: 'readonly',
+        performance: 'readonly',
+        devicePixelRatio: 'readonly',
+        requestAnimationFrame: 'readonly',
+        cancelAnimationFrame: 'readonly',
+        addEventListener: 'readonly',
+        removeEventListener: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        ResizeObserver: 'readonly',
+        URLSearchParams: 'readonly',
+      },
     },
   },
   {
@@ -75,13 +144,23 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['@nestjs/*', '@prisma/*', 'prisma', 'pg', 'pg-*'], message: 'src/core stays free of Nest, Prisma and database drivers.' },
+            {
+              group: ['@nestjs/*', '@prisma/*', 'prisma', 'pg', 'pg-*'],
+              message: 'src/core stays free of Nest, Prisma and database drivers.',
+            },
             // Every core file is src/core/<folder>/<file>.ts: "../../" leaves the core.
-            { regex: '^\\.\\./\\.\\./', message: 'src/core must not import server code (docs/architecture.md, "Modules and who may import whom").' },
+            {
+              regex: '^\\.\\./\\.\\./',
+              message:
+                'src/core must not import server code (docs/architecture.md, "Modules and who may import whom").',
+            },
           ],
         },
       ],
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'src/core takes options, not env.' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'src/core takes options, not env.' },
+      ],
     },
   },
   // Who may import whom among the server's folders (docs/architecture.md has the diagram).

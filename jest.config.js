@@ -22,7 +22,11 @@ export default {
   },
   // Fastify's CommonJS dependencies require() two ESM-only packages; see test/jest-resolver.cjs.
   resolver: '<rootDir>/test/jest-resolver.cjs',
-  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts', '<rootDir>/clients/typescript/test/**/*.spec.ts'],
+  testMatch: [
+    '<rootDir>/src/**/*.spec.ts',
+    '<rootDir>/test/**/*.e2e-spec.ts',
+    '<rootDir>/clients/typescript/test/**/*.spec.ts',
+  ],
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   maxWorkers: 1,

@@ -22,7 +22,12 @@ const ROLES: Record<string, ApiRole> = { reader: 'READER', writer: 'WRITER', adm
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { role: { type: 'string' }, name: { type: 'string' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      role: { type: 'string' },
+      name: { type: 'string' },
+      all: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const [command, arg] = positionals;
   const valid =
@@ -61,7 +66,10 @@ async function main(): Promise<void> {
     console.log('| id | prefix | role | name | created | last used | revoked |');
     console.log('|---|---|---|---|---|---|---|');
     const at = (d: Date | null) => (d ? d.toISOString().slice(0, 19).replace('T', ' ') : '-');
-    for (const k of keys) console.log(`| ${k.id} | ${k.prefix}… | ${k.role} | ${k.name} | ${at(k.createdAt)} | ${at(k.lastUsedAt)} | ${at(k.revokedAt)} |`);
+    for (const k of keys)
+      console.log(
+        `| ${k.id} | ${k.prefix}… | ${k.role} | ${k.name} | ${at(k.createdAt)} | ${at(k.lastUsedAt)} | ${at(k.revokedAt)} |`,
+      );
   } finally {
     await prisma.$disconnect();
     await db.close();

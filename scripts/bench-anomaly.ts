@@ -37,7 +37,9 @@ async function main(): Promise<void> {
   });
   const server = process.env.DATABASE_URL;
   if (values.help || positionals.length !== 1 || !server) {
-    console.log('Usage: DATABASE_URL=<server url> npm run bench:anomaly -- <ml-1m dir> [--bots 50] [--epochs 50] [--min-items 50] [--max-items 200] [--keep]');
+    console.log(
+      'Usage: DATABASE_URL=<server url> npm run bench:anomaly -- <ml-1m dir> [--bots 50] [--epochs 50] [--min-items 50] [--max-items 200] [--keep]',
+    );
     if (!values.help) process.exitCode = 1;
     return;
   }
@@ -54,13 +56,17 @@ async function main(): Promise<void> {
     console.error(`imported ${imported.inserted} interactions`);
     const db = new pg.Client({ connectionString: url });
     await db.connect();
-    const items = (await db.query<{ id: number }>('SELECT DISTINCT item_id AS id FROM interactions ORDER BY 1')).rows.map((r) => r.id);
+    const items = (
+      await db.query<{ id: number }>('SELECT DISTINCT item_id AS id FROM interactions ORDER BY 1')
+    ).rows.map((r) => r.id);
     const rng = new Random(Number(values.seed));
     const botIds: string[] = [];
     for (let b = 0; b < bots; b++) {
       const external = `bot-${b + 1}`;
       botIds.push(external);
-      const { rows } = await db.query<{ id: number }>('INSERT INTO users (external_id) VALUES ($1) RETURNING id', [external]);
+      const { rows } = await db.query<{ id: number }>('INSERT INTO users (external_id) VALUES ($1) RETURNING id', [
+        external,
+      ]);
       const n = minItems + rng.int(maxItems - minItems + 1);
       const picked = new Set<number>();
       while (picked.size < n) picked.add(items[rng.int(items.length)]);
@@ -81,13 +87,20 @@ async function main(): Promise<void> {
       epochs: Number(values.epochs),
       seed: Number(values.seed),
       backend: name,
-      onEpoch: (e) => e.epoch % 10 === 0 && console.error(`epoch ${e.epoch}/${e.epochs} validation NDCG@100 ${e.validation?.toFixed(4)} (${e.seconds.toFixed(1)} s)`),
+      onEpoch: (e) =>
+        e.epoch % 10 === 0 &&
+        console.error(
+          `epoch ${e.epoch}/${e.epochs} validation NDCG@100 ${e.validation?.toFixed(4)} (${e.seconds.toFixed(1)} s)`,
+        ),
     });
     console.error(`trained version ${version.id} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     await activateModelVersion(prisma, version.id);
     await prisma.$disconnect();
 
-    const app = await createApp(loadEnv({ LOG_LEVEL: 'warn', GRAPHIQL: 'false', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0' }), url);
+    const app = await createApp(
+      loadEnv({ LOG_LEVEL: 'warn', GRAPHIQL: 'false', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0' }),
+      url,
+    );
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
     const res = await app.inject({
@@ -95,7 +108,10 @@ async function main(): Promise<void> {
       url: '/graphql',
       payload: { query: `{ anomalousUsers(limit: ${bots}) { error percentile user { id } } }` },
     });
-    const body = JSON.parse(res.body) as { data?: { anomalousUsers: { error: number; percentile: number; user: { id: string } }[] }; errors?: unknown };
+    const body = JSON.parse(res.body) as {
+      data?: { anomalousUsers: { error: number; percentile: number; user: { id: string } }[] };
+      errors?: unknown;
+    };
     if (!body.data) throw new Error(JSON.stringify(body.errors));
     const top = body.data.anomalousUsers;
     const found = top.filter((a) => botIds.includes(a.user.id)).length;
@@ -104,16 +120,30 @@ async function main(): Promise<void> {
     const scores = await app.inject({
       method: 'POST',
       url: '/graphql',
-      payload: { query: `{ ${botIds.slice(0, 5).map((id, k) => `b${k}: user(id: "${id}") { anomalyScore { percentile } }`).join(' ')} }` },
+      payload: {
+        query: `{ ${botIds
+          .slice(0, 5)
+          .map((id, k) => `b${k}: user(id: "${id}") { anomalyScore { percentile } }`)
+          .join(' ')} }`,
+      },
     });
     await app.close();
     console.log(`\n| measure | value | target |\n|---|---|---|`);
     console.log(`| bots in the top ${bots} of anomalousUsers | ${found} of ${bots} | ≥ 40 |`);
     console.log(`| ranks of the bots found | ${ranks.join(', ')} | |`);
-    console.log(`| percentiles of the first 5 bots (User.anomalyScore) | ${Object.values((JSON.parse(scores.body) as { data: Record<string, { anomalyScore: { percentile: number } }> }).data).map((u) => u.anomalyScore.percentile.toFixed(2)).join(', ')} | |`);
-    console.log(`| model | Mult-VAE, ${values.epochs} epochs, version ${version.id}, validation NDCG@100 ${(version.metrics.validation['ndcg@100'] ?? NaN).toFixed(4)} | |`);
+    console.log(
+      `| percentiles of the first 5 bots (User.anomalyScore) | ${Object.values(
+        (JSON.parse(scores.body) as { data: Record<string, { anomalyScore: { percentile: number } }> }).data,
+      )
+        .map((u) => u.anomalyScore.percentile.toFixed(2))
+        .join(', ')} | |`,
+    );
+    console.log(
+      `| model | Mult-VAE, ${values.epochs} epochs, version ${version.id}, validation NDCG@100 ${(version.metrics.validation['ndcg@100'] ?? NaN).toFixed(4)} | |`,
+    );
   } finally {
-    if (!values.keep) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(DB)} WITH (FORCE)`).catch(() => undefined);
+    if (!values.keep)
+      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(DB)} WITH (FORCE)`).catch(() => undefined);
     await admin.end();
   }
 }

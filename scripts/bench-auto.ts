@@ -59,8 +59,12 @@ async function main(): Promise<void> {
   const prisma = createPrismaClient(db.url, 2);
   try {
     const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM interactions');
-    if (Number(rows[0].n) > 0 && !values.reset) throw new Error(`the database holds ${rows[0].n} interactions: use an empty database or --reset`);
-    if (values.reset) await pool.query('TRUNCATE interactions, users, items, model_versions, training_runs, active_models RESTART IDENTITY CASCADE');
+    if (Number(rows[0].n) > 0 && !values.reset)
+      throw new Error(`the database holds ${rows[0].n} interactions: use an empty database or --reset`);
+    if (values.reset)
+      await pool.query(
+        'TRUNCATE interactions, users, items, model_versions, training_runs, active_models RESTART IDENTITY CASCADE',
+      );
     await importSplit(db.url, split);
 
     const { tf, name: backend } = await initBackend();
@@ -77,17 +81,24 @@ async function main(): Promise<void> {
       log: (m) => console.error(m),
     });
     const trainSeconds = (performance.now() - started) / 1000;
-    console.log(`\nAUTO on ${values.split} (${split.numItems} items; ${backend}; ${os.loadavg()[0].toFixed(1)} load average): ${trainSeconds.toFixed(0)} s`);
+    console.log(
+      `\nAUTO on ${values.split} (${split.numItems} items; ${backend}; ${os.loadavg()[0].toFixed(1)} load average): ${trainSeconds.toFixed(0)} s`,
+    );
     console.log('candidate                              status    validation ndcg@100   seconds');
     for (const c of trained.candidates ?? []) {
-      console.log(`${(c.chosen ? '* ' : '  ') + c.name.padEnd(37)}${c.status.padEnd(10)}${(c.ndcg === null ? '-' : c.ndcg.toFixed(4)).padStart(8)}${c.seconds.toFixed(1).padStart(19)}${c.reason ? `   ${c.reason}` : ''}`);
+      console.log(
+        `${(c.chosen ? '* ' : '  ') + c.name.padEnd(37)}${c.status.padEnd(10)}${(c.ndcg === null ? '-' : c.ndcg.toFixed(4)).padStart(8)}${c.seconds.toFixed(1).padStart(19)}${c.reason ? `   ${c.reason}` : ''}`,
+      );
     }
     const served = await evaluateServedVersion(pool, tf, trained.version.id, split.itemIds, split.test);
     console.log(
       `\nserved version ${served.versionId} (${served.kind}) on ${served.users} test users: NDCG@100 ${served['ndcg@100'].toFixed(4)}, Recall@20 ${served['recall@20'].toFixed(4)}, Recall@50 ${served['recall@50'].toFixed(4)}` +
         ` (${served.unknownHeldOut} held-out items unknown to the version; scored in ${served.seconds.toFixed(1)} s)`,
     );
-    if (!values.keep) await pool.query('TRUNCATE interactions, users, items, model_versions, training_runs, active_models RESTART IDENTITY CASCADE');
+    if (!values.keep)
+      await pool.query(
+        'TRUNCATE interactions, users, items, model_versions, training_runs, active_models RESTART IDENTITY CASCADE',
+      );
   } finally {
     await prisma.$disconnect();
     await pool.end();
@@ -101,7 +112,8 @@ async function importSplit(url: string, split: SplitFiles): Promise<void> {
   try {
     const lines = ['user,item'];
     const add = (m: SplitFiles['train'], userIds: Int32Array) => {
-      for (let r = 0; r < m.numRows; r++) for (let k = m.indptr[r]; k < m.indptr[r + 1]; k++) lines.push(`u${userIds[r]},${split.itemIds[m.indices[k]]}`);
+      for (let r = 0; r < m.numRows; r++)
+        for (let k = m.indptr[r]; k < m.indptr[r + 1]; k++) lines.push(`u${userIds[r]},${split.itemIds[m.indices[k]]}`);
     };
     add(split.train, split.trainUserIds);
     add(split.validation.foldIn, split.validation.userIds);
@@ -112,7 +124,9 @@ async function importSplit(url: string, split: SplitFiles): Promise<void> {
     await client.connect();
     try {
       const result = await importInteractions(client, { path: file, format: 'csv', source: 'split' });
-      console.error(`imported ${result.inserted} interactions (${result.users} users, ${result.items} items) in ${result.seconds.toFixed(1)} s`);
+      console.error(
+        `imported ${result.inserted} interactions (${result.users} users, ${result.items} items) in ${result.seconds.toFixed(1)} s`,
+      );
     } finally {
       await client.end();
     }

@@ -29,7 +29,10 @@ const ITEMS: Item[] = Array.from({ length: 20 }, (_, k) => ({
 @Resolver()
 class FixedResolver {
   @Query(() => Recommendations)
-  recommendations(@Args('userId', { type: () => ID }) _userId: string, @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number): Recommendations {
+  recommendations(
+    @Args('userId', { type: () => ID }) _userId: string,
+    @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number,
+  ): Recommendations {
     return {
       items: ITEMS.slice(0, limit).map((item, k) => ({ item, score: 20 - k, source: RecommendationSource.MODEL })),
       source: RecommendationSource.MODEL,
@@ -40,12 +43,18 @@ class FixedResolver {
   }
 
   @Query(() => Recommendations)
-  recommendationsForHistory(@Args('itemIds', { type: () => [ID] }) _itemIds: string[], @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number): Recommendations {
+  recommendationsForHistory(
+    @Args('itemIds', { type: () => [ID] }) _itemIds: string[],
+    @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number,
+  ): Recommendations {
     return this.recommendations('', limit);
   }
 
   @Query(() => [SimilarItem])
-  similarItems(@Args('itemId', { type: () => ID }) _itemId: string, @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number): SimilarItem[] {
+  similarItems(
+    @Args('itemId', { type: () => ID }) _itemId: string,
+    @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number,
+  ): SimilarItem[] {
     return ITEMS.slice(0, limit).map((item, k) => ({ item, score: 1 - k / 100 }));
   }
 }
@@ -54,7 +63,9 @@ async function main(): Promise<void> {
   const env = loadEnv({ ...process.env, GRAPHIQL: 'false' });
   @Module({ imports: [GraphQLModule.forRoot<MercuriusDriverConfig>(graphqlConfig(env))], providers: [FixedResolver] })
   class BaselineModule {}
-  const app = await NestFactory.create<NestFastifyApplication>(BaselineModule, new FastifyAdapter(), { logger: ['error', 'warn'] });
+  const app = await NestFactory.create<NestFastifyApplication>(BaselineModule, new FastifyAdapter(), {
+    logger: ['error', 'warn'],
+  });
   await app.listen(env.port, env.host);
   console.log(`baseline listening on ${env.port}`);
 }

@@ -54,7 +54,13 @@ const URL = `http://127.0.0.1:${PORT}/graphql`;
 
 function startApi(): ChildProcess {
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
-    env: { ...process.env, ...BENCH_SERVER_ENV, PORT: String(PORT), DATABASE_URL: databaseUrl, RECODER_TRAINING_WORKER: 'thread' },
+    env: {
+      ...process.env,
+      ...BENCH_SERVER_ENV,
+      PORT: String(PORT),
+      DATABASE_URL: databaseUrl,
+      RECODER_TRAINING_WORKER: 'thread',
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   return child;
@@ -74,16 +80,21 @@ async function query<T extends pg.QueryResultRow>(text: string): Promise<T[]> {
 async function seedAndTrain(client: RecoderClient, users: number): Promise<void> {
   const rng = new Random(18);
   const items = [];
-  for (let g = 0; g < 4; g++) for (let i = 0; i < 50; i++) items.push({ id: `bc-${g}-${i}`, title: `Item ${g}/${i}`, categories: [`g${g}`] });
+  for (let g = 0; g < 4; g++)
+    for (let i = 0; i < 50; i++) items.push({ id: `bc-${g}-${i}`, title: `Item ${g}/${i}`, categories: [`g${g}`] });
   await client.upsertItems(items);
   for (let u = 0; u < users; u++) {
     const picked = new Set<number>();
     while (picked.size < 12) picked.add(Math.floor(50 * rng.uniform() ** 1.7));
-    for (const i of picked) client.track({ userId: `bc-u${u}`, itemId: `bc-${u % 4}-${i}`, kind: 'VIEW', eventId: `bc-u${u}-${i}` });
+    for (const i of picked)
+      client.track({ userId: `bc-u${u}`, itemId: `bc-${u % 4}-${i}`, kind: 'VIEW', eventId: `bc-u${u}-${i}` });
   }
   await client.flush();
   console.error(`seeded ${items.length} items and ${client.stats().tracked} interactions; training EASE…`);
-  const run = await client.waitForTrainingRun((await client.trainModel({ kind: 'EASE', activate: 'ALWAYS' })).id, { pollMs: 500, waitMs: 600_000 });
+  const run = await client.waitForTrainingRun((await client.trainModel({ kind: 'EASE', activate: 'ALWAYS' })).id, {
+    pollMs: 500,
+    waitMs: 600_000,
+  });
   if (run.status !== 'SUCCEEDED') throw new Error(`training ${run.status}: ${run.error}`);
 }
 
@@ -105,7 +116,13 @@ async function main(): Promise<void> {
       'the API',
       async () => {
         try {
-          return (await fetch(URL, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' })).ok;
+          return (
+            await fetch(URL, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: '{"query":"{ __typename }"}',
+            })
+          ).ok;
         } catch {
           return false;
         }
@@ -116,14 +133,27 @@ async function main(): Promise<void> {
     const [{ n }] = await query<{ n: number }>('SELECT count(*)::int AS n FROM interactions');
     const [{ active }] = await query<{ active: number }>('SELECT count(*)::int AS active FROM active_models');
     if (active === 0) {
-      if (n > 0) throw new Error('the database has interactions but no active model version: train one (npm run train -- --activate) or use an empty database');
+      if (n > 0)
+        throw new Error(
+          'the database has interactions but no active model version: train one (npm run train -- --activate) or use an empty database',
+        );
       await seedAndTrain(client, Number(args.users));
     }
-    await waitUntil('the model to serve', async () => (await client.recommendations({ userId: (await anyUser()) ?? '', limit: 1 })).source === 'MODEL', 300_000, { intervalMs: 500 });
-    const userIds = (await query<{ id: string }>('SELECT external_id AS id FROM users ORDER BY id LIMIT 5000')).map((r) => r.id);
+    await waitUntil(
+      'the model to serve',
+      async () => (await client.recommendations({ userId: (await anyUser()) ?? '', limit: 1 })).source === 'MODEL',
+      300_000,
+      { intervalMs: 500 },
+    );
+    const userIds = (await query<{ id: string }>('SELECT external_id AS id FROM users ORDER BY id LIMIT 5000')).map(
+      (r) => r.id,
+    );
     const rng = new Random(7);
     const document = String(RecommendationsDocument);
-    const rawHeaders = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
+    const rawHeaders = {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+    };
 
     const viaClient = async (userId: string) => {
       const t0 = performance.now();
@@ -134,10 +164,19 @@ async function main(): Promise<void> {
     };
     const viaFetch = async (userId: string) => {
       const t0 = performance.now();
-      const res = await fetch(URL, { method: 'POST', headers: rawHeaders, body: JSON.stringify({ query: document, operationName: 'Recommendations', variables: { userId, limit: LIMIT } }) });
+      const res = await fetch(URL, {
+        method: 'POST',
+        headers: rawHeaders,
+        body: JSON.stringify({
+          query: document,
+          operationName: 'Recommendations',
+          variables: { userId, limit: LIMIT },
+        }),
+      });
       const body = (await res.json()) as { data?: RecommendationsQuery; errors?: unknown };
       const ms = performance.now() - t0;
-      if (!body.data || body.errors || body.data.recommendations.items.length === 0) throw new Error(`raw fetch failed: ${JSON.stringify(body).slice(0, 300)}`);
+      if (!body.data || body.errors || body.data.recommendations.items.length === 0)
+        throw new Error(`raw fetch failed: ${JSON.stringify(body).slice(0, 300)}`);
       return ms;
     };
 
@@ -145,7 +184,10 @@ async function main(): Promise<void> {
     const fetchMs: number[] = [];
     for (let i = 0; i < WARMUP + REQUESTS; i++) {
       const userId = userIds[rng.int(userIds.length)];
-      const [a, b] = i % 2 === 0 ? [await viaClient(userId), await viaFetch(userId)] : [await viaFetch(userId), await viaClient(userId)].reverse();
+      const [a, b] =
+        i % 2 === 0
+          ? [await viaClient(userId), await viaFetch(userId)]
+          : [await viaFetch(userId), await viaClient(userId)].reverse();
       if (i >= WARMUP) {
         clientMs.push(a);
         fetchMs.push(b);
@@ -156,11 +198,15 @@ async function main(): Promise<void> {
     const ratio = c.p50 / f.p50;
     const row = (name: string, s: ReturnType<typeof summary>) =>
       `| ${name} | ${s.p50.toFixed(3)} | ${s.p90.toFixed(3)} | ${s.p99.toFixed(3)} | ${s.mean.toFixed(3)} |`;
-    console.log(`\nrecommendations(limit: ${LIMIT}) for random users, ${REQUESTS} requests each (after ${WARMUP} warm-up pairs), interleaved, one at a time; ms`);
+    console.log(
+      `\nrecommendations(limit: ${LIMIT}) for random users, ${REQUESTS} requests each (after ${WARMUP} warm-up pairs), interleaved, one at a time; ms`,
+    );
     console.log('| path | p50 | p90 | p99 | mean |\n| --- | --- | --- | --- | --- |');
     console.log(row('@recoder/client', c));
     console.log(row('raw fetch', f));
-    console.log(`\nclient / raw fetch at p50: ${ratio.toFixed(4)} (${((ratio - 1) * 100).toFixed(2)} %); target ≤ 1.05: ${ratio <= 1.05 ? 'met' : 'NOT met'}`);
+    console.log(
+      `\nclient / raw fetch at p50: ${ratio.toFixed(4)} (${((ratio - 1) * 100).toFixed(2)} %); target ≤ 1.05: ${ratio <= 1.05 ? 'met' : 'NOT met'}`,
+    );
     await client.close();
   } finally {
     stop();

@@ -33,7 +33,18 @@ const { values: args } = parseArgs({
 const POINTS = Number(args.points);
 const DIM = Number(args.dim);
 const RUNS = Number(args.runs);
-const CATEGORIES = ['Drama', 'Comedy', 'Thriller', 'Action', 'Romance', 'Adventure', 'Crime', 'Sci-Fi', 'Horror', 'Fantasy'];
+const CATEGORIES = [
+  'Drama',
+  'Comedy',
+  'Thriller',
+  'Action',
+  'Romance',
+  'Adventure',
+  'Crime',
+  'Sci-Fi',
+  'Horror',
+  'Fantasy',
+];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -72,7 +83,8 @@ async function makeMap(n: number, dim: number): Promise<{ map: Record<string, un
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(path.join(DASHBOARD_DIST, 'index.html'))) throw new Error(`${DASHBOARD_DIST} is missing: run npm run build`);
+  if (!existsSync(path.join(DASHBOARD_DIST, 'index.html')))
+    throw new Error(`${DASHBOARD_DIST} is missing: run npm run build`);
   const assets = readdirSync(path.join(DASHBOARD_DIST, 'assets'));
   let js = 0;
   let css = 0;
@@ -83,7 +95,9 @@ async function main(): Promise<void> {
     if (name.endsWith('.js')) js += gz;
     if (name.endsWith('.css')) css += gz;
   }
-  console.log(`bundle (gzip -9): JS ${(js / 1024).toFixed(1)} KiB + CSS ${(css / 1024).toFixed(1)} KiB = ${((js + css) / 1024).toFixed(1)} KiB`);
+  console.log(
+    `bundle (gzip -9): JS ${(js / 1024).toFixed(1)} KiB + CSS ${(css / 1024).toFixed(1)} KiB = ${((js + css) / 1024).toFixed(1)} KiB`,
+  );
 
   const big = await makeMap(POINTS, DIM);
   const one = await makeMap(1, DIM);
@@ -94,22 +108,32 @@ async function main(): Promise<void> {
   const fastify = Fastify();
   registerDashboard(fastify, { ...loadEnv({ RECODER_AUTH: 'off' }), dashboard: true });
   fastify.post<{ Body: { query: string } }>('/graphql', async (request) => {
-    if (request.body.query.includes('viewer')) return { data: { viewer: { role: 'READER', authRequired: false, keyPrefix: null } } };
+    if (request.body.query.includes('viewer'))
+      return { data: { viewer: { role: 'READER', authRequired: false, keyPrefix: null } } };
     if (request.body.query.includes('latentMap')) return { data: { latentMap: maps[current] } };
     return { errors: [{ message: 'not in this benchmark', extensions: { code: 'BAD_USER_INPUT' } }] };
   });
   await fastify.listen({ port: Number(args.port), host: '127.0.0.1' });
   const url = `http://127.0.0.1:${args.port}/dashboard/#/latent`;
-  const executablePath = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+  const executablePath =
+    process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
   if (!executablePath) throw new Error('no Chromium: apt-get install -y chromium, or set CHROMIUM_PATH');
-  const browser = await chromium.launch({ executablePath, headless: true, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+  const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
+  });
   try {
     const firstRender = async (which: string): Promise<number> => {
       current = which;
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       const page = await context.newPage();
       await page.goto(url);
-      const ms = await page.waitForFunction(() => (globalThis as unknown as { __latentFirstDraw?: number }).__latentFirstDraw, undefined, { timeout: 60_000 });
+      const ms = await page.waitForFunction(
+        () => (globalThis as unknown as { __latentFirstDraw?: number }).__latentFirstDraw,
+        undefined,
+        { timeout: 60_000 },
+      );
       const value = (await ms.jsonValue()) as number;
       await context.close();
       return value;
@@ -121,9 +145,15 @@ async function main(): Promise<void> {
       ref.push(await firstRender('one'));
       big.push(await firstRender('big'));
     }
-    console.log(`first render of the latent map, ${POINTS.toLocaleString('en-US')} points: median ${median(big).toFixed(0)} ms (runs: ${big.map((v) => v.toFixed(0)).join(', ')})`);
-    console.log(`reference, the same page with 1 point: median ${median(ref).toFixed(0)} ms (runs: ${ref.map((v) => v.toFixed(0)).join(', ')})`);
-    console.log(`ratio ${(median(big) / median(ref)).toFixed(2)}; the 20,000 points add ${(median(big) - median(ref)).toFixed(0)} ms`);
+    console.log(
+      `first render of the latent map, ${POINTS.toLocaleString('en-US')} points: median ${median(big).toFixed(0)} ms (runs: ${big.map((v) => v.toFixed(0)).join(', ')})`,
+    );
+    console.log(
+      `reference, the same page with 1 point: median ${median(ref).toFixed(0)} ms (runs: ${ref.map((v) => v.toFixed(0)).join(', ')})`,
+    );
+    console.log(
+      `ratio ${(median(big) / median(ref)).toFixed(2)}; the 20,000 points add ${(median(big) - median(ref)).toFixed(0)} ms`,
+    );
 
     // Zooming: 40 wheel steps, the draw time of each frame.
     current = 'big';
@@ -139,7 +169,9 @@ async function main(): Promise<void> {
       await page.waitForTimeout(30);
       frames.push(Number(await page.locator('[data-testid="scatter"]').getAttribute('data-draw-ms')));
     }
-    console.log(`redraw while zooming (${POINTS.toLocaleString('en-US')} points): median ${median(frames).toFixed(1)} ms, max ${Math.max(...frames).toFixed(1)} ms per frame`);
+    console.log(
+      `redraw while zooming (${POINTS.toLocaleString('en-US')} points): median ${median(frames).toFixed(1)} ms, max ${Math.max(...frames).toFixed(1)} ms per frame`,
+    );
     await context.close();
   } finally {
     await browser.close();

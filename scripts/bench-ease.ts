@@ -14,7 +14,16 @@ import { Random } from '../src/core/data/random.js';
 import { readSplitFiles } from '../src/core/data/split-files.js';
 import { initBackend } from '../src/core/engine/backend.js';
 import { evaluateRanking } from '../src/core/eval/metrics.js';
-import { Ease, EaseFitCancelled, easeMemoryBytes, easeWeightsFloat64, invertSpdInPlace, maxEaseItems, type EaseMethod, type EasePhase } from '../src/core/models/ease.js';
+import {
+  Ease,
+  EaseFitCancelled,
+  easeMemoryBytes,
+  easeWeightsFloat64,
+  invertSpdInPlace,
+  maxEaseItems,
+  type EaseMethod,
+  type EasePhase,
+} from '../src/core/models/ease.js';
 import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run bench:ease -- [options]
@@ -128,7 +137,11 @@ function rankingMismatches(w: Float32Array, ref: Float64Array, n: number, foldIn
 }
 
 const gb = (bytes: number) => (bytes / 2 ** 30).toFixed(2);
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 
 interface Timed {
@@ -142,7 +155,13 @@ interface Timed {
   threads: number;
 }
 
-async function timedFit(tf: Awaited<ReturnType<typeof initBackend>>['tf'], train: CsrMatrix, lambda: number, threads: number, method: 'auto' | EaseMethod): Promise<Timed> {
+async function timedFit(
+  tf: Awaited<ReturnType<typeof initBackend>>['tf'],
+  train: CsrMatrix,
+  lambda: number,
+  threads: number,
+  method: 'auto' | EaseMethod,
+): Promise<Timed> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const marks: Array<[EasePhase, number]> = [];
@@ -166,8 +185,19 @@ async function timedFit(tf: Awaited<ReturnType<typeof initBackend>>['tf'], train
   const end = performance.now();
   const cpu = process.cpuUsage(cpu0);
   const phases: Record<EasePhase, number> = { gram: 0, inverse: 0, weights: 0 };
-  marks.forEach(([phase, at], i) => (phases[phase] += ((i + 1 < marks.length ? marks[i + 1][1] : end) - (i === 0 ? t0 : at)) / 1000));
-  return { ease, seconds: (end - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, phases, maxGap: maxGap / 1000, method: planned, threads };
+  marks.forEach(
+    ([phase, at], i) =>
+      (phases[phase] += ((i + 1 < marks.length ? marks[i + 1][1] : end) - (i === 0 ? t0 : at)) / 1000),
+  );
+  return {
+    ease,
+    seconds: (end - t0) / 1000,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    phases,
+    maxGap: maxGap / 1000,
+    method: planned,
+    threads,
+  };
 }
 
 function report(label: string, r: Timed): void {
@@ -191,7 +221,12 @@ function scoreWith(w: Float64Array, n: number, h: CsrMatrix): Float32Array {
 }
 
 /** Relative Frobenius error of `w` against `ref`, and the share of users whose top-20 agree. */
-function compare(w: Float32Array, ref: Float64Array, n: number, users: CsrMatrix): { relError: number; sameTop: number } {
+function compare(
+  w: Float32Array,
+  ref: Float64Array,
+  n: number,
+  users: CsrMatrix,
+): { relError: number; sameTop: number } {
   let num = 0;
   let den = 0;
   for (let i = 0; i < ref.length; i++) {
@@ -210,7 +245,11 @@ function compare(w: Float32Array, ref: Float64Array, n: number, users: CsrMatrix
         b[j] += ref[o + j];
       }
     }
-    const top = (s: Float64Array) => Array.from(s.keys()).sort((x, y) => s[y] - s[x]).slice(0, 20).join(',');
+    const top = (s: Float64Array) =>
+      Array.from(s.keys())
+        .sort((x, y) => s[y] - s[x])
+        .slice(0, 20)
+        .join(',');
     if (top(a) === top(b)) same++;
   }
   return { relError: Math.sqrt(num / den), sameTop: same / rows };
@@ -241,29 +280,40 @@ async function main(): Promise<void> {
   const threadList = a.threads.split(',').map(Number);
   const methods = a.method.split(',') as Array<'auto' | EaseMethod>;
   const { tf, name } = await initBackend({ prefer: a.backend as 'auto' });
-  console.log(`backend ${name}; ${os.cpus().length} CPUs (${os.cpus()[0]?.model}); load average ${load()}; node ${process.version}`);
+  console.log(
+    `backend ${name}; ${os.cpus().length} CPUs (${os.cpus()[0]?.model}); load average ${load()}; node ${process.version}`,
+  );
 
   console.log('\nmemory of the dense fit (easeMemoryBytes, 1 thread; primal, or the worst case over users):');
   for (const n of [5000, 10000, 20000, 50000]) {
-    console.log(`  ${String(n).padStart(6)} items: ${gb(easeMemoryBytes(n, { method: 'primal' }))} GiB primal, ${gb(easeMemoryBytes(n))} GiB worst case`);
+    console.log(
+      `  ${String(n).padStart(6)} items: ${gb(easeMemoryBytes(n, { method: 'primal' }))} GiB primal, ${gb(easeMemoryBytes(n))} GiB worst case`,
+    );
   }
-  for (const budget of [1, 2, 4, 8]) console.log(`  largest catalog in ${budget} GiB: ${maxEaseItems(budget * 2 ** 30)} items`);
+  for (const budget of [1, 2, 4, 8])
+    console.log(`  largest catalog in ${budget} GiB: ${maxEaseItems(budget * 2 ** 30)} items`);
 
   let train: CsrMatrix;
   let split: Awaited<ReturnType<typeof readSplitFiles>> | undefined;
   if (a.split) {
     split = await readSplitFiles(a.split);
     train = split.train;
-    console.log(`\nsplit ${a.split}: ${train.numRows} training users, ${train.numCols} items, ${train.indptr[train.numRows]} interactions; λ = ${lambda}`);
+    console.log(
+      `\nsplit ${a.split}: ${train.numRows} training users, ${train.numCols} items, ${train.indptr[train.numRows]} interactions; λ = ${lambda}`,
+    );
   } else {
     train = generate(Number(a.users), Number(a.items), Number(a['per-user']), Number(a.seed));
-    console.log(`\ngenerated: ${train.numRows} users, ${train.numCols} items, ${train.indptr[train.numRows]} interactions (power-law popularity, seed ${a.seed}); λ = ${lambda}`);
+    console.log(
+      `\ngenerated: ${train.numRows} users, ${train.numCols} items, ${train.indptr[train.numRows]} interactions (power-law popularity, seed ${a.seed}); λ = ${lambda}`,
+    );
   }
   let ref: Float64Array | undefined;
   if (split && train.numRows <= 5000) {
     const t0 = performance.now();
     ref = float64Woodbury(train, lambda);
-    const m = evaluateRanking((h) => scoreWith(ref!, train.numCols, h), split.test.foldIn, split.test.heldOut, { ks: [20, 50, 100] });
+    const m = evaluateRanking((h) => scoreWith(ref!, train.numCols, h), split.test.foldIn, split.test.heldOut, {
+      ks: [20, 50, 100],
+    });
     console.log(
       `float64 reference (Woodbury, sparse, ${((performance.now() - t0) / 1000).toFixed(1)} s): test NDCG@100 ${m['ndcg@100'].toFixed(5)}, ` +
         `Recall@20 ${m['recall@20'].toFixed(5)}, Recall@50 ${m['recall@50'].toFixed(5)}`,
@@ -275,11 +325,15 @@ async function main(): Promise<void> {
       report(`EASE fitAsync`, r);
       if (split) {
         const m = evaluateRanking((h) => r.ease.score(h), split.test.foldIn, split.test.heldOut, { ks: [20, 50, 100] });
-        console.log(`  test NDCG@100 ${m['ndcg@100'].toFixed(5)}, Recall@20 ${m['recall@20'].toFixed(5)}, Recall@50 ${m['recall@50'].toFixed(5)} (${m.users} users)`);
+        console.log(
+          `  test NDCG@100 ${m['ndcg@100'].toFixed(5)}, Recall@20 ${m['recall@20'].toFixed(5)}, Recall@50 ${m['recall@50'].toFixed(5)} (${m.users} users)`,
+        );
         if (ref) {
           const c = compare(r.ease.weights, ref, train.numCols, split.test.foldIn);
           const bad = rankingMismatches(r.ease.weights, ref, train.numCols, split.test.foldIn, 100);
-          console.log(`  against float64: B relative error ${c.relError.toExponential(2)}; top-100 of the ${split.test.foldIn.numRows} test users identical (up to exact ties) for all but ${bad}`);
+          console.log(
+            `  against float64: B relative error ${c.relError.toExponential(2)}; top-100 of the ${split.test.foldIn.numRows} test users identical (up to exact ties) for all but ${bad}`,
+          );
         }
       }
     }
@@ -287,7 +341,12 @@ async function main(): Promise<void> {
 
   const gjItems = Number(a['gj-items']);
   if (gjItems > 0) {
-    const small = generate(Math.round((Number(a.users) * gjItems) / Number(a.items)), gjItems, Number(a['per-user']), Number(a.seed) + 1);
+    const small = generate(
+      Math.round((Number(a.users) * gjItems) / Number(a.items)),
+      gjItems,
+      Number(a['per-user']),
+      Number(a.seed) + 1,
+    );
     console.log(`\nold Gauss-Jordan comparison on generated ${small.numRows} users × ${gjItems} items:`);
     const t0 = performance.now();
     const ref = oldGaussJordan(small, lambda);
@@ -302,7 +361,9 @@ async function main(): Promise<void> {
       );
     }
     const n = Number(a.items);
-    console.log(`  old Gauss-Jordan projected to ${n} items (×(${n}/${gjItems})³): ${((gjSeconds * (n / gjItems) ** 3) / 60).toFixed(1)} min`);
+    console.log(
+      `  old Gauss-Jordan projected to ${n} items (×(${n}/${gjItems})³): ${((gjSeconds * (n / gjItems) ** 3) / 60).toFixed(1)} min`,
+    );
   }
 
   const cancelAfter = Number(a['cancel-after']);
@@ -311,11 +372,18 @@ async function main(): Promise<void> {
     const started = performance.now();
     const timer = setTimeout(() => (stopAt = performance.now()), cancelAfter * 1000);
     try {
-      await Ease.fitAsync(tf, train, { lambda, threads: threadList[threadList.length - 1], method: 'primal', shouldStop: () => performance.now() >= stopAt });
+      await Ease.fitAsync(tf, train, {
+        lambda,
+        threads: threadList[threadList.length - 1],
+        method: 'primal',
+        shouldStop: () => performance.now() >= stopAt,
+      });
       console.log(`\ncancellation: the fit finished before ${cancelAfter} s`);
     } catch (error) {
       if (!(error instanceof EaseFitCancelled)) throw error;
-      console.log(`\ncancellation: stop requested at ${((stopAt - started) / 1000).toFixed(2)} s, fit rejected ${((performance.now() - stopAt) / 1000).toFixed(3)} s later; tensors left: ${tf.memory().numTensors}`);
+      console.log(
+        `\ncancellation: stop requested at ${((stopAt - started) / 1000).toFixed(2)} s, fit rejected ${((performance.now() - stopAt) / 1000).toFixed(3)} s later; tensors left: ${tf.memory().numTensors}`,
+      );
     } finally {
       clearTimeout(timer);
     }

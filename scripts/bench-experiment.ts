@@ -38,7 +38,9 @@ const { values, positionals } = parseArgs({
 });
 const dir = positionals[0];
 if (!dir) {
-  console.error('usage: npm run bench:experiment -- <split dir> [--requests N] [--check-every N] [--click-prob p] [--seed s] [--weak-epochs N]');
+  console.error(
+    'usage: npm run bench:experiment -- <split dir> [--requests N] [--check-every N] [--click-prob p] [--seed s] [--weak-epochs N]',
+  );
   process.exit(2);
 }
 const adminUrl = process.env.DATABASE_URL;
@@ -68,7 +70,10 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
-async function load(url: string, split: Awaited<ReturnType<typeof readSplitFiles>>): Promise<{ testUsers: string[]; heldOut: Map<string, Set<string>> }> {
+async function load(
+  url: string,
+  split: Awaited<ReturnType<typeof readSplitFiles>>,
+): Promise<{ testUsers: string[]; heldOut: Map<string, Set<string>> }> {
   const db = new pg.Client({ connectionString: url });
   await db.connect();
   try {
@@ -93,7 +98,9 @@ async function load(url: string, split: Awaited<ReturnType<typeof readSplitFiles
         [pairs.u.slice(s, s + CHUNK), pairs.i.slice(s, s + CHUNK)],
       );
     }
-    console.log(`loaded ${pairs.u.length} interactions of ${split.trainUserIds.length + t.userIds.length} users, ${split.numItems} items`);
+    console.log(
+      `loaded ${pairs.u.length} interactions of ${split.trainUserIds.length + t.userIds.length} users, ${split.numItems} items`,
+    );
     const heldOut = new Map<string, Set<string>>();
     for (let r = 0; r < t.userIds.length; r++) {
       const set = new Set<string>();
@@ -118,12 +125,23 @@ async function main(): Promise<void> {
     const { tf } = await initBackend();
     const prisma = createPrismaClient(url, 2);
     const strong = (await trainVersion(tf, url, prisma, { kind: 'ease', lambda: 500, seed: 1 })).version;
-    const weak = (await trainVersion(tf, url, prisma, { kind: 'dae', epochs: Number(values['weak-epochs']), seed: 1 })).version;
+    const weak = (await trainVersion(tf, url, prisma, { kind: 'dae', epochs: Number(values['weak-epochs']), seed: 1 }))
+      .version;
     await prisma.$disconnect();
     const ndcg = (v: { metrics: Record<string, Record<string, number>> }) => v.metrics.validation?.['ndcg@100'];
-    console.log(`offline: strong version ${strong.id} (EASE) ndcg@100 ${ndcg(strong)?.toFixed(4)}, weak version ${weak.id} (DAE, ${values['weak-epochs']} epochs) ${ndcg(weak)?.toFixed(4)}`);
+    console.log(
+      `offline: strong version ${strong.id} (EASE) ndcg@100 ${ndcg(strong)?.toFixed(4)}, weak version ${weak.id} (DAE, ${values['weak-epochs']} epochs) ${ndcg(weak)?.toFixed(4)}`,
+    );
 
-    const env = { ...loadEnv({ LOG_LEVEL: 'warn', RECODER_TRAINING_WORKER: 'off', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0', GRAPHIQL: 'false' }) };
+    const env = {
+      ...loadEnv({
+        LOG_LEVEL: 'warn',
+        RECODER_TRAINING_WORKER: 'off',
+        RECODER_AUTH: 'off',
+        RECODER_RATE_LIMIT_PER_MINUTE: '0',
+        GRAPHIQL: 'false',
+      }),
+    };
     app = await createApp(env, url);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
@@ -135,12 +153,15 @@ async function main(): Promise<void> {
       return body.data;
     };
     await gql(`mutation($id: Int!) { activateModelVersion(id: $id) { id } }`, { id: weak.id });
-    const started = await gql(`mutation($arms: [ExperimentArmInput!]!) { startExperiment(arms: $arms, name: "bench") { id } }`, {
-      arms: [
-        { versionId: weak.id, weight: 1 },
-        { versionId: strong.id, weight: 1 },
-      ],
-    });
+    const started = await gql(
+      `mutation($arms: [ExperimentArmInput!]!) { startExperiment(arms: $arms, name: "bench") { id } }`,
+      {
+        arms: [
+          { versionId: weak.id, weight: 1 },
+          { versionId: strong.id, weight: 1 },
+        ],
+      },
+    );
     const experimentId = started.startExperiment.id as number;
     const experiments = app.get(ExperimentsService);
 
@@ -151,7 +172,12 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     for (let r = 1; r <= requests; r++) {
       const userId = testUsers[rng.int(testUsers.length)];
-      const rec = (await gql(`query($u: ID!) { recommendations(userId: $u, limit: 10) { recommendationId items { item { id } } } }`, { u: userId })).recommendations;
+      const rec = (
+        await gql(
+          `query($u: ID!) { recommendations(userId: $u, limit: 10) { recommendationId items { item { id } } } }`,
+          { u: userId },
+        )
+      ).recommendations;
       const truth = heldOut.get(userId)!;
       const hit = (rec.items as { item: { id: string } }[]).find((x) => truth.has(x.item.id));
       if (hit && rng.uniform() < clickProb) {
@@ -165,17 +191,26 @@ async function main(): Promise<void> {
         const d = last!.arms[1].ctrDifference!;
         if (d.significant) significantSince ??= r;
         else significantSince = null;
-        const arm = (a: ArmReport) => `v${a.versionId} ${(a.metrics.ctr.rate * 100).toFixed(2)} % [${(a.metrics.ctr.low * 100).toFixed(2)}, ${(a.metrics.ctr.high * 100).toFixed(2)}] of ${a.metrics.impressions}`;
-        console.log(`${r} requests: CTR@10 ${arm(last!.arms[0])} | ${arm(last!.arms[1])} | diff ${(d.estimate * 100).toFixed(2)} pp [${(d.low * 100).toFixed(2)}, ${(d.high * 100).toFixed(2)}] p=${d.pValue.toExponential(2)}${d.significant ? ' significant' : ''}`);
+        const arm = (a: ArmReport) =>
+          `v${a.versionId} ${(a.metrics.ctr.rate * 100).toFixed(2)} % [${(a.metrics.ctr.low * 100).toFixed(2)}, ${(a.metrics.ctr.high * 100).toFixed(2)}] of ${a.metrics.impressions}`;
+        console.log(
+          `${r} requests: CTR@10 ${arm(last!.arms[0])} | ${arm(last!.arms[1])} | diff ${(d.estimate * 100).toFixed(2)} pp [${(d.low * 100).toFixed(2)}, ${(d.high * 100).toFixed(2)}] p=${d.pValue.toExponential(2)}${d.significant ? ' significant' : ''}`,
+        );
       }
     }
     const seconds = (performance.now() - t0) / 1000;
     const d = last!.arms[1].ctrDifference!;
     const winner = d.significant ? (d.estimate > 0 ? strong.id : weak.id) : null;
-    console.log(`\n${requests} requests in ${seconds.toFixed(1)} s (load ${(await import('node:os')).loadavg()[0].toFixed(1)})`);
-    console.log(`significant (and stayed so) from request ${significantSince ?? '— (not reached)'}; checked every ${checkEvery}`);
     console.log(
-      winner === null ? 'no significant difference: no winner' : `winner: version ${winner} (${winner === strong.id ? 'the better offline version — as expected' : 'the WEAKER offline version — unexpected'})`,
+      `\n${requests} requests in ${seconds.toFixed(1)} s (load ${(await import('node:os')).loadavg()[0].toFixed(1)})`,
+    );
+    console.log(
+      `significant (and stayed so) from request ${significantSince ?? '— (not reached)'}; checked every ${checkEvery}`,
+    );
+    console.log(
+      winner === null
+        ? 'no significant difference: no winner'
+        : `winner: version ${winner} (${winner === strong.id ? 'the better offline version — as expected' : 'the WEAKER offline version — unexpected'})`,
     );
     if (winner !== strong.id) process.exitCode = 1;
   } finally {

@@ -67,14 +67,22 @@ async function main(): Promise<void> {
 
   const projectRoot = PROJECT_ROOT;
   const dataPath = resolve(positionals[0] ?? join(projectRoot, 'data', 'ml-1m'));
-  if (!existsSync(dataPath)) throw new Error(`${dataPath} does not exist: give the ML-1M folder, or fetch it with \`npm run data -- fetch ml-1m\``);
-  const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://root@127.0.0.1:5432/postgres';
+  if (!existsSync(dataPath))
+    throw new Error(
+      `${dataPath} does not exist: give the ML-1M folder, or fetch it with \`npm run data -- fetch ml-1m\``,
+    );
+  const adminUrl =
+    process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://root@127.0.0.1:5432/postgres';
   const recoderUrl = withDatabase(adminUrl, RECODER_DB);
   const refUrl = withDatabase(adminUrl, REF_DB);
   const plan = await planImport(dataPath, FORMAT);
   const columns = interactionCopyColumns(plan.hasTime);
   const work = mkdtempSync(join(tmpdir(), 'recoder-bench-import-'));
-  const files = { rows: join(work, 'interactions.tsv'), users: join(work, 'users.tsv'), items: join(work, 'items.tsv') };
+  const files = {
+    rows: join(work, 'interactions.tsv'),
+    users: join(work, 'users.tsv'),
+    items: join(work, 'items.tsv'),
+  };
 
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -105,7 +113,9 @@ async function main(): Promise<void> {
       await copyToFile(c, 'COPY users (id, external_id) TO STDOUT', files.users);
       await copyToFile(c, 'COPY items (id, external_id, title, categories) TO STDOUT', files.items);
     });
-    console.error(`  ${warm.rows} rows (${warm.strategy}, ${warm.seconds.toFixed(1)} s); reference rows in ${files.rows}`);
+    console.error(
+      `  ${warm.rows} rows (${warm.strategy}, ${warm.seconds.toFixed(1)} s); reference rows in ${files.rows}`,
+    );
 
     const results: RunResult[] = [];
     for (let run = 1; run <= runs; run++) {
@@ -114,7 +124,8 @@ async function main(): Promise<void> {
       let ref: { seconds: number; rows: number } | undefined;
       let rec: { first: ImportResult; again: ImportResult } | undefined;
       for (const side of refFirst ? ['ref', 'recoder'] : ['recoder', 'ref']) {
-        if (side === 'ref') ref = await runReference(refUrl, recreate, checkpoint, withClient, projectRoot, columns, files);
+        if (side === 'ref')
+          ref = await runReference(refUrl, recreate, checkpoint, withClient, projectRoot, columns, files);
         else rec = await runRecoder(recoderUrl, recreate, checkpoint, withClient, projectRoot, dataPath, bulkLoad);
       }
       const result = { refSeconds: ref!.seconds, refRows: ref!.rows, recoder: rec!.first, rerun: rec!.again };
@@ -123,7 +134,8 @@ async function main(): Promise<void> {
         `run ${run}: psql \\copy ${result.refSeconds.toFixed(2)} s | Recoder ${result.recoder.seconds.toFixed(2)} s (${result.recoder.strategy}) | ` +
           `re-run ${result.rerun.seconds.toFixed(2)} s, ${result.rerun.inserted} inserted`,
       );
-      if (result.refRows !== result.recoder.rows) throw new Error(`row counts differ: psql ${result.refRows}, Recoder ${result.recoder.rows}`);
+      if (result.refRows !== result.recoder.rows)
+        throw new Error(`row counts differ: psql ${result.refRows}, Recoder ${result.recoder.rows}`);
       if (result.rerun.inserted !== 0) throw new Error(`re-run inserted ${result.rerun.inserted} rows`);
     }
     printReport(results, { dataPath: plan.file, version, bulkLoad, runs });
@@ -163,10 +175,21 @@ async function runReference(
   });
   await checkpoint();
   const started = performance.now();
-  const out = await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', `\\copy ref_interactions(${columns.join(', ')}) from '${files.rows}'`]);
+  const out = await run('psql', [
+    '-X',
+    '-q',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-d',
+    url,
+    '-c',
+    `\\copy ref_interactions(${columns.join(', ')}) from '${files.rows}'`,
+  ]);
   const seconds = (performance.now() - started) / 1000;
   if (out.code !== 0) throw new Error(`psql failed (${out.code}): ${out.stderr}`);
-  const rows = await withClient(url, async (c) => Number((await c.query('SELECT count(*) AS n FROM ref_interactions')).rows[0].n));
+  const rows = await withClient(url, async (c) =>
+    Number((await c.query('SELECT count(*) AS n FROM ref_interactions')).rows[0].n),
+  );
   return { seconds, rows };
 }
 
@@ -185,7 +208,10 @@ async function runRecoder(
   const first = await importInteractions(url, { path: dataPath, format: FORMAT, bulkLoad });
   await checkpoint();
   const again = await importInteractions(url, { path: dataPath, format: FORMAT, bulkLoad });
-  const stored = await withClient(url, async (c) => (await c.query('SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM interactions')).rows[0]);
+  const stored = await withClient(
+    url,
+    async (c) => (await c.query('SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM interactions')).rows[0],
+  );
   if (Number(stored.n) !== first.rows || Number(stored.d) !== first.rows) {
     throw new Error(`expected ${first.rows} distinct interactions, found ${stored.n} (${stored.d} distinct event ids)`);
   }

@@ -25,7 +25,12 @@ export const BENCH_SERVER_ENV: Record<string, string> = {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- GraphQL answers of several shapes
 export type GraphqlAnswer = { data?: any; errors?: unknown };
 
-export async function postGraphql(port: number, query: string, variables: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<GraphqlAnswer> {
+export async function postGraphql(
+  port: number,
+  query: string,
+  variables: Record<string, unknown> = {},
+  timeoutMs = 30_000,
+): Promise<GraphqlAnswer> {
   const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -101,10 +106,16 @@ export async function cannon(
       {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        setupRequest: (req) => ({ ...req, body: JSON.stringify({ query, variables: { [variable]: ids[rng.int(ids.length)] } }) }),
+        setupRequest: (req) => ({
+          ...req,
+          body: JSON.stringify({ query, variables: { [variable]: ids[rng.int(ids.length)] } }),
+        }),
         onResponse: (status, body) => {
           if (status !== 200) return void failed++;
-          const json = JSON.parse(body) as { errors?: unknown; data?: Record<string, { items?: unknown[] } | unknown[] | null> };
+          const json = JSON.parse(body) as {
+            errors?: unknown;
+            data?: Record<string, { items?: unknown[] } | unknown[] | null>;
+          };
           const data = json.data && Object.values(json.data)[0];
           const items = Array.isArray(data) ? data : data?.items;
           if (json.errors || !Array.isArray(items) || items.length !== expectItems) failed++;
@@ -130,7 +141,10 @@ export async function cannon(
  * build parameters of INDEX_DEFAULTS) against exact search, for the histories' queries with each
  * history's items excluded; with the build time and the mean milliseconds per query of both.
  */
-export async function hnswRecall(ae: Autoencoder, histories: CsrMatrix): Promise<{ recall: number; buildSeconds: number; hnswMs: number; exactMs: number }> {
+export async function hnswRecall(
+  ae: Autoencoder,
+  histories: CsrMatrix,
+): Promise<{ recall: number; buildSeconds: number; hnswMs: number; exactMs: number }> {
   const D = ae.itemVectorDim;
   const vectors = ae.itemVectors();
   const t1 = performance.now();
@@ -154,5 +168,10 @@ export async function hnswRecall(ae: Autoencoder, histories: CsrMatrix): Promise
   }
   hnsw.dispose();
   exact.dispose();
-  return { recall: recallAtK(approx, truth), buildSeconds, hnswMs: tH / histories.numRows, exactMs: tE / histories.numRows };
+  return {
+    recall: recallAtK(approx, truth),
+    buildSeconds,
+    hnswMs: tH / histories.numRows,
+    exactMs: tE / histories.numRows,
+  };
 }

@@ -50,7 +50,10 @@ async function main(): Promise<void> {
   url.pathname = `/${name}`;
   try {
     await applyMigrations(url.toString());
-    const app = await createApp({ ...env, logLevel: 'error', graphiql: false, auth: 'off', rateLimitPerMinute: 0 }, url.toString());
+    const app = await createApp(
+      { ...env, logLevel: 'error', graphiql: false, auth: 'off', rateLimitPerMinute: 0 },
+      url.toString(),
+    );
     await app.listen(0, '127.0.0.1');
     const address = app.getHttpServer().address() as { port: number };
     const endpoint = `http://127.0.0.1:${address.port}/graphql`;
@@ -65,7 +68,10 @@ async function main(): Promise<void> {
       return body;
     };
     for (let i = 0; i < nItems; i += 5000) {
-      const items = Array.from({ length: Math.min(5000, nItems - i) }, (_, j) => ({ id: `item-${i + j}`, title: `Item ${i + j}` }));
+      const items = Array.from({ length: Math.min(5000, nItems - i) }, (_, j) => ({
+        id: `item-${i + j}`,
+        title: `Item ${i + j}`,
+      }));
       await post(`mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items });
     }
     let seq = 0;

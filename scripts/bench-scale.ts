@@ -41,7 +41,10 @@ const HELP = `Usage: npm run bench:scale -- [--sizes small,medium,large] [--seco
 
 Needs DATABASE_URL pointing at a PostgreSQL server: each size gets a scratch database
 (<database>_scale_<size>), dropped at the end unless --keep. Sizes (tiny only when asked): ${Object.entries(SIZES)
-  .map(([k, s]) => `${k} ${s.items.toLocaleString('en-US')} items / ${s.users.toLocaleString('en-US')} users / ${s.interactions.toLocaleString('en-US')} interactions`)
+  .map(
+    ([k, s]) =>
+      `${k} ${s.items.toLocaleString('en-US')} items / ${s.users.toLocaleString('en-US')} users / ${s.interactions.toLocaleString('en-US')} interactions`,
+  )
   .join('; ')}.
 The largest may take an hour or more on 2 cores.`;
 
@@ -57,7 +60,10 @@ interface Measured {
 function run(script: string, args: string[], env: Record<string, string>, timeoutSeconds: number): Promise<Measured> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'scripts', script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'scripts', script), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     let peakMb = 0;
     let timedOut = false;
@@ -157,7 +163,10 @@ async function main(): Promise<void> {
       console.error(`   dae ${epochSeconds(dae)}`);
       const vae = await run('train.js', ['--model', 'vae', '--epochs', '1', '--activate'], env, trainTimeout);
       console.error(`   vae ${epochSeconds(vae)}`);
-      const ease = size.items <= DEFAULT_MAX_EASE_ITEMS ? `yes (≤ ${DEFAULT_MAX_EASE_ITEMS.toLocaleString('en-US')} items)` : `skipped (> ${DEFAULT_MAX_EASE_ITEMS.toLocaleString('en-US')} items)`;
+      const ease =
+        size.items <= DEFAULT_MAX_EASE_ITEMS
+          ? `yes (≤ ${DEFAULT_MAX_EASE_ITEMS.toLocaleString('en-US')} items)`
+          : `skipped (> ${DEFAULT_MAX_EASE_ITEMS.toLocaleString('en-US')} items)`;
       let activation = 'no VAE version';
       let apiRss = '';
       let recs = '';
@@ -168,21 +177,44 @@ async function main(): Promise<void> {
       if (activeId !== null) {
         const t0 = performance.now();
         const api = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
-          env: { ...process.env, ...BENCH_SERVER_ENV, DATABASE_URL: dbUrl, PORT: String(port), RECODER_TRAINING_WORKER: 'off' },
+          env: {
+            ...process.env,
+            ...BENCH_SERVER_ENV,
+            DATABASE_URL: dbUrl,
+            PORT: String(port),
+            RECODER_TRAINING_WORKER: 'off',
+          },
           stdio: ['ignore', 'ignore', 'inherit'],
         });
         try {
-          await waitUntil('the API', async () => (await postGraphql(port, '{ servingStatus { modelVersion { id } } }').catch(() => ({ data: null }))).data?.servingStatus?.modelVersion?.id === activeId, 1_800_000, { intervalMs: 100 });
+          await waitUntil(
+            'the API',
+            async () =>
+              (await postGraphql(port, '{ servingStatus { modelVersion { id } } }').catch(() => ({ data: null }))).data
+                ?.servingStatus?.modelVersion?.id === activeId,
+            1_800_000,
+            { intervalMs: 100 },
+          );
           const first = (performance.now() - t0) / 1000;
-          await waitUntil('the background work', async () => (await postGraphql(port, '{ servingStatus { warm } }')).data?.servingStatus?.warm === true, 3_600_000, { intervalMs: 250 });
+          await waitUntil(
+            'the background work',
+            async () => (await postGraphql(port, '{ servingStatus { warm } }')).data?.servingStatus?.warm === true,
+            3_600_000,
+            { intervalMs: 250 },
+          );
           const warm = (performance.now() - t0) / 1000;
           activation = `${first.toFixed(1)} s / ${warm.toFixed(1)} s`;
           apiRss = `${rssMb(api.pid!).rss.toFixed(0)} MB`;
           const client = new pg.Client({ connectionString: dbUrl });
           await client.connect();
-          const users = (await client.query<{ id: string }>('SELECT external_id AS id FROM users ORDER BY random() LIMIT 5000')).rows.map((r) => r.id);
-          const items = (await client.query<{ id: string }>('SELECT external_id AS id FROM items ORDER BY random() LIMIT 5000')).rows.map((r) => r.id);
-          const RECS = 'query($u: ID!) { recommendations(userId: $u, limit: 20) { items { score item { id title } } } }';
+          const users = (
+            await client.query<{ id: string }>('SELECT external_id AS id FROM users ORDER BY random() LIMIT 5000')
+          ).rows.map((r) => r.id);
+          const items = (
+            await client.query<{ id: string }>('SELECT external_id AS id FROM items ORDER BY random() LIMIT 5000')
+          ).rows.map((r) => r.id);
+          const RECS =
+            'query($u: ID!) { recommendations(userId: $u, limit: 20) { items { score item { id title } } } }';
           const SIMILAR = 'query($i: ID!) { similarItems(itemId: $i, limit: 20) { score item { id title } } }';
           await cannon(port, RECS, 'u', users, 3, 20, 20);
           const r = await cannon(port, RECS, 'u', users, seconds, 20, 20);
@@ -197,7 +229,10 @@ async function main(): Promise<void> {
           const artifact = (await loadModelVersion(client, activeId))!;
           await client.end();
           const colOf = new Map<number, number>();
-          const ids = (await prisma.item.findMany({ select: { id: true, externalId: true } })) as { id: number; externalId: string }[];
+          const ids = (await prisma.item.findMany({ select: { id: true, externalId: true } })) as {
+            id: number;
+            externalId: string;
+          }[];
           const external = new Map(artifact.itemIds.map((e, c) => [e, c]));
           for (const it of ids) if (external.has(it.externalId)) colOf.set(it.id, external.get(it.externalId)!);
           const rowOf = new Map<string, number>();
@@ -223,14 +258,21 @@ async function main(): Promise<void> {
       }
       await prisma.$disconnect();
       const cell = (m: Measured) => `${epochSeconds(m)} (${m.peakMb.toFixed(0)} MB)`;
-      rows.push(`| ${size.items.toLocaleString('en-US')} items / ${size.users.toLocaleString('en-US')} users / ${size.interactions.toLocaleString('en-US')} | ${importCell} | ${cell(dae)} | ${cell(vae)} | ${ease} | ${activation} | ${apiRss} | ${recs} | ${similar} | ${recall} |`);
+      rows.push(
+        `| ${size.items.toLocaleString('en-US')} items / ${size.users.toLocaleString('en-US')} users / ${size.interactions.toLocaleString('en-US')} | ${importCell} | ${cell(dae)} | ${cell(vae)} | ${ease} | ${activation} | ${apiRss} | ${recs} | ${similar} | ${recall} |`,
+      );
       print();
     } finally {
       rmSync(dir, { recursive: true, force: true });
       if (!values.keep) await recreateDatabase(base, dbName, true);
     }
   }
-  console.log(`\n${os.cpus().length} cores, load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `\n${os.cpus().length} cores, load average at the end ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -54,12 +54,13 @@ Needs DATABASE_URL pointing at a database with interactions and an active model 
 (e.g. ML-1M imported and a Mult-VAE trained with --activate). Starts the API (port 4100, or --port) and a
 minimal same-stack server (the next port), runs autocannon against both, and prints the table.`;
 
-const RECS = 'query($u: ID!) { recommendations(userId: $u, limit: 20) { source modelVersionId items { score item { id title } } } }';
-const RECS_HISTORY = 'query($h: [ID!]!) { recommendationsForHistory(itemIds: $h, limit: 20) { source modelVersionId items { score item { id title } } } }';
+const RECS =
+  'query($u: ID!) { recommendations(userId: $u, limit: 20) { source modelVersionId items { score item { id title } } } }';
+const RECS_HISTORY =
+  'query($h: [ID!]!) { recommendationsForHistory(itemIds: $h, limit: 20) { source modelVersionId items { score item { id title } } } }';
 /** Items per anonymous history in the recommendationsForHistory runs. */
 const HISTORY_ITEMS = 50;
 const SIMILAR = 'query($i: ID!) { similarItems(itemId: $i, limit: 20) { score item { id title } } }';
-
 
 function start(script: string, env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', script)], {
@@ -71,8 +72,10 @@ function start(script: string, env: Record<string, string>): ChildProcess {
   return child;
 }
 
-const post = (port: number, query: string, variables: Record<string, unknown> = {}) => postGraphql(port, query, variables);
-const waitFor = (fn: () => Promise<boolean>, timeoutMs: number) => waitUntil('the servers', fn, timeoutMs, { intervalMs: 25 });
+const post = (port: number, query: string, variables: Record<string, unknown> = {}) =>
+  postGraphql(port, query, variables);
+const waitFor = (fn: () => Promise<boolean>, timeoutMs: number) =>
+  waitUntil('the servers', fn, timeoutMs, { intervalMs: 25 });
 
 const STAGES = ['queue', 'sql', 'encode', 'search', 'parse', 'execute', 'serialize'] as const;
 
@@ -81,7 +84,10 @@ async function scrape(port: number): Promise<Map<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
-    const m = /^(recoder_serving_stage_seconds_(?:sum|count)\{stage="(\w+)"\}|recoder_model_batches_total|recoder_model_batched_requests_total) (\S+)$/.exec(line);
+    const m =
+      /^(recoder_serving_stage_seconds_(?:sum|count)\{stage="(\w+)"\}|recoder_model_batches_total|recoder_model_batched_requests_total) (\S+)$/.exec(
+        line,
+      );
     if (m) out.set(m[2] ? `${m[1].includes('_sum') ? 'sum' : 'count'}:${m[2]}` : m[1], Number(m[3]));
   }
   return out;
@@ -90,9 +96,12 @@ async function scrape(port: number): Promise<Map<string, number>> {
 /** Mean milliseconds per request in each stage between two scrapes, and the mean batch size. */
 function breakdown(before: Map<string, number>, after: Map<string, number>): string {
   const d = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
-  const parts = STAGES.filter((st) => d(`count:${st}`) > 0).map((st) => `${st} ${((1000 * d(`sum:${st}`)) / d(`count:${st}`)).toFixed(2)}`);
+  const parts = STAGES.filter((st) => d(`count:${st}`) > 0).map(
+    (st) => `${st} ${((1000 * d(`sum:${st}`)) / d(`count:${st}`)).toFixed(2)}`,
+  );
   const batches = d('recoder_model_batches_total');
-  const batch = batches > 0 ? `; mean batch ${(d('recoder_model_batched_requests_total') / batches).toFixed(1)} requests` : '';
+  const batch =
+    batches > 0 ? `; mean batch ${(d('recoder_model_batched_requests_total') / batches).toFixed(1)} requests` : '';
   return `ms/request: ${parts.join(', ')}${batch}`;
 }
 
@@ -142,10 +151,26 @@ function heavyCandidates(schema: GraphQLSchema, users: string[], items: string[]
     for (const a of f.args) {
       const t = unwrap(a.type);
       const required = isNonNullType(a.type) && a.defaultValue === undefined;
-      if ((SIZE_ARGUMENTS as readonly string[]).includes(a.name) && getNamedType(t).name === 'Int' && !isListType(t)) sizeArgs.push(a.name);
-      else if (getNamedType(t).name === 'ID' && isListType(t)) fixed.push({ name: a.name, type: String(a.type), value: () => Array.from({ length: MAX_ID_LIST }, (_, k) => items[k % items.length]) });
-      else if (getNamedType(t).name === 'ID' && /user/i.test(a.name)) fixed.push({ name: a.name, type: String(a.type), value: () => users[Math.floor(Math.random() * users.length)] });
-      else if (getNamedType(t).name === 'ID' && /item|^id$/i.test(a.name)) fixed.push({ name: a.name, type: String(a.type), value: () => items[Math.floor(Math.random() * items.length)] });
+      if ((SIZE_ARGUMENTS as readonly string[]).includes(a.name) && getNamedType(t).name === 'Int' && !isListType(t))
+        sizeArgs.push(a.name);
+      else if (getNamedType(t).name === 'ID' && isListType(t))
+        fixed.push({
+          name: a.name,
+          type: String(a.type),
+          value: () => Array.from({ length: MAX_ID_LIST }, (_, k) => items[k % items.length]),
+        });
+      else if (getNamedType(t).name === 'ID' && /user/i.test(a.name))
+        fixed.push({
+          name: a.name,
+          type: String(a.type),
+          value: () => users[Math.floor(Math.random() * users.length)],
+        });
+      else if (getNamedType(t).name === 'ID' && /item|^id$/i.test(a.name))
+        fixed.push({
+          name: a.name,
+          type: String(a.type),
+          value: () => items[Math.floor(Math.random() * items.length)],
+        });
       else if (required) fillable = false;
     }
     if (!fillable) continue;
@@ -154,7 +179,10 @@ function heavyCandidates(schema: GraphQLSchema, users: string[], items: string[]
       field: f.name,
       sizeArgs,
       build: (aliases, sizes) => {
-        const decls = [...sizeArgs.map((n) => `$${n}: ${typeOf(n)}`), ...fixed.flatMap((x) => Array.from({ length: aliases }, (_, k) => `$${x.name}${k}: ${x.type}`))];
+        const decls = [
+          ...sizeArgs.map((n) => `$${n}: ${typeOf(n)}`),
+          ...fixed.flatMap((x) => Array.from({ length: aliases }, (_, k) => `$${x.name}${k}: ${x.type}`)),
+        ];
         const variables: Record<string, unknown> = { ...sizes };
         const body = Array.from({ length: aliases }, (_, k) => {
           const args = [...sizeArgs.map((n) => `${n}: $${n}`), ...fixed.map((x) => `${x.name}: $${x.name}${k}`)];
@@ -174,14 +202,26 @@ function heavyCandidates(schema: GraphQLSchema, users: string[], items: string[]
  * one copy fits the cost limit, then as many aliases as the alias and cost limits allow. Only
  * fields the served version answers without an error are considered.
  */
-async function mostExpensive(schema: GraphQLSchema, users: string[], items: string[], port: number): Promise<{ field: string; aliases: number; sizes: Record<string, number>; cost: number; doc: () => { query: string; variables: Record<string, unknown> } }> {
+async function mostExpensive(
+  schema: GraphQLSchema,
+  users: string[],
+  items: string[],
+  port: number,
+): Promise<{
+  field: string;
+  aliases: number;
+  sizes: Record<string, number>;
+  cost: number;
+  doc: () => { query: string; variables: Record<string, unknown> };
+}> {
   const env = loadEnv({ ...process.env, ...BENCH_SERVER_ENV });
   const { cost: maxCost, aliases: maxAliases } = env.queryLimits;
   const costOf = (h: Heavy, aliases: number, sizes: Record<string, number>) => {
     const { query, variables } = h.build(aliases, sizes);
     return operationCost(schema, parse(query), variables, undefined, { defaultListSize: env.maxPageSize });
   };
-  const scaled = (h: Heavy, t: number) => Object.fromEntries(h.sizeArgs.map((n) => [n, Math.max(1, Math.floor(sizeMax(n, env.maxPageSize) * t))]));
+  const scaled = (h: Heavy, t: number) =>
+    Object.fromEntries(h.sizeArgs.map((n) => [n, Math.max(1, Math.floor(sizeMax(n, env.maxPageSize) * t))]));
   const ranked = heavyCandidates(schema, users, items)
     .map((h) => ({ h, full: costOf(h, 1, scaled(h, 1)) }))
     .sort((a, b) => b.full - a.full);
@@ -202,7 +242,9 @@ async function mostExpensive(schema: GraphQLSchema, users: string[], items: stri
     const probe = h.build(1, Object.fromEntries(h.sizeArgs.map((n) => [n, 1])));
     const answer = await postGraphql(port, probe.query, probe.variables);
     if (answer.errors) {
-      console.error(`  hammer: skipping ${h.field} (cost ${full} at the largest arguments): ${JSON.stringify(answer.errors).slice(0, 160)}`);
+      console.error(
+        `  hammer: skipping ${h.field} (cost ${full} at the largest arguments): ${JSON.stringify(answer.errors).slice(0, 160)}`,
+      );
       continue;
     }
     return { field: h.field, aliases, sizes, cost: costOf(h, aliases, sizes), doc: () => h.build(aliases, sizes) };
@@ -218,7 +260,15 @@ const LIMIT_CODES = new Set(['QUERY_TOO_COMPLEX', 'SERVICE_UNAVAILABLE', 'RATE_L
  * /health polled meanwhile (p99), the API's RSS sampled (max), answers sorted into OK, limit
  * errors (documented codes) and failures (anything else).
  */
-async function hammer(port: number, pid: number, schema: GraphQLSchema, users: string[], items: string[], seconds: number, connections: number) {
+async function hammer(
+  port: number,
+  pid: number,
+  schema: GraphQLSchema,
+  users: string[],
+  items: string[],
+  seconds: number,
+  connections: number,
+) {
   const pick = await mostExpensive(schema, users, items, port);
   const outcomes = new Map<string, number>();
   const count = (k: string) => outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
@@ -265,8 +315,19 @@ async function hammer(port: number, pid: number, schema: GraphQLSchema, users: s
   await poll;
   health.sort((a, b) => a - b);
   const pct = (p: number) => health[Math.min(health.length - 1, Math.floor((p / 100) * health.length))];
-  const failed = [...outcomes].filter(([k]) => !k.startsWith('limit:') && k !== 'ok').reduce((s, [, n]) => s + n, 0) + result.errors + result.timeouts;
-  return { pick, health: { p50: pct(50), p99: pct(99), max: health[health.length - 1], n: health.length }, maxRss, outcomes, failed, rps: result.requests.average, mbPerS: bytes / 1e6 / seconds };
+  const failed =
+    [...outcomes].filter(([k]) => !k.startsWith('limit:') && k !== 'ok').reduce((s, [, n]) => s + n, 0) +
+    result.errors +
+    result.timeouts;
+  return {
+    pick,
+    health: { p50: pct(50), p99: pct(99), max: health[health.length - 1], n: health.length },
+    maxRss,
+    outcomes,
+    failed,
+    rps: result.requests.average,
+    mbPerS: bytes / 1e6 / seconds,
+  };
 }
 
 async function main(): Promise<void> {
@@ -296,14 +357,22 @@ async function main(): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   const prisma = createPrismaClient(url, 2);
-  await client.query(`DELETE FROM model_versions WHERE name LIKE '%(bench:serve swap copy)' AND id NOT IN (SELECT version_id FROM active_models)`);
+  await client.query(
+    `DELETE FROM model_versions WHERE name LIKE '%(bench:serve swap copy)' AND id NOT IN (SELECT version_id FROM active_models)`,
+  );
   const activeId = await activeModelVersionId(prisma);
   if (activeId === null) throw new Error('no active model version in this database: train one with --activate first');
-  const users = (await client.query<{ id: string }>('SELECT external_id AS id FROM users u WHERE EXISTS (SELECT 1 FROM interactions i WHERE i.user_id = u.id)')).rows.map((r) => r.id);
+  const users = (
+    await client.query<{ id: string }>(
+      'SELECT external_id AS id FROM users u WHERE EXISTS (SELECT 1 FROM interactions i WHERE i.user_id = u.id)',
+    )
+  ).rows.map((r) => r.id);
   const artifact = (await loadModelVersion(client, activeId))!;
   const items = artifact.itemIds;
   const counts = (await client.query<{ n: string }>('SELECT count(*) AS n FROM interactions')).rows[0].n;
-  console.error(`database: ${users.length} users with interactions, ${counts} interactions; active version ${activeId} (${artifact.kind}, ${items.length} items)`);
+  console.error(
+    `database: ${users.length} users with interactions, ${counts} interactions; active version ${activeId} (${artifact.kind}, ${items.length} items)`,
+  );
 
   const results: string[] = [];
   const row = (what: string, value: string, reference = '', note = '') => {
@@ -314,11 +383,20 @@ async function main(): Promise<void> {
   // Boot.
   const t0 = performance.now();
   const api = start('src/main.js', { DATABASE_URL: url, PORT: String(API_PORT) });
-  await waitFor(async () => (await post(API_PORT, '{ servingStatus { modelVersion { id } } }')).data?.servingStatus?.modelVersion?.id === activeId, 120_000);
+  await waitFor(
+    async () =>
+      (await post(API_PORT, '{ servingStatus { modelVersion { id } } }')).data?.servingStatus?.modelVersion?.id ===
+      activeId,
+    120_000,
+  );
   const bootSeconds = (performance.now() - t0) / 1000;
-  await waitFor(async () => (await post(API_PORT, '{ servingStatus { warm } }')).data?.servingStatus?.warm === true, 300_000);
+  await waitFor(
+    async () => (await post(API_PORT, '{ servingStatus { warm } }')).data?.servingStatus?.warm === true,
+    300_000,
+  );
   const warmSeconds = (performance.now() - t0) / 1000;
-  const status = (await post(API_PORT, '{ servingStatus { search populationSize loadSeconds backend } }')).data.servingStatus;
+  const status = (await post(API_PORT, '{ servingStatus { search populationSize loadSeconds backend } }')).data
+    .servingStatus;
   const afterBoot = rssMb(api.pid!);
   row(
     'boot → first answer from the active version',
@@ -328,7 +406,11 @@ async function main(): Promise<void> {
   );
 
   const baseline = start('scripts/bench-baseline-server.js', { PORT: String(BASELINE_PORT) });
-  await waitFor(async () => Array.isArray((await post(BASELINE_PORT, '{ similarItems(itemId: "1") { score } }')).data?.similarItems), 60_000);
+  await waitFor(
+    async () =>
+      Array.isArray((await post(BASELINE_PORT, '{ similarItems(itemId: "1") { score } }')).data?.similarItems),
+    60_000,
+  );
 
   try {
     // Warm-up (JIT, prepared statements, pools).
@@ -336,7 +418,8 @@ async function main(): Promise<void> {
     await cannon(BASELINE_PORT, RECS, 'u', users, 3, connections, 20);
     const hammerOnly = values['hammer-only'];
 
-    const fmt = (r: RunResult) => `${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.requests} requests, ${r.failed} failed)`;
+    const fmt = (r: RunResult) =>
+      `${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.requests} requests, ${r.failed} failed)`;
     // Anonymous histories: HISTORY_ITEMS distinct items of the model each.
     const hrng = new Random(11);
     const histories = Array.from({ length: 500 }, () => {
@@ -344,36 +427,102 @@ async function main(): Promise<void> {
       while (picked.size < Math.min(HISTORY_ITEMS, items.length)) picked.add(items[hrng.int(items.length)]);
       return [...picked];
     });
-    const runs: { what: string; query: string; variable: string; ids: unknown[]; target: string; c: number; secs: number }[] = [
-      { what: 'recommendations(limit: 20), random users', query: RECS, variable: 'u', ids: users, target: 'ratio ≥ 0.35, p99 ≤ 25 ms', c: connections, secs: seconds },
-      { what: 'recommendations(limit: 20), random users, 1 connection', query: RECS, variable: 'u', ids: users, target: 'p50 ≤ 3 ms', c: 1, secs: Math.max(5, seconds / 2) },
-      { what: `recommendationsForHistory(${HISTORY_ITEMS} items, limit: 20)`, query: RECS_HISTORY, variable: 'h', ids: histories, target: 'ratio ≥ 0.35, p99 ≤ 25 ms', c: connections, secs: seconds },
-      { what: `recommendationsForHistory(${HISTORY_ITEMS} items, limit: 20), 1 connection`, query: RECS_HISTORY, variable: 'h', ids: histories, target: 'p50 ≤ 3 ms', c: 1, secs: Math.max(5, seconds / 2) },
-      { what: 'similarItems(limit: 20), random items', query: SIMILAR, variable: 'i', ids: items, target: 'ratio ≥ 0.8', c: connections, secs: seconds },
+    const runs: {
+      what: string;
+      query: string;
+      variable: string;
+      ids: unknown[];
+      target: string;
+      c: number;
+      secs: number;
+    }[] = [
+      {
+        what: 'recommendations(limit: 20), random users',
+        query: RECS,
+        variable: 'u',
+        ids: users,
+        target: 'ratio ≥ 0.35, p99 ≤ 25 ms',
+        c: connections,
+        secs: seconds,
+      },
+      {
+        what: 'recommendations(limit: 20), random users, 1 connection',
+        query: RECS,
+        variable: 'u',
+        ids: users,
+        target: 'p50 ≤ 3 ms',
+        c: 1,
+        secs: Math.max(5, seconds / 2),
+      },
+      {
+        what: `recommendationsForHistory(${HISTORY_ITEMS} items, limit: 20)`,
+        query: RECS_HISTORY,
+        variable: 'h',
+        ids: histories,
+        target: 'ratio ≥ 0.35, p99 ≤ 25 ms',
+        c: connections,
+        secs: seconds,
+      },
+      {
+        what: `recommendationsForHistory(${HISTORY_ITEMS} items, limit: 20), 1 connection`,
+        query: RECS_HISTORY,
+        variable: 'h',
+        ids: histories,
+        target: 'p50 ≤ 3 ms',
+        c: 1,
+        secs: Math.max(5, seconds / 2),
+      },
+      {
+        what: 'similarItems(limit: 20), random items',
+        query: SIMILAR,
+        variable: 'i',
+        ids: items,
+        target: 'ratio ≥ 0.8',
+        c: connections,
+        secs: seconds,
+      },
     ];
     for (const run of hammerOnly ? [] : runs) {
       const before = await scrape(API_PORT);
       const mine = await cannon(API_PORT, run.query, run.variable, run.ids, run.secs, run.c, 20);
       const stages = breakdown(before, await scrape(API_PORT));
       const base = await cannon(BASELINE_PORT, run.query, run.variable, run.ids, run.secs, run.c, 20);
-      row(run.what, fmt(mine), fmt(base), `ratio ${(mine.rps / base.rps).toFixed(2)} (target ${run.target}); ${stages}`);
+      row(
+        run.what,
+        fmt(mine),
+        fmt(base),
+        `ratio ${(mine.rps / base.rps).toFixed(2)} (target ${run.target}); ${stages}`,
+      );
     }
     const loaded = rssMb(api.pid!);
-    row('API process RSS', `${loaded.rss.toFixed(0)} MB (peak ${loaded.peak.toFixed(0)} MB)`, '', `after boot ${afterBoot.rss.toFixed(0)} MB`);
+    row(
+      'API process RSS',
+      `${loaded.rss.toFixed(0)} MB (peak ${loaded.peak.toFixed(0)} MB)`,
+      '',
+      `after boot ${afterBoot.rss.toFixed(0)} MB`,
+    );
 
     if (!values['no-hammer']) {
       // The document of issue 14: 30 aliases of sampleSyntheticUsers(count: 100, itemsPerUser: 1000).
       const attack = `{ ${Array.from({ length: 30 }, (_, k) => `a${k}: sampleSyntheticUsers(count: 100, itemsPerUser: 1000) { items { id title } }`).join(' ')} }`;
       const t1 = performance.now();
       const refused = await postGraphql(API_PORT, attack);
-      const code = (refused.errors as { extensions?: { code?: string } }[] | undefined)?.[0]?.extensions?.code ?? 'none';
-      row('30 × sampleSyntheticUsers(count: 100, itemsPerUser: 1000) (issue 14)', `${code} in ${(performance.now() - t1).toFixed(0)} ms`, 'refused', 'the cost limit counts count × itemsPerUser');
+      const code =
+        (refused.errors as { extensions?: { code?: string } }[] | undefined)?.[0]?.extensions?.code ?? 'none';
+      row(
+        '30 × sampleSyntheticUsers(count: 100, itemsPerUser: 1000) (issue 14)',
+        `${code} in ${(performance.now() - t1).toFixed(0)} ms`,
+        'refused',
+        'the cost limit counts count × itemsPerUser',
+      );
       const schema = buildSchema(readFileSync(path.join(PROJECT_ROOT, 'schema.gql'), 'utf8'));
       const hammerSeconds = Number(values['hammer-seconds']);
       const h = await hammer(API_PORT, api.pid!, schema, users, items, hammerSeconds, 20);
       const outcomes = [...h.outcomes].map(([k, n]) => `${k} ${n}`).join(', ');
       row(
-        `hammer: ${h.pick.aliases} × ${h.pick.field}(${Object.entries(h.pick.sizes).map(([k, v]) => `${k}: ${v}`).join(', ')}), 20 connections, ${hammerSeconds} s`,
+        `hammer: ${h.pick.aliases} × ${h.pick.field}(${Object.entries(h.pick.sizes)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', ')}), 20 connections, ${hammerSeconds} s`,
         `/health p50 ${h.health.p50.toFixed(1)} ms, p99 ${h.health.p99.toFixed(1)} ms, max ${h.health.max.toFixed(1)} ms (${h.health.n} probes); RSS max ${h.maxRss.toFixed(0)} MB; ${h.failed} failed`,
         '/health p99 ≤ 50 ms, RSS < 1.5 GB, 0 failed',
         `cost ${h.pick.cost} of the document (the most expensive the limits allow); ${h.rps.toFixed(0)} req/s, ${h.mbPerS.toFixed(1)} MB/s of answers; ${outcomes}`,
@@ -397,13 +546,19 @@ async function main(): Promise<void> {
         swapStarted = true;
         const s0 = performance.now();
         // Returns once the copy serves with its population ready: minutes on a loaded machine.
-        swapDone = postGraphql(API_PORT, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: copyId }, 600_000).then((r) => {
+        swapDone = postGraphql(
+          API_PORT,
+          'mutation($id: Int!) { activateModelVersion(id: $id) { id } }',
+          { id: copyId },
+          600_000,
+        ).then((r) => {
           if (r.errors) console.error('swap failed', r.errors);
           swapSeconds = (performance.now() - s0) / 1000;
         });
       });
       await swapDone;
-      const servingAfter = (await post(API_PORT, '{ servingStatus { modelVersion { id } } }')).data.servingStatus.modelVersion.id;
+      const servingAfter = (await post(API_PORT, '{ servingStatus { modelVersion { id } } }')).data.servingStatus
+        .modelVersion.id;
       row(
         'hot swap under load (recommendations)',
         `${swap.failed} failed of ${swap.requests}`,
@@ -416,7 +571,9 @@ async function main(): Promise<void> {
     baseline.kill('SIGTERM');
     // Leave the database as found: the original version active, the copy gone.
     await activateModelVersion(prisma, activeId);
-    await client.query(`DELETE FROM model_versions WHERE id <> $1 AND name LIKE '%(bench:serve swap copy)'`, [activeId]);
+    await client.query(`DELETE FROM model_versions WHERE id <> $1 AND name LIKE '%(bench:serve swap copy)'`, [
+      activeId,
+    ]);
   }
 
   if (!values['no-recall']) {
@@ -425,7 +582,9 @@ async function main(): Promise<void> {
     const ae = model.factor;
     if (ae) {
       const colOf = new Map(artifact.itemIds.map((e, c) => [e, c]));
-      const { rows } = await client.query<{ u: number; e: string }>('SELECT i.user_id AS u, it.external_id AS e FROM interactions i JOIN items it ON it.id = i.item_id');
+      const { rows } = await client.query<{ u: number; e: string }>(
+        'SELECT i.user_id AS u, it.external_id AS e FROM interactions i JOIN items it ON it.id = i.item_id',
+      );
       const userRow = new Map<number, number>();
       const r: number[] = [];
       const c: number[] = [];
@@ -437,7 +596,9 @@ async function main(): Promise<void> {
         c.push(col);
       }
       const histories = csrFromTriples(userRow.size, ae.numItems, r, c);
-      const sample = Array.from({ length: Math.min(1000, histories.numRows) }, (_, k) => Math.floor((k * histories.numRows) / Math.min(1000, histories.numRows)));
+      const sample = Array.from({ length: Math.min(1000, histories.numRows) }, (_, k) =>
+        Math.floor((k * histories.numRows) / Math.min(1000, histories.numRows)),
+      );
       const sub = csrSelectRows(histories, sample);
       const recall = await hnswRecall(ae, sub);
       row(

@@ -15,7 +15,12 @@ import { Random } from '../src/core/data/random.js';
 import { readSplitFiles, type SplitFiles } from '../src/core/data/split-files.js';
 import { initBackend } from '../src/core/engine/backend.js';
 import { evaluateRanking, nanMean, ndcgAtK } from '../src/core/eval/metrics.js';
-import { genrePrecisionAtK, meanNeighbourPopularity, meanPairwiseCosine, userNeighbourScores } from '../src/core/eval/similarity.js';
+import {
+  genrePrecisionAtK,
+  meanNeighbourPopularity,
+  meanPairwiseCosine,
+  userNeighbourScores,
+} from '../src/core/eval/similarity.js';
 import { Ease } from '../src/core/models/ease.js';
 import { MultDAE } from '../src/core/models/mult-dae.js';
 import { MultVAE } from '../src/core/models/mult-vae.js';
@@ -43,7 +48,11 @@ import {
   type ItemSimilaritySources,
   type NeighbourLists,
 } from '../src/core/serving/similarity.js';
-import { readMovielens1mMovies, readMovielensLatestMovies, type ItemMetadata } from '../src/interactions/import/formats.js';
+import {
+  readMovielens1mMovies,
+  readMovielensLatestMovies,
+  type ItemMetadata,
+} from '../src/interactions/import/formats.js';
 import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run bench:similarity -- --split <dir> --movies <file> [options]
@@ -88,7 +97,14 @@ function timed<T>(f: () => T): { value: T; seconds: number } {
 }
 
 /** A model from `dir` if saved there with the same key, else trained (and saved). */
-async function cached<T>(dir: string | undefined, key: string, load: (b: Uint8Array) => T, train: () => Promise<T>, save: (m: T) => Uint8Array, log: (m: string) => void): Promise<T> {
+async function cached<T>(
+  dir: string | undefined,
+  key: string,
+  load: (b: Uint8Array) => T,
+  train: () => Promise<T>,
+  save: (m: T) => Uint8Array,
+  log: (m: string) => void,
+): Promise<T> {
   const file = dir ? join(dir, `${key}.bin`) : undefined;
   if (file && existsSync(file)) {
     log(`${key}: loaded from ${file}`);
@@ -151,8 +167,12 @@ async function main(): Promise<void> {
   const alpha = Number(values.alpha);
   if (!(alpha >= 0 && alpha <= 1)) throw new Error(`--alpha must be in [0, 1], got ${values.alpha}`);
   const seed = Number(values.seed);
-  const models = values.models!.split(',').map((m) => m.trim()).filter(Boolean);
-  for (const m of models) if (!['dae', 'vae', 'ease'].includes(m)) throw new Error(`--models: unknown model ${m} (dae, vae, ease)`);
+  const models = values
+    .models!.split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
+  for (const m of models)
+    if (!['dae', 'vae', 'ease'].includes(m)) throw new Error(`--models: unknown model ${m} (dae, vae, ease)`);
   const prefer = values.backend as 'auto' | 'wasm' | 'cpu' | 'node';
   if (!['auto', 'wasm', 'cpu', 'node'].includes(prefer)) throw new Error('--backend must be auto, wasm, cpu or node');
   const log = (m: string) => console.log(m);
@@ -217,7 +237,8 @@ async function main(): Promise<void> {
   {
     const sims = historyCosineSimilarities(test.foldIn, data.train);
     const dense = new Float32Array(test.foldIn.numRows * n);
-    for (let r = 0; r < test.foldIn.numRows; r++) for (let p = test.foldIn.indptr[r]; p < test.foldIn.indptr[r + 1]; p++) dense[r * n + test.foldIn.indices[p]] = 1;
+    for (let r = 0; r < test.foldIn.numRows; r++)
+      for (let p = test.foldIn.indptr[r]; p < test.foldIn.indptr[r + 1]; p++) dense[r * n + test.foldIn.indices[p]] = 1;
     userRows.push({
       name: 'reference: cosine of raw histories',
       meanCosine: meanPairwiseCosine(dense, n, seed),
@@ -238,7 +259,13 @@ async function main(): Promise<void> {
     }
   };
   /** Neighbours by a weighted sum of cosines / partial correlations / the reference's cosine. */
-  const mixed = (parts: ({ weight: number } & ({ vectors: { vectors: Float32Array; dim: number } } | { ease: Float32Array; mode?: EaseNeighbourMode } | { raw: true }))[]) => {
+  const mixed = (
+    parts: ({ weight: number } & (
+      | { vectors: { vectors: Float32Array; dim: number } }
+      | { ease: Float32Array; mode?: EaseNeighbourMode }
+      | { raw: true }
+    ))[],
+  ) => {
     const disposers: (() => void)[] = [];
     const scorers = parts.map((p) => {
       if ('raw' in p) return { scorer: cooccurrenceScorer(data.train), weight: p.weight };
@@ -276,14 +303,22 @@ async function main(): Promise<void> {
     const decoderDim = model.itemVectorDim - 1;
     const input = model.inputItemVectors();
     add(`${label}: decoder W_i (today)`, () => cosineNeighbours(decoder, decoderDim, k, { product }));
-    add(`${label}: decoder [W_i, b_i]`, () => cosineNeighbours(model.itemVectors(), model.itemVectorDim, k, { product }));
+    add(`${label}: decoder [W_i, b_i]`, () =>
+      cosineNeighbours(model.itemVectors(), model.itemVectorDim, k, { product }),
+    );
     add(`${label}: encoder input rows`, () => cosineNeighbours(input.vectors, input.dim, k, { product }));
-    const weights: AutoencoderItemWeights = { itemVectors: model.itemVectors(), itemVectorDim: model.itemVectorDim, inputItemVectors: input };
+    const weights: AutoencoderItemWeights = {
+      itemVectors: model.itemVectors(),
+      itemVectorDim: model.itemVectorDim,
+      inputItemVectors: input,
+    };
     autoencoders.set(label, weights);
     const both = autoencoderSimilarityVectors(weights);
     concatenated.set(label, both);
     add(`${label}: encoder + decoder (½ each)`, () => cosineNeighbours(both.vectors, both.dim, k, { product }));
-    add(`${label}: ½ (encoder + decoder) + ½ reference [recipe]`, () => recommended({ autoencoder: weights, interactions: data.train }));
+    add(`${label}: ½ (encoder + decoder) + ½ reference [recipe]`, () =>
+      recommended({ autoencoder: weights, interactions: data.train }),
+    );
     add(`${label}: response lift`, () => responseLiftNeighbours((h) => model.reconstruct(h), n, k));
 
     // Users: the population = train users, the queries = test users' fold-in histories.
@@ -293,7 +328,12 @@ async function main(): Promise<void> {
     const stats = columnStats(popMu, dims);
     userCheck(`${label}: encoder mean μ (today)`, testMu, popMu, dims);
     userCheck(`${label}: μ centred`, centreRows(testMu, dims, stats.mean), centreRows(popMu, dims, stats.mean), dims);
-    userCheck(`${label}: μ standardised`, centreRows(testMu, dims, stats.mean, stats.std), centreRows(popMu, dims, stats.mean, stats.std), dims);
+    userCheck(
+      `${label}: μ standardised`,
+      centreRows(testMu, dims, stats.mean, stats.std),
+      centreRows(popMu, dims, stats.mean, stats.std),
+      dims,
+    );
     if (kind === 'vae') {
       const qd = model.itemVectorDim;
       const popH = withoutLastColumn(model.userQueries(data.train), qd);
@@ -325,26 +365,46 @@ async function main(): Promise<void> {
     add('EASE: √(B_ij·B_ji) (partial correlation)', () => easeNeighbours(ease.weights, n, k, 'geometric'));
     add('EASE: cosine of rows B[i, ·]', () => cosineNeighbours(ease.weights, n, k, { product }));
     add('EASE: cosine of columns B[·, i]', () => cosineNeighbours(transpose(ease.weights, n), n, k, { product }));
-    add('EASE: ½ partial correlation + ½ reference', () => mixed([{ ease: ease.weights, weight: 0.5 }, { raw: true, weight: 0.5 }]));
-    add('EASE: ½ column + ½ reference [recipe]', () => recommended({ easeWeights: ease.weights, interactions: data.train }));
+    add('EASE: ½ partial correlation + ½ reference', () =>
+      mixed([
+        { ease: ease.weights, weight: 0.5 },
+        { raw: true, weight: 0.5 },
+      ]),
+    );
+    add('EASE: ½ column + ½ reference [recipe]', () =>
+      recommended({ easeWeights: ease.weights, interactions: data.train }),
+    );
     for (const [label, both] of concatenated) {
       const weights = autoencoders.get(label)!;
-      add(`EASE + ${label}: ½ partial correlation + ½ (encoder + decoder)`, () => mixed([{ ease: ease.weights, weight: 0.5 }, { vectors: both, weight: 0.5 }]));
-      add(`EASE + ${label}: ½ column + ½ (encoder + decoder) [recipe]`, () => recommended({ easeWeights: ease.weights, autoencoder: weights }));
-      add(`EASE + ${label}: ⅓ column + ⅓ (encoder + decoder) + ⅓ reference [recipe]`, () => recommended({ easeWeights: ease.weights, autoencoder: weights, interactions: data.train }));
+      add(`EASE + ${label}: ½ partial correlation + ½ (encoder + decoder)`, () =>
+        mixed([
+          { ease: ease.weights, weight: 0.5 },
+          { vectors: both, weight: 0.5 },
+        ]),
+      );
+      add(`EASE + ${label}: ½ column + ½ (encoder + decoder) [recipe]`, () =>
+        recommended({ easeWeights: ease.weights, autoencoder: weights }),
+      );
+      add(`EASE + ${label}: ⅓ column + ⅓ (encoder + decoder) + ⅓ reference [recipe]`, () =>
+        recommended({ easeWeights: ease.weights, autoencoder: weights, interactions: data.train }),
+      );
     }
   }
 
   const reference = rows[0];
   const refAll = genrePrecisionAtK(reference.lists.indices, genres, k);
   console.log(`\n### Items: genre precision@${k} (reference: ${refAll.toFixed(4)} over all items)\n`);
-  console.log(`| representation | all items | items with ≥ ${minUsers} users | vs reference (all) | neighbour popularity pct | seconds |`);
+  console.log(
+    `| representation | all items | items with ≥ ${minUsers} users | vs reference (all) | neighbour popularity pct | seconds |`,
+  );
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) {
     const all = genrePrecisionAtK(r.lists.indices, genres, k);
     const head = genrePrecisionAtK(r.lists.indices, genres, k, headItems);
     const pop = meanNeighbourPopularity(r.lists.indices, counts, k);
-    console.log(`| ${r.name} | ${all.toFixed(4)} | ${head.toFixed(4)} | ${(all / refAll).toFixed(3)}× | ${pop.toFixed(1)} | ${r.seconds.toFixed(1)} |`);
+    console.log(
+      `| ${r.name} | ${all.toFixed(4)} | ${head.toFixed(4)} | ${(all / refAll).toFixed(3)}× | ${pop.toFixed(1)} | ${r.seconds.toFixed(1)} |`,
+    );
   }
   console.log(`\n### Users: test users' fold-in histories against the ${data.train.numRows} train users\n`);
   console.log(`| representation | mean pairwise cosine (test users) | user-kNN NDCG@100 (k = ${userK}) |`);
@@ -357,7 +417,9 @@ async function main(): Promise<void> {
 
   if (showCol >= 0) {
     const wanted = new Set(values['show-genres']!.split(',').map((g) => g.trim()));
-    console.log(`\n### Neighbours of ${titles[showCol]} (${genres[showCol].join('|')}; ${counts[showCol]} train users); [x/${k}] = in ${[...wanted].join(' or ')}\n`);
+    console.log(
+      `\n### Neighbours of ${titles[showCol]} (${genres[showCol].join('|')}; ${counts[showCol]} train users); [x/${k}] = in ${[...wanted].join(' or ')}\n`,
+    );
     for (const r of rows) {
       const list = Array.from(r.lists.indices[showCol]).slice(0, k);
       const inWanted = list.filter((j) => genres[j].some((g) => wanted.has(g))).length;
@@ -366,16 +428,28 @@ async function main(): Promise<void> {
   }
 }
 
-async function train(tf: Tf, kind: 'vae' | 'dae', data: SplitFiles, epochs: number, batchSize: number, seed: number, log: (m: string) => void): Promise<MultinomialAutoencoder> {
+async function train(
+  tf: Tf,
+  kind: 'vae' | 'dae',
+  data: SplitFiles,
+  epochs: number,
+  batchSize: number,
+  seed: number,
+  log: (m: string) => void,
+): Promise<MultinomialAutoencoder> {
   const options = {
     validation: { foldIn: data.validation.foldIn, heldOut: data.validation.heldOut },
     onEpoch: (e: { epoch: number; epochs: number; loss: number; validation?: number; seconds: number }) => {
       if (e.epoch === 1 || e.epoch % 10 === 0 || e.epoch === e.epochs) {
-        log(`  ${kind} epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(2)} val ndcg@100 ${e.validation?.toFixed(4)} (${e.seconds.toFixed(1)} s)`);
+        log(
+          `  ${kind} epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(2)} val ndcg@100 ${e.validation?.toFixed(4)} (${e.seconds.toFixed(1)} s)`,
+        );
       }
     },
   };
-  return kind === 'vae' ? MultVAE.fit(tf, data.train, { epochs, batchSize, seed }, options) : MultDAE.fit(tf, data.train, { epochs, batchSize, seed }, options);
+  return kind === 'vae'
+    ? MultVAE.fit(tf, data.train, { epochs, batchSize, seed }, options)
+    : MultDAE.fit(tf, data.train, { epochs, batchSize, seed }, options);
 }
 
 runMain(main, { print: 'stack' });

@@ -47,8 +47,10 @@ their ratio. The training run is queued with activate NEVER and cancelled at the
 
 Server output goes to .data/bench-train-load-server.log.`;
 
-const RECS = 'query($u: ID!) { recommendations(userId: $u, limit: 20) { source modelVersionId items { score item { id title } } } }';
-const RUN = 'query($id: Int!) { trainingRun(id: $id) { status epoch epochs error progress stage history { epoch seconds } } }';
+const RECS =
+  'query($u: ID!) { recommendations(userId: $u, limit: 20) { source modelVersionId items { score item { id title } } } }';
+const RUN =
+  'query($id: Int!) { trainingRun(id: $id) { status epoch epochs error progress stage history { epoch seconds } } }';
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 const LOG_PATH = path.join(PROJECT_ROOT, '.data', 'bench-train-load-server.log');
 
@@ -71,13 +73,15 @@ interface RunState {
 }
 
 /** What cleanup must undo: the server child and the training run, when there are. */
-const state: { server?: ChildProcess; exited: boolean; port: number; runId?: number; runEnded: boolean; url?: string } = {
-  exited: false,
-  port: 4102,
-  runEnded: false,
-};
+const state: { server?: ChildProcess; exited: boolean; port: number; runId?: number; runEnded: boolean; url?: string } =
+  {
+    exited: false,
+    port: 4102,
+    runEnded: false,
+  };
 
-const post = (query: string, variables: Record<string, unknown> = {}, timeoutMs = 30_000) => postGraphql(state.port, query, variables, timeoutMs);
+const post = (query: string, variables: Record<string, unknown> = {}, timeoutMs = 30_000) =>
+  postGraphql(state.port, query, variables, timeoutMs);
 
 /** A training run ended (SUCCEEDED, FAILED or CANCELLED) before what was awaited. */
 class RunEndedError extends Error {}
@@ -85,7 +89,11 @@ class RunEndedError extends Error {}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const waitFor = (what: string, fn: () => Promise<boolean>, timeoutMs: number, intervalMs = 100) =>
-  waitUntil(what, fn, timeoutMs, { intervalMs, fatal: (e) => e instanceof RunEndedError, abort: () => (state.exited ? 'the server exited' : null) });
+  waitUntil(what, fn, timeoutMs, {
+    intervalMs,
+    fatal: (e) => e instanceof RunEndedError,
+    abort: () => (state.exited ? 'the server exited' : null),
+  });
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -108,10 +116,16 @@ async function cannon(ids: string[], seconds: number, connections: number): Prom
       {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        setupRequest: (req) => ({ ...req, body: JSON.stringify({ query: RECS, variables: { u: ids[rng.int(ids.length)] } }) }),
+        setupRequest: (req) => ({
+          ...req,
+          body: JSON.stringify({ query: RECS, variables: { u: ids[rng.int(ids.length)] } }),
+        }),
         onResponse: (status, body) => {
           if (status !== 200) return void failed++;
-          const json = JSON.parse(body) as { errors?: unknown; data?: { recommendations?: { items?: unknown[] } | null } };
+          const json = JSON.parse(body) as {
+            errors?: unknown;
+            data?: { recommendations?: { items?: unknown[] } | null };
+          };
           const items = json.data?.recommendations?.items;
           if (json.errors || !Array.isArray(items) || items.length !== 20) failed++;
         },
@@ -134,7 +148,12 @@ async function trainingRun(id: number): Promise<RunState> {
 }
 
 /** Polls the run until `done`; throws RunEndedError if it ends first. */
-async function waitForRun(id: number, what: string, done: (run: RunState) => boolean, timeoutMs: number): Promise<RunState> {
+async function waitForRun(
+  id: number,
+  what: string,
+  done: (run: RunState) => boolean,
+  timeoutMs: number,
+): Promise<RunState> {
   let last: RunState | undefined;
   await waitFor(
     what,
@@ -143,7 +162,9 @@ async function waitForRun(id: number, what: string, done: (run: RunState) => boo
       if (done(last)) return true;
       if (TERMINAL.has(last.status)) {
         state.runEnded = true;
-        throw new RunEndedError(`training run ${id} ended ${last.status}${last.error ? `: ${last.error}` : ''} while waiting for ${what} (at epoch ${last.epoch})`);
+        throw new RunEndedError(
+          `training run ${id} ended ${last.status}${last.error ? `: ${last.error}` : ''} while waiting for ${what} (at epoch ${last.epoch})`,
+        );
       }
       return false;
     },
@@ -172,7 +193,9 @@ async function cleanup(): Promise<void> {
       console.error(`training run ${id} cancelled`);
     } catch (error) {
       // Same update as cancelTrainingRun; a RUNNING run of a dead worker is then ended by the next worker's orphan recovery.
-      console.error(`cancelling run ${id} through the API failed (${(error as Error).message}); flagging it in the database`);
+      console.error(
+        `cancelling run ${id} through the API failed (${(error as Error).message}); flagging it in the database`,
+      );
       const client = new pg.Client({ connectionString: state.url });
       try {
         await client.connect();
@@ -245,12 +268,22 @@ async function main(): Promise<void> {
   await client.connect();
   let users: string[];
   try {
-    users = (await client.query<{ id: string }>('SELECT external_id AS id FROM users u WHERE EXISTS (SELECT 1 FROM interactions i WHERE i.user_id = u.id)')).rows.map((r) => r.id);
+    users = (
+      await client.query<{ id: string }>(
+        'SELECT external_id AS id FROM users u WHERE EXISTS (SELECT 1 FROM interactions i WHERE i.user_id = u.id)',
+      )
+    ).rows.map((r) => r.id);
     const counts = (await client.query<{ n: string }>('SELECT count(*) AS n FROM interactions')).rows[0].n;
-    const busy = (await client.query<{ id: number; status: string }>(`SELECT id, status FROM training_runs WHERE status IN ('QUEUED', 'RUNNING') ORDER BY id`)).rows;
+    const busy = (
+      await client.query<{ id: number; status: string }>(
+        `SELECT id, status FROM training_runs WHERE status IN ('QUEUED', 'RUNNING') ORDER BY id`,
+      )
+    ).rows;
     console.error(`database: ${users.length} users with interactions, ${counts} interactions`);
     if (busy.length > 0) {
-      console.error(`warning: runs already queued or running (${busy.map((r) => `${r.id} ${r.status}`).join(', ')}): ours waits behind them (one run at a time)`);
+      console.error(
+        `warning: runs already queued or running (${busy.map((r) => `${r.id} ${r.status}`).join(', ')}): ours waits behind them (one run at a time)`,
+      );
     }
   } finally {
     await client.end();
@@ -282,9 +315,15 @@ async function main(): Promise<void> {
   });
   console.error(`server pid ${server.pid} on port ${port} (training thread nice ${nice}); log ${LOG_PATH}`);
 
-  await waitFor('the server to be warm', async () => (await post('{ servingStatus { warm } }')).data?.servingStatus?.warm === true, 300_000);
-  const status = (await post('{ servingStatus { modelVersion { id kind } search backend populationSize } }')).data.servingStatus;
-  if (!status.modelVersion) throw new Error('no active model version in this database: train one with --activate first');
+  await waitFor(
+    'the server to be warm',
+    async () => (await post('{ servingStatus { warm } }')).data?.servingStatus?.warm === true,
+    300_000,
+  );
+  const status = (await post('{ servingStatus { modelVersion { id kind } search backend populationSize } }')).data
+    .servingStatus;
+  if (!status.modelVersion)
+    throw new Error('no active model version in this database: train one with --activate first');
   const afterBoot = rssMb(server.pid!);
   console.error(
     `warm after ${((performance.now() - t0) / 1000).toFixed(1)} s: version ${status.modelVersion.id} (${status.modelVersion.kind}), ${status.search} search, backend ${status.backend}, RSS ${afterBoot.rss.toFixed(0)} MB`,
@@ -300,12 +339,16 @@ async function main(): Promise<void> {
   const queued =
     kind === 'AUTO'
       ? await post('mutation { trainModel(input: { kind: AUTO, activate: NEVER, budgetSeconds: 86400 }) { id } }')
-      : await post('mutation($e: Int!) { trainModel(input: { kind: VAE, epochs: $e, activate: NEVER }) { id } }', { e: epochs });
+      : await post('mutation($e: Int!) { trainModel(input: { kind: VAE, epochs: $e, activate: NEVER }) { id } }', {
+          e: epochs,
+        });
   if (!queued.data?.trainModel) throw new Error(`trainModel: ${JSON.stringify(queued.errors)}`);
   const runId = queued.data.trainModel.id as number;
   state.runId = runId;
   const q0 = performance.now();
-  console.error(`training run ${runId} queued (${kind === 'AUTO' ? 'AUTO' : `VAE, ${epochs} epochs`}, activate NEVER); waiting for ${kind === 'AUTO' ? 'its first model fit' : 'its first epoch'}`);
+  console.error(
+    `training run ${runId} queued (${kind === 'AUTO' ? 'AUTO' : `VAE, ${epochs} epochs`}, activate NEVER); waiting for ${kind === 'AUTO' ? 'its first model fit' : 'its first epoch'}`,
+  );
   const first =
     kind === 'AUTO'
       ? await waitForRun(runId, 'the first model fit', (r) => r.status === 'RUNNING' && r.stage !== null, 900_000)
@@ -322,19 +365,27 @@ async function main(): Promise<void> {
     while (polling) {
       await sleep(250);
       const r = await trainingRun(runId).catch(() => undefined);
-      if (polling && r && r.epoch > lastChange.epoch) Object.assign(lastChange, { epoch: r.epoch, at: performance.now() });
+      if (polling && r && r.epoch > lastChange.epoch)
+        Object.assign(lastChange, { epoch: r.epoch, at: performance.now() });
     }
   })();
   const loaded = await cannon(users, seconds, connections);
   polling = false;
   await poller;
   const after = await trainingRun(runId);
-  if (TERMINAL.has(after.status)) throw new Error(`training run ${runId} ended ${after.status} during phase B; request more --epochs`);
-  const autoProgress = kind === 'AUTO' ? ` | AUTO progress during load: ${(first.progress * 100).toFixed(0)} % → ${(after.progress * 100).toFixed(0)} % (${first.stage} → ${after.stage})` : '';
+  if (TERMINAL.has(after.status))
+    throw new Error(`training run ${runId} ended ${after.status} during phase B; request more --epochs`);
+  const autoProgress =
+    kind === 'AUTO'
+      ? ` | AUTO progress during load: ${(first.progress * 100).toFixed(0)} % → ${(after.progress * 100).toFixed(0)} % (${first.stage} → ${after.stage})`
+      : '';
   const rssAfterLoad = rssMb(server.pid!);
   const underLoad = {
     ...meanSeconds(after, before.epoch, after.epoch),
-    wall: lastChange.epoch > before.epoch ? (lastChange.at - before.at) / 1000 / (lastChange.epoch - before.epoch) : Number.NaN,
+    wall:
+      lastChange.epoch > before.epoch
+        ? (lastChange.at - before.at) / 1000 / (lastChange.epoch - before.epoch)
+        : Number.NaN,
   };
 
   // The epoch in progress when the load stopped ran partly under it: wait for its end, then time `idleEpochs`.
@@ -344,8 +395,16 @@ async function main(): Promise<void> {
     try {
       const c0 = await waitForRun(runId, `epoch ${after.epoch + 1}`, (r) => r.epoch > after.epoch, 600_000);
       const t0c = performance.now();
-      const c1 = await waitForRun(runId, `epoch ${c0.epoch + idleEpochs}`, (r) => r.epoch >= c0.epoch + idleEpochs, 600_000);
-      withoutLoad = { ...meanSeconds(c1, c0.epoch, c1.epoch), wall: (performance.now() - t0c) / 1000 / (c1.epoch - c0.epoch) };
+      const c1 = await waitForRun(
+        runId,
+        `epoch ${c0.epoch + idleEpochs}`,
+        (r) => r.epoch >= c0.epoch + idleEpochs,
+        600_000,
+      );
+      withoutLoad = {
+        ...meanSeconds(c1, c0.epoch, c1.epoch),
+        wall: (performance.now() - t0c) / 1000 / (c1.epoch - c0.epoch),
+      };
     } catch (error) {
       if (!(error instanceof RunEndedError)) throw error;
       console.error(`${error.message}; no unloaded epochs timed`);
@@ -357,8 +416,12 @@ async function main(): Promise<void> {
 
   const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
   const fmt = (r: RunResult) => `${r.rps.toFixed(0)} req/s p50 ${r.p50} ms p99 ${r.p99} ms`;
-  const perEpoch = (m: { n: number; mean: number; wall: number }) => `${m.n > 0 ? ms(m.mean) : 'n/a'} s/epoch (wall ${ms(m.wall)})`;
-  const slowdown = underLoad.n > 0 && withoutLoad.n > 0 ? `; ×${(underLoad.mean / withoutLoad.mean).toFixed(2)} under load (wall ×${ms(underLoad.wall / withoutLoad.wall)})` : '';
+  const perEpoch = (m: { n: number; mean: number; wall: number }) =>
+    `${m.n > 0 ? ms(m.mean) : 'n/a'} s/epoch (wall ${ms(m.wall)})`;
+  const slowdown =
+    underLoad.n > 0 && withoutLoad.n > 0
+      ? `; ×${(underLoad.mean / withoutLoad.mean).toFixed(2)} under load (wall ×${ms(underLoad.wall / withoutLoad.wall)})`
+      : '';
   console.log(
     [
       `recommendations idle: ${fmt(idle)}`,

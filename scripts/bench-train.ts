@@ -44,7 +44,9 @@ function median(xs: number[]): number {
 /** Runs reference.py and returns its multvae JSON line. */
 function runReference(python: string, script: string, split: string, epochs: number): Promise<Record<string, unknown>> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(python, [script, split, '--models', 'multvae', '--epochs', String(epochs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(python, [script, split, '--models', 'multvae', '--epochs', String(epochs)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -52,7 +54,8 @@ function runReference(python: string, script: string, split: string, epochs: num
     child.on('error', reject);
     child.on('close', (code) => {
       const line = out.split('\n').find((l) => l.includes('"multvae"'));
-      if (code !== 0 || !line) return reject(new Error(`reference exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
+      if (code !== 0 || !line)
+        return reject(new Error(`reference exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
       resolvePromise(JSON.parse(line) as Record<string, unknown>);
     });
   });
@@ -77,7 +80,9 @@ function torchBlasLibraries(python: string): Promise<string[] | undefined> {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', () => resolvePromise(undefined));
-    child.on('close', (code) => resolvePromise(code === 0 ? out.split('\n').filter((l) => l.trim() !== '') : undefined));
+    child.on('close', (code) =>
+      resolvePromise(code === 0 ? out.split('\n').filter((l) => l.trim() !== '') : undefined),
+    );
   });
 }
 
@@ -116,12 +121,16 @@ async function main(): Promise<void> {
   const split = resolve(positionals[0] ?? join(PROJECT_ROOT, 'data', 'ml-1m', 'split'));
   const refScript = resolve(values.reference ?? join(PROJECT_ROOT, 'scripts', 'reference', 'reference.py'));
   if (!existsSync(join(split, 'train.csv'))) {
-    throw new Error(`no split in ${split}: give a split folder, or make the ML-1M one (docs/benchmarks.md):\n  npm run data -- fetch ml-1m\n  python3 scripts/reference/split.py data/ml-1m/ratings.dat data/ml-1m/split --format ml1m-pairs --heldout 500`);
+    throw new Error(
+      `no split in ${split}: give a split folder, or make the ML-1M one (docs/benchmarks.md):\n  npm run data -- fetch ml-1m\n  python3 scripts/reference/split.py data/ml-1m/ratings.dat data/ml-1m/split --format ml1m-pairs --heldout 500`,
+    );
   }
 
   const { tf, name } = await initBackend({ prefer, log: (m) => console.log(m) });
   const data = await readSplitFiles(split);
-  console.log(`split ${split}: ${data.train.numRows} train users × ${data.numItems} items, ${data.train.indptr[data.train.numRows]} interactions`);
+  console.log(
+    `split ${split}: ${data.train.numRows} train users × ${data.numItems} items, ${data.train.indptr[data.train.numRows]} interactions`,
+  );
 
   const seconds: number[] = [];
   const tensorsBefore = tf.memory().numTensors;
@@ -136,7 +145,9 @@ async function main(): Promise<void> {
       onEpoch: (e) => {
         seconds.push(e.seconds);
         const v = e.validation === undefined ? '' : `  val ndcg@100 ${e.validation.toFixed(4)}`;
-        console.log(`recoder epoch ${e.epoch}/${e.epochs}: ${e.seconds.toFixed(2)} s  loss ${e.loss.toFixed(2)}${v}  tensors ${tf.memory().numTensors}`);
+        console.log(
+          `recoder epoch ${e.epoch}/${e.epochs}: ${e.seconds.toFixed(2)} s  loss ${e.loss.toFixed(2)}${v}  tensors ${tf.memory().numTensors}`,
+        );
       },
     },
   );
@@ -144,7 +155,9 @@ async function main(): Promise<void> {
   const leaked = tf.memory().numTensors - tensorsBefore;
   const recoder = median(seconds);
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
-  console.log(`recoder (${name}, ${threads} thread${threads === 1 ? '' : 's'}): median ${recoder.toFixed(3)} s/epoch over ${seconds.length} epochs; peak RSS ${peakRssMb.toFixed(0)} MB; tensors left ${leaked}`);
+  console.log(
+    `recoder (${name}, ${threads} thread${threads === 1 ? '' : 's'}): median ${recoder.toFixed(3)} s/epoch over ${seconds.length} epochs; peak RSS ${peakRssMb.toFixed(0)} MB; tensors left ${leaked}`,
+  );
 
   let reference: number | undefined;
   if (!values['no-reference']) {
@@ -155,7 +168,9 @@ async function main(): Promise<void> {
     const blasNote = blas === undefined ? 'BLAS ?' : blas.length === 0 ? 'BLAS built in' : `BLAS ${blas.join(', ')}`;
     console.log(`reference (PyTorch, ${blasNote}): median ${reference.toFixed(3)} s/epoch (${JSON.stringify(ref)})`);
     if (onReferenceBlas(blas)) {
-      console.log('note: this PyTorch runs on the unoptimised reference BLAS (netlib libblas), far slower than OpenBLAS/MKL; the ratio is not representative');
+      console.log(
+        'note: this PyTorch runs on the unoptimised reference BLAS (netlib libblas), far slower than OpenBLAS/MKL; the ratio is not representative',
+      );
     }
   }
   const ratio = reference ? recoder / reference : undefined;

@@ -43,7 +43,18 @@ import { loadModelVersion } from '../src/registry/model-versions.queries.js';
 import { runMain } from './cli.js';
 
 const DB = 'recoder_bench_visual';
-const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+const CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 
 interface Catalog {
   ids: string[];
@@ -72,7 +83,9 @@ function loadFashion(perClass: number): Catalog {
 /** Users with hidden preferences (1–2 classes, bright or dark) and their interactions. */
 function generateInteractions(cat: Catalog, users: number, rng: Random): { user: string; item: number }[] {
   const byClass = CLASSES.map((_, c) => cat.ids.map((_, i) => i).filter((i) => cat.classOf[i] === c));
-  const median = byClass.map((items) => [...items.map((i) => cat.brightness[i])].sort((a, b) => a - b)[items.length >> 1]);
+  const median = byClass.map(
+    (items) => [...items.map((i) => cat.brightness[i])].sort((a, b) => a - b)[items.length >> 1],
+  );
   // Zipf popularity within each class, over a shuffled order.
   const pop = new Float64Array(cat.ids.length);
   for (const items of byClass) {
@@ -90,7 +103,7 @@ function generateInteractions(cat: Catalog, users: number, rng: Random): { user:
     for (let attempts = 0; picked.size < n && attempts < 50 * n; attempts++) {
       const c = favourites[rng.int(favourites.length)];
       const items = byClass[c];
-      const w = items.map((i) => pop[i] * ((cat.brightness[i] > median[c]) === bright ? 4 : 1));
+      const w = items.map((i) => pop[i] * (cat.brightness[i] > median[c] === bright ? 4 : 1));
       let r = rng.uniform() * w.reduce((s, x) => s + x, 0);
       let k = 0;
       while (k < w.length - 1 && (r -= w[k]) > 0) k++;
@@ -115,8 +128,16 @@ async function gql(app: NestFastifyApplication, query: string, variables?: Recor
 async function waitRun(app: NestFastifyApplication, id: number): Promise<Answer> {
   let shown = 0;
   for (;;) {
-    const run = (await gql(app, `{ trainingRun(id: ${id}) { status epoch epochs error versionId decision history { epoch loss validation seconds } } }`)).trainingRun;
-    for (const h of run.history.slice(shown)) console.error(`  epoch ${h.epoch}/${run.epochs} loss ${h.loss.toFixed(4)} validation ${h.validation?.toFixed(4)} ${h.seconds.toFixed(1)} s`);
+    const run = (
+      await gql(
+        app,
+        `{ trainingRun(id: ${id}) { status epoch epochs error versionId decision history { epoch loss validation seconds } } }`,
+      )
+    ).trainingRun;
+    for (const h of run.history.slice(shown))
+      console.error(
+        `  epoch ${h.epoch}/${run.epochs} loss ${h.loss.toFixed(4)} validation ${h.validation?.toFixed(4)} ${h.seconds.toFixed(1)} s`,
+      );
     shown = run.history.length;
     if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(run.status)) return run;
     await new Promise((r) => setTimeout(r, 1000));
@@ -142,7 +163,9 @@ async function main(): Promise<void> {
   });
   const server = process.env.DATABASE_URL;
   if (values.help || !server) {
-    console.log('Usage: DATABASE_URL=<server url> npm run bench:visual -- [--per-class 200] [--users 3000] [--epochs 20] [--seed 1] [--keep]');
+    console.log(
+      'Usage: DATABASE_URL=<server url> npm run bench:visual -- [--per-class 200] [--users 3000] [--epochs 20] [--seed 1] [--keep]',
+    );
     if (!values.help) process.exitCode = 1;
     return;
   }
@@ -158,7 +181,9 @@ async function main(): Promise<void> {
   }
   const warm = interactions.filter((x) => !hidden.has(x.item));
   const withheld = interactions.filter((x) => hidden.has(x.item));
-  console.error(`catalog: ${cat.ids.length} Fashion-MNIST items (${CLASSES.length} classes); ${interactions.length} interactions by ${values.users} users; ${hidden.size} items hidden (${withheld.length} interactions withheld)`);
+  console.error(
+    `catalog: ${cat.ids.length} Fashion-MNIST items (${CLASSES.length} classes); ${interactions.length} interactions by ${values.users} users; ${hidden.size} items hidden (${withheld.length} interactions withheld)`,
+  );
 
   const admin = new pg.Client({ connectionString: server });
   await admin.connect();
@@ -168,11 +193,22 @@ async function main(): Promise<void> {
   let app: NestFastifyApplication | undefined;
   try {
     await applyMigrations(url);
-    const env = { ...loadEnv({ LOG_LEVEL: 'warn', GRAPHIQL: 'false', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0' }), trainingWorker: 'thread' as const, images: { size: 32, channels: 1 as const, maxBytes: 1 << 20 } };
+    const env = {
+      ...loadEnv({ LOG_LEVEL: 'warn', GRAPHIQL: 'false', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0' }),
+      trainingWorker: 'thread' as const,
+      images: { size: 32, channels: 1 as const, maxBytes: 1 << 20 },
+    };
     app = await createApp(env, url);
     await app.init();
-    const items = cat.ids.map((id, i) => ({ id, title: `${CLASSES[cat.classOf[i]]} #${id.split('-')[2]}`, categories: [CLASSES[cat.classOf[i]]] }));
-    for (let s = 0; s < items.length; s += 1000) await gql(app, 'mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }', { items: items.slice(s, s + 1000) });
+    const items = cat.ids.map((id, i) => ({
+      id,
+      title: `${CLASSES[cat.classOf[i]]} #${id.split('-')[2]}`,
+      categories: [CLASSES[cat.classOf[i]]],
+    }));
+    for (let s = 0; s < items.length; s += 1000)
+      await gql(app, 'mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }', {
+        items: items.slice(s, s + 1000),
+      });
     const t0 = performance.now();
     for (let i = 0; i < cat.ids.length; i++) {
       const png = new PNG({ width: 28, height: 28, colorType: 0 });
@@ -180,14 +216,32 @@ async function main(): Promise<void> {
         png.data[p * 4] = png.data[p * 4 + 1] = png.data[p * 4 + 2] = cat.raw[i][p];
         png.data[p * 4 + 3] = 255;
       }
-      await gql(app, 'mutation($id: ID!, $image: String!) { setItemImage(itemId: $id, image: $image) { size } }', { id: cat.ids[i], image: PNG.sync.write(png).toString('base64') });
+      await gql(app, 'mutation($id: ID!, $image: String!) { setItemImage(itemId: $id, image: $image) { size } }', {
+        id: cat.ids[i],
+        image: PNG.sync.write(png).toString('base64'),
+      });
     }
-    console.error(`stored ${cat.ids.length} images through setItemImage in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.error(
+      `stored ${cat.ids.length} images through setItemImage in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     const records = warm.map((x) => ({ userId: x.user, itemId: cat.ids[x.item] }));
-    for (let s = 0; s < records.length; s += 10_000) await gql(app, 'mutation($i: [RecordInteractionInput!]!) { recordInteractions(interactions: $i) { createdUsers } }', { i: records.slice(s, s + 10_000) });
+    for (let s = 0; s < records.length; s += 10_000)
+      await gql(
+        app,
+        'mutation($i: [RecordInteractionInput!]!) { recordInteractions(interactions: $i) { createdUsers } }',
+        { i: records.slice(s, s + 10_000) },
+      );
 
     // 1. Visual model and similarity.
-    const visualRun = await waitRun(app, (await gql(app, `mutation { trainModel(input: { kind: CONV_AE, epochs: ${Number(values.epochs)}, activate: ALWAYS, hyperparameters: { latentDim: 32 } }) { id } }`)).trainModel.id);
+    const visualRun = await waitRun(
+      app,
+      (
+        await gql(
+          app,
+          `mutation { trainModel(input: { kind: CONV_AE, epochs: ${Number(values.epochs)}, activate: ALWAYS, hyperparameters: { latentDim: 32 } }) { id } }`,
+        )
+      ).trainModel.id,
+    );
     if (visualRun.status !== 'SUCCEEDED') throw new Error(`CONV_AE run ${visualRun.status}: ${visualRun.error}`);
     await gql(app, `mutation { activateModelVersion(id: ${visualRun.versionId}) { id } }`);
     let same = 0;
@@ -195,7 +249,8 @@ async function main(): Promise<void> {
     const perClass = new Array(CLASSES.length).fill(0).map(() => ({ same: 0, total: 0 }));
     const t1 = performance.now();
     for (let i = 0; i < cat.ids.length; i++) {
-      const found = (await gql(app, `{ similarItems(itemId: "${cat.ids[i]}", limit: 10, by: VISUAL) { item { id } } }`)).similarItems as { item: { id: string } }[];
+      const found = (await gql(app, `{ similarItems(itemId: "${cat.ids[i]}", limit: 10, by: VISUAL) { item { id } } }`))
+        .similarItems as { item: { id: string } }[];
       const hits = found.filter((f) => Number(f.item.id.split('-')[1]) === cat.classOf[i]).length;
       same += hits;
       total += found.length;
@@ -203,12 +258,22 @@ async function main(): Promise<void> {
       perClass[cat.classOf[i]].total += found.length;
     }
     const precision = same / total;
-    console.log(`visual similarity: precision@10 (same class) ${precision.toFixed(3)} over ${cat.ids.length} queries (target ≥ 0.7), ${((performance.now() - t1) / cat.ids.length).toFixed(2)} ms/query through GraphQL`);
-    console.log(`  per class: ${CLASSES.map((c, k) => `${c} ${(perClass[k].same / perClass[k].total).toFixed(2)}`).join(', ')}`);
-    console.log(`  CONV_AE version ${visualRun.versionId}: validation MSE ${visualRun.history.at(-1)?.validation?.toFixed(4)}, ${visualRun.epoch} epochs`);
+    console.log(
+      `visual similarity: precision@10 (same class) ${precision.toFixed(3)} over ${cat.ids.length} queries (target ≥ 0.7), ${((performance.now() - t1) / cat.ids.length).toFixed(2)} ms/query through GraphQL`,
+    );
+    console.log(
+      `  per class: ${CLASSES.map((c, k) => `${c} ${(perClass[k].same / perClass[k].total).toFixed(2)}`).join(', ')}`,
+    );
+    console.log(
+      `  CONV_AE version ${visualRun.versionId}: validation MSE ${visualRun.history.at(-1)?.validation?.toFixed(4)}, ${visualRun.epoch} epochs`,
+    );
 
     // 2. Cold start: a DAE on the warm interactions; hidden items ranked by predicted vectors.
-    const daeRun = await waitRun(app, (await gql(app, 'mutation { trainModel(input: { kind: DAE, epochs: 60, activate: ALWAYS }) { id } }')).trainModel.id);
+    const daeRun = await waitRun(
+      app,
+      (await gql(app, 'mutation { trainModel(input: { kind: DAE, epochs: 60, activate: ALWAYS }) { id } }')).trainModel
+        .id,
+    );
     if (daeRun.status !== 'SUCCEEDED') throw new Error(`DAE run ${daeRun.status}: ${daeRun.error}`);
     const pool = new pg.Pool({ connectionString: url });
     const { tf } = await initBackend();
@@ -232,11 +297,14 @@ async function main(): Promise<void> {
       return x;
     };
     const yWarm = new Float32Array(warmIdx.length * D);
-    warmIdx.forEach((i, k) => yWarm.set(vectors.subarray(colOf.get(cat.ids[i])! * D, (colOf.get(cat.ids[i])! + 1) * D), k * D));
+    warmIdx.forEach((i, k) =>
+      yWarm.set(vectors.subarray(colOf.get(cat.ids[i])! * D, (colOf.get(cat.ids[i])! + 1) * D), k * D),
+    );
     const predicted = predictColdVectors(take(warmIdx), yWarm, take(coldIdx), p, D)!;
     // Held-out users: those with a withheld interaction; their warm history is the model input.
     const warmByUser = new Map<string, number[]>();
-    for (const x of warm) (warmByUser.get(x.user) ?? warmByUser.set(x.user, []).get(x.user)!).push(colOf.get(cat.ids[x.item])!);
+    for (const x of warm)
+      (warmByUser.get(x.user) ?? warmByUser.set(x.user, []).get(x.user)!).push(colOf.get(cat.ids[x.item])!);
     const heldByUser = new Map<string, Set<number>>();
     for (const x of withheld) (heldByUser.get(x.user) ?? heldByUser.set(x.user, new Set()).get(x.user)!).add(x.item);
     const users = [...heldByUser.keys()].filter((u) => warmByUser.has(u));
@@ -263,37 +331,70 @@ async function main(): Promise<void> {
     };
     // Popularity estimated from the 10 visually nearest warm items.
     const neighbourPop = coldIdx.map((_, k) => {
-      const sims = warmIdx.map((i) => ({ i, s: cos(coldUnit, k, allUnit, i) })).sort((a, b) => b.s - a.s).slice(0, 10);
+      const sims = warmIdx
+        .map((i) => ({ i, s: cos(coldUnit, k, allUnit, i) }))
+        .sort((a, b) => b.s - a.s)
+        .slice(0, 10);
       return sims.reduce((s, x) => s + (warmCount.get(x.i) ?? 0), 0) / sims.length;
     });
-    const rankBy = (score: (k: number) => number) => coldIdx.map((i, k) => ({ i, s: score(k) })).sort((a, b) => b.s - a.s).map((x) => x.i);
+    const rankBy = (score: (k: number) => number) =>
+      coldIdx
+        .map((i, k) => ({ i, s: score(k) }))
+        .sort((a, b) => b.s - a.s)
+        .map((x) => x.i);
     const sums = { model: 0, random: 0, neighbourPopularity: 0, content: 0, oraclePopularity: 0 };
-    const queries = dae.userQueries(csrFromTriples(users.length, daeArtifact.itemIds.length, users.flatMap((u, r) => warmByUser.get(u)!.map(() => r)), users.flatMap((u) => warmByUser.get(u)!)));
+    const queries = dae.userQueries(
+      csrFromTriples(
+        users.length,
+        daeArtifact.itemIds.length,
+        users.flatMap((u, r) => warmByUser.get(u)!.map(() => r)),
+        users.flatMap((u) => warmByUser.get(u)!),
+      ),
+    );
     const byNeighbourPop = rankBy((k) => neighbourPop[k]);
     const byOracle = rankBy((k) => trueCount.get(coldIdx[k]) ?? 0);
     users.forEach((u, r) => {
       const relevant = heldByUser.get(u)!;
-      sums.model += recallAt(rankBy((k) => { let s = 0; for (let d = 0; d < D; d++) s += queries[r * D + d] * predicted[k * D + d]; return s; }), relevant, 20);
+      sums.model += recallAt(
+        rankBy((k) => {
+          let s = 0;
+          for (let d = 0; d < D; d++) s += queries[r * D + d] * predicted[k * D + d];
+          return s;
+        }),
+        relevant,
+        20,
+      );
       const shuffled = [...coldIdx];
       rng.shuffle(shuffled);
       sums.random += recallAt(shuffled, relevant, 20);
       sums.neighbourPopularity += recallAt(byNeighbourPop, relevant, 20);
       const history = warmByUser.get(u)!.map((c) => cat.ids.indexOf(daeArtifact.itemIds[c]));
-      sums.content += recallAt(rankBy((k) => Math.max(...history.map((h) => cos(coldUnit, k, allUnit, h)))), relevant, 20);
+      sums.content += recallAt(
+        rankBy((k) => Math.max(...history.map((h) => cos(coldUnit, k, allUnit, h)))),
+        relevant,
+        20,
+      );
       sums.oraclePopularity += recallAt(byOracle, relevant, 20);
     });
     const mean = (x: number) => (x / users.length).toFixed(3);
-    console.log(`cold start: ${coldIdx.length} hidden items (10 %), ${users.length} held-out users; Recall@20 over the hidden items:`);
-    console.log(`  predicted vectors (DAE version ${daeRun.versionId} + ridge map) ${mean(sums.model)} | random ${mean(sums.random)} | popularity of the 10 visually nearest warm items ${mean(sums.neighbourPopularity)} | content (max visual cosine to the history) ${mean(sums.content)} | oracle popularity (true withheld counts) ${mean(sums.oraclePopularity)}`);
+    console.log(
+      `cold start: ${coldIdx.length} hidden items (10 %), ${users.length} held-out users; Recall@20 over the hidden items:`,
+    );
+    console.log(
+      `  predicted vectors (DAE version ${daeRun.versionId} + ridge map) ${mean(sums.model)} | random ${mean(sums.random)} | popularity of the 10 visually nearest warm items ${mean(sums.neighbourPopularity)} | content (max visual cosine to the history) ${mean(sums.content)} | oracle popularity (true withheld counts) ${mean(sums.oraclePopularity)}`,
+    );
     // Product path: recommendations(limit: 20) with COLD_START items.
     let served = 0;
     const sample = users.slice(0, 500);
     for (const u of sample) {
-      const recs = (await gql(app, `{ recommendations(userId: "${u}", limit: 20) { items { source item { id } } } }`)).recommendations.items as { source: string; item: { id: string } }[];
+      const recs = (await gql(app, `{ recommendations(userId: "${u}", limit: 20) { items { source item { id } } } }`))
+        .recommendations.items as { source: string; item: { id: string } }[];
       const relevant = new Set([...heldByUser.get(u)!].map((i) => cat.ids[i]));
       if (recs.some((x) => x.source === 'COLD_START' && relevant.has(x.item.id))) served++;
     }
-    console.log(`  through recommendations(limit: 20): ${served} of ${sample.length} held-out users (${((100 * served) / sample.length).toFixed(1)} %) get one of their withheld items as COLD_START`);
+    console.log(
+      `  through recommendations(limit: 20): ${served} of ${sample.length} held-out users (${((100 * served) / sample.length).toFixed(1)} %) get one of their withheld items as COLD_START`,
+    );
     dae.dispose();
     conv.dispose();
   } finally {

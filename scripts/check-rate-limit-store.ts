@@ -13,16 +13,25 @@ import { PgRateLimitStore, redisStore, storeCall, type RateLimitStore } from '..
  *   npm run check:rate-limit-store -- postgres postgresql://…   (migrated database)
  *   npm run check:rate-limit-store -- redis redis://127.0.0.1:6379
  */
-export async function checkRateLimitStore(stores: RateLimitStore[], perReplica = 500): Promise<{ problems: string[]; report: string }> {
+export async function checkRateLimitStore(
+  stores: RateLimitStore[],
+  perReplica = 500,
+): Promise<{ problems: string[]; report: string }> {
   const problems: string[] = [];
   const bucket = `check:${randomBytes(6).toString('hex')}`;
   const t0 = performance.now();
-  const answers = await Promise.all(stores.flatMap((store) => Array.from({ length: perReplica }, () => storeCall(store, bucket, 60_000, 10))));
+  const answers = await Promise.all(
+    stores.flatMap((store) => Array.from({ length: perReplica }, () => storeCall(store, bucket, 60_000, 10))),
+  );
   const ms = performance.now() - t0;
   const counts = answers.map((a) => a.current).sort((a, b) => a - b);
   const n = stores.length * perReplica;
-  if (counts.some((c, i) => c !== i + 1)) problems.push(`concurrent increments answered ${counts.slice(0, 5).join(', ')} … ${counts.slice(-3).join(', ')}, expected 1..${n}`);
-  if (answers.some((a) => !(a.ttl > 0 && a.ttl <= 60_000))) problems.push(`a ttl outside (0, 60000] ms: ${answers.map((a) => a.ttl).find((t) => !(t > 0 && t <= 60_000))}`);
+  if (counts.some((c, i) => c !== i + 1))
+    problems.push(
+      `concurrent increments answered ${counts.slice(0, 5).join(', ')} … ${counts.slice(-3).join(', ')}, expected 1..${n}`,
+    );
+  if (answers.some((a) => !(a.ttl > 0 && a.ttl <= 60_000)))
+    problems.push(`a ttl outside (0, 60000] ms: ${answers.map((a) => a.ttl).find((t) => !(t > 0 && t <= 60_000))}`);
   const other = await storeCall(stores[0], `${bucket}:other`, 60_000, 10);
   if (other.current !== 1) problems.push(`another bucket started at ${other.current}, expected 1`);
   // A window of 300 ms, waited out generously: the next request starts a new window at 1.
@@ -31,7 +40,8 @@ export async function checkRateLimitStore(stores: RateLimitStore[], perReplica =
   await storeCall(stores[1 % stores.length], short, 300, 10);
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   const restarted = await storeCall(stores[stores.length - 1], short, 300, 10);
-  if (restarted.current !== 1) problems.push(`after its window ended a bucket answered ${restarted.current}, expected 1`);
+  if (restarted.current !== 1)
+    problems.push(`after its window ended a bucket answered ${restarted.current}, expected 1`);
   const report = `${n} concurrent increments over ${stores.length} store instances in ${ms.toFixed(0)} ms (${((1000 * n) / ms).toFixed(0)}/s): counts ${counts[0]}..${counts[n - 1]}; window restart ${restarted.current === 1 ? 'ok' : 'FAILED'}`;
   return { problems, report };
 }

@@ -61,7 +61,8 @@ async function main(): Promise<void> {
   if (command === 'synth') {
     const int = (flag: string, v: string | undefined) => {
       const n = Number(v);
-      if (v === undefined || !Number.isInteger(n)) throw new DatasetError(`--${flag} must be an integer, got ${v ?? 'nothing'}`);
+      if (v === undefined || !Number.isInteger(n))
+        throw new DatasetError(`--${flag} must be an integer, got ${v ?? 'nothing'}`);
       return n;
     };
     const options = {
@@ -74,12 +75,20 @@ async function main(): Promise<void> {
       popularityExponent: Number(values['popularity-exponent']),
       minPerUser: int('min-per-user', values['min-per-user']),
     };
-    const dir = values.out ?? path.join(DATA_DIR, `synthetic-${options.users}u-${options.items}i-${options.interactions}n-s${options.seed}`);
+    const dir =
+      values.out ??
+      path.join(DATA_DIR, `synthetic-${options.users}u-${options.items}i-${options.interactions}n-s${options.seed}`);
     const written = await writeSynthetic(dir, options).catch((error: unknown) => {
-      throw error instanceof Error && error.message.startsWith('synthetic data:') ? new DatasetError(error.message) : error;
+      throw error instanceof Error && error.message.startsWith('synthetic data:')
+        ? new DatasetError(error.message)
+        : error;
     });
-    const shown = path.relative(process.cwd(), dir).startsWith('..') ? path.resolve(dir) : path.relative(process.cwd(), dir) || '.';
-    console.log(`wrote ${options.interactions.toLocaleString('en-US')} interactions of ${options.users.toLocaleString('en-US')} users over ${options.items.toLocaleString('en-US')} items into ${shown} in ${written.seconds.toFixed(1)} s`);
+    const shown = path.relative(process.cwd(), dir).startsWith('..')
+      ? path.resolve(dir)
+      : path.relative(process.cwd(), dir) || '.';
+    console.log(
+      `wrote ${options.interactions.toLocaleString('en-US')} interactions of ${options.users.toLocaleString('en-US')} users over ${options.items.toLocaleString('en-US')} items into ${shown} in ${written.seconds.toFixed(1)} s`,
+    );
     console.log(`import: npm run import -- ${shown} --format movielens-latest`);
     return;
   }
@@ -96,13 +105,20 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const result = await fetchDataset(source, { dataDir: DATA_DIR, log: (m) => console.log(m), zip: values.zip, force: values.force });
+  const result = await fetchDataset(source, {
+    dataDir: DATA_DIR,
+    log: (m) => console.log(m),
+    zip: values.zip,
+    force: values.force,
+  });
   if (result.status === 'unreachable') {
     console.error(result.message);
     process.exitCode = 1;
   } else if (result.status === 'present') {
-    console.log(`${source.name} is already in ${path.relative(process.cwd(), result.dir) || result.dir}${result.files ? ` (${result.files} files verified)` : ''}; --force replaces it`);
+    console.log(
+      `${source.name} is already in ${path.relative(process.cwd(), result.dir) || result.dir}${result.files ? ` (${result.files} files verified)` : ''}; --force replaces it`,
+    );
   }
 }
 
-runMain(main, { print: (error) => error instanceof DatasetError ? `Error: ${error.message}` : error, exit: 'now' });
+runMain(main, { print: (error) => (error instanceof DatasetError ? `Error: ${error.message}` : error), exit: 'now' });

@@ -30,7 +30,11 @@ const EXAMPLE = `{
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { help: { type: 'boolean', short: 'h' }, 'no-serve': { type: 'boolean' }, budget: { type: 'string', default: '300' } },
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      'no-serve': { type: 'boolean' },
+      budget: { type: 'string', default: '300' },
+    },
   });
   if (values.help) {
     console.log(HELP);
@@ -38,10 +42,20 @@ async function main(): Promise<void> {
   }
   // The demo is for trying the API in GraphiQL on this machine: it runs open (the auth module logs a
   // warning) with GraphiQL and introspection on, unless the environment says otherwise.
-  const env = loadEnv({ RECODER_AUTH: 'off', GRAPHIQL: 'true', RECODER_INTROSPECTION: 'true', LOG_FORMAT: 'pretty', ...process.env });
+  const env = loadEnv({
+    RECODER_AUTH: 'off',
+    GRAPHIQL: 'true',
+    RECODER_INTROSPECTION: 'true',
+    LOG_FORMAT: 'pretty',
+    ...process.env,
+  });
   // Ctrl-C / SIGTERM (to npm or to node): the app closes (HTTP drained, training thread, pools),
   // then the embedded PostgreSQL stops, and one line says so.
-  const stop = stopOnSignals({ name: 'Recoder demo', log: (m) => console.log(`\n[demo] ${m}`), error: (m) => console.error(`[demo] ${m}`) });
+  const stop = stopOnSignals({
+    name: 'Recoder demo',
+    log: (m) => console.log(`\n[demo] ${m}`),
+    error: (m) => console.error(`[demo] ${m}`),
+  });
   const db = await openDatabaseFromEnv(env, {
     log: (m: string) => console.log(`[db] ${m}`),
   });
@@ -85,7 +99,13 @@ Example query (paste into GraphiQL):
 ${EXAMPLE}
 
 ${env.auth === 'off' ? 'The demo API is open (RECODER_AUTH=off): anyone who can reach it may write and train.\nWith RECODER_AUTH=required, create keys with: npm run apikey -- create --role admin\n' : ''}Ctrl-C stops the server${db.embedded ? ' and the embedded PostgreSQL' : ''}.`);
-    await trainDemoModel(app.get(TrainingRunsService), app.get(ActiveModelService), Number(values.budget), env.trainingWorker === 'thread', stop.signal);
+    await trainDemoModel(
+      app.get(TrainingRunsService),
+      app.get(ActiveModelService),
+      Number(values.budget),
+      env.trainingWorker === 'thread',
+      stop.signal,
+    );
     if (stop.signal.aborted) return;
     const sample = await exampleIds(db.url);
     console.log(`
@@ -113,7 +133,13 @@ In GraphiQL:
  * the best on held-out users is kept) and activates it, printing each candidate as it finishes;
  * returns once the new version serves.
  */
-async function trainDemoModel(runs: TrainingRunsService, models: ActiveModelService, budgetSeconds: number, inThread: boolean, stopping: AbortSignal): Promise<void> {
+async function trainDemoModel(
+  runs: TrainingRunsService,
+  models: ActiveModelService,
+  budgetSeconds: number,
+  inThread: boolean,
+  stopping: AbortSignal,
+): Promise<void> {
   if (models.version) {
     console.log(`\n[demo] model version ${models.version.id} is active: skipping the demo training`);
     return;
@@ -128,17 +154,22 @@ async function trainDemoModel(runs: TrainingRunsService, models: ActiveModelServ
   while (!stopping.aborted) {
     const r = await runs.run(run.id);
     for (const c of r.candidates.slice(shown)) {
-      console.log(`[demo] ${c.name}: ${c.status.toLowerCase()}${c.ndcg === null ? '' : `, validation NDCG@100 ${c.ndcg.toFixed(4)}`} (${c.seconds.toFixed(0)} s)${c.reason ? ` — ${c.reason}` : ''}`);
+      console.log(
+        `[demo] ${c.name}: ${c.status.toLowerCase()}${c.ndcg === null ? '' : `, validation NDCG@100 ${c.ndcg.toFixed(4)}`} (${c.seconds.toFixed(0)} s)${c.reason ? ` — ${c.reason}` : ''}`,
+      );
     }
     shown = r.candidates.length;
     if (r.stage && r.stage !== lastStage && r.status === 'RUNNING') {
       lastStage = r.stage;
       console.log(`[demo] training ${r.stage} … (${Math.round(r.progress * 100)} % of the search)`);
     }
-    if (r.status === 'FAILED' || r.status === 'CANCELLED') throw new Error(`demo training run ${r.id} ${r.status}: ${r.error ?? ''}`);
+    if (r.status === 'FAILED' || r.status === 'CANCELLED')
+      throw new Error(`demo training run ${r.id} ${r.status}: ${r.error ?? ''}`);
     if (r.status === 'SUCCEEDED' && servedId(models) === r.versionId) {
       const chosen = r.candidates.find((c) => c.chosen);
-      console.log(`[demo] kept ${chosen?.name ?? 'the best candidate'}; ${r.decision}; version ${r.versionId} now serves`);
+      console.log(
+        `[demo] kept ${chosen?.name ?? 'the best candidate'}; ${r.decision}; version ${r.versionId} now serves`,
+      );
       return;
     }
     await new Promise((resolve) => setTimeout(resolve, 500));

@@ -108,7 +108,8 @@ async function main(): Promise<number> {
     rows: rows.toLocaleString('en-US'),
     mb: (bytes / 1e6).toFixed(1),
     totalMb: (total / 1e6).toFixed(1),
-    rate: copyStarted && rows ? Math.round(rows / ((performance.now() - copyStarted) / 1000)).toLocaleString('en-US') : '-',
+    rate:
+      copyStarted && rows ? Math.round(rows / ((performance.now() - copyStarted) / 1000)).toLocaleString('en-US') : '-',
   });
   let last = { rows: 0, bytes: 0, total: 0 };
 
@@ -152,7 +153,9 @@ async function main(): Promise<number> {
 
 function printSummary(r: ImportResult, embedded: boolean): void {
   const n = (x: number) => x.toLocaleString('en-US');
-  console.log(`Imported ${r.file} (${r.format}, source "${r.source}", ${r.strategy}${embedded ? ', embedded PostgreSQL' : ''})`);
+  console.log(
+    `Imported ${r.file} (${r.format}, source "${r.source}", ${r.strategy}${embedded ? ', embedded PostgreSQL' : ''})`,
+  );
   console.log(`  rows      ${n(r.rows)}: ${n(r.inserted)} inserted, ${n(r.skippedDuplicates)} already present`);
   console.log(`  users     ${n(r.users)} (${n(r.newUsers)} new)`);
   console.log(`  items     ${n(r.items)} (${n(r.newItems)} new)`);
@@ -164,10 +167,13 @@ async function importImages(url: string, folder: string, env: Env): Promise<numb
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    console.error(`images: ${folder} (${env.images.size}×${env.images.size}, ${env.images.channels === 1 ? 'grayscale' : 'RGB'})`);
+    console.error(
+      `images: ${folder} (${env.images.size}×${env.images.size}, ${env.images.channels === 1 ? 'grayscale' : 'RGB'})`,
+    );
     const result = await importItemImageFolder(client, folder, {
       ...env.images,
-      onProgress: (done, total) => console.error(`images: ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} files`),
+      onProgress: (done, total) =>
+        console.error(`images: ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} files`),
     });
     printImageSummary(result);
     return 0;
@@ -184,9 +190,13 @@ async function importImages(url: string, folder: string, env: Env): Promise<numb
 function printImageSummary(r: ImageFolderResult): void {
   const n = (x: number) => x.toLocaleString('en-US');
   const shown = 20;
-  console.log(`Imported images from ${r.folder}: ${n(r.files)} image files${r.ignored ? `, ${n(r.ignored)} other entries ignored` : ''}`);
+  console.log(
+    `Imported images from ${r.folder}: ${n(r.files)} image files${r.ignored ? `, ${n(r.ignored)} other entries ignored` : ''}`,
+  );
   console.log(`  stored    ${n(r.stored)}`);
-  console.log(`  skipped   ${n(r.skippedUnknownItem.length)} (unknown item)${r.skippedUnknownItem.length ? ': ' + r.skippedUnknownItem.slice(0, shown).join(', ') + (r.skippedUnknownItem.length > shown ? ', …' : '') : ''}`);
+  console.log(
+    `  skipped   ${n(r.skippedUnknownItem.length)} (unknown item)${r.skippedUnknownItem.length ? ': ' + r.skippedUnknownItem.slice(0, shown).join(', ') + (r.skippedUnknownItem.length > shown ? ', …' : '') : ''}`,
+  );
   console.log(`  rejected  ${n(r.rejected.length)}`);
   for (const x of r.rejected.slice(0, shown)) console.log(`    ${x.file}: ${x.reason}`);
   if (r.rejected.length > shown) console.log(`    … and ${n(r.rejected.length - shown)} more`);

@@ -47,10 +47,16 @@ async function main(): Promise<void> {
     });
     if (command === 'deploy') {
       const applied = await applyMigrations(db.url, { log });
-      console.log(applied.length ? `Applied ${applied.length} migration(s).` : 'No pending migrations: the database is up to date.');
+      console.log(
+        applied.length
+          ? `Applied ${applied.length} migration(s).`
+          : 'No pending migrations: the database is up to date.',
+      );
     } else {
       const created = await createMigration(rest[0]!, { connectionString: db.url, log });
-      console.log(created ? `Created prisma/migrations/${created}/migration.sql` : 'No schema changes: no migration created.');
+      console.log(
+        created ? `Created prisma/migrations/${created}/migration.sql` : 'No schema changes: no migration created.',
+      );
     }
   } finally {
     await db?.close();

@@ -37,7 +37,10 @@ async function main(): Promise<void> {
       console.log(`model version ${id} is now active`);
       return;
     }
-    const [versions, active] = await Promise.all([listModelVersions(prisma, Number(values.limit)), activeModelVersionId(prisma)]);
+    const [versions, active] = await Promise.all([
+      listModelVersions(prisma, Number(values.limit)),
+      activeModelVersionId(prisma),
+    ]);
     if (versions.length === 0) {
       console.log('no model versions yet: npm run train -- --model vae');
       return;

@@ -7,7 +7,9 @@ import { buildSchemaSdl } from '../src/graphql/schema-file.js';
 
 const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, stdout: { type: 'boolean' } } });
 if (values.help) {
-  console.log('Usage: npm run schema:print [-- --stdout]\nWrites the GraphQL schema (SDL) to schema.gql, or prints it.');
+  console.log(
+    'Usage: npm run schema:print [-- --stdout]\nWrites the GraphQL schema (SDL) to schema.gql, or prints it.',
+  );
 } else {
   const sdl = await buildSchemaSdl();
   if (values.stdout) process.stdout.write(sdl);

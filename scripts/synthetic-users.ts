@@ -44,7 +44,8 @@ as external ids) that \`npm run import -- file.csv --format csv\` loads. Reads D
 
 function positiveInt(name: string, text: string | undefined): number {
   const n = Number(text);
-  if (text === undefined || !Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${text ?? 'nothing'}`);
+  if (text === undefined || !Number.isInteger(n) || n < 1)
+    throw new Error(`--${name} must be a positive integer, got ${text ?? 'nothing'}`);
   return n;
 }
 
@@ -100,9 +101,11 @@ async function main(): Promise<void> {
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${values.seed}`);
   const temperature = Number(values.temperature);
-  if (!(Number.isFinite(temperature) && temperature > 0)) throw new Error(`--temperature must be a number > 0, got ${values.temperature}`);
+  if (!(Number.isFinite(temperature) && temperature > 0))
+    throw new Error(`--temperature must be a number > 0, got ${values.temperature}`);
   const latentFrom = values.latent;
-  if (latentFrom !== 'prior' && latentFrom !== 'population') throw new Error(`--latent must be prior or population, got ${latentFrom}`);
+  if (latentFrom !== 'prior' && latentFrom !== 'population')
+    throw new Error(`--latent must be prior or population, got ${latentFrom}`);
   const report = (line: string) => (values.out ? console.log(line) : console.error(line));
 
   const env = loadEnv();
@@ -113,34 +116,46 @@ async function main(): Promise<void> {
   pool.on('error', () => undefined); // an idle client's broken connection fails the next query instead
   let model: MultVAE | undefined;
   try {
-    const id = values.version === undefined ? await activeModelVersionId(prisma) : positiveInt('version', values.version);
+    const id =
+      values.version === undefined ? await activeModelVersionId(prisma) : positiveInt('version', values.version);
     if (id === null) throw new Error('no model version is active: pass --version <id> (npm run models -- list)');
     const artifact = await loadModelVersion(pool, id);
     if (!artifact) throw new Error(`model version ${id} not found`);
-    if (artifact.kind !== 'VAE') throw new Error(`model version ${id} is ${artifact.kind}: synthetic users need a Mult-VAE (VAE) version`);
-    const { tf, name: backend } = await initBackend({ prefer: values.backend as InitBackendOptions['prefer'], log: (m) => console.error(m) });
+    if (artifact.kind !== 'VAE')
+      throw new Error(`model version ${id} is ${artifact.kind}: synthetic users need a Mult-VAE (VAE) version`);
+    const { tf, name: backend } = await initBackend({
+      prefer: values.backend as InitBackendOptions['prefer'],
+      log: (m) => console.error(m),
+    });
     model = modelFromArtifact(tf, artifact) as MultVAE;
     // Items deleted since training are never drawn (the CSV would create them again on import).
     const itemOfColumn = await internalItemIds(pool, artifact.itemIds);
     const deleted: number[] = [];
     itemOfColumn.forEach((itemId, col) => itemId < 0 && deleted.push(col));
     const available = model.numItems - deleted.length;
-    if (itemsPerUser > available) throw new Error(`--items-per-user must be at most ${available}, the items of model version ${id}`);
+    if (itemsPerUser > available)
+      throw new Error(`--items-per-user must be at most ${available}, the items of model version ${id}`);
 
-    const minRating = typeof artifact.hyperparameters.minRating === 'number' ? artifact.hyperparameters.minRating : DEFAULT_MIN_RATING;
+    const minRating =
+      typeof artifact.hyperparameters.minRating === 'number' ? artifact.hyperparameters.minRating : DEFAULT_MIN_RATING;
     // The real users' positives over the version's items (as the version counts them), when needed.
-    const histories = values.compare || latentFrom === 'population' ? await readHistories(pool, itemOfColumn, minRating) : null;
+    const histories =
+      values.compare || latentFrom === 'population' ? await readHistories(pool, itemOfColumn, minRating) : null;
 
     let latent: { mean: Float32Array; std: Float32Array } | undefined;
     if (latentFrom === 'population') {
       const fit = new LatentGaussianFit(model.latentDim);
       const all = Array.from({ length: histories!.numRows }, (_, r) => r);
-      for (let start = 0; start < all.length; start += 1000) fit.add(model.encode(csrSelectRows(histories!, all.slice(start, start + 1000))));
-      if (fit.count === 0) throw new Error('--latent population: the database has no user with a positive on the version\'s items');
+      for (let start = 0; start < all.length; start += 1000)
+        fit.add(model.encode(csrSelectRows(histories!, all.slice(start, start + 1000))));
+      if (fit.count === 0)
+        throw new Error("--latent population: the database has no user with a positive on the version's items");
       latent = fit.result();
       const meanNorm = Math.hypot(...latent.mean);
       const meanStd = latent.std.reduce((a, b) => a + b, 0) / latent.std.length;
-      console.error(`latent: diagonal Gaussian fitted to ${fit.count} users' encoder means (‖mean‖ ${meanNorm.toFixed(2)}, mean std ${meanStd.toFixed(3)})`);
+      console.error(
+        `latent: diagonal Gaussian fitted to ${fit.count} users' encoder means (‖mean‖ ${meanNorm.toFixed(2)}, mean std ${meanStd.toFixed(3)})`,
+      );
     }
 
     const started = performance.now();
@@ -180,11 +195,19 @@ async function main(): Promise<void> {
       const head = headShare(r, s, 0.1);
       const covered = (xs: number[]) => xs.filter((x) => x > 0).length;
       const positives = h.indptr[h.numRows];
-      report(`real: ${positives} positives (rating ≥ ${minRating} or any other kind) of ${h.numRows} users, ${(positives / h.numRows).toFixed(1)} per user, on ${covered(r)} of ${cols.length} items`);
-      report(`synthetic: ${users * itemsPerUser} interactions of ${users} users, ${itemsPerUser} per user, on ${covered(s)} of ${cols.length} items`);
+      report(
+        `real: ${positives} positives (rating ≥ ${minRating} or any other kind) of ${h.numRows} users, ${(positives / h.numRows).toFixed(1)} per user, on ${covered(r)} of ${cols.length} items`,
+      );
+      report(
+        `synthetic: ${users * itemsPerUser} interactions of ${users} users, ${itemsPerUser} per user, on ${covered(s)} of ${cols.length} items`,
+      );
       report(`Spearman ρ of item counts (synthetic vs real, ${cols.length} items): ${spearman(r, s).toFixed(4)}`);
-      report(`Jensen–Shannon divergence of the item distributions (bits, 0 = same, 1 = disjoint): ${jensenShannon(r, s).toFixed(4)}`);
-      report(`share on the real top-10 % items (${head.items}): real ${(100 * head.reference).toFixed(1)} %, synthetic ${(100 * head.other).toFixed(1)} %`);
+      report(
+        `Jensen–Shannon divergence of the item distributions (bits, 0 = same, 1 = disjoint): ${jensenShannon(r, s).toFixed(4)}`,
+      );
+      report(
+        `share on the real top-10 % items (${head.items}): real ${(100 * head.reference).toFixed(1)} %, synthetic ${(100 * head.other).toFixed(1)} %`,
+      );
     }
   } finally {
     model?.dispose();

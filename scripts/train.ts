@@ -80,43 +80,48 @@ async function main(): Promise<void> {
       return (progress = epochProgress(label, epochs, metricName, lowerIsBetter));
     };
     if (total !== undefined && kind !== 'ease' && kind !== 'auto') bar(kind, total);
-    const { version, metrics } = kind === 'conv_ae'
-      ? await trainVisualVersion(tf, db.url, prisma, {
-          size: env.images.size,
-          channels: env.images.channels,
-          epochs: total,
-          seed,
-          name: values.name,
-          backend: backendName,
-          onEpoch: (e) => bar(kind, e.epochs).onEpoch(e),
-          log: (m) => console.error(m),
-        })
-      : await trainVersion(tf, db.url, prisma, {
-      kind: kind as TrainableKind,
-      epochs: total,
-      seed,
-      budgetSeconds: values.budget === undefined ? undefined : Number(values.budget),
-      onPlan: (plan) => bar(kind, plan.epochs),
-      onCandidateEpoch: (candidate, e) => bar(candidate, e.epochs).onEpoch(e),
-      validationUsers: values['validation-users'] === undefined ? undefined : Number(values['validation-users']),
-      minRating: Number(values['min-rating']),
-      lambda: values.lambda === undefined ? undefined : Number(values.lambda),
-      name: values.name,
-      backend: backendName,
-      onEpoch: (e) => bar(kind, e.epochs).onEpoch(e),
-      log: (m) => {
-        progress?.stop();
-        progress = null;
-        console.error(m);
-      },
-    });
+    const { version, metrics } =
+      kind === 'conv_ae'
+        ? await trainVisualVersion(tf, db.url, prisma, {
+            size: env.images.size,
+            channels: env.images.channels,
+            epochs: total,
+            seed,
+            name: values.name,
+            backend: backendName,
+            onEpoch: (e) => bar(kind, e.epochs).onEpoch(e),
+            log: (m) => console.error(m),
+          })
+        : await trainVersion(tf, db.url, prisma, {
+            kind: kind as TrainableKind,
+            epochs: total,
+            seed,
+            budgetSeconds: values.budget === undefined ? undefined : Number(values.budget),
+            onPlan: (plan) => bar(kind, plan.epochs),
+            onCandidateEpoch: (candidate, e) => bar(candidate, e.epochs).onEpoch(e),
+            validationUsers: values['validation-users'] === undefined ? undefined : Number(values['validation-users']),
+            minRating: Number(values['min-rating']),
+            lambda: values.lambda === undefined ? undefined : Number(values.lambda),
+            name: values.name,
+            backend: backendName,
+            onEpoch: (e) => bar(kind, e.epochs).onEpoch(e),
+            log: (m) => {
+              progress?.stop();
+              progress = null;
+              console.error(m);
+            },
+          });
     (progress as ReturnType<typeof epochProgress> | null)?.stop();
     const trainingSeconds = version.trainingSeconds;
     if (values.activate) await activateModelVersion(prisma, version.id);
     console.log(
- `stored model version ${version.id} (${version.kind}, ${(version.weightsBytes / 1e6).toFixed(1)} MB, ${trainingSeconds.toFixed(1)} s)${values.activate ? ', active' : ''}`,
+      `stored model version ${version.id} (${version.kind}, ${(version.weightsBytes / 1e6).toFixed(1)} MB, ${trainingSeconds.toFixed(1)} s)${values.activate ? ', active' : ''}`,
     );
-    console.log(`validation: ${Object.entries(metrics).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(', ')}`);
+    console.log(
+      `validation: ${Object.entries(metrics)
+        .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`)
+        .join(', ')}`,
+    );
   } finally {
     await prisma.$disconnect();
     await db.close();

@@ -21,7 +21,11 @@ const BODY_LIMIT = 16 * 1024 * 1024;
  * Builds (but does not listen) the API application; main.ts, the demo and the e2e tests share it.
  * `logger` replaces the one LOG_FORMAT/LOG_LEVEL choose (tests capture and assert expected errors).
  */
-export async function createApp(env: Env, databaseUrl: string, options: { logger?: LoggerService } = {}): Promise<NestFastifyApplication> {
+export async function createApp(
+  env: Env,
+  databaseUrl: string,
+  options: { logger?: LoggerService } = {},
+): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(env, databaseUrl),
     // Drains in-flight requests at shutdown before the modules' destroy hooks end the database pools.
@@ -30,7 +34,12 @@ export async function createApp(env: Env, databaseUrl: string, options: { logger
     { logger: options.logger ?? createLogger(env), abortOnError: false },
   );
   // GraphQL over HTTP on /graphql only: media types, authentication and rate limits before validation.
-  registerGraphqlHttp(app.getHttpAdapter().getInstance(), '/graphql', new RequestGate(env, app.get(AuthService), app.get(RateLimitService)), MAX_DOCUMENT_TOKENS);
+  registerGraphqlHttp(
+    app.getHttpAdapter().getInstance(),
+    '/graphql',
+    new RequestGate(env, app.get(AuthService), app.get(RateLimitService)),
+    MAX_DOCUMENT_TOKENS,
+  );
   registerGraphiql(app.getHttpAdapter().getInstance(), env);
   registerResponseLimit(app.getHttpAdapter().getInstance(), env);
   registerDashboard(app.getHttpAdapter().getInstance(), env, (message) => new Logger('Dashboard').warn(message));

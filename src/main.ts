@@ -22,7 +22,9 @@ async function main(): Promise<void> {
   const app = await createApp(env, db.url);
   stop.add(() => app.close());
   await app.listen(env.port, env.host);
-  logger.log(`GraphQL at http://${env.host}:${env.port}/graphql${env.graphiql ? ` (GraphiQL: /graphiql)` : ''}${env.dashboard ? `; dashboard at http://${env.host}:${env.port}/dashboard` : ''}`);
+  logger.log(
+    `GraphQL at http://${env.host}:${env.port}/graphql${env.graphiql ? ` (GraphiQL: /graphiql)` : ''}${env.dashboard ? `; dashboard at http://${env.host}:${env.port}/dashboard` : ''}`,
+  );
 }
 
 main().catch((error: unknown) => {

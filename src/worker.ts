@@ -16,12 +16,21 @@ async function main(): Promise<void> {
   Logger.overrideLogger(createLogger(env));
   const logger = new Logger('Worker');
   if (!env.databaseUrl) {
-    throw new Error('npm run worker needs DATABASE_URL (the API it serves must use the same database); without one, the API runs the worker in a thread');
+    throw new Error(
+      'npm run worker needs DATABASE_URL (the API it serves must use the same database); without one, the API runs the worker in a thread',
+    );
   }
-  const stop = stopOnSignals({ name: 'Recoder training worker', log: (m) => logger.log(m), error: (m) => logger.error(m) });
+  const stop = stopOnSignals({
+    name: 'Recoder training worker',
+    log: (m) => logger.log(m),
+    error: (m) => logger.error(m),
+  });
   const db = await openDatabaseFromEnv(env, { log: (m) => logger.log(m) });
   stop.add(() => db.close());
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(env, db.url), { logger: createLogger(env), abortOnError: false });
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(env, db.url), {
+    logger: createLogger(env),
+    abortOnError: false,
+  });
   // On a signal: the run in progress is stopped (FAILED, "the worker shut down during the run"),
   // then pg-boss and the connections close (the modules' shutdown hooks), and the process exits 0.
   stop.add(() => app.close());

@@ -16,11 +16,17 @@ type Role = 'READER' | 'WRITER' | 'ADMIN';
  * table against schema.gql, so a new operation cannot ship without a declared role.
  */
 const MUTATIONS: Record<string, [Role, string]> = {
-  recordInteractions: ['WRITER', 'mutation { recordInteractions(interactions: [{ userId: "x1", itemId: "i1" }]) { createdUsers } }'],
+  recordInteractions: [
+    'WRITER',
+    'mutation { recordInteractions(interactions: [{ userId: "x1", itemId: "i1" }]) { createdUsers } }',
+  ],
   upsertItems: ['WRITER', 'mutation { upsertItems(items: [{ id: "i9", title: "new" }]) { id } }'],
   upsertUsers: ['WRITER', 'mutation { upsertUsers(users: [{ id: "x9" }]) { id } }'],
   setItemHidden: ['WRITER', 'mutation { setItemHidden(itemId: "i1", hidden: true) { id } }'],
-  setItemImage: ['WRITER', 'mutation { setItemImage(itemId: "i1", image: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4AWP4z8AAAAMBAQDbfS68AAAAAElFTkSuQmCC") { size } }'],
+  setItemImage: [
+    'WRITER',
+    'mutation { setItemImage(itemId: "i1", image: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4AWP4z8AAAAMBAQDbfS68AAAAAElFTkSuQmCC") { size } }',
+  ],
   removeItemImage: ['WRITER', 'mutation { removeItemImage(itemId: "i1") }'],
   deleteItem: ['ADMIN', 'mutation { deleteItem(itemId: "i2") { deletedInteractions } }'],
   deleteUser: ['ADMIN', 'mutation { deleteUser(userId: "u1") { deletedInteractions } }'],
@@ -69,7 +75,12 @@ const ROLES: Role[] = ['READER', 'WRITER', 'ADMIN'];
 const allowed = (have: Role | null, need: Role) => have !== null && ROLES.indexOf(have) >= ROLES.indexOf(need);
 const AUTH_CODES = ['UNAUTHENTICATED', 'FORBIDDEN'];
 
-async function call(app: NestFastifyApplication, query: string, key?: string | null, header?: string): Promise<GqlResponse> {
+async function call(
+  app: NestFastifyApplication,
+  query: string,
+  key?: string | null,
+  header?: string,
+): Promise<GqlResponse> {
   const headers: Record<string, string> = {};
   if (header !== undefined) headers.authorization = header;
   else if (key) headers.authorization = `Bearer ${key}`;
@@ -148,7 +159,9 @@ describe('API keys and roles', () => {
       }
     }
     const rejected = attempts.filter((a) => !a.accepted).length;
-    console.log(`auth figure: ${attempts.length} write/admin calls without a valid key or with a weaker role, ${attempts.length - rejected} accepted`);
+    console.log(
+      `auth figure: ${attempts.length} write/admin calls without a valid key or with a weaker role, ${attempts.length - rejected} accepted`,
+    );
     expect(attempts.length).toBeGreaterThan(40);
     expect(rejected).toBe(attempts.length);
   });
@@ -162,7 +175,11 @@ describe('API keys and roles', () => {
         }
         if (op === 'revokeApiKey' || op === 'deleteUser' || op === 'deleteItem') continue; // destructive: below
         const res = await call(app, query, keys[role]);
-        expect({ op, role, code: AUTH_CODES.find((c) => res.errors?.some((e) => e.extensions.code === c)) }).toEqual({ op, role, code: undefined });
+        expect({ op, role, code: AUTH_CODES.find((c) => res.errors?.some((e) => e.extensions.code === c)) }).toEqual({
+          op,
+          role,
+          code: undefined,
+        });
       }
     }
     const del = await call(app, MUTATIONS.deleteItem[1], keys.ADMIN);
@@ -179,7 +196,11 @@ describe('API keys and roles', () => {
   });
 
   it('a revoked key stops working at once; keys are stored hashed and can be managed over GraphQL', async () => {
-    const created = await call(app, 'mutation { createApiKey(name: "temp", role: WRITER) { secret apiKey { id role prefix } } }', keys.ADMIN);
+    const created = await call(
+      app,
+      'mutation { createApiKey(name: "temp", role: WRITER) { secret apiKey { id role prefix } } }',
+      keys.ADMIN,
+    );
     const { secret, apiKey } = created.data!.createApiKey;
     expect(secret).toMatch(/^rk_[A-Za-z0-9_-]{43}$/);
     expect(secret.startsWith(apiKey.prefix)).toBe(true);
@@ -191,7 +212,12 @@ describe('API keys and roles', () => {
     const revoked = await call(app, `mutation { revokeApiKey(id: ${apiKey.id}) { revokedAt } }`, keys.ADMIN);
     expect(revoked.data!.revokeApiKey.revokedAt).not.toBeNull();
     // The cached key is dropped by NOTIFY (milliseconds), not after the cache's minute.
-    await waitFor(() => call(app, MUTATIONS.upsertUsers[1], secret), (r) => r.errors?.[0]?.extensions.code === 'UNAUTHENTICATED', 3000, 50);
+    await waitFor(
+      () => call(app, MUTATIONS.upsertUsers[1], secret),
+      (r) => r.errors?.[0]?.extensions.code === 'UNAUTHENTICATED',
+      3000,
+      50,
+    );
     // Revoked through the database directly (the CLI path) works the same.
     await revokeApiKey(prisma, 'rk_nonexistent');
     const list = await call(app, '{ apiKeys(includeRevoked: true) { id revokedAt } }', keys.ADMIN);

@@ -10,7 +10,8 @@ import { PROJECT_ROOT } from '../src/config/env.js';
  * package) or the binary named by CHROMIUM_PATH, and fail with the install command when there is none.
  */
 const SYSTEM_CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
-const INSTALL_HINT = 'install it with `apt-get update && apt-get install -y chromium` (Debian/Ubuntu; .ci/run does), or set CHROMIUM_PATH to a Chromium or Chrome binary';
+const INSTALL_HINT =
+  'install it with `apt-get update && apt-get install -y chromium` (Debian/Ubuntu; .ci/run does), or set CHROMIUM_PATH to a Chromium or Chrome binary';
 
 /** Where screenshots go (git-ignored). */
 export const TEST_RESULTS_DIR = path.join(PROJECT_ROOT, 'test-results');
@@ -22,7 +23,10 @@ export function chromiumPath(): string {
     return configured;
   }
   const found = SYSTEM_CHROMIUM.find((p) => existsSync(p));
-  if (!found) throw new Error(`The browser tests need Chromium, and none was found at ${SYSTEM_CHROMIUM.join(' or ')}: ${INSTALL_HINT}`);
+  if (!found)
+    throw new Error(
+      `The browser tests need Chromium, and none was found at ${SYSTEM_CHROMIUM.join(' or ')}: ${INSTALL_HINT}`,
+    );
   return found;
 }
 
@@ -42,7 +46,10 @@ export async function launchBrowser(): Promise<Browser> {
 export interface PageGlobals {
   document: {
     querySelector(selector: string): unknown;
-    addEventListener(type: 'securitypolicyviolation', listener: (event: { violatedDirective: string; blockedURI: string }) => void): void;
+    addEventListener(
+      type: 'securitypolicyviolation',
+      listener: (event: { violatedDirective: string; blockedURI: string }) => void,
+    ): void;
   };
 }
 
@@ -51,7 +58,8 @@ export interface CodeMirrorElement {
   CodeMirror?: { getValue(): string; setValue(value: string): void; operationName?: string | null };
 }
 
-const isLoopback = (url: URL) => url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+const isLoopback = (url: URL) =>
+  url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
 
 export interface OfflinePage {
   page: Page;
@@ -84,7 +92,9 @@ export async function openOfflinePage(browser: Browser, viewport = { width: 1280
     }
   });
   await context.addInitScript(() => {
-    (globalThis as unknown as PageGlobals).document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'}`));
+    (globalThis as unknown as PageGlobals).document.addEventListener('securitypolicyviolation', (e) =>
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'}`),
+    );
   });
   const page = await context.newPage();
   page.on('console', (message) => {
@@ -92,7 +102,8 @@ export async function openOfflinePage(browser: Browser, viewport = { width: 1280
   });
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('requestfailed', (request) => {
-    if (isLoopback(new URL(request.url()))) problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`);
+    if (isLoopback(new URL(request.url())))
+      problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`);
   });
   return { page, context, requests, blocked, problems };
 }

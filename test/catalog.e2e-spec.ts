@@ -49,13 +49,21 @@ describe('catalog over GraphQL', () => {
 
   it('pages through items with cursors and filters by category and hidden flag', async () => {
     await gql(app, UPSERT_ITEMS, {
-      items: Array.from({ length: 25 }, (_, i) => ({ id: `p${i}`, title: `P${i}`, categories: i % 2 ? ['Odd'] : ['Even'] })),
+      items: Array.from({ length: 25 }, (_, i) => ({
+        id: `p${i}`,
+        title: `P${i}`,
+        categories: i % 2 ? ['Odd'] : ['Even'],
+      })),
     });
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 10; page++) {
-      const res: any = await gql(app, `query($after: String) { items(first: 10, after: $after, filter: { category: "Odd" }) {
-        nodes { id categories } pageInfo { hasNextPage endCursor } } }`, { after });
+      const res: any = await gql(
+        app,
+        `query($after: String) { items(first: 10, after: $after, filter: { category: "Odd" }) {
+        nodes { id categories } pageInfo { hasNextPage endCursor } } }`,
+        { after },
+      );
       seen.push(...res.data.items.nodes.map((n: { id: string }) => n.id));
       if (!res.data.items.pageInfo.hasNextPage) break;
       after = res.data.items.pageInfo.endCursor;
@@ -87,7 +95,9 @@ describe('catalog over GraphQL', () => {
     expect(dup.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'items[1].id' });
     const big = await gql(app, UPSERT_ITEMS, { items: Array.from({ length: 10_001 }, (_, i) => ({ id: `b${i}` })) });
     expect(big.errors![0].extensions).toMatchObject({ code: 'BATCH_TOO_LARGE', field: 'items' });
-    expect(await sql(`SELECT count(*)::int AS n FROM items WHERE external_id LIKE 'b%' OR external_id = 'd'`)).toEqual([{ n: 0 }]);
+    expect(await sql(`SELECT count(*)::int AS n FROM items WHERE external_id LIKE 'b%' OR external_id = 'd'`)).toEqual([
+      { n: 0 },
+    ]);
   });
 
   it('hides items and excludes them from popularItems', async () => {
@@ -114,8 +124,11 @@ describe('catalog over GraphQL', () => {
     const after = await gql(app, `{ popularItems(limit: 3) { item { id } } }`);
     expect(after.data!.popularItems.map((p: any) => p.item.id)).toEqual(['m2', 'p1']);
 
-    const weighted = await gql(app, `{ popularItems(limit: 2, kindWeights: [{ kind: PURCHASE, weight: 5 }, { kind: IMPLICIT, weight: 1 }]) {
-      item { id } score } }`);
+    const weighted = await gql(
+      app,
+      `{ popularItems(limit: 2, kindWeights: [{ kind: PURCHASE, weight: 5 }, { kind: IMPLICIT, weight: 1 }]) {
+      item { id } score } }`,
+    );
     expect(weighted.data!.popularItems).toEqual([
       { item: { id: 'p1' }, score: 5 },
       { item: { id: 'm2' }, score: 2 },
@@ -137,7 +150,9 @@ describe('catalog over GraphQL', () => {
     expect(delUser.data!.deleteUser).toEqual({ id: 'u1', deletedInteractions: 2 });
     expect(await sql(`SELECT count(*)::int AS n FROM users WHERE external_id = 'u1'`)).toEqual([{ n: 0 }]);
     expect(
-      await sql(`SELECT count(*)::int AS n FROM interactions i JOIN users u ON u.id = i.user_id WHERE u.external_id = 'u1'`),
+      await sql(
+        `SELECT count(*)::int AS n FROM interactions i JOIN users u ON u.id = i.user_id WHERE u.external_id = 'u1'`,
+      ),
     ).toEqual([{ n: 0 }]);
 
     const again = await gql(app, `mutation { deleteUser(userId: "u1") { id } }`);
@@ -145,7 +160,10 @@ describe('catalog over GraphQL', () => {
   });
 
   it('upserts users with attributes and validates them', async () => {
-    const res = await gql(app, `mutation { upsertUsers(users: [{ id: "alice", attributes: { plan: "pro" } }, { id: "bob" }]) { id attributes } }`);
+    const res = await gql(
+      app,
+      `mutation { upsertUsers(users: [{ id: "alice", attributes: { plan: "pro" } }, { id: "bob" }]) { id attributes } }`,
+    );
     expect(res.data!.upsertUsers).toEqual([
       { id: 'alice', attributes: { plan: 'pro' } },
       { id: 'bob', attributes: {} },

@@ -53,7 +53,11 @@ describe('track() across a stalled server and server restarts', () => {
     let n = 0;
     const producer = setInterval(() => {
       for (let k = 0; k < PER_TICK; k++, n++) {
-        client.track({ userId: `tr-user-${n % 97}`, itemId: `tr-item-${(n * 7) % ITEMS}`, kind: n % 10 === 0 ? 'PURCHASE' : 'VIEW' });
+        client.track({
+          userId: `tr-user-${n % 97}`,
+          itemId: `tr-item-${(n * 7) % ITEMS}`,
+          kind: n % 10 === 0 ? 'PURCHASE' : 'VIEW',
+        });
       }
     }, EVERY_MS);
     const ticks = async (count: number) => {
@@ -89,7 +93,9 @@ describe('track() across a stalled server and server restarts', () => {
       expect(duplicatesAfterStop).toBeGreaterThan(0);
       expect(stats.retries).toBeGreaterThan(0);
       expect(transient.length).toBeGreaterThan(0);
-      const rows = await sql<{ event_id: string; n: number }>(`SELECT event_id, count(*)::int AS n FROM interactions GROUP BY event_id`);
+      const rows = await sql<{ event_id: string; n: number }>(
+        `SELECT event_id, count(*)::int AS n FROM interactions GROUP BY event_id`,
+      );
       expect(rows.filter((r) => r.n !== 1)).toEqual([]);
       expect(rows).toHaveLength(n);
       // The buffer's ids: one session prefix, sequence 1..n, each once.

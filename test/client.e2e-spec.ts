@@ -48,10 +48,18 @@ describe('@recoder/client against a real server', () => {
 
   it('ingests: upsertItems, upsertUsers, recordInteractions (eventIds filled in, retries counted as duplicates), setItemHidden, setItemImage', async () => {
     const items = [];
-    for (let g = 0; g < GROUPS; g++) for (let i = 0; i < PER_GROUP; i++) items.push({ id: itemId(g, i), title: `Item ${g}/${i}`, categories: [`g${g}`] });
+    for (let g = 0; g < GROUPS; g++)
+      for (let i = 0; i < PER_GROUP; i++)
+        items.push({ id: itemId(g, i), title: `Item ${g}/${i}`, categories: [`g${g}`] });
     const upserted = await client.upsertItems(items);
     expect(upserted).toHaveLength(items.length);
-    expect(upserted[0]).toMatchObject({ id: 'm0-0', title: 'Item 0/0', categories: ['g0'], hidden: false, attributes: {} });
+    expect(upserted[0]).toMatchObject({
+      id: 'm0-0',
+      title: 'Item 0/0',
+      categories: ['g0'],
+      hidden: false,
+      attributes: {},
+    });
 
     const users = await client.upsertUsers([{ id: 'u0', attributes: { plan: 'pro' } }]);
     expect(users).toEqual([expect.objectContaining({ id: 'u0', attributes: { plan: 'pro' } })]);
@@ -91,7 +99,10 @@ describe('@recoder/client against a real server', () => {
     expect(typeof versions[0].metrics).toBe('object');
 
     // A Mult-DAE version stored without activation; activating it swaps serving, activating EASE again rolls back.
-    const dae = await client.waitForTrainingRun((await client.trainModel({ kind: 'DAE', epochs: 5, activate: 'NEVER' })).id, { pollMs: 200, waitMs: 120_000 });
+    const dae = await client.waitForTrainingRun(
+      (await client.trainModel({ kind: 'DAE', epochs: 5, activate: 'NEVER' })).id,
+      { pollMs: 200, waitMs: 120_000 },
+    );
     expect(dae).toMatchObject({ status: 'SUCCEEDED', activated: false, history: expect.any(Array) });
     expect(dae.history.length).toBeGreaterThan(0);
     expect((await client.activateModelVersion(dae.versionId!)).active).toBe(true);
@@ -111,7 +122,11 @@ describe('@recoder/client against a real server', () => {
     // u1 is in taste group 1: the model ranks its group's items first.
     expect(recs.items.filter((r) => r.item.categories.includes('g1')).length).toBeGreaterThanOrEqual(8);
 
-    const filtered = await client.recommendations({ userId: 'u1', limit: 5, filter: { categories: ['g2'], excludeItemIds: ['m2-0'] } });
+    const filtered = await client.recommendations({
+      userId: 'u1',
+      limit: 5,
+      filter: { categories: ['g2'], excludeItemIds: ['m2-0'] },
+    });
     expect(filtered.items.every((r) => r.item.categories.includes('g2') && r.item.id !== 'm2-0')).toBe(true);
 
     const session = await client.recommendationsForHistory({ itemIds: ['m3-0', 'm3-1', 'm3-2'], limit: 5 });
@@ -122,7 +137,10 @@ describe('@recoder/client against a real server', () => {
     expect(similar).toHaveLength(5);
     expect(similar.filter((s) => s.item.categories.includes('g0')).length).toBeGreaterThanOrEqual(4);
 
-    await expect(client.similarUsers({ userId: 'u0' })).rejects.toMatchObject({ code: 'UNSUPPORTED_BY_MODEL', name: 'RecoderUnsupportedByModelError' });
+    await expect(client.similarUsers({ userId: 'u0' })).rejects.toMatchObject({
+      code: 'UNSUPPORTED_BY_MODEL',
+      name: 'RecoderUnsupportedByModelError',
+    });
 
     const popular = await client.popularItems({ limit: 3, kindWeights: [{ kind: 'VIEW', weight: 2 }] });
     expect(popular).toHaveLength(3);
@@ -137,16 +155,26 @@ describe('@recoder/client against a real server', () => {
     expect(anomaly).toMatchObject({ modelVersionId: recs.modelVersionId });
     expect(anomaly!.percentile).toBeGreaterThanOrEqual(0);
 
-    const sessionReconstruction = await client.reconstructionForHistory({ itemIds: ['m3-0', 'm3-1', 'm3-0'], valuesFor: ['m3-2', 'm0-0'] });
+    const sessionReconstruction = await client.reconstructionForHistory({
+      itemIds: ['m3-0', 'm3-1', 'm3-0'],
+      valuesFor: ['m3-2', 'm0-0'],
+    });
     expect(sessionReconstruction.items.map((i) => i.item.id)).toEqual(['m3-2', 'm0-0']);
     expect(sessionReconstruction.items[0].value).toBeGreaterThan(sessionReconstruction.items[1].value);
     const sessionAnomaly = await client.anomalyScoreForHistory(['m3-0', 'm3-1']);
     expect(sessionAnomaly).toMatchObject({ modelVersionId: recs.modelVersionId, error: sessionReconstruction.error });
-    await expect(client.anomalyScoreForHistory(['m3-0', 'nope'])).rejects.toMatchObject({ code: 'UNKNOWN_ITEMS', field: 'itemIds' });
+    await expect(client.anomalyScoreForHistory(['m3-0', 'nope'])).rejects.toMatchObject({
+      code: 'UNKNOWN_ITEMS',
+      field: 'itemIds',
+    });
   });
 
   it('deleteUser removes the user and their interactions', async () => {
-    const before = (await sql(`SELECT count(*)::int AS n FROM interactions i JOIN users u ON u.id = i.user_id WHERE u.external_id = 'u5'`))[0].n;
+    const before = (
+      await sql(
+        `SELECT count(*)::int AS n FROM interactions i JOIN users u ON u.id = i.user_id WHERE u.external_id = 'u5'`,
+      )
+    )[0].n;
     expect(before).toBeGreaterThan(0);
     expect(await client.deleteUser('u5')).toEqual({ id: 'u5', deletedInteractions: before });
     await expect(client.deleteUser('u5')).rejects.toBeInstanceOf(RecoderNotFoundError);
@@ -155,9 +183,20 @@ describe('@recoder/client against a real server', () => {
   it('raises typed errors carrying the server fields', async () => {
     const notFound = await client.trainingRun(987_654).catch((e) => e);
     expect(notFound).toBeInstanceOf(RecoderNotFoundError);
-    expect(notFound).toMatchObject({ code: 'NOT_FOUND', field: 'id', id: '987654', operation: 'TrainingRun', status: 200 });
+    expect(notFound).toMatchObject({
+      code: 'NOT_FOUND',
+      field: 'id',
+      id: '987654',
+      operation: 'TrainingRun',
+      status: 200,
+    });
 
-    const unknown = await client.recordInteractions([{ userId: 'u1', itemId: 'm0-0' }, { userId: 'u1', itemId: 'nope' }]).catch((e) => e);
+    const unknown = await client
+      .recordInteractions([
+        { userId: 'u1', itemId: 'm0-0' },
+        { userId: 'u1', itemId: 'nope' },
+      ])
+      .catch((e) => e);
     expect(unknown).toBeInstanceOf(RecoderUnknownItemsError);
     expect(unknown).toMatchObject({ code: 'UNKNOWN_ITEMS', ids: ['nope'], field: 'interactions[1].itemId' });
 
@@ -176,7 +215,11 @@ describe('@recoder/client against a real server', () => {
   });
 
   it('falls back to cached popular items when the server does not answer in time, and only then', async () => {
-    const withFallback = new RecoderClient({ url: server.url, timeoutMs: 30_000, fallback: { timeoutMs: 300, popularLimit: 20 } });
+    const withFallback = new RecoderClient({
+      url: server.url,
+      timeoutMs: 30_000,
+      fallback: { timeoutMs: 300, popularLimit: 20 },
+    });
     try {
       await withFallback.warmFallback();
       const live = await withFallback.recommendations({ userId: 'u1', limit: 5 });
@@ -185,11 +228,19 @@ describe('@recoder/client against a real server', () => {
 
       server.process.child.kill('SIGSTOP'); // the process is there but does not answer
       try {
-        const slow = await withFallback.recommendations({ userId: 'u1', limit: 5, filter: { categories: ['g0'], excludeItemIds: ['m0-0'] } });
+        const slow = await withFallback.recommendations({
+          userId: 'u1',
+          limit: 5,
+          filter: { categories: ['g0'], excludeItemIds: ['m0-0'] },
+        });
         expect(slow).toMatchObject({ source: 'POPULARITY', modelVersionId: null, clientFallback: 'TIMEOUT' });
         expect(slow.reason).toMatch(/^client fallback .*300 ms/);
         expect(slow.items.length).toBeGreaterThan(0);
-        expect(slow.items.every((r) => r.item.categories.includes('g0') && r.item.id !== 'm0-0' && r.source === 'POPULARITY')).toBe(true);
+        expect(
+          slow.items.every(
+            (r) => r.item.categories.includes('g0') && r.item.id !== 'm0-0' && r.source === 'POPULARITY',
+          ),
+        ).toBe(true);
         const session = await withFallback.recommendationsForHistory({ itemIds: ['m1-0'], limit: 3 });
         expect(session.clientFallback).toBe('TIMEOUT');
         expect(session.items.map((r) => r.item.id)).not.toContain('m1-0');
@@ -224,7 +275,8 @@ describe('@recoder/client: API keys and rate limits', () => {
   beforeAll(async () => {
     await truncateAll();
     const prisma = createPrismaClient(testDatabaseUrl());
-    for (const role of ['READER', 'WRITER'] as const) keys[role] = (await createApiKey(prisma, { name: `client ${role}`, role })).key;
+    for (const role of ['READER', 'WRITER'] as const)
+      keys[role] = (await createApiKey(prisma, { name: `client ${role}`, role })).key;
     await prisma.$disconnect();
     server = await RecoderServer.start({ RECODER_AUTH: 'required', RECODER_RATE_LIMIT_PER_MINUTE: '4' });
   }, 120_000);
@@ -247,7 +299,11 @@ describe('@recoder/client: API keys and rate limits', () => {
 
     // A reader's events are refused as a whole: counted as rejected, reported, never retried.
     const errors: unknown[] = [];
-    const tracker = new RecoderClient({ url: server.url, apiKey: keys.READER, track: { onError: (e) => errors.push(e) } });
+    const tracker = new RecoderClient({
+      url: server.url,
+      apiKey: keys.READER,
+      track: { onError: (e) => errors.push(e) },
+    });
     tracker.track({ userId: 'u', itemId: 'i' });
     const stats: TrackStats = await tracker.close();
     expect(stats).toMatchObject({ tracked: 1, stored: 0, rejected: 1, retries: 0, buffered: 0 });
@@ -255,7 +311,11 @@ describe('@recoder/client: API keys and rate limits', () => {
 
     // The limit (4 a minute per key) is spent by now for the reader's key: the next call is HTTP 429.
     let limited: unknown;
-    for (let i = 0; i < 6 && !limited; i++) limited = await reader.popularItems().then(() => undefined, (e) => e);
+    for (let i = 0; i < 6 && !limited; i++)
+      limited = await reader.popularItems().then(
+        () => undefined,
+        (e) => e,
+      );
     expect(limited).toBeInstanceOf(RecoderRateLimitedError);
     const rl = limited as RecoderRateLimitedError;
     expect(rl.status).toBe(429);

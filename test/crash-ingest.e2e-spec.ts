@@ -28,7 +28,11 @@ interface Batch {
 
 const startServer = (port: number): BuiltProcess => spawnBuilt('main', { PORT: String(port) });
 
-async function post(port: number, query: string, variables?: Record<string, unknown>): Promise<{ status: number; body: any }> {
+async function post(
+  port: number,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -40,21 +44,25 @@ async function post(port: number, query: string, variables?: Record<string, unkn
 async function waitReady(port: number, server: BuiltProcess, timeoutMs = 60_000): Promise<number> {
   const t0 = Date.now();
   for (;;) {
-    if (server.child.exitCode !== null) throw new Error(`the server exited (${server.child.exitCode}):\n${server.output()}`);
+    if (server.child.exitCode !== null)
+      throw new Error(`the server exited (${server.child.exitCode}):\n${server.output()}`);
     try {
       const res = await post(port, '{ __typename }');
       if (res.status === 200) return Date.now() - t0;
     } catch {
       // not listening yet
     }
-    if (Date.now() - t0 > timeoutMs) throw new Error(`the server did not answer within ${timeoutMs} ms:\n${server.output()}`);
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`the server did not answer within ${timeoutMs} ms:\n${server.output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 /** Stored rows per event id of the run (`ck-` prefix). */
 async function storedCounts(): Promise<Map<string, number>> {
-  const rows = await sql<{ event_id: string; n: number }>(`SELECT event_id, count(*)::int AS n FROM interactions WHERE event_id LIKE 'ck-%' GROUP BY event_id`);
+  const rows = await sql<{ event_id: string; n: number }>(
+    `SELECT event_id, count(*)::int AS n FROM interactions WHERE event_id LIKE 'ck-%' GROUP BY event_id`,
+  );
   return new Map(rows.map((r) => [r.event_id, r.n]));
 }
 
@@ -76,7 +84,9 @@ describe('kill -9 during a stream of recordInteractions batches', () => {
     const bootMs = await waitReady(port, server);
 
     const items = Array.from({ length: ITEMS }, (_, i) => ({ id: `ck-item-${i}`, title: `Crash item ${i}` }));
-    const upsert = await post(port, `mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items });
+    const upsert = await post(port, `mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, {
+      items,
+    });
     expect(upsert.body.errors).toBeUndefined();
 
     // 4 clients, each sending its next batch as soon as the previous one is answered.
@@ -96,8 +106,12 @@ describe('kill -9 during a stream of recordInteractions batches', () => {
         try {
           const res = await post(port, RECORD, { interactions: events });
           batch.inFlight = false;
-          batch.acknowledged = res.status === 200 && res.body.data?.recordInteractions != null && res.body.errors === undefined;
-          if (!batch.acknowledged) throw new Error(`batch ${key} answered without an acknowledgement: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+          batch.acknowledged =
+            res.status === 200 && res.body.data?.recordInteractions != null && res.body.errors === undefined;
+          if (!batch.acknowledged)
+            throw new Error(
+              `batch ${key} answered without an acknowledgement: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`,
+            );
           expect(res.body.data.recordInteractions.stored).toHaveLength(BATCH);
         } catch (error) {
           if (!stop) throw error; // before the kill every batch must succeed
@@ -123,7 +137,8 @@ describe('kill -9 during a stream of recordInteractions batches', () => {
     expect(acknowledged.length).toBeGreaterThan(CLIENTS);
     expect(unacknowledged.every((b) => b.inFlight)).toBe(true);
     const afterCrash = await storedCounts();
-    for (const b of acknowledged) for (const e of b.events) expect([b.key, afterCrash.get(e.eventId)]).toEqual([b.key, 1]);
+    for (const b of acknowledged)
+      for (const e of b.events) expect([b.key, afterCrash.get(e.eventId)]).toEqual([b.key, 1]);
     let completeUnacknowledged = 0;
     for (const b of unacknowledged) {
       const found = b.events.filter((e) => afterCrash.has(e.eventId)).length;
@@ -131,14 +146,18 @@ describe('kill -9 during a stream of recordInteractions batches', () => {
       for (const e of b.events) expect(afterCrash.get(e.eventId) ?? 0).toBeLessThanOrEqual(1);
       if (found === BATCH) completeUnacknowledged++;
     }
-    const totalAfterCrash = (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM interactions WHERE event_id LIKE 'ck-%'`))[0].n;
+    const totalAfterCrash = (
+      await sql<{ n: number }>(`SELECT count(*)::int AS n FROM interactions WHERE event_id LIKE 'ck-%'`)
+    )[0].n;
     expect(totalAfterCrash).toBe((acknowledged.length + completeUnacknowledged) * BATCH);
 
     // Restart; resend what was not acknowledged, and a few acknowledged batches (a client retry).
     server = startServer(port);
     children.push(server.child);
     const restartMs = await waitReady(port, server);
-    const retried = acknowledged.filter((_, k) => k % Math.max(1, Math.floor(acknowledged.length / 5)) === 0).slice(0, 5);
+    const retried = acknowledged
+      .filter((_, k) => k % Math.max(1, Math.floor(acknowledged.length / 5)) === 0)
+      .slice(0, 5);
     let duplicates = 0;
     for (const b of [...unacknowledged, ...retried]) {
       const before = b.events.filter((e) => afterCrash.has(e.eventId)).length;
@@ -150,8 +169,11 @@ describe('kill -9 during a stream of recordInteractions batches', () => {
       duplicates += r.duplicates;
     }
     const final = await storedCounts();
-    for (const b of batches) for (const e of b.events) expect([e.eventId, final.get(e.eventId)]).toEqual([e.eventId, 1]);
-    const totalFinal = (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM interactions WHERE event_id LIKE 'ck-%'`))[0].n;
+    for (const b of batches)
+      for (const e of b.events) expect([e.eventId, final.get(e.eventId)]).toEqual([e.eventId, 1]);
+    const totalFinal = (
+      await sql<{ n: number }>(`SELECT count(*)::int AS n FROM interactions WHERE event_id LIKE 'ck-%'`)
+    )[0].n;
     expect(totalFinal).toBe(batches.length * BATCH);
 
     server.child.kill('SIGTERM');

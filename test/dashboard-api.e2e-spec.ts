@@ -10,14 +10,20 @@ const FOR_HISTORY = `query($h: [ID!]!, $v: [ID!]) {
   anomalyScoreForHistory(itemIds: $h) { error percentile modelVersionId } }`;
 
 /** The items of taste-group user uN, in the order they were recorded. */
-const historyOf = (user: string) => tasteInteractions().filter((i) => i.userId === user).map((i) => i.itemId);
+const historyOf = (user: string) =>
+  tasteInteractions()
+    .filter((i) => i.userId === user)
+    .map((i) => i.itemId);
 
 const MAP = `query($of: LatentMapOf!, $limit: Int!) { latentMap(of: $of, limit: $limit) {
   modelVersionId of method explainedVariance total ids x y labels categories category anomalyPercentile } }`;
 
 /** Mean distance between points of the same group and of different groups. */
 function separation(x: number[], y: number[], group: string[]): { within: number; between: number } {
-  let within = 0, nw = 0, between = 0, nb = 0;
+  let within = 0,
+    nw = 0,
+    between = 0,
+    nb = 0;
   for (let i = 0; i < x.length; i++) {
     for (let j = i + 1; j < x.length; j++) {
       const d = Math.hypot(x[i] - x[j], y[i] - y[j]);
@@ -56,8 +62,13 @@ describe('dashboard API', () => {
   it('ingestRate buckets stored interactions per hour, empty hours included, and bounds the window', async () => {
     // Two events stored 3 hours ago, the rest in this hour (created_at is the storage time; occurred_at is not used).
     const [{ base }] = await sql<{ base: Date }>(`SELECT date_trunc('hour', now()) - interval '3 hours' AS base`);
-    await sql(`UPDATE interactions SET created_at = $1::timestamptz + interval '5 minutes', occurred_at = '2001-01-01' WHERE id IN (1, 2)`, [base]);
-    await sql(`UPDATE interactions SET created_at = $1::timestamptz + interval '3 hours 1 second' WHERE id > 2`, [base]);
+    await sql(
+      `UPDATE interactions SET created_at = $1::timestamptz + interval '5 minutes', occurred_at = '2001-01-01' WHERE id IN (1, 2)`,
+      [base],
+    );
+    await sql(`UPDATE interactions SET created_at = $1::timestamptz + interval '3 hours 1 second' WHERE id > 2`, [
+      base,
+    ]);
     const res = await gql(app, '{ ingestRate(hours: 5) { hour interactions } }');
     expect(res.errors).toBeUndefined();
     const buckets = res.data!.ingestRate as { hour: string; interactions: number }[];
@@ -77,9 +88,18 @@ describe('dashboard API', () => {
   });
 
   it('searchItems finds an id first, then titles containing the text, case-insensitively', async () => {
-    const res = await gql(app, '{ a: searchItems(query: "item 2/1", limit: 5) { id title } b: searchItems(query: "m3-7") { id } c: searchItems(query: "%") { id } d: searchItems(query: "  ") { id } }');
+    const res = await gql(
+      app,
+      '{ a: searchItems(query: "item 2/1", limit: 5) { id title } b: searchItems(query: "m3-7") { id } c: searchItems(query: "%") { id } d: searchItems(query: "  ") { id } }',
+    );
     expect(res.errors).toBeUndefined();
-    expect(res.data!.a.map((i: { title: string }) => i.title)).toEqual(['Item 2/1', 'Item 2/10', 'Item 2/11', 'Item 2/12', 'Item 2/13']);
+    expect(res.data!.a.map((i: { title: string }) => i.title)).toEqual([
+      'Item 2/1',
+      'Item 2/10',
+      'Item 2/11',
+      'Item 2/12',
+      'Item 2/13',
+    ]);
     expect(res.data!.b).toEqual([{ id: 'm3-7' }]);
     expect(res.data!.c).toEqual([]); // % is a character here, not a wildcard
     expect(res.data!.d).toEqual([]);
@@ -94,7 +114,10 @@ describe('dashboard API', () => {
 
   it('an anonymous history needs an active version to be reconstructed or scored', async () => {
     const h = historyOf('u0');
-    for (const q of ['reconstructionForHistory(itemIds: $h) { error }', 'anomalyScoreForHistory(itemIds: $h) { error }']) {
+    for (const q of [
+      'reconstructionForHistory(itemIds: $h) { error }',
+      'anomalyScoreForHistory(itemIds: $h) { error }',
+    ]) {
       const res = await gql(app, `query($h: [ID!]!) { ${q} }`, { h });
       expect(res.errors![0].extensions.code).toBe('NO_ACTIVE_MODEL');
     }
@@ -103,8 +126,13 @@ describe('dashboard API', () => {
   describe('with a Mult-DAE version active', () => {
     let version: number;
     beforeAll(async () => {
-      version = await trainTestVersion({ epochs: 30, hyperparameters: { latentDim: 8, hiddenUnits: [16], batchSize: 32, learningRate: 1e-2 } });
-      expect((await gql(app, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: version })).errors).toBeUndefined();
+      version = await trainTestVersion({
+        epochs: 30,
+        hyperparameters: { latentDim: 8, hiddenUnits: [16], batchSize: 32, learningRate: 1e-2 },
+      });
+      expect(
+        (await gql(app, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: version })).errors,
+      ).toBeUndefined();
     }, 120_000);
 
     it('maps the items on two axes, titled and coloured by category, with the groups apart', async () => {
@@ -122,7 +150,11 @@ describe('dashboard API', () => {
       expect(m.explainedVariance[0]).toBeGreaterThanOrEqual(m.explainedVariance[1]);
       expect(m.explainedVariance[0] + m.explainedVariance[1]).toBeLessThanOrEqual(1.0000001);
       // The model learned the taste groups: same-group items lie closer together than others.
-      const s = separation(m.x, m.y, m.ids.map((id: string) => id[1]));
+      const s = separation(
+        m.x,
+        m.y,
+        m.ids.map((id: string) => id[1]),
+      );
       expect(s.within).toBeLessThan(0.75 * s.between);
     });
 
@@ -148,7 +180,11 @@ describe('dashboard API', () => {
       for (const p of m.anomalyPercentile) expect(p >= 0 && p <= 100).toBe(true);
       expect(Math.max(...m.anomalyPercentile)).toBe(100);
       // user uN likes group N mod 4: the map separates them too.
-      const s = separation(m.x, m.y, m.ids.map((id: string) => String(Number(id.slice(1)) % GROUPS)));
+      const s = separation(
+        m.x,
+        m.y,
+        m.ids.map((id: string) => String(Number(id.slice(1)) % GROUPS)),
+      );
       expect(s.within).toBeLessThan(0.75 * s.between);
       const top = (await gql(app, '{ anomalousUsers(limit: 1) { user { id } percentile } }')).data!.anomalousUsers[0];
       expect(m.anomalyPercentile[m.ids.indexOf(top.user.id)]).toBe(100);
@@ -167,11 +203,16 @@ describe('dashboard API', () => {
         expect(x.observed).toBe(true);
         expect(x.value > 0 && x.value < 1).toBe(true);
       }
-      const user = await gql(app, '{ reconstruction(userId: "u0") { error percentile items { value item { id } } } user(id: "u0") { anomalyScore { error percentile modelVersionId } } }');
+      const user = await gql(
+        app,
+        '{ reconstruction(userId: "u0") { error percentile items { value item { id } } } user(id: "u0") { anomalyScore { error percentile modelVersionId } } }',
+      );
       expect(user.errors).toBeUndefined();
       expect(r.error).toBeCloseTo(user.data!.reconstruction.error, 6);
       expect(r.percentile).toBe(user.data!.reconstruction.percentile);
-      const byId = new Map(user.data!.reconstruction.items.map((x: { value: number; item: { id: string } }) => [x.item.id, x.value]));
+      const byId = new Map(
+        user.data!.reconstruction.items.map((x: { value: number; item: { id: string } }) => [x.item.id, x.value]),
+      );
       for (const x of r.items) expect(x.value).toBeCloseTo(byId.get(x.item.id) as number, 6);
       const score = res.data!.anomalyScoreForHistory;
       expect(score.modelVersionId).toBe(version);
@@ -196,7 +237,7 @@ describe('dashboard API', () => {
       expect(res.data!.reconstructionForHistory.percentile).toBe(odd.percentile);
     });
 
-    it('gives values for the items asked (valuesFor): the history\'s group high, another group low', async () => {
+    it("gives values for the items asked (valuesFor): the history's group high, another group low", async () => {
       const h = historyOf('u0'); // group 0
       const res = await gql(app, FOR_HISTORY, { h, v: ['m0-0', 'm3-29', h[0]] });
       expect(res.errors).toBeUndefined();
@@ -208,10 +249,15 @@ describe('dashboard API', () => {
     });
 
     it('ignores items the version has no vector for; a history of only those has no error and no score', async () => {
-      expect((await gql(app, 'mutation { upsertItems(items: [{ id: "fresh", title: "Fresh" }]) { id } }')).errors).toBeUndefined();
+      expect(
+        (await gql(app, 'mutation { upsertItems(items: [{ id: "fresh", title: "Fresh" }]) { id } }')).errors,
+      ).toBeUndefined();
       const some = await gql(app, FOR_HISTORY, { h: ['fresh', 'm2-0', 'm2-1'] });
       expect(some.errors).toBeUndefined();
-      expect(some.data!.reconstructionForHistory.items.map((x: { item: { id: string } }) => x.item.id)).toEqual(['m2-0', 'm2-1']);
+      expect(some.data!.reconstructionForHistory.items.map((x: { item: { id: string } }) => x.item.id)).toEqual([
+        'm2-0',
+        'm2-1',
+      ]);
       expect(some.data!.anomalyScoreForHistory).not.toBeNull();
       const none = await gql(app, FOR_HISTORY, { h: ['fresh'] });
       expect(none.errors).toBeUndefined();
@@ -233,15 +279,28 @@ describe('dashboard API', () => {
         for (const e of res.errors!) expect(e.extensions).toMatchObject(expected);
         expect(res.errors!.length).toBeGreaterThanOrEqual(1);
       };
-      await expectError({ h: ['m0-0', 'zzz', 'yyy'] }, { code: 'UNKNOWN_ITEMS', field: 'itemIds', ids: ['zzz', 'yyy'] });
+      await expectError(
+        { h: ['m0-0', 'zzz', 'yyy'] },
+        { code: 'UNKNOWN_ITEMS', field: 'itemIds', ids: ['zzz', 'yyy'] },
+      );
       const unknownValue = await gql(app, FOR_HISTORY, { h: ['m0-0'], v: ['nope'] });
-      expect(unknownValue.errors![0].extensions).toMatchObject({ code: 'UNKNOWN_ITEMS', field: 'valuesFor', ids: ['nope'] });
-      const blank = await gql(app, 'query($h: [ID!]!) { anomalyScoreForHistory(itemIds: $h) { error } }', { h: ['m0-0', ''] });
+      expect(unknownValue.errors![0].extensions).toMatchObject({
+        code: 'UNKNOWN_ITEMS',
+        field: 'valuesFor',
+        ids: ['nope'],
+      });
+      const blank = await gql(app, 'query($h: [ID!]!) { anomalyScoreForHistory(itemIds: $h) { error } }', {
+        h: ['m0-0', ''],
+      });
       expect(blank.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'itemIds[1]' });
       const many = Array.from({ length: 1001 }, (_, k) => `x${k}`);
-      const tooMany = await gql(app, 'query($h: [ID!]!) { reconstructionForHistory(itemIds: $h) { error } }', { h: many });
+      const tooMany = await gql(app, 'query($h: [ID!]!) { reconstructionForHistory(itemIds: $h) { error } }', {
+        h: many,
+      });
       expect(tooMany.errors![0].extensions).toMatchObject({ code: 'BATCH_TOO_LARGE', field: 'itemIds' });
-      const tooManyScores = await gql(app, 'query($h: [ID!]!) { anomalyScoreForHistory(itemIds: $h) { error } }', { h: many });
+      const tooManyScores = await gql(app, 'query($h: [ID!]!) { anomalyScoreForHistory(itemIds: $h) { error } }', {
+        h: many,
+      });
       expect(tooManyScores.errors![0].extensions).toMatchObject({ code: 'BATCH_TOO_LARGE', field: 'itemIds' });
       const manyValues = Array.from({ length: 101 }, (_, k) => itemId(k % GROUPS, k % PER_GROUP));
       const tooManyValues = await gql(app, FOR_HISTORY, { h: ['m0-0'], v: manyValues });
@@ -252,17 +311,25 @@ describe('dashboard API', () => {
       const h = Array.from({ length: 1000 }, (_, k) => itemId(k % GROUPS, k % PER_GROUP));
       const one = await gql(app, 'query($h: [ID!]!) { reconstructionForHistory(itemIds: $h) { error } }', { h });
       expect(one.errors).toBeUndefined();
-      for (const field of ['reconstructionForHistory(itemIds: $h) { error }', 'anomalyScoreForHistory(itemIds: $h) { error }']) {
+      for (const field of [
+        'reconstructionForHistory(itemIds: $h) { error }',
+        'anomalyScoreForHistory(itemIds: $h) { error }',
+      ]) {
         const aliased = `query($h: [ID!]!) { ${Array.from({ length: 21 }, (_, k) => `a${k}: ${field}`).join(' ')} }`;
         const res = await gql(app, aliased, { h });
         expect(res.status).toBe(400);
-        expect(res.errors![0]).toMatchObject({ message: expect.stringMatching(/^Query Cost limit of 20000 exceeded, found \d+\.$/), extensions: { code: 'QUERY_TOO_COMPLEX' } });
+        expect(res.errors![0]).toMatchObject({
+          message: expect.stringMatching(/^Query Cost limit of 20000 exceeded, found \d+\.$/),
+          extensions: { code: 'QUERY_TOO_COMPLEX' },
+        });
       }
     });
 
     it('is refused for EASE versions, which have no latent vectors', async () => {
       const ease = await trainTestVersion({ kind: 'ease' });
-      expect((await gql(app, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: ease })).errors).toBeUndefined();
+      expect(
+        (await gql(app, 'mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: ease })).errors,
+      ).toBeUndefined();
       const res = await gql(app, MAP, { of: 'ITEMS', limit: 100 });
       expect(res.errors![0].extensions).toMatchObject({ code: 'UNSUPPORTED_BY_MODEL', field: 'of' });
       expect(res.errors![0].message).toMatch(/EASE versions have no latent vectors/);
@@ -270,18 +337,34 @@ describe('dashboard API', () => {
   });
 
   it('viewer says the role of the key (ADMIN when keys are off)', async () => {
-    expect((await gql(app, '{ viewer { role authRequired keyPrefix } }')).data!.viewer).toEqual({ role: 'ADMIN', authRequired: false, keyPrefix: null });
+    expect((await gql(app, '{ viewer { role authRequired keyPrefix } }')).data!.viewer).toEqual({
+      role: 'ADMIN',
+      authRequired: false,
+      keyPrefix: null,
+    });
     const keyed = await bootApp({ auth: 'required' });
     const prisma = createPrismaClient(testDatabaseUrl(), 1);
     try {
       const { key } = await createApiKey(prisma, { name: 'viewer test', role: 'READER' });
-      const res = await keyed.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, payload: { query: '{ viewer { role authRequired keyPrefix } }' } });
+      const res = await keyed.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        payload: { query: '{ viewer { role authRequired keyPrefix } }' },
+      });
       const viewer = JSON.parse(res.body).data.viewer;
       expect(viewer).toMatchObject({ role: 'READER', authRequired: true });
       expect(key.startsWith(viewer.keyPrefix)).toBe(true);
       // With keys required the page says so, and opens on the key form without a 401 from /graphql.
-      expect((await keyed.inject({ method: 'GET', url: '/dashboard/' })).body).toContain('<meta name="recoder-auth" content="required">');
-      const anonymous = await keyed.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json' }, payload: { query: '{ viewer { role } }' } });
+      expect((await keyed.inject({ method: 'GET', url: '/dashboard/' })).body).toContain(
+        '<meta name="recoder-auth" content="required">',
+      );
+      const anonymous = await keyed.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { 'content-type': 'application/json' },
+        payload: { query: '{ viewer { role } }' },
+      });
       expect(JSON.parse(anonymous.body).errors[0].extensions.code).toBe('UNAUTHENTICATED');
     } finally {
       await prisma.$disconnect();

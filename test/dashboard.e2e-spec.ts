@@ -56,17 +56,31 @@ describe('dashboard in a browser', () => {
   /** An item nobody rated: no version has a vector for it. */
   let unrated: string;
   /** A GraphQL request with the admin key. */
-  let admin: (query: string, variables?: Record<string, unknown>) => Promise<{ data?: any; errors?: { message: string; extensions: { code: string } }[] }>;
+  let admin: (
+    query: string,
+    variables?: Record<string, unknown>,
+  ) => Promise<{ data?: any; errors?: { message: string; extensions: { code: string } }[] }>;
 
   beforeAll(async () => {
     browser = launchBrowser();
     await browser;
     await truncateAll();
-    await importInteractions(testDatabaseUrl(), { path: path.join(PROJECT_ROOT, 'data', 'ml-latest-small'), format: 'movielens-latest' });
-    [{ unrated }] = await sql<{ unrated: string }>('SELECT external_id AS unrated FROM items i WHERE NOT EXISTS (SELECT 1 FROM interactions x WHERE x.item_id = i.id) ORDER BY i.id LIMIT 1');
+    await importInteractions(testDatabaseUrl(), {
+      path: path.join(PROJECT_ROOT, 'data', 'ml-latest-small'),
+      format: 'movielens-latest',
+    });
+    [{ unrated }] = await sql<{ unrated: string }>(
+      'SELECT external_id AS unrated FROM items i WHERE NOT EXISTS (SELECT 1 FROM interactions x WHERE x.item_id = i.id) ORDER BY i.id LIMIT 1',
+    );
     // Exact search (no HNSW graphs to build for 9,742 items): activations load in seconds.
     // The training thread at normal priority: on a busy machine a niced one barely runs.
-    app = await bootApp({ auth: 'required', trainingWorker: 'thread', trainingThreadNice: 0, exactSearchBelow: 20_000, images: { size: SIZE, channels: 1, maxBytes: 1 << 20 } });
+    app = await bootApp({
+      auth: 'required',
+      trainingWorker: 'thread',
+      trainingThreadNice: 0,
+      exactSearchBelow: 20_000,
+      images: { size: SIZE, channels: 1, maxBytes: 1 << 20 },
+    });
     await app.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
     const prisma = createPrismaClient(testDatabaseUrl(), 1);
@@ -77,23 +91,52 @@ describe('dashboard in a browser', () => {
       await prisma.$disconnect();
     }
     admin = (query, variables) =>
-      app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, payload: { query, variables } }).then((r) => JSON.parse(r.body));
+      app
+        .inject({
+          method: 'POST',
+          url: '/graphql',
+          headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+          payload: { query, variables },
+        })
+        .then((r) => JSON.parse(r.body));
     // Pictures of 36 popular films, and the image autoencoder trained on them in the training
     // thread while two small collaborative versions train here (the second is then activated).
     const rng = new Random(5);
-    const films = ((await admin('{ popularItems(limit: 36) { item { id } } }')).data.popularItems as { item: { id: string } }[]).map((p) => p.item.id);
-    for (const [k, id] of films.entries()) expect((await admin('mutation($id: ID!, $image: String!) { setItemImage(itemId: $id, image: $image) { size } }', { id, image: shapePng(k % 3, rng) })).errors).toBeUndefined();
+    const films = (
+      (await admin('{ popularItems(limit: 36) { item { id } } }')).data.popularItems as { item: { id: string } }[]
+    ).map((p) => p.item.id);
+    for (const [k, id] of films.entries())
+      expect(
+        (
+          await admin('mutation($id: ID!, $image: String!) { setItemImage(itemId: $id, image: $image) { size } }', {
+            id,
+            image: shapePng(k % 3, rng),
+          })
+        ).errors,
+      ).toBeUndefined();
     const conv = await admin('mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }', {
-      input: { kind: 'CONV_AE', epochs: 10, activate: 'ALWAYS', hyperparameters: { latentDim: 8, filters: [8, 16], batchSize: 16, learningRate: 5e-3 } },
+      input: {
+        kind: 'CONV_AE',
+        epochs: 10,
+        activate: 'ALWAYS',
+        hyperparameters: { latentDim: 8, filters: [8, 16], batchSize: 16, learningRate: 5e-3 },
+      },
     });
     expect(conv.errors).toBeUndefined();
     convRun = conv.data.trainModel.id;
-    const small = { epochs: 1, hyperparameters: { latentDim: 16, hiddenUnits: [32], batchSize: 64, learningRate: 5e-3 } };
+    const small = {
+      epochs: 1,
+      hyperparameters: { latentDim: 16, hiddenUnits: [32], batchSize: 64, learningRate: 5e-3 },
+    };
     first = await trainTestVersion({ ...small, seed: 1 });
     second = await trainTestVersion({ ...small, seed: 2 });
-    expect((await admin('mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: second })).errors).toBeUndefined();
+    expect(
+      (await admin('mutation($id: Int!) { activateModelVersion(id: $id) { id } }', { id: second })).errors,
+    ).toBeUndefined();
     const done = await waitFor(
-      async () => (await admin('query($id: Int!) { trainingRun(id: $id) { status error activated } }', { id: convRun })).data.trainingRun,
+      async () =>
+        (await admin('query($id: Int!) { trainingRun(id: $id) { status error activated } }', { id: convRun })).data
+          .trainingRun,
       (r) => r.status !== 'QUEUED' && r.status !== 'RUNNING',
       120_000,
     );
@@ -101,7 +144,10 @@ describe('dashboard in a browser', () => {
   }, 240_000);
 
   afterAll(async () => {
-    await browser?.then((b) => b.close(), () => undefined);
+    await browser?.then(
+      (b) => b.close(),
+      () => undefined,
+    );
     await app?.close();
     await truncateAll();
   });
@@ -155,12 +201,17 @@ describe('dashboard in a browser', () => {
       await canvas.waitFor({ timeout: 30_000 });
       const drawn = Number(await canvas.getAttribute('data-drawn'));
       expect(drawn).toBeGreaterThan(9_000);
-      expect(await text(p.page, 'latent-map')).toContain(`Items of version #${second} · ${drawn.toLocaleString('en-US')} points`);
+      expect(await text(p.page, 'latent-map')).toContain(
+        `Items of version #${second} · ${drawn.toLocaleString('en-US')} points`,
+      );
       expect(await text(p.page, 'legend')).toMatch(/Drama[\s\S]*Comedy[\s\S]*other/);
       // Sweep the pointer over the middle of the map, from its centre (where the view centres the
       // points) outwards, until a point's tooltip shows.
       const box = (await canvas.boundingBox())!;
-      const spots = Array.from({ length: 200 }, (_, k) => ({ fx: 0.3 + 0.4 * ((k % 20) / 19), fy: 0.3 + 0.4 * (Math.floor(k / 20) / 9) }));
+      const spots = Array.from({ length: 200 }, (_, k) => ({
+        fx: 0.3 + 0.4 * ((k % 20) / 19),
+        fy: 0.3 + 0.4 * (Math.floor(k / 20) / 9),
+      }));
       spots.sort((a, b) => Math.hypot(a.fx - 0.5, a.fy - 0.5) - Math.hypot(b.fx - 0.5, b.fy - 0.5));
       let at: { x: number; y: number } | null = null;
       for (const { fx, fy } of spots) {
@@ -191,7 +242,9 @@ describe('dashboard in a browser', () => {
       await p.page.locator('input[name="userId"]').fill('414');
       await p.page.getByRole('button', { name: 'Explore' }).click();
       await p.page.locator('ul.bars li').first().waitFor();
-      expect(await text(p.page, 'user-summary')).toMatch(/User 414[\s\S]*Anomaly score\s+\d+\.\d{3}\s+percentile \d+\.\d/i);
+      expect(await text(p.page, 'user-summary')).toMatch(
+        /User 414[\s\S]*Anomaly score\s+\d+\.\d{3}\s+percentile \d+\.\d/i,
+      );
       expect(await p.page.getByTestId('history').locator('tr').count()).toBe(100);
       expect(await text(p.page, 'reconstruction')).toContain(`Reconstruction (probability) · version #${second}`);
       expect(await p.page.locator('ul.bars li').count()).toBe(40);
@@ -227,13 +280,20 @@ describe('dashboard in a browser', () => {
       expect(expected).toHaveLength(20);
       await waitFor(recTitles, (t) => JSON.stringify(t) === JSON.stringify(expected), 30_000, 100);
       expect(await text(p.page, 'recommendations')).toContain(`Recommendations · version #${second}`);
-      expect(await text(p.page, 'anomaly')).toMatch(new RegExp(`Anomaly score\\s+${api.anomalyScoreForHistory.error.toFixed(3)}\\s+percentile ${api.anomalyScoreForHistory.percentile.toFixed(1)}`, 'i'));
+      expect(await text(p.page, 'anomaly')).toMatch(
+        new RegExp(
+          `Anomaly score\\s+${api.anomalyScoreForHistory.error.toFixed(3)}\\s+percentile ${api.anomalyScoreForHistory.percentile.toFixed(1)}`,
+          'i',
+        ),
+      );
       expect(await text(p.page, 'known')).toMatch(new RegExp(`Known to the model\\s+4\\s+version #${second}`, 'i'));
       const history = p.page.getByTestId('history').locator('tr');
       expect(await history.count()).toBe(5);
       expect(await history.nth(1).innerText()).toContain('Star Wars: Episode IV - A New Hope (1977)');
       expect(await history.nth(4).innerText()).toContain(`not in version #${second}`);
-      expect(await text(p.page, 'reconstruction')).toMatch(new RegExp(`Reconstruction \\(probability\\) · version #${second}[\\s\\S]*Matrix, The \\(1999\\)`));
+      expect(await text(p.page, 'reconstruction')).toMatch(
+        new RegExp(`Reconstruction \\(probability\\) · version #${second}[\\s\\S]*Matrix, The \\(1999\\)`),
+      );
       expect(await p.page.locator('ul.bars li').count()).toBe(4);
       await saveScreenshot(p.page, 'dashboard-user-anonymous.png');
       // An item can be taken out again.
@@ -256,7 +316,9 @@ describe('dashboard in a browser', () => {
       await p.page.goto(`${base}/dashboard/#/anomalies`);
       await p.page.getByTestId('anomalies').locator('tbody tr').nth(49).waitFor();
       const top = (await admin('{ anomalousUsers(limit: 1) { user { id } percentile } }')).data.anomalousUsers[0];
-      expect(await p.page.getByTestId('anomalies').locator('tbody tr').first().innerText()).toMatch(new RegExp(`^1\\s+user ${top.user.id}\\s+\\d+\\.\\d{3}\\s+${top.percentile.toFixed(1)}`));
+      expect(await p.page.getByTestId('anomalies').locator('tbody tr').first().innerText()).toMatch(
+        new RegExp(`^1\\s+user ${top.user.id}\\s+\\d+\\.\\d{3}\\s+${top.percentile.toFixed(1)}`),
+      );
       await saveScreenshot(p.page, 'dashboard-anomalies.png');
       await p.page.getByRole('link', { name: 'explore →' }).first().click();
       await p.page.getByText(`User ${top.user.id}`, { exact: true }).waitFor();
@@ -295,13 +357,17 @@ describe('dashboard in a browser', () => {
       // A small Mult-DAE with far more epochs than the test waits for, no early stopping: the page,
       // polling every second, shows the curve grow epoch by epoch, then the run is cancelled.
       await p.page.locator('input[name="epochs"]').fill('1000');
-      await p.page.locator('input[name="hyperparameters"]').fill('{"patience": 1000, "latentDim": 16, "hiddenUnits": [32], "batchSize": 64}');
+      await p.page
+        .locator('input[name="hyperparameters"]')
+        .fill('{"patience": 1000, "latentDim": 16, "hiddenUnits": [32], "batchSize": 64}');
       await p.page.getByRole('button', { name: 'Train' }).click();
       await p.page.waitForURL(/#\/training\/\d+$/);
       const runId = Number(p.page.url().split('/').pop());
       const points = () =>
         p.page.evaluate(() => {
-          const chart = (globalThis as unknown as PageGlobals).document.querySelector('[data-testid="loss-chart"]') as { getAttribute(name: string): string | null } | null;
+          const chart = (globalThis as unknown as PageGlobals).document.querySelector('[data-testid="loss-chart"]') as {
+            getAttribute(name: string): string | null;
+          } | null;
           return Number(chart?.getAttribute('data-points') ?? 0);
         });
       // The chart's point count grows: some epochs shown, then more, while the run is still going.
@@ -312,7 +378,9 @@ describe('dashboard in a browser', () => {
       await saveScreenshot(p.page, 'dashboard-training.png');
       await p.page.getByRole('button', { name: 'Cancel run' }).click();
       await p.page.getByTestId('run').getByText('CANCELLED', { exact: true }).waitFor({ timeout: 60_000 });
-      const run = (await admin('query($id: Int!) { trainingRun(id: $id) { status history { epoch } versionId } }', { id: runId })).data.trainingRun;
+      const run = (
+        await admin('query($id: Int!) { trainingRun(id: $id) { status history { epoch } versionId } }', { id: runId })
+      ).data.trainingRun;
       expect(run).toMatchObject({ status: 'CANCELLED', versionId: null });
       expect(run.history.length).toBeGreaterThan(early);
       expect(run.history.length).toBeLessThan(1000);
@@ -320,7 +388,10 @@ describe('dashboard in a browser', () => {
       await p.page.locator(`[data-testid="loss-chart"][data-points="${run.history.length}"]`).waitFor();
       expect(await p.page.getByRole('button', { name: 'Cancel run' }).count()).toBe(0);
       // A run that finished (the image autoencoder's, trained in the setup): its decision and reason.
-      await p.page.getByTestId('runs').getByRole('link', { name: new RegExp(`#${convRun}\\b`) }).click();
+      await p.page
+        .getByTestId('runs')
+        .getByRole('link', { name: new RegExp(`#${convRun}\\b`) })
+        .click();
       await p.page.waitForURL(new RegExp(`#/training/${convRun}$`));
       await p.page.getByTestId('decision').waitFor();
       expect(await text(p.page, 'decision')).toMatch(/^Activated: activated \(ALWAYS\); mse 0\.\d{4}/);
@@ -360,14 +431,33 @@ describe('dashboard in a browser', () => {
       // Traffic: 60 users; those in the treatment click their first recommendation.
       const clicks = [];
       for (let u = 1; u <= 60; u++) {
-        const r = (await admin('query($u: ID!) { recommendations(userId: $u, limit: 10) { recommendationId modelVersionId items { item { id } } } }', { u: String(u) })).data.recommendations;
-        if (r.modelVersionId === second) clicks.push({ userId: String(u), itemId: r.items[0].item.id, kind: 'CLICK', recommendationId: r.recommendationId });
+        const r = (
+          await admin(
+            'query($u: ID!) { recommendations(userId: $u, limit: 10) { recommendationId modelVersionId items { item { id } } } }',
+            { u: String(u) },
+          )
+        ).data.recommendations;
+        if (r.modelVersionId === second)
+          clicks.push({
+            userId: String(u),
+            itemId: r.items[0].item.id,
+            kind: 'CLICK',
+            recommendationId: r.recommendationId,
+          });
       }
       expect(clicks.length).toBeGreaterThan(5);
-      expect((await admin('mutation($i: [RecordInteractionInput!]!) { recordInteractions(interactions: $i) { duplicates } }', { i: clicks })).errors).toBeUndefined();
+      expect(
+        (
+          await admin(
+            'mutation($i: [RecordInteractionInput!]!) { recordInteractions(interactions: $i) { duplicates } }',
+            { i: clicks },
+          )
+        ).errors,
+      ).toBeUndefined();
       // Impressions reach the table within RECODER_IMPRESSION_FLUSH_MS; reload until both arms show theirs.
       const arms = p.page.getByTestId('arms');
-      const impressions = (arm: number) => arms.locator(`tr[data-arm="${arm}"]`).getAttribute('data-impressions').then(Number);
+      const impressions = (arm: number) =>
+        arms.locator(`tr[data-arm="${arm}"]`).getAttribute('data-impressions').then(Number);
       await waitFor(
         async () => {
           await p.page.goto(`${base}/dashboard/#/experiments/${id}?t=${Date.now()}`);
@@ -385,8 +475,12 @@ describe('dashboard in a browser', () => {
       await saveScreenshot(p.page, 'dashboard-experiments.png');
       await treatment.getByRole('button', { name: `Stop, activate #${second}` }).click();
       await treatment.getByText('winner', { exact: true }).waitFor({ timeout: 30_000 });
-      expect((await admin('{ servingStatus { modelVersion { id } } }')).data.servingStatus.modelVersion.id).toBe(second);
-      expect(await text(p.page, 'experiment-report')).toContain(`stopped by stopExperiment; winner version ${second} activated`);
+      expect((await admin('{ servingStatus { modelVersion { id } } }')).data.servingStatus.modelVersion.id).toBe(
+        second,
+      );
+      expect(await text(p.page, 'experiment-report')).toContain(
+        `stopped by stopExperiment; winner version ${second} activated`,
+      );
       expectOfflineAndClean(p, base);
     }, 120_000);
   });

@@ -21,9 +21,13 @@ describe('examples/product-backend against a real Recoder server', () => {
     server = await RecoderServer.start({ RECODER_TRAINING_WORKER: 'thread' });
     admin = new RecoderClient({ url: server.url, timeoutMs: 30_000 });
     const items = [];
-    for (let g = 0; g < GROUPS; g++) for (let i = 0; i < PER_GROUP; i++) items.push({ id: itemId(g, i), title: `Product ${g}/${i}`, categories: [`g${g}`] });
+    for (let g = 0; g < GROUPS; g++)
+      for (let i = 0; i < PER_GROUP; i++)
+        items.push({ id: itemId(g, i), title: `Product ${g}/${i}`, categories: [`g${g}`] });
     await admin.upsertItems(items);
-    shop = buildApp({ recoder: new RecoderClient({ url: server.url, track: { flushIntervalMs: 100, batchSize: 200 } }) });
+    shop = buildApp({
+      recoder: new RecoderClient({ url: server.url, track: { flushIntervalMs: 100, batchSize: 200 } }),
+    });
     await shop.ready();
   }, 120_000);
 
@@ -38,7 +42,11 @@ describe('examples/product-backend against a real Recoder server', () => {
     // Shoppers browse: a VIEW per product page; the page renders without a model (no suggestions yet).
     const views = tasteInteractions(80);
     for (const v of views) {
-      const res = await shop.inject({ method: 'GET', url: `/products/${v.itemId}`, headers: { 'x-user-id': v.userId } });
+      const res = await shop.inject({
+        method: 'GET',
+        url: `/products/${v.itemId}`,
+        headers: { 'x-user-id': v.userId },
+      });
       expect(res.statusCode).toBe(200);
     }
     expect((await shop.inject({ method: 'GET', url: '/products/m0-0' })).statusCode).toBe(401);
@@ -48,7 +56,16 @@ describe('examples/product-backend against a real Recoder server', () => {
       const res = await shop.inject({ method: 'POST', url: '/orders', headers: { 'x-user-id': 'u1' }, payload: order });
       expect(res.statusCode).toBe(201);
     }
-    expect((await shop.inject({ method: 'POST', url: '/orders', headers: { 'x-user-id': 'u1' }, payload: { orderId: '1', lines: [] } })).statusCode).toBe(400);
+    expect(
+      (
+        await shop.inject({
+          method: 'POST',
+          url: '/orders',
+          headers: { 'x-user-id': 'u1' },
+          payload: { orderId: '1', lines: [] },
+        })
+      ).statusCode,
+    ).toBe(400);
 
     const health = await shop.inject({ method: 'GET', url: '/healthz' });
     expect(health.json().events.tracked).toBe(views.length + 4);
@@ -71,18 +88,32 @@ describe('examples/product-backend against a real Recoder server', () => {
       { event_id: 'order-981-line-1', value: 1 },
     ]);
     const stats = (await shop.inject({ method: 'GET', url: '/healthz' })).json().events;
-    expect(stats).toMatchObject({ tracked: views.length + 4, stored: views.length + 2, duplicates: 2, dropped: 0, failed: 0, rejected: 0 });
+    expect(stats).toMatchObject({
+      tracked: views.length + 4,
+      stored: views.length + 2,
+      duplicates: 2,
+      dropped: 0,
+      failed: 0,
+      rejected: 0,
+    });
 
     // Before a model: popular products.
-    const before = await shop.inject({ method: 'GET', url: '/users/u1/recommendations', headers: { accept: 'application/json' } });
+    const before = await shop.inject({
+      method: 'GET',
+      url: '/users/u1/recommendations',
+      headers: { accept: 'application/json' },
+    });
     expect(before.json()).toMatchObject({ source: 'POPULARITY' });
 
-    const run = await admin.waitForTrainingRun((await admin.trainModel({ kind: 'EASE', lambda: 50, activate: 'ALWAYS' })).id, { pollMs: 200, waitMs: 120_000 });
+    const run = await admin.waitForTrainingRun(
+      (await admin.trainModel({ kind: 'EASE', lambda: 50, activate: 'ALWAYS' })).id,
+      { pollMs: 200, waitMs: 120_000 },
+    );
     expect(run.status).toBe('SUCCEEDED');
 
     // Activation reaches the server asynchronously (NOTIFY, then the version loads): wait for it.
     let page = await shop.inject({ method: 'GET', url: '/users/u1/recommendations' });
-    for (const until = Date.now() + 60_000; !page.body.includes('data-source="MODEL"') && Date.now() < until; ) {
+    for (const until = Date.now() + 60_000; !page.body.includes('data-source="MODEL"') && Date.now() < until;) {
       await new Promise((r) => setTimeout(r, 200));
       page = await shop.inject({ method: 'GET', url: '/users/u1/recommendations' });
     }
@@ -95,8 +126,12 @@ describe('examples/product-backend against a real Recoder server', () => {
     expect(listed.filter((id) => id.startsWith('m1-')).length).toBeGreaterThanOrEqual(8);
 
     const product = await shop.inject({ method: 'GET', url: '/products/m2-0', headers: { 'x-user-id': 'u2' } });
-    expect([...product.body.matchAll(/data-item="(m\d)-/g)].filter((m) => m[1] === 'm2').length).toBeGreaterThanOrEqual(4);
-    expect((await shop.inject({ method: 'GET', url: '/products/nope', headers: { 'x-user-id': 'u2' } })).statusCode).toBe(404);
+    expect([...product.body.matchAll(/data-item="(m\d)-/g)].filter((m) => m[1] === 'm2').length).toBeGreaterThanOrEqual(
+      4,
+    );
+    expect(
+      (await shop.inject({ method: 'GET', url: '/products/nope', headers: { 'x-user-id': 'u2' } })).statusCode,
+    ).toBe(404);
 
     const home = await shop.inject({ method: 'GET', url: '/' });
     expect([...home.body.matchAll(/data-item=/g)]).toHaveLength(10);

@@ -64,10 +64,20 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
   const recs = async (app: NestFastifyApplication, userId: string, limit = 10) => {
     const res = await gql(app, RECS, { userId, limit });
     expect(res.errors).toBeUndefined();
-    return res.data!.recommendations as { recommendationId: string; source: string; modelVersionId: number | null; items: { item: { id: string } }[] };
+    return res.data!.recommendations as {
+      recommendationId: string;
+      source: string;
+      modelVersionId: number | null;
+      items: { item: { id: string } }[];
+    };
   };
   const metrics = async (v: number, since: Date, k = 10, until?: Date) => {
-    const res = await gql(a, METRICS, { v, since: since.toISOString(), until: (until ?? new Date(Date.now() + 1000)).toISOString(), k });
+    const res = await gql(a, METRICS, {
+      v,
+      since: since.toISOString(),
+      until: (until ?? new Date(Date.now() + 1000)).toISOString(),
+      k,
+    });
     expect(res.errors).toBeUndefined();
     return res.data!.onlineMetrics;
   };
@@ -76,8 +86,11 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
     await truncateAll();
     a = await bootApp(overrides);
     const items = [];
-    for (let g = 0; g < GROUPS; g++) for (let i = 0; i < PER_GROUP; i++) items.push({ id: itemId(g, i), categories: [`g${g}`] });
-    expect((await gql(a, `mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items })).errors).toBeUndefined();
+    for (let g = 0; g < GROUPS; g++)
+      for (let i = 0; i < PER_GROUP; i++) items.push({ id: itemId(g, i), categories: [`g${g}`] });
+    expect(
+      (await gql(a, `mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items })).errors,
+    ).toBeUndefined();
     expect((await gql(a, RECORD, { interactions: interactions() })).errors).toBeUndefined();
     v1 = await trainTestVersion({ kind: 'ease', lambda: 50 });
     v2 = await trainTestVersion({ kind: 'ease', lambda: 500 });
@@ -94,7 +107,8 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
     expect(r.source).toBe('MODEL');
     const unknown = await recs(a, 'nobody');
     expect(unknown.source).toBe('POPULARITY');
-    const anon = (await gql(a, RECS_HISTORY, { itemIds: ['m0-1', 'm0-2'], sessionId: 'sess-1' })).data!.recommendationsForHistory;
+    const anon = (await gql(a, RECS_HISTORY, { itemIds: ['m0-1', 'm0-2'], sessionId: 'sess-1' })).data!
+      .recommendationsForHistory;
     expect(anon.recommendationId).toMatch(UUID);
     expect(new Set([r.recommendationId, unknown.recommendationId, anon.recommendationId]).size).toBe(3);
     // Nothing is written until the buffer is flushed: the answer did not wait for the database.
@@ -108,9 +122,21 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
     );
     expect(rows).toHaveLength(3);
     const byId = new Map(rows.map((x) => [x.id, x]));
-    expect(byId.get(r.recommendationId)).toMatchObject({ subject: 'u1', anonymous: false, version_id: v1, fallback: false, experiment_id: null, items: r.items.map((x) => x.item.id) });
+    expect(byId.get(r.recommendationId)).toMatchObject({
+      subject: 'u1',
+      anonymous: false,
+      version_id: v1,
+      fallback: false,
+      experiment_id: null,
+      items: r.items.map((x) => x.item.id),
+    });
     expect(byId.get(unknown.recommendationId)).toMatchObject({ subject: 'nobody', fallback: true, version_id: v1 });
-    expect(byId.get(anon.recommendationId)).toMatchObject({ subject: 'sess-1', anonymous: true, version_id: v1, items: anon.items.map((x: any) => x.item.id) });
+    expect(byId.get(anon.recommendationId)).toMatchObject({
+      subject: 'sess-1',
+      anonymous: true,
+      version_id: v1,
+      items: anon.items.map((x: any) => x.item.id),
+    });
     const text = (await a.inject({ method: 'GET', url: '/metrics' })).body;
     expect(text).toMatch(/recoder_impressions_written_total \d+/);
     expect(text).toContain('recoder_impressions_dropped_total{reason="buffer_full"} 0');
@@ -130,13 +156,26 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
         { userId: 'u3', itemId: r3.items[4].item.id, kind: 'CLICK' },
         { userId: 'u3', itemId: r3.items[4].item.id, kind: 'PURCHASE' },
         // without id, an item u5 was not shown: not attributed
-        { userId: 'u5', itemId: r2.items.map((x) => x.item.id).concat(r3.items.map((x) => x.item.id)).find((id) => !r5.items.some((x) => x.item.id === id))! },
+        {
+          userId: 'u5',
+          itemId: r2.items
+            .map((x) => x.item.id)
+            .concat(r3.items.map((x) => x.item.id))
+            .find((id) => !r5.items.some((x) => x.item.id === id))!,
+        },
       ],
     });
     expect(res.errors).toBeUndefined();
     expect(res.data!.recordInteractions.stored[0].recommendationId).toBe(r2.recommendationId);
     const m = await metrics(v1, since);
-    expect(m).toMatchObject({ impressions: 3, subjects: 3, k: 10, attributedInteractions: 3, attributedById: 1, fallbackShare: { successes: 0, trials: 3 } });
+    expect(m).toMatchObject({
+      impressions: 3,
+      subjects: 3,
+      k: 10,
+      attributedInteractions: 3,
+      attributedById: 1,
+      fallbackShare: { successes: 0, trials: 3 },
+    });
     expect(m.ctr).toMatchObject({ successes: 2, trials: 3 });
     expect(m.ctr.low).toBeLessThan(2 / 3);
     expect(m.ctr.high).toBeGreaterThan(2 / 3);
@@ -155,8 +194,12 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
     const since = new Date(Date.now() - 48 * 3600_000);
     const r = await recs(a, 'u6');
     await flush();
-    await sql(`UPDATE impressions SET created_at = created_at - interval '25 hours' WHERE id = $1`, [r.recommendationId]);
-    expect((await gql(a, RECORD, { interactions: [{ userId: 'u6', itemId: r.items[0].item.id, kind: 'CLICK' }] })).errors).toBeUndefined();
+    await sql(`UPDATE impressions SET created_at = created_at - interval '25 hours' WHERE id = $1`, [
+      r.recommendationId,
+    ]);
+    expect(
+      (await gql(a, RECORD, { interactions: [{ userId: 'u6', itemId: r.items[0].item.id, kind: 'CLICK' }] })).errors,
+    ).toBeUndefined();
     const old = await metrics(v1, since, 10, new Date(Date.now() - 24 * 3600_000));
     expect(old).toMatchObject({ impressions: 1, attributedInteractions: 0, ctr: { successes: 0 } });
     // A malformed id rejects the whole batch (nothing written); a well-formed id of no stored impression is stored.
@@ -167,7 +210,10 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
         { userId: 'u7', itemId: 'm0-2', recommendationId: 'not-a-uuid' },
       ],
     });
-    expect(bad.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'interactions[1].recommendationId' });
+    expect(bad.errors![0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'interactions[1].recommendationId',
+    });
     expect(Number((await sql(`SELECT count(*) AS n FROM interactions`))[0].n)).toBe(before);
     const orphan = '00000000-0000-4000-8000-000000000000';
     const ok = await gql(a, RECORD, { interactions: [{ userId: 'u7', itemId: 'm0-2', recommendationId: orphan }] });
@@ -175,15 +221,29 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
   });
 
   it('validates onlineMetrics arguments', async () => {
-    const res = await gql(a, METRICS, { v: v1, since: new Date().toISOString(), until: new Date(Date.now() - 1000).toISOString() });
+    const res = await gql(a, METRICS, {
+      v: v1,
+      since: new Date().toISOString(),
+      until: new Date(Date.now() - 1000).toISOString(),
+    });
     expect(res.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'until' });
     const k = await gql(a, METRICS, { v: v1, since: new Date(Date.now() - 3600_000).toISOString(), k: 0 });
     expect(k.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'k' });
     const start = await gql(a, START, { arms: [{ versionId: v1, weight: 1 }] });
     expect(start.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'arms' });
-    const missing = await gql(a, START, { arms: [{ versionId: v1, weight: 1 }, { versionId: 999, weight: 1 }] });
+    const missing = await gql(a, START, {
+      arms: [
+        { versionId: v1, weight: 1 },
+        { versionId: 999, weight: 1 },
+      ],
+    });
     expect(missing.errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'arms[1].versionId' });
-    const weight = await gql(a, START, { arms: [{ versionId: v1, weight: 1 }, { versionId: v2, weight: 0 }] });
+    const weight = await gql(a, START, {
+      arms: [
+        { versionId: v1, weight: 1 },
+        { versionId: v2, weight: 0 },
+      ],
+    });
     expect(weight.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'arms[1].weight' });
   });
 
@@ -199,17 +259,36 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
     let id: number;
 
     beforeAll(async () => {
-      const res = await gql(a, START, { arms: [{ versionId: v1, weight: 1 }, { versionId: v2, weight: 1 }] });
+      const res = await gql(a, START, {
+        arms: [
+          { versionId: v1, weight: 1 },
+          { versionId: v2, weight: 1 },
+        ],
+      });
       expect(res.errors).toBeUndefined();
       id = res.data!.startExperiment.id;
-      expect(res.data!.startExperiment).toMatchObject({ status: 'RUNNING', arms: [{ arm: 0, versionId: v1, control: true }, { arm: 1, versionId: v2, control: false }] });
+      expect(res.data!.startExperiment).toMatchObject({
+        status: 'RUNNING',
+        arms: [
+          { arm: 0, versionId: v1, control: true },
+          { arm: 1, versionId: v2, control: false },
+        ],
+      });
       // A second API instance on the same database learns of it by NOTIFY.
       b = await bootApp(overrides);
-      await waitFor('the second instance to serve the experiment', () => b.get(ExperimentRouter).servingExperimentId === id);
+      await waitFor(
+        'the second instance to serve the experiment',
+        () => b.get(ExperimentRouter).servingExperimentId === id,
+      );
     }, 60_000);
 
     it('refuses a second experiment in the slot', async () => {
-      const res = await gql(a, START, { arms: [{ versionId: v2, weight: 1 }, { versionId: v1, weight: 1 }] });
+      const res = await gql(a, START, {
+        arms: [
+          { versionId: v2, weight: 1 },
+          { versionId: v1, weight: 1 },
+        ],
+      });
       expect(res.errors![0].extensions).toMatchObject({ code: 'CONFLICT', field: 'slot', experimentId: id });
     });
 
@@ -234,8 +313,10 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
       expect(rows).toHaveLength(160);
       for (const r of rows) expect(r.version_id).toBe(r.arm === 0 ? v1 : v2);
       // Sessions are sticky too.
-      const s1 = (await gql(a, RECS_HISTORY, { itemIds: ['m1-1'], sessionId: 'sess-x' })).data!.recommendationsForHistory.modelVersionId;
-      const s2 = (await gql(b, RECS_HISTORY, { itemIds: ['m1-1'], sessionId: 'sess-x' })).data!.recommendationsForHistory.modelVersionId;
+      const s1 = (await gql(a, RECS_HISTORY, { itemIds: ['m1-1'], sessionId: 'sess-x' })).data!
+        .recommendationsForHistory.modelVersionId;
+      const s2 = (await gql(b, RECS_HISTORY, { itemIds: ['m1-1'], sessionId: 'sess-x' })).data!
+        .recommendationsForHistory.modelVersionId;
       expect(s2).toBe(s1);
     });
 
@@ -244,7 +325,13 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
       const clicks = [];
       for (let n = 0; n < 40; n++) {
         const r = await recs(a, `u${n}`, 5);
-        if (r.modelVersionId === v2) clicks.push({ userId: `u${n}`, itemId: r.items[0].item.id, kind: 'CLICK', recommendationId: r.recommendationId });
+        if (r.modelVersionId === v2)
+          clicks.push({
+            userId: `u${n}`,
+            itemId: r.items[0].item.id,
+            kind: 'CLICK',
+            recommendationId: r.recommendationId,
+          });
       }
       await flush();
       expect((await gql(a, RECORD, { interactions: clicks })).errors).toBeUndefined();
@@ -262,9 +349,16 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
     it('stopExperiment activates the winner in every instance', async () => {
       const res = await gql(a, STOP, { id, winner: v2 });
       expect(res.errors).toBeUndefined();
-      expect(res.data!.stopExperiment).toMatchObject({ status: 'STOPPED', winnerVersionId: v2, stopReason: `stopped by stopExperiment; winner version ${v2} activated` });
+      expect(res.data!.stopExperiment).toMatchObject({
+        status: 'STOPPED',
+        winnerVersionId: v2,
+        stopReason: `stopped by stopExperiment; winner version ${v2} activated`,
+      });
       expect((await recs(a, 'u0')).modelVersionId).toBe(v2);
-      await waitFor('the second instance to leave the experiment', () => b.get(ExperimentRouter).servingExperimentId === null);
+      await waitFor(
+        'the second instance to leave the experiment',
+        () => b.get(ExperimentRouter).servingExperimentId === null,
+      );
       await waitFor('the second instance to serve the winner', async () => (await recs(b, 'u1')).modelVersionId === v2);
       for (let n = 0; n < 10; n++) expect((await recs(b, `u${n}`)).modelVersionId).toBe(v2);
       const again = await gql(a, STOP, { id });
@@ -274,16 +368,32 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
     });
 
     it('activating a version outside a running experiment stops it explicitly', async () => {
-      const started = await gql(a, START, { arms: [{ versionId: v2, weight: 1 }, { versionId: v1, weight: 3 }] });
+      const started = await gql(a, START, {
+        arms: [
+          { versionId: v2, weight: 1 },
+          { versionId: v1, weight: 3 },
+        ],
+      });
       expect(started.errors).toBeUndefined();
       const second = started.data!.startExperiment.id;
       await waitFor('the second instance to serve it', () => b.get(ExperimentRouter).servingExperimentId === second);
       expect((await gql(a, ACTIVATE, { id: v1 })).errors).toBeUndefined();
       const e = (await gql(a, EXPERIMENT, { id: second })).data!.experiment;
-      expect(e).toMatchObject({ status: 'STOPPED', winnerVersionId: null, stopReason: `model version ${v1} was activated outside the experiment` });
-      await waitFor('both instances to leave it', () => a.get(ExperimentRouter).servingExperimentId === null && b.get(ExperimentRouter).servingExperimentId === null);
+      expect(e).toMatchObject({
+        status: 'STOPPED',
+        winnerVersionId: null,
+        stopReason: `model version ${v1} was activated outside the experiment`,
+      });
+      await waitFor(
+        'both instances to leave it',
+        () =>
+          a.get(ExperimentRouter).servingExperimentId === null && b.get(ExperimentRouter).servingExperimentId === null,
+      );
       // The activation reaches the second instance on its own notice (it may leave the experiment first).
-      await waitFor('the second instance to serve the activated version', async () => (await recs(b, 'u1')).modelVersionId === v1);
+      await waitFor(
+        'the second instance to serve the activated version',
+        async () => (await recs(b, 'u1')).modelVersionId === v1,
+      );
       for (let n = 0; n < 10; n++) expect((await recs(b, `u${n}`)).modelVersionId).toBe(v1);
     });
   });

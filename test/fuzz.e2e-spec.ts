@@ -116,10 +116,14 @@ class Deep {
     readonly array: boolean,
   ) {}
   json(): string {
-    return this.array ? '['.repeat(this.depth) + '1' + ']'.repeat(this.depth) : '{"a":'.repeat(this.depth) + '{}' + '}'.repeat(this.depth);
+    return this.array
+      ? '['.repeat(this.depth) + '1' + ']'.repeat(this.depth)
+      : '{"a":'.repeat(this.depth) + '{}' + '}'.repeat(this.depth);
   }
   literal(): string {
-    return this.array ? '['.repeat(this.depth) + '1' + ']'.repeat(this.depth) : '{a: '.repeat(this.depth) + '{}' + '}'.repeat(this.depth);
+    return this.array
+      ? '['.repeat(this.depth) + '1' + ']'.repeat(this.depth)
+      : '{a: '.repeat(this.depth) + '{}' + '}'.repeat(this.depth);
   }
   toJSON(): string {
     return `<deep ${this.array ? 'array' : 'object'} of depth ${this.depth}>`;
@@ -172,7 +176,20 @@ const NASTY = [
   '${jndi:ldap://x}',
 ];
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-const CURSOR_NUMBERS = [0, -1, 1, 2 ** 31 - 1, 2 ** 31, -(2 ** 31) - 1, 2 ** 53 - 1, -(2 ** 53 - 1), 8.64e15, 8.64e15 + 1, -8.64e15 - 1, 1.5];
+const CURSOR_NUMBERS = [
+  0,
+  -1,
+  1,
+  2 ** 31 - 1,
+  2 ** 31,
+  -(2 ** 31) - 1,
+  2 ** 53 - 1,
+  -(2 ** 53 - 1),
+  8.64e15,
+  8.64e15 + 1,
+  -8.64e15 - 1,
+  1.5,
+];
 const CURSOR_IDS = ['0', '1', '-1', '9223372036854775807', '9223372036854775808', '9999999999999999999', 'abc', ''];
 /** Cursors: forged ones with boundary numbers (the API must reject or bound them), and garbage. */
 const cursorArb = fc.oneof(
@@ -195,7 +212,13 @@ const hostileString = fc.oneof(
 
 function stringFor(hint: string): fc.Arbitrary<unknown> {
   const h = hint.toLowerCase();
-  const known = /user/.test(h) ? KNOWN_USERS : /item/.test(h) ? KNOWN_ITEMS : /categor/.test(h) ? CATEGORIES : [...KNOWN_USERS, ...KNOWN_ITEMS];
+  const known = /user/.test(h)
+    ? KNOWN_USERS
+    : /item/.test(h)
+      ? KNOWN_ITEMS
+      : /categor/.test(h)
+        ? CATEGORIES
+        : [...KNOWN_USERS, ...KNOWN_ITEMS];
   return fc.oneof(
     { weight: 5, arbitrary: fc.constantFrom(...known) },
     { weight: 1, arbitrary: fc.constantFrom(...CATEGORIES, 'fuzz-id', 'order-1-line-1') },
@@ -214,13 +237,24 @@ const intArb = fc.oneof(
 const floatArb = fc.oneof(
   { weight: 4, arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true }) },
   { weight: 3, arbitrary: fc.double({ min: -10, max: 10, noNaN: true }) },
-  { weight: 2, arbitrary: fc.constantFrom(0, -0, 1, -1, 0.5, 3.5, 5, 1e6, 1e6 + 1, -1e6 - 1, 1e9, 1e308, -1e308, 5e-324, 2 ** 53) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(0, -0, 1, -1, 0.5, 3.5, 5, 1e6, 1e6 + 1, -1e6 - 1, 1e9, 1e308, -1e308, 5e-324, 2 ** 53),
+  },
   { weight: 1, arbitrary: fc.constantFrom<unknown>('NaN', 'Infinity', '-Infinity', '1e309') },
   { weight: 1, arbitrary: wrongType },
 );
-const booleanArb = fc.oneof({ weight: 6, arbitrary: fc.boolean() }, { weight: 1, arbitrary: fc.constantFrom<unknown>('true', 'false', 0, 1, 'yes', []) });
+const booleanArb = fc.oneof(
+  { weight: 6, arbitrary: fc.boolean() },
+  { weight: 1, arbitrary: fc.constantFrom<unknown>('true', 'false', 0, 1, 'yes', []) },
+);
 const dateArb = fc.oneof(
-  { weight: 3, arbitrary: fc.date({ noInvalidDate: true, min: new Date('1970-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z') }).map((d) => d.toISOString()) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .date({ noInvalidDate: true, min: new Date('1970-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z') })
+      .map((d) => d.toISOString()),
+  },
   { weight: 2, arbitrary: fc.date({ noInvalidDate: true }).map((d) => d.toISOString()) },
   {
     weight: 2,
@@ -290,17 +324,38 @@ const objectOf = (keys: fc.Arbitrary<string>, values: fc.Arbitrary<unknown>, max
 
 function jsonObjectFor(hint: string): fc.Arbitrary<unknown> {
   const keys = /hyper/.test(hint.toLowerCase())
-    ? fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...HYPERPARAMETER_KEYS) }, { weight: 1, arbitrary: fc.string({ maxLength: 8 }) })
-    : fc.oneof({ weight: 3, arbitrary: fc.string({ maxLength: 8 }) }, { weight: 1, arbitrary: fc.constantFrom(...NASTY, ...HYPERPARAMETER_KEYS) });
+    ? fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom(...HYPERPARAMETER_KEYS) },
+        { weight: 1, arbitrary: fc.string({ maxLength: 8 }) },
+      )
+    : fc.oneof(
+        { weight: 3, arbitrary: fc.string({ maxLength: 8 }) },
+        { weight: 1, arbitrary: fc.constantFrom(...NASTY, ...HYPERPARAMETER_KEYS) },
+      );
   return fc.oneof(
     { weight: 6, arbitrary: objectOf(keys, jsonValue) },
     { weight: 1, arbitrary: fc.constant({}) },
     {
       weight: 1,
-      arbitrary: fc.tuple(fc.constantFrom(10, 100, 1000, 5000, 20_000, 200_000), fc.boolean()).map(([depth, array]) => ({ nested: new Deep(depth, array) })),
+      arbitrary: fc
+        .tuple(fc.constantFrom(10, 100, 1000, 5000, 20_000, 200_000), fc.boolean())
+        .map(([depth, array]) => ({ nested: new Deep(depth, array) })),
     },
-    { weight: 1, arbitrary: fc.constantFrom(16 * 1024 - 20, 16 * 1024, 20_000, 1_000_000).map((n) => ({ blob: 'x'.repeat(n) })) },
-    { weight: 1, arbitrary: fc.constantFrom<unknown>({ a: '\u0000' }, { '\u0000': 1 }, { a: '\uD800' }, { '\uDC00': 1 }, { a: 'x\\u0000' }, { a: [1, { b: '\uDBFF' }] }) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(16 * 1024 - 20, 16 * 1024, 20_000, 1_000_000).map((n) => ({ blob: 'x'.repeat(n) })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom<unknown>(
+        { a: '\u0000' },
+        { '\u0000': 1 },
+        { a: '\uD800' },
+        { '\uDC00': 1 },
+        { a: 'x\\u0000' },
+        { a: [1, { b: '\uDBFF' }] },
+      ),
+    },
     { weight: 1, arbitrary: wrongType },
   );
 }
@@ -346,7 +401,9 @@ function valueFor(type: GraphQLInputType, hint: string): fc.Arbitrary<unknown> {
         // At most ~20 MB of JSON (the body limit is 16 MiB): 10,001 copies of a 100 kB string would not even serialize.
         arbitrary: fc
           .tuple(fc.constantFrom(1000, 1001, 2500, 10_001), element)
-          .map(([n, e]) => Array.from({ length: Math.min(n, Math.ceil(20e6 / (JSON.stringify(e) ?? '').length || 1)) }, () => e)),
+          .map(([n, e]) =>
+            Array.from({ length: Math.min(n, Math.ceil(20e6 / (JSON.stringify(e) ?? '').length || 1)) }, () => e),
+          ),
       },
       { weight: 1, arbitrary: fc.constantFrom<unknown>('x', 1, { a: 1 }, [null], [[]]) },
     );
@@ -355,7 +412,12 @@ function valueFor(type: GraphQLInputType, hint: string): fc.Arbitrary<unknown> {
     arb = fc.oneof(
       { weight: 8, arbitrary: fc.constantFrom(...names) },
       { weight: 1, arbitrary: fc.constantFrom(...names).map((n) => n.toLowerCase()) },
-      { weight: 1, arbitrary: fc.constantFrom<unknown>('', 'NOPE', 'DROP TABLE', '__proto__', 0, 1, true, [names[0]], { v: names[0] }) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom<unknown>('', 'NOPE', 'DROP TABLE', '__proto__', 0, 1, true, [names[0]], {
+          v: names[0],
+        }),
+      },
     );
   } else if (isInputObjectType(type)) {
     const fields = Object.values(type.getFields());
@@ -368,12 +430,20 @@ function valueFor(type: GraphQLInputType, hint: string): fc.Arbitrary<unknown> {
     });
     const extra = fc.oneof(
       { weight: 9, arbitrary: fc.constant(null) },
-      { weight: 1, arbitrary: fc.constantFrom(['bogus', 1] as const, ['__typename', 'X'] as const, ['id ', 'x'] as const) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(['bogus', 1] as const, ['__typename', 'X'] as const, ['id ', 'x'] as const),
+      },
     );
-    const object = fc.tuple(fc.tuple(...present), extra).map(([entries, more]) =>
-      Object.fromEntries([...entries, more].filter((e): e is readonly [string, unknown] => e !== null)),
+    const object = fc
+      .tuple(fc.tuple(...present), extra)
+      .map(([entries, more]) =>
+        Object.fromEntries([...entries, more].filter((e): e is readonly [string, unknown] => e !== null)),
+      );
+    arb = fc.oneof(
+      { weight: 12, arbitrary: object },
+      { weight: 1, arbitrary: fc.constantFrom<unknown>('x', 1, [], true) },
     );
-    arb = fc.oneof({ weight: 12, arbitrary: object }, { weight: 1, arbitrary: fc.constantFrom<unknown>('x', 1, [], true) });
   } else if (isScalarType(type)) {
     arb = scalarFor(type.name, hint);
   } else {
@@ -394,7 +464,8 @@ function plausibleFor(type: GraphQLInputType, hint: string): fc.Arbitrary<unknow
   if (arb) return arb;
   const h = hint.toLowerCase();
   if (isNonNullType(type)) arb = plausibleFor(type.ofType, hint);
-  else if (isListType(type)) arb = fc.array(plausibleFor(type.ofType as GraphQLInputType, hint), { minLength: 1, maxLength: 4 });
+  else if (isListType(type))
+    arb = fc.array(plausibleFor(type.ofType as GraphQLInputType, hint), { minLength: 1, maxLength: 4 });
   else if (isEnumType(type)) arb = fc.constantFrom(...type.getValues().map((v) => v.name));
   else if (isInputObjectType(type)) {
     const fields = Object.values(type.getFields()).map((f) => {
@@ -402,29 +473,57 @@ function plausibleFor(type: GraphQLInputType, hint: string): fc.Arbitrary<unknow
       const value = plausibleFor(f.type, f.name).map((v) => [f.name, v] as const);
       return required ? value : fc.option(value, { nil: null });
     });
-    arb = fc.tuple(...fields).map((entries) => Object.fromEntries(entries.filter((e): e is readonly [string, unknown] => e !== null)));
+    arb = fc
+      .tuple(...fields)
+      .map((entries) => Object.fromEntries(entries.filter((e): e is readonly [string, unknown] => e !== null)));
   } else if (isScalarType(type)) {
-    const known = /user/.test(h) ? KNOWN_USERS : /item/.test(h) ? KNOWN_ITEMS : /categor/.test(h) ? CATEGORIES : [...KNOWN_USERS, ...KNOWN_ITEMS];
+    const known = /user/.test(h)
+      ? KNOWN_USERS
+      : /item/.test(h)
+        ? KNOWN_ITEMS
+        : /categor/.test(h)
+          ? CATEGORIES
+          : [...KNOWN_USERS, ...KNOWN_ITEMS];
     switch (type.name) {
       case 'Int':
-        arb = /^(id|seed)$/.test(h) ? fc.integer({ min: 0, max: 4 }) : /epoch/.test(h) ? fc.integer({ min: 1, max: 3 }) : fc.integer({ min: 1, max: 30 });
+        arb = /^(id|seed)$/.test(h)
+          ? fc.integer({ min: 0, max: 4 })
+          : /epoch/.test(h)
+            ? fc.integer({ min: 1, max: 3 })
+            : fc.integer({ min: 1, max: 30 });
         break;
       case 'Float':
-        arb = /lambda/.test(h) ? fc.double({ min: 1, max: 500, noNaN: true }) : fc.double({ min: 0, max: 5, noNaN: true });
+        arb = /lambda/.test(h)
+          ? fc.double({ min: 1, max: 500, noNaN: true })
+          : fc.double({ min: 0, max: 5, noNaN: true });
         break;
       case 'Boolean':
         arb = fc.boolean();
         break;
       case 'DateTime':
-        arb = fc.date({ noInvalidDate: true, min: new Date('2020-01-01T00:00:00Z'), max: new Date('2027-01-01T00:00:00Z') }).map((d) => d.toISOString());
+        arb = fc
+          .date({ noInvalidDate: true, min: new Date('2020-01-01T00:00:00Z'), max: new Date('2027-01-01T00:00:00Z') })
+          .map((d) => d.toISOString());
         break;
       case 'JSONObject':
         arb = /hyper/.test(h)
-          ? fc.constantFrom({}, { latentDim: 8 }, { dropout: 0.5, batchSize: 32 }, { hidden: 16 }, { hiddenUnits: [32] })
+          ? fc.constantFrom(
+              {},
+              { latentDim: 8 },
+              { dropout: 0.5, batchSize: 32 },
+              { hidden: 16 },
+              { hiddenUnits: [32] },
+            )
           : fc.dictionary(fc.string({ maxLength: 6 }), jsonLeaf, { maxKeys: 3 });
         break;
       case 'String':
-        arb = /eventid/.test(h) ? fc.uuid() : /name/.test(h) ? fc.string({ minLength: 1, maxLength: 20 }) : /after/.test(h) ? cursorArb : fc.constantFrom(...known);
+        arb = /eventid/.test(h)
+          ? fc.uuid()
+          : /name/.test(h)
+            ? fc.string({ minLength: 1, maxLength: 20 })
+            : /after/.test(h)
+              ? cursorArb
+              : fc.constantFrom(...known);
         break;
       default:
         arb = fc.constantFrom(...known);
@@ -486,9 +585,11 @@ function literal(value: unknown, type: GraphQLInputType | undefined): string {
     if (inner && isEnumType(inner) && NAME.test(value) && !['true', 'false', 'null'].includes(value)) return value;
     return JSON.stringify(value);
   }
-  if (typeof value === 'number') return Number.isFinite(value) ? (Object.is(value, -0) ? '0' : String(value)) : JSON.stringify(String(value));
+  if (typeof value === 'number')
+    return Number.isFinite(value) ? (Object.is(value, -0) ? '0' : String(value)) : JSON.stringify(String(value));
   if (typeof value === 'boolean') return String(value);
-  if (Array.isArray(value)) return `[${value.map((v) => literal(v, inner && isListType(inner) ? (inner.ofType as GraphQLInputType) : undefined)).join(', ')}]`;
+  if (Array.isArray(value))
+    return `[${value.map((v) => literal(v, inner && isListType(inner) ? (inner.ofType as GraphQLInputType) : undefined)).join(', ')}]`;
   const fields = inner && isInputObjectType(inner) ? inner.getFields() : {};
   return `{${Object.entries(value as Record<string, unknown>)
     .map(([k, v]) => `${NAME.test(k) ? k : JSON.stringify(k)}: ${literal(v, fields[k]?.type)}`)
@@ -526,11 +627,15 @@ function selection(type: GraphQLOutputType, depth = 0): string {
 function neutralise(value: unknown): unknown {
   if (typeof value === 'string') return PROTECTED.has(value) ? `fuzz-${value}` : value;
   if (Array.isArray(value)) return value.map(neutralise);
-  if (value && typeof value === 'object' && !(value instanceof Deep)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, neutralise(v)]));
+  if (value && typeof value === 'object' && !(value instanceof Deep))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, neutralise(v)]));
   return value;
 }
 
-function buildRequest(op: Operation, args: ArgCase[]): { query: string; variables: Record<string, unknown>; inline: boolean } {
+function buildRequest(
+  op: Operation,
+  args: ArgCase[],
+): { query: string; variables: Record<string, unknown>; inline: boolean } {
   const defs: string[] = [];
   const passed: string[] = [];
   const variables: Record<string, unknown> = {};
@@ -542,7 +647,8 @@ function buildRequest(op: Operation, args: ArgCase[]): { query: string; variable
       case 'variable':
       case 'unsent':
       case 'misdeclared': {
-        const declared = mode === 'misdeclared' ? (getNamedType(arg.type).name === 'String' ? 'Int' : 'String') : String(arg.type);
+        const declared =
+          mode === 'misdeclared' ? (getNamedType(arg.type).name === 'String' ? 'Int' : 'String') : String(arg.type);
         defs.push(`$${arg.name}: ${declared}`);
         passed.push(`${arg.name}: $${arg.name}`);
         if (mode !== 'unsent') variables[arg.name] = value;
@@ -559,7 +665,11 @@ function buildRequest(op: Operation, args: ArgCase[]): { query: string; variable
   const vars = defs.length ? `(${defs.join(', ')})` : '';
   const call = passed.length ? `(${passed.join(', ')})` : '';
   const target = `${op.field.name}${call} ${selection(op.field.type)}`;
-  return { query: `${op.kind} Fuzz${vars} { ${op.parent ? `${op.parent} { ${target} }` : target} }`, variables, inline };
+  return {
+    query: `${op.kind} Fuzz${vars} { ${op.parent ? `${op.parent} { ${target} }` : target} }`,
+    variables,
+    inline,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -577,7 +687,13 @@ const bump = (m: Record<string | number, number>, k: string | number) => (m[k] =
 
 /** Long strings and deep values shortened for a readable counterexample. */
 function show(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' && v.length > 120 ? `${v.slice(0, 60)}…<${v.length} chars>` : Array.isArray(v) && v.length > 20 ? [...v.slice(0, 3), `…<${v.length} elements>`] : v));
+  return JSON.stringify(value, (_k, v: unknown) =>
+    typeof v === 'string' && v.length > 120
+      ? `${v.slice(0, 60)}…<${v.length} chars>`
+      : Array.isArray(v) && v.length > 20
+        ? [...v.slice(0, 3), `…<${v.length} elements>`]
+        : v,
+  );
 }
 
 const TRIVIAL = `{ servingStatus { warm modelVersion { id } } }`;
@@ -591,20 +707,38 @@ describe('GraphQL fuzzing (fast-check)', () => {
     app = await bootApp();
     await seedTasteGroups(app);
     // An item without interactions has no vector in the version: NOT_IN_MODEL paths run too.
-    const fresh = await gql(app, `mutation { upsertItems(items: [{ id: "fresh", title: "Added after training", categories: ["g0"] }]) { id } }`);
+    const fresh = await gql(
+      app,
+      `mutation { upsertItems(items: [{ id: "fresh", title: "Added after training", categories: ["g0"] }]) { id } }`,
+    );
     expect(fresh.errors).toBeUndefined();
-    versionId = await trainTestVersion({ epochs: 5, hyperparameters: { latentDim: 8, batchSize: 32, learningRate: 5e-3 } });
-    const activated = await gql(app, `mutation($id: Int!) { activateModelVersion(id: $id) { id active } }`, { id: versionId });
+    versionId = await trainTestVersion({
+      epochs: 5,
+      hyperparameters: { latentDim: 8, batchSize: 32, learningRate: 5e-3 },
+    });
+    const activated = await gql(app, `mutation($id: Int!) { activateModelVersion(id: $id) { id active } }`, {
+      id: versionId,
+    });
     expect(activated.errors).toBeUndefined();
     const recs = await gql(app, `{ recommendations(userId: "u1", limit: 3) { source } }`);
     expect(recs.data!.recommendations.source).toBe('MODEL');
     // A stopped experiment between two versions, with impressions: Experiment.arms computes metrics.
-    const other = await trainTestVersion({ epochs: 1, seed: 5, hyperparameters: { latentDim: 8, batchSize: 32, learningRate: 5e-3 } });
-    const started = await gql(app, `mutation($arms: [ExperimentArmInput!]!) { startExperiment(arms: $arms) { id } }`, { arms: [{ versionId }, { versionId: other }] });
+    const other = await trainTestVersion({
+      epochs: 1,
+      seed: 5,
+      hyperparameters: { latentDim: 8, batchSize: 32, learningRate: 5e-3 },
+    });
+    const started = await gql(app, `mutation($arms: [ExperimentArmInput!]!) { startExperiment(arms: $arms) { id } }`, {
+      arms: [{ versionId }, { versionId: other }],
+    });
     expect(started.errors).toBeUndefined();
-    for (const u of KNOWN_USERS) expect((await gql(app, `{ recommendations(userId: "${u}", limit: 3) { source } }`)).errors).toBeUndefined();
+    for (const u of KNOWN_USERS)
+      expect((await gql(app, `{ recommendations(userId: "${u}", limit: 3) { source } }`)).errors).toBeUndefined();
     await app.get(ExperimentsService).flushImpressions();
-    const stopped = await gql(app, `mutation($id: Int!, $w: Int) { stopExperiment(id: $id, winner: $w) { id } }`, { id: started.data!.startExperiment.id, w: versionId });
+    const stopped = await gql(app, `mutation($id: Int!, $w: Int) { stopExperiment(id: $id, winner: $w) { id } }`, {
+      id: started.data!.startExperiment.id,
+      w: versionId,
+    });
     expect(stopped.errors).toBeUndefined();
     // Out of reach of the fuzzed ids (small and edge integers): no fuzzed activation or experiment
     // can make it serve, so the served version stays the one the liveness check expects.
@@ -621,7 +755,9 @@ describe('GraphQL fuzzing (fast-check)', () => {
       .join(', ');
     console.log(
       `[fuzz] ${stats.cases} cases over ${operations.length} operations (${operations.reduce((s, o) => s + o.paths.length, 0)} argument paths), seed ${SEED}: ` +
-        `HTTP ${Object.entries(stats.status).map(([s, n]) => `${s} ×${n}`).join(', ')}; ${stats.ok} answered without errors; ${stats.inline} with inline literals; ` +
+        `HTTP ${Object.entries(stats.status)
+          .map(([s, n]) => `${s} ×${n}`)
+          .join(', ')}; ${stats.ok} answered without errors; ${stats.inline} with inline literals; ` +
         `errors by code: ${codes || 'none'}; internal server errors ${stats.errors.INTERNAL_SERVER_ERROR ?? 0}; per operation: ${perOp}`,
     );
     await app?.close();
@@ -634,7 +770,16 @@ describe('GraphQL fuzzing (fast-check)', () => {
     expect(operations.reduce((n, op) => n + runsFor(op), 0)).toBeGreaterThanOrEqual(2_000);
   });
 
-  it.each(operations.map((op, index) => [`${op.name.includes('.') ? '' : op.kind === 'query' ? 'Query.' : 'Mutation.'}${op.name}(${op.paths.join(', ')})`, op, index] as const))(
+  it.each(
+    operations.map(
+      (op, index) =>
+        [
+          `${op.name.includes('.') ? '' : op.kind === 'query' ? 'Query.' : 'Mutation.'}${op.name}(${op.paths.join(', ')})`,
+          op,
+          index,
+        ] as const,
+    ),
+  )(
     '%s',
     async (_title, op, index) => {
       const property = fc.asyncProperty(caseFor(op), async (args) => {
@@ -642,7 +787,12 @@ describe('GraphQL fuzzing (fast-check)', () => {
         stats.cases++;
         if (inline) stats.inline++;
         bump(stats.perOperation, op.name);
-        const res = await app.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json' }, payload: requestBody(query, variables) });
+        const res = await app.inject({
+          method: 'POST',
+          url: '/graphql',
+          headers: { 'content-type': 'application/json' },
+          payload: requestBody(query, variables),
+        });
         bump(stats.status, res.statusCode);
         let body: { data?: unknown; errors?: { message: string; extensions?: { code?: unknown } }[] } | undefined;
         try {
@@ -652,20 +802,25 @@ describe('GraphQL fuzzing (fast-check)', () => {
         }
         const problems: string[] = [];
         // 429 would be the rate limiter's (off here: RECODER_RATE_LIMIT_PER_MINUTE=0), an accepted refusal, not a crash.
-        const rateLimited = res.statusCode === 429 && (body?.errors ?? []).every((e) => e.extensions?.code === 'RATE_LIMITED');
+        const rateLimited =
+          res.statusCode === 429 && (body?.errors ?? []).every((e) => e.extensions?.code === 'RATE_LIMITED');
         if (res.statusCode !== 200 && res.statusCode !== 400 && !rateLimited) problems.push(`HTTP ${res.statusCode}`);
         if (!body?.errors && res.statusCode !== 200) problems.push(`HTTP ${res.statusCode} without GraphQL errors`);
         for (const e of body?.errors ?? []) {
           const code = e.extensions?.code;
           if (typeof code !== 'string') problems.push(`an error without extensions.code: ${e.message}`);
           else bump(stats.errors, code);
-          if (code === 'INTERNAL_SERVER_ERROR') problems.push(`INTERNAL_SERVER_ERROR at ${JSON.stringify((e as { path?: unknown }).path ?? null)}`);
+          if (code === 'INTERNAL_SERVER_ERROR')
+            problems.push(`INTERNAL_SERVER_ERROR at ${JSON.stringify((e as { path?: unknown }).path ?? null)}`);
         }
         if (!body?.errors) stats.ok++;
         const alive = await gql(app, TRIVIAL);
-        if (alive.status !== 200 || alive.errors || alive.data?.servingStatus.modelVersion?.id !== versionId) problems.push(`the server no longer answers: ${JSON.stringify(alive)}`);
+        if (alive.status !== 200 || alive.errors || alive.data?.servingStatus.modelVersion?.id !== versionId)
+          problems.push(`the server no longer answers: ${JSON.stringify(alive)}`);
         if (problems.length > 0) {
-          throw new Error(`${problems.join('; ')}\n  query: ${query.slice(0, 2000)}\n  variables: ${show(variables).slice(0, 2000)}\n  response: HTTP ${res.statusCode} ${res.body.slice(0, 1000)}`);
+          throw new Error(
+            `${problems.join('; ')}\n  query: ${query.slice(0, 2000)}\n  variables: ${show(variables).slice(0, 2000)}\n  response: HTTP ${res.statusCode} ${res.body.slice(0, 1000)}`,
+          );
         }
       });
       const out = await fc.check(property, { seed: SEED + index, numRuns: runsFor(op), endOnFailure: false });
@@ -678,7 +833,8 @@ describe('GraphQL fuzzing (fast-check)', () => {
         );
       }
       // Keep the world meaningful for the next operation: the seeded items visible again.
-      if (op.name === 'setItemHidden' || op.name === 'upsertItems') await sql(`UPDATE items SET hidden = false WHERE hidden`);
+      if (op.name === 'setItemHidden' || op.name === 'upsertItems')
+        await sql(`UPDATE items SET hidden = false WHERE hidden`);
     },
     120_000,
   );
@@ -707,23 +863,50 @@ describe('GraphQL HTTP envelope fuzzing (fast-check)', () => {
     } finally {
       await prisma.$disconnect();
     }
-    app = await bootAppOn(testDatabaseUrl(), { auth: 'required', introspection: false, rateLimitPerMinute: 100_000, authFailuresPerMinute: 200 }, log);
+    app = await bootAppOn(
+      testDatabaseUrl(),
+      { auth: 'required', introspection: false, rateLimitPerMinute: 100_000, authFailuresPerMinute: 200 },
+      log,
+    );
   });
   afterAll(async () => {
-    console.log(`[fuzz http] ${HTTP_CASES} cases: HTTP ${JSON.stringify(stats.status)}; errors by code ${JSON.stringify(stats.codes)}; internal server errors ${stats.codes.INTERNAL_SERVER_ERROR ?? 0}`);
+    console.log(
+      `[fuzz http] ${HTTP_CASES} cases: HTTP ${JSON.stringify(stats.status)}; errors by code ${JSON.stringify(stats.codes)}; internal server errors ${stats.codes.INTERNAL_SERVER_ERROR ?? 0}`,
+    );
     await app?.close();
     await sql('TRUNCATE rate_limit_buckets');
   });
 
   it('answers every request envelope with a known status and error code, never INTERNAL_SERVER_ERROR', async () => {
     const authorization = fc.oneof(
-      { weight: 6, arbitrary: fc.tuple(fc.constantFrom('Bearer', 'bearer', 'BEARER', 'bEaReR'), fc.constantFrom(' ', '\t', '  ', ' \t')).map(([s, g]) => `${s}${g}${key}`) },
+      {
+        weight: 6,
+        arbitrary: fc
+          .tuple(fc.constantFrom('Bearer', 'bearer', 'BEARER', 'bEaReR'), fc.constantFrom(' ', '\t', '  ', ' \t'))
+          .map(([s, g]) => `${s}${g}${key}`),
+      },
       { weight: 1, arbitrary: fc.constant(undefined) },
-      { weight: 1, arbitrary: fc.constantFrom('', 'Bearer', 'Bearer ', `Basic ${key}`, `Bearer ${key} extra`, `Bearer ${'x'.repeat(600)}`, 'Bearer rk_unknown', `${key}`, 'Bearer \u00e9') },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          '',
+          'Bearer',
+          'Bearer ',
+          `Basic ${key}`,
+          `Bearer ${key} extra`,
+          `Bearer ${'x'.repeat(600)}`,
+          'Bearer rk_unknown',
+          `${key}`,
+          'Bearer \u00e9',
+        ),
+      },
       { weight: 1, arbitrary: fc.string({ maxLength: 30 }).map((x) => `Bearer ${x}`) },
     );
     const contentType = fc.oneof(
-      { weight: 6, arbitrary: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'Application/JSON') },
+      {
+        weight: 6,
+        arbitrary: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'Application/JSON'),
+      },
       {
         weight: 2,
         arbitrary: fc.constantFrom(
@@ -744,7 +927,18 @@ describe('GraphQL HTTP envelope fuzzing (fast-check)', () => {
     );
     const accept = fc.oneof(
       { weight: 3, arbitrary: fc.constant(undefined) },
-      { weight: 3, arbitrary: fc.constantFrom('application/json', 'application/graphql-response+json', '*/*', 'application/graphql-response+json, application/json;q=0.9', 'text/html', 'application/*;q=0', ';q=x, ,') },
+      {
+        weight: 3,
+        arbitrary: fc.constantFrom(
+          'application/json',
+          'application/graphql-response+json',
+          '*/*',
+          'application/graphql-response+json, application/json;q=0.9',
+          'text/html',
+          'application/*;q=0',
+          ';q=x, ,',
+        ),
+      },
       { weight: 1, arbitrary: fc.string({ maxLength: 30 }) },
     );
     const queryText = fc.oneof(
@@ -770,13 +964,36 @@ describe('GraphQL HTTP envelope fuzzing (fast-check)', () => {
     };
     const params = fc.oneof(
       // Well-formed requests (a string query, maybe null or map parameters) reach GraphQL.
-      { weight: 2, arbitrary: fc.record({ ...fields, query: queryText, variables: fc.constantFrom(null, { n: true }, {}), extensions: fc.constantFrom(null, {}) }, { requiredKeys: ['query'] }) },
+      {
+        weight: 2,
+        arbitrary: fc.record(
+          {
+            ...fields,
+            query: queryText,
+            variables: fc.constantFrom(null, { n: true }, {}),
+            extensions: fc.constantFrom(null, {}),
+          },
+          { requiredKeys: ['query'] },
+        ),
+      },
       { weight: 1, arbitrary: fc.record(fields, { requiredKeys: [] }) },
     );
     const body = fc.oneof(
       { weight: 6, arbitrary: params.map((p) => JSON.stringify(p)) },
       { weight: 1, arbitrary: json.map((v) => JSON.stringify(v)) },
-      { weight: 1, arbitrary: fc.constantFrom('', '{', 'null', '[]', '[{"query":"{ __typename }"}]', '{"__proto__":{"query":"x"}}', '{"query":"{ __typename }"}garbage', 'query=%7B__typename%7D') },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          '',
+          '{',
+          'null',
+          '[]',
+          '[{"query":"{ __typename }"}]',
+          '{"__proto__":{"query":"x"}}',
+          '{"query":"{ __typename }"}garbage',
+          'query=%7B__typename%7D',
+        ),
+      },
       { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 60 }) },
     );
     const getQuery = params.map((p) => {
@@ -790,7 +1007,16 @@ describe('GraphQL HTTP envelope fuzzing (fast-check)', () => {
       contentType,
       accept,
       body,
-      getQuery: fc.oneof(getQuery, fc.constantFrom('', 'query=%7B__typename%7D&query=x', 'variables=%7B', 'query=%7B__typename%7D&variables=5', 'query=mutation%7B__typename%7D')),
+      getQuery: fc.oneof(
+        getQuery,
+        fc.constantFrom(
+          '',
+          'query=%7B__typename%7D&query=x',
+          'variables=%7B',
+          'query=%7B__typename%7D&variables=5',
+          'query=mutation%7B__typename%7D',
+        ),
+      ),
       remoteAddress: fc.constantFrom('127.0.0.1', '198.51.100.9', '::1'),
     });
     const property = fc.asyncProperty(request, async (r) => {
@@ -820,13 +1046,20 @@ describe('GraphQL HTTP envelope fuzzing (fast-check)', () => {
         if (code === 'INTERNAL_SERVER_ERROR') problems.push('INTERNAL_SERVER_ERROR');
       }
       if (res.statusCode !== 200 && !parsed?.errors) problems.push(`HTTP ${res.statusCode} without errors`);
-      if (!String(res.headers['content-type']).startsWith('application/')) problems.push(`content-type ${res.headers['content-type']}`);
+      if (!String(res.headers['content-type']).startsWith('application/'))
+        problems.push(`content-type ${res.headers['content-type']}`);
       const logged = log.entries.slice(loggedBefore).filter((e) => e.level === 'error' || e.level === 'fatal');
       if (logged.length > 0) problems.push(`logged: ${logged.map((e) => e.text.slice(0, 300)).join(' | ')}`);
-      if (problems.length > 0) throw new Error(`${problems.join('; ')}\n  response: HTTP ${res.statusCode} ${res.body.slice(0, 500)}`);
+      if (problems.length > 0)
+        throw new Error(`${problems.join('; ')}\n  response: HTTP ${res.statusCode} ${res.body.slice(0, 500)}`);
     });
     await fc.assert(property, { seed: SEED, numRuns: HTTP_CASES });
-    const alive = await app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${key}` }, payload: { query: '{ __typename }' } });
+    const alive = await app.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { authorization: `Bearer ${key}` },
+      payload: { query: '{ __typename }' },
+    });
     expect(JSON.parse(alive.body)).toEqual({ data: { __typename: 'Query' } });
   }, 300_000);
 });

@@ -7,7 +7,14 @@ import { PROJECT_ROOT } from '../src/config/env.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { EXAMPLE_TABS } from '../src/graphql/graphiql.js';
 import { importInteractions } from '../src/interactions/import/index.js';
-import { launchBrowser, openOfflinePage, saveScreenshot, type CodeMirrorElement, type OfflinePage, type PageGlobals } from './browser.js';
+import {
+  launchBrowser,
+  openOfflinePage,
+  saveScreenshot,
+  type CodeMirrorElement,
+  type OfflinePage,
+  type PageGlobals,
+} from './browser.js';
 import { bootApp, gql, testDatabaseUrl, truncateAll } from './helpers.js';
 import { trainTestVersion } from './training-data.js';
 
@@ -20,15 +27,24 @@ async function serve(overrides: Parameters<typeof bootApp>[0]): Promise<{ app: N
 }
 
 /** The text of a GraphiQL editor (CodeMirror 5). */
-const editorText = (page: Page, selector: string) => page.$eval(selector, (el) => (el as unknown as CodeMirrorElement).CodeMirror!.getValue());
+const editorText = (page: Page, selector: string) =>
+  page.$eval(selector, (el) => (el as unknown as CodeMirrorElement).CodeMirror!.getValue());
 const QUERY_EDITOR = '.graphiql-query-editor .CodeMirror';
 const RESPONSE = '.graphiql-response .CodeMirror';
 const HEADERS_EDITOR = '.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror';
 
 /** Waits until the response pane holds an answer mentioning `field`, and returns it parsed. */
-async function response(page: Page, field: string): Promise<{ data?: Record<string, any> | null; errors?: { message: string; extensions: { code: string } }[] }> {
+async function response(
+  page: Page,
+  field: string,
+): Promise<{ data?: Record<string, any> | null; errors?: { message: string; extensions: { code: string } }[] }> {
   await page.waitForFunction(
-    ([selector, text]) => (((globalThis as unknown as PageGlobals).document.querySelector(selector) as CodeMirrorElement | null)?.CodeMirror?.getValue() ?? '').includes(text),
+    ([selector, text]) =>
+      (
+        (
+          (globalThis as unknown as PageGlobals).document.querySelector(selector) as CodeMirrorElement | null
+        )?.CodeMirror?.getValue() ?? ''
+      ).includes(text),
     [RESPONSE, field] as const,
     { timeout: 30_000 },
   );
@@ -39,7 +55,9 @@ async function response(page: Page, field: string): Promise<{ data?: Record<stri
 async function openTab(page: Page, title: string): Promise<void> {
   await page.locator('.graphiql-tab', { hasText: title }).locator('.graphiql-tab-button').click();
   await page.waitForFunction(
-    ([selector, name]) => ((globalThis as unknown as PageGlobals).document.querySelector(selector) as CodeMirrorElement | null)?.CodeMirror?.operationName === name,
+    ([selector, name]) =>
+      ((globalThis as unknown as PageGlobals).document.querySelector(selector) as CodeMirrorElement | null)?.CodeMirror
+        ?.operationName === name,
     [QUERY_EDITOR, title] as const,
   );
 }
@@ -67,11 +85,17 @@ describe('GraphiQL in a browser, offline', () => {
     browser = launchBrowser();
     await browser;
     await truncateAll();
-    await importInteractions(testDatabaseUrl(), { path: path.join(PROJECT_ROOT, 'data', 'ml-latest-small'), format: 'movielens-latest' });
+    await importInteractions(testDatabaseUrl(), {
+      path: path.join(PROJECT_ROOT, 'data', 'ml-latest-small'),
+      format: 'movielens-latest',
+    });
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.then((b) => b.close(), () => undefined);
+    await browser?.then(
+      (b) => b.close(),
+      () => undefined,
+    );
     await truncateAll();
   });
 
@@ -93,11 +117,17 @@ describe('GraphiQL in a browser, offline', () => {
 
     it('opens with the example tabs, the recommendations query first', async () => {
       const titles = await p.page.locator('.graphiql-tab .graphiql-tab-button').allInnerTexts();
-      expect(titles.map((t) => t.trim())).toEqual(['Recommendations', 'SimilarItems', 'PopularItems', 'UserHistory', 'Models']);
+      expect(titles.map((t) => t.trim())).toEqual([
+        'Recommendations',
+        'SimilarItems',
+        'PopularItems',
+        'UserHistory',
+        'Models',
+      ]);
       expect(await editorText(p.page, QUERY_EDITOR)).toBe(EXAMPLE_TABS[0].query);
     });
 
-    it('runs the query with Ctrl-Enter and shows the server\'s answer', async () => {
+    it("runs the query with Ctrl-Enter and shows the server's answer", async () => {
       await p.page.click(QUERY_EDITOR);
       await p.page.keyboard.press('Control+Enter');
       const shown = await response(p.page, '"recommendations"');
@@ -125,8 +155,13 @@ describe('GraphiQL in a browser, offline', () => {
     });
 
     it('runs the similar-items example once a model version is active', async () => {
-      const id = await trainTestVersion({ epochs: 2, hyperparameters: { latentDim: 8, hiddenUnits: [16], batchSize: 256, learningRate: 5e-3 } });
-      expect((await gql(app, `mutation($id: Int!) { activateModelVersion(id: $id) { id } }`, { id })).errors).toBeUndefined();
+      const id = await trainTestVersion({
+        epochs: 2,
+        hyperparameters: { latentDim: 8, hiddenUnits: [16], batchSize: 256, learningRate: 5e-3 },
+      });
+      expect(
+        (await gql(app, `mutation($id: Int!) { activateModelVersion(id: $id) { id } }`, { id })).errors,
+      ).toBeUndefined();
       await openTab(p.page, 'SimilarItems');
       await p.page.click('.graphiql-execute-button');
       const shown = await response(p.page, '"similarItems"');
@@ -135,7 +170,11 @@ describe('GraphiQL in a browser, offline', () => {
       expect(shown).toEqual({ data: (await gql(app, EXAMPLE_TABS[1].query)).data });
       await openTab(p.page, 'Recommendations');
       await p.page.click('.graphiql-execute-button');
-      expect((await response(p.page, '"MODEL"')).data!.recommendations).toMatchObject({ source: 'MODEL', modelVersionId: id, reason: null });
+      expect((await response(p.page, '"MODEL"')).data!.recommendations).toMatchObject({
+        source: 'MODEL',
+        modelVersionId: id,
+        reason: null,
+      });
       expectOfflineAndClean(p, base);
     }, 120_000);
   });
@@ -164,28 +203,46 @@ describe('GraphiQL in a browser, offline', () => {
     });
 
     it('shows the headers editor with the Authorization header, and says where keys come from', async () => {
-      expect(await p.page.getAttribute('.graphiql-editor-tools button[data-name="headers"]', 'class')).toContain('active');
+      expect(await p.page.getAttribute('.graphiql-editor-tools button[data-name="headers"]', 'class')).toContain(
+        'active',
+      );
       expect(JSON.parse(await editorText(p.page, HEADERS_EDITOR))).toEqual({ Authorization: 'Bearer <API key>' });
-      expect(await editorText(p.page, QUERY_EDITOR)).toMatch(/^# API keys are required here: create one with\n# {3}npm run apikey -- create --role reader\n/);
+      expect(await editorText(p.page, QUERY_EDITOR)).toMatch(
+        /^# API keys are required here: create one with\n# {3}npm run apikey -- create --role reader\n/,
+      );
     });
 
     it('sends the header: UNAUTHENTICATED with the placeholder, data with a real key', async () => {
       await p.page.click('.graphiql-execute-button');
       const refused = await response(p.page, '"errors"');
-      expect(refused.errors![0]).toMatchObject({ message: 'Malformed Authorization header: expected "Bearer <key>"', extensions: { code: 'UNAUTHENTICATED' } });
+      expect(refused.errors![0]).toMatchObject({
+        message: 'Malformed Authorization header: expected "Bearer <key>"',
+        extensions: { code: 'UNAUTHENTICATED' },
+      });
       const headers = JSON.stringify({ Authorization: `Bearer ${key}` }, null, 2);
-      await p.page.$eval(HEADERS_EDITOR, (el, value) => (el as unknown as CodeMirrorElement).CodeMirror!.setValue(value), headers);
+      await p.page.$eval(
+        HEADERS_EDITOR,
+        (el, value) => (el as unknown as CodeMirrorElement).CodeMirror!.setValue(value),
+        headers,
+      );
       await p.page.click('.graphiql-execute-button');
       const shown = await response(p.page, '"items"');
       expect(shown.errors).toBeUndefined();
-      const direct = await app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${key}` }, payload: { query: EXAMPLE_TABS[0].query } });
+      const direct = await app.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { authorization: `Bearer ${key}` },
+        payload: { query: EXAMPLE_TABS[0].query },
+      });
       expect(shown).toEqual({ data: JSON.parse(direct.body).data });
       expect(shown.data!.recommendations.items).toHaveLength(5);
       await saveScreenshot(p.page, 'graphiql-api-key.png');
       // The placeholder key is answered HTTP 401 (the schema query at load, the first run), which
       // the browser reports on the console; nothing else may be.
       expect(p.problems.filter((x) => /status of 401 \(Unauthorized\)/.test(x)).length).toBeGreaterThan(0);
-      expectOfflineAndClean(p, base, [/^console: Failed to load resource: the server responded with a status of 401 \(Unauthorized\)$/]);
+      expectOfflineAndClean(p, base, [
+        /^console: Failed to load resource: the server responded with a status of 401 \(Unauthorized\)$/,
+      ]);
     });
   });
 });

@@ -4,7 +4,14 @@ import { bootApp, gql, sql, truncateAll } from './helpers.js';
 
 async function post(app: NestFastifyApplication, payload: unknown, headers: Record<string, string> = {}) {
   const res = await app.inject({ method: 'POST', url: '/graphql', payload: payload as object, headers });
-  return { status: res.statusCode, headers: res.headers, body: JSON.parse(res.body) as { data?: unknown; errors?: { message: string; extensions: Record<string, unknown> }[] } };
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    body: JSON.parse(res.body) as {
+      data?: unknown;
+      errors?: { message: string; extensions: Record<string, unknown> }[];
+    },
+  };
 }
 
 /** Document limits, batching, introspection and GraphiQL switches, per-key rate limits. */
@@ -14,7 +21,10 @@ describe('GraphQL hardening', () => {
     beforeAll(async () => {
       await truncateAll();
       app = await bootApp();
-      await gql(app, 'mutation { upsertItems(items: [{ id: "i1" }]) { id } recordInteractions(interactions: [{ userId: "u1", itemId: "i1" }]) { createdUsers } }');
+      await gql(
+        app,
+        'mutation { upsertItems(items: [{ id: "i1" }]) { id } recordInteractions(interactions: [{ userId: "u1", itemId: "i1" }]) { createdUsers } }',
+      );
     });
     afterAll(async () => app?.close());
 
@@ -22,7 +32,9 @@ describe('GraphQL hardening', () => {
       // The schema has no cycles deep enough for the default 10; a server with depth 4 shows the rule.
       const shallow = await bootApp({ queryLimits: { depth: 4, aliases: 30, cost: 20_000 } });
       try {
-        const deep = await post(shallow, { query: '{ user(id: "u1") { interactions(first: 1) { nodes { item { id } } } } }' });
+        const deep = await post(shallow, {
+          query: '{ user(id: "u1") { interactions(first: 1) { nodes { item { id } } } } }',
+        });
         expect(deep.status).toBe(400);
         expect(deep.body.errors![0]).toMatchObject({ extensions: { code: 'QUERY_TOO_COMPLEX' } });
         expect(deep.body.errors![0].message).toMatch(/query depth \(5\) exceeds the query depth limit of 4/);
@@ -35,36 +47,57 @@ describe('GraphQL hardening', () => {
     });
 
     it("leaves introspection out of the depth (GraphiQL's schema query has depth 15) and refuses cyclic introspection", async () => {
-      const schema = await post(app, { query: getIntrospectionQuery({ inputValueDeprecation: true, schemaDescription: true }) });
+      const schema = await post(app, {
+        query: getIntrospectionQuery({ inputValueDeprecation: true, schemaDescription: true }),
+      });
       expect(schema.status).toBe(200);
       expect(schema.body.errors).toBeUndefined();
-      const cyclic = await post(app, { query: '{ __schema { types { fields { type { fields { type { fields { type { name } } } } } } } } }' });
+      const cyclic = await post(app, {
+        query: '{ __schema { types { fields { type { fields { type { fields { type { name } } } } } } } } }',
+      });
       expect(cyclic.status).toBe(400);
-      expect(cyclic.body.errors).toEqual([expect.objectContaining({ message: 'Maximum introspection depth exceeded', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })]);
+      expect(cyclic.body.errors).toEqual([
+        expect.objectContaining({
+          message: 'Maximum introspection depth exceeded',
+          extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+        }),
+      ]);
       // Introspection beside ordinary fields: the ordinary ones still count.
       const shallow = await bootApp({ queryLimits: { depth: 3, aliases: 30, cost: 20_000 } });
       try {
-        const mixed = await post(shallow, { query: '{ __type(name: "User") { fields { type { ofType { name } } } } user(id: "u1") { interactions(first: 1) { nodes { kind } } } }' });
+        const mixed = await post(shallow, {
+          query:
+            '{ __type(name: "User") { fields { type { ofType { name } } } } user(id: "u1") { interactions(first: 1) { nodes { kind } } } }',
+        });
         expect(mixed.status).toBe(400);
         expect(mixed.body.errors).toHaveLength(1);
-        expect(mixed.body.errors![0]).toMatchObject({ message: 'Anonymous query depth (4) exceeds the query depth limit of 3', extensions: { code: 'QUERY_TOO_COMPLEX' } });
+        expect(mixed.body.errors![0]).toMatchObject({
+          message: 'Anonymous query depth (4) exceeds the query depth limit of 3',
+          extensions: { code: 'QUERY_TOO_COMPLEX' },
+        });
       } finally {
         await shallow.close();
       }
     });
 
     it('refuses more aliases than the limit, with the limit in the message', async () => {
-      const many = (n: number) => `{ ${Array.from({ length: n }, (_, k) => `a${k}: servingStatus { populationSize }`).join(' ')} }`;
+      const many = (n: number) =>
+        `{ ${Array.from({ length: n }, (_, k) => `a${k}: servingStatus { populationSize }`).join(' ')} }`;
       const res = await post(app, { query: many(31) });
       expect(res.status).toBe(400);
-      expect(res.body.errors![0]).toMatchObject({ message: 'Aliases limit of 30 exceeded, found 31.', extensions: { code: 'QUERY_TOO_COMPLEX' } });
+      expect(res.body.errors![0]).toMatchObject({
+        message: 'Aliases limit of 30 exceeded, found 31.',
+        extensions: { code: 'QUERY_TOO_COMPLEX' },
+      });
       expect((await post(app, { query: many(30) })).status).toBe(200);
     });
 
     it('refuses a document whose estimated cost is over the limit and directive floods', async () => {
       const fields = 'id title categories attributes hidden createdAt updatedAt';
       const wide = `{ ${Array.from({ length: 30 }, (_, k) => `a${k}: items(first: 100) { nodes { ${fields} } pageInfo { hasNextPage endCursor } }`).join(' ')} }`;
-      const res = await post(app, { query: wide.replace(/a(\d+): items/g, (_m, k) => (Number(k) < 30 ? `a${k}: items` : 'items')) });
+      const res = await post(app, {
+        query: wide.replace(/a(\d+): items/g, (_m, k) => (Number(k) < 30 ? `a${k}: items` : 'items')),
+      });
       // 30 aliases is allowed; their cost is not.
       expect(res.status).toBe(400);
       expect(res.body.errors![0].message).toMatch(/^Query Cost limit of 20000 exceeded, found \d+\.$/);
@@ -77,7 +110,10 @@ describe('GraphQL hardening', () => {
     });
 
     it('refuses batched requests (an array of operations)', async () => {
-      const res = await post(app, [{ query: '{ servingStatus { populationSize } }' }, { query: '{ servingStatus { populationSize } }' }]);
+      const res = await post(app, [
+        { query: '{ servingStatus { populationSize } }' },
+        { query: '{ servingStatus { populationSize } }' },
+      ]);
       expect(res.status).toBe(400);
       expect(res.body.errors?.[0].extensions.code).toBeDefined();
     });
@@ -116,7 +152,13 @@ describe('GraphQL hardening', () => {
 
     it('answers 429 RATE_LIMITED past the limit, per client address whatever Authorization says, with Retry-After', async () => {
       const send = (remoteAddress: string, authorization?: string) =>
-        app.inject({ method: 'POST', url: '/graphql', remoteAddress, payload: { query: '{ servingStatus { populationSize } }' }, headers: authorization ? { authorization } : {} });
+        app.inject({
+          method: 'POST',
+          url: '/graphql',
+          remoteAddress,
+          payload: { query: '{ servingStatus { populationSize } }' },
+          headers: authorization ? { authorization } : {},
+        });
       for (let k = 0; k < 5; k++) expect((await send('198.51.100.1', `Bearer key-${k}`)).statusCode).toBe(200);
       // Without authentication the header is no identity: a new spelling is no new bucket.
       const limited = await send('198.51.100.1', 'Bearer key-b');

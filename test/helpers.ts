@@ -16,8 +16,22 @@ export function bootApp(overrides: Partial<Env> = {}): Promise<NestFastifyApplic
 }
 
 /** {@link bootApp} on another database (e.g. a test's own Postgres); `logger`: e.g. a {@link CapturedLog}. */
-export async function bootAppOn(databaseUrl: string, overrides: Partial<Env> = {}, logger?: LoggerService): Promise<NestFastifyApplication> {
-  const env = { ...loadEnv({ LOG_LEVEL: 'error', GRAPHIQL: 'false', RECODER_TRAINING_WORKER: 'off', RECODER_AUTH: 'off', RECODER_RATE_LIMIT_PER_MINUTE: '0', RECODER_AUTH_FAILURES_PER_MINUTE: '0' }), ...overrides };
+export async function bootAppOn(
+  databaseUrl: string,
+  overrides: Partial<Env> = {},
+  logger?: LoggerService,
+): Promise<NestFastifyApplication> {
+  const env = {
+    ...loadEnv({
+      LOG_LEVEL: 'error',
+      GRAPHIQL: 'false',
+      RECODER_TRAINING_WORKER: 'off',
+      RECODER_AUTH: 'off',
+      RECODER_RATE_LIMIT_PER_MINUTE: '0',
+      RECODER_AUTH_FAILURES_PER_MINUTE: '0',
+    }),
+    ...overrides,
+  };
   const app = await createApp(env, databaseUrl, { logger });
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
@@ -43,9 +57,13 @@ export async function gql<T = Record<string, any>>(
 export async function truncateAll(): Promise<void> {
   const client = new pg.Client({ connectionString: testDatabaseUrl() });
   await client.connect();
-  await client.query('TRUNCATE interactions, items, users, active_models, model_versions, training_runs, impressions, experiments RESTART IDENTITY CASCADE');
+  await client.query(
+    'TRUNCATE interactions, items, users, active_models, model_versions, training_runs, impressions, experiments RESTART IDENTITY CASCADE',
+  );
   // pg-boss's jobs of truncated runs (its schema exists once a test booted a job queue).
-  await client.query(`DO $$ BEGIN IF to_regclass('pgboss.job') IS NOT NULL THEN DELETE FROM pgboss.job; END IF; END $$`);
+  await client.query(
+    `DO $$ BEGIN IF to_regclass('pgboss.job') IS NOT NULL THEN DELETE FROM pgboss.job; END IF; END $$`,
+  );
   await client.end();
 }
 
@@ -106,7 +124,8 @@ export class CapturedLog implements LoggerService {
   private add(level: LogEntry['level'], message: unknown, params: unknown[]): void {
     const rest = [...params];
     const context = rest.length > 0 && typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : '';
-    const show = (v: unknown) => (v instanceof Error ? (v.stack ?? v.message) : typeof v === 'string' ? v : JSON.stringify(v));
+    const show = (v: unknown) =>
+      v instanceof Error ? (v.stack ?? v.message) : typeof v === 'string' ? v : JSON.stringify(v);
     this.entries.push({ level, context, text: [message, ...rest].map(show).join('\n') });
   }
 }

@@ -34,14 +34,26 @@ async function send(app: NestFastifyApplication, options: Partial<Inject>) {
   return { status: res.statusCode, headers: res.headers, body, raw: res.body };
 }
 
-const post = (app: NestFastifyApplication, query: string, headers: Record<string, string> = {}, remoteAddress = '127.0.0.1', variables?: unknown) =>
-  send(app, { payload: { query, ...(variables === undefined ? {} : { variables }) } as object, headers, remoteAddress });
+const post = (
+  app: NestFastifyApplication,
+  query: string,
+  headers: Record<string, string> = {},
+  remoteAddress = '127.0.0.1',
+  variables?: unknown,
+) =>
+  send(app, {
+    payload: { query, ...(variables === undefined ? {} : { variables }) } as object,
+    headers,
+    remoteAddress,
+  });
 
 /** Thirty ways to write the same Authorization header, all accepted by authentication. */
 function spellings(key: string): string[] {
   const schemes = ['Bearer', 'bearer', 'BEARER', 'bEaReR', 'BeArEr', 'beaRER'];
   const gaps = [' ', '  ', '\t', ' \t ', '   '];
-  return schemes.flatMap((s, i) => gaps.map((g, j) => `${(i + j) % 2 ? ' ' : ''}${s}${g}${key}${j % 3 === 0 ? '  ' : ''}`));
+  return schemes.flatMap((s, i) =>
+    gaps.map((g, j) => `${(i + j) % 2 ? ' ' : ''}${s}${g}${key}${j % 3 === 0 ? '  ' : ''}`),
+  );
 }
 
 let prisma: PrismaClient;
@@ -82,20 +94,29 @@ describe('rate limits keyed on the authenticated identity', () => {
     expect(ok.headers['ratelimit-remaining']).toBe('9');
     expect(Number(ok.headers['ratelimit-reset'])).toBeGreaterThan(0);
     // The budget is spent over both replicas (the counters are in PostgreSQL).
-    for (let k = 1; k < 10; k++) expect((await post(k % 2 ? replica : app, q, { authorization: `Bearer ${keys.writer}` })).status).toBe(200);
+    for (let k = 1; k < 10; k++)
+      expect((await post(k % 2 ? replica : app, q, { authorization: `Bearer ${keys.writer}` })).status).toBe(200);
     const all = spellings(keys.writer);
     expect(new Set(all).size).toBe(30);
     let through = 0;
     for (const [i, authorization] of all.entries()) {
       const target = i % 2 ? replica : app;
-      const res = i % 3 === 0 ? await post(target, 'mutation { upsertUsers(users: [{ id: "spelled" }]) { id } }', { authorization }) : await post(target, q, { authorization });
+      const res =
+        i % 3 === 0
+          ? await post(target, 'mutation { upsertUsers(users: [{ id: "spelled" }]) { id } }', { authorization })
+          : await post(target, q, { authorization });
       if (res.status !== 429) through++;
-      expect(res.body!.errors![0].extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) });
+      expect(res.body!.errors![0].extensions).toMatchObject({
+        code: 'RATE_LIMITED',
+        retryAfterSeconds: expect.any(Number),
+      });
       expect(res.body!.data).toBeUndefined();
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
       expect(res.headers['ratelimit-remaining']).toBe('0');
     }
-    console.log(`rate-limit figure: ${through} of ${all.length} requests over ${all.length} spellings of a spent key got through (two processes, shared PostgreSQL store)`);
+    console.log(
+      `rate-limit figure: ${through} of ${all.length} requests over ${all.length} spellings of a spent key got through (two processes, shared PostgreSQL store)`,
+    );
     expect(through).toBe(0);
     expect(await sql('SELECT id FROM users WHERE external_id = $1', ['spelled'])).toEqual([]);
     // Another key has its own budget.
@@ -111,7 +132,14 @@ describe('rate limits keyed on the authenticated identity', () => {
     const status: Record<number, number> = {};
     for (let start = 0; start < N; start += 50) {
       const batch = await Promise.all(
-        Array.from({ length: 50 }, (_, j) => post(app, '{ servingStatus { populationSize } }', { authorization: `Bearer junk${start + j}` }, '203.0.113.7')),
+        Array.from({ length: 50 }, (_, j) =>
+          post(
+            app,
+            '{ servingStatus { populationSize } }',
+            { authorization: `Bearer junk${start + j}` },
+            '203.0.113.7',
+          ),
+        ),
       );
       for (const res of batch) status[res.status] = (status[res.status] ?? 0) + 1;
       if (start === 0) {
@@ -135,17 +163,56 @@ describe('rate limits keyed on the authenticated identity', () => {
     expect(lookups).toBeLessThanOrEqual(N / 100);
     expect(lookups + queries).toBeLessThanOrEqual(N / 100);
     // Another address is unaffected; a key this process knows valid still passes from the refused one.
-    expect((await post(app, '{ servingStatus { populationSize } }', { authorization: 'Bearer junk-elsewhere' }, '203.0.113.8')).status).toBe(401);
-    expect((await post(app, '{ servingStatus { populationSize } }', { authorization: `Bearer ${keys.reader}` })).status).toBe(200);
-    expect((await post(app, '{ servingStatus { populationSize } }', { authorization: `Bearer ${keys.reader}` }, '203.0.113.7')).status).toBe(200);
+    expect(
+      (
+        await post(
+          app,
+          '{ servingStatus { populationSize } }',
+          { authorization: 'Bearer junk-elsewhere' },
+          '203.0.113.8',
+        )
+      ).status,
+    ).toBe(401);
+    expect(
+      (await post(app, '{ servingStatus { populationSize } }', { authorization: `Bearer ${keys.reader}` })).status,
+    ).toBe(200);
+    expect(
+      (
+        await post(
+          app,
+          '{ servingStatus { populationSize } }',
+          { authorization: `Bearer ${keys.reader}` },
+          '203.0.113.7',
+        )
+      ).status,
+    ).toBe(200);
     // The same count holds on the replica (shared store): the address is refused there too.
-    expect((await post(replica, '{ servingStatus { populationSize } }', { authorization: 'Bearer junk-on-replica' }, '203.0.113.7')).status).toBe(429);
+    expect(
+      (
+        await post(
+          replica,
+          '{ servingStatus { populationSize } }',
+          { authorization: 'Bearer junk-on-replica' },
+          '203.0.113.7',
+        )
+      ).status,
+    ).toBe(429);
   });
 
   it('remembers unknown keys: repeating one costs a single lookup', async () => {
     const auth = app.get(AuthService);
     const before = auth.lookups;
-    for (let k = 0; k < 5; k++) expect((await post(app, '{ servingStatus { populationSize } }', { authorization: 'Bearer rk_same-unknown-key' }, '192.0.2.50')).status).toBe(401);
+    for (let k = 0; k < 5; k++)
+      expect(
+        (
+          await post(
+            app,
+            '{ servingStatus { populationSize } }',
+            { authorization: 'Bearer rk_same-unknown-key' },
+            '192.0.2.50',
+          )
+        ).status,
+      ).toBe(401);
     expect(auth.lookups - before).toBe(1);
   });
 });
@@ -157,7 +224,14 @@ describe('no schema information without a valid key', () => {
   });
   afterAll(async () => app?.close());
 
-  const PROBES = ['{ itemz { id } }', '{ apiKey { id } }', 'mutation { upsertItem(items: []) { id } }', 'mutation { deleteItems }', '{ __typename }', '{ __schema { types { name } } }'];
+  const PROBES = [
+    '{ itemz { id } }',
+    '{ apiKey { id } }',
+    'mutation { upsertItem(items: []) { id } }',
+    'mutation { deleteItems }',
+    '{ __typename }',
+    '{ __schema { types { name } } }',
+  ];
 
   it.each([
     ['no key', {}],
@@ -178,15 +252,21 @@ describe('no schema information without a valid key', () => {
     const authorization = `Bearer ${keys.reader}`;
     const typo = await post(app, '{ itemz { id } }', { authorization });
     expect(typo.status).toBe(400);
-    expect(typo.body!.errors![0]).toMatchObject({ message: 'Cannot query field "itemz" on type "Query".', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
-    for (const query of PROBES.slice(0, 4)) expect((await post(app, query, { authorization })).raw).not.toMatch(/Did you mean/);
+    expect(typo.body!.errors![0]).toMatchObject({
+      message: 'Cannot query field "itemz" on type "Query".',
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
+    for (const query of PROBES.slice(0, 4))
+      expect((await post(app, query, { authorization })).raw).not.toMatch(/Did you mean/);
     const arg = await post(app, '{ item(idd: "x") { id } }', { authorization });
     expect(arg.raw).not.toMatch(/Did you mean/);
     expect((await post(app, '{ __typename }', { authorization })).body).toEqual({ data: { __typename: 'Query' } });
     // With introspection on (development), the hints are kept.
     const dev = await bootApp({ auth: 'required', introspection: true });
     try {
-      expect((await post(dev, '{ itemz { id } }', { authorization })).body!.errors![0].message).toMatch(/Did you mean "item" or "items"\?$/);
+      expect((await post(dev, '{ itemz { id } }', { authorization })).body!.errors![0].message).toMatch(
+        /Did you mean "item" or "items"\?$/,
+      );
     } finally {
       await dev.close();
     }
@@ -204,9 +284,19 @@ describe('GraphQL over HTTP', () => {
 
   it('accepts null extensions, variables and operationName; refuses non-object variables and non-string queries with 400 BAD_REQUEST', async () => {
     const headers = { authorization: authorization() };
-    for (const extra of [{ extensions: null }, { variables: null }, { operationName: null }, { extensions: { some: 'value' } }, { variables: {} }]) {
+    for (const extra of [
+      { extensions: null },
+      { variables: null },
+      { operationName: null },
+      { extensions: { some: 'value' } },
+      { variables: {} },
+    ]) {
       const res = await send(app, { payload: { query: '{ __typename }', ...extra }, headers });
-      expect({ extra, status: res.status, body: res.body }).toEqual({ extra, status: 200, body: { data: { __typename: 'Query' } } });
+      expect({ extra, status: res.status, body: res.body }).toEqual({
+        extra,
+        status: 200,
+        body: { data: { __typename: 'Query' } },
+      });
     }
     const bad: [object, RegExp][] = [
       [{ query: 0 }, /"query" must be a string/],
@@ -224,28 +314,47 @@ describe('GraphQL over HTTP', () => {
     ];
     for (const [payload, message] of bad) {
       const res = await send(app, { payload, headers });
-      expect({ payload, status: res.status, code: res.body?.errors?.[0].extensions.code }).toEqual({ payload, status: 400, code: 'BAD_REQUEST' });
+      expect({ payload, status: res.status, code: res.body?.errors?.[0].extensions.code }).toEqual({
+        payload,
+        status: 400,
+        code: 'BAD_REQUEST',
+      });
       expect(res.body!.errors![0].message).toMatch(message);
     }
     // Query text that is not GraphQL but JSON (Mercurius would take it for a ready-made AST).
     for (const query of ['[]', '{}', '{"kind":"Document","definitions":[]}', '1']) {
       const res = await send(app, { payload: { query }, headers });
-      expect({ query, status: res.status, code: res.body?.errors?.[0].extensions.code }).toEqual({ query, status: 400, code: 'GRAPHQL_VALIDATION_FAILED' });
+      expect({ query, status: res.status, code: res.body?.errors?.[0].extensions.code }).toEqual({
+        query,
+        status: 400,
+        code: 'GRAPHQL_VALIDATION_FAILED',
+      });
       expect(res.body!.errors![0].message).toMatch(/^Syntax Error: /);
     }
-    const json = await send(app, { payload: '{ "not a JSON', headers: { ...headers, 'content-type': 'application/json' } });
+    const json = await send(app, {
+      payload: '{ "not a JSON',
+      headers: { ...headers, 'content-type': 'application/json' },
+    });
     expect(json.status).toBe(400);
     expect(json.body!.errors![0].extensions.code).toBe('BAD_REQUEST');
   });
 
   it('answers a mutation over GET 405 with Allow: POST, and runs queries over GET', async () => {
     const headers = { authorization: authorization() };
-    const mutation = await send(app, { method: 'GET', url: `/graphql?query=${encodeURIComponent('mutation { upsertUsers(users: [{ id: "via-get" }]) { id } }')}`, headers });
+    const mutation = await send(app, {
+      method: 'GET',
+      url: `/graphql?query=${encodeURIComponent('mutation { upsertUsers(users: [{ id: "via-get" }]) { id } }')}`,
+      headers,
+    });
     expect(mutation.status).toBe(405);
     expect(mutation.headers.allow).toBe('POST');
     expect(mutation.body!.errors![0].extensions.code).toBe('METHOD_NOT_ALLOWED');
     expect(await sql('SELECT id FROM users WHERE external_id = $1', ['via-get'])).toEqual([]);
-    const query = await send(app, { method: 'GET', url: `/graphql?query=${encodeURIComponent('query($n: Boolean!) { __typename n: __typename @include(if: $n) }')}&variables=${encodeURIComponent('{"n":true}')}`, headers });
+    const query = await send(app, {
+      method: 'GET',
+      url: `/graphql?query=${encodeURIComponent('query($n: Boolean!) { __typename n: __typename @include(if: $n) }')}&variables=${encodeURIComponent('{"n":true}')}`,
+      headers,
+    });
     expect(query.status).toBe(200);
     expect(query.body).toEqual({ data: { __typename: 'Query', n: 'Query' } });
     // The operation is found before Mercurius: an unknown operationName or an unnamed choice is a 400.
@@ -257,7 +366,11 @@ describe('GraphQL over HTTP', () => {
       const res = await send(app, { method: 'GET', url: `/graphql?query=${encodeURIComponent(q)}${extra}`, headers });
       expect({ q, status: res.status }).toEqual({ q, status: extra === '&operationName=B' ? 405 : 400 });
     }
-    const badVars = await send(app, { method: 'GET', url: `/graphql?query=${encodeURIComponent('{ __typename }')}&variables=5`, headers });
+    const badVars = await send(app, {
+      method: 'GET',
+      url: `/graphql?query=${encodeURIComponent('{ __typename }')}&variables=5`,
+      headers,
+    });
     expect(badVars.status).toBe(400);
     expect(badVars.body!.errors![0].extensions.code).toBe('BAD_REQUEST');
   });
@@ -273,24 +386,45 @@ describe('GraphQL over HTTP', () => {
     ];
     for (const [type, payload] of cases) {
       const res = await send(app, { payload, headers: { authorization: authorization(), 'content-type': type } });
-      expect({ type, status: res.status, code: res.body?.errors?.[0].extensions.code }).toEqual({ type, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+      expect({ type, status: res.status, code: res.body?.errors?.[0].extensions.code }).toEqual({
+        type,
+        status: 415,
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+      });
     }
-    const none = await app.inject({ method: 'POST', url: '/graphql', payload: JSON.stringify({ query: m }), headers: { authorization: authorization(), 'content-type': '' } });
+    const none = await app.inject({
+      method: 'POST',
+      url: '/graphql',
+      payload: JSON.stringify({ query: m }),
+      headers: { authorization: authorization(), 'content-type': '' },
+    });
     expect(none.statusCode).toBe(415);
     expect(await sql('SELECT id FROM users WHERE external_id = $1', ['smuggled'])).toEqual([]);
-    const ok = await send(app, { payload: JSON.stringify({ query: '{ __typename }' }), headers: { authorization: authorization(), 'content-type': 'application/json; charset=UTF-8' } });
+    const ok = await send(app, {
+      payload: JSON.stringify({ query: '{ __typename }' }),
+      headers: { authorization: authorization(), 'content-type': 'application/json; charset=UTF-8' },
+    });
     expect(ok.status).toBe(200);
   });
 
   it('answers a body over 16 MiB 413 PAYLOAD_TOO_LARGE', async () => {
-    const payload = JSON.stringify({ query: 'mutation($u: [UserInput!]!) { upsertUsers(users: $u) { id } }', variables: { u: [{ id: 'x'.repeat(20 * 1024 * 1024) }] } });
-    const res = await send(app, { payload, headers: { authorization: authorization(), 'content-type': 'application/json' } });
+    const payload = JSON.stringify({
+      query: 'mutation($u: [UserInput!]!) { upsertUsers(users: $u) { id } }',
+      variables: { u: [{ id: 'x'.repeat(20 * 1024 * 1024) }] },
+    });
+    const res = await send(app, {
+      payload,
+      headers: { authorization: authorization(), 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(413);
     expect(res.body!.errors![0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
   it('answers in the media type Accept prefers: application/graphql-response+json with 4xx for request errors', async () => {
-    const headers = (accept?: string) => ({ authorization: authorization(), ...(accept === undefined ? {} : { accept }) });
+    const headers = (accept?: string) => ({
+      authorization: authorization(),
+      ...(accept === undefined ? {} : { accept }),
+    });
     const cases: [string | undefined, string][] = [
       [undefined, 'application/json'],
       ['application/json', 'application/json'],
@@ -302,16 +436,32 @@ describe('GraphQL over HTTP', () => {
     ];
     for (const [accept, type] of cases) {
       const res = await post(app, '{ __typename }', headers(accept));
-      expect({ accept, status: res.status, type: res.headers['content-type'] }).toEqual({ accept, status: 200, type: `${type}; charset=utf-8` });
+      expect({ accept, status: res.status, type: res.headers['content-type'] }).toEqual({
+        accept,
+        status: 200,
+        type: `${type}; charset=utf-8`,
+      });
     }
     const gr = 'application/graphql-response+json';
-    for (const [query, variables] of [['{', undefined], ['{ nope }', undefined], ['query($id: ID!) { __typename }', { id: null }]] as const) {
+    for (const [query, variables] of [
+      ['{', undefined],
+      ['{ nope }', undefined],
+      ['query($id: ID!) { __typename }', { id: null }],
+    ] as const) {
       const res = await post(app, query, headers(gr), '127.0.0.1', variables);
-      expect({ query, status: res.status, type: res.headers['content-type'] }).toEqual({ query, status: 400, type: `${gr}; charset=utf-8` });
+      expect({ query, status: res.status, type: res.headers['content-type'] }).toEqual({
+        query,
+        status: 400,
+        type: `${gr}; charset=utf-8`,
+      });
       expect(res.body).not.toHaveProperty('data');
     }
     // Authentication and rate-limit refusals use the negotiated type too.
-    const anon = await send(app, { payload: { query: '{ __typename }' }, headers: { accept: gr }, remoteAddress: '192.0.2.77' });
+    const anon = await send(app, {
+      payload: { query: '{ __typename }' },
+      headers: { accept: gr },
+      remoteAddress: '192.0.2.77',
+    });
     expect(anon.status).toBe(401);
     expect(anon.headers['content-type']).toBe(`${gr}; charset=utf-8`);
   });
@@ -322,7 +472,10 @@ describe('GraphQL over HTTP', () => {
   });
 
   it("passes every MUST of graphql-http's server audits, production settings (introspection off) and development settings", async () => {
-    const results: Record<string, { must: number; mustOk: number; should: number; shouldOk: number; failed: string[]; warned: string[] }> = {};
+    const results: Record<
+      string,
+      { must: number; mustOk: number; should: number; shouldOk: number; failed: string[]; warned: string[] }
+    > = {};
     for (const [mode, overrides] of [
       ['production', PRODUCTION],
       ['development', { auth: 'required', introspection: true }],
@@ -331,7 +484,11 @@ describe('GraphQL over HTTP', () => {
       try {
         await server.listen(0, '127.0.0.1');
         const { port } = server.getHttpServer().address() as AddressInfo;
-        const fetchFn = (input: string, init: RequestInit = {}) => fetch(input, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: authorization() } });
+        const fetchFn = (input: string, init: RequestInit = {}) =>
+          fetch(input, {
+            ...init,
+            headers: { ...(init.headers as Record<string, string>), authorization: authorization() },
+          });
         const r = { must: 0, mustOk: 0, should: 0, shouldOk: 0, failed: [] as string[], warned: [] as string[] };
         for (const audit of serverAudits({ url: `http://127.0.0.1:${port}/graphql`, fetchFn })) {
           const result = await audit.fn();
@@ -351,7 +508,9 @@ describe('GraphQL over HTTP', () => {
       }
     }
     for (const [mode, r] of Object.entries(results)) {
-      console.log(`graphql-http audits (${mode}): MUST ${r.mustOk}/${r.must} ok; SHOULD ${r.shouldOk} ok, ${r.should - r.shouldOk} warn: ${r.warned.join('; ')}${r.failed.length ? `; MUST failed: ${r.failed.join('; ')}` : ''}`);
+      console.log(
+        `graphql-http audits (${mode}): MUST ${r.mustOk}/${r.must} ok; SHOULD ${r.shouldOk} ok, ${r.should - r.shouldOk} warn: ${r.warned.join('; ')}${r.failed.length ? `; MUST failed: ${r.failed.join('; ')}` : ''}`,
+      );
     }
     expect(results.development.failed).toEqual([]);
     // BF61, 28B9 (and the SHOULD 2EA1) send `{ __type(name: …) }`, an introspection query, which production refuses by design.

@@ -15,8 +15,11 @@ describe('recordInteractions and user history over GraphQL', () => {
   beforeAll(async () => {
     await truncateAll();
     app = await bootApp();
-    const res = await gql(app, `mutation { upsertItems(items: [
-      { id: "i1", title: "One" }, { id: "i2", title: "Two" }, { id: "i3", title: "Three" }]) { id } }`);
+    const res = await gql(
+      app,
+      `mutation { upsertItems(items: [
+      { id: "i1", title: "One" }, { id: "i2", title: "Two" }, { id: "i3", title: "Three" }]) { id } }`,
+    );
     expect(res.errors).toBeUndefined();
   });
   afterAll(async () => {
@@ -26,7 +29,14 @@ describe('recordInteractions and user history over GraphQL', () => {
   it('stores a batch in input order, creating unknown users', async () => {
     const res = await gql(app, RECORD, {
       interactions: [
-        { userId: 'u1', itemId: 'i2', kind: 'RATING', value: 4.5, occurredAt: '2024-01-02T03:04:05.000Z', eventId: 'e1' },
+        {
+          userId: 'u1',
+          itemId: 'i2',
+          kind: 'RATING',
+          value: 4.5,
+          occurredAt: '2024-01-02T03:04:05.000Z',
+          eventId: 'e1',
+        },
         { userId: 'u1', itemId: 'i1', kind: 'VIEW', occurredAt: '2024-01-03T00:00:00.000Z' },
         { userId: 'u2', itemId: 'i3' },
       ],
@@ -84,7 +94,9 @@ describe('recordInteractions and user history over GraphQL', () => {
       const res = await gql(lenient, RECORD, { interactions: [{ userId: 'u9', itemId: 'brand-new' }] });
       expect(res.errors).toBeUndefined();
       expect(res.data!.recordInteractions).toMatchObject({ createdItems: 1, createdUsers: 1 });
-      expect(await sql(`SELECT title, hidden FROM items WHERE external_id = 'brand-new'`)).toEqual([{ title: null, hidden: false }]);
+      expect(await sql(`SELECT title, hidden FROM items WHERE external_id = 'brand-new'`)).toEqual([
+        { title: null, hidden: false },
+      ]);
     } finally {
       await lenient.close();
     }
@@ -94,11 +106,31 @@ describe('recordInteractions and user history over GraphQL', () => {
     ['an empty batch', [], 'BATCH_EMPTY', 'interactions'],
     ['an empty user id', [{ userId: '', itemId: 'i1' }], 'BAD_USER_INPUT', 'interactions[0].userId'],
     ['an over-long item id', [{ userId: 'u1', itemId: 'x'.repeat(257) }], 'BAD_USER_INPUT', 'interactions[0].itemId'],
-    ['a rating without value', [{ userId: 'u1', itemId: 'i1', kind: 'RATING' }], 'BAD_USER_INPUT', 'interactions[0].value'],
+    [
+      'a rating without value',
+      [{ userId: 'u1', itemId: 'i1', kind: 'RATING' }],
+      'BAD_USER_INPUT',
+      'interactions[0].value',
+    ],
     ['a huge value', [{ userId: 'u1', itemId: 'i1', value: 1e300 }], 'BAD_USER_INPUT', 'interactions[0].value'],
-    ['a year-10000 date', [{ userId: 'u1', itemId: 'i1', occurredAt: '+010000-01-01T00:00:00Z' }], 'BAD_USER_INPUT', undefined],
-    ['an over-long event id', [{ userId: 'u1', itemId: 'i1', eventId: 'e'.repeat(257) }], 'BAD_USER_INPUT', 'interactions[0].eventId'],
-    ['a pre-1970 date', [{ userId: 'u1', itemId: 'i1', occurredAt: '1969-12-31T23:59:59Z' }], 'BAD_USER_INPUT', 'interactions[0].occurredAt'],
+    [
+      'a year-10000 date',
+      [{ userId: 'u1', itemId: 'i1', occurredAt: '+010000-01-01T00:00:00Z' }],
+      'BAD_USER_INPUT',
+      undefined,
+    ],
+    [
+      'an over-long event id',
+      [{ userId: 'u1', itemId: 'i1', eventId: 'e'.repeat(257) }],
+      'BAD_USER_INPUT',
+      'interactions[0].eventId',
+    ],
+    [
+      'a pre-1970 date',
+      [{ userId: 'u1', itemId: 'i1', occurredAt: '1969-12-31T23:59:59Z' }],
+      'BAD_USER_INPUT',
+      'interactions[0].occurredAt',
+    ],
   ])('rejects %s with %s', async (_name, interactions, code, field) => {
     const before = await count('interactions');
     const res = await gql(app, RECORD, { interactions });
@@ -110,7 +142,10 @@ describe('recordInteractions and user history over GraphQL', () => {
 
   it('rejects malformed variables naming the path inside them', async () => {
     const badDate = await gql(app, RECORD, { interactions: [{ userId: 'u1', itemId: 'i1', occurredAt: 'yesterday' }] });
-    expect(badDate.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'interactions[0].occurredAt' });
+    expect(badDate.errors![0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'interactions[0].occurredAt',
+    });
     const badKind = await gql(app, RECORD, { interactions: [{ userId: 'u1', itemId: 'i1', kind: 'STARE' }] });
     expect(badKind.status).toBe(400);
     expect(badKind.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'interactions[0].kind' });
@@ -130,8 +165,16 @@ describe('recordInteractions and user history over GraphQL', () => {
 
   it('accepts a full batch of 10,000 in one transaction', async () => {
     const before = await count('interactions');
-    const interactions = Array.from({ length: 10_000 }, (_, i) => ({ userId: `bulk${i % 500}`, itemId: `i${(i % 3) + 1}`, eventId: `bulk-${i}` }));
-    const res = await gql(app, `mutation($interactions: [RecordInteractionInput!]!) { recordInteractions(interactions: $interactions) { duplicates createdUsers } }`, { interactions });
+    const interactions = Array.from({ length: 10_000 }, (_, i) => ({
+      userId: `bulk${i % 500}`,
+      itemId: `i${(i % 3) + 1}`,
+      eventId: `bulk-${i}`,
+    }));
+    const res = await gql(
+      app,
+      `mutation($interactions: [RecordInteractionInput!]!) { recordInteractions(interactions: $interactions) { duplicates createdUsers } }`,
+      { interactions },
+    );
     expect(res.errors).toBeUndefined();
     expect(res.data!.recordInteractions).toEqual({ duplicates: 0, createdUsers: 500 });
     expect(await count('interactions')).toBe(before + 10_000);
@@ -159,8 +202,12 @@ describe('recordInteractions and user history over GraphQL', () => {
     const times: string[] = [];
     let after: string | null = null;
     for (let i = 0; i < 5; i++) {
-      const res: any = await gql(app, `query($after: String) { user(id: "h") { id interactions(first: 3, after: $after) {
-        nodes { eventId occurredAt item { id } } pageInfo { hasNextPage endCursor } } } }`, { after });
+      const res: any = await gql(
+        app,
+        `query($after: String) { user(id: "h") { id interactions(first: 3, after: $after) {
+        nodes { eventId occurredAt item { id } } pageInfo { hasNextPage endCursor } } } }`,
+        { after },
+      );
       expect(res.errors).toBeUndefined();
       const conn = res.data.user.interactions;
       ids.push(...conn.nodes.map((n: any) => n.eventId));

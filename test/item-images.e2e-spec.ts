@@ -54,7 +54,10 @@ describe('item images over GraphQL', () => {
   beforeAll(async () => {
     await truncateAll();
     app = await bootApp(); // RECODER_IMAGE_* defaults: 32×32 RGB, 2 MiB
-    const seeded = await gql(app, 'mutation { upsertItems(items: [{ id: "m1" }, { id: "m2" }, { id: "m3" }, { id: "m4" }]) { id } }');
+    const seeded = await gql(
+      app,
+      'mutation { upsertItems(items: [{ id: "m1" }, { id: "m2" }, { id: "m3" }, { id: "m4" }]) { id } }',
+    );
     expect(seeded.errors).toBeUndefined();
   });
   afterAll(async () => {
@@ -64,10 +67,23 @@ describe('item images over GraphQL', () => {
   it('stores a PNG normalised (crop, alpha over white, 32×32 RGB) and returns it as a PNG', async () => {
     const res = await gql(app, SET, { itemId: 'm1', image: SPLIT_PNG.toString('base64') });
     expect(res.errors).toBeUndefined();
-    expect(res.data!.setItemImage).toMatchObject({ size: 32, channels: 3, sourceType: 'png', sourceBytes: SPLIT_PNG.length });
+    expect(res.data!.setItemImage).toMatchObject({
+      size: 32,
+      channels: 3,
+      sourceType: 'png',
+      sourceBytes: SPLIT_PNG.length,
+    });
 
-    const [row] = await sql('SELECT size, channels, octet_length(pixels)::int AS bytes, source_type, source_bytes FROM item_images');
-    expect(row).toEqual({ size: 32, channels: 3, bytes: 32 * 32 * 3, source_type: 'png', source_bytes: SPLIT_PNG.length });
+    const [row] = await sql(
+      'SELECT size, channels, octet_length(pixels)::int AS bytes, source_type, source_bytes FROM item_images',
+    );
+    expect(row).toEqual({
+      size: 32,
+      channels: 3,
+      bytes: 32 * 32 * 3,
+      source_type: 'png',
+      source_bytes: SPLIT_PNG.length,
+    });
 
     const read = await gql(app, '{ item(id: "m1") { image { size channels sourceType png } } }');
     expect(read.errors).toBeUndefined();
@@ -75,14 +91,20 @@ describe('item images over GraphQL', () => {
     expect(image).toMatchObject({ size: 32, channels: 3, sourceType: 'png' });
     const decoded = decodePng(image.png);
     expect([decoded.width, decoded.height]).toEqual([32, 32]);
-    for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) expect(decoded.rgb(x, y)).toEqual(x < 16 ? [255, 0, 0] : [0, 0, 255]);
+    for (let y = 0; y < 32; y++)
+      for (let x = 0; x < 32; x++) expect(decoded.rgb(x, y)).toEqual(x < 16 ? [255, 0, 0] : [0, 0, 255]);
   });
 
   it('stores a JPEG (also as a data: URL) and batches Item.image over a page of items', async () => {
     const bytes = jpg(40, 40, (_x, y) => (y < 20 ? [240, 240, 20] : [20, 120, 20]));
     const res = await gql(app, SET, { itemId: 'm2', image: `data:image/jpeg;base64,${bytes.toString('base64')}` });
     expect(res.errors).toBeUndefined();
-    expect(res.data!.setItemImage).toMatchObject({ size: 32, channels: 3, sourceType: 'jpeg', sourceBytes: bytes.length });
+    expect(res.data!.setItemImage).toMatchObject({
+      size: 32,
+      channels: 3,
+      sourceType: 'jpeg',
+      sourceBytes: bytes.length,
+    });
 
     const page = await gql(app, '{ items(first: 10) { nodes { id image { sourceType png } } } }');
     expect(page.errors).toBeUndefined();
@@ -114,8 +136,18 @@ describe('item images over GraphQL', () => {
     const cases: [string, string, string, RegExp][] = [
       ['m3', 'not base64 at all!', 'image', /image: is not base64/],
       ['m3', '', 'image', /image: must not be empty/],
-      ['m3', Buffer.alloc(2 * 1024 * 1024 + 1).toString('base64'), 'image', /image: must be at most 2 MiB \(2097152 bytes\) encoded/],
-      ['m3', Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00;', 'latin1').toString('base64'), 'image', /image: not a PNG or JPEG/],
+      [
+        'm3',
+        Buffer.alloc(2 * 1024 * 1024 + 1).toString('base64'),
+        'image',
+        /image: must be at most 2 MiB \(2097152 bytes\) encoded/,
+      ],
+      [
+        'm3',
+        Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00;', 'latin1').toString('base64'),
+        'image',
+        /image: not a PNG or JPEG/,
+      ],
       ['m3', hugePng.toString('base64'), 'image', /image: 5000×2 pixels is too large: at most 4096×4096/],
       ['m3', SPLIT_PNG.subarray(0, 60).toString('base64'), 'image', /image: corrupt/],
       ['m1', Buffer.from([0xff, 0xd8, 0xff, 0xd9]).toString('base64'), 'image', /image: corrupt JPEG/],
@@ -126,11 +158,19 @@ describe('item images over GraphQL', () => {
       const res = await gql(app, SET, { itemId, image });
       expect({ itemId, data: res.data }).toEqual({ itemId, data: null });
       const error = res.errors![0];
-      expect({ code: error.extensions.code, field: error.extensions.field }).toEqual({ code: field === 'itemId' && itemId === 'nope' ? 'NOT_FOUND' : 'BAD_USER_INPUT', field });
+      expect({ code: error.extensions.code, field: error.extensions.field }).toEqual({
+        code: field === 'itemId' && itemId === 'nope' ? 'NOT_FOUND' : 'BAD_USER_INPUT',
+        field,
+      });
       expect(error.message).toMatch(message);
     }
     const tooLarge = await gql(app, SET, { itemId: 'm3', image: Buffer.alloc(3 * 1024 * 1024).toString('base64') });
-    expect(tooLarge.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'image', reason: 'too-large', max: 2 * 1024 * 1024 });
+    expect(tooLarge.errors![0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'image',
+      reason: 'too-large',
+      max: 2 * 1024 * 1024,
+    });
     expect(await imageRows()).toEqual(before);
   });
 
@@ -214,17 +254,32 @@ describe('item images over GraphQL', () => {
     expect((await imageRows()).map((r) => r.item)).toEqual(['m1']);
   });
 
-  it('imports a folder of <item id>.png|.jpg|.jpeg files (the CLI\'s --images loader)', async () => {
-    await gql(app, 'mutation { upsertItems(items: [{ id: "f1" }, { id: "f 2" }, { id: "f3" }, { id: "f4" }, { id: "f5" }, { id: "f6" }]) { id } }');
+  it("imports a folder of <item id>.png|.jpg|.jpeg files (the CLI's --images loader)", async () => {
+    await gql(
+      app,
+      'mutation { upsertItems(items: [{ id: "f1" }, { id: "f 2" }, { id: "f3" }, { id: "f4" }, { id: "f5" }, { id: "f6" }]) { id } }',
+    );
     const dir = await mkdtemp(path.join(tmpdir(), 'recoder-images-'));
     try {
       await writeFile(path.join(dir, 'f1.png'), SPLIT_PNG);
-      await writeFile(path.join(dir, 'f 2.JPG'), jpg(8, 8, () => [10, 200, 10]));
-      await writeFile(path.join(dir, 'f3.jpeg'), jpg(8, 8, () => [200, 10, 10]));
+      await writeFile(
+        path.join(dir, 'f 2.JPG'),
+        jpg(8, 8, () => [10, 200, 10]),
+      );
+      await writeFile(
+        path.join(dir, 'f3.jpeg'),
+        jpg(8, 8, () => [200, 10, 10]),
+      );
       await writeFile(path.join(dir, 'f4.png'), Buffer.from('not really a png'));
       await writeFile(path.join(dir, 'f5.png'), SPLIT_PNG);
-      await writeFile(path.join(dir, 'f5.jpg'), jpg(8, 8, () => [1, 1, 1]));
-      await writeFile(path.join(dir, 'f6.png'), png(128, 128, () => [...randomBytes(3), 255] as [number, number, number, number])); // ~50 KB: incompressible
+      await writeFile(
+        path.join(dir, 'f5.jpg'),
+        jpg(8, 8, () => [1, 1, 1]),
+      );
+      await writeFile(
+        path.join(dir, 'f6.png'),
+        png(128, 128, () => [...randomBytes(3), 255] as [number, number, number, number]),
+      ); // ~50 KB: incompressible
       await writeFile(path.join(dir, 'unknown-item.png'), SPLIT_PNG);
       await writeFile(path.join(dir, 'm1.png'), SPLIT_PNG); // replaces m1's JPEG
       await writeFile(path.join(dir, 'notes.txt'), 'ignored');
@@ -235,7 +290,13 @@ describe('item images over GraphQL', () => {
       await client.connect();
       const progress: number[] = [];
       try {
-        const result = await importItemImageFolder(client, dir, { size: 32, channels: 3, maxBytes: 16 * 1024, batchSize: 3, onProgress: (done) => progress.push(done) });
+        const result = await importItemImageFolder(client, dir, {
+          size: 32,
+          channels: 3,
+          maxBytes: 16 * 1024,
+          batchSize: 3,
+          onProgress: (done) => progress.push(done),
+        });
         expect(result).toMatchObject({ files: 9, stored: 4, skippedUnknownItem: ['unknown-item'], ignored: 2 });
         expect(result.rejected).toEqual([
           { file: 'f4.png', reason: 'not a PNG or JPEG file (unrecognised magic bytes)' },

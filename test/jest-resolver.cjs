@@ -16,7 +16,11 @@ module.exports = (request, options) => {
   const source = fs.readFileSync(resolved, 'utf8');
   const stamp = `// from ${resolved} ${fs.statSync(resolved).mtimeMs}\n`;
   if (!fs.existsSync(target) || !fs.readFileSync(target, 'utf8').startsWith(stamp)) {
-    const { code } = swc.transformSync(source, { filename: resolved, module: { type: 'commonjs' }, jsc: { target: 'es2022' } });
+    const { code } = swc.transformSync(source, {
+      filename: resolved,
+      module: { type: 'commonjs' },
+      jsc: { target: 'es2022' },
+    });
     fs.mkdirSync(cacheDir, { recursive: true });
     fs.writeFileSync(target, stamp + code);
   }

@@ -69,7 +69,11 @@ describe('operations endpoints', () => {
   it('/ready is 200 with no active model version', async () => {
     const { status, body } = await ready(app);
     expect(status).toBe(200);
-    expect(body).toMatchObject({ status: 'ready', failed: [], checks: { database: { status: 'ok' }, model: { status: 'ok', active: null, served: null } } });
+    expect(body).toMatchObject({
+      status: 'ready',
+      failed: [],
+      checks: { database: { status: 'ok' }, model: { status: 'ok', active: null, served: null } },
+    });
   });
 
   it('/ready is 503 naming the database when it does not answer within ~1 s', async () => {
@@ -83,7 +87,11 @@ describe('operations endpoints', () => {
       const { status, body } = await ready(app);
       const ms = Date.now() - t0;
       expect(status).toBe(503);
-      expect(body).toMatchObject({ status: 'unavailable', failed: ['database'], checks: { database: { status: 'fail' }, model: { status: 'unknown' } } });
+      expect(body).toMatchObject({
+        status: 'unavailable',
+        failed: ['database'],
+        checks: { database: { status: 'fail' }, model: { status: 'unknown' } },
+      });
       expect(body.checks.database.message).toMatch(/^SELECT 1: no answer within 1000 ms/);
       expect(ms).toBeGreaterThanOrEqual(950);
       expect(ms).toBeLessThan(3000);
@@ -106,11 +114,15 @@ describe('operations endpoints', () => {
 
   it('times GraphQL requests by root field(s) and outcome; invalid documents are "invalid"', async () => {
     const before = await scrape(app);
-    const count = (samples: Sample[], labels: Record<string, string>) => metric(samples, `${DURATION}_count`, labels) ?? 0;
+    const count = (samples: Sample[], labels: Record<string, string>) =>
+      metric(samples, `${DURATION}_count`, labels) ?? 0;
 
     expect((await gql(app, `{ popularItems(limit: 3) { score } }`)).errors).toBeUndefined();
     expect((await gql(app, `{ popularItems(limit: 3) { score } }`)).errors).toBeUndefined();
-    expect((await gql(app, `query Both { p: popularItems(limit: 1) { score } items(first: 1) { nodes { id } } }`, undefined)).errors).toBeUndefined();
+    expect(
+      (await gql(app, `query Both { p: popularItems(limit: 1) { score } items(first: 1) { nodes { id } } }`, undefined))
+        .errors,
+    ).toBeUndefined();
     const bad = await gql(app, `{ popularItems(limit: -1) { score } }`);
     expect(bad.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
     const syntax = await gql(app, `{ popularItems(limit: `);
@@ -119,10 +131,22 @@ describe('operations endpoints', () => {
     expect(unknown.status).toBe(400);
 
     const after = await scrape(app);
-    expect(count(after, { operation: 'popularItems', outcome: 'ok' }) - count(before, { operation: 'popularItems', outcome: 'ok' })).toBe(2);
-    expect(count(after, { operation: 'items+popularItems', outcome: 'ok' }) - count(before, { operation: 'items+popularItems', outcome: 'ok' })).toBe(1);
-    expect(count(after, { operation: 'popularItems', outcome: 'error' }) - count(before, { operation: 'popularItems', outcome: 'error' })).toBe(1);
-    expect(count(after, { operation: 'invalid', outcome: 'error' }) - count(before, { operation: 'invalid', outcome: 'error' })).toBe(2);
+    expect(
+      count(after, { operation: 'popularItems', outcome: 'ok' }) -
+        count(before, { operation: 'popularItems', outcome: 'ok' }),
+    ).toBe(2);
+    expect(
+      count(after, { operation: 'items+popularItems', outcome: 'ok' }) -
+        count(before, { operation: 'items+popularItems', outcome: 'ok' }),
+    ).toBe(1);
+    expect(
+      count(after, { operation: 'popularItems', outcome: 'error' }) -
+        count(before, { operation: 'popularItems', outcome: 'error' }),
+    ).toBe(1);
+    expect(
+      count(after, { operation: 'invalid', outcome: 'error' }) -
+        count(before, { operation: 'invalid', outcome: 'error' }),
+    ).toBe(2);
     // Client-chosen text (operation names, unknown fields) never becomes a label.
     expect(after.some((s) => s.labels.operation === 'Both' || s.labels.operation === 'noSuchField')).toBe(false);
     // A histogram: cumulative buckets up to +Inf, which equals the count; a positive sum.
@@ -133,7 +157,9 @@ describe('operations endpoints', () => {
   });
 
   it('counts stored interactions, not duplicates or rejected batches', async () => {
-    expect((await gql(app, `mutation { upsertItems(items: [{ id: "a" }, { id: "b" }]) { id } }`)).errors).toBeUndefined();
+    expect(
+      (await gql(app, `mutation { upsertItems(items: [{ id: "a" }, { id: "b" }]) { id } }`)).errors,
+    ).toBeUndefined();
     const base = metric(await scrape(app), 'recoder_interactions_ingested_total') ?? 0;
     const first = await gql(app, RECORD, {
       interactions: [
@@ -145,7 +171,12 @@ describe('operations endpoints', () => {
     expect(first.data!.recordInteractions.stored).toHaveLength(3);
     expect(metric(await scrape(app), 'recoder_interactions_ingested_total')).toBe(base + 3);
 
-    const retry = await gql(app, RECORD, { interactions: [{ userId: 'x', itemId: 'a', eventId: 'e1' }, { userId: 'x', itemId: 'b', eventId: 'e3' }] });
+    const retry = await gql(app, RECORD, {
+      interactions: [
+        { userId: 'x', itemId: 'a', eventId: 'e1' },
+        { userId: 'x', itemId: 'b', eventId: 'e3' },
+      ],
+    });
     expect(retry.data!.recordInteractions).toMatchObject({ duplicates: 1, stored: [{}] });
     const rejected = await gql(app, RECORD, { interactions: [{ userId: 'x', itemId: 'nope' }] });
     expect(rejected.errors?.[0].extensions.code).toBe('UNKNOWN_ITEMS');
@@ -153,7 +184,9 @@ describe('operations endpoints', () => {
   });
 
   it('reads training run gauges from training_runs at scrape time', async () => {
-    await sql(`INSERT INTO training_runs (kind, status, epoch) VALUES ('VAE', 'QUEUED', 0), ('EASE', 'QUEUED', 0), ('VAE', 'RUNNING', 7), ('DAE', 'FAILED', 3)`);
+    await sql(
+      `INSERT INTO training_runs (kind, status, epoch) VALUES ('VAE', 'QUEUED', 0), ('EASE', 'QUEUED', 0), ('VAE', 'RUNNING', 7), ('DAE', 'FAILED', 3)`,
+    );
     try {
       const samples = await scrape(app);
       expect(metric(samples, 'recoder_training_runs', { status: 'QUEUED' })).toBe(2);
@@ -196,13 +229,20 @@ describe('operations endpoints', () => {
       expect(stale.body.checks.model.message).toMatch(new RegExp(`model version ${version} is active`));
       expect(metric(await scrape(app), 'recoder_active_model_version')).toBe(0);
 
-      const activated = await gql(app, `mutation($id: Int!) { activateModelVersion(id: $id) { id active } }`, { id: version });
+      const activated = await gql(app, `mutation($id: Int!) { activateModelVersion(id: $id) { id active } }`, {
+        id: version,
+      });
       expect(activated.data!.activateModelVersion).toEqual({ id: version, active: true });
       const fresh = await ready(app);
       expect(fresh.status).toBe(200);
-      expect(fresh.body).toMatchObject({ status: 'ready', checks: { model: { status: 'ok', active: version, served: version } } });
+      expect(fresh.body).toMatchObject({
+        status: 'ready',
+        checks: { model: { status: 'ok', active: version, served: version } },
+      });
       expect(metric(await scrape(app), 'recoder_active_model_version')).toBe(version);
-      expect(metric(await scrape(app), `${DURATION}_count`, { operation: 'activateModelVersion', outcome: 'ok' })).toBe(1);
+      expect(metric(await scrape(app), `${DURATION}_count`, { operation: 'activateModelVersion', outcome: 'ok' })).toBe(
+        1,
+      );
     });
   });
 });
@@ -220,7 +260,8 @@ describe('operations endpoints in other configurations', () => {
       }
       // The anonymous request is counted by the guarded app only, as an error; refused before its
       // document is parsed (no schema work for a caller without a key), its operation is `invalid`.
-      const count = (samples: Sample[], outcome: string, operation = 'popularItems') => metric(samples, `${DURATION}_count`, { operation, outcome }) ?? 0;
+      const count = (samples: Sample[], outcome: string, operation = 'popularItems') =>
+        metric(samples, `${DURATION}_count`, { operation, outcome }) ?? 0;
       const [o, g] = [await scrape(open), await scrape(guarded)];
       expect([count(o, 'ok'), count(o, 'error')]).toEqual([1, 0]);
       expect([count(g, 'ok'), count(g, 'error'), count(g, 'error', 'invalid')]).toEqual([0, 0, 1]);

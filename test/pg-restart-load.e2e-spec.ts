@@ -37,7 +37,10 @@ describe('PostgreSQL restart under load', () => {
     app = await bootAppOn(server.url, {}, logged);
     await seedTasteGroups(app);
     // A small model version, so recommendations run the model (history read at request time).
-    const versionId = await trainTestVersion({ epochs: 5, hyperparameters: { latentDim: 8, batchSize: 32 } }, server.url);
+    const versionId = await trainTestVersion(
+      { epochs: 5, hyperparameters: { latentDim: 8, batchSize: 32 } },
+      server.url,
+    );
     const activated = await gql(app, `mutation($id: Int!) { activateModelVersion(id: $id) { id } }`, { id: versionId });
     expect(activated.errors).toBeUndefined();
   }, 120_000);
@@ -57,12 +60,18 @@ describe('PostgreSQL restart under load', () => {
           op === 'recommendations'
             ? await gql(app, RECS, { userId: `u${(n * 37 + k) % 160}` })
             : await gql(app, RECORD, {
-                interactions: [0, 1, 2, 3, 4].map((e) => ({ userId: `u${(n * 41 + k) % 160}`, itemId: itemId(e % 4, (k + e) % 30), eventId: `pl-${n}-${k}-${e}` })),
+                interactions: [0, 1, 2, 3, 4].map((e) => ({
+                  userId: `u${(n * 41 + k) % 160}`,
+                  itemId: itemId(e % 4, (k + e) % 30),
+                  eventId: `pl-${n}-${k}-${e}`,
+                })),
               });
         const ok =
           res.status === 200 &&
           res.errors === undefined &&
-          (op === 'recommendations' ? res.data!.recommendations.items.length === 5 : res.data!.recordInteractions.stored.length === 5);
+          (op === 'recommendations'
+            ? res.data!.recommendations.items.length === 5
+            : res.data!.recordInteractions.stored.length === 5);
         log.push({ op, start, end: Date.now(), ok, code: res.errors?.[0]?.extensions.code });
         if (!ok) await new Promise((r) => setTimeout(r, 50)); // a client's pause before retrying
       }
@@ -99,9 +108,14 @@ describe('PostgreSQL restart under load', () => {
     // Wait until both operations answered, then 3 s more of load.
     const recovered = (op: Op) => log.find((r) => r.op === op && r.ok && r.start >= accepted);
     const until = accepted + RECOVERY_LIMIT_MS + 5_000;
-    while ((!recovered('recommendations') || !recovered('recordInteractions')) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-    const recoveredAt = Math.max(recovered('recommendations')?.end ?? Infinity, recovered('recordInteractions')?.end ?? Infinity);
-    if (Number.isFinite(recoveredAt)) await new Promise((r) => setTimeout(r, Math.max(0, recoveredAt + CALM_AFTER_RECOVERY_MS - Date.now())));
+    while ((!recovered('recommendations') || !recovered('recordInteractions')) && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50));
+    const recoveredAt = Math.max(
+      recovered('recommendations')?.end ?? Infinity,
+      recovered('recordInteractions')?.end ?? Infinity,
+    );
+    if (Number.isFinite(recoveredAt))
+      await new Promise((r) => setTimeout(r, Math.max(0, recoveredAt + CALM_AFTER_RECOVERY_MS - Date.now())));
     stop = true;
     await Promise.all(loops);
 
@@ -124,7 +138,11 @@ describe('PostgreSQL restart under load', () => {
         `down ${restarting - down} ms, start took ${started - restarting} ms (accepting connections after ${accepted - restarting} ms); ` +
         `first answer after accepting: recommendations ${recsMs} ms, recordInteractions ${recordMs} ms (limit ${RECOVERY_LIMIT_MS} ms); ` +
         `requests: ${before.length} before (${before.filter((r) => !r.ok).length} failed), ${failedDuringOutage.length} of ${outage.length} failed during the outage ` +
-        `(${Object.entries(codes).map(([c, n]) => `${n} × ${c.toLowerCase().replaceAll('_', ' ')}`).join(', ')}), ${failedAfter.length} of ${after.length} failed in the ${CALM_AFTER_RECOVERY_MS / 1000} s after recovery`,
+        `(${Object.entries(codes)
+          .map(([c, n]) => `${n} × ${c.toLowerCase().replaceAll('_', ' ')}`)
+          .join(
+            ', ',
+          )}), ${failedAfter.length} of ${after.length} failed in the ${CALM_AFTER_RECOVERY_MS / 1000} s after recovery`,
     );
 
     expect(before.length).toBeGreaterThan(0);
@@ -145,7 +163,9 @@ describe('PostgreSQL restart under load', () => {
     const client = new pg.Client({ connectionString: server.url });
     await client.connect();
     try {
-      const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM interactions WHERE event_id LIKE 'pl-%'`);
+      const { rows } = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM interactions WHERE event_id LIKE 'pl-%'`,
+      );
       expect(rows[0].n).toBeGreaterThanOrEqual(acknowledged * 5);
     } finally {
       await client.end();

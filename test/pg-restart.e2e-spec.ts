@@ -31,15 +31,30 @@ describe('PostgreSQL restart during training', () => {
   it('serving answers again within 10 s and the run in flight still succeeds', async () => {
     const firstRun = await trainModel(app, { kind: 'EASE', lambda: 50, activate: 'ALWAYS' });
     const v1 = (await waitFor(() => trainingRun(app, firstRun), ended, 90_000)).versionId;
-    await waitFor(() => servedVersion(app), (v) => v === v1, 30_000);
+    await waitFor(
+      () => servedVersion(app),
+      (v) => v === v1,
+      30_000,
+    );
 
-    const id = await trainModel(app, { kind: 'DAE', epochs: 400, activate: 'ALWAYS', hyperparameters: { latentDim: 16, batchSize: 32, patience: 400 } });
-    await waitFor(() => trainingRun(app, id), (r) => r.status === 'RUNNING' && r.epoch >= 2, 60_000);
+    const id = await trainModel(app, {
+      kind: 'DAE',
+      epochs: 400,
+      activate: 'ALWAYS',
+      hyperparameters: { latentDim: 16, batchSize: 32, patience: 400 },
+    });
+    await waitFor(
+      () => trainingRun(app, id),
+      (r) => r.status === 'RUNNING' && r.epoch >= 2,
+      60_000,
+    );
 
     await server.stop();
     const down = await gql(app, `{ recommendations(userId: "u1", limit: 3) { source } }`);
     expect(down.errors?.[0].extensions.code).toBe('INTERNAL_SERVER_ERROR'); // the database is gone, the process is not
-    expect(logged.at('error').map((e) => e.text)).toContainEqual(expect.stringMatching(/ECONNREFUSED|Connection terminated|terminating connection/));
+    expect(logged.at('error').map((e) => e.text)).toContainEqual(
+      expect.stringMatching(/ECONNREFUSED|Connection terminated|terminating connection/),
+    );
     await server.startAgain();
     const restarted = Date.now();
 
@@ -56,7 +71,11 @@ describe('PostgreSQL restart during training', () => {
     expect(run).toMatchObject({ status: 'SUCCEEDED', activated: true, error: null });
     expect(run.epoch).toBe(400);
     // The activation NOTIFY arrives over the listener's new connection.
-    await waitFor(() => servedVersion(app), (v) => v === run.versionId, 30_000);
+    await waitFor(
+      () => servedVersion(app),
+      (v) => v === run.versionId,
+      30_000,
+    );
     // Every error the app logged was Postgres going away or coming back.
     expect(logged.at('error').filter((e) => !CONNECTION_LOST.test(e.text))).toEqual([]);
   }, 240_000);

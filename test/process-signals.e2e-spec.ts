@@ -36,9 +36,17 @@ function connects(port: number): Promise<boolean> {
   });
 }
 
-async function waitUntil(what: string, proc: NpmScriptProcess, ok: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+async function waitUntil(
+  what: string,
+  proc: NpmScriptProcess,
+  ok: () => boolean | Promise<boolean>,
+  timeoutMs = 120_000,
+): Promise<void> {
   for (const until = Date.now() + timeoutMs; !(await ok()); await sleep(100)) {
-    if (proc.hasExited() || Date.now() > until) throw new Error(`${what}: not reached (${proc.hasExited() ? 'the process exited' : 'timed out'}):\n${proc.output()}`);
+    if (proc.hasExited() || Date.now() > until)
+      throw new Error(
+        `${what}: not reached (${proc.hasExited() ? 'the process exited' : 'timed out'}):\n${proc.output()}`,
+      );
   }
 }
 
@@ -82,7 +90,10 @@ describe('processes stop cleanly on SIGINT and SIGTERM sent to npm', () => {
       const users = pairs.map((p) => p.userId);
       const items = pairs.map((p) => p.itemId);
       await client.query(`INSERT INTO users (external_id) SELECT DISTINCT u FROM unnest($1::text[]) u`, [users]);
-      await client.query(`INSERT INTO items (external_id, title) SELECT DISTINCT i, 'Item ' || i FROM unnest($1::text[]) i`, [items]);
+      await client.query(
+        `INSERT INTO items (external_id, title) SELECT DISTINCT i, 'Item ' || i FROM unnest($1::text[]) i`,
+        [items],
+      );
       await client.query(
         `INSERT INTO interactions (user_id, item_id) SELECT u.id, it.id FROM unnest($1::text[], $2::text[]) p(u, i)
          JOIN users u ON u.external_id = p.u JOIN items it ON it.external_id = p.i`,
@@ -109,7 +120,13 @@ describe('processes stop cleanly on SIGINT and SIGTERM sent to npm', () => {
   });
 
   /** Sends `signal` (to npm, or to its process group) and checks the stop. */
-  async function stopAndCheck(proc: NpmScriptProcess, signal: NodeJS.Signals, target: 'npm' | 'group', stoppedLine: RegExp, postgres?: { pid: number }) {
+  async function stopAndCheck(
+    proc: NpmScriptProcess,
+    signal: NodeJS.Signals,
+    target: 'npm' | 'group',
+    stoppedLine: RegExp,
+    postgres?: { pid: number },
+  ) {
     // `exec` in the script line: npm's child is node itself (a shell in between would not pass
     // the signal on and would leave node and PostgreSQL running).
     const node = proc.npmChild();
@@ -117,9 +134,15 @@ describe('processes stop cleanly on SIGINT and SIGTERM sent to npm', () => {
     const t0 = Date.now();
     proc.kill(signal, target);
     let timer: NodeJS.Timeout | undefined;
-    const exit = await Promise.race([proc.exit, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), STOP_LIMIT_MS)))]);
+    const exit = await Promise.race([
+      proc.exit,
+      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), STOP_LIMIT_MS))),
+    ]);
     clearTimeout(timer);
-    expect({ exit, output: exit === 'timeout' || exit.code !== 0 ? proc.output() : '' }).toEqual({ exit: { code: 0, signal: null }, output: '' });
+    expect({ exit, output: exit === 'timeout' || exit.code !== 0 ? proc.output() : '' }).toEqual({
+      exit: { code: 0, signal: null },
+      output: '',
+    });
     expect(Date.now() - t0).toBeLessThan(STOP_LIMIT_MS);
     expect(isAlive(node!.pid)).toBe(false);
     if (postgres) {
@@ -133,7 +156,12 @@ describe('processes stop cleanly on SIGINT and SIGTERM sent to npm', () => {
     const port = await freePort();
     const proc = spawnNpmScript('start', [], embeddedEnv(port));
     running.push(proc);
-    await waitUntil('the API answers /health', proc, () => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false));
+    await waitUntil('the API answers /health', proc, () =>
+      fetch(`http://127.0.0.1:${port}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    );
     const postgres = { pid: await postmasterPid() };
     expect(isAlive(postgres.pid)).toBe(true);
     return { proc, port, postgres };
@@ -160,7 +188,9 @@ describe('processes stop cleanly on SIGINT and SIGTERM sent to npm', () => {
     const port = await freePort();
     const proc = spawnNpmScript('demo', ['--budget', '3600'], embeddedEnv(port));
     running.push(proc);
-    await waitUntil('the demo trains', proc, () => /training run \d+ \(AUTO: .* at most 3600 s\) queued/.test(proc.output()));
+    await waitUntil('the demo trains', proc, () =>
+      /training run \d+ \(AUTO: .* at most 3600 s\) queued/.test(proc.output()),
+    );
     const postgres = { pid: await postmasterPid() };
     await stopAndCheck(proc, 'SIGINT', 'group', /Recoder demo stopped \(SIGINT\)/, postgres);
     expect(proc.output()).toMatch(/skipping the import/);
@@ -172,13 +202,17 @@ describe('processes stop cleanly on SIGINT and SIGTERM sent to npm', () => {
       await startEmbeddedPostgres({ dataDir: ${JSON.stringify(DATA_DIR)}, port: ${pgPort} });
       console.log('started');
       setInterval(() => {}, 1000);`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exit = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     try {
-      for (const until = Date.now() + 60_000; !out.includes('started'); await sleep(50)) if (Date.now() > until || child.exitCode !== null) throw new Error(out);
+      for (const until = Date.now() + 60_000; !out.includes('started'); await sleep(50))
+        if (Date.now() > until || child.exitCode !== null) throw new Error(out);
       const postgres = await postmasterPid();
       process.kill(-child.pid!, 'SIGINT');
       expect(await exit).toBe(130); // 128 + SIGINT, as Node's default

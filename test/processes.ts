@@ -46,7 +46,9 @@ export function spawnBuilt(entry: 'main' | 'worker', env: Record<string, string>
 /** How the process ended: the signal that killed it, or its exit code. */
 export function exited(child: ChildProcess): Promise<NodeJS.Signals | number | null> {
   return new Promise((resolve) =>
-    child.exitCode !== null || child.signalCode !== null ? resolve(child.signalCode ?? child.exitCode) : child.once('exit', (code, signal) => resolve(signal ?? code)),
+    child.exitCode !== null || child.signalCode !== null
+      ? resolve(child.signalCode ?? child.exitCode)
+      : child.once('exit', (code, signal) => resolve(signal ?? code)),
   );
 }
 
@@ -83,17 +85,29 @@ export interface NpmScriptProcess {
  * builds first; a build per case would take a minute here), in a process group of its own.
  * `env` entries that are undefined are removed from the environment.
  */
-export function spawnNpmScript(script: 'start' | 'demo' | 'worker', args: string[], env: Record<string, string | undefined>): NpmScriptProcess {
-  const line = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts[script];
+export function spawnNpmScript(
+  script: 'start' | 'demo' | 'worker',
+  args: string[],
+  env: Record<string, string | undefined>,
+): NpmScriptProcess {
+  const line = (
+    JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  ).scripts[script];
   const build = 'npm run build --silent && ';
-  if (!line.startsWith(build)) throw new Error(`package.json scripts.${script} no longer starts with "${build}": ${line}`);
+  if (!line.startsWith(build))
+    throw new Error(`package.json scripts.${script} no longer starts with "${build}": ${line}`);
   const command = ['true && ' + line.slice(build.length), ...args].join(' ');
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete childEnv[k];
     else childEnv[k] = v;
   }
-  const child = spawn('npm', ['exec', '--call', command], { cwd: PROJECT_ROOT, env: childEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('npm', ['exec', '--call', command], {
+    cwd: PROJECT_ROOT,
+    env: childEnv,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

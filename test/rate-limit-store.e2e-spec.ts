@@ -21,13 +21,18 @@ describe('rate-limit stores', () => {
   });
 
   it('PostgreSQL: exact counts under concurrency across two instances, and a new window once one ends', async () => {
-    const { problems, report } = await checkRateLimitStore(pools.map((p) => new PgRateLimitStore(p)), 300);
+    const { problems, report } = await checkRateLimitStore(
+      pools.map((p) => new PgRateLimitStore(p)),
+      300,
+    );
     console.log(`postgres rate-limit store: ${report}`);
     expect(problems).toEqual([]);
   });
 
   it('PostgreSQL: sweeps rows whose window ended over a minute ago, and only those', async () => {
-    await sql(`INSERT INTO rate_limit_buckets (key, count, reset_at) VALUES ('old', 3, now() - interval '2 minutes'), ('live', 3, now() + interval '1 minute')`);
+    await sql(
+      `INSERT INTO rate_limit_buckets (key, count, reset_at) VALUES ('old', 3, now() - interval '2 minutes'), ('live', 3, now() + interval '1 minute')`,
+    );
     const store = new PgRateLimitStore(pools[0]);
     expect(await store.sweep()).toBeGreaterThanOrEqual(1);
     const left = await sql<{ key: string }>(`SELECT key FROM rate_limit_buckets WHERE key IN ('old', 'live')`);

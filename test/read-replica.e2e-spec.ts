@@ -4,10 +4,12 @@ import pg from 'pg';
 import { bootApp, bootAppOn, gql, sql, testDatabaseUrl, truncateAll } from './helpers.js';
 import { itemId, seedTasteGroups, trainModel, trainingRun, waitFor } from './training-data.js';
 
-const RECS = 'query($u: ID!) { recommendations(userId: $u, limit: 10) { source modelVersionId items { item { id } } } }';
+const RECS =
+  'query($u: ID!) { recommendations(userId: $u, limit: 10) { source modelVersionId items { item { id } } } }';
 
 /** Share of the recommended items that belong to taste group g (item ids m<g>-<i>). */
-const shareOfGroup = (items: { item: { id: string } }[], g: number) => items.filter((i) => i.item.id.startsWith(`m${g}-`)).length / items.length;
+const shareOfGroup = (items: { item: { id: string } }[], g: number) =>
+  items.filter((i) => i.item.id.startsWith(`m${g}-`)).length / items.length;
 
 /**
  * DATABASE_READ_URL: the hot read paths (a recommendation batch's histories, the population read
@@ -26,7 +28,11 @@ describe('DATABASE_READ_URL (a read replica for the hot read paths)', () => {
     const seeder = await bootApp({ trainingWorker: 'thread' });
     await seedTasteGroups(seeder);
     const run = await trainModel(seeder, { kind: 'EASE', lambda: 50, activate: 'ALWAYS' });
-    await waitFor(() => trainingRun(seeder, run), (r) => r.status === 'SUCCEEDED', 120_000);
+    await waitFor(
+      () => trainingRun(seeder, run),
+      (r) => r.status === 'SUCCEEDED',
+      120_000,
+    );
     await seeder.close();
 
     // The copy: same ids, but u1 (taste group 1) now only has group 3's items.
@@ -40,7 +46,10 @@ describe('DATABASE_READ_URL (a read replica for the hot read paths)', () => {
     url.pathname = `/${replicaName}`;
     replicaUrl = url.toString();
     const dump = execFileSync('pg_dump', ['--no-owner', '--dbname', primaryUrl()], { maxBuffer: 1 << 28 });
-    execFileSync('psql', ['-q', '-v', 'ON_ERROR_STOP=1', '--dbname', replicaUrl], { input: dump, stdio: ['pipe', 'ignore', 'inherit'] });
+    execFileSync('psql', ['-q', '-v', 'ON_ERROR_STOP=1', '--dbname', replicaUrl], {
+      input: dump,
+      stdio: ['pipe', 'ignore', 'inherit'],
+    });
     const replica = new pg.Client({ connectionString: replicaUrl });
     await replica.connect();
     await replica.query(`DELETE FROM interactions WHERE user_id = (SELECT id FROM users WHERE external_id = 'u1')`);
@@ -52,7 +61,11 @@ describe('DATABASE_READ_URL (a read replica for the hot read paths)', () => {
     await replica.end();
 
     app = await bootAppOn(primaryUrl(), { databaseReadUrl: replicaUrl });
-    await waitFor(async () => (await gql(app, '{ servingStatus { modelVersion { id } warm } }')).data!.servingStatus, (s) => s.warm === true, 60_000);
+    await waitFor(
+      async () => (await gql(app, '{ servingStatus { modelVersion { id } warm } }')).data!.servingStatus,
+      (s) => s.warm === true,
+      60_000,
+    );
   }, 240_000);
 
   afterAll(async () => {
@@ -91,9 +104,13 @@ describe('DATABASE_READ_URL (a read replica for the hot read paths)', () => {
       }
     };
     const [primaryBefore, replicaBefore] = [await count(primaryUrl()), await count(replicaUrl)];
-    const res = await gql(app, 'mutation($i: [RecordInteractionInput!]!) { recordInteractions(interactions: $i) { stored { id } } }', {
-      i: [{ userId: 'u2', itemId: itemId(2, 29), eventId: 'read-replica-write' }],
-    });
+    const res = await gql(
+      app,
+      'mutation($i: [RecordInteractionInput!]!) { recordInteractions(interactions: $i) { stored { id } } }',
+      {
+        i: [{ userId: 'u2', itemId: itemId(2, 29), eventId: 'read-replica-write' }],
+      },
+    );
     expect(res.errors).toBeUndefined();
     expect(await count(primaryUrl())).toBe(primaryBefore + 1);
     expect(await count(replicaUrl)).toBe(replicaBefore);

@@ -26,15 +26,21 @@ export class RecoderServer {
     this.process = spawnBuilt('main', { PORT: String(this.port), ...this.env });
     const t0 = Date.now();
     for (;;) {
-      if (this.process.child.exitCode !== null) throw new Error(`the server exited (${this.process.child.exitCode}):\n${this.process.output()}`);
+      if (this.process.child.exitCode !== null)
+        throw new Error(`the server exited (${this.process.child.exitCode}):\n${this.process.output()}`);
       try {
-        const res = await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+        const res = await fetch(this.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"query":"{ __typename }"}',
+        });
         // 401: answered by a server that requires an API key (GraphQL over HTTP, before validation).
         if (res.status === 200 || res.status === 401) return Date.now() - t0;
       } catch {
         // not listening yet
       }
-      if (Date.now() - t0 > timeoutMs) throw new Error(`the server did not answer within ${timeoutMs} ms:\n${this.process.output()}`);
+      if (Date.now() - t0 > timeoutMs)
+        throw new Error(`the server did not answer within ${timeoutMs} ms:\n${this.process.output()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -4,7 +4,11 @@ import { exited, freePort, spawnBuilt, type BuiltProcess } from './processes.js'
 import { seedTasteGroups, waitFor } from './training-data.js';
 
 /** A GraphQL call to a process over HTTP: the answer, or a thrown error for a transport or HTTP failure. */
-async function post(port: number, query: string, variables: Record<string, unknown> = {}): Promise<{ data?: any; errors?: any[] }> {
+async function post(
+  port: number,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<{ data?: any; errors?: any[] }> {
   const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -15,7 +19,8 @@ async function post(port: number, query: string, variables: Record<string, unkno
   return (await res.json()) as { data?: any; errors?: any[] };
 }
 
-const RECS = 'query($u: ID!) { recommendations(userId: $u, limit: 10) { source modelVersionId items { item { id } } } }';
+const RECS =
+  'query($u: ID!) { recommendations(userId: $u, limit: 10) { source modelVersionId items { item { id } } } }';
 const SERVED = '{ servingStatus { modelVersion { id } } }';
 
 /**
@@ -37,10 +42,18 @@ describe('two API replicas and a worker process under load', () => {
     for (let k = 0; k < 2; k++) {
       const port = await freePort();
       ports.push(port);
-      processes.push(spawnBuilt('main', { PORT: String(port), RECODER_TRAINING_WORKER: 'off', RECODER_MODEL_THREADS: '1' }));
+      processes.push(
+        spawnBuilt('main', { PORT: String(port), RECODER_TRAINING_WORKER: 'off', RECODER_MODEL_THREADS: '1' }),
+      );
     }
     processes.push(spawnBuilt('worker', { LOG_LEVEL: 'warn' }));
-    for (const port of ports) await waitFor(() => post(port, SERVED).catch(() => null), (r) => r?.data?.servingStatus !== undefined, 60_000, 250);
+    for (const port of ports)
+      await waitFor(
+        () => post(port, SERVED).catch(() => null),
+        (r) => r?.data?.servingStatus !== undefined,
+        60_000,
+        250,
+      );
   }, 120_000);
 
   afterAll(async () => {
@@ -63,7 +76,8 @@ describe('two API replicas and a worker process under load', () => {
           const r = await post(ports[replica], RECS, { u: user });
           requests++;
           if (r.errors) failures.push(`replica ${replica}: ${JSON.stringify(r.errors)}`);
-          else if (r.data.recommendations.items.length !== 10) failures.push(`replica ${replica}: ${r.data.recommendations.items.length} items for ${user}`);
+          else if (r.data.recommendations.items.length !== 10)
+            failures.push(`replica ${replica}: ${r.data.recommendations.items.length} items for ${user}`);
           else {
             const v = r.data.recommendations.modelVersionId ?? null;
             served[replica].set(v, (served[replica].get(v) ?? 0) + 1);
@@ -77,7 +91,9 @@ describe('two API replicas and a worker process under load', () => {
     try {
       const [a, b] = ports;
       const train = async (port: number, input: Record<string, unknown>) => {
-        const res = await post(port, 'mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }', { input });
+        const res = await post(port, 'mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }', {
+          input,
+        });
         expect(res.errors).toBeUndefined();
         const id = res.data.trainModel.id as number;
         const run = await waitFor(
@@ -90,7 +106,13 @@ describe('two API replicas and a worker process under load', () => {
         return run.data.trainingRun.versionId as number;
       };
       const bothServe = async (version: number) => {
-        for (const port of ports) await waitFor(() => post(port, SERVED), (r) => r.data.servingStatus.modelVersion?.id === version, 60_000, 100);
+        for (const port of ports)
+          await waitFor(
+            () => post(port, SERVED),
+            (r) => r.data.servingStatus.modelVersion?.id === version,
+            60_000,
+            100,
+          );
       };
 
       // 1. Trained by the worker (queued through replica A), activated for both.
@@ -98,14 +120,28 @@ describe('two API replicas and a worker process under load', () => {
       await bothServe(v1);
 
       // 2. A catalog change through replica B reaches A: the item A recommends first is hidden.
-      const top = async (port: number) => (await post(port, RECS, { u: 'u1' })).data.recommendations.items.map((i: { item: { id: string } }) => i.item.id) as string[];
+      const top = async (port: number) =>
+        (await post(port, RECS, { u: 'u1' })).data.recommendations.items.map(
+          (i: { item: { id: string } }) => i.item.id,
+        ) as string[];
       const first = (await top(a))[0];
-      expect((await post(b, 'mutation($id: ID!) { setItemHidden(itemId: $id, hidden: true) { id hidden } }', { id: first })).data.setItemHidden.hidden).toBe(true);
-      for (const port of ports) await waitFor(() => top(port), (ids) => !ids.includes(first), 10_000, 50);
+      expect(
+        (await post(b, 'mutation($id: ID!) { setItemHidden(itemId: $id, hidden: true) { id hidden } }', { id: first }))
+          .data.setItemHidden.hidden,
+      ).toBe(true);
+      for (const port of ports)
+        await waitFor(
+          () => top(port),
+          (ids) => !ids.includes(first),
+          10_000,
+          50,
+        );
 
       // 3. A second version, activated through replica B, replaces the first on both.
       const v2 = await train(b, { kind: 'EASE', lambda: 200, activate: 'NEVER' });
-      const activated = await post(b, 'mutation($id: Int!) { activateModelVersion(id: $id) { id active } }', { id: v2 });
+      const activated = await post(b, 'mutation($id: Int!) { activateModelVersion(id: $id) { id active } }', {
+        id: v2,
+      });
       expect(activated.data.activateModelVersion).toEqual({ id: v2, active: true });
       await bothServe(v2);
       // Let the load run on the new version for a moment.

@@ -24,7 +24,9 @@ describe('serving engine', () => {
   let app: NestFastifyApplication;
   let tight: NestFastifyApplication;
   const users = Array.from({ length: 40 }, (_, n) => `u${n}`);
-  const histories = Array.from({ length: 10 }, (_, k) => Array.from({ length: 5 + k }, (_, i) => itemId(k % GROUPS, (i * 7 + k) % PER_GROUP)));
+  const histories = Array.from({ length: 10 }, (_, k) =>
+    Array.from({ length: 5 + k }, (_, i) => itemId(k % GROUPS, (i * 7 + k) % PER_GROUP)),
+  );
 
   beforeAll(async () => {
     await truncateAll();
@@ -58,13 +60,21 @@ describe('serving engine', () => {
     expect(together.map((r) => r.errors)).toEqual(users.map(() => undefined));
     expect(together.map((r) => r.data)).toEqual(alone);
     expect(togetherHistories.map((r) => r.data)).toEqual(aloneHistories);
-    expect(alone.every((d) => d!.recommendations.source === 'MODEL' && d!.recommendations.items.length === 10)).toBe(true);
+    expect(alone.every((d) => d!.recommendations.source === 'MODEL' && d!.recommendations.items.length === 10)).toBe(
+      true,
+    );
     expect(batcher.stats.requests - before.requests).toBe(users.length + histories.length);
     // The forward passes ran in the model threads (RECODER_MODEL_THREADS defaults to ≥ 1).
     expect(app.get(ModelPool).stats.scored).toBeGreaterThan(0);
     // Unknown users still get popular items from a batch that ranks known ones.
-    const mixed = await Promise.all([gql(app, RECS, { userId: 'nobody', limit: 3 }), gql(app, RECS, { userId: 'u1', limit: 3 })]);
-    expect(mixed[0].data!.recommendations).toMatchObject({ source: 'POPULARITY', reason: 'the user is unknown: no interaction recorded yet' });
+    const mixed = await Promise.all([
+      gql(app, RECS, { userId: 'nobody', limit: 3 }),
+      gql(app, RECS, { userId: 'u1', limit: 3 }),
+    ]);
+    expect(mixed[0].data!.recommendations).toMatchObject({
+      source: 'POPULARITY',
+      reason: 'the user is unknown: no interaction recorded yet',
+    });
     expect(mixed[1].data!.recommendations.source).toBe('MODEL');
   });
 
@@ -73,20 +83,31 @@ describe('serving engine', () => {
     const aliased = `query($l: Int!) { ${Array.from({ length: 30 }, (_, k) => `a${k}: recommendations(userId: "u${k}", limit: $l) { ${fields} }`).join(' ')} }`;
     const big = await post(app, aliased, { l: 100 });
     expect(big.statusCode).toBe(400);
-    expect(big.json().errors[0]).toMatchObject({ message: expect.stringMatching(/^Query Cost limit of 20000 exceeded, found \d+\.$/), extensions: { code: 'QUERY_TOO_COMPLEX' } });
+    expect(big.json().errors[0]).toMatchObject({
+      message: expect.stringMatching(/^Query Cost limit of 20000 exceeded, found \d+\.$/),
+      extensions: { code: 'QUERY_TOO_COMPLEX' },
+    });
     const small = await post(app, aliased, { l: 3 });
     expect(small.statusCode).toBe(200);
     expect(small.json().data.a29.items).toHaveLength(3);
     // count × itemsPerUser: refused before any model work (this version could not even sample).
-    const sample = await post(app, 'query($c: Int!, $k: Int!) { sampleSyntheticUsers(count: $c, itemsPerUser: $k) { items { id } } }', { c: 100, k: 1000 });
+    const sample = await post(
+      app,
+      'query($c: Int!, $k: Int!) { sampleSyntheticUsers(count: $c, itemsPerUser: $k) { items { id } } }',
+      { c: 100, k: 1000 },
+    );
     expect(sample.statusCode).toBe(400);
     expect(sample.json().errors[0].extensions.code).toBe('QUERY_TOO_COMPLEX');
   });
 
   it('replaces an answer over RECODER_MAX_RESPONSE_BYTES with RESPONSE_TOO_LARGE', async () => {
-    const query = 'query($l: Int!) { recommendations(userId: "u2", limit: $l) { items { item { id title categories attributes createdAt updatedAt } } } }';
+    const query =
+      'query($l: Int!) { recommendations(userId: "u2", limit: $l) { items { item { id title categories attributes createdAt updatedAt } } } }';
     const res = await post(tight, query, { l: 50 });
-    expect(res.json()).toMatchObject({ data: null, errors: [{ extensions: { code: 'RESPONSE_TOO_LARGE', limit: 3000 } }] });
+    expect(res.json()).toMatchObject({
+      data: null,
+      errors: [{ extensions: { code: 'RESPONSE_TOO_LARGE', limit: 3000 } }],
+    });
     expect(res.json().errors[0].message).toMatch(/^The response is \d+ bytes, more than the limit of 3000/);
     const ok = await post(tight, query, { l: 2 });
     expect(ok.json().data.recommendations.items).toHaveLength(2);
@@ -110,7 +131,9 @@ describe('serving engine', () => {
       const refused = await post(tight, RECS, { userId: 'u6', limit: 2 });
       expect(refused.statusCode).toBe(503);
       expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-      expect(refused.json().errors[0]).toMatchObject({ extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: expect.any(Number) } });
+      expect(refused.json().errors[0]).toMatchObject({
+        extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: expect.any(Number) },
+      });
       expect((await tight.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
       // Past the 50 ms deadline: the waiting ones are refused when the model frees up.
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -36,8 +36,8 @@ const RECS = `query($userId: ID!, $limit: Int!, $filter: RecommendationFilter) {
 const ACTIVATE = `mutation($id: Int!) { activateModelVersion(id: $id) { id active kind } }`;
 const RECORD = `mutation($interactions: [RecordInteractionInput!]!) { recordInteractions(interactions: $interactions) { createdUsers } }`;
 
-
-const ids = (res: { data?: any }) => (res.data!.recommendations.items as { item: { id: string } }[]).map((r) => r.item.id);
+const ids = (res: { data?: any }) =>
+  (res.data!.recommendations.items as { item: { id: string } }[]).map((r) => r.item.id);
 
 describe('serving over GraphQL', () => {
   let app: NestFastifyApplication;
@@ -48,9 +48,13 @@ describe('serving over GraphQL', () => {
     await truncateAll();
     app = await bootApp();
     const items = [];
-    for (let g = 0; g < GROUPS; g++) for (let i = 0; i < PER_GROUP; i++) items.push({ id: itemId(g, i), title: `Item ${g}/${i}`, categories: [`g${g}`] });
+    for (let g = 0; g < GROUPS; g++)
+      for (let i = 0; i < PER_GROUP; i++)
+        items.push({ id: itemId(g, i), title: `Item ${g}/${i}`, categories: [`g${g}`] });
     items.push({ id: 'fresh', title: 'Added after training', categories: ['g0'] });
-    expect((await gql(app, `mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items })).errors).toBeUndefined();
+    expect(
+      (await gql(app, `mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items })).errors,
+    ).toBeUndefined();
     expect((await gql(app, RECORD, { interactions: interactions() })).errors).toBeUndefined();
     v1 = await trainTestVersion();
     v2 = await trainTestVersion({ seed: 9 });
@@ -68,7 +72,11 @@ describe('serving over GraphQL', () => {
       expect(r.items).toHaveLength(5);
       for (const item of r.items) expect(item.source).toBe('POPULARITY');
       const unknown = (await gql(app, RECS, { userId: 'newbie-0', limit: 5 })).data!.recommendations;
-      expect(unknown).toMatchObject({ source: 'POPULARITY', modelVersionId: null, reason: 'the user is unknown: no interaction recorded yet' });
+      expect(unknown).toMatchObject({
+        source: 'POPULARITY',
+        modelVersionId: null,
+        reason: 'the user is unknown: no interaction recorded yet',
+      });
       expect(unknown.items).toHaveLength(5);
     });
 
@@ -86,12 +94,18 @@ describe('serving over GraphQL', () => {
     });
 
     it('lists versions with metrics and reports what it serves', async () => {
-      const res = await gql(app, `{ modelVersions { id active kind metrics interactionCount hyperparameters }
-        servingStatus { modelVersion { id } search populationSize backend } }`);
+      const res = await gql(
+        app,
+        `{ modelVersions { id active kind metrics interactionCount hyperparameters }
+        servingStatus { modelVersion { id } search populationSize backend } }`,
+      );
       expect(res.errors).toBeUndefined();
       const versions = res.data!.modelVersions;
       expect(versions.map((v: any) => v.id)).toEqual([v2, v1]);
-      expect(versions.find((v: any) => v.id === v1)).toMatchObject({ active: true, interactionCount: 160 * 12 + 8 * 30 });
+      expect(versions.find((v: any) => v.id === v1)).toMatchObject({
+        active: true,
+        interactionCount: 160 * 12 + 8 * 30,
+      });
       expect(versions[0].metrics.validation['ndcg@100']).toBeGreaterThan(0);
       expect(versions[0].hyperparameters.minRating).toBe(3.5);
       expect(res.data!.servingStatus).toMatchObject({ modelVersion: { id: v1 }, search: 'EXACT', populationSize: 168 });
@@ -102,7 +116,13 @@ describe('serving over GraphQL', () => {
       expect(res.errors).toBeUndefined();
       const r = res.data!.recommendations;
       expect(r).toMatchObject({ source: 'MODEL', modelVersionId: v1, reason: null });
-      const seen = new Set((await sql(`SELECT it.external_id FROM interactions i JOIN items it ON it.id = i.item_id JOIN users u ON u.id = i.user_id WHERE u.external_id = 'u1'`)).map((x) => x.external_id));
+      const seen = new Set(
+        (
+          await sql(
+            `SELECT it.external_id FROM interactions i JOIN items it ON it.id = i.item_id JOIN users u ON u.id = i.user_id WHERE u.external_id = 'u1'`,
+          )
+        ).map((x) => x.external_id),
+      );
       for (const rec of r.items) expect(seen.has(rec.item.id)).toBe(false);
       expect(r.items.filter((x: any) => groupOf(x.item.id) === userGroup(1)).length).toBeGreaterThanOrEqual(8);
       for (let k = 1; k < r.items.length; k++) expect(r.items[k - 1].score).toBeGreaterThanOrEqual(r.items[k].score);
@@ -121,7 +141,9 @@ describe('serving over GraphQL', () => {
       expect((await gql(app, `mutation { upsertUsers(users: [{ id: "newbie" }]) { id } }`)).errors).toBeUndefined();
       const cold = (await gql(app, RECS, { userId: 'newbie', limit: 5 })).data!.recommendations;
       expect(cold).toMatchObject({ source: 'POPULARITY', reason: 'the user has no history the model knows' });
-      await gql(app, RECORD, { interactions: [0, 1, 2, 3, 4].map((i) => ({ userId: 'newbie', itemId: itemId(3, i) })) });
+      await gql(app, RECORD, {
+        interactions: [0, 1, 2, 3, 4].map((i) => ({ userId: 'newbie', itemId: itemId(3, i) })),
+      });
       const warm = await gql(app, RECS, { userId: 'newbie', limit: 10 });
       expect(warm.data!.recommendations.source).toBe('MODEL');
       expect(ids(warm).filter((id) => groupOf(id) === 3).length).toBeGreaterThanOrEqual(8);
@@ -133,20 +155,31 @@ describe('serving over GraphQL', () => {
       const res = await gql(app, RECS, { userId: 'newbie-1', limit: 5 });
       expect(res.errors).toBeUndefined();
       const r = res.data!.recommendations;
-      expect(r).toMatchObject({ source: 'POPULARITY', modelVersionId: null, reason: 'the user is unknown: no interaction recorded yet' });
+      expect(r).toMatchObject({
+        source: 'POPULARITY',
+        modelVersionId: null,
+        reason: 'the user is unknown: no interaction recorded yet',
+      });
       expect(r.items).toHaveLength(5);
       for (const item of r.items) expect(item.source).toBe('POPULARITY');
       expect(ids(res)).toEqual(ids(empty));
       for (let k = 1; k < r.items.length; k++) expect(r.items[k - 1].score).toBeGreaterThanOrEqual(r.items[k].score);
       // The filter applies as for anyone.
-      const filtered = await gql(app, RECS, { userId: 'newbie-1', limit: 5, filter: { categories: ['g1'], excludeItemIds: ['m1-0'] } });
+      const filtered = await gql(app, RECS, {
+        userId: 'newbie-1',
+        limit: 5,
+        filter: { categories: ['g1'], excludeItemIds: ['m1-0'] },
+      });
       expect(filtered.errors).toBeUndefined();
       expect(ids(filtered)).toHaveLength(5);
       for (const id of ids(filtered)) expect(groupOf(id)).toBe(1);
       expect(ids(filtered)).not.toContain('m1-0');
       // Reading creates nothing; bad ids are still refused.
       expect(await sql(`SELECT id FROM users WHERE external_id = 'newbie-1'`)).toEqual([]);
-      expect((await gql(app, RECS, { userId: '', limit: 5 })).errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'userId' });
+      expect((await gql(app, RECS, { userId: '', limit: 5 })).errors![0].extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        field: 'userId',
+      });
     });
 
     it('never returns hidden items; returns seen ones only with includeSeen', async () => {
@@ -157,7 +190,11 @@ describe('serving over GraphQL', () => {
         expect(after).not.toContain(top);
         expect(after.length).toBeGreaterThan(5);
         const withSeen = ids(await gql(app, RECS, { userId: 'u5', limit: 30, filter: { includeSeen: true } }));
-        const seen = (await sql(`SELECT it.external_id FROM interactions i JOIN items it ON it.id = i.item_id JOIN users u ON u.id = i.user_id WHERE u.external_id = 'u5'`)).map((x) => x.external_id);
+        const seen = (
+          await sql(
+            `SELECT it.external_id FROM interactions i JOIN items it ON it.id = i.item_id JOIN users u ON u.id = i.user_id WHERE u.external_id = 'u5'`,
+          )
+        ).map((x) => x.external_id);
         expect(withSeen.some((id) => seen.includes(id))).toBe(true);
         expect(withSeen).not.toContain(top);
       } finally {
@@ -166,7 +203,11 @@ describe('serving over GraphQL', () => {
     });
 
     it('filters by category and excluded ids', async () => {
-      const res = await gql(app, RECS, { userId: 'u0', limit: 5, filter: { categories: ['g2'], excludeItemIds: ['m2-0', 'nope'] } });
+      const res = await gql(app, RECS, {
+        userId: 'u0',
+        limit: 5,
+        filter: { categories: ['g2'], excludeItemIds: ['m2-0', 'nope'] },
+      });
       expect(res.errors).toBeUndefined();
       const got = ids(res);
       expect(got).toHaveLength(5);
@@ -177,7 +218,10 @@ describe('serving over GraphQL', () => {
     });
 
     it('serves anonymous histories; unknown items are UNKNOWN_ITEMS', async () => {
-      const res = await gql(app, `{ recommendationsForHistory(itemIds: ["m1-0", "m1-1", "m1-2"], limit: 8) { source items { item { id } } } }`);
+      const res = await gql(
+        app,
+        `{ recommendationsForHistory(itemIds: ["m1-0", "m1-1", "m1-2"], limit: 8) { source items { item { id } } } }`,
+      );
       expect(res.errors).toBeUndefined();
       const got = res.data!.recommendationsForHistory.items.map((x: any) => x.item.id);
       expect(res.data!.recommendationsForHistory.source).toBe('MODEL');
@@ -197,19 +241,35 @@ describe('serving over GraphQL', () => {
       expect(users.errors).toBeUndefined();
       const names = users.data!.similarUsers.map((x: any) => x.user.id);
       expect(names).not.toContain('u3');
-      expect(names.filter((id: string) => id.startsWith('u') && userGroup(Number(id.slice(1))) === 3).length).toBeGreaterThanOrEqual(8);
+      expect(
+        names.filter((id: string) => id.startsWith('u') && userGroup(Number(id.slice(1))) === 3).length,
+      ).toBeGreaterThanOrEqual(8);
     });
 
     it('reports NOT_FOUND for unknown ids and NOT_IN_MODEL for items added after training', async () => {
-      expect((await gql(app, `{ similarItems(itemId: "nope") { score } }`)).errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'itemId' });
+      expect((await gql(app, `{ similarItems(itemId: "nope") { score } }`)).errors![0].extensions).toMatchObject({
+        code: 'NOT_FOUND',
+        field: 'itemId',
+      });
       // (recommendations for an unknown user answer popularity: see the cold-start test above)
-      expect((await gql(app, `{ similarUsers(userId: "nobody") { score } }`)).errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'userId' });
-      expect((await gql(app, `{ itemEmbedding(itemId: "fresh") { dimension } }`)).errors![0].extensions).toMatchObject({ code: 'NOT_IN_MODEL', field: 'itemId' });
-      expect((await gql(app, `{ similarItems(itemId: "m0-0", limit: 1000) { score } }`)).errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'limit' });
+      expect((await gql(app, `{ similarUsers(userId: "nobody") { score } }`)).errors![0].extensions).toMatchObject({
+        code: 'NOT_FOUND',
+        field: 'userId',
+      });
+      expect((await gql(app, `{ itemEmbedding(itemId: "fresh") { dimension } }`)).errors![0].extensions).toMatchObject({
+        code: 'NOT_IN_MODEL',
+        field: 'itemId',
+      });
+      expect(
+        (await gql(app, `{ similarItems(itemId: "m0-0", limit: 1000) { score } }`)).errors![0].extensions,
+      ).toMatchObject({ code: 'BAD_USER_INPUT', field: 'limit' });
     });
 
     it('reconstructs a history: probabilities, observed flags, error and percentile', async () => {
-      const res = await gql(app, `{ reconstruction(userId: "u0") { modelVersionId unit error percentile items { value observed item { id } } } }`);
+      const res = await gql(
+        app,
+        `{ reconstruction(userId: "u0") { modelVersionId unit error percentile items { value observed item { id } } } }`,
+      );
       expect(res.errors).toBeUndefined();
       const r = res.data!.reconstruction;
       expect(r).toMatchObject({ modelVersionId: v1, unit: 'PROBABILITY' });
@@ -221,14 +281,20 @@ describe('serving over GraphQL', () => {
       }
       expect(r.error).toBeGreaterThan(0);
       expect(r.percentile).toBeGreaterThanOrEqual(0);
-      const chosen = await gql(app, `{ reconstruction(userId: "u0", itemIds: ["m0-0", "m3-29"]) { items { value observed item { id } } } }`);
+      const chosen = await gql(
+        app,
+        `{ reconstruction(userId: "u0", itemIds: ["m0-0", "m3-29"]) { items { value observed item { id } } } }`,
+      );
       const [own, other] = chosen.data!.reconstruction.items;
       expect(own.value).toBeGreaterThan(other.value);
       expect(other.observed).toBe(false);
     });
 
     it('ranks the bots as the most anomalous users', async () => {
-      const res = await gql(app, `{ anomalousUsers(limit: 8) { error percentile user { id } } user(id: "bot0") { anomalyScore { percentile modelVersionId } } }`);
+      const res = await gql(
+        app,
+        `{ anomalousUsers(limit: 8) { error percentile user { id } } user(id: "bot0") { anomalyScore { percentile modelVersionId } } }`,
+      );
       expect(res.errors).toBeUndefined();
       const top = res.data!.anomalousUsers.map((a: any) => a.user.id);
       expect(top.filter((id: string) => id.startsWith('bot')).length).toBeGreaterThanOrEqual(7);
@@ -237,7 +303,10 @@ describe('serving over GraphQL', () => {
     });
 
     it('exports embeddings; predictedRating is AutoRec-only', async () => {
-      const res = await gql(app, `{ userEmbedding(userId: "u0") { dimension vector modelVersionId } itemEmbedding(itemId: "m0-0") { dimension vector } }`);
+      const res = await gql(
+        app,
+        `{ userEmbedding(userId: "u0") { dimension vector modelVersionId } itemEmbedding(itemId: "m0-0") { dimension vector } }`,
+      );
       expect(res.errors).toBeUndefined();
       expect(res.data!.userEmbedding.dimension).toBe(16);
       expect(res.data!.userEmbedding.vector).toHaveLength(16);
@@ -269,24 +338,32 @@ describe('serving over GraphQL', () => {
       expect((await gql(app, RECS, { userId: 'u0', limit: 3 })).data!.recommendations.modelVersionId).toBe(v2);
       expect((await gql(app, ACTIVATE, { id: v1 })).data!.activateModelVersion.id).toBe(v1);
       expect((await gql(app, RECS, { userId: 'u0', limit: 3 })).data!.recommendations.modelVersionId).toBe(v1);
-      expect((await gql(app, ACTIVATE, { id: 999 })).errors![0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
+      expect((await gql(app, ACTIVATE, { id: 999 })).errors![0].extensions).toMatchObject({
+        code: 'NOT_FOUND',
+        field: 'id',
+      });
     });
 
     it('another API process picks up an activation and catalog changes through LISTEN/NOTIFY', async () => {
       const other = await bootApp();
       try {
-        const status = async (a: NestFastifyApplication) => (await gql(a, `{ servingStatus { modelVersion { id } } }`)).data!.servingStatus.modelVersion.id;
+        const status = async (a: NestFastifyApplication) =>
+          (await gql(a, `{ servingStatus { modelVersion { id } } }`)).data!.servingStatus.modelVersion.id;
         expect(await status(other)).toBe(v1);
         await gql(app, ACTIVATE, { id: v2 });
         const deadline = Date.now() + 10_000;
         while ((await status(other)) !== v2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
         expect(await status(other)).toBe(v2);
         // Its item cache hears catalog changes made through another process.
-        const similar = async () => (await gql(other, `{ similarItems(itemId: "m1-0", limit: 5) { item { id } } }`)).data!.similarItems.map((x: any) => x.item.id as string);
+        const similar = async () =>
+          (await gql(other, `{ similarItems(itemId: "m1-0", limit: 5) { item { id } } }`)).data!.similarItems.map(
+            (x: any) => x.item.id as string,
+          );
         const first = (await similar())[0];
         await gql(app, `mutation($id: ID!) { setItemHidden(itemId: $id, hidden: true) { id } }`, { id: first });
         try {
-          while ((await similar()).includes(first) && Date.now() < deadline + 5_000) await new Promise((r) => setTimeout(r, 20));
+          while ((await similar()).includes(first) && Date.now() < deadline + 5_000)
+            await new Promise((r) => setTimeout(r, 20));
           expect(await similar()).not.toContain(first);
         } finally {
           await gql(app, `mutation($id: ID!) { setItemHidden(itemId: $id, hidden: false) { id } }`, { id: first });
@@ -304,13 +381,21 @@ describe('serving over GraphQL', () => {
       for (let n = 0; n < 40; n++) {
         for (let i = 0; i < 15; i++) {
           const g = rng.int(GROUPS);
-          ratings.push({ userId: `r${n}`, itemId: itemId(g, i), kind: 'RATING', value: g === userGroup(n) ? 5 : 1 + rng.int(2) });
+          ratings.push({
+            userId: `r${n}`,
+            itemId: itemId(g, i),
+            kind: 'RATING',
+            value: g === userGroup(n) ? 5 : 1 + rng.int(2),
+          });
         }
       }
       expect((await gql(app, RECORD, { interactions: ratings })).errors).toBeUndefined();
       const id = await trainTestVersion({ kind: 'autorec', epochs: 30, hyperparameters: { hidden: 24 }, lambda: 1 });
       expect((await gql(app, ACTIVATE, { id })).errors).toBeUndefined();
-      const res = await gql(app, `{ predictedRating(userId: "r0", itemId: "m0-14") reconstruction(userId: "r0") { unit error items { value } } }`);
+      const res = await gql(
+        app,
+        `{ predictedRating(userId: "r0", itemId: "m0-14") reconstruction(userId: "r0") { unit error items { value } } }`,
+      );
       expect(res.errors).toBeUndefined();
       expect(res.data!.predictedRating).toBeGreaterThanOrEqual(1);
       expect(res.data!.predictedRating).toBeLessThanOrEqual(5);

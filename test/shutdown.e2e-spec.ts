@@ -41,7 +41,12 @@ describe('graceful shutdown of the API process', () => {
     await truncateAll();
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const server = spawnBuilt('main', { PORT: String(port), RECODER_METRICS: 'true', LOG_FORMAT: 'json', LOG_LEVEL: 'log' });
+    const server = spawnBuilt('main', {
+      PORT: String(port),
+      RECODER_METRICS: 'true',
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'log',
+    });
     child = server.child;
     const { stdout, stderr } = server;
     const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
@@ -49,21 +54,32 @@ describe('graceful shutdown of the API process', () => {
     );
 
     const gql = async (query: string, variables?: Record<string, unknown>) => {
-      const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+      const res = await fetch(`${base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables }),
+      });
       return { status: res.status, body: (await res.json()) as { data?: Record<string, any>; errors?: unknown[] } };
     };
     const scrape = async () => (await fetch(`${base}/metrics`)).text();
-    const sample = (text: string, line: RegExp) => text.split('\n').reduce((sum, l) => sum + (line.test(l) ? Number(l.slice(l.lastIndexOf(' ') + 1)) : 0), 0);
+    const sample = (text: string, line: RegExp) =>
+      text.split('\n').reduce((sum, l) => sum + (line.test(l) ? Number(l.slice(l.lastIndexOf(' ') + 1)) : 0), 0);
 
     // Up: /health answers.
-    for (let until = Date.now() + 60_000; ; ) {
-      const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
+    for (let until = Date.now() + 60_000; ;) {
+      const ok = await fetch(`${base}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
-      if (Date.now() > until || child.exitCode !== null) throw new Error(`server did not start:\n${stderr()}\n${stdout()}`);
+      if (Date.now() > until || child.exitCode !== null)
+        throw new Error(`server did not start:\n${stderr()}\n${stdout()}`);
       await sleep(100);
     }
     const items = Array.from({ length: 50 }, (_, i) => ({ id: `s${i}` }));
-    expect((await gql(`mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items })).body.errors).toBeUndefined();
+    expect(
+      (await gql(`mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items })).body.errors,
+    ).toBeUndefined();
 
     const locker = new pg.Client({ connectionString: testDatabaseUrl() });
     locker.on('error', () => undefined); // terminated by the teardown if the test fails midway
@@ -78,21 +94,27 @@ describe('graceful shutdown of the API process', () => {
       await locker.end();
     };
 
-    const batch = (k: number) => Array.from({ length: BATCH }, (_, i) => ({ userId: `u${k}-${i % 200}`, itemId: `s${i % 50}` }));
+    const batch = (k: number) =>
+      Array.from({ length: BATCH }, (_, i) => ({ userId: `u${k}-${i % 200}`, itemId: `s${i % 50}` }));
     const requests = Array.from({ length: REQUESTS }, (_, k) =>
       gql(RECORD, { interactions: batch(k) }).then(
         (r) => ({ ...r, error: undefined as string | undefined }),
-        (e: Error) => ({ status: 0, body: {} as { data?: Record<string, any> }, error: String((e as { cause?: unknown }).cause ?? e) }),
+        (e: Error) => ({
+          status: 0,
+          body: {} as { data?: Record<string, any> },
+          error: String((e as { cause?: unknown }).cause ?? e),
+        }),
       ),
     );
 
     let sigterm = 0;
     try {
       // SIGTERM once the server has received every request (none can finish while the lock is held).
-      for (let until = Date.now() + 60_000; ; ) {
+      for (let until = Date.now() + 60_000; ;) {
         const inFlight = sample(await scrape(), /^recoder_graphql_requests_in_flight /);
         if (inFlight === REQUESTS) break;
-        if (Date.now() > until) throw new Error(`the server did not receive the ${REQUESTS} requests: ${inFlight} in flight`);
+        if (Date.now() > until)
+          throw new Error(`the server did not receive the ${REQUESTS} requests: ${inFlight} in flight`);
         await sleep(10);
       }
       sigterm = Date.now();
@@ -107,7 +129,8 @@ describe('graceful shutdown of the API process', () => {
 
     const results = await Promise.all(requests);
     expect(results.map((r) => r.error ?? r.status)).toEqual(Array(REQUESTS).fill(200));
-    for (const r of results) expect(r.body).toEqual({ data: { recordInteractions: { duplicates: 0, createdUsers: 200 } } });
+    for (const r of results)
+      expect(r.body).toEqual({ data: { recordInteractions: { duplicates: 0, createdUsers: 200 } } });
     const [{ n }] = await sql<{ n: number }>('SELECT count(*)::int AS n FROM interactions');
     expect(n).toBe(REQUESTS * BATCH);
 
@@ -118,7 +141,9 @@ describe('graceful shutdown of the API process', () => {
     expect(await tryConnect(port)).toBe('ECONNREFUSED');
 
     // Structured logs: every stdout line is a JSON object with time, level, context and msg.
-    const lines = stdout().split('\n').filter((l) => l.trim() !== '');
+    const lines = stdout()
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     expect(lines.length).toBeGreaterThan(3);
     for (const line of lines) {
       let entry: Record<string, unknown>;
@@ -127,9 +152,24 @@ describe('graceful shutdown of the API process', () => {
       } catch {
         throw new Error(`not a JSON log line: ${line}`);
       }
-      expect(entry).toEqual(expect.objectContaining({ time: expect.any(String), level: expect.stringMatching(/^(trace|debug|info|warn|error|fatal)$/), context: expect.any(String), msg: expect.any(String) }));
+      expect(entry).toEqual(
+        expect.objectContaining({
+          time: expect.any(String),
+          level: expect.stringMatching(/^(trace|debug|info|warn|error|fatal)$/),
+          context: expect.any(String),
+          msg: expect.any(String),
+        }),
+      );
       expect(Number.isNaN(Date.parse(entry.time as string))).toBe(false);
     }
-    expect(lines.map((l) => JSON.parse(l))).toEqual(expect.arrayContaining([expect.objectContaining({ level: 'info', context: 'Shutdown', msg: expect.stringMatching(/^HTTP server closed/) })]));
+    expect(lines.map((l) => JSON.parse(l))).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          level: 'info',
+          context: 'Shutdown',
+          msg: expect.stringMatching(/^HTTP server closed/),
+        }),
+      ]),
+    );
   }, 120_000);
 });

@@ -11,16 +11,23 @@ const groupOf = (id: string) => Number(id.slice(1, id.indexOf('-')));
 /** The deleted item (between training and activation): never drawn. */
 const DELETED = 'm2-29';
 
-
 type Sampled = { items: { id: string; title: string; categories: string[] }[] }[];
 
-async function sample(app: NestFastifyApplication, count: number, itemsPerUser: number, seed?: number): Promise<Sampled> {
+async function sample(
+  app: NestFastifyApplication,
+  count: number,
+  itemsPerUser: number,
+  seed?: number,
+): Promise<Sampled> {
   const res = await gql(app, SAMPLE, { count, itemsPerUser, seed });
   expect(res.errors).toBeUndefined();
   return res.data!.sampleSyntheticUsers;
 }
 
-async function errorOf(app: NestFastifyApplication, variables: Record<string, unknown>): Promise<{ code: string; field?: string }> {
+async function errorOf(
+  app: NestFastifyApplication,
+  variables: Record<string, unknown>,
+): Promise<{ code: string; field?: string }> {
   const res = await gql(app, SAMPLE, variables);
   expect(res.data?.sampleSyntheticUsers ?? null).toBeNull();
   const { code, field } = res.errors![0].extensions;
@@ -47,7 +54,11 @@ describe('sampleSyntheticUsers over GraphQL', () => {
     await seedTasteGroups(app);
     // A KL weight that reaches 1 (the default schedule keeps β near 0 for a run this short), so
     // the posterior stays near the prior N(0, I) that the synthetic users are drawn from.
-    vae = await trainTestVersion({ kind: 'vae', epochs: 80, hyperparameters: { latentDim: 16, batchSize: 32, learningRate: 5e-3, annealCap: 1, totalAnnealSteps: 100 } });
+    vae = await trainTestVersion({
+      kind: 'vae',
+      epochs: 80,
+      hyperparameters: { latentDim: 16, batchSize: 32, learningRate: 5e-3, annealCap: 1, totalAnnealSteps: 100 },
+    });
     dae = await trainTestVersion({ kind: 'dae' });
     // Deleted after training: the versions have a column for it, the catalog no longer has it.
     expect((await gql(app, `mutation { deleteItem(itemId: "${DELETED}") { id } }`)).errors).toBeUndefined();
@@ -63,7 +74,10 @@ describe('sampleSyntheticUsers over GraphQL', () => {
 
   it('answers UNSUPPORTED_BY_MODEL when the active version is not a Mult-VAE', async () => {
     await activate(app, dae);
-    expect(await errorOf(app, { count: 1, itemsPerUser: 1 })).toEqual({ code: 'UNSUPPORTED_BY_MODEL', field: undefined });
+    expect(await errorOf(app, { count: 1, itemsPerUser: 1 })).toEqual({
+      code: 'UNSUPPORTED_BY_MODEL',
+      field: undefined,
+    });
   });
 
   describe('with an active Mult-VAE version', () => {
@@ -74,7 +88,9 @@ describe('sampleSyntheticUsers over GraphQL', () => {
     it('returns count users of itemsPerUser distinct catalog items, mostly of one taste group each', async () => {
       const users = await sample(app, 60, 6, 7);
       expect(users).toHaveLength(60);
-      const catalog = new Set((await sql<{ external_id: string }>('SELECT external_id FROM items')).map((r) => r.external_id));
+      const catalog = new Set(
+        (await sql<{ external_id: string }>('SELECT external_id FROM items')).map((r) => r.external_id),
+      );
       let purity = 0;
       const majorities = new Set<number>();
       for (const user of users) {
@@ -95,7 +111,7 @@ describe('sampleSyntheticUsers over GraphQL', () => {
       expect(majorities.size).toBeGreaterThanOrEqual(3);
     });
 
-    it('latent: POPULATION draws from the users\' fitted encoder means: popular items come up more often', async () => {
+    it("latent: POPULATION draws from the users' fitted encoder means: popular items come up more often", async () => {
       const query = `query($latent: LatentSource!) { sampleSyntheticUsers(count: 100, itemsPerUser: 6, seed: 5, latent: $latent) { items { id } } }`;
       const counts = async (latent: string) => {
         const res = await gql<{ sampleSyntheticUsers: { items: { id: string }[] }[] }>(app, query, { latent });
@@ -105,11 +121,15 @@ describe('sampleSyntheticUsers over GraphQL', () => {
         return n;
       };
       // Real popularity: item i of a group is liked with probability falling in i (PER_GROUP * u^1.7).
-      const head = (n: Map<string, number>) => [...n].filter(([id]) => Number(id.split('-')[1]) < 5).reduce((s, [, c]) => s + c, 0);
+      const head = (n: Map<string, number>) =>
+        [...n].filter(([id]) => Number(id.split('-')[1]) < 5).reduce((s, [, c]) => s + c, 0);
       const population = await counts('POPULATION');
       const prior = await counts('PRIOR');
       expect(head(population)).toBeGreaterThan(head(prior));
-      const bad = await gql(app, `{ sampleSyntheticUsers(count: 1, itemsPerUser: 1, latent: SOMEWHERE) { items { id } } }`);
+      const bad = await gql(
+        app,
+        `{ sampleSyntheticUsers(count: 1, itemsPerUser: 1, latent: SOMEWHERE) { items { id } } }`,
+      );
       expect(bad.errors![0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
     });
 
@@ -142,7 +162,11 @@ describe('sampleSyntheticUsers over GraphQL', () => {
         [{ count: 1, itemsPerUser: 1001 }, 'itemsPerUser'],
         [{ count: 1, itemsPerUser: NUM_ITEMS + 1 }, 'itemsPerUser'],
       ];
-      for (const [variables, field] of cases) expect({ variables, error: await errorOf(app, variables) }).toEqual({ variables, error: { code: 'BAD_USER_INPUT', field } });
+      for (const [variables, field] of cases)
+        expect({ variables, error: await errorOf(app, variables) }).toEqual({
+          variables,
+          error: { code: 'BAD_USER_INPUT', field },
+        });
       expect(await sample(app, 100, 1, 1)).toHaveLength(100);
     });
   });

@@ -28,23 +28,37 @@ export function tasteInteractions(users = 160, seed = 42): { userId: string; ite
 /** Upserts the catalog and records the taste-group interactions through GraphQL. */
 export async function seedTasteGroups(app: NestFastifyApplication): Promise<void> {
   const items = [];
-  for (let g = 0; g < GROUPS; g++) for (let i = 0; i < PER_GROUP; i++) items.push({ id: itemId(g, i), title: `Item ${g}/${i}`, categories: [`g${g}`] });
-  const upsert = await gql(app, `mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items });
-  if (upsert.errors) throw new Error(JSON.stringify(upsert.errors));
-  const record = await gql(app, `mutation($interactions: [RecordInteractionInput!]!) { recordInteractions(interactions: $interactions) { createdUsers } }`, {
-    interactions: tasteInteractions(),
+  for (let g = 0; g < GROUPS; g++)
+    for (let i = 0; i < PER_GROUP; i++)
+      items.push({ id: itemId(g, i), title: `Item ${g}/${i}`, categories: [`g${g}`] });
+  const upsert = await gql(app, `mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, {
+    items,
   });
+  if (upsert.errors) throw new Error(JSON.stringify(upsert.errors));
+  const record = await gql(
+    app,
+    `mutation($interactions: [RecordInteractionInput!]!) { recordInteractions(interactions: $interactions) { createdUsers } }`,
+    {
+      interactions: tasteInteractions(),
+    },
+  );
   if (record.errors) throw new Error(JSON.stringify(record.errors));
 }
 
 /** Polls `read` until `done` holds (or throws after `timeoutMs`, showing the last value). */
-export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000, everyMs = 200): Promise<T> {
+export async function waitFor<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 60_000,
+  everyMs = 200,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: T;
   for (;;) {
     last = await read();
     if (done(last)) return last;
-    if (Date.now() > until) throw new Error(`waitFor: timed out after ${timeoutMs} ms; last value ${JSON.stringify(last)}`);
+    if (Date.now() > until)
+      throw new Error(`waitFor: timed out after ${timeoutMs} ms; last value ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -59,7 +73,9 @@ export async function trainingRun(app: NestFastifyApplication, id: number): Prom
 }
 
 export async function trainModel(app: NestFastifyApplication, input: Record<string, unknown>): Promise<number> {
-  const res = await gql(app, `mutation($input: TrainModelInput!) { trainModel(input: $input) { id status } }`, { input });
+  const res = await gql(app, `mutation($input: TrainModelInput!) { trainModel(input: $input) { id status } }`, {
+    input,
+  });
   if (res.errors) throw new Error(JSON.stringify(res.errors));
   return res.data!.trainModel.id;
 }
@@ -70,7 +86,10 @@ export async function servedVersion(app: NestFastifyApplication): Promise<number
 }
 
 /** Trains a small model version on the test database (or `databaseUrl`) directly (no worker); returns its id. */
-export async function trainTestVersion(options: Partial<TrainVersionOptions> = {}, databaseUrl = testDatabaseUrl()): Promise<number> {
+export async function trainTestVersion(
+  options: Partial<TrainVersionOptions> = {},
+  databaseUrl = testDatabaseUrl(),
+): Promise<number> {
   const { tf } = await initBackend();
   const prisma = createPrismaClient(databaseUrl, 2);
   try {

@@ -33,17 +33,34 @@ describe('worker process killed mid-run', () => {
     workers.push(worker);
     const v1Run = await trainModel(app, { kind: 'EASE', lambda: 50, activate: 'ALWAYS' });
     const v1 = (await waitFor(() => trainingRun(app, v1Run), ended, 90_000)).versionId;
-    await waitFor(() => servedVersion(app), (v) => v === v1, 30_000);
+    await waitFor(
+      () => servedVersion(app),
+      (v) => v === v1,
+      30_000,
+    );
 
-    const long = await trainModel(app, { kind: 'VAE', epochs: 5000, activate: 'ALWAYS', hyperparameters: { latentDim: 8, hiddenUnits: [32] } });
+    const long = await trainModel(app, {
+      kind: 'VAE',
+      epochs: 5000,
+      activate: 'ALWAYS',
+      hyperparameters: { latentDim: 8, hiddenUnits: [32] },
+    });
     const next = await trainModel(app, { kind: 'EASE', lambda: 100, activate: 'NEVER' });
-    await waitFor(() => trainingRun(app, long), (r) => r.status === 'RUNNING' && r.epoch >= 2, 60_000);
+    await waitFor(
+      () => trainingRun(app, long),
+      (r) => r.status === 'RUNNING' && r.epoch >= 2,
+      60_000,
+    );
     worker.kill('SIGKILL');
     expect(await exited(worker)).toBe('SIGKILL');
 
     // Serving keeps answering from the version it had.
     for (let k = 0; k < 5; k++) {
-      const recs = await gql(app, `query($u: ID!) { recommendations(userId: $u, limit: 3) { source modelVersionId } }`, { u: `u${k}` });
+      const recs = await gql(
+        app,
+        `query($u: ID!) { recommendations(userId: $u, limit: 3) { source modelVersionId } }`,
+        { u: `u${k}` },
+      );
       expect(recs.data!.recommendations).toEqual({ source: 'MODEL', modelVersionId: v1 });
     }
     // Nothing moves while no worker runs: the dead run still looks RUNNING.

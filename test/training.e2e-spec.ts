@@ -26,9 +26,17 @@ describe('training over GraphQL (worker thread)', () => {
 
   it('rejects bad requests with the field named and queues nothing', async () => {
     const cases: [Record<string, unknown>, string, RegExp][] = [
-      [{ kind: 'VAE', hyperparameters: { dropuot: 0.5 } }, 'input.hyperparameters.dropuot', /unknown setting for VAE \(known: latentDim/],
+      [
+        { kind: 'VAE', hyperparameters: { dropuot: 0.5 } },
+        'input.hyperparameters.dropuot',
+        /unknown setting for VAE \(known: latentDim/,
+      ],
       [{ kind: 'DAE', hyperparameters: { dropout: 1.5 } }, 'input.hyperparameters.dropout', /\[0, 0.99\]/],
-      [{ kind: 'VAE', hyperparameters: { hiddenUnits: [600, 'x'] } }, 'input.hyperparameters.hiddenUnits[1]', /integer/],
+      [
+        { kind: 'VAE', hyperparameters: { hiddenUnits: [600, 'x'] } },
+        'input.hyperparameters.hiddenUnits[1]',
+        /integer/,
+      ],
       [{ kind: 'EASE', epochs: 5 }, 'input.epochs', /no epochs/],
       [{ kind: 'VAE', epochs: 0 }, 'input.epochs', /1\.\.10000/],
       [{ kind: 'AUTOREC', activate: 'IF_BETTER' }, 'input.activate', /AUTOREC/],
@@ -54,7 +62,15 @@ describe('training over GraphQL (worker thread)', () => {
   it('ALWAYS: a run reaches SUCCEEDED, records its epochs, activates, and the next recommendations use it', async () => {
     const id = await trainModel(app, { ...WEAK_DAE, activate: 'ALWAYS' });
     const run = await waitFor(() => trainingRun(app, id), ended, 90_000);
-    expect(run).toMatchObject({ status: 'SUCCEEDED', activation: 'ALWAYS', trigger: 'API', epoch: 1, epochs: 1, activated: true, error: null });
+    expect(run).toMatchObject({
+      status: 'SUCCEEDED',
+      activation: 'ALWAYS',
+      trigger: 'API',
+      epoch: 1,
+      epochs: 1,
+      activated: true,
+      error: null,
+    });
     expect(run.history).toHaveLength(1);
     expect(run.history[0].loss).toBeGreaterThan(0);
     expect(run.comparison).toMatchObject({ metric: 'ndcg@100', activeVersionId: null, active: null });
@@ -62,7 +78,11 @@ describe('training over GraphQL (worker thread)', () => {
     expect(run.decision).toMatch(/ALWAYS/);
     expect(run.modelVersion).toMatchObject({ id: run.versionId, active: true });
     first = run.versionId;
-    await waitFor(() => servedVersion(app), (v) => v === first, 30_000);
+    await waitFor(
+      () => servedVersion(app),
+      (v) => v === first,
+      30_000,
+    );
     const recs = await gql(app, RECS, { userId: 'u0' });
     expect(recs.data!.recommendations).toMatchObject({ source: 'MODEL', modelVersionId: first });
   }, 120_000);
@@ -80,7 +100,11 @@ describe('training over GraphQL (worker thread)', () => {
     expect(run.modelVersion.metrics.baseline).toMatchObject({ versionId: first, 'ndcg@100': run.comparison.active });
     expect(run.modelVersion.metrics.validation['ndcg@100']).toBeCloseTo(run.comparison.candidate, 10);
     better = run.versionId;
-    await waitFor(() => servedVersion(app), (v) => v === better, 30_000);
+    await waitFor(
+      () => servedVersion(app),
+      (v) => v === better,
+      30_000,
+    );
     const recs = await gql(app, RECS, { userId: 'u1' });
     expect(recs.data!.recommendations.modelVersionId).toBe(better);
   }, 120_000);
@@ -111,7 +135,13 @@ describe('training over GraphQL (worker thread)', () => {
     expect(run.decision).toBe(
       `experiment (EXPERIMENT) against active version ${better}; ndcg@100 ${run.comparison.candidate.toFixed(4)} vs ${run.comparison.active.toFixed(4)} of version ${better}: experiment ${experimentId} started, version ${run.versionId} serves 30 % of users`,
     );
-    const e = (await gql(app, `query($id: Int!) { experiment(id: $id) { status trainingRunId arms { arm versionId weight control } } }`, { id: experimentId })).data!.experiment;
+    const e = (
+      await gql(
+        app,
+        `query($id: Int!) { experiment(id: $id) { status trainingRunId arms { arm versionId weight control } } }`,
+        { id: experimentId },
+      )
+    ).data!.experiment;
     expect(e).toMatchObject({ status: 'RUNNING', trainingRunId: id });
     expect(e.arms).toEqual([
       { arm: 0, versionId: better, weight: 0.7, control: true },
@@ -121,7 +151,8 @@ describe('training over GraphQL (worker thread)', () => {
     await waitFor(
       async () => {
         const versions = new Set<number>();
-        for (let n = 0; n < 40; n++) versions.add((await gql(app, RECS, { userId: `u${n}` })).data!.recommendations.modelVersionId);
+        for (let n = 0; n < 40; n++)
+          versions.add((await gql(app, RECS, { userId: `u${n}` })).data!.recommendations.modelVersionId);
         return versions;
       },
       (versions) => versions.has(better) && versions.has(run.versionId),
@@ -130,25 +161,47 @@ describe('training over GraphQL (worker thread)', () => {
     const secondId = await trainModel(app, { ...WEAK_DAE, activate: 'EXPERIMENT' });
     const done = await waitFor(() => trainingRun(app, secondId), ended, 90_000);
     expect(done).toMatchObject({ status: 'SUCCEEDED', activated: false });
-    expect(done.decision).toBe(`not activated (EXPERIMENT): experiment ${experimentId} is already running; version ${done.versionId} was stored only`);
-    const stopped = await gql(app, `mutation($id: Int!) { stopExperiment(id: $id) { status stopReason } }`, { id: experimentId });
-    expect(stopped.data!.stopExperiment).toEqual({ status: 'STOPPED', stopReason: 'stopped by stopExperiment without a winner' });
+    expect(done.decision).toBe(
+      `not activated (EXPERIMENT): experiment ${experimentId} is already running; version ${done.versionId} was stored only`,
+    );
+    const stopped = await gql(app, `mutation($id: Int!) { stopExperiment(id: $id) { status stopReason } }`, {
+      id: experimentId,
+    });
+    expect(stopped.data!.stopExperiment).toEqual({
+      status: 'STOPPED',
+      stopReason: 'stopped by stopExperiment without a winner',
+    });
     expect(await servedVersion(app)).toBe(better);
   }, 180_000);
 
   it('shows progress while running, cancels a queued run at once and a running one at its next step; one run at a time', async () => {
     const versionsBefore = (await sql('SELECT count(*)::int AS n FROM model_versions'))[0].n;
-    const long = await trainModel(app, { kind: 'VAE', epochs: 5000, activate: 'ALWAYS', hyperparameters: { latentDim: 8, hiddenUnits: [32] } });
+    const long = await trainModel(app, {
+      kind: 'VAE',
+      epochs: 5000,
+      activate: 'ALWAYS',
+      hyperparameters: { latentDim: 8, hiddenUnits: [32] },
+    });
     const queued = await trainModel(app, { kind: 'EASE', activate: 'ALWAYS' });
     // Progress is visible in flight: status RUNNING with a growing history.
-    const running = await waitFor(() => trainingRun(app, long), (r) => r.status === 'RUNNING' && r.history.length >= 2, 60_000);
+    const running = await waitFor(
+      () => trainingRun(app, long),
+      (r) => r.status === 'RUNNING' && r.history.length >= 2,
+      60_000,
+    );
     expect(running.epoch).toBe(running.history.at(-1).epoch);
     expect(running.finishedAt).toBeNull();
     expect((await trainingRun(app, queued)).status).toBe('QUEUED'); // the singleton queue holds it back
 
-    const cancelled = await gql(app, `mutation($id: Int!) { cancelTrainingRun(id: $id) { status cancelRequested finishedAt } }`, { id: queued });
+    const cancelled = await gql(
+      app,
+      `mutation($id: Int!) { cancelTrainingRun(id: $id) { status cancelRequested finishedAt } }`,
+      { id: queued },
+    );
     expect(cancelled.data!.cancelTrainingRun).toMatchObject({ status: 'CANCELLED', cancelRequested: true });
-    const stopping = await gql(app, `mutation($id: Int!) { cancelTrainingRun(id: $id) { status cancelRequested } }`, { id: long });
+    const stopping = await gql(app, `mutation($id: Int!) { cancelTrainingRun(id: $id) { status cancelRequested } }`, {
+      id: long,
+    });
     expect(stopping.data!.cancelTrainingRun).toMatchObject({ status: 'RUNNING', cancelRequested: true });
     const stopped = await waitFor(() => trainingRun(app, long), ended, 30_000);
     expect(stopped).toMatchObject({ status: 'CANCELLED', versionId: null, activated: false, error: null });
@@ -169,7 +222,10 @@ describe('training over GraphQL (worker thread)', () => {
     const runs = app.get(TrainingRunsService);
     const idle = await runs.scheduledRetrain();
     expect(idle).toEqual({ skipped: expect.stringMatching(/no interaction arrived since active version \d+/) });
-    const recorded = await gql(app, `mutation { recordInteractions(interactions: [{userId: "u0", itemId: "m0-29"}]) { createdUsers } }`);
+    const recorded = await gql(
+      app,
+      `mutation { recordInteractions(interactions: [{userId: "u0", itemId: "m0-29"}]) { createdUsers } }`,
+    );
     expect(recorded.errors).toBeUndefined();
     const tick = await runs.scheduledRetrain();
     if (!('queued' in tick)) throw new Error(`expected a queued run, got ${JSON.stringify(tick)}`);
@@ -184,7 +240,8 @@ describe('training over GraphQL (worker thread)', () => {
     const stages = new Set<string>();
     const fields = `id status progress stage versionId decision error candidates { name kind status ndcg settings seconds reason chosen }
       history { epoch candidate validation } modelVersion { id kind metrics hyperparameters }`;
-    const read = async () => (await gql(app, `query($id: Int!) { trainingRun(id: $id) { ${fields} } }`, { id })).data!.trainingRun;
+    const read = async () =>
+      (await gql(app, `query($id: Int!) { trainingRun(id: $id) { ${fields} } }`, { id })).data!.trainingRun;
     const run = await waitFor(
       async () => {
         const r = await read();
@@ -204,11 +261,20 @@ describe('training over GraphQL (worker thread)', () => {
     expect(chosen[0].ndcg).toBe(Math.max(...run.candidates.map((c: { ndcg: number | null }) => c.ndcg ?? -1)));
     expect(run.modelVersion.kind).toBe('ENSEMBLE');
     expect(run.modelVersion.metrics.validation['ndcg@100']).toBeCloseTo(chosen[0].ndcg, 10);
-    expect(run.modelVersion.hyperparameters.members.map((m: { kind: string }) => m.kind)).toEqual(['ease', chosen[0].name.includes('DAE') ? 'dae' : 'vae']);
-    expect(new Set(run.history.map((h: { candidate: string }) => h.candidate))).toEqual(new Set(['Mult-DAE', 'Mult-VAE']));
+    expect(run.modelVersion.hyperparameters.members.map((m: { kind: string }) => m.kind)).toEqual([
+      'ease',
+      chosen[0].name.includes('DAE') ? 'dae' : 'vae',
+    ]);
+    expect(new Set(run.history.map((h: { candidate: string }) => h.candidate))).toEqual(
+      new Set(['Mult-DAE', 'Mult-VAE']),
+    );
     expect([...stages].length).toBeGreaterThan(0);
 
-    await waitFor(() => servedVersion(app), (v) => v === run.versionId, 30_000);
+    await waitFor(
+      () => servedVersion(app),
+      (v) => v === run.versionId,
+      30_000,
+    );
     const q = await gql(
       app,
       `{ recommendations(userId: "u0", limit: 5) { source modelVersionId items { score item { id } } }
@@ -222,11 +288,20 @@ describe('training over GraphQL (worker thread)', () => {
     expect(q.data!.recommendations).toMatchObject({ source: 'MODEL', modelVersionId: run.versionId });
     expect(q.data!.recommendations.items).toHaveLength(5);
     // Anonymous sessions of group 0 get group-0 items; an item's neighbours share its group.
-    expect(q.data!.recommendationsForHistory.items.filter((r: { item: { id: string } }) => r.item.id.startsWith('m0-')).length).toBeGreaterThanOrEqual(4);
-    expect(q.data!.similarItems.filter((r: { item: { id: string } }) => r.item.id.startsWith('m1-')).length).toBeGreaterThanOrEqual(4);
+    expect(
+      q.data!.recommendationsForHistory.items.filter((r: { item: { id: string } }) => r.item.id.startsWith('m0-'))
+        .length,
+    ).toBeGreaterThanOrEqual(4);
+    expect(
+      q.data!.similarItems.filter((r: { item: { id: string } }) => r.item.id.startsWith('m1-')).length,
+    ).toBeGreaterThanOrEqual(4);
     expect(q.data!.reconstruction.error).toBeGreaterThan(0);
     expect(q.data!.userEmbedding.dimension).toBeGreaterThan(0);
-    const ready = await waitFor(() => gql(app, `{ similarUsers(userId: "u0", limit: 3) { score } anomalousUsers(limit: 2) { percentile } }`), (r) => !r.errors, 30_000);
+    const ready = await waitFor(
+      () => gql(app, `{ similarUsers(userId: "u0", limit: 3) { score } anomalousUsers(limit: 2) { percentile } }`),
+      (r) => !r.errors,
+      30_000,
+    );
     expect(ready.data!.similarUsers).toHaveLength(3);
     expect(ready.data!.anomalousUsers).toHaveLength(2);
   }, 300_000);

@@ -18,7 +18,12 @@ function shapePng(c: number, rng: Random): string {
   const phase = rng.int(4);
   for (let y = 0; y < SIZE; y++)
     for (let x = 0; x < SIZE; x++) {
-      const on = c === 0 ? (y + phase) % 4 < 2 : c === 1 ? (x + phase) % 4 < 2 : Math.abs(x - 7.5) < 4 + (phase % 2) && Math.abs(y - 7.5) < 4 + (phase % 2);
+      const on =
+        c === 0
+          ? (y + phase) % 4 < 2
+          : c === 1
+            ? (x + phase) % 4 < 2
+            : Math.abs(x - 7.5) < 4 + (phase % 2) && Math.abs(y - 7.5) < 4 + (phase % 2);
       const v = Math.max(0, Math.min(255, (on ? 220 : 30) + Math.round((rng.uniform() - 0.5) * 60)));
       const o = (y * SIZE + x) * 4;
       png.data[o] = png.data[o + 1] = png.data[o + 2] = v;
@@ -40,10 +45,17 @@ describe('item images → visual model over GraphQL', () => {
     app = await bootApp({ trainingWorker: 'thread', images: { size: SIZE, channels: 1, maxBytes: 1 << 20 } });
     const rng = new Random(7);
     const items = [];
-    for (let c = 0; c < CLASSES; c++) for (let i = 0; i < PER_CLASS; i++) items.push({ id: id(c, i), title: `Shape ${c}/${i}`, categories: [`c${c}`] });
-    expect((await gql(app, 'mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }', { items })).errors).toBeUndefined();
+    for (let c = 0; c < CLASSES; c++)
+      for (let i = 0; i < PER_CLASS; i++) items.push({ id: id(c, i), title: `Shape ${c}/${i}`, categories: [`c${c}`] });
+    expect(
+      (await gql(app, 'mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }', { items })).errors,
+    ).toBeUndefined();
     for (const item of items) {
-      const res = await gql(app, 'mutation($id: ID!, $image: String!) { setItemImage(itemId: $id, image: $image) { size } }', { id: item.id, image: shapePng(classOf(item.id), rng) });
+      const res = await gql(
+        app,
+        'mutation($id: ID!, $image: String!) { setItemImage(itemId: $id, image: $image) { size } }',
+        { id: item.id, image: shapePng(classOf(item.id), rng) },
+      );
       expect(res.errors).toBeUndefined();
     }
     // Users like 8 old items of one class; new items get no interactions.
@@ -54,7 +66,15 @@ describe('item images → visual model over GraphQL', () => {
       while (picked.size < 8) picked.add(rng.int(PER_CLASS - NEW_PER_CLASS));
       for (const i of picked) interactions.push({ userId: `u${u}`, itemId: id(c, i) });
     }
-    expect((await gql(app, 'mutation($i: [RecordInteractionInput!]!) { recordInteractions(interactions: $i) { createdUsers } }', { i: interactions })).errors).toBeUndefined();
+    expect(
+      (
+        await gql(
+          app,
+          'mutation($i: [RecordInteractionInput!]!) { recordInteractions(interactions: $i) { createdUsers } }',
+          { i: interactions },
+        )
+      ).errors,
+    ).toBeUndefined();
   }, 60_000);
   afterAll(async () => app?.close());
 
@@ -65,17 +85,41 @@ describe('item images → visual model over GraphQL', () => {
 
   let daeVersion: number;
   it('trains a collaborative DAE and a CONV_AE through trainModel; both serve', async () => {
-    const dae = await trainModel(app, { kind: 'DAE', epochs: 40, activate: 'ALWAYS', hyperparameters: { latentDim: 8, batchSize: 16, learningRate: 5e-3 } });
-    const daeRun = await waitFor(() => trainingRun(app, dae), (r) => ['SUCCEEDED', 'FAILED'].includes(r.status), 90_000);
+    const dae = await trainModel(app, {
+      kind: 'DAE',
+      epochs: 40,
+      activate: 'ALWAYS',
+      hyperparameters: { latentDim: 8, batchSize: 16, learningRate: 5e-3 },
+    });
+    const daeRun = await waitFor(
+      () => trainingRun(app, dae),
+      (r) => ['SUCCEEDED', 'FAILED'].includes(r.status),
+      90_000,
+    );
     expect(daeRun).toMatchObject({ status: 'SUCCEEDED', activated: true });
     daeVersion = daeRun.versionId;
-    const conv = await trainModel(app, { kind: 'CONV_AE', epochs: 25, activate: 'IF_BETTER', hyperparameters: { latentDim: 8, filters: [8, 16], batchSize: 16, learningRate: 5e-3 } });
-    const run = await waitFor(() => trainingRun(app, conv), (r) => ['SUCCEEDED', 'FAILED'].includes(r.status), 120_000);
+    const conv = await trainModel(app, {
+      kind: 'CONV_AE',
+      epochs: 25,
+      activate: 'IF_BETTER',
+      hyperparameters: { latentDim: 8, filters: [8, 16], batchSize: 16, learningRate: 5e-3 },
+    });
+    const run = await waitFor(
+      () => trainingRun(app, conv),
+      (r) => ['SUCCEEDED', 'FAILED'].includes(r.status),
+      120_000,
+    );
     expect(run).toMatchObject({ status: 'SUCCEEDED', activated: true, comparison: { metric: 'mse', active: null } });
     expect(run.history).toHaveLength(25);
     expect(run.history.at(-1).validation).toBeLessThan(run.history[0].validation);
     expect(run.modelVersion.metrics.validation.mse).toBeGreaterThan(0);
-    await waitFor(() => gql(app, '{ modelVersions { id kind active } servingStatus { modelVersion { id } } }'), (r) => r.data!.servingStatus.modelVersion?.id === daeVersion && r.data!.modelVersions.every((v: { active: boolean }) => v.active), 30_000);
+    await waitFor(
+      () => gql(app, '{ modelVersions { id kind active } servingStatus { modelVersion { id } } }'),
+      (r) =>
+        r.data!.servingStatus.modelVersion?.id === daeVersion &&
+        r.data!.modelVersions.every((v: { active: boolean }) => v.active),
+      30_000,
+    );
   }, 240_000);
 
   it('similarItems(by: VISUAL) returns items of the same shape', async () => {
@@ -113,7 +157,10 @@ describe('item images → visual model over GraphQL', () => {
     const cold: string[] = [];
     let matching = 0;
     for (const u of ['u0', 'u1', 'u2', 'u3', 'u4', 'u5']) {
-      const res = await gql(app, '{ recommendations(userId: "' + u + '", limit: 20) { modelVersionId items { source score item { id } } } }');
+      const res = await gql(
+        app,
+        '{ recommendations(userId: "' + u + '", limit: 20) { modelVersionId items { source score item { id } } } }',
+      );
       expect(res.errors).toBeUndefined();
       expect(res.data!.recommendations.modelVersionId).toBe(daeVersion);
       for (const it of res.data!.recommendations.items as { source: string; item: { id: string } }[]) {

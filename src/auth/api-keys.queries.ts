@@ -14,7 +14,15 @@ export interface ApiKeyRow {
   revokedAt: Date | null;
 }
 
-const PUBLIC = { id: true, name: true, role: true, prefix: true, createdAt: true, lastUsedAt: true, revokedAt: true } as const;
+const PUBLIC = {
+  id: true,
+  name: true,
+  role: true,
+  prefix: true,
+  createdAt: true,
+  lastUsedAt: true,
+  revokedAt: true,
+} as const;
 
 /** Hex SHA-256 of a presented key: what is stored and looked up. */
 export function hashApiKey(key: string): string {
@@ -27,7 +35,10 @@ export function generateApiKey(): string {
 }
 
 /** Stores a new key and returns it with its secret, which is shown once and never stored. */
-export async function createApiKey(db: Db, input: { name: string; role: ApiRole }): Promise<{ key: string; row: ApiKeyRow }> {
+export async function createApiKey(
+  db: Db,
+  input: { name: string; role: ApiRole },
+): Promise<{ key: string; row: ApiKeyRow }> {
   const key = generateApiKey();
   const row = await db.apiKey.create({
     data: { name: input.name, role: input.role, prefix: key.slice(0, 11), keyHash: hashApiKey(key) },
@@ -37,7 +48,11 @@ export async function createApiKey(db: Db, input: { name: string; role: ApiRole 
 }
 
 export async function listApiKeys(db: Db, includeRevoked = false): Promise<ApiKeyRow[]> {
-  return db.apiKey.findMany({ where: includeRevoked ? {} : { revokedAt: null }, orderBy: { id: 'asc' }, select: PUBLIC });
+  return db.apiKey.findMany({
+    where: includeRevoked ? {} : { revokedAt: null },
+    orderBy: { id: 'asc' },
+    select: PUBLIC,
+  });
 }
 
 /** Revokes by id or prefix; returns the revoked key, or null if none matched (or it was already revoked). */

@@ -1,4 +1,14 @@
-import { Args, Field, GraphQLISODateTime, Int, Mutation, ObjectType, Query, registerEnumType, Resolver } from '@nestjs/graphql';
+import {
+  Args,
+  Field,
+  GraphQLISODateTime,
+  Int,
+  Mutation,
+  ObjectType,
+  Query,
+  registerEnumType,
+  Resolver,
+} from '@nestjs/graphql';
 import { notFound } from '../common/domain-error.js';
 import { checkString } from '../common/validation.js';
 import { PrismaService } from '../database/prisma.service.js';
@@ -8,7 +18,8 @@ import { Requires } from './roles.js';
 
 registerEnumType(ApiRole, {
   name: 'ApiRole',
-  description: 'READER: queries. WRITER: also recordInteractions and catalog upserts. ADMIN: also deletions, training, activation and API keys.',
+  description:
+    'READER: queries. WRITER: also recordInteractions and catalog upserts. ADMIN: also deletions, training, activation and API keys.',
 });
 
 @ObjectType({ description: 'An API key (its secret is shown only when created).' })
@@ -28,7 +39,10 @@ export class ApiKey {
   @Field(() => GraphQLISODateTime)
   createdAt: Date;
 
-  @Field(() => GraphQLISODateTime, { nullable: true, description: 'Last request with this key (updated at most once a minute).' })
+  @Field(() => GraphQLISODateTime, {
+    nullable: true,
+    description: 'Last request with this key (updated at most once a minute).',
+  })
   lastUsedAt: Date | null;
 
   @Field(() => GraphQLISODateTime, { nullable: true })
@@ -40,7 +54,9 @@ export class CreatedApiKey {
   @Field(() => ApiKey)
   apiKey: ApiKey;
 
-  @Field({ description: 'The secret: send it as "Authorization: Bearer <secret>". It is not stored and cannot be shown again.' })
+  @Field({
+    description: 'The secret: send it as "Authorization: Bearer <secret>". It is not stored and cannot be shown again.',
+  })
   secret: string;
 }
 
@@ -56,7 +72,10 @@ export class ApiKeysResolver {
   }
 
   @Mutation(() => CreatedApiKey, { description: 'Creates an API key (ADMIN); the secret is returned once.' })
-  async createApiKey(@Args('name') name: string, @Args('role', { type: () => ApiRole }) role: ApiRole): Promise<CreatedApiKey> {
+  async createApiKey(
+    @Args('name') name: string,
+    @Args('role', { type: () => ApiRole }) role: ApiRole,
+  ): Promise<CreatedApiKey> {
     checkString('name', name, 128);
     const { key, row } = await createApiKey(this.prisma, { name, role });
     return { apiKey: row, secret: key };

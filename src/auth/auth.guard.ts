@@ -23,20 +23,31 @@ export class ApiKeyGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType<GqlContextType>() !== 'graphql' || this.env.auth === 'off') return true;
-    const required = this.reflector.getAllAndOverride<ApiRole | undefined>(REQUIRED_ROLE, [context.getHandler(), context.getClass()]) ?? 'ADMIN';
+    const required =
+      this.reflector.getAllAndOverride<ApiRole | undefined>(REQUIRED_ROLE, [
+        context.getHandler(),
+        context.getClass(),
+      ]) ?? 'ADMIN';
     const gql = GqlExecutionContext.create(context);
     const ctx = gql.getContext<{ reply?: FastifyReply; principal?: Promise<Principal> }>();
     // Resolved by the HTTP gate (src/graphql/http-gate.ts) before validation; looked up here only
     // for a request that did not pass through it.
     const admitted = requestPrincipal(ctx.reply?.request);
-    ctx.principal ??= admitted ? Promise.resolve(admitted) : this.auth.authenticate(ctx.reply?.request.headers.authorization);
+    ctx.principal ??= admitted
+      ? Promise.resolve(admitted)
+      : this.auth.authenticate(ctx.reply?.request.headers.authorization);
     const principal = await ctx.principal;
     if (!roleAtLeast(principal.role, required)) {
       const field = gql.getInfo<{ fieldName: string }>().fieldName;
-      throw new DomainError(ErrorCode.FORBIDDEN, `${field} needs an API key with the ${required} role; this key (${principal.prefix}…) is ${principal.role}`, undefined, {
-        required,
-        role: principal.role,
-      });
+      throw new DomainError(
+        ErrorCode.FORBIDDEN,
+        `${field} needs an API key with the ${required} role; this key (${principal.prefix}…) is ${principal.role}`,
+        undefined,
+        {
+          required,
+          role: principal.role,
+        },
+      );
     }
     return true;
   }

@@ -8,6 +8,12 @@ import { ViewerResolver } from './viewer.resolver.js';
 
 /** API keys and roles (a global guard on every GraphQL root field) and the rate-limit budgets. */
 @Module({
-  providers: [AuthService, RateLimitService, ApiKeysResolver, ViewerResolver, { provide: APP_GUARD, useClass: ApiKeyGuard }],
+  providers: [
+    AuthService,
+    RateLimitService,
+    ApiKeysResolver,
+    ViewerResolver,
+    { provide: APP_GUARD, useClass: ApiKeyGuard },
+  ],
 })
 export class AuthModule {}

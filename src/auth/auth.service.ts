@@ -31,7 +31,8 @@ export type ParsedCredentials = { hash: string } | { error: DomainError };
  * hash, so one identity (and one rate-limit bucket).
  */
 export function parseAuthorization(header: string | string[] | undefined): ParsedCredentials {
-  if (typeof header !== 'string' || header.length === 0) return { error: unauthenticated('An API key is required: send "Authorization: Bearer <key>"') };
+  if (typeof header !== 'string' || header.length === 0)
+    return { error: unauthenticated('An API key is required: send "Authorization: Bearer <key>"') };
   const match = /^Bearer[ \t]+(\S{1,512})$/i.exec(header.trim());
   if (!match) return { error: unauthenticated('Malformed Authorization header: expected "Bearer <key>"') };
   return { hash: hashApiKey(match[1]) };
@@ -40,7 +41,8 @@ export function parseAuthorization(header: string | string[] | undefined): Parse
 /** Principals resolved for a request by the GraphQL HTTP gate (src/graphql/http-gate.ts), read by the guard. */
 const requestPrincipals = new WeakMap<object, Principal>();
 export const setRequestPrincipal = (request: object, principal: Principal) => requestPrincipals.set(request, principal);
-export const requestPrincipal = (request: object | undefined): Principal | undefined => (request ? requestPrincipals.get(request) : undefined);
+export const requestPrincipal = (request: object | undefined): Principal | undefined =>
+  request ? requestPrincipals.get(request) : undefined;
 
 /**
  * Resolves `Authorization: Bearer <key>` to the key's role. Lookups are cached per process: valid
@@ -65,7 +67,9 @@ export class AuthService implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     if (this.env.auth === 'off') {
-      this.logger.warn('RECODER_AUTH=off: the GraphQL API is open to anyone who can reach it (no API key needed for any operation)');
+      this.logger.warn(
+        'RECODER_AUTH=off: the GraphQL API is open to anyone who can reach it (no API key needed for any operation)',
+      );
       return;
     }
     const clear = () => {

@@ -39,10 +39,7 @@ export class ItemsResolver {
 
   @Requires('WRITER')
   @Mutation(() => Item, { description: 'Hides an item from recommendations and popularity, or shows it again.' })
-  setItemHidden(
-    @Args('itemId', { type: () => ID }) itemId: string,
-    @Args('hidden') hidden: boolean,
-  ): Promise<Item> {
+  setItemHidden(@Args('itemId', { type: () => ID }) itemId: string, @Args('hidden') hidden: boolean): Promise<Item> {
     return this.itemsService.setHidden(itemId, hidden);
   }
 

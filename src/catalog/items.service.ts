@@ -38,7 +38,12 @@ export class ItemsService {
     const items = inputs.map((input, i) => {
       const field = `items[${i}]`;
       const id = checkId(`${field}.id`, input.id);
-      if (seen.has(id)) throw new DomainError(ErrorCode.BAD_USER_INPUT, `${field}.id: "${id}" appears twice in the batch`, `${field}.id`);
+      if (seen.has(id))
+        throw new DomainError(
+          ErrorCode.BAD_USER_INPUT,
+          `${field}.id: "${id}" appears twice in the batch`,
+          `${field}.id`,
+        );
       seen.add(id);
       return {
         id,
@@ -59,11 +64,16 @@ export class ItemsService {
     return toItem(row);
   }
 
-  async list(filter: ItemsFilter | null | undefined, first: number, after: string | null | undefined): Promise<ItemConnection> {
+  async list(
+    filter: ItemsFilter | null | undefined,
+    first: number,
+    after: string | null | undefined,
+  ): Promise<ItemConnection> {
     checkLimit('first', first, this.env.maxPageSize);
     const afterId = after ? (decodeCursor('after', after, ['number'])[0] as number) : undefined;
     // Item ids are int4: a forged cursor outside that range is not one this API returned.
-    if (afterId !== undefined && (afterId < 0 || afterId > 2 ** 31 - 1)) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'after: not a cursor returned by this API', 'after');
+    if (afterId !== undefined && (afterId < 0 || afterId > 2 ** 31 - 1))
+      throw new DomainError(ErrorCode.BAD_USER_INPUT, 'after: not a cursor returned by this API', 'after');
     if (filter?.category != null) checkString('filter.category', filter.category, LIMITS.category);
     const rows = await this.prisma.item.findMany({
       where: {
@@ -119,7 +129,12 @@ export class ItemsService {
     let weights: Record<string, number> = { ...this.env.popularityWeights };
     if (args.kindWeights != null) {
       const kinds = Object.values(InteractionKind).length;
-      if (args.kindWeights.length > kinds) throw new DomainError(ErrorCode.BAD_USER_INPUT, `kindWeights: at most ${kinds} entries, one per kind`, 'kindWeights');
+      if (args.kindWeights.length > kinds)
+        throw new DomainError(
+          ErrorCode.BAD_USER_INPUT,
+          `kindWeights: at most ${kinds} entries, one per kind`,
+          'kindWeights',
+        );
       weights = Object.fromEntries(Object.values(InteractionKind).map((k) => [k, 0]));
       args.kindWeights.forEach((w, i) => {
         weights[w.kind] = checkFinite(`kindWeights[${i}].weight`, w.weight, 1e6);

@@ -22,9 +22,13 @@ export class OverviewResolver {
   }
 
   @Query(() => [Item], {
-    description: 'Items whose id equals `query` (first) or whose title contains it, case-insensitively; hidden ones included. At most `limit` (≤ the page size).',
+    description:
+      'Items whose id equals `query` (first) or whose title contains it, case-insensitively; hidden ones included. At most `limit` (≤ the page size).',
   })
-  searchItems(@Args('query') query: string, @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number): Promise<Item[]> {
+  searchItems(
+    @Args('query') query: string,
+    @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number,
+  ): Promise<Item[]> {
     return this.overview.search(query, limit);
   }
 }

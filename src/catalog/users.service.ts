@@ -23,9 +23,17 @@ export class UsersService {
     const users = inputs.map((input, i) => {
       const field = `users[${i}]`;
       const id = checkId(`${field}.id`, input.id);
-      if (seen.has(id)) throw new DomainError(ErrorCode.BAD_USER_INPUT, `${field}.id: "${id}" appears twice in the batch`, `${field}.id`);
+      if (seen.has(id))
+        throw new DomainError(
+          ErrorCode.BAD_USER_INPUT,
+          `${field}.id: "${id}" appears twice in the batch`,
+          `${field}.id`,
+        );
       seen.add(id);
-      return { id, attributes: input.attributes == null ? null : checkAttributes(`${field}.attributes`, input.attributes) };
+      return {
+        id,
+        attributes: input.attributes == null ? null : checkAttributes(`${field}.attributes`, input.attributes),
+      };
     });
     const rows = await this.prisma.$transaction((tx) => upsertUsers(tx, users));
     return rows.map(toUser);

@@ -1,6 +1,14 @@
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { DomainError, ErrorCode } from './domain-error.js';
-import { checkAttributes, checkBatch, checkCategories, checkDate, checkFinite, checkId, checkLimit } from './validation.js';
+import {
+  checkAttributes,
+  checkBatch,
+  checkCategories,
+  checkDate,
+  checkFinite,
+  checkId,
+  checkLimit,
+} from './validation.js';
 
 function errorOf(fn: () => unknown): DomainError {
   try {
@@ -15,7 +23,10 @@ function errorOf(fn: () => unknown): DomainError {
 describe('validation', () => {
   it('accepts good ids and names the field of bad ones', () => {
     expect(checkId('id', 'user-1')).toBe('user-1');
-    expect(errorOf(() => checkId('users[2].id', ''))).toMatchObject({ code: ErrorCode.BAD_USER_INPUT, field: 'users[2].id' });
+    expect(errorOf(() => checkId('users[2].id', ''))).toMatchObject({
+      code: ErrorCode.BAD_USER_INPUT,
+      field: 'users[2].id',
+    });
     expect(errorOf(() => checkId('id', ' padded'))).toMatchObject({ field: 'id' });
     expect(errorOf(() => checkId('id', 'x'.repeat(257))).message).toContain('256');
   });

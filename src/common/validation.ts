@@ -13,7 +13,8 @@ export const LIMITS = {
   attributesDepth: 32,
 } as const;
 
-const bad = (field: string, message: string) => new DomainError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, field);
+const bad = (field: string, message: string) =>
+  new DomainError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, field);
 
 /** Half of a UTF-16 surrogate pair on its own: not Unicode text (PostgreSQL's jsonb rejects it, text replaces it). */
 const LONE_SURROGATE = /\p{Surrogate}/u;
@@ -76,11 +77,17 @@ function inspectJson(value: unknown, stop: number): { depth: number; loneSurroga
 }
 
 export function checkBatch<T>(field: string, values: T[], max: number): T[] {
-  if (values.length === 0) throw new DomainError(ErrorCode.BATCH_EMPTY, `${field}: must contain at least one element`, field);
+  if (values.length === 0)
+    throw new DomainError(ErrorCode.BATCH_EMPTY, `${field}: must contain at least one element`, field);
   if (values.length > max) {
-    throw new DomainError(ErrorCode.BATCH_TOO_LARGE, `${field}: at most ${max} elements per call (got ${values.length})`, field, {
-      max,
-    });
+    throw new DomainError(
+      ErrorCode.BATCH_TOO_LARGE,
+      `${field}: at most ${max} elements per call (got ${values.length})`,
+      field,
+      {
+        max,
+      },
+    );
   }
   return values;
 }
@@ -92,13 +99,15 @@ export function checkLimit(field: string, value: number, max: number): number {
 }
 
 export function checkFinite(field: string, value: number, absMax = 1e9): number {
-  if (!Number.isFinite(value) || Math.abs(value) > absMax) throw bad(field, `must be a finite number within ±${absMax}`);
+  if (!Number.isFinite(value) || Math.abs(value) > absMax)
+    throw bad(field, `must be a finite number within ±${absMax}`);
   return value;
 }
 
 /** Postgres timestamptz covers 4713 BC..294276 AD; we accept years 1970..9999 to catch unit mistakes. */
 export function checkDate(field: string, value: Date): Date {
   const t = value.getTime();
-  if (!Number.isFinite(t) || t < 0 || value.getUTCFullYear() > 9999) throw bad(field, 'must be a date between 1970 and 9999');
+  if (!Number.isFinite(t) || t < 0 || value.getUTCFullYear() > 9999)
+    throw bad(field, 'must be a date between 1970 and 9999');
   return value;
 }

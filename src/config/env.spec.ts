@@ -46,7 +46,12 @@ describe('loadEnv', () => {
   });
 
   it('configures the training worker and the retraining schedule', () => {
-    expect(loadEnv({})).toMatchObject({ trainingWorker: 'thread', trainingThreadNice: 19, retrain: { schedule: '', kind: 'AUTO', activate: 'IF_BETTER', epochs: null }, autoBudgetSeconds: 900 });
+    expect(loadEnv({})).toMatchObject({
+      trainingWorker: 'thread',
+      trainingThreadNice: 19,
+      retrain: { schedule: '', kind: 'AUTO', activate: 'IF_BETTER', epochs: null },
+      autoBudgetSeconds: 900,
+    });
     const env = loadEnv({
       RECODER_TRAINING_WORKER: 'off',
       RECODER_TRAINING_THREAD_NICE: '5',
@@ -55,18 +60,38 @@ describe('loadEnv', () => {
       RECODER_RETRAIN_ACTIVATE: 'ALWAYS',
       RECODER_RETRAIN_EPOCHS: '80',
     });
-    expect(env).toMatchObject({ trainingWorker: 'off', trainingThreadNice: 5, retrain: { schedule: '0 */6 * * *', kind: 'DAE', activate: 'ALWAYS', epochs: 80 } });
-    expect(() => loadEnv({ RECODER_RETRAIN_SCHEDULE: 'hourly' })).toThrow(/RECODER_RETRAIN_SCHEDULE: "hourly" is not a cron expression/);
+    expect(env).toMatchObject({
+      trainingWorker: 'off',
+      trainingThreadNice: 5,
+      retrain: { schedule: '0 */6 * * *', kind: 'DAE', activate: 'ALWAYS', epochs: 80 },
+    });
+    expect(() => loadEnv({ RECODER_RETRAIN_SCHEDULE: 'hourly' })).toThrow(
+      /RECODER_RETRAIN_SCHEDULE: "hourly" is not a cron expression/,
+    );
     expect(() => loadEnv({ RECODER_TRAINING_THREAD_NICE: '25' })).toThrow(/RECODER_TRAINING_THREAD_NICE/);
     expect(() => loadEnv({ RECODER_TRAINING_WORKER: 'process' })).toThrow(/RECODER_TRAINING_WORKER/);
-    expect(() => loadEnv({ RECODER_RETRAIN_SCHEDULE: '0 3 * * *', RECODER_RETRAIN_KIND: 'AUTOREC' })).toThrow(/IF_BETTER compares NDCG@100/);
-    expect(loadEnv({ RECODER_RETRAIN_SCHEDULE: '0 3 * * *', RECODER_RETRAIN_ACTIVATE: 'EXPERIMENT' }).retrain.activate).toBe('EXPERIMENT');
+    expect(() => loadEnv({ RECODER_RETRAIN_SCHEDULE: '0 3 * * *', RECODER_RETRAIN_KIND: 'AUTOREC' })).toThrow(
+      /IF_BETTER compares NDCG@100/,
+    );
+    expect(
+      loadEnv({ RECODER_RETRAIN_SCHEDULE: '0 3 * * *', RECODER_RETRAIN_ACTIVATE: 'EXPERIMENT' }).retrain.activate,
+    ).toBe('EXPERIMENT');
   });
 
   it('configures the rate-limit store, the failure budget and trusted proxies', () => {
-    expect(loadEnv({})).toMatchObject({ rateLimitStore: 'postgres', authFailuresPerMinute: 30, redisUrl: undefined, trustProxy: false });
-    expect(loadEnv({ REDIS_URL: 'redis://127.0.0.1:6379' })).toMatchObject({ rateLimitStore: 'redis', redisUrl: 'redis://127.0.0.1:6379' });
-    expect(loadEnv({ REDIS_URL: 'redis://127.0.0.1:6379', RECODER_RATE_LIMIT_STORE: 'postgres' }).rateLimitStore).toBe('postgres');
+    expect(loadEnv({})).toMatchObject({
+      rateLimitStore: 'postgres',
+      authFailuresPerMinute: 30,
+      redisUrl: undefined,
+      trustProxy: false,
+    });
+    expect(loadEnv({ REDIS_URL: 'redis://127.0.0.1:6379' })).toMatchObject({
+      rateLimitStore: 'redis',
+      redisUrl: 'redis://127.0.0.1:6379',
+    });
+    expect(loadEnv({ REDIS_URL: 'redis://127.0.0.1:6379', RECODER_RATE_LIMIT_STORE: 'postgres' }).rateLimitStore).toBe(
+      'postgres',
+    );
     expect(loadEnv({ RECODER_TRUST_PROXY: 'true' }).trustProxy).toBe(true);
     expect(loadEnv({ RECODER_TRUST_PROXY: '2' }).trustProxy).toBe(2);
     expect(loadEnv({ RECODER_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy).toBe('10.0.0.0/8, 127.0.0.1');

@@ -58,7 +58,14 @@ export interface Env {
    * `maxQueue` requests wait (more answer SERVICE_UNAVAILABLE with Retry-After), and a request
    * not started within `deadlineMs` is refused the same way.
    */
-  modelWork: { maxBatch: number; windowMs: number; inFlight: number; maxQueue: number; deadlineMs: number; threads: number };
+  modelWork: {
+    maxBatch: number;
+    windowMs: number;
+    inFlight: number;
+    maxQueue: number;
+    deadlineMs: number;
+    threads: number;
+  };
   /** Weight of each interaction kind in popularity scores; kinds not listed weigh 1. */
   popularityWeights: Record<string, number>;
   /** tfjs backend for serving and training: auto (tfjs-node, else wasm, else cpu) or a fixed one. */
@@ -73,8 +80,19 @@ export interface Env {
   trainingThreadNice: number;
   /** Scheduled retraining: a cron expression (UTC; e.g. "0 3 * * *"), '' for none; skipped when no interaction arrived since the active version's snapshot. */
   /** Impressions and attribution (docs/experiments.md). */
-  impressions: { sampleRate: number; retentionDays: number; bufferSize: number; flushMs: number; attributionWindowHours: number };
-  retrain: { schedule: string; kind: 'AUTO' | 'VAE' | 'DAE' | 'EASE' | 'AUTOREC'; activate: 'NEVER' | 'IF_BETTER' | 'ALWAYS' | 'EXPERIMENT'; epochs: number | null };
+  impressions: {
+    sampleRate: number;
+    retentionDays: number;
+    bufferSize: number;
+    flushMs: number;
+    attributionWindowHours: number;
+  };
+  retrain: {
+    schedule: string;
+    kind: 'AUTO' | 'VAE' | 'DAE' | 'EASE' | 'AUTOREC';
+    activate: 'NEVER' | 'IF_BETTER' | 'ALWAYS' | 'EXPERIMENT';
+    epochs: number | null;
+  };
   /** Seconds an AUTO training run may spend searching models, unless the request says otherwise. */
   autoBudgetSeconds: number;
   /** Item images (setItemImage, import --images): stored as a size×size square of 1 (grayscale) or 3 (RGB) channels; uploads at most maxBytes encoded. */
@@ -84,7 +102,10 @@ export interface Env {
 /** Parses "PURCHASE=5,LIKE=2" into a map; throws on malformed entries. */
 function parseWeights(spec: string): Record<string, number> {
   const weights: Record<string, number> = {};
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [kind, value] = part.split('=');
     const weight = Number(value);
     if (!kind || value === undefined || !Number.isFinite(weight)) {
@@ -104,7 +125,10 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     source,
     {
       DATABASE_URL: url({ default: undefined, desc: 'PostgreSQL URL; unset starts an embedded Postgres' }),
-      DATABASE_READ_URL: url({ default: undefined, desc: 'read-only PostgreSQL URL (a streaming replica) for the hot read paths' }),
+      DATABASE_READ_URL: url({
+        default: undefined,
+        desc: 'read-only PostgreSQL URL (a streaming replica) for the hot read paths',
+      }),
       RECODER_EMBEDDED_PG_DIR: str({ default: path.join(PROJECT_ROOT, '.data', 'postgres') }),
       RECODER_EMBEDDED_PG_PORT: port({ default: 54329 }),
       HOST: str({ default: '127.0.0.1' }),
@@ -121,7 +145,10 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_AUTH_FAILURES_PER_MINUTE: num({ default: 30 }),
       RECODER_RATE_LIMIT_STORE: str({ choices: ['postgres', 'redis', 'memory'], default: undefined }),
       REDIS_URL: url({ default: undefined }),
-      RECODER_TRUST_PROXY: str({ default: 'false', desc: 'false, true, a hop count, or comma-separated trusted proxy addresses/CIDRs' }),
+      RECODER_TRUST_PROXY: str({
+        default: 'false',
+        desc: 'false, true, a hop count, or comma-separated trusted proxy addresses/CIDRs',
+      }),
       LOG_FORMAT: str({ choices: ['json', 'pretty'], default: undefined }),
       RECODER_METRICS: bool({ default: true }),
       LOG_LEVEL: str({ choices: ['error', 'warn', 'log', 'debug', 'verbose'], default: 'log' }),
@@ -134,7 +161,10 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_BATCH_IN_FLIGHT: num({ default: 2, desc: 'model batches running at once' }),
       RECODER_MODEL_QUEUE: num({ default: 512, desc: 'requests waiting for model work at most' }),
       RECODER_MODEL_DEADLINE_MS: num({ default: 5000, desc: 'a request waiting longer for model work is refused' }),
-      RECODER_MODEL_THREADS: num({ default: Math.max(1, os.availableParallelism() - 1), desc: 'worker threads for serving model work (0: the event loop)' }),
+      RECODER_MODEL_THREADS: num({
+        default: Math.max(1, os.availableParallelism() - 1),
+        desc: 'worker threads for serving model work (0: the event loop)',
+      }),
       RECODER_POPULARITY_WEIGHTS: str({ default: '' }),
       RECODER_TF_BACKEND: str({ choices: ['auto', 'node', 'wasm', 'cpu'], default: 'auto' }),
       RECODER_EXACT_SEARCH_BELOW: num({ default: 20000 }),
@@ -148,11 +178,26 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_AUTO_BUDGET_SECONDS: num({ default: 900, desc: 'time budget of an AUTO run (seconds)' }),
       RECODER_RETRAIN_ACTIVATE: str({ choices: ['NEVER', 'IF_BETTER', 'ALWAYS', 'EXPERIMENT'], default: 'IF_BETTER' }),
       RECODER_RETRAIN_EPOCHS: num({ default: 0, desc: '0 = the model default' }),
-      RECODER_IMPRESSION_SAMPLE_RATE: num({ default: 1, desc: 'share of recommendation answers recorded as impressions, 0..1' }),
-      RECODER_IMPRESSION_RETENTION_DAYS: num({ default: 90, desc: 'impressions older than this are deleted (0: kept)' }),
-      RECODER_IMPRESSION_BUFFER: num({ default: 10_000, desc: 'impressions waiting to be written at most; more are dropped and counted' }),
-      RECODER_IMPRESSION_FLUSH_MS: num({ default: 1000, desc: 'longest wait (ms) before buffered impressions are written' }),
-      RECODER_ATTRIBUTION_WINDOW_HOURS: num({ default: 24, desc: 'an interaction with a shown item this long after the impression is attributed to it' }),
+      RECODER_IMPRESSION_SAMPLE_RATE: num({
+        default: 1,
+        desc: 'share of recommendation answers recorded as impressions, 0..1',
+      }),
+      RECODER_IMPRESSION_RETENTION_DAYS: num({
+        default: 90,
+        desc: 'impressions older than this are deleted (0: kept)',
+      }),
+      RECODER_IMPRESSION_BUFFER: num({
+        default: 10_000,
+        desc: 'impressions waiting to be written at most; more are dropped and counted',
+      }),
+      RECODER_IMPRESSION_FLUSH_MS: num({
+        default: 1000,
+        desc: 'longest wait (ms) before buffered impressions are written',
+      }),
+      RECODER_ATTRIBUTION_WINDOW_HOURS: num({
+        default: 24,
+        desc: 'an interaction with a shown item this long after the impression is attributed to it',
+      }),
       RECODER_IMAGE_SIZE: num({ default: 32, desc: 'side of the stored square item images, 8..128' }),
       RECODER_IMAGE_CHANNELS: num({ choices: [1, 3], default: 3, desc: '1 = grayscale, 3 = RGB' }),
       RECODER_MAX_IMAGE_BYTES: num({ default: 2 * 1024 * 1024, desc: 'largest encoded (PNG/JPEG) item image' }),
@@ -166,7 +211,8 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   );
   const problems: string[] = [];
   const positive = (name: string, value: number, max: number) => {
-    if (!Number.isInteger(value) || value < 1 || value > max) problems.push(`  ${name}: must be an integer in 1..${max}`);
+    if (!Number.isInteger(value) || value < 1 || value > max)
+      problems.push(`  ${name}: must be an integer in 1..${max}`);
   };
   positive('RECODER_MAX_BATCH_SIZE', raw.RECODER_MAX_BATCH_SIZE, 100_000);
   positive('RECODER_MAX_PAGE_SIZE', raw.RECODER_MAX_PAGE_SIZE, 10_000);
@@ -175,8 +221,10 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   positive('RECODER_BATCH_IN_FLIGHT', raw.RECODER_BATCH_IN_FLIGHT, 64);
   positive('RECODER_MODEL_QUEUE', raw.RECODER_MODEL_QUEUE, 1_000_000);
   positive('RECODER_MODEL_DEADLINE_MS', raw.RECODER_MODEL_DEADLINE_MS, 600_000);
-  if (!Number.isInteger(raw.RECODER_MODEL_THREADS) || raw.RECODER_MODEL_THREADS < 0 || raw.RECODER_MODEL_THREADS > 64) problems.push('  RECODER_MODEL_THREADS: must be an integer in 0..64');
-  if (!(raw.RECODER_BATCH_WINDOW_MS >= 0 && raw.RECODER_BATCH_WINDOW_MS <= 2)) problems.push('  RECODER_BATCH_WINDOW_MS: must be a number in 0..2');
+  if (!Number.isInteger(raw.RECODER_MODEL_THREADS) || raw.RECODER_MODEL_THREADS < 0 || raw.RECODER_MODEL_THREADS > 64)
+    problems.push('  RECODER_MODEL_THREADS: must be an integer in 0..64');
+  if (!(raw.RECODER_BATCH_WINDOW_MS >= 0 && raw.RECODER_BATCH_WINDOW_MS <= 2))
+    problems.push('  RECODER_BATCH_WINDOW_MS: must be a number in 0..2');
   if (!Number.isInteger(raw.RECODER_EXACT_SEARCH_BELOW) || raw.RECODER_EXACT_SEARCH_BELOW < 0) {
     problems.push('  RECODER_EXACT_SEARCH_BELOW: must be an integer ≥ 0');
   }
@@ -190,34 +238,51 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   if (!Number.isInteger(raw.RECODER_AUTH_FAILURES_PER_MINUTE) || raw.RECODER_AUTH_FAILURES_PER_MINUTE < 0) {
     problems.push('  RECODER_AUTH_FAILURES_PER_MINUTE: must be an integer ≥ 0 (0 = unlimited)');
   }
-  const rateLimitStore = (raw.RECODER_RATE_LIMIT_STORE ?? (raw.REDIS_URL ? 'redis' : 'postgres')) as Env['rateLimitStore'];
+  const rateLimitStore = (raw.RECODER_RATE_LIMIT_STORE ??
+    (raw.REDIS_URL ? 'redis' : 'postgres')) as Env['rateLimitStore'];
   if (rateLimitStore === 'redis' && !raw.REDIS_URL) problems.push('  RECODER_RATE_LIMIT_STORE: redis needs REDIS_URL');
   const proxy = raw.RECODER_TRUST_PROXY.trim();
-  const trustProxy = proxy === 'false' || proxy === '' ? false : proxy === 'true' ? true : /^\d+$/.test(proxy) ? Number(proxy) : proxy;
+  const trustProxy =
+    proxy === 'false' || proxy === '' ? false : proxy === 'true' ? true : /^\d+$/.test(proxy) ? Number(proxy) : proxy;
   positive('RECODER_HNSW_EF_CONSTRUCTION', raw.RECODER_HNSW_EF_CONSTRUCTION, 10_000);
   positive('RECODER_HNSW_EF', raw.RECODER_HNSW_EF, 10_000);
-  if (!Number.isInteger(raw.RECODER_TRAINING_THREAD_NICE) || raw.RECODER_TRAINING_THREAD_NICE < 0 || raw.RECODER_TRAINING_THREAD_NICE > 19) {
+  if (
+    !Number.isInteger(raw.RECODER_TRAINING_THREAD_NICE) ||
+    raw.RECODER_TRAINING_THREAD_NICE < 0 ||
+    raw.RECODER_TRAINING_THREAD_NICE > 19
+  ) {
     problems.push('  RECODER_TRAINING_THREAD_NICE: must be an integer in 0..19');
   }
   const schedule = raw.RECODER_RETRAIN_SCHEDULE.trim();
-  if (schedule && !/^(\S+\s+){4,5}\S+$/.test(schedule)) problems.push(`  RECODER_RETRAIN_SCHEDULE: "${schedule}" is not a cron expression of 5 (or 6) fields`);
-  if (!Number.isInteger(raw.RECODER_RETRAIN_EPOCHS) || raw.RECODER_RETRAIN_EPOCHS < 0) problems.push('  RECODER_RETRAIN_EPOCHS: must be an integer ≥ 0');
-  if (!Number.isInteger(raw.RECODER_AUTO_BUDGET_SECONDS) || raw.RECODER_AUTO_BUDGET_SECONDS < 10) problems.push('  RECODER_AUTO_BUDGET_SECONDS: must be an integer ≥ 10');
+  if (schedule && !/^(\S+\s+){4,5}\S+$/.test(schedule))
+    problems.push(`  RECODER_RETRAIN_SCHEDULE: "${schedule}" is not a cron expression of 5 (or 6) fields`);
+  if (!Number.isInteger(raw.RECODER_RETRAIN_EPOCHS) || raw.RECODER_RETRAIN_EPOCHS < 0)
+    problems.push('  RECODER_RETRAIN_EPOCHS: must be an integer ≥ 0');
+  if (!Number.isInteger(raw.RECODER_AUTO_BUDGET_SECONDS) || raw.RECODER_AUTO_BUDGET_SECONDS < 10)
+    problems.push('  RECODER_AUTO_BUDGET_SECONDS: must be an integer ≥ 10');
   if (schedule && raw.RECODER_RETRAIN_KIND === 'AUTOREC' && raw.RECODER_RETRAIN_ACTIVATE === 'IF_BETTER') {
-    problems.push('  RECODER_RETRAIN_ACTIVATE: IF_BETTER compares NDCG@100 on held-out users, which AUTOREC does not rank; use ALWAYS or NEVER');
+    problems.push(
+      '  RECODER_RETRAIN_ACTIVATE: IF_BETTER compares NDCG@100 on held-out users, which AUTOREC does not rank; use ALWAYS or NEVER',
+    );
   }
   if (!Number.isInteger(raw.RECODER_IMAGE_SIZE) || raw.RECODER_IMAGE_SIZE < 8 || raw.RECODER_IMAGE_SIZE > 128) {
     problems.push('  RECODER_IMAGE_SIZE: must be an integer in 8..128');
   }
   // Base64 makes an upload a third larger, and request bodies are capped at 16 MiB.
   positive('RECODER_MAX_IMAGE_BYTES', raw.RECODER_MAX_IMAGE_BYTES, 12 * 1024 * 1024);
-  if (!(raw.RECODER_IMPRESSION_SAMPLE_RATE >= 0 && raw.RECODER_IMPRESSION_SAMPLE_RATE <= 1)) problems.push('  RECODER_IMPRESSION_SAMPLE_RATE: must be a number in 0..1');
-  if (!Number.isInteger(raw.RECODER_IMPRESSION_RETENTION_DAYS) || raw.RECODER_IMPRESSION_RETENTION_DAYS < 0 || raw.RECODER_IMPRESSION_RETENTION_DAYS > 36_500) {
+  if (!(raw.RECODER_IMPRESSION_SAMPLE_RATE >= 0 && raw.RECODER_IMPRESSION_SAMPLE_RATE <= 1))
+    problems.push('  RECODER_IMPRESSION_SAMPLE_RATE: must be a number in 0..1');
+  if (
+    !Number.isInteger(raw.RECODER_IMPRESSION_RETENTION_DAYS) ||
+    raw.RECODER_IMPRESSION_RETENTION_DAYS < 0 ||
+    raw.RECODER_IMPRESSION_RETENTION_DAYS > 36_500
+  ) {
     problems.push('  RECODER_IMPRESSION_RETENTION_DAYS: must be an integer in 0..36500 (0 = kept)');
   }
   positive('RECODER_IMPRESSION_BUFFER', raw.RECODER_IMPRESSION_BUFFER, 10_000_000);
   positive('RECODER_IMPRESSION_FLUSH_MS', raw.RECODER_IMPRESSION_FLUSH_MS, 600_000);
-  if (!(raw.RECODER_ATTRIBUTION_WINDOW_HOURS > 0 && raw.RECODER_ATTRIBUTION_WINDOW_HOURS <= 24 * 90)) problems.push('  RECODER_ATTRIBUTION_WINDOW_HOURS: must be a number in (0, 2160]');
+  if (!(raw.RECODER_ATTRIBUTION_WINDOW_HOURS > 0 && raw.RECODER_ATTRIBUTION_WINDOW_HOURS <= 24 * 90))
+    problems.push('  RECODER_ATTRIBUTION_WINDOW_HOURS: must be a number in (0, 2160]');
   let popularityWeights: Record<string, number> = {};
   try {
     popularityWeights = parseWeights(raw.RECODER_POPULARITY_WEIGHTS);
@@ -238,7 +303,11 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     dashboard: raw.RECODER_DASHBOARD,
     introspection: raw.RECODER_INTROSPECTION ?? !production,
     auth: raw.RECODER_AUTH as Env['auth'],
-    queryLimits: { depth: raw.RECODER_MAX_QUERY_DEPTH, aliases: raw.RECODER_MAX_ALIASES, cost: raw.RECODER_MAX_QUERY_COST },
+    queryLimits: {
+      depth: raw.RECODER_MAX_QUERY_DEPTH,
+      aliases: raw.RECODER_MAX_ALIASES,
+      cost: raw.RECODER_MAX_QUERY_COST,
+    },
     rateLimitPerMinute: raw.RECODER_RATE_LIMIT_PER_MINUTE,
     authFailuresPerMinute: raw.RECODER_AUTH_FAILURES_PER_MINUTE,
     rateLimitStore,
@@ -279,6 +348,10 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       epochs: raw.RECODER_RETRAIN_EPOCHS || null,
     },
     autoBudgetSeconds: raw.RECODER_AUTO_BUDGET_SECONDS,
-    images: { size: raw.RECODER_IMAGE_SIZE, channels: raw.RECODER_IMAGE_CHANNELS as 1 | 3, maxBytes: raw.RECODER_MAX_IMAGE_BYTES },
+    images: {
+      size: raw.RECODER_IMAGE_SIZE,
+      channels: raw.RECODER_IMAGE_CHANNELS as 1 | 3,
+      maxBytes: raw.RECODER_MAX_IMAGE_BYTES,
+    },
   };
 }

@@ -10,7 +10,11 @@ describe('web/dashboard/src/graphql-env.d.ts', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'recoder-dashboard-types-'));
     try {
       const out = path.join(dir, 'graphql-env.d.ts');
-      execFileSync(path.join(PROJECT_ROOT, 'node_modules', '.bin', 'gql.tada'), ['generate-output', '-c', 'web/dashboard/tsconfig.json', '-o', out], { cwd: PROJECT_ROOT, stdio: 'pipe' });
+      execFileSync(
+        path.join(PROJECT_ROOT, 'node_modules', '.bin', 'gql.tada'),
+        ['generate-output', '-c', 'web/dashboard/tsconfig.json', '-o', out],
+        { cwd: PROJECT_ROOT, stdio: 'pipe' },
+      );
       const committed = readFileSync(path.join(PROJECT_ROOT, 'web', 'dashboard', 'src', 'graphql-env.d.ts'), 'utf8');
       // Compared as text: run `npm run schema:print` (or `npm run dashboard:types`) when this fails.
       expect(readFileSync(out, 'utf8')).toBe(committed);

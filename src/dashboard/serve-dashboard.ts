@@ -39,14 +39,20 @@ const TYPES: Record<string, string> = {
  * RECODER_DASHBOARD is on (the default). Only the built files are served, hashed ones as immutable.
  * Unbuilt (only `tsc` ran), /dashboard answers 503 saying how to build it.
  */
-export function registerDashboard(fastify: FastifyInstance, env: Env, log: (message: string) => void = () => undefined): void {
+export function registerDashboard(
+  fastify: FastifyInstance,
+  env: Env,
+  log: (message: string) => void = () => undefined,
+): void {
   if (!env.dashboard) return;
   const indexFile = path.join(DASHBOARD_DIST, 'index.html');
   const built = existsSync(indexFile);
   if (!built) log(`the dashboard is not built (${indexFile} is missing): run npm run build`);
   // The page learns whether keys are required from the HTML, so that without a stored key it opens
   // on the key form instead of asking /graphql first (which answers 401 before reading anything).
-  const html = built ? readFileSync(indexFile, 'utf8').replace('<head>', `<head>\n<meta name="recoder-auth" content="${env.auth}">`) : '';
+  const html = built
+    ? readFileSync(indexFile, 'utf8').replace('<head>', `<head>\n<meta name="recoder-auth" content="${env.auth}">`)
+    : '';
   const assetsDir = path.join(DASHBOARD_DIST, 'assets');
   const assets = new Map<string, { body: Buffer; type: string }>();
   if (built && existsSync(assetsDir)) {
@@ -55,12 +61,20 @@ export function registerDashboard(fastify: FastifyInstance, env: Env, log: (mess
       if (type) assets.set(name, { body: readFileSync(path.join(assetsDir, name)), type });
     }
   }
-  const common = (reply: FastifyReply) => reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
+  const common = (reply: FastifyReply) =>
+    reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
   // The page's URLs are relative (assets/…), so it lives at /dashboard/ (also behind a path prefix).
   fastify.get(DASHBOARD_PATH, async (_request, reply) => common(reply).redirect('dashboard/', 308));
   fastify.get(`${DASHBOARD_PATH}/`, async (_request, reply) => {
-    if (!built) return common(reply).code(503).type('text/plain; charset=utf-8').send('The dashboard is not built: run `npm run build`.\n');
-    common(reply).header('content-security-policy', DASHBOARD_CSP).header('cache-control', 'no-store').type('text/html; charset=utf-8');
+    if (!built)
+      return common(reply)
+        .code(503)
+        .type('text/plain; charset=utf-8')
+        .send('The dashboard is not built: run `npm run build`.\n');
+    common(reply)
+      .header('content-security-policy', DASHBOARD_CSP)
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8');
     return html;
   });
   fastify.get<{ Params: { name: string } }>(`${DASHBOARD_PATH}/assets/:name`, async (request, reply) => {

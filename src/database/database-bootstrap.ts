@@ -47,6 +47,14 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<OpenedDat
 }
 
 /** {@link openDatabase} with the server and embedded settings of the environment. */
-export function openDatabaseFromEnv(env: Pick<Env, 'databaseUrl' | 'embeddedPgDir' | 'embeddedPgPort'>, opts: Pick<OpenDatabaseOptions, 'migrate' | 'log'> = {}): Promise<OpenedDatabase> {
-  return openDatabase({ databaseUrl: env.databaseUrl, embeddedDataDir: env.embeddedPgDir, embeddedPort: env.embeddedPgPort, ...opts });
+export function openDatabaseFromEnv(
+  env: Pick<Env, 'databaseUrl' | 'embeddedPgDir' | 'embeddedPgPort'>,
+  opts: Pick<OpenDatabaseOptions, 'migrate' | 'log'> = {},
+): Promise<OpenedDatabase> {
+  return openDatabase({
+    databaseUrl: env.databaseUrl,
+    embeddedDataDir: env.embeddedPgDir,
+    embeddedPort: env.embeddedPgPort,
+    ...opts,
+  });
 }

@@ -18,7 +18,12 @@ export class DatabaseModule {
         PgPool,
         PgListener,
         // DATABASE_READ_URL's pool for the hot read paths, or the primary pool itself.
-        { provide: READ_POOL, useFactory: (primary: PgPool, env?: Env) => (env?.databaseReadUrl ? new PgPool(env.databaseReadUrl) : primary), inject: [PgPool, { token: ENV, optional: true }] },
+        {
+          provide: READ_POOL,
+          useFactory: (primary: PgPool, env?: Env) =>
+            env?.databaseReadUrl ? new PgPool(env.databaseReadUrl) : primary,
+          inject: [PgPool, { token: ENV, optional: true }],
+        },
       ],
       exports: [PrismaService, PgPool, PgListener, DATABASE_URL, READ_POOL],
     };

@@ -69,7 +69,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     const running = await findRunningServer(dataDir, log);
     if (running) {
       if (running.port !== opts.port) {
-        throw new Error(`An embedded PostgreSQL (pid ${running.pid}) already runs on ${dataDir} with port ${running.port}, not ${opts.port}`);
+        throw new Error(
+          `An embedded PostgreSQL (pid ${running.pid}) already runs on ${dataDir} with port ${running.port}, not ${opts.port}`,
+        );
       }
       log(`Reusing the embedded PostgreSQL already running on ${dataDir} (pid ${running.pid}, port ${running.port})`);
       await ensureDatabase(opts.port);
@@ -95,7 +97,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       server = await startPostgres(bin.postgres, dataDir, opts.port, owner, onLine);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`Embedded PostgreSQL failed to start on port ${opts.port} (${reason}). Last log lines:\n${recent.join('\n')}`);
+      throw new Error(
+        `Embedded PostgreSQL failed to start on port ${opts.port} (${reason}). Last log lines:\n${recent.join('\n')}`,
+      );
     }
     log(`Embedded PostgreSQL started on 127.0.0.1:${opts.port} (data: ${dataDir})`);
 
@@ -240,7 +244,9 @@ async function binaries(): Promise<PostgresBinaries> {
   } catch {
     // reported below
   }
-  throw new Error(`no embedded PostgreSQL binaries for ${process.platform}-${process.arch} (${pkg} is not installed): set DATABASE_URL to a PostgreSQL server`);
+  throw new Error(
+    `no embedded PostgreSQL binaries for ${process.platform}-${process.arch} (${pkg} is not installed): set DATABASE_URL to a PostgreSQL server`,
+  );
 }
 
 interface Owner {
@@ -271,7 +277,12 @@ async function postgresOwner(): Promise<Owner | undefined> {
 const childEnv = () => ({ ...process.env, LC_MESSAGES: 'C' });
 
 /** initdb: UTF-8, C collation (byte order, the same on every machine), password auth for `postgres`. */
-async function initialise(initdb: string, dataDir: string, owner: Owner | undefined, onLine: (line: string) => void): Promise<void> {
+async function initialise(
+  initdb: string,
+  dataDir: string,
+  owner: Owner | undefined,
+  onLine: (line: string) => void,
+): Promise<void> {
   const created = !existsSync(dataDir);
   await mkdir(dataDir, { recursive: true });
   if (owner) await chown(dataDir, owner.uid, owner.gid);
@@ -281,14 +292,28 @@ async function initialise(initdb: string, dataDir: string, owner: Owner | undefi
     await new Promise<void>((resolve, reject) => {
       const child = spawn(
         initdb,
-        [`--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${passwordFile}`, '--encoding=UTF8', '--no-locale'],
+        [
+          `--pgdata=${dataDir}`,
+          '--auth=scram-sha-256',
+          `--username=${USER}`,
+          `--pwfile=${passwordFile}`,
+          '--encoding=UTF8',
+          '--no-locale',
+        ],
         { ...owner, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
       );
-      const lines = (d: Buffer) => d.toString().split('\n').filter((l) => l.trim()).forEach(onLine);
+      const lines = (d: Buffer) =>
+        d
+          .toString()
+          .split('\n')
+          .filter((l) => l.trim())
+          .forEach(onLine);
       child.stdout.on('data', lines);
       child.stderr.on('data', lines);
       child.once('error', reject);
-      child.once('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`initdb exited with ${signal ?? `code ${code}`}`))));
+      child.once('close', (code, signal) =>
+        code === 0 ? resolve() : reject(new Error(`initdb exited with ${signal ?? `code ${code}`}`)),
+      );
     });
   } catch (error) {
     if (created) await rm(dataDir, { recursive: true, force: true }); // a half-initialised directory would block the next try
@@ -320,7 +345,13 @@ interface PostgresProcess {
  * connections; rejects if it exits or is not ready within START_TIMEOUT_MS. Should this process
  * exit without stopping it (an uncaught error, process.exit), the server is told to stop then.
  */
-function startPostgres(postgres: string, dataDir: string, port: number, owner: Owner | undefined, onLine: (line: string) => void): Promise<PostgresProcess> {
+function startPostgres(
+  postgres: string,
+  dataDir: string,
+  port: number,
+  owner: Owner | undefined,
+  onLine: (line: string) => void,
+): Promise<PostgresProcess> {
   const child = spawn(
     postgres,
     // TCP on loopback only; no Unix socket, hence no lock file in /tmp to go stale.
@@ -401,7 +432,9 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 function onSignal(signal: NodeJS.Signals): void {
   if (process.listeners(signal).some((listener) => listener !== onSignal)) return;
   // The process dies with its connections open: nothing to wait for.
-  void Promise.all([...running].map((stop) => stop('fast'))).finally(() => process.exit(128 + os.constants.signals[signal]));
+  void Promise.all([...running].map((stop) => stop('fast'))).finally(() =>
+    process.exit(128 + os.constants.signals[signal]),
+  );
 }
 
 function hookSignals(): void {

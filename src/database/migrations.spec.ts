@@ -48,7 +48,10 @@ async function migrationsCopy(): Promise<string> {
 
 async function migrationNames(dir = DEFAULT_MIGRATIONS_DIR): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
 }
 
 beforeAll(() => {
@@ -110,13 +113,19 @@ describe('applyMigrations', () => {
     const dir = await migrationsCopy();
     // A slow last migration keeps the first caller inside the lock while the others arrive.
     await mkdir(path.join(dir, '99990101000000_slow'));
-    await writeFile(path.join(dir, '99990101000000_slow', 'migration.sql'), 'CREATE TABLE slow_marker (id int);\nSELECT pg_sleep(1);\n');
+    await writeFile(
+      path.join(dir, '99990101000000_slow', 'migration.sql'),
+      'CREATE TABLE slow_marker (id int);\nSELECT pg_sleep(1);\n',
+    );
     const names = await migrationNames(dir);
 
     const results = await Promise.all([1, 2, 3].map(() => applyMigrations(url, { migrationsDir: dir })));
 
     expect(results.filter((r) => r.length > 0)).toEqual([names]);
-    const rows = await admin('SELECT migration_name, count(*)::int AS n FROM _prisma_migrations GROUP BY 1 ORDER BY 1', url);
+    const rows = await admin(
+      'SELECT migration_name, count(*)::int AS n FROM _prisma_migrations GROUP BY 1 ORDER BY 1',
+      url,
+    );
     expect(rows).toEqual(names.map((migration_name) => ({ migration_name, n: 1 })));
   });
 
@@ -129,8 +138,13 @@ describe('applyMigrations', () => {
       "CREATE TABLE half_done (v text DEFAULT 'a;b');\nALTER TABLE no_such_table ADD COLUMN x int;\n",
     );
 
-    await expect(applyMigrations(url, { migrationsDir: dir })).rejects.toThrow(/Migration 99990101000000_broken failed/);
-    const [failed] = await admin("SELECT finished_at, logs FROM _prisma_migrations WHERE migration_name = '99990101000000_broken'", url);
+    await expect(applyMigrations(url, { migrationsDir: dir })).rejects.toThrow(
+      /Migration 99990101000000_broken failed/,
+    );
+    const [failed] = await admin(
+      "SELECT finished_at, logs FROM _prisma_migrations WHERE migration_name = '99990101000000_broken'",
+      url,
+    );
     expect(failed).toMatchObject({ finished_at: null });
     expect(failed.logs).toContain('no_such_table');
     // One implicit transaction per migration, like the native engine: nothing half-applied.
@@ -155,7 +169,11 @@ describe('createMigration', () => {
     expect(changed).not.toEqual(schema);
     await writeFile(schemaPath, changed);
 
-    const created = await createMigration('Add item rank', { connectionString: adminUrl!, migrationsDir: dir, schemaPath });
+    const created = await createMigration('Add item rank', {
+      connectionString: adminUrl!,
+      migrationsDir: dir,
+      schemaPath,
+    });
 
     expect(created).toMatch(/^\d{14}_add_item_rank$/);
     const sql = await readFile(path.join(dir, created!, 'migration.sql'), 'utf8');

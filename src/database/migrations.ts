@@ -91,7 +91,9 @@ export async function applyMigrations(connectionString: string, opts: ApplyMigra
     } catch (error) {
       const failed = await failedMigration(connectionString).catch(() => undefined);
       throw new Error(
-        failed ? `Migration ${failed} failed: ${errorMessage(error)}` : `Applying migrations failed: ${errorMessage(error)}`,
+        failed
+          ? `Migration ${failed} failed: ${errorMessage(error)}`
+          : `Applying migrations failed: ${errorMessage(error)}`,
         { cause: error },
       );
     }

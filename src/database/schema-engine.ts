@@ -43,7 +43,6 @@ export async function adminQuery(connectionString: string, sql: string): Promise
   }
 }
 
-
 interface WasmModule {
   SchemaEngine: typeof SchemaEngine;
   __wbg_set_wasm(exports: Record<string, unknown>): void;
@@ -51,7 +50,9 @@ interface WasmModule {
 
 /** The bit of the WebAssembly global we use (tsconfig's lib has no WebAssembly typings). */
 const { WebAssembly: wasmApi } = globalThis as unknown as {
-  WebAssembly: { instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: { exports: Record<string, unknown> } }> };
+  WebAssembly: {
+    instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: { exports: Record<string, unknown> } }>;
+  };
 };
 
 let wasmModule: Promise<WasmModule> | undefined;
@@ -197,7 +198,15 @@ async function engineAdapter(pool: pg.Pool, onDispose?: () => Promise<void>): Pr
       // The shape of adapter-pg's own error conversion (a DriverAdapterError, matched by name).
       throw Object.assign(new Error(e.message), {
         name: 'DriverAdapterError',
-        cause: { kind: 'postgres', code: e.code, severity: e.severity ?? 'ERROR', message: e.message, detail: e.detail, column: e.column, hint: e.hint },
+        cause: {
+          kind: 'postgres',
+          code: e.code,
+          severity: e.severity ?? 'ERROR',
+          message: e.message,
+          detail: e.detail,
+          column: e.column,
+          hint: e.hint,
+        },
       });
     }
   };
@@ -267,7 +276,11 @@ export async function withEngine<T>(
         await mainPool.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
       }
     }
-    engine = await wasm.SchemaEngine.new({ datamodels }, engineLogger(log), driverAdapterUtils().bindMigrationAwareSqlAdapterFactory(factory));
+    engine = await wasm.SchemaEngine.new(
+      { datamodels },
+      engineLogger(log),
+      driverAdapterUtils().bindMigrationAwareSqlAdapterFactory(factory),
+    );
     return await fn(engine);
   } finally {
     engine?.free();

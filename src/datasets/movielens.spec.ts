@@ -34,7 +34,11 @@ async function serve(body: Uint8Array): Promise<{ url: string; requests: () => n
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/ml-test.zip`, requests: () => requests, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${port}/ml-test.zip`,
+    requests: () => requests,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 /** A loopback URL where nothing listens (connection refused, as offline). */
@@ -92,9 +96,18 @@ describe('fetchDataset', () => {
       expect(await readFile(path.join(dataDir, 'ml-test', 'extra', 'notes.txt'), 'utf8')).toBe('nested\n');
       expect((await readdir(path.join(dataDir, 'ml-test'))).sort()).toEqual(['README.txt', 'extra', 'ratings.csv']);
       expect(await readdir(dataDir)).toEqual(['ml-test']); // no archive or partial folder left
-      expect(log).toEqual(expect.arrayContaining([expect.stringMatching(/^Downloading http/), `MD5 ${md5(ZIP)} matches the published checksum`]));
+      expect(log).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^Downloading http/),
+          `MD5 ${md5(ZIP)} matches the published checksum`,
+        ]),
+      );
 
-      expect(await fetchDataset(source(server.url), options())).toEqual({ status: 'present', dir: path.join(dataDir, 'ml-test'), files: 2 });
+      expect(await fetchDataset(source(server.url), options())).toEqual({
+        status: 'present',
+        dir: path.join(dataDir, 'ml-test'),
+        files: 2,
+      });
       expect(server.requests()).toBe(1);
     } finally {
       await server.close();
@@ -113,7 +126,9 @@ describe('fetchDataset', () => {
     const server = await serve(ZIP);
     try {
       const wrong = 'f'.repeat(32);
-      await expect(fetchDataset(source(server.url, { md5: wrong }), options())).rejects.toThrow(new RegExp(`MD5 ${md5(ZIP)} is not the published ${wrong}`));
+      await expect(fetchDataset(source(server.url, { md5: wrong }), options())).rejects.toThrow(
+        new RegExp(`MD5 ${md5(ZIP)} is not the published ${wrong}`),
+      );
       expect(await readdir(dataDir)).toEqual([]);
     } finally {
       await server.close();
@@ -123,7 +138,9 @@ describe('fetchDataset', () => {
   it('rejects extracted files whose SHA-256 differs, and installs nothing', async () => {
     await writeFile(path.join(dataDir, 'ml-test.zip'), ZIP);
     const files = { 'ratings.csv': sha256('other ratings') };
-    await expect(fetchDataset(source('http://127.0.0.1:9/', { files }), options())).rejects.toThrow(/ml-test: ratings\.csv has SHA-256 [0-9a-f]{64}, not /);
+    await expect(fetchDataset(source('http://127.0.0.1:9/', { files }), options())).rejects.toThrow(
+      /ml-test: ratings\.csv has SHA-256 [0-9a-f]{64}, not /,
+    );
     expect(await readdir(dataDir)).toEqual(['ml-test.zip']);
   });
 
@@ -133,9 +150,13 @@ describe('fetchDataset', () => {
     await writeFile(zip, ZIP.subarray(0, ZIP.length - 30)); // truncated: no central directory
     await expect(fetchDataset(source('http://127.0.0.1:9/', { md5: undefined }), opts)).rejects.toThrow(DatasetError);
     await writeFile(zip, zipSync({ 'other/ratings.csv': text(RATINGS) }));
-    await expect(fetchDataset(source('http://127.0.0.1:9/', { md5: undefined }), opts)).rejects.toThrow('the archive has no ml-test/ folder');
+    await expect(fetchDataset(source('http://127.0.0.1:9/', { md5: undefined }), opts)).rejects.toThrow(
+      'the archive has no ml-test/ folder',
+    );
     await writeFile(zip, zipSync({ 'ml-test/../../evil.txt': text('x'), 'ml-test/ratings.csv': text(RATINGS) }));
-    await expect(fetchDataset(source('http://127.0.0.1:9/', { md5: undefined, files: {} }), opts)).rejects.toThrow('unsafe path in the archive: ml-test/../../evil.txt');
+    await expect(fetchDataset(source('http://127.0.0.1:9/', { md5: undefined, files: {} }), opts)).rejects.toThrow(
+      'unsafe path in the archive: ml-test/../../evil.txt',
+    );
     expect((await readdir(dataDir)).sort()).toEqual(['by-hand.zip']);
   });
 });
@@ -152,7 +173,10 @@ describe('the MovieLens catalogue', () => {
   });
 
   it('ml-latest-small is the shipped copy: present, every file matching its SHA-256, no download', async () => {
-    const result = await fetchDataset(MOVIELENS['ml-latest-small'], { dataDir: path.join(PROJECT_ROOT, 'data'), log: () => {} });
+    const result = await fetchDataset(MOVIELENS['ml-latest-small'], {
+      dataDir: path.join(PROJECT_ROOT, 'data'),
+      log: () => {},
+    });
     expect(result).toEqual({ status: 'present', dir: path.join(PROJECT_ROOT, 'data', 'ml-latest-small'), files: 5 });
   });
 });

@@ -143,7 +143,9 @@ export async function fetchDataset(source: DatasetSource, options: FetchOptions)
     if (source.md5) {
       const md5 = createHash('md5').update(bytes).digest('hex');
       if (md5 !== source.md5) {
-        throw new DatasetError(`${archive}: MD5 ${md5} is not the published ${source.md5} of ${source.url}: a damaged or different file. Delete it and fetch again.`);
+        throw new DatasetError(
+          `${archive}: MD5 ${md5} is not the published ${source.md5} of ${source.url}: a damaged or different file. Delete it and fetch again.`,
+        );
       }
       log(`MD5 ${md5} matches the published checksum`);
     }
@@ -154,7 +156,9 @@ export async function fetchDataset(source: DatasetSource, options: FetchOptions)
       if (options.force) await rm(target, { recursive: true, force: true });
       await mkdir(path.dirname(target), { recursive: true });
       await rename(staging, target);
-      log(`Installed ${files} files in ${target}${source.files ? ` (${Object.keys(source.files).length} checked by SHA-256)` : ''}`);
+      log(
+        `Installed ${files} files in ${target}${source.files ? ` (${Object.keys(source.files).length} checked by SHA-256)` : ''}`,
+      );
       return { status: 'installed', dir: target, files };
     } finally {
       await rm(staging, { recursive: true, force: true });
@@ -177,7 +181,11 @@ export function manualInstructions(source: DatasetSource, dataDir: string, reaso
 }
 
 /** Downloads to `file`, or returns the 'unreachable' result when the request cannot be made. */
-async function download(source: DatasetSource, file: string, log: (m: string) => void): Promise<FetchResult | undefined> {
+async function download(
+  source: DatasetSource,
+  file: string,
+  log: (m: string) => void,
+): Promise<FetchResult | undefined> {
   const dataDir = path.dirname(file);
   let response: Response;
   try {
@@ -187,16 +195,25 @@ async function download(source: DatasetSource, file: string, log: (m: string) =>
   }
   if (!response.ok || !response.body) {
     await response.body?.cancel();
-    return { status: 'unreachable', message: manualInstructions(source, dataDir, `HTTP ${response.status} ${response.statusText}`) };
+    return {
+      status: 'unreachable',
+      message: manualInstructions(source, dataDir, `HTTP ${response.status} ${response.statusText}`),
+    };
   }
   const total = Number(response.headers.get('content-length')) || undefined;
   log(`Downloading ${source.url}${total ? ` (${(total / 1e6).toFixed(1)} MB)` : ''}`);
   const t0 = performance.now();
   try {
-    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>), createWriteStream(file));
+    await pipeline(
+      Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>),
+      createWriteStream(file),
+    );
   } catch (error) {
     await rm(file, { force: true });
-    return { status: 'unreachable', message: manualInstructions(source, dataDir, `the download broke off: ${networkReason(error)}`) };
+    return {
+      status: 'unreachable',
+      message: manualInstructions(source, dataDir, `the download broke off: ${networkReason(error)}`),
+    };
   }
   const { size } = await stat(file);
   if (total && size !== total) {
@@ -239,7 +256,9 @@ async function extract(zip: Uint8Array, source: DatasetSource, dir: string): Pro
     try {
       data = unzipSync(zip, { filter: (f) => f.name === name })[name];
     } catch (error) {
-      throw new DatasetError(`${name}: cannot be extracted (${error instanceof Error ? error.message : String(error)})`);
+      throw new DatasetError(
+        `${name}: cannot be extracted (${error instanceof Error ? error.message : String(error)})`,
+      );
     }
     await mkdir(path.dirname(out), { recursive: true });
     await writeFile(out, data);
@@ -254,7 +273,9 @@ async function verifyFiles(source: DatasetSource, dir: string): Promise<void> {
     if (content === undefined) throw new DatasetError(`${source.name}: ${file} is missing`);
     const actual = createHash('sha256').update(content).digest('hex');
     if (actual !== expected) {
-      throw new DatasetError(`${source.name}: ${file} has SHA-256 ${actual}, not ${expected}: not the release the project's reference numbers were measured on`);
+      throw new DatasetError(
+        `${source.name}: ${file} has SHA-256 ${actual}, not ${expected}: not the release the project's reference numbers were measured on`,
+      );
     }
   }
 }

@@ -8,7 +8,12 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
-import { generateSynthetic, syntheticRating, type SyntheticData, type SyntheticOptions } from '../core/data/synthetic.js';
+import {
+  generateSynthetic,
+  syntheticRating,
+  type SyntheticData,
+  type SyntheticOptions,
+} from '../core/data/synthetic.js';
 import { Random } from '../core/data/random.js';
 
 /** First interaction time (2020-01-01T00:00:00Z, unix seconds); each user's times increase from a random start. */
@@ -70,7 +75,7 @@ export async function writeSynthetic(dir: string, options: SyntheticOptions): Pr
       `Parameters: ${JSON.stringify({ ...options })}`,
       `Users ${users}, items ${itemCategory.length}, interactions ${userItems.length}.`,
       'Import: npm run import -- <this folder> --format movielens-latest',
-      'Ratings: 3.5-5 for an item of one of the user\'s favourite clusters, 1-5 otherwise.',
+      "Ratings: 3.5-5 for an item of one of the user's favourite clusters, 1-5 otherwise.",
       '',
     ].join('\n'),
   );

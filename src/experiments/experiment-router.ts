@@ -40,7 +40,10 @@ export class ExperimentRouter implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     this.hooks.route = (subject) => this.route(subject);
-    await this.listener.subscribe(EXPERIMENT_CHANNEL, { onNotify: () => void this.refresh(), onReconnect: () => void this.refresh() });
+    await this.listener.subscribe(EXPERIMENT_CHANNEL, {
+      onNotify: () => void this.refresh(),
+      onReconnect: () => void this.refresh(),
+    });
     await this.refresh();
   }
 
@@ -68,7 +71,8 @@ export class ExperimentRouter implements OnModuleInit, OnModuleDestroy {
     try {
       const running = (await runningExperiments(this.pool)).find((e) => e.slot === RECOMMENDATION_SLOT) ?? null;
       if (!running) {
-        if (this.routing) this.logger.log(`experiment ${this.routing.experimentId} stopped: the active version serves every request`);
+        if (this.routing)
+          this.logger.log(`experiment ${this.routing.experimentId} stopped: the active version serves every request`);
         this.routing = null;
         await this.models.pin([]);
         return;
@@ -78,11 +82,19 @@ export class ExperimentRouter implements OnModuleInit, OnModuleDestroy {
       const versions = running.arms.map((a) => loaded.get(a.versionId));
       if (versions.some((v) => !v)) {
         this.routing = null;
-        this.logger.error(`experiment ${running.id}: an arm's version could not be loaded; this process serves the active version outside the experiment`);
+        this.logger.error(
+          `experiment ${running.id}: an arm's version could not be loaded; this process serves the active version outside the experiment`,
+        );
         return;
       }
-      this.routing = { experimentId: running.id, weights: running.arms.map((a) => a.weight), versions: versions as LoadedVersion[] };
-      this.logger.log(`experiment ${running.id} serving: ${running.arms.map((a) => `arm ${a.arm} version ${a.versionId} (weight ${a.weight})`).join(', ')}`);
+      this.routing = {
+        experimentId: running.id,
+        weights: running.arms.map((a) => a.weight),
+        versions: versions as LoadedVersion[],
+      };
+      this.logger.log(
+        `experiment ${running.id} serving: ${running.arms.map((a) => `arm ${a.arm} version ${a.versionId} (weight ${a.weight})`).join(', ')}`,
+      );
     } catch (error) {
       if (!this.closed) this.logger.error(`experiments could not be read: ${(error as Error).message}`);
     }

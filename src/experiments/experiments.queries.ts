@@ -50,33 +50,55 @@ export async function runningExperimentIn(db: pg.Pool | pg.ClientBase, slot: str
  */
 export async function insertExperiment(
   tx: pg.ClientBase,
-  e: { name: string | null; slot: string; arms: { versionId: number; weight: number }[]; trainingRunId?: number | null },
+  e: {
+    name: string | null;
+    slot: string;
+    arms: { versionId: number; weight: number }[];
+    trainingRunId?: number | null;
+  },
 ): Promise<number> {
-  const { rows } = await tx.query<{ id: number }>(`INSERT INTO experiments (name, slot, training_run_id) VALUES ($1, $2, $3) RETURNING id`, [e.name, e.slot, e.trainingRunId ?? null]);
+  const { rows } = await tx.query<{ id: number }>(
+    `INSERT INTO experiments (name, slot, training_run_id) VALUES ($1, $2, $3) RETURNING id`,
+    [e.name, e.slot, e.trainingRunId ?? null],
+  );
   const id = rows[0].id;
   await tx.query(
     `INSERT INTO experiment_arms (experiment_id, arm, version_id, weight)
      SELECT $1, x.ord - 1, x.version_id, x.weight FROM unnest($2::int[], $3::float8[]) WITH ORDINALITY AS x(version_id, weight, ord)`,
     [id, e.arms.map((a) => a.versionId), e.arms.map((a) => a.weight)],
   );
-  await tx.query(`SELECT pg_notify($1, $2)`, [EXPERIMENT_CHANNEL, JSON.stringify({ id, slot: e.slot, status: 'RUNNING' })]);
+  await tx.query(`SELECT pg_notify($1, $2)`, [
+    EXPERIMENT_CHANNEL,
+    JSON.stringify({ id, slot: e.slot, status: 'RUNNING' }),
+  ]);
   return id;
 }
 
 /** Marks a running experiment stopped (with the reason and winner) and NOTIFYs; false when it was not running. */
-export async function markStopped(tx: pg.ClientBase, id: number, reason: string, winnerVersionId: number | null): Promise<boolean> {
+export async function markStopped(
+  tx: pg.ClientBase,
+  id: number,
+  reason: string,
+  winnerVersionId: number | null,
+): Promise<boolean> {
   const { rows } = await tx.query<{ slot: string }>(
     `UPDATE experiments SET status = 'STOPPED', stopped_at = now(), stop_reason = $2, winner_version_id = $3
      WHERE id = $1 AND status = 'RUNNING' RETURNING slot`,
     [id, reason, winnerVersionId],
   );
   if (rows.length === 0) return false;
-  await tx.query(`SELECT pg_notify($1, $2)`, [EXPERIMENT_CHANNEL, JSON.stringify({ id, slot: rows[0].slot, status: 'STOPPED', reason })]);
+  await tx.query(`SELECT pg_notify($1, $2)`, [
+    EXPERIMENT_CHANNEL,
+    JSON.stringify({ id, slot: rows[0].slot, status: 'STOPPED', reason }),
+  ]);
   return true;
 }
 
 /** The versions that exist among `ids`, with their kind. */
 export async function versionKinds(db: pg.Pool | pg.ClientBase, ids: number[]): Promise<Map<number, string>> {
-  const { rows } = await db.query<{ id: number; kind: string }>(`SELECT id, kind::text AS kind FROM model_versions WHERE id = ANY($1::int[])`, [ids]);
+  const { rows } = await db.query<{ id: number; kind: string }>(
+    `SELECT id, kind::text AS kind FROM model_versions WHERE id = ANY($1::int[])`,
+    [ids],
+  );
   return new Map(rows.map((r) => [r.id, r.kind]));
 }

@@ -25,7 +25,8 @@ export class ExperimentsResolver {
     @Args('versionId', { type: () => Int }) versionId: number,
     @Args('since', { type: () => GraphQLISODateTime }) since: Date,
     @Args('until', { type: () => GraphQLISODateTime, nullable: true }) until?: Date | null,
-    @Args('k', { type: () => Int, defaultValue: 10, description: 'CTR@k: clicks on the first k items (1..1000).' }) k = 10,
+    @Args('k', { type: () => Int, defaultValue: 10, description: 'CTR@k: clicks on the first k items (1..1000).' })
+    k = 10,
   ): Promise<OnlineMetrics> {
     return this.service.versionMetrics(versionId, since, until, k);
   }
@@ -56,8 +57,14 @@ export class ExperimentsResolver {
   }
 
   @Requires('ADMIN')
-  @Mutation(() => Experiment, { description: 'Stops a running experiment; with a winner (one of its versions), activates it. ALREADY_FINISHED if it was stopped.' })
-  stopExperiment(@Args('id', { type: () => Int }) id: number, @Args('winner', { type: () => Int, nullable: true }) winner?: number | null): Promise<Experiment> {
+  @Mutation(() => Experiment, {
+    description:
+      'Stops a running experiment; with a winner (one of its versions), activates it. ALREADY_FINISHED if it was stopped.',
+  })
+  stopExperiment(
+    @Args('id', { type: () => Int }) id: number,
+    @Args('winner', { type: () => Int, nullable: true }) winner?: number | null,
+  ): Promise<Experiment> {
     return this.service.stop(id, winner);
   }
 
@@ -65,7 +72,10 @@ export class ExperimentsResolver {
     complexity: EXPERIMENT_ARMS_COST,
     description: "Each arm's online metrics over the experiment and its difference to the control (95 % intervals).",
   })
-  arms(@Parent() e: Experiment, @Args('k', { type: () => Int, defaultValue: 10, description: 'CTR@k (1..1000).' }) k: number): Promise<ExperimentArm[]> {
+  arms(
+    @Parent() e: Experiment,
+    @Args('k', { type: () => Int, defaultValue: 10, description: 'CTR@k (1..1000).' }) k: number,
+  ): Promise<ExperimentArm[]> {
     return this.service.arms(e, k);
   }
 }

@@ -20,7 +20,13 @@ describe('ImpressionBuffer', () => {
 
   it('writes a partial batch after flushMs, a full batch at once, in batches of batchSize', async () => {
     const writes: string[][] = [];
-    const buffer = new ImpressionBuffer({ capacity: 100, batchSize: 3, flushMs: 1000, sampleRate: 1, write: async (rows) => void writes.push(rows.map((r) => r.id)) });
+    const buffer = new ImpressionBuffer({
+      capacity: 100,
+      batchSize: 3,
+      flushMs: 1000,
+      sampleRate: 1,
+      write: async (rows) => void writes.push(rows.map((r) => r.id)),
+    });
     buffer.add(row(1));
     buffer.add(row(2));
     await jest.advanceTimersByTimeAsync(999);
@@ -30,7 +36,11 @@ describe('ImpressionBuffer', () => {
     for (let n = 3; n <= 9; n++) buffer.add(row(n));
     await jest.advanceTimersByTimeAsync(0);
     // 3, 4, 5 at once (a full batch); 6, 7, 8 by the running writer; 9 waits for the timer.
-    expect(writes).toEqual([['id-1', 'id-2'], ['id-3', 'id-4', 'id-5'], ['id-6', 'id-7', 'id-8']]);
+    expect(writes).toEqual([
+      ['id-1', 'id-2'],
+      ['id-3', 'id-4', 'id-5'],
+      ['id-6', 'id-7', 'id-8'],
+    ]);
     expect(buffer.buffered).toBe(1);
     await jest.advanceTimersByTimeAsync(1000);
     expect(writes[3]).toEqual(['id-9']);
@@ -66,7 +76,14 @@ describe('ImpressionBuffer', () => {
     const written: string[] = [];
     let r = 0;
     const draws = [0.1, 0.9, 0.3, 0.6, 0];
-    const buffer = new ImpressionBuffer({ capacity: 10, batchSize: 100, flushMs: 60_000, sampleRate: 0.5, random: () => draws[r++], write: async (rows) => void written.push(...rows.map((x) => x.id)) });
+    const buffer = new ImpressionBuffer({
+      capacity: 10,
+      batchSize: 100,
+      flushMs: 60_000,
+      sampleRate: 0.5,
+      random: () => draws[r++],
+      write: async (rows) => void written.push(...rows.map((x) => x.id)),
+    });
     for (let n = 1; n <= 4; n++) buffer.add(row(n));
     expect(buffer.counts).toMatchObject({ recorded: 2, sampledOut: 2 });
     await buffer.drain();

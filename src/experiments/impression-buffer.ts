@@ -71,7 +71,8 @@ export class ImpressionBuffer {
       this.writing = null;
       // Rows that arrived during the last write wait for the next timer (or a full batch).
       if (this.rows.length >= this.options.batchSize) this.startWriting();
-      else if (this.rows.length > 0 && !this.closed) this.timer ??= setTimeout(() => this.startWriting(), this.options.flushMs);
+      else if (this.rows.length > 0 && !this.closed)
+        this.timer ??= setTimeout(() => this.startWriting(), this.options.flushMs);
     });
   }
 

@@ -48,7 +48,9 @@ export class ImpressionLog implements OnModuleInit, OnModuleDestroy {
       onWriteError: (error, n) => {
         if (performance.now() - this.lastWarn < WARN_EVERY_MS) return;
         this.lastWarn = performance.now();
-        this.logger.warn(`${n} impressions could not be written and were dropped (counted in recoder_impressions_dropped_total): ${(error as Error).message}`);
+        this.logger.warn(
+          `${n} impressions could not be written and were dropped (counted in recoder_impressions_dropped_total): ${(error as Error).message}`,
+        );
       },
     });
     if (metrics) this.registerMetrics(metrics);
@@ -104,7 +106,10 @@ export class ImpressionLog implements OnModuleInit, OnModuleDestroy {
     const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), DRAIN_MS)));
     const outcome = await Promise.race([this.buffer.drain().then(() => 'drained' as const), timeout]);
     clearTimeout(timer);
-    if (outcome === 'timeout') this.logger.warn(`shutdown: ${this.buffer.buffered} impressions not written within ${DRAIN_MS / 1000} s; dropped`);
+    if (outcome === 'timeout')
+      this.logger.warn(
+        `shutdown: ${this.buffer.buffered} impressions not written within ${DRAIN_MS / 1000} s; dropped`,
+      );
   }
 
   private registerMetrics(metrics: MetricsService): void {

@@ -40,7 +40,10 @@ describe('online-metric intervals', () => {
     expect(m.mean).toBe(5.5);
     // sd = 3.0277, se = 0.9574 → ± 1.8765
     expect(m.high! - m.mean!).toBeCloseTo(1.8765, 3);
-    const d = meanDifference({ n: 10, sum: sum + 50, sumSquares: xs.reduce((s, x) => s + (x + 5) ** 2, 0) }, { n: 10, sum, sumSquares: sq });
+    const d = meanDifference(
+      { n: 10, sum: sum + 50, sumSquares: xs.reduce((s, x) => s + (x + 5) ** 2, 0) },
+      { n: 10, sum, sumSquares: sq },
+    );
     expect(d.estimate).toBeCloseTo(5, 9);
     expect(d.significant).toBe(true);
     expect(meanEstimate(0, 0, 0).mean).toBeNull();

@@ -54,8 +54,13 @@ export function wilson(successes: number, trials: number, z = Z95): ProportionEs
 }
 
 /** Newcombe's hybrid score interval for p_a − p_b and the pooled z-test's p-value. */
-export function proportionDifference(a: { successes: number; trials: number }, b: { successes: number; trials: number }, z = Z95): DifferenceEstimate {
-  if (!(a.trials > 0 && b.trials > 0)) return { estimate: null, low: null, high: null, pValue: null, significant: false };
+export function proportionDifference(
+  a: { successes: number; trials: number },
+  b: { successes: number; trials: number },
+  z = Z95,
+): DifferenceEstimate {
+  if (!(a.trials > 0 && b.trials > 0))
+    return { estimate: null, low: null, high: null, pValue: null, significant: false };
   const wa = wilson(a.successes, a.trials, z);
   const wb = wilson(b.successes, b.trials, z);
   const pa = wa.rate!;

@@ -19,11 +19,15 @@ export function toFormattedError(error: GraphQLError | Error): GraphQLFormattedE
   }
   if (original instanceof HttpException) {
     const status = original.getStatus();
-    const code = status === 404 ? ErrorCode.NOT_FOUND : status < 500 ? ErrorCode.BAD_USER_INPUT : ErrorCode.INTERNAL_SERVER_ERROR;
+    const code =
+      status === 404 ? ErrorCode.NOT_FOUND : status < 500 ? ErrorCode.BAD_USER_INPUT : ErrorCode.INTERNAL_SERVER_ERROR;
     return { message: original.message, ...location, extensions: { code } };
   }
   const variable = gqlError ? /^Variable "\$(\w+)" got invalid value .*? at "([^"]+)"/.exec(gqlError.message) : null;
-  if (gqlError && (variable || /^Variable "\$\w+" (got invalid value|of required type|of non-null type)/.test(gqlError.message))) {
+  if (
+    gqlError &&
+    (variable || /^Variable "\$\w+" (got invalid value|of required type|of non-null type)/.test(gqlError.message))
+  ) {
     // Variable coercion: graphql-js names the path inside the variable ("interactions[0].kind").
     return {
       message: gqlError.message,
@@ -76,7 +80,11 @@ export class HttpRequestError extends Error {
 
 /** Fastify's and Mercurius' own 4xx rejections whose status says more than 400: method, size, media type. */
 const HTTP_REJECTIONS: Record<string, [number, ErrorCode, string?]> = {
-  MER_ERR_METHOD_NOT_ALLOWED: [405, ErrorCode.METHOD_NOT_ALLOWED, 'Mutations need POST: a GET request may only run queries'],
+  MER_ERR_METHOD_NOT_ALLOWED: [
+    405,
+    ErrorCode.METHOD_NOT_ALLOWED,
+    'Mutations need POST: a GET request may only run queries',
+  ],
   FST_ERR_CTP_BODY_TOO_LARGE: [413, ErrorCode.PAYLOAD_TOO_LARGE],
   FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, ErrorCode.UNSUPPORTED_MEDIA_TYPE],
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, ErrorCode.BAD_REQUEST],
@@ -100,7 +108,10 @@ export const stripSuggestions = (message: string): string => message.replace(/\s
 /** A document over a limit: our depth rule (query-depth.ts) or a graphql-armor rule (aliases, directives, cost). */
 function isLimitViolation(e: GraphQLError): boolean {
   if (e.originalError) return false;
-  return e.extensions?.code === ErrorCode.QUERY_TOO_COMPLEX || /^(Syntax Error: )?(Aliases|Directives|Query Cost) limit of \d+ exceeded/.test(e.message);
+  return (
+    e.extensions?.code === ErrorCode.QUERY_TOO_COMPLEX ||
+    /^(Syntax Error: )?(Aliases|Directives|Query Cost) limit of \d+ exceeded/.test(e.message)
+  );
 }
 
 /**
@@ -109,7 +120,12 @@ function isLimitViolation(e: GraphQLError): boolean {
  */
 function isRequestRejection(e: GraphQLError): boolean {
   const o = e.originalError as { code?: unknown; statusCode?: unknown } | undefined;
-  return typeof o?.code === 'string' && /^(MER|FST)_ERR/.test(o.code) && typeof o.statusCode === 'number' && o.statusCode < 500;
+  return (
+    typeof o?.code === 'string' &&
+    /^(MER|FST)_ERR/.test(o.code) &&
+    typeof o.statusCode === 'number' &&
+    o.statusCode < 500
+  );
 }
 
 /**
@@ -126,19 +142,30 @@ export function formatExecutionErrors(
   response: ExecutionResult;
 } {
   const refused = httpRejection(execution.errors);
-  if (refused) return { statusCode: refused.statusCode, response: { errors: [new GraphQLError(refused.message, { extensions: { code: refused.code } })] } };
-  const limited = execution.errors.find((e) => e.originalError instanceof RateLimitError)?.originalError as RateLimitError | undefined;
+  if (refused)
+    return {
+      statusCode: refused.statusCode,
+      response: { errors: [new GraphQLError(refused.message, { extensions: { code: refused.code } })] },
+    };
+  const limited = execution.errors.find((e) => e.originalError instanceof RateLimitError)?.originalError as
+    RateLimitError | undefined;
   if (limited) {
-    const error = new GraphQLError(limited.message, { extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: limited.retryAfterSeconds } });
+    const error = new GraphQLError(limited.message, {
+      extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: limited.retryAfterSeconds },
+    });
     return { statusCode: 429, response: { errors: [error] } };
   }
   // The model's queue is full (or a request outwaited its deadline): HTTP 503 with Retry-After, the
   // whole answer refused so that a client retries the request as a whole.
-  const busy = execution.errors.find((e) => e.originalError instanceof DomainError && e.originalError.code === ErrorCode.SERVICE_UNAVAILABLE)?.originalError as DomainError | undefined;
+  const busy = execution.errors.find(
+    (e) => e.originalError instanceof DomainError && e.originalError.code === ErrorCode.SERVICE_UNAVAILABLE,
+  )?.originalError as DomainError | undefined;
   if (busy) {
     const retryAfterSeconds = Number(busy.details?.retryAfterSeconds ?? 1);
     context?.reply?.header('retry-after', String(retryAfterSeconds));
-    const error = new GraphQLError(busy.message, { extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, retryAfterSeconds } });
+    const error = new GraphQLError(busy.message, {
+      extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, retryAfterSeconds },
+    });
     return { statusCode: 503, response: { errors: [error] } };
   }
   // Mercurius wraps query validation failures in one FastifyError whose `errors` holds them.
@@ -151,7 +178,9 @@ export function formatExecutionErrors(
             ? new GraphQLError('Syntax Error: the document is nested too deeply')
             : x instanceof GraphQLError
               ? x
-              : new GraphQLError(String((x as Error).message ?? x), { originalError: x instanceof Error ? x : undefined }),
+              : new GraphQLError(String((x as Error).message ?? x), {
+                  originalError: x instanceof Error ? x : undefined,
+                }),
         )
       : [e];
   });
@@ -170,7 +199,10 @@ export function formatExecutionErrors(
     });
   });
   const requestError =
-    execution.data == null && flat.every((e) => !e.originalError || isLimitViolation(e) || isRequestRejection(e) || e.message.startsWith('Variable "$'));
+    execution.data == null &&
+    flat.every(
+      (e) => !e.originalError || isLimitViolation(e) || isRequestRejection(e) || e.message.startsWith('Variable "$'),
+    );
   return {
     statusCode: requestError ? 400 : 200,
     response: execution.data === undefined ? { errors } : { data: execution.data, errors },

@@ -3,7 +3,14 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { buildSchema, parse, validate } from 'graphql';
 import { loadEnv, PROJECT_ROOT } from '../config/env.js';
-import { AUTH_HEADERS_PLACEHOLDER, EXAMPLE_TABS, GRAPHIQL_CSP, graphiqlPageConfig, jsonForScriptElement, registerGraphiql } from './graphiql.js';
+import {
+  AUTH_HEADERS_PLACEHOLDER,
+  EXAMPLE_TABS,
+  GRAPHIQL_CSP,
+  graphiqlPageConfig,
+  jsonForScriptElement,
+  registerGraphiql,
+} from './graphiql.js';
 
 const env = (vars: Record<string, string>) => loadEnv({ LOG_LEVEL: 'error', ...vars });
 
@@ -31,7 +38,7 @@ describe('GraphiQL page', () => {
     expect(all).toContain('popularItems(limit: 10)');
   });
 
-  it('serves the page, its own script and the packages\' bundles from this server only, under a CSP without inline scripts', async () => {
+  it("serves the page, its own script and the packages' bundles from this server only, under a CSP without inline scripts", async () => {
     const app = await server({ GRAPHIQL: 'true', RECODER_AUTH: 'off' });
     try {
       const page = await app.inject({ method: 'GET', url: '/graphiql' });
@@ -43,7 +50,8 @@ describe('GraphiQL page', () => {
       expect(page.body).not.toMatch(/https?:\/\//); // no CDN, no absolute URL at all
       const scripts = [...page.body.matchAll(/<script([^>]*)>/g)].map((m) => m[1]);
       // Every executable script is a file of ours; the config block is JSON (not executed).
-      for (const attrs of scripts) expect(attrs).toMatch(/ src="graphiql\/assets\/[\w.-]+\?v=[\w.]+"| type="application\/json"/);
+      for (const attrs of scripts)
+        expect(attrs).toMatch(/ src="graphiql\/assets\/[\w.-]+\?v=[\w.]+"| type="application\/json"/);
       const urls = [...page.body.matchAll(/(?:src|href)="(graphiql\/assets\/[^"]+)"/g)].map((m) => m[1]);
       expect(urls.map((u) => u.replace(/\?.*/, ''))).toEqual([
         'graphiql/assets/graphiql.min.css',
@@ -63,7 +71,13 @@ describe('GraphiQL page', () => {
       expect(bundle.body).toContain('GraphiQL');
       expect(bundle.headers['cache-control']).toContain('immutable');
       // Only the listed files: nothing else of the packages or the disk.
-      for (const bad of ['package.json', '..%2Fpackage.json', '%2E%2E%2F%2E%2E%2Fpackage.json', 'index.js', 'constructor']) {
+      for (const bad of [
+        'package.json',
+        '..%2Fpackage.json',
+        '%2E%2E%2F%2E%2E%2Fpackage.json',
+        'index.js',
+        'constructor',
+      ]) {
         expect((await app.inject({ method: 'GET', url: `/graphiql/assets/${bad}` })).statusCode).toBe(404);
       }
       const config = pageConfig(page.body);
@@ -82,7 +96,9 @@ describe('GraphiQL page', () => {
       expect(config.authRequired).toBe(true);
       for (const tab of config.tabs) expect(JSON.parse(tab.headers!)).toEqual({ Authorization: 'Bearer <API key>' });
       expect(config.tabs[0].headers).toBe(AUTH_HEADERS_PLACEHOLDER);
-      expect(config.tabs[0].query).toMatch(/^# API keys are required here: create one with\n# {3}npm run apikey -- create --role reader\n/);
+      expect(config.tabs[0].query).toMatch(
+        /^# API keys are required here: create one with\n# {3}npm run apikey -- create --role reader\n/,
+      );
       expect(config.tabs[0].query.endsWith(EXAMPLE_TABS[0].query)).toBe(true);
       // Open and key-protected servers keep their GraphiQL state apart in the browser.
       expect(config.storagePrefix).not.toBe(graphiqlPageConfig({ auth: 'off' }).storagePrefix);

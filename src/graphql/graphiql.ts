@@ -156,7 +156,8 @@ interface Asset {
 
 const require = createRequire(import.meta.url);
 const packageDir = (name: string) => path.dirname(require.resolve(`${name}/package.json`));
-const packageVersion = (name: string) => (JSON.parse(readFileSync(path.join(packageDir(name), 'package.json'), 'utf8')) as { version: string }).version;
+const packageVersion = (name: string) =>
+  (JSON.parse(readFileSync(path.join(packageDir(name), 'package.json'), 'utf8')) as { version: string }).version;
 const contentHash = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 12);
 
 /** The page's files: prebuilt UMD bundles and CSS from the npm packages, and the page's own script. */
@@ -169,11 +170,38 @@ function assets(): Map<string, Asset> {
     return [name, { file, type, version: contentHash(file) }];
   };
   return new Map<string, Asset>([
-    ['react.production.min.js', { file: path.join(packageDir('react'), 'umd', 'react.production.min.js'), type: js, version: packageVersion('react') }],
-    ['react-dom.production.min.js', { file: path.join(packageDir('react-dom'), 'umd', 'react-dom.production.min.js'), type: js, version: packageVersion('react-dom') }],
-    ['graphiql.min.js', { file: path.join(graphiql, 'graphiql.min.js'), type: js, version: packageVersion('graphiql') }],
-    ['graphiql.min.js.map', { file: path.join(graphiql, 'graphiql.min.js.map'), type: 'application/json', version: packageVersion('graphiql') }],
-    ['graphiql.min.css', { file: path.join(graphiql, 'graphiql.min.css'), type: css, version: packageVersion('graphiql') }],
+    [
+      'react.production.min.js',
+      {
+        file: path.join(packageDir('react'), 'umd', 'react.production.min.js'),
+        type: js,
+        version: packageVersion('react'),
+      },
+    ],
+    [
+      'react-dom.production.min.js',
+      {
+        file: path.join(packageDir('react-dom'), 'umd', 'react-dom.production.min.js'),
+        type: js,
+        version: packageVersion('react-dom'),
+      },
+    ],
+    [
+      'graphiql.min.js',
+      { file: path.join(graphiql, 'graphiql.min.js'), type: js, version: packageVersion('graphiql') },
+    ],
+    [
+      'graphiql.min.js.map',
+      {
+        file: path.join(graphiql, 'graphiql.min.js.map'),
+        type: 'application/json',
+        version: packageVersion('graphiql'),
+      },
+    ],
+    [
+      'graphiql.min.css',
+      { file: path.join(graphiql, 'graphiql.min.css'), type: css, version: packageVersion('graphiql') },
+    ],
     own('app.js', js),
     own('app.css', css),
   ]);
@@ -194,7 +222,10 @@ export function graphiqlPageConfig(env: Pick<Env, 'auth'>): GraphiqlPageConfig {
 
 /** JSON for a `<script type="application/json">` block: `<` escaped so the text cannot end the element. */
 export function jsonForScriptElement(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 export function graphiqlPage(config: GraphiqlPageConfig, urls: (name: string) => string): string {
@@ -234,9 +265,13 @@ export function registerGraphiql(fastify: FastifyInstance, env: Env): void {
   // Relative to the page (/graphiql), so the page also works under a reverse proxy's path prefix.
   const url = (name: string) => `graphiql/assets/${name}?v=${files.get(name)!.version}`;
   const html = graphiqlPage(graphiqlPageConfig(env), url);
-  const common = (reply: FastifyReply) => reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
+  const common = (reply: FastifyReply) =>
+    reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
   fastify.get(GRAPHIQL_PATH, async (_request, reply) => {
-    common(reply).header('content-security-policy', GRAPHIQL_CSP).header('cache-control', 'no-store').type('text/html; charset=utf-8');
+    common(reply)
+      .header('content-security-policy', GRAPHIQL_CSP)
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8');
     return html;
   });
   fastify.get<{ Params: { name: string } }>(`${GRAPHIQL_PATH}/assets/:name`, async (request, reply) => {

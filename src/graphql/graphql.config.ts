@@ -2,7 +2,14 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
-import { GraphQLError, Location, NoSchemaIntrospectionCustomRule, parse, type ValidationContext, type ValidationRule } from 'graphql';
+import {
+  GraphQLError,
+  Location,
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  type ValidationContext,
+  type ValidationRule,
+} from 'graphql';
 import type { Env } from '../config/env.js';
 import { formatExecutionErrors } from './error-mapping.js';
 import { maxDepthRule } from './query-depth.js';
@@ -21,7 +28,11 @@ const MAX_DIRECTIVES = 50;
 export function validationRules(env: Env): ValidationRule[] {
   const { aliases, cost, depth } = env.queryLimits;
   // Report through the validation context (a GraphQL error per violation) rather than throwing.
-  const report = { exposeLimits: true, propagateOnRejection: false, onReject: [(ctx: ValidationContext | null, error: GraphQLError) => ctx?.reportError(error)] };
+  const report = {
+    exposeLimits: true,
+    propagateOnRejection: false,
+    onReject: [(ctx: ValidationContext | null, error: GraphQLError) => ctx?.reportError(error)],
+  };
   const rules: ValidationRule[] = [
     maxDepthRule(depth),
     maxAliasesRule({ n: aliases, ...report }) as unknown as ValidationRule,
@@ -60,7 +71,9 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
     hooks: {
       preParsing: async (_schema, source) => {
         if (source.length > MAX_DOCUMENT_CHARS) {
-          throw new GraphQLError(`Syntax Error: the document has ${source.length} characters, more than ${MAX_DOCUMENT_CHARS}; send large values as variables`);
+          throw new GraphQLError(
+            `Syntax Error: the document has ${source.length} characters, more than ${MAX_DOCUMENT_CHARS}; send large values as variables`,
+          );
         }
       },
       // What the operation really returns, variables and list sizes included (query-cost.ts).
@@ -68,7 +81,9 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
         const body = context.reply?.request?.body as { operationName?: unknown } | undefined;
         const query = context.reply?.request?.query as { operationName?: unknown } | undefined;
         const name = body?.operationName ?? query?.operationName;
-        const cost = operationCost(schema, document, variables, typeof name === 'string' ? name : undefined, { defaultListSize: env.maxPageSize });
+        const cost = operationCost(schema, document, variables, typeof name === 'string' ? name : undefined, {
+          defaultListSize: env.maxPageSize,
+        });
         if (cost > env.queryLimits.cost) throw costLimitError(env.queryLimits.cost, cost);
       },
       // A query that does not parse as GraphQL is tried by Mercurius as the JSON of an AST
@@ -83,6 +98,7 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
       },
     },
     // Without introspection, no "Did you mean" hints either: they name fields and types.
-    errorFormatter: (execution, context) => formatExecutionErrors(execution, context, { suggestions: env.introspection }),
+    errorFormatter: (execution, context) =>
+      formatExecutionErrors(execution, context, { suggestions: env.introspection }),
   };
 }

@@ -1,5 +1,13 @@
 import { getOperationAST, parse, type DocumentNode } from 'graphql';
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, onSendHookHandler, preValidationHookHandler, RouteOptions } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  onRequestHookHandler,
+  onSendHookHandler,
+  preValidationHookHandler,
+  RouteOptions,
+} from 'fastify';
 import { AuthService, parseAuthorization, setRequestPrincipal, type Principal } from '../auth/auth.service.js';
 import { ErrorCode } from '../common/domain-error.js';
 import type { Env } from '../config/env.js';
@@ -25,7 +33,11 @@ export function negotiateMediaType(accept: string | undefined): ResponseMediaTyp
     const quality = q ? Number(q[1]) : 1;
     if (!(quality > 0)) continue;
     const type: ResponseMediaType | undefined =
-      range === GRAPHQL_RESPONSE_JSON ? GRAPHQL_RESPONSE_JSON : range === 'application/json' || range === 'application/*' || range === '*/*' ? 'application/json' : undefined;
+      range === GRAPHQL_RESPONSE_JSON
+        ? GRAPHQL_RESPONSE_JSON
+        : range === 'application/json' || range === 'application/*' || range === '*/*'
+          ? 'application/json'
+          : undefined;
     if (type && quality > bestQ) {
       best = type;
       bestQ = quality;
@@ -51,10 +63,15 @@ const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object
  * In a GET, `variables` and `extensions` are JSON text of a map. Throws BAD_REQUEST (HTTP 400).
  */
 export function checkRequestParameters(params: unknown, method: string): void {
-  if (Array.isArray(params)) throw badRequest('Batched requests (an array of operations) are not supported: send one operation per request');
+  if (Array.isArray(params))
+    throw badRequest('Batched requests (an array of operations) are not supported: send one operation per request');
   if (!isMap(params)) throw badRequest('The request body must be a JSON object with a "query" string');
-  if (params.query === undefined || params.query === null) throw badRequest('The request has no "query": send the GraphQL document as a string');
-  if (typeof params.query !== 'string') throw badRequest(`"query" must be a string (the GraphQL document), not ${Array.isArray(params.query) ? 'an array' : typeof params.query}`);
+  if (params.query === undefined || params.query === null)
+    throw badRequest('The request has no "query": send the GraphQL document as a string');
+  if (typeof params.query !== 'string')
+    throw badRequest(
+      `"query" must be a string (the GraphQL document), not ${Array.isArray(params.query) ? 'an array' : typeof params.query}`,
+    );
   if (params.operationName !== undefined && params.operationName !== null && typeof params.operationName !== 'string') {
     throw badRequest('"operationName" must be a string or null');
   }
@@ -76,7 +93,9 @@ export function checkRequestParameters(params: unknown, method: string): void {
       if (parsed === null) delete params[name];
       else if (!isMap(parsed)) throw badRequest(`"${name}" must be a map (a JSON object) or null`);
     } else if (!isMap(value)) {
-      throw badRequest(`"${name}" must be a map (a JSON object) or null, not ${Array.isArray(value) ? 'an array' : typeof value}`);
+      throw badRequest(
+        `"${name}" must be a map (a JSON object) or null, not ${Array.isArray(value) ? 'an array' : typeof value}`,
+      );
     }
   }
 }
@@ -96,10 +115,18 @@ export function checkGetOperation(params: { query: string; operationName?: unkno
   const name = typeof params.operationName === 'string' ? params.operationName : undefined;
   const operation = getOperationAST(document, name);
   if (!operation) {
-    throw badRequest(name === undefined ? 'The document has several operations: name the one to run in "operationName"' : `The document has no operation named "${name}"`);
+    throw badRequest(
+      name === undefined
+        ? 'The document has several operations: name the one to run in "operationName"'
+        : `The document has no operation named "${name}"`,
+    );
   }
   if (operation.operation !== 'query') {
-    throw new HttpRequestError(405, ErrorCode.METHOD_NOT_ALLOWED, `A GET request may only run a query; send ${operation.operation}s with POST`);
+    throw new HttpRequestError(
+      405,
+      ErrorCode.METHOD_NOT_ALLOWED,
+      `A GET request may only run a query; send ${operation.operation}s with POST`,
+    );
   }
 }
 
@@ -141,7 +168,10 @@ export class RequestGate {
       setRateLimitHeaders(reply, verdict);
       if (verdict.exceeded) {
         const who = principal ? `this API key (${principal.prefix}…)` : 'this client address';
-        throw new RateLimitError(`Rate limit exceeded: at most ${verdict.limit} requests per minute for ${who}; retry in ${verdict.resetSeconds} s`, verdict.resetSeconds);
+        throw new RateLimitError(
+          `Rate limit exceeded: at most ${verdict.limit} requests per minute for ${who}; retry in ${verdict.resetSeconds} s`,
+          verdict.resetSeconds,
+        );
       }
     }
     return principal;
@@ -188,11 +218,20 @@ function appendHook<T>(existing: T | T[] | undefined, hook: T): T[] {
  * ({@link checkRequestParameters}), the response in the media type the Accept header prefers, and
  * `Allow: POST` on a 405. Call before the routes are registered (before `app.init()`).
  */
-export function registerGraphqlHttp(fastify: FastifyInstance, path: string, gate: RequestGate, maxTokens: number): void {
+export function registerGraphqlHttp(
+  fastify: FastifyInstance,
+  path: string,
+  gate: RequestGate,
+  maxTokens: number,
+): void {
   const onRequest: onRequestHookHandler = async (request, reply) => {
     mediaTypes.set(request, negotiateMediaType(request.headers.accept));
     if (request.method === 'POST' && !isJsonContentType(request.headers['content-type'])) {
-      throw new HttpRequestError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'A GraphQL POST body must be JSON: send "Content-Type: application/json"');
+      throw new HttpRequestError(
+        415,
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        'A GraphQL POST body must be JSON: send "Content-Type: application/json"',
+      );
     }
     await gate.admit(request, reply);
   };

@@ -44,9 +44,15 @@ describe('operationCost', () => {
 
   it('adds the length of list arguments and multiplies aliases, fragments and inline fragments', () => {
     const ids = Array.from({ length: 50 }, (_, k) => String(k));
-    expect(cost('query($h: [ID!]!) { forHistory(itemIds: $h, limit: 1) { items { score } } }', { h: ids })).toBe(2 + 50 + 3);
+    expect(cost('query($h: [ID!]!) { forHistory(itemIds: $h, limit: 1) { items { score } } }', { h: ids })).toBe(
+      2 + 50 + 3,
+    );
     const one = cost('{ recs(userId: "u", limit: 10) { items { score } } }');
-    expect(cost('{ a: recs(userId: "u", limit: 10) { items { score } } b: recs(userId: "v", limit: 10) { items { score } } }')).toBe(2 * one);
+    expect(
+      cost(
+        '{ a: recs(userId: "u", limit: 10) { items { score } } b: recs(userId: "v", limit: 10) { items { score } } }',
+      ),
+    ).toBe(2 * one);
     expect(cost('{ recs(userId: "u", limit: 10) { ...R } } fragment R on Recs { items { score } }')).toBe(one);
     expect(cost('{ recs(userId: "u", limit: 10) { ... on Recs { items { score } } } }')).toBe(one);
   });
@@ -75,10 +81,17 @@ describe('operationCost', () => {
     await app.init();
     const api = await app.get(GraphQLSchemaFactory).create(RESOLVERS);
     await app.close();
-    const c = (q: string, v: Record<string, unknown> = {}) => operationCost(api, parse(q), v, undefined, { defaultListSize: 100 });
-    expect(c('{ onlineMetrics(versionId: 1, since: "2026-01-01T00:00:00Z", k: 1000) { impressions ctr { rate } conversions { kind } } }')).toBe(ONLINE_METRICS_COST);
+    const c = (q: string, v: Record<string, unknown> = {}) =>
+      operationCost(api, parse(q), v, undefined, { defaultListSize: 100 });
+    expect(
+      c(
+        '{ onlineMetrics(versionId: 1, since: "2026-01-01T00:00:00Z", k: 1000) { impressions ctr { rate } conversions { kind } } }',
+      ),
+    ).toBe(ONLINE_METRICS_COST);
     // experiments: 2, then per experiment (limit 50): id 1 + arms (flat, sub-selection included).
-    expect(c('{ experiments(limit: 50) { id arms(k: 10) { arm metrics { impressions } } } }')).toBe(2 + 50 * (1 + EXPERIMENT_ARMS_COST));
+    expect(c('{ experiments(limit: 50) { id arms(k: 10) { arm metrics { impressions } } } }')).toBe(
+      2 + 50 * (1 + EXPERIMENT_ARMS_COST),
+    );
     expect(c('{ experiments { id } }')).toBe(2 + 20);
     const arms = Array.from({ length: 8 }, (_, k) => ({ versionId: k + 1, weight: 1 }));
     expect(c('mutation($a: [ExperimentArmInput!]!) { startExperiment(arms: $a) { id } }', { a: arms })).toBe(2 + 8 + 1);

@@ -42,15 +42,27 @@ export interface CostOptions {
  * 1000)` really return, unlike the static estimate of graphql-armor's rule (run at validation, it
  * sees neither variables nor list sizes); the server checks both.
  */
-export function operationCost(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | undefined, options: CostOptions): number {
+export function operationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName: string | undefined,
+  options: CostOptions,
+): number {
   const fragments = new Map<string, FragmentDefinitionNode>();
   let operation: OperationDefinitionNode | undefined;
   for (const d of document.definitions) {
     if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-    else if (d.kind === Kind.OPERATION_DEFINITION && (operationName ? d.name?.value === operationName : !operation)) operation = d;
+    else if (d.kind === Kind.OPERATION_DEFINITION && (operationName ? d.name?.value === operationName : !operation))
+      operation = d;
   }
   if (!operation) return 0;
-  const root = operation.operation === 'query' ? schema.getQueryType() : operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+  const root =
+    operation.operation === 'query'
+      ? schema.getQueryType()
+      : operation.operation === 'mutation'
+        ? schema.getMutationType()
+        : schema.getSubscriptionType();
   if (!root) return 0;
   const vars = variables ?? {};
 
@@ -67,7 +79,12 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, var
         const fragment = fragments.get(name);
         if (!fragment || visiting.has(name)) continue; // graphql's own rules report these
         visiting.add(name);
-        total += costOf(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value) ?? type, times, visiting);
+        total += costOf(
+          fragment.selectionSet,
+          schema.getType(fragment.typeCondition.name.value) ?? type,
+          times,
+          visiting,
+        );
         visiting.delete(name);
         continue;
       }
@@ -83,7 +100,12 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, var
         let value: unknown = node ? valueFromAST(node.value, arg.type, vars as Record<string, unknown>) : undefined;
         if (value === undefined) value = arg.defaultValue;
         if ((SIZE_ARGUMENTS as readonly string[]).includes(arg.name) && isIntArgument(arg.type)) {
-          const n = typeof value === 'number' && Number.isFinite(value) ? value : value === null || value === undefined ? options.defaultListSize : 1;
+          const n =
+            typeof value === 'number' && Number.isFinite(value)
+              ? value
+              : value === null || value === undefined
+                ? options.defaultListSize
+                : 1;
           size *= Math.max(1, n);
         } else if (Array.isArray(value)) {
           listArgs += value.length;
@@ -113,5 +135,7 @@ function isIntArgument(type: GraphQLInputType): boolean {
 
 /** The error of an operation over the cost limit (same message as the validation-time estimate: code QUERY_TOO_COMPLEX, HTTP 400). */
 export function costLimitError(limit: number, cost: number): GraphQLError {
-  return new GraphQLError(`Query Cost limit of ${limit} exceeded, found ${Number.isFinite(cost) ? Math.ceil(cost) : cost}.`);
+  return new GraphQLError(
+    `Query Cost limit of ${limit} exceeded, found ${Number.isFinite(cost) ? Math.ceil(cost) : cost}.`,
+  );
 }

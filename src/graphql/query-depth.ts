@@ -13,7 +13,12 @@ const INTROSPECTION_ROOTS = new Set(['__schema', '__type']);
  * do not. Iterative within a selection set; fragments are measured once (memo). Unknown and cyclic
  * fragments count 0 (graphql's own rules report them).
  */
-function selectionDepth(root: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, memo: Map<string, number>, visiting: Set<string>): number {
+function selectionDepth(
+  root: SelectionSetNode,
+  fragments: Map<string, FragmentDefinitionNode>,
+  memo: Map<string, number>,
+  visiting: Set<string>,
+): number {
   let max = 0;
   const stack: [SelectionSetNode, number][] = [[root, 0]];
   while (stack.length > 0) {
@@ -62,10 +67,13 @@ export function maxDepthRule(limit: number): ValidationRule {
         const depth = selectionDepth(op.selectionSet, fragments, memo, new Set());
         if (depth > limit) {
           context.reportError(
-            new GraphQLError(`${op.name?.value ?? 'Anonymous'} query depth (${depth}) exceeds the query depth limit of ${limit}`, {
-              nodes: op,
-              extensions: { code: ErrorCode.QUERY_TOO_COMPLEX },
-            }),
+            new GraphQLError(
+              `${op.name?.value ?? 'Anonymous'} query depth (${depth}) exceeds the query depth limit of ${limit}`,
+              {
+                nodes: op,
+                extensions: { code: ErrorCode.QUERY_TOO_COMPLEX },
+              },
+            ),
           );
         }
       }

@@ -7,12 +7,22 @@ import type pg from 'pg';
  * window.
  */
 export interface RateLimitStore {
-  incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number, max: number): void;
+  incr(
+    key: string,
+    callback: (error: Error | null, result?: { current: number; ttl: number }) => void,
+    timeWindow: number,
+    max: number,
+  ): void;
 }
 
 const require = createRequire(import.meta.url);
 type LocalStoreCtor = new (continueExceeding: boolean, exponentialBackoff: boolean, cache?: number) => RateLimitStore;
-type RedisStoreCtor = new (continueExceeding: boolean, exponentialBackoff: boolean, redis: unknown, key?: string) => RateLimitStore;
+type RedisStoreCtor = new (
+  continueExceeding: boolean,
+  exponentialBackoff: boolean,
+  redis: unknown,
+  key?: string,
+) => RateLimitStore;
 
 /** This process' memory (an LRU of `buckets` entries): limits are per process. */
 export function memoryStore(buckets = 10_000): RateLimitStore {
@@ -46,7 +56,11 @@ export class PgRateLimitStore implements RateLimitStore {
 
   constructor(private readonly pool: Pick<pg.Pool, 'query'>) {}
 
-  incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
+  incr(
+    key: string,
+    callback: (error: Error | null, result?: { current: number; ttl: number }) => void,
+    timeWindow: number,
+  ): void {
     this.queries++;
     this.pool.query<{ count: number; ttl: number }>(INCR, [key, timeWindow]).then(
       ({ rows }) => callback(null, { current: rows[0].count, ttl: rows[0].ttl }),
@@ -62,6 +76,19 @@ export class PgRateLimitStore implements RateLimitStore {
 }
 
 /** Promise form of a store call. */
-export function storeCall(store: RateLimitStore, key: string, windowMs: number, max: number): Promise<{ current: number; ttl: number }> {
-  return new Promise((resolve, reject) => store.incr(key, (error, result) => (error || !result ? reject(error ?? new Error('rate-limit store answered nothing')) : resolve(result)), windowMs, max));
+export function storeCall(
+  store: RateLimitStore,
+  key: string,
+  windowMs: number,
+  max: number,
+): Promise<{ current: number; ttl: number }> {
+  return new Promise((resolve, reject) =>
+    store.incr(
+      key,
+      (error, result) =>
+        error || !result ? reject(error ?? new Error('rate-limit store answered nothing')) : resolve(result),
+      windowMs,
+      max,
+    ),
+  );
 }

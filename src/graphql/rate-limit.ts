@@ -41,7 +41,8 @@ export class Budget {
     const now = Date.now();
     const until = this.blocked.get(bucket);
     if (until !== undefined) {
-      if (until > now) return { limit: this.max, remaining: 0, resetSeconds: Math.ceil((until - now) / 1000), exceeded: true };
+      if (until > now)
+        return { limit: this.max, remaining: 0, resetSeconds: Math.ceil((until - now) / 1000), exceeded: true };
       this.blocked.delete(bucket);
     }
     let state: { current: number; ttl: number };
@@ -58,7 +59,12 @@ export class Budget {
       if (this.blocked.size >= MAX_BLOCKED) this.blocked.delete(this.blocked.keys().next().value!);
       this.blocked.set(bucket, now + ttl);
     }
-    return { limit: this.max, remaining: Math.max(0, this.max - state.current), resetSeconds: Math.ceil(ttl / 1000), exceeded: state.current > this.max };
+    return {
+      limit: this.max,
+      remaining: Math.max(0, this.max - state.current),
+      resetSeconds: Math.ceil(ttl / 1000),
+      exceeded: state.current > this.max,
+    };
   }
 }
 
@@ -94,7 +100,10 @@ export class RateLimitService implements OnModuleInit, OnModuleDestroy {
     this.store = this.openStore();
     const onError = (error: Error) => this.storeError(error);
     this.perKey = env.rateLimitPerMinute > 0 ? new Budget(this.store, env.rateLimitPerMinute, onError) : null;
-    this.authFailures = env.auth === 'required' && env.authFailuresPerMinute > 0 ? new Budget(this.store, env.authFailuresPerMinute, onError) : null;
+    this.authFailures =
+      env.auth === 'required' && env.authFailuresPerMinute > 0
+        ? new Budget(this.store, env.authFailuresPerMinute, onError)
+        : null;
   }
 
   async onModuleInit(): Promise<void> {
@@ -126,7 +135,12 @@ export class RateLimitService implements OnModuleInit, OnModuleDestroy {
 
   /** An ioredis client that fails a command at once while Redis is unreachable (the request then passes uncounted). */
   private openRedis(): Redis {
-    const client = new Redis(this.env.redisUrl!, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 });
+    const client = new Redis(this.env.redisUrl!, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      connectTimeout: 2_000,
+    });
     client.on('error', (error: Error) => this.storeError(error));
     this.redis = client;
     return client;
@@ -136,6 +150,8 @@ export class RateLimitService implements OnModuleInit, OnModuleDestroy {
     const now = Date.now();
     if (now - this.lastStoreWarning < 10_000) return;
     this.lastStoreWarning = now;
-    this.logger.warn(`rate-limit store (${this.env.rateLimitStore}) unavailable, requests pass uncounted: ${error.message}`);
+    this.logger.warn(
+      `rate-limit store (${this.env.rateLimitStore}) unavailable, requests pass uncounted: ${error.message}`,
+    );
   }
 }

@@ -26,7 +26,8 @@ export function responseTooLarge(bytes: number, limit: number): string {
 export function registerResponseLimit(fastify: FastifyInstance, env: Env): void {
   const limit = env.maxResponseBytes;
   fastify.addHook('onSend', (request, reply, payload, done) => {
-    if (request.routeOptions.url !== GRAPHQL_PATH || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) return done(null, payload);
+    if (request.routeOptions.url !== GRAPHQL_PATH || (typeof payload !== 'string' && !Buffer.isBuffer(payload)))
+      return done(null, payload);
     if (typeof payload === 'string' && payload.length * 3 <= limit) return done(null, payload); // UTF-8: at most 3 bytes per UTF-16 unit
     const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
     if (bytes <= limit) return done(null, payload);

@@ -94,7 +94,10 @@ describe('ImageDecodePool', () => {
       const expected = syncRejection(() => normaliseImage(bytes, options));
       const actual = await rejection(pool.normalise(bytes, options));
       expect(actual).toBeInstanceOf(ImageRejected);
-      expect({ reason: (actual as ImageRejected).reason, message: actual.message }).toEqual({ reason: expected.reason, message: expected.message });
+      expect({ reason: (actual as ImageRejected).reason, message: actual.message }).toEqual({
+        reason: expected.reason,
+        message: expected.message,
+      });
       reasons.push(expected.reason);
     }
     expect(new Set(reasons)).toEqual(new Set(['empty', 'too-large', 'unsupported-format', 'dimensions', 'corrupt']));
@@ -112,7 +115,10 @@ describe('ImageDecodePool', () => {
         `import { parentPort } from 'node:worker_threads';\nparentPort.on('message', (m) => { if (m.bytes.length === 1 && m.bytes[0] === 1) for (;;); });\n`,
       );
       const entry = path.join(dir, 'hanging-worker.mjs');
-      await writeFile(entry, `import './hang.mjs';\nimport ${JSON.stringify(pathToFileURL(decodeWorkerEntry()).href)};\n`);
+      await writeFile(
+        entry,
+        `import './hang.mjs';\nimport ${JSON.stringify(pathToFileURL(decodeWorkerEntry()).href)};\n`,
+      );
       pool = new ImageDecodePool({ entry, timeoutMs: 1500 });
       expect(await pool.normalise(NOISY_PNG, RGB)).toEqual(normaliseImage(NOISY_PNG, RGB));
       const error = await rejection(pool.normalise(new Uint8Array([1]), RGB));
@@ -136,7 +142,10 @@ describe('ImageDecodePool', () => {
         `import { parentPort } from 'node:worker_threads';\nparentPort.on('message', (m) => { if (m.bytes.length === 1 && m.bytes[0] === 0) process.exit(7); });\n`,
       );
       const entry = path.join(dir, 'crashing-worker.mjs');
-      await writeFile(entry, `import './crash.mjs';\nimport ${JSON.stringify(pathToFileURL(decodeWorkerEntry()).href)};\n`);
+      await writeFile(
+        entry,
+        `import './crash.mjs';\nimport ${JSON.stringify(pathToFileURL(decodeWorkerEntry()).href)};\n`,
+      );
       pool = new ImageDecodePool({ entry });
       const queued = [pool.normalise(new Uint8Array([0]), RGB), pool.normalise(NOISY_PNG, RGB)];
       const crashed = await rejection(queued[0]);

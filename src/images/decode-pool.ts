@@ -140,7 +140,8 @@ export class ImageDecodePool {
   }
 
   private spawn(): Slot {
-    if (!existsSync(this.entry)) throw new Error(`the image decoder thread entry ${this.entry} is missing (npm run build)`);
+    if (!existsSync(this.entry))
+      throw new Error(`the image decoder thread entry ${this.entry} is missing (npm run build)`);
     const worker = new Worker(this.entry, { name: 'recoder-image-decoder' });
     const slot: Slot = { worker, ready: false, job: null, timer: null };
     worker.on('message', (reply: DecodeReply) => this.onReply(slot, reply));
@@ -177,7 +178,10 @@ export class ImageDecodePool {
     const job = this.finish(slot)!;
     slot.worker.unref();
     if (reply.ok) job.resolve(reply.image);
-    else job.reject(reply.reason ? new ImageRejected(reply.reason, reply.message) : new Error(`image decoder: ${reply.message}`));
+    else
+      job.reject(
+        reply.reason ? new ImageRejected(reply.reason, reply.message) : new Error(`image decoder: ${reply.message}`),
+      );
     this.pump();
   }
 

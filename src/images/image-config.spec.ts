@@ -6,7 +6,9 @@ describe('item image settings (RECODER_IMAGE_*)', () => {
   });
 
   it('parses the settings', () => {
-    expect(loadEnv({ RECODER_IMAGE_SIZE: '64', RECODER_IMAGE_CHANNELS: '1', RECODER_MAX_IMAGE_BYTES: '500000' }).images).toEqual({
+    expect(
+      loadEnv({ RECODER_IMAGE_SIZE: '64', RECODER_IMAGE_CHANNELS: '1', RECODER_MAX_IMAGE_BYTES: '500000' }).images,
+    ).toEqual({
       size: 64,
       channels: 1,
       maxBytes: 500000,

@@ -14,7 +14,8 @@ export type ImageType = 'png' | 'jpeg';
  * Why an image was refused; `message` is fit for a client (it never contains the image). 'timeout':
  * decoding took longer than the decoder pool's limit (src/images/decode-pool.ts).
  */
-export type ImageRejection = 'not-base64' | 'empty' | 'too-large' | 'unsupported-format' | 'dimensions' | 'corrupt' | 'timeout';
+export type ImageRejection =
+  'not-base64' | 'empty' | 'too-large' | 'unsupported-format' | 'dimensions' | 'corrupt' | 'timeout';
 
 export class ImageRejected extends Error {
   constructor(
@@ -54,9 +55,13 @@ export function readImageHeader(bytes: Uint8Array, maxDimension = MAX_IMAGE_DIME
   const type = detectImageType(bytes);
   if (type === null) throw new ImageRejected('unsupported-format', 'not a PNG or JPEG file (unrecognised magic bytes)');
   const { width, height } = type === 'png' ? pngDimensions(bytes) : jpegDimensions(bytes);
-  if (width === 0 || height === 0) throw new ImageRejected('corrupt', `corrupt ${type.toUpperCase()}: the header gives ${width}×${height} pixels`);
+  if (width === 0 || height === 0)
+    throw new ImageRejected('corrupt', `corrupt ${type.toUpperCase()}: the header gives ${width}×${height} pixels`);
   if (width > maxDimension || height > maxDimension) {
-    throw new ImageRejected('dimensions', `${width}×${height} pixels is too large: at most ${maxDimension}×${maxDimension}`);
+    throw new ImageRejected(
+      'dimensions',
+      `${width}×${height} pixels is too large: at most ${maxDimension}×${maxDimension}`,
+    );
   }
   return { type, width, height };
 }
@@ -88,7 +93,10 @@ function jpegDimensions(b: Uint8Array): { width: number; height: number } {
     if (isSof(marker)) {
       if (length < 8 || i + 7 > b.length) break;
       if (marker > 0xc2) {
-        throw new ImageRejected('unsupported-format', 'unsupported JPEG: only baseline and progressive JPEG (not lossless, hierarchical or arithmetic-coded)');
+        throw new ImageRejected(
+          'unsupported-format',
+          'unsupported JPEG: only baseline and progressive JPEG (not lossless, hierarchical or arithmetic-coded)',
+        );
       }
       return { height: (b[i + 3] << 8) | b[i + 4], width: (b[i + 5] << 8) | b[i + 6] };
     }
@@ -135,8 +143,15 @@ export function decodeImage(bytes: Uint8Array, maxDimension = MAX_IMAGE_DIMENSIO
     throw new ImageRejected('corrupt', `corrupt or unsupported ${header.type.toUpperCase()} data (${detail})`);
   }
   const channels = header.type === 'png' ? 4 : 3;
-  if (decoded.width !== header.width || decoded.height !== header.height || decoded.data.length !== decoded.width * decoded.height * channels) {
-    throw new ImageRejected('corrupt', `corrupt ${header.type.toUpperCase()} data (decoded size differs from the header)`);
+  if (
+    decoded.width !== header.width ||
+    decoded.height !== header.height ||
+    decoded.data.length !== decoded.width * decoded.height * channels
+  ) {
+    throw new ImageRejected(
+      'corrupt',
+      `corrupt ${header.type.toUpperCase()} data (decoded size differs from the header)`,
+    );
   }
   return { type: header.type, width: decoded.width, height: decoded.height, channels, data: decoded.data };
 }
@@ -174,7 +189,7 @@ function checkInterlacedPngSize(b: Buffer, width: number, height: number): void 
     if (w > 0 && h > 0) expected += h * (1 + Math.ceil((w * bits) / 8));
   }
   const idat: Buffer[] = [];
-  for (let i = 8; i + 8 <= b.length; ) {
+  for (let i = 8; i + 8 <= b.length;) {
     const length = b.readUInt32BE(i);
     const type = b.toString('latin1', i + 4, i + 8);
     if (type === 'IDAT') idat.push(b.subarray(i + 8, Math.min(b.length, i + 8 + length)));

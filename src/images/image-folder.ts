@@ -43,11 +43,23 @@ export function itemIdOfFile(fileName: string): string | null {
   return match ? match[1] : null;
 }
 
-export async function importItemImageFolder(db: Queryable, folder: string, options: ImageFolderOptions): Promise<ImageFolderResult> {
+export async function importItemImageFolder(
+  db: Queryable,
+  folder: string,
+  options: ImageFolderOptions,
+): Promise<ImageFolderResult> {
   const started = process.hrtime.bigint();
   const batchSize = options.batchSize ?? 200;
   const entries = await readdir(folder, { withFileTypes: true });
-  const result: ImageFolderResult = { folder, files: 0, stored: 0, skippedUnknownItem: [], rejected: [], ignored: 0, seconds: 0 };
+  const result: ImageFolderResult = {
+    folder,
+    files: 0,
+    stored: 0,
+    skippedUnknownItem: [],
+    rejected: [],
+    ignored: 0,
+    seconds: 0,
+  };
 
   // Files per item id; an id given by several files (m1.png and m1.jpg) is ambiguous.
   const byId = new Map<string, string[]>();
@@ -63,13 +75,17 @@ export async function importItemImageFolder(db: Queryable, folder: string, optio
   const work: { id: string; file: string }[] = [];
   for (const [id, files] of byId) {
     if (files.length > 1) {
-      for (const file of files) result.rejected.push({ file, reason: `ambiguous: several files for item "${id}" (${files.join(', ')})` });
+      for (const file of files)
+        result.rejected.push({ file, reason: `ambiguous: several files for item "${id}" (${files.join(', ')})` });
       continue;
     }
     try {
       checkId('id', id);
     } catch (error) {
-      result.rejected.push({ file: files[0], reason: `the file name is not a valid item id: ${(error as Error).message.replace(/^id: /, '')}` });
+      result.rejected.push({
+        file: files[0],
+        reason: `the file name is not a valid item id: ${(error as Error).message.replace(/^id: /, '')}`,
+      });
       continue;
     }
     work.push({ id, file: files[0] });
@@ -78,9 +94,10 @@ export async function importItemImageFolder(db: Queryable, folder: string, optio
   let done = result.files - work.length;
   for (let start = 0; start < work.length; start += batchSize) {
     const batch = work.slice(start, start + batchSize);
-    const { rows } = await db.query<{ id: number; external_id: string }>('SELECT id, external_id FROM items WHERE external_id = ANY($1::text[])', [
-      batch.map((w) => w.id),
-    ]);
+    const { rows } = await db.query<{ id: number; external_id: string }>(
+      'SELECT id, external_id FROM items WHERE external_id = ANY($1::text[])',
+      [batch.map((w) => w.id)],
+    );
     const internal = new Map(rows.map((r) => [r.external_id, r.id]));
     const images: { itemId: number; image: StoredImage; id: string }[] = [];
     for (const { id, file } of batch) {
@@ -96,7 +113,8 @@ export async function importItemImageFolder(db: Queryable, folder: string, optio
         images.push({ itemId, id, image: normaliseImage(await readFile(filePath), options) });
       } catch (error) {
         if (error instanceof ImageRejected) result.rejected.push({ file, reason: error.message });
-        else if ((error as NodeJS.ErrnoException).code) result.rejected.push({ file, reason: `cannot read it: ${(error as Error).message}` });
+        else if ((error as NodeJS.ErrnoException).code)
+          result.rejected.push({ file, reason: `cannot read it: ${(error as Error).message}` });
         else throw error;
       }
     }

@@ -129,7 +129,11 @@ export async function readItemImages(pool: Queryable, options: ReadItemImagesOpt
  * Stores (inserts or replaces) the image of the item with internal id `itemId`. Returns null, and
  * writes nothing, when there is no such item (also when it is deleted concurrently).
  */
-export async function upsertItemImage(db: Queryable, itemId: number, image: StoredImage): Promise<ItemImageMeta | null> {
+export async function upsertItemImage(
+  db: Queryable,
+  itemId: number,
+  image: StoredImage,
+): Promise<ItemImageMeta | null> {
   checkShape(image);
   try {
     const { rows } = await db.query<ItemImageMeta>(
@@ -151,7 +155,10 @@ export async function upsertItemImage(db: Queryable, itemId: number, image: Stor
  * Stores a batch of images in one statement (the import's batches). Items that do not exist are
  * skipped; returns the internal ids stored. Ids must be unique in the batch.
  */
-export async function upsertItemImages(db: Queryable, images: { itemId: number; image: StoredImage }[]): Promise<number[]> {
+export async function upsertItemImages(
+  db: Queryable,
+  images: { itemId: number; image: StoredImage }[],
+): Promise<number[]> {
   if (images.length === 0) return [];
   images.forEach(({ image }) => checkShape(image));
   const { rows } = await db.query<{ itemId: number }>(
@@ -183,7 +190,10 @@ export async function deleteItemImage(db: Queryable, itemId: number): Promise<bo
 }
 
 /** Metadata (no pixels) of the stored images of the given items, keyed by external id. */
-export async function itemImageMetasByExternalIds(db: Queryable, externalIds: readonly string[]): Promise<Map<string, ItemImageMeta>> {
+export async function itemImageMetasByExternalIds(
+  db: Queryable,
+  externalIds: readonly string[],
+): Promise<Map<string, ItemImageMeta>> {
   const { rows } = await db.query<ItemImageMeta & { externalId: string }>(
     `SELECT i.external_id AS "externalId", im.item_id AS "itemId", im.size, im.channels, im.source_type AS "sourceType",
             im.source_bytes AS "sourceBytes", im.updated_at AS "updatedAt"
@@ -195,7 +205,10 @@ export async function itemImageMetasByExternalIds(db: Queryable, externalIds: re
 }
 
 /** Stored pixels (with their shape) of the given items, keyed by internal id. */
-export async function itemImagePixels(db: Queryable, itemIds: readonly number[]): Promise<Map<number, { size: number; channels: number; pixels: Buffer }>> {
+export async function itemImagePixels(
+  db: Queryable,
+  itemIds: readonly number[],
+): Promise<Map<number, { size: number; channels: number; pixels: Buffer }>> {
   const { rows } = await db.query<{ itemId: number; size: number; channels: number; pixels: Buffer }>(
     'SELECT item_id AS "itemId", size, channels, pixels FROM item_images WHERE item_id = ANY($1::int[])',
     [itemIds],
@@ -210,17 +223,25 @@ export async function itemImagePixels(db: Queryable, itemIds: readonly number[])
 export function encodePng(pixels: Uint8Array, size: number, channels: number): Buffer {
   if (channels !== 1 && channels !== 3) throw new Error(`encodePng: channels must be 1 or 3, got ${channels}`);
   if (!Number.isInteger(size) || size < 1) throw new Error(`encodePng: bad size ${size}`);
-  if (pixels.length !== size * size * channels) throw new Error(`encodePng: expected ${size * size * channels} bytes, got ${pixels.length}`);
+  if (pixels.length !== size * size * channels)
+    throw new Error(`encodePng: expected ${size * size * channels} bytes, got ${pixels.length}`);
   const colorType = channels === 1 ? 0 : 2;
-  return pngjs.PNG.sync.write(
-    { width: size, height: size, data: toBuffer(pixels) } as pngjs.PNG,
-    { colorType, inputColorType: colorType, inputHasAlpha: false, bitDepth: 8 },
-  );
+  return pngjs.PNG.sync.write({ width: size, height: size, data: toBuffer(pixels) } as pngjs.PNG, {
+    colorType,
+    inputColorType: colorType,
+    inputHasAlpha: false,
+    bitDepth: 8,
+  });
 }
 
 function checkShape(image: StoredImage): void {
-  if ((image.channels !== 1 && image.channels !== 3) || image.pixels.length !== image.size * image.size * image.channels) {
-    throw new Error(`item image: ${image.pixels.length} bytes do not make ${image.size}×${image.size}×${image.channels}`);
+  if (
+    (image.channels !== 1 && image.channels !== 3) ||
+    image.pixels.length !== image.size * image.size * image.channels
+  ) {
+    throw new Error(
+      `item image: ${image.pixels.length} bytes do not make ${image.size}×${image.size}×${image.channels}`,
+    );
   }
 }
 

@@ -15,7 +15,10 @@ export class ItemImagesResolver {
       "Sets an item's picture: a PNG or JPEG as base64 (optionally a data: URL), at most RECODER_MAX_IMAGE_BYTES encoded and 4096×4096 pixels. " +
       'It is stored normalised (centre-cropped square, RECODER_IMAGE_SIZE pixels, RECODER_IMAGE_CHANNELS channels) and replaces any previous one.',
   })
-  setItemImage(@Args('itemId', { type: () => ID }) itemId: string, @Args('image') image: string): Promise<ItemImageInfo> {
+  setItemImage(
+    @Args('itemId', { type: () => ID }) itemId: string,
+    @Args('image') image: string,
+  ): Promise<ItemImageInfo> {
     return this.images.set(itemId, image);
   }
 
@@ -25,7 +28,10 @@ export class ItemImagesResolver {
     return this.images.remove(itemId);
   }
 
-  @ResolveField(() => ItemImageInfo, { nullable: true, description: 'The stored picture (setItemImage), null when the item has none.' })
+  @ResolveField(() => ItemImageInfo, {
+    nullable: true,
+    description: 'The stored picture (setItemImage), null when the item has none.',
+  })
   image(@Parent() item: Item, @Context() context: object): Promise<ItemImageInfo | null> {
     return this.images.metaFor(context, item.id);
   }

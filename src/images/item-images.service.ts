@@ -7,7 +7,14 @@ import { PgPool } from '../database/pg-pool.js';
 import type { ItemImageInfo } from './dto/item-image.type.js';
 import { ImageDecodePool, ImageDecoderBusy } from './decode-pool.js';
 import { ImageRejected } from './image-decode.js';
-import { deleteItemImage, encodePng, itemImageMetasByExternalIds, itemImagePixels, upsertItemImage, type ItemImageMeta } from './images.queries.js';
+import {
+  deleteItemImage,
+  encodePng,
+  itemImageMetasByExternalIds,
+  itemImagePixels,
+  upsertItemImage,
+  type ItemImageMeta,
+} from './images.queries.js';
 import { parseImageString, type NormalisedImage, type NormaliseOptions } from './normalise.js';
 import { RequestBatches } from './request-batch.js';
 
@@ -47,13 +54,19 @@ export class ItemImagesService implements OnModuleDestroy {
 
   /** The image of an item (by external id), batched per request. */
   async metaFor(context: object, externalId: string): Promise<ItemImageInfo | null> {
-    const batch = this.batches.get<string, ItemImageMeta>(context, 'meta', (ids) => itemImageMetasByExternalIds(this.pool, ids));
+    const batch = this.batches.get<string, ItemImageMeta>(context, 'meta', (ids) =>
+      itemImageMetasByExternalIds(this.pool, ids),
+    );
     return (await batch.load(externalId)) ?? null;
   }
 
   /** The stored pixels of an item (by internal id) as a base64 PNG, batched per request; null when it has no image (any more). */
   async pngFor(context: object, itemId: number): Promise<string | null> {
-    const batch = this.batches.get<number, { size: number; channels: number; pixels: Buffer }>(context, 'pixels', (ids) => itemImagePixels(this.pool, ids));
+    const batch = this.batches.get<number, { size: number; channels: number; pixels: Buffer }>(
+      context,
+      'pixels',
+      (ids) => itemImagePixels(this.pool, ids),
+    );
     const image = await batch.load(itemId);
     return image ? encodePng(image.pixels, image.size, image.channels).toString('base64') : null;
   }
@@ -63,7 +76,9 @@ export class ItemImagesService implements OnModuleDestroy {
       return await this.decoder.normalise(bytes, options);
     } catch (error) {
       if (error instanceof ImageDecoderBusy) {
-        throw new DomainError(ErrorCode.RATE_LIMITED, `image: ${error.message}; retry in a moment`, 'image', { retryAfterSeconds: 1 });
+        throw new DomainError(ErrorCode.RATE_LIMITED, `image: ${error.message}; retry in a moment`, 'image', {
+          retryAfterSeconds: 1,
+        });
       }
       throw asInputError(error, options.maxBytes);
     }

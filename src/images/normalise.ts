@@ -52,7 +52,11 @@ export function normaliseImage(bytes: Uint8Array, options: NormaliseOptions): No
 
 export function checkEncodedSize(bytes: number, maxBytes: number): void {
   if (bytes === 0) throw new ImageRejected('empty', 'must not be empty');
-  if (bytes > maxBytes) throw new ImageRejected('too-large', `must be at most ${formatBytes(maxBytes)}${maxBytes >= 1024 ? ` (${maxBytes} bytes)` : ''} encoded; got ${formatBytes(bytes)}`);
+  if (bytes > maxBytes)
+    throw new ImageRejected(
+      'too-large',
+      `must be at most ${formatBytes(maxBytes)}${maxBytes >= 1024 ? ` (${maxBytes} bytes)` : ''} encoded; got ${formatBytes(bytes)}`,
+    );
 }
 
 const DATA_URL = /^data:([^,;]*)((?:;[^,;]*)*),/i;
@@ -67,13 +71,21 @@ export function parseImageString(text: string, maxBytes: number): Buffer {
   let body = text;
   const dataUrl = DATA_URL.exec(text);
   if (dataUrl) {
-    if (!/;base64$/i.test(dataUrl[2])) throw new ImageRejected('not-base64', 'a data: URL must be base64-encoded (data:image/png;base64,…)');
+    if (!/;base64$/i.test(dataUrl[2]))
+      throw new ImageRejected('not-base64', 'a data: URL must be base64-encoded (data:image/png;base64,…)');
     body = text.slice(dataUrl[0].length);
   }
   body = body.replace(/\s+/g, '');
   if (body.length === 0) throw new ImageRejected('empty', 'must not be empty');
-  if (!BASE64_BODY.test(body) || body.replace(/=+$/, '').length % 4 === 1 || (body.includes('=') && body.length % 4 !== 0)) {
-    throw new ImageRejected('not-base64', 'is not base64 (standard alphabet A–Z a–z 0–9 + /, optionally as a data: URL)');
+  if (
+    !BASE64_BODY.test(body) ||
+    body.replace(/=+$/, '').length % 4 === 1 ||
+    (body.includes('=') && body.length % 4 !== 0)
+  ) {
+    throw new ImageRejected(
+      'not-base64',
+      'is not base64 (standard alphabet A–Z a–z 0–9 + /, optionally as a data: URL)',
+    );
   }
   const unpadded = body.replace(/=+$/, '').length;
   checkEncodedSize(Math.floor((unpadded * 3) / 4), maxBytes);

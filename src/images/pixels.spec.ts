@@ -1,12 +1,19 @@
 import { boxWeights, centreSquare, resizeSquare, toChannels } from './pixels.js';
 
 /** A width×height image of `channels` channels whose pixel (x, y) is f(x, y) (one value per channel). */
-function image(width: number, height: number, channels: number, f: (x: number, y: number, c: number) => number): Uint8Array {
+function image(
+  width: number,
+  height: number,
+  channels: number,
+  f: (x: number, y: number, c: number) => number,
+): Uint8Array {
   const out = new Uint8Array(width * height * channels);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < channels; c++) out[(y * width + x) * channels + c] = f(x, y, c);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) for (let c = 0; c < channels; c++) out[(y * width + x) * channels + c] = f(x, y, c);
   return out;
 }
-const at = (px: Uint8Array, size: number, channels: number, x: number, y: number, c = 0) => px[(y * size + x) * channels + c];
+const at = (px: Uint8Array, size: number, channels: number, x: number, y: number, c = 0) =>
+  px[(y * size + x) * channels + c];
 
 describe('resizeSquare (centre crop + area averaging)', () => {
   it('keeps a uniform image uniform, down, up and at non-integer ratios', () => {
@@ -18,7 +25,13 @@ describe('resizeSquare (centre crop + area averaging)', () => {
       [4096, 1, 8],
       [1, 1, 16],
     ]) {
-      const out = resizeSquare(image(w, h, 3, (_x, _y, c) => [200, 17, 99][c]), w, h, 3, size);
+      const out = resizeSquare(
+        image(w, h, 3, (_x, _y, c) => [200, 17, 99][c]),
+        w,
+        h,
+        3,
+        size,
+      );
       expect(out.length).toBe(size * size * 3);
       for (let i = 0; i < out.length; i++) expect(out[i]).toBe([200, 17, 99][i % 3]);
     }
@@ -36,7 +49,9 @@ describe('resizeSquare (centre crop + area averaging)', () => {
     const out = resizeSquare(split, 64, 64, 3, 32);
     for (let y = 0; y < 32; y++) {
       for (let x = 0; x < 32; x++) {
-        expect([at(out, 32, 3, x, y, 0), at(out, 32, 3, x, y, 1), at(out, 32, 3, x, y, 2)]).toEqual(x < 16 ? [255, 0, 0] : [0, 0, 255]);
+        expect([at(out, 32, 3, x, y, 0), at(out, 32, 3, x, y, 1), at(out, 32, 3, x, y, 2)]).toEqual(
+          x < 16 ? [255, 0, 0] : [0, 0, 255],
+        );
       }
     }
   });

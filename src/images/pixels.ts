@@ -11,9 +11,16 @@ const LUMA = [0.299, 0.587, 0.114] as const;
  * 0.299R + 0.587G + 0.114B) or 3 (RGB), compositing any alpha over white. Values are computed in
  * floating point and rounded once.
  */
-export function toChannels(src: Uint8Array, width: number, height: number, srcChannels: 3 | 4, channels: 1 | 3): Uint8Array {
+export function toChannels(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  srcChannels: 3 | 4,
+  channels: 1 | 3,
+): Uint8Array {
   const n = width * height;
-  if (src.length !== n * srcChannels) throw new Error(`toChannels: expected ${n * srcChannels} bytes, got ${src.length}`);
+  if (src.length !== n * srcChannels)
+    throw new Error(`toChannels: expected ${n * srcChannels} bytes, got ${src.length}`);
   const out = new Uint8Array(n * channels);
   for (let p = 0, i = 0, o = 0; p < n; p++, i += srcChannels, o += channels) {
     let r = src[i];
@@ -56,7 +63,10 @@ export function centreSquare(width: number, height: number): { x: number; y: num
  * integers: output o covers [o·n, (o+1)·n) and source s covers [s·m, (s+1)·m) in units of 1/m
  * source pixel; the weight is their overlap. Each output's weights sum to n.
  */
-export function boxWeights(n: number, m: number): { first: Int32Array; count: Int32Array; weights: Float64Array; offset: Int32Array } {
+export function boxWeights(
+  n: number,
+  m: number,
+): { first: Int32Array; count: Int32Array; weights: Float64Array; offset: Int32Array } {
   const first = new Int32Array(m);
   const count = new Int32Array(m);
   const offset = new Int32Array(m);
@@ -81,10 +91,18 @@ export function boxWeights(n: number, m: number): { first: Int32Array; count: In
  * (rows, then columns); the sums are exact integers, so the result is the exactly rounded mean.
  * Upscaling (a crop smaller than `size`) repeats source pixels and blends them at the seams.
  */
-export function resizeSquare(src: Uint8Array, width: number, height: number, channels: number, size: number): Uint8Array {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new Error(`resizeSquare: bad dimensions ${width}×${height}`);
+export function resizeSquare(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  size: number,
+): Uint8Array {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1)
+    throw new Error(`resizeSquare: bad dimensions ${width}×${height}`);
   if (!Number.isInteger(size) || size < 1) throw new Error(`resizeSquare: bad size ${size}`);
-  if (src.length !== width * height * channels) throw new Error(`resizeSquare: expected ${width * height * channels} bytes, got ${src.length}`);
+  if (src.length !== width * height * channels)
+    throw new Error(`resizeSquare: expected ${width * height * channels} bytes, got ${src.length}`);
   const { x: x0, y: y0, side } = centreSquare(width, height);
   const w = boxWeights(side, size);
   const rowStride = width * channels;

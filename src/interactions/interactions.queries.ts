@@ -27,7 +27,9 @@ export interface StoredInteractionRow {
 
 /** Items by external id (hidden ones included: interactions with hidden items are still recorded). */
 export async function findItemsByExternalId(db: ClientBase, externalIds: string[]): Promise<ItemRow[]> {
-  const { rows } = await db.query<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE external_id = ANY($1::text[])`, [externalIds]);
+  const { rows } = await db.query<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE external_id = ANY($1::text[])`, [
+    externalIds,
+  ]);
   return rows;
 }
 
@@ -45,7 +47,10 @@ export async function createBareItems(db: ClientBase, externalIds: string[]): Pr
  * created. One statement: the CTE inserts the missing ones (sorted, so concurrent batches lock in
  * the same order) and the outer query adds those that already existed.
  */
-export async function ensureUsers(db: ClientBase, externalIds: string[]): Promise<{ ids: Map<string, number>; created: number }> {
+export async function ensureUsers(
+  db: ClientBase,
+  externalIds: string[],
+): Promise<{ ids: Map<string, number>; created: number }> {
   const { rows } = await db.query<{ id: number; externalId: string; created: boolean }>(
     `WITH wanted AS (SELECT DISTINCT unnest($1::text[]) AS external_id),
           created AS (

@@ -11,7 +11,13 @@ import { MetricsService } from '../ops/metrics.service.js';
 import { InteractionKind } from '../common/interaction-kind.js';
 import type { RecordInteractionInput } from './dto/interaction.input.js';
 import type { Interaction, InteractionConnection, RecordInteractionsResult } from './dto/interaction.type.js';
-import { createBareItems, ensureUsers, findItemsByExternalId, insertInteractions, type NewInteraction } from './interactions.queries.js';
+import {
+  createBareItems,
+  ensureUsers,
+  findItemsByExternalId,
+  insertInteractions,
+  type NewInteraction,
+} from './interactions.queries.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -100,7 +106,12 @@ export class InteractionsService {
   }
 
   /** A user's interactions, newest first. */
-  async history(userInternalId: number, userExternalId: string, first: number, after?: string | null): Promise<InteractionConnection> {
+  async history(
+    userInternalId: number,
+    userExternalId: string,
+    first: number,
+    after?: string | null,
+  ): Promise<InteractionConnection> {
     checkLimit('first', first, this.env.maxPageSize);
     let cursorWhere = {};
     if (after) {
@@ -121,19 +132,17 @@ export class InteractionsService {
     const page = rows.slice(0, first);
     const last = page[page.length - 1];
     return {
-      nodes: page.map(
-        (r): Interaction => ({
-          id: r.id.toString(),
-          userId: userExternalId,
-          itemId: r.item.externalId,
-          kind: r.kind,
-          value: r.value,
-          occurredAt: r.occurredAt,
-          eventId: r.eventId,
-          recommendationId: r.recommendationId,
-          item: toItem(r.item),
-        }),
-      ),
+      nodes: page.map((r): Interaction => ({
+        id: r.id.toString(),
+        userId: userExternalId,
+        itemId: r.item.externalId,
+        kind: r.kind,
+        value: r.value,
+        occurredAt: r.occurredAt,
+        eventId: r.eventId,
+        recommendationId: r.recommendationId,
+        item: toItem(r.item),
+      })),
       pageInfo: {
         hasNextPage: rows.length > first,
         endCursor: last ? encodeCursor([last.occurredAt.getTime(), last.id.toString()]) : null,
@@ -153,13 +162,18 @@ export class InteractionsService {
     let eventId: string | null = null;
     if (input.eventId != null) {
       eventId = checkString(`${field}.eventId`, input.eventId, LIMITS.eventId);
-      if (eventId.length === 0) throw new DomainError(ErrorCode.BAD_USER_INPUT, `${field}.eventId: must not be empty`, `${field}.eventId`);
+      if (eventId.length === 0)
+        throw new DomainError(ErrorCode.BAD_USER_INPUT, `${field}.eventId: must not be empty`, `${field}.eventId`);
     }
     let recommendationId: string | null = null;
     if (input.recommendationId != null) {
       // Any well-formed id is stored: its impression may be sampled out, not yet written, or deleted.
       if (!UUID.test(input.recommendationId)) {
-        throw new DomainError(ErrorCode.BAD_USER_INPUT, `${field}.recommendationId: not a recommendationId (a UUID returned by recommendations)`, `${field}.recommendationId`);
+        throw new DomainError(
+          ErrorCode.BAD_USER_INPUT,
+          `${field}.recommendationId: not a recommendationId (a UUID returned by recommendations)`,
+          `${field}.recommendationId`,
+        );
       }
       recommendationId = input.recommendationId.toLowerCase();
     }

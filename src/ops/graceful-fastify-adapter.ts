@@ -34,7 +34,9 @@ export class GracefulFastifyAdapter extends FastifyAdapter {
     const t0 = performance.now();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        new Logger('Shutdown').warn(`requests still in flight after ${DRAIN_TIMEOUT_MS / 1000} s: closing their connections`);
+        new Logger('Shutdown').warn(
+          `requests still in flight after ${DRAIN_TIMEOUT_MS / 1000} s: closing their connections`,
+        );
         server.closeAllConnections();
       }, DRAIN_TIMEOUT_MS);
       // Node's close() also closes the idle keep-alive connections; the callback waits for the rest.
@@ -43,6 +45,8 @@ export class GracefulFastifyAdapter extends FastifyAdapter {
         resolve();
       });
     });
-    new Logger('Shutdown').log(`HTTP server closed; in-flight requests drained in ${Math.round(performance.now() - t0)} ms`);
+    new Logger('Shutdown').log(
+      `HTTP server closed; in-flight requests drained in ${Math.round(performance.now() - t0)} ms`,
+    );
   }
 }

@@ -19,7 +19,12 @@ describe('JsonLogger', () => {
     logger.log('serving model version 3', 'Models');
     logger.warn('slow', 'Db');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ level: 'info', context: 'Models', msg: 'serving model version 3', pid: process.pid });
+    expect(lines[0]).toMatchObject({
+      level: 'info',
+      context: 'Models',
+      msg: 'serving model version 3',
+      pid: process.pid,
+    });
     expect(new Date(lines[0].time).toISOString()).toBe(lines[0].time);
     expect(lines[1]).toMatchObject({ level: 'warn', context: 'Db', msg: 'slow' });
   });
@@ -31,9 +36,24 @@ describe('JsonLogger', () => {
     logger.error(error.stack, 'GraphQLErrors');
     logger.error(error, 'Main');
     logger.error('no stack here', undefined, 'Ctx');
-    expect(lines[0]).toMatchObject({ level: 'error', context: 'ExceptionsHandler', msg: 'request failed', err: { stack: error.stack } });
-    expect(lines[1]).toMatchObject({ level: 'error', context: 'GraphQLErrors', msg: 'Error: boom', err: { stack: error.stack } });
-    expect(lines[2]).toMatchObject({ level: 'error', context: 'Main', msg: 'boom', err: { type: 'Error', message: 'boom', stack: error.stack } });
+    expect(lines[0]).toMatchObject({
+      level: 'error',
+      context: 'ExceptionsHandler',
+      msg: 'request failed',
+      err: { stack: error.stack },
+    });
+    expect(lines[1]).toMatchObject({
+      level: 'error',
+      context: 'GraphQLErrors',
+      msg: 'Error: boom',
+      err: { stack: error.stack },
+    });
+    expect(lines[2]).toMatchObject({
+      level: 'error',
+      context: 'Main',
+      msg: 'boom',
+      err: { type: 'Error', message: 'boom', stack: error.stack },
+    });
     expect(lines[3]).toEqual(expect.objectContaining({ context: 'Ctx', msg: 'no stack here' }));
     expect(lines[3].err).toBeUndefined();
   });
@@ -58,7 +78,10 @@ describe('JsonLogger', () => {
     } finally {
       Logger.overrideLogger(['error', 'warn', 'log']);
     }
-    expect(lines).toEqual([expect.objectContaining({ level: 'info', context: 'Models', msg: 'hello' }), expect.objectContaining({ level: 'error', context: 'Models', msg: 'bad' })]);
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 'info', context: 'Models', msg: 'hello' }),
+      expect.objectContaining({ level: 'error', context: 'Models', msg: 'bad' }),
+    ]);
   });
 
   it('createLogger: json → a JsonLogger (one per level), pretty → Nest levels', () => {

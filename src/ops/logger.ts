@@ -12,7 +12,14 @@ export function loggerLevels(level: Env['logLevel']) {
 }
 
 /** Nest level → pino level (Nest's `log` is pino's `info`, `verbose` is `trace`). */
-const PINO_LEVEL: Record<LogLevel, Level> = { fatal: 'fatal', error: 'error', warn: 'warn', log: 'info', debug: 'debug', verbose: 'trace' };
+const PINO_LEVEL: Record<LogLevel, Level> = {
+  fatal: 'fatal',
+  error: 'error',
+  warn: 'warn',
+  log: 'info',
+  debug: 'debug',
+  verbose: 'trace',
+};
 
 /** A stack as Nest passes it to `error(message, stack, context)`. */
 const STACK = /\n\s+at /;
@@ -57,7 +64,11 @@ export class JsonLogger implements LoggerService {
     const rest = [...params];
     const fields: Record<string, unknown> = {};
     if (rest.length > 0 && typeof rest[rest.length - 1] === 'string') fields.context = rest.pop();
-    if ((level === 'error' || level === 'fatal') && rest.length > 0 && (rest[0] === undefined || (typeof rest[0] === 'string' && STACK.test(rest[0])))) {
+    if (
+      (level === 'error' || level === 'fatal') &&
+      rest.length > 0 &&
+      (rest[0] === undefined || (typeof rest[0] === 'string' && STACK.test(rest[0])))
+    ) {
       const stack = rest.shift() as string | undefined;
       if (stack) fields.err = { stack };
     }
@@ -72,13 +83,17 @@ export class JsonLogger implements LoggerService {
     } else {
       msg = typeof message === 'string' ? message : inspect(message, { breakLength: Infinity, depth: 4 });
     }
-    if (rest.length > 0) fields.params = rest.map((p) => (p instanceof Error ? { type: p.name, message: p.message, stack: p.stack } : p));
+    if (rest.length > 0)
+      fields.params = rest.map((p) => (p instanceof Error ? { type: p.name, message: p.message, stack: p.stack } : p));
     this.pino[level](fields, msg);
   }
 }
 
 /** A JsonLogger at `level` writing to `destination` (stdout, synchronously: no line is lost at exit). */
-export function jsonLogger(level: Env['logLevel'], destination: DestinationStream = pino.destination({ fd: 1, sync: true })): JsonLogger {
+export function jsonLogger(
+  level: Env['logLevel'],
+  destination: DestinationStream = pino.destination({ fd: 1, sync: true }),
+): JsonLogger {
   return new JsonLogger(
     pino(
       {

@@ -56,7 +56,11 @@ export class MetricsService {
       buckets: DURATION_BUCKETS,
       registers,
     });
-    this.graphqlInFlight = new Gauge({ name: 'recoder_graphql_requests_in_flight', help: 'GraphQL requests received and not yet answered', registers });
+    this.graphqlInFlight = new Gauge({
+      name: 'recoder_graphql_requests_in_flight',
+      help: 'GraphQL requests received and not yet answered',
+      registers,
+    });
     const stageSeconds = new Histogram({
       name: 'recoder_serving_stage_seconds',
       help: 'Time one served request spent in a stage: queue (waiting for its model batch), sql (the batch history read), encode (the batch forward pass), search (top-k, visibility, cold start), parse (GraphQL parse and validation), execute (resolvers), serialize (the JSON answer)',
@@ -103,7 +107,11 @@ export class MetricsService {
         this.inc({ reason: 'deadline' }, batcher.stats.expired + work.stats.expired);
       },
     });
-    this.ingested = new Counter({ name: 'recoder_interactions_ingested_total', help: 'Interactions stored by recordInteractions (duplicates of a stored eventId not counted)', registers });
+    this.ingested = new Counter({
+      name: 'recoder_interactions_ingested_total',
+      help: 'Interactions stored by recordInteractions (duplicates of a stored eventId not counted)',
+      registers,
+    });
     new Gauge({
       name: 'recoder_active_model_version',
       help: 'Id of the model version this process serves (0: none)',
@@ -154,14 +162,18 @@ export class MetricsService {
    */
   private trainingRuns(db: OpsDatabase): Promise<TrainingRow[] | null> {
     this.trainingQuery ??= db
-      .query<TrainingRow>(`SELECT status::text AS status, count(*)::int AS n, max(epoch) FILTER (WHERE status = 'RUNNING')::int AS epoch FROM training_runs GROUP BY status`, TRAINING_QUERY_TIMEOUT_MS)
+      .query<TrainingRow>(
+        `SELECT status::text AS status, count(*)::int AS n, max(epoch) FILTER (WHERE status = 'RUNNING')::int AS epoch FROM training_runs GROUP BY status`,
+        TRAINING_QUERY_TIMEOUT_MS,
+      )
       .then(
         (rows) => {
           this.trainingQueryFailed = false;
           return rows;
         },
         (error: unknown) => {
-          if (!this.trainingQueryFailed) this.logger.warn(`training_runs unavailable for metrics: ${(error as Error).message}`);
+          if (!this.trainingQueryFailed)
+            this.logger.warn(`training_runs unavailable for metrics: ${(error as Error).message}`);
           this.trainingQueryFailed = true;
           return null;
         },

@@ -15,7 +15,13 @@ export class OpsDatabase implements OnModuleDestroy {
     const logger = new Logger('OpsDatabase');
     // Clean-up behind the callers' shorter timeouts: a connection attempt or a query that hangs
     // errs after 2 s, and pg-pool then discards that connection rather than reuse it.
-    this.pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000, query_timeout: 2000, idleTimeoutMillis: 60_000 });
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: 2,
+      connectionTimeoutMillis: 2000,
+      query_timeout: 2000,
+      idleTimeoutMillis: 60_000,
+    });
     this.pool.on('error', (error) => logger.warn(`idle database connection lost: ${error.message}`));
   }
 

@@ -88,14 +88,22 @@ export class OpsRoutes implements OnModuleInit {
     let model: Check;
     const t0 = performance.now();
     try {
-      const rows = await this.db.query<{ active: number | null }>(`SELECT 1 AS one, (SELECT version_id FROM active_models WHERE slot = 'default') AS active`, READY_DB_TIMEOUT_MS);
+      const rows = await this.db.query<{ active: number | null }>(
+        `SELECT 1 AS one, (SELECT version_id FROM active_models WHERE slot = 'default') AS active`,
+        READY_DB_TIMEOUT_MS,
+      );
       database = { status: 'ok', ms: Math.round(performance.now() - t0) };
       const active = rows[0]?.active ?? null;
       const served = this.activeModel.version?.id ?? null;
       model =
         active === null || active === served
           ? { status: 'ok', active, served }
-          : { status: 'fail', active, served, message: `model version ${active} is active but this process serves ${served === null ? 'none' : `version ${served}`} (loading, or it failed to load)` };
+          : {
+              status: 'fail',
+              active,
+              served,
+              message: `model version ${active} is active but this process serves ${served === null ? 'none' : `version ${served}`} (loading, or it failed to load)`,
+            };
     } catch (error) {
       database = { status: 'fail', message: `SELECT 1: ${(error as Error).message}` };
       model = { status: 'unknown', served: this.activeModel.version?.id ?? null };
@@ -123,7 +131,14 @@ export class OpsRoutes implements OnModuleInit {
     };
     fastify.addHook('onRequest', (request, _reply, done) => {
       if (request.routeOptions.url === GRAPHQL_PATH) {
-        this.timings.set(request, { start: process.hrtime.bigint(), operation: 'invalid', errored: false, received: performance.now(), executing: 0, resolved: 0 });
+        this.timings.set(request, {
+          start: process.hrtime.bigint(),
+          operation: 'invalid',
+          errored: false,
+          received: performance.now(),
+          executing: 0,
+          resolved: 0,
+        });
         this.metrics.graphqlInFlight.inc();
       }
       done();

@@ -52,7 +52,9 @@ describe('stopOnSignals', () => {
     await h.done;
     expect(h.codes).toEqual([1]);
     expect(h.lines).toEqual([]);
-    expect(h.errors).toEqual([expect.stringContaining('failed to stop cleanly after SIGTERM: Error: pool already closed')]);
+    expect(h.errors).toEqual([
+      expect.stringContaining('failed to stop cleanly after SIGTERM: Error: pool already closed'),
+    ]);
   });
 
   it('exits 1 when the steps outlast the timeout', async () => {

@@ -34,7 +34,14 @@ export interface StopOptions {
  * stopping are ignored: a terminal's Ctrl-C reaches both npm and node, and npm forwards it again.
  */
 export function stopOnSignals(options: StopOptions): ProcessStop {
-  const { name, log, error, timeoutMs = 30_000, exit = (code: number) => process.exit(code), source = process } = options;
+  const {
+    name,
+    log,
+    error,
+    timeoutMs = 30_000,
+    exit = (code: number) => process.exit(code),
+    source = process,
+  } = options;
   const steps: (() => Promise<void> | void)[] = [];
   const controller = new AbortController();
 
@@ -51,7 +58,9 @@ export function stopOnSignals(options: StopOptions): ProcessStop {
       for (const step of steps.reverse()) await step();
     } catch (e) {
       clearTimeout(timer);
-      error(`${name} failed to stop cleanly after ${signal}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      error(
+        `${name} failed to stop cleanly after ${signal}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+      );
       exit(1);
       return;
     }

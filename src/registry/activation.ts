@@ -35,4 +35,3 @@ export function parseActivation(payload: string): { slot: string; versionId: num
     return null;
   }
 }
-

@@ -8,7 +8,8 @@ export function modelFromArtifact(tf: Tf, artifact: ModelVersionArtifact): Serva
   try {
     return modelFromBytes(tf, artifact.kind, artifact.weights);
   } catch (error) {
-    if ((error as Error).message.startsWith('unknown model kind')) throw new Error(`model version ${artifact.id}: unknown kind ${String(artifact.kind)}`);
+    if ((error as Error).message.startsWith('unknown model kind'))
+      throw new Error(`model version ${artifact.id}: unknown kind ${String(artifact.kind)}`);
     throw error;
   }
 }

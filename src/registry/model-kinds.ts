@@ -42,7 +42,8 @@ export function modelFromBytes(tf: Tf, kind: string, weights: Uint8Array): Serva
 
 /** The stored kind of a model (the inverse of the map's `core` names). */
 export function servedKindOf(model: Pick<ServableModel, 'kind'>): ServedKind {
-  for (const [kind, entry] of Object.entries(SERVED_KINDS) as [ServedKind, KindEntry][]) if (entry.core === model.kind) return kind;
+  for (const [kind, entry] of Object.entries(SERVED_KINDS) as [ServedKind, KindEntry][])
+    if (entry.core === model.kind) return kind;
   throw new Error(`no registry entry for the core kind ${model.kind}`);
 }
 
@@ -50,7 +51,13 @@ export function servedKindOf(model: Pick<ServableModel, 'kind'>): ServedKind {
 export type TrainableKind = 'vae' | 'dae' | 'autorec' | 'ease' | 'auto';
 
 /** The stored / GraphQL kinds a training run trains through `trainVersion`, and their core names. */
-export const TRAINABLE_KINDS: Readonly<Partial<Record<ModelKind, TrainableKind>>> = { VAE: 'vae', DAE: 'dae', AUTOREC: 'autorec', EASE: 'ease', AUTO: 'auto' };
+export const TRAINABLE_KINDS: Readonly<Partial<Record<ModelKind, TrainableKind>>> = {
+  VAE: 'vae',
+  DAE: 'dae',
+  AUTOREC: 'autorec',
+  EASE: 'ease',
+  AUTO: 'auto',
+};
 
 /** The core name of a trainable stored kind; throws for the others (CONV_AE trains through trainVisualVersion, ENSEMBLE through AUTO). */
 export function trainableKind(kind: ModelKind): TrainableKind {

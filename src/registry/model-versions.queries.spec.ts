@@ -5,7 +5,13 @@ import { createPrismaClient } from '../database/prisma.service.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import pg from 'pg';
 import { activateModelVersion } from './activation.js';
-import { activeModelVersionId, getModelVersion, listModelVersions, loadModelVersion, saveModelVersion } from './model-versions.queries.js';
+import {
+  activeModelVersionId,
+  getModelVersion,
+  listModelVersions,
+  loadModelVersion,
+  saveModelVersion,
+} from './model-versions.queries.js';
 
 describe('model registry (real Postgres)', () => {
   let prisma: PrismaClient;
@@ -71,7 +77,11 @@ describe('model registry (real Postgres)', () => {
     const summary = await getModelVersion(prisma, saved.id);
     const { itemIds, userIds, weights, ...rest } = viaPg!;
     expect(rest).toEqual(summary);
-    expect({ itemIds, userIds, weights: Array.from(weights) }).toEqual({ itemIds: loaded!.itemIds, userIds: null, weights: Array.from(loaded!.weights) });
+    expect({ itemIds, userIds, weights: Array.from(weights) }).toEqual({
+      itemIds: loaded!.itemIds,
+      userIds: null,
+      weights: Array.from(loaded!.weights),
+    });
   });
 
   it('reads the weights in slices (large versions exceed a V8 string as hex): the loader returns every byte', async () => {
@@ -89,7 +99,9 @@ describe('model registry (real Postgres)', () => {
       trainingSeconds: 0,
     });
     for (const chunk of [1000, 4096, 10_007, 1 << 20]) {
-      expect(Buffer.from((await loadModelVersion(pool, saved.id, chunk))!.weights).equals(Buffer.from(weights))).toBe(true);
+      expect(Buffer.from((await loadModelVersion(pool, saved.id, chunk))!.weights).equals(Buffer.from(weights))).toBe(
+        true,
+      );
     }
   });
 });

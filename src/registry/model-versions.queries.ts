@@ -104,12 +104,17 @@ export async function listModelVersions(db: Db, limit = 50): Promise<ModelVersio
  */
 export const WEIGHTS_CHUNK_BYTES = 32 * 1024 * 1024;
 
-async function readWeightsInChunks(total: number, chunkBytes: number, read: (offset: number, length: number) => Promise<Uint8Array>): Promise<Uint8Array> {
+async function readWeightsInChunks(
+  total: number,
+  chunkBytes: number,
+  read: (offset: number, length: number) => Promise<Uint8Array>,
+): Promise<Uint8Array> {
   const out = new Uint8Array(total);
   for (let offset = 0; offset < total; offset += chunkBytes) {
     const length = Math.min(chunkBytes, total - offset);
     const chunk = await read(offset, length);
-    if (chunk.byteLength !== length) throw new Error(`model weights: expected ${length} bytes at ${offset}, got ${chunk.byteLength}`);
+    if (chunk.byteLength !== length)
+      throw new Error(`model weights: expected ${length} bytes at ${offset}, got ${chunk.byteLength}`);
     out.set(chunk, offset);
   }
   return out;
@@ -134,8 +139,14 @@ export type PgQueryable = Pick<pg.Pool, 'query'> | Pick<pg.ClientBase, 'query'>;
  * large version (19 MB for a Mult-VAE on ML-1M) arrives about 2× faster than through Prisma's
  * pipeline; API processes use it at boot and on activation, workers and scripts the same way.
  */
-export async function loadModelVersion(pool: PgQueryable, id: number, chunkBytes = WEIGHTS_CHUNK_BYTES): Promise<ModelVersionArtifact | null> {
-  const { rows } = await (pool as pg.Pool).query<Omit<ModelVersionArtifact, 'interactionCount' | 'weights'> & { interactionCount: string }>(
+export async function loadModelVersion(
+  pool: PgQueryable,
+  id: number,
+  chunkBytes = WEIGHTS_CHUNK_BYTES,
+): Promise<ModelVersionArtifact | null> {
+  const { rows } = await (pool as pg.Pool).query<
+    Omit<ModelVersionArtifact, 'interactionCount' | 'weights'> & { interactionCount: string }
+  >(
     `SELECT id, name, kind, hyperparameters, metrics, interaction_count AS "interactionCount", data_latest_at AS "dataLatestAt",
             weights_bytes AS "weightsBytes", training_seconds AS "trainingSeconds", created_at AS "createdAt",
             activated_at AS "activatedAt", item_ids AS "itemIds", user_ids AS "userIds"
@@ -145,7 +156,10 @@ export async function loadModelVersion(pool: PgQueryable, id: number, chunkBytes
   const row = rows[0];
   if (!row) return null;
   const weights = await readWeightsInChunks(row.weightsBytes, chunkBytes, async (offset, length) => {
-    const chunk = await (pool as pg.Pool).query<{ chunk: Buffer }>('SELECT substring(weights FROM $2::int FOR $3::int) AS chunk FROM model_versions WHERE id = $1', [id, offset + 1, length]);
+    const chunk = await (pool as pg.Pool).query<{ chunk: Buffer }>(
+      'SELECT substring(weights FROM $2::int FOR $3::int) AS chunk FROM model_versions WHERE id = $1',
+      [id, offset + 1, length],
+    );
     if (!chunk.rows[0]) throw new Error(`model version ${id} was deleted while it was read`);
     const b = chunk.rows[0].chunk;
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);

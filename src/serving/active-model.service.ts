@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
@@ -67,7 +74,10 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
   /** The version serving now; NO_ACTIVE_MODEL when there is none. */
   require(): LoadedVersion {
     if (!this.current) {
-      throw new DomainError(ErrorCode.NO_ACTIVE_MODEL, 'no model version is active: train one (npm run train) and activate it (activateModelVersion)');
+      throw new DomainError(
+        ErrorCode.NO_ACTIVE_MODEL,
+        'no model version is active: train one (npm run train) and activate it (activateModelVersion)',
+      );
     }
     return this.current;
   }
@@ -95,7 +105,9 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
       this.swap(await this.ensureLoaded(id));
     } catch (error) {
       if (this.closed) return; // shutting down: the pools are closing under the load
-      this.logger.error(`model version ${id} could not be loaded; ${this.current ? `still serving version ${this.current.id}` : 'no model serving'}: ${(error as Error).stack ?? String(error)}`);
+      this.logger.error(
+        `model version ${id} could not be loaded; ${this.current ? `still serving version ${this.current.id}` : 'no model serving'}: ${(error as Error).stack ?? String(error)}`,
+      );
     }
   }
 
@@ -111,7 +123,8 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
       try {
         loaded.set(id, await this.ensureLoaded(id));
       } catch (error) {
-        if (!this.closed) this.logger.error(`model version ${id} could not be loaded for an experiment: ${(error as Error).message}`);
+        if (!this.closed)
+          this.logger.error(`model version ${id} could not be loaded for an experiment: ${(error as Error).message}`);
       }
     }
     const before = [...this.pinned.values()];
@@ -158,7 +171,10 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
       await this.threads.load(id, artifact.kind, artifact.weights);
       loaded.onDispose(() => this.threads.unload(id));
     } catch (error) {
-      if (!this.closed) this.logger.warn(`model version ${id}: the model threads could not load it (${(error as Error).message}); its batches run on the event loop`);
+      if (!this.closed)
+        this.logger.warn(
+          `model version ${id}: the model threads could not load it (${(error as Error).message}); its batches run on the event loop`,
+        );
     } finally {
       inThreads(this.threads.serves(id));
     }
@@ -180,13 +196,19 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
     next.served
       .populationReady()
       .then(
-        () => this.logger.log(`model version ${next.id}: ${next.served.populationSize} users' vectors and reconstruction errors ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`),
-        (error: unknown) => this.logger.error(`model version ${next.id}: population failed: ${(error as Error).stack ?? String(error)}`),
+        () =>
+          this.logger.log(
+            `model version ${next.id}: ${next.served.populationSize} users' vectors and reconstruction errors ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+          ),
+        (error: unknown) =>
+          this.logger.error(`model version ${next.id}: population failed: ${(error as Error).stack ?? String(error)}`),
       )
       .then(() =>
         next.warmSimilarItems(
           () => new Promise((resolve) => setImmediate(resolve)),
-          this.threads.serves(next.id) ? (from, to, depth, deleted) => this.threads.similarLists(next.id, from, to, depth, deleted) : undefined,
+          this.threads.serves(next.id)
+            ? (from, to, depth, deleted) => this.threads.similarLists(next.id, from, to, depth, deleted)
+            : undefined,
         ),
       )
       .catch((error: unknown) => this.logger.error(`model version ${next.id}: similar items: ${String(error)}`))

@@ -7,7 +7,11 @@ const rec = (id: string, score: number, source = RecommendationSource.MODEL): Re
 describe('mergeColdStart', () => {
   it('merges by score and reserves slots for new items, replacing the lowest model items', () => {
     const items = [rec('a', 9), rec('b', 8), rec('c', 7), rec('d', 6), rec('e', 5)];
-    const cold = [rec('x', 8.5, RecommendationSource.COLD_START), rec('y', 1, RecommendationSource.COLD_START), rec('z', 0.5, RecommendationSource.COLD_START)];
+    const cold = [
+      rec('x', 8.5, RecommendationSource.COLD_START),
+      rec('y', 1, RecommendationSource.COLD_START),
+      rec('z', 0.5, RecommendationSource.COLD_START),
+    ];
     mergeColdStart(items, cold, 5, 2);
     expect(items.map((r) => r.item.id)).toEqual(['a', 'x', 'b', 'c', 'y']); // x by score, y by the reservation
     const few = [rec('a', 9)];

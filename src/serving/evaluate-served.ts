@@ -30,7 +30,13 @@ export interface ServedEvaluation {
  * @param itemIds external item id of each split column (unique_sid.txt order)
  * @param part the split's validation or test users
  */
-export async function evaluateServedVersion(db: pg.Pool, tf: Tf, versionId: number, itemIds: readonly string[], part: SplitFilesPart): Promise<ServedEvaluation> {
+export async function evaluateServedVersion(
+  db: pg.Pool,
+  tf: Tf,
+  versionId: number,
+  itemIds: readonly string[],
+  part: SplitFilesPart,
+): Promise<ServedEvaluation> {
   const started = performance.now();
   const artifact = await loadModelVersion(db, versionId);
   if (!artifact) throw new Error(`model version ${versionId} not found`);
@@ -56,7 +62,9 @@ export async function evaluateServedVersion(db: pg.Pool, tf: Tf, versionId: numb
       const history = loaded.positivesRow(foldIn.map((c) => internalOfSplitCol[c]).filter((id) => id >= 0));
       for (const c of held) if (loaded.columnOf(internalOfSplitCol[c]) < 0) unknownHeldOut++;
       const seen = excludeSet(history.indices);
-      const top = loaded.served.ranker(history)(100, seen).map((n) => splitColOfModelCol[n.index]);
+      const top = loaded.served
+        .ranker(history)(100, seen)
+        .map((n) => splitColOfModelCol[n.index]);
       users++;
       let dcg = 0;
       let hits20 = 0;

@@ -36,7 +36,11 @@ export class LatentMapService {
     checkLimit('limit', limit, LATENT_MAP_MAX_POINTS);
     const version = this.models.require();
     if (!version.served.hasEmbeddings) {
-      throw new DomainError(ErrorCode.UNSUPPORTED_BY_MODEL, `latentMap: ${version.summary.kind} versions have no latent vectors (EASE is a linear item–item model)`, 'of');
+      throw new DomainError(
+        ErrorCode.UNSUPPORTED_BY_MODEL,
+        `latentMap: ${version.summary.kind} versions have no latent vectors (EASE is a linear item–item model)`,
+        'of',
+      );
     }
     if (this.cachedVersion !== version.id) {
       this.cache = new Map();
@@ -67,7 +71,12 @@ export class LatentMapService {
     const { coordinates, explainedVariance } = await pca(vectors, dim, { pause: yieldToRequests });
 
     const internal = chosen.map((col) => version.itemOfColumn[col]);
-    const { rows } = await this.pool.query<{ id: number; externalId: string; title: string | null; categories: string[] }>({
+    const { rows } = await this.pool.query<{
+      id: number;
+      externalId: string;
+      title: string | null;
+      categories: string[];
+    }>({
       name: 'latentMap.items',
       text: 'SELECT id, external_id AS "externalId", title, categories FROM items WHERE id = ANY($1::int[])',
       values: [internal],
@@ -75,7 +84,10 @@ export class LatentMapService {
     const byId = new Map(rows.map((r) => [r.id, r]));
     const frequency = new Map<string, number>();
     for (const r of rows) for (const c of r.categories) frequency.set(c, (frequency.get(c) ?? 0) + 1);
-    const legend = [...frequency.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, LEGEND_SIZE).map(([c]) => c);
+    const legend = [...frequency.entries()]
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+      .slice(0, LEGEND_SIZE)
+      .map(([c]) => c);
     const legendIndex = new Map(legend.map((c, k) => [c, k]));
 
     const map = emptyMap(version, LatentMapOf.ITEMS, columns.length, explainedVariance);
@@ -135,7 +147,9 @@ export class LatentMapService {
       vectors.set(encoded, start * dim);
       await yieldToRequests();
     }
-    const { coordinates, explainedVariance } = chosen.length ? await pca(vectors, dim, { pause: yieldToRequests }) : { coordinates: new Float32Array(0), explainedVariance: [0, 0] };
+    const { coordinates, explainedVariance } = chosen.length
+      ? await pca(vectors, dim, { pause: yieldToRequests })
+      : { coordinates: new Float32Array(0), explainedVariance: [0, 0] };
 
     const users = await this.pool.query<{ id: number; externalId: string }>({
       name: 'latentMap.users',
@@ -157,7 +171,20 @@ export class LatentMapService {
 }
 
 function emptyMap(version: LoadedVersion, of: LatentMapOf, total: number, explainedVariance: number[]): LatentMap {
-  return { modelVersionId: version.id, of, method: 'PCA', explainedVariance, total, ids: [], x: [], y: [], labels: [], categories: [], category: [], anomalyPercentile: [] };
+  return {
+    modelVersionId: version.id,
+    of,
+    method: 'PCA',
+    explainedVariance,
+    total,
+    ids: [],
+    x: [],
+    y: [],
+    labels: [],
+    categories: [],
+    category: [],
+    anomalyPercentile: [],
+  };
 }
 
 /** Lets queued requests run between chunks of a map's computation. */

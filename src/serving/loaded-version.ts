@@ -5,7 +5,14 @@ import { NO_EXCLUSION, type Exclusion, type Neighbor } from '../core/index/top-k
 import { ServedModel, type Population, type ServedModelOptions } from '../core/serving/served-model.js';
 import { modelFromArtifact } from '../registry/model-artifact.js';
 import type { ModelVersionArtifact, ModelVersionSummary } from '../registry/model-versions.queries.js';
-import { getModelIndex, internalItemIds, internalUserIds, putModelIndex, streamInteractions, type HistoryEntry } from './serving.queries.js';
+import {
+  getModelIndex,
+  internalItemIds,
+  internalUserIds,
+  putModelIndex,
+  streamInteractions,
+  type HistoryEntry,
+} from './serving.queries.js';
 
 /** similarItems neighbours kept per item (more than any page: hidden ones are filtered afterwards). */
 export const SIMILAR_DEPTH = 150;
@@ -98,7 +105,13 @@ export class LoadedVersion {
     // Lists answered before the population was read lack its co-occurrence part: recompute them.
     if (this.served.similarItemsFinal) this.similarMemo.clear();
     if (this.served.numItems > 20_000) return;
-    if (elsewhere && this.served.similarItemsFinal && this.served.similarItemsByScorer && (await this.warmElsewhere(elsewhere))) return;
+    if (
+      elsewhere &&
+      this.served.similarItemsFinal &&
+      this.served.similarItemsByScorer &&
+      (await this.warmElsewhere(elsewhere))
+    )
+      return;
     for (let col = 0; col < this.served.numItems && !this.disposed; col++) {
       if (this.itemOfColumn[col] >= 0) this.similarItems(col, SIMILAR_DEPTH);
       if (col % 16 === 15) await pause();
@@ -197,7 +210,12 @@ interface PopulationUsers {
 }
 
 /** The matrix value of one interaction for a model family, or null when it does not count. */
-export function interactionValue(ratings: boolean, kind: string, value: number | null, minRating: number): number | null {
+export function interactionValue(
+  ratings: boolean,
+  kind: string,
+  value: number | null,
+  minRating: number,
+): number | null {
   if (ratings) return kind === 'RATING' && value !== null ? value : null;
   if (kind === 'RATING') return value !== null && value >= minRating ? 1 : null;
   return 1;
@@ -216,17 +234,24 @@ export interface LoadOptions {
  * loads or builds the item indexes; then (in the background with `deferPopulation`) reads every
  * user's current history through COPY, the population of user similarity and anomaly percentiles.
  */
-export async function loadVersion(db: pg.Pool, artifact: ModelVersionArtifact, options: LoadOptions): Promise<LoadedVersion> {
+export async function loadVersion(
+  db: pg.Pool,
+  artifact: ModelVersionArtifact,
+  options: LoadOptions,
+): Promise<LoadedVersion> {
   const started = performance.now();
   const model = modelFromArtifact(options.tf, artifact);
   try {
     if (model.numItems !== artifact.itemIds.length) {
-      throw new Error(`model version ${artifact.id}: ${model.numItems} model items but ${artifact.itemIds.length} item ids`);
+      throw new Error(
+        `model version ${artifact.id}: ${model.numItems} model items but ${artifact.itemIds.length} item ids`,
+      );
     }
     const itemOfColumn = await internalItemIds(db, artifact.itemIds);
     const columnOfItem = new Map<number, number>();
     itemOfColumn.forEach((id, col) => id >= 0 && columnOfItem.set(id, col));
-    const minRating = typeof artifact.hyperparameters.minRating === 'number' ? artifact.hyperparameters.minRating : DEFAULT_MIN_RATING;
+    const minRating =
+      typeof artifact.hyperparameters.minRating === 'number' ? artifact.hyperparameters.minRating : DEFAULT_MIN_RATING;
     const ratings = artifact.kind === 'AUTOREC';
 
     const users: PopulationUsers = { userOfRow: new Int32Array(0), rowOfUser: new Map() };

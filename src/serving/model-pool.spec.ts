@@ -25,7 +25,12 @@ function histories(): CsrMatrix {
 }
 
 /** Every row's top 30 (and the ranking query): from the pool's material vs ranked in this thread. */
-async function expectPoolEqualsInline(pool: ModelPool, id: number, served: ServedModel, data: CsrMatrix): Promise<void> {
+async function expectPoolEqualsInline(
+  pool: ModelPool,
+  id: number,
+  served: ServedModel,
+  data: CsrMatrix,
+): Promise<void> {
   const rows = Array.from({ length: data.numRows }, (_, r) => r);
   const batch = csrSelectRows(data, rows);
   const here = served.rankers(batch);
@@ -90,9 +95,14 @@ describe('ModelPool (serving model threads)', () => {
   it("computes a population's errors and vectors and the similar-item lists in a thread exactly as the event loop does", async () => {
     const dae = await MultDAE.fit(tf, data, { latentDim: 8, epochs: 3, batchSize: 40, seed: 3 });
     const ease = Ease.fit(data, { lambda: 10 });
-    for (const [id, kind, model] of [[11, 'DAE', dae], [12, 'EASE', ease]] as const) {
+    for (const [id, kind, model] of [
+      [11, 'DAE', dae],
+      [12, 'EASE', ease],
+    ] as const) {
       await pool.load(id, kind, model.toBytes());
-      const rows = Int32Array.from({ length: data.numRows }, (_, r) => r).filter((r) => data.indptr[r + 1] > data.indptr[r]);
+      const rows = Int32Array.from({ length: data.numRows }, (_, r) => r).filter(
+        (r) => data.indptr[r + 1] > data.indptr[r],
+      );
       // Chunks of 50 rows: the parts are stitched back in order.
       const there = await pool.population(id, { histories: data }, rows, 50);
       const here = populationModelWork(model, { histories: data }, rows);
@@ -106,7 +116,9 @@ describe('ModelPool (serving model threads)', () => {
         const want = served.similarItems(c, 12, excludeSet(deleted));
         const got = Array.from(lists.indices.subarray((c - 10) * 12, (c - 9) * 12)).filter((i) => i >= 0);
         expect(got).toEqual(want.map((n) => n.index));
-        expect(Array.from(lists.scores.subarray((c - 10) * 12, (c - 10) * 12 + got.length))).toEqual(want.map((n) => Math.fround(n.score)));
+        expect(Array.from(lists.scores.subarray((c - 10) * 12, (c - 10) * 12 + got.length))).toEqual(
+          want.map((n) => Math.fround(n.score)),
+        );
         expect(got).not.toContain(c);
         expect(got).not.toContain(5);
       }

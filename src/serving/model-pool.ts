@@ -27,15 +27,41 @@ export function modelWorkerEntry(): string {
 export type ModelWorkerRequest =
   | { type: 'load'; seq: number; id: number; kind: string; weights: Uint8Array }
   | { type: 'unload'; seq: number; id: number }
-  | { type: 'score'; seq: number; id: number; exact: boolean; numRows: number; numCols: number; indptr: Int32Array; indices: Int32Array; values: Float32Array }
-  | { type: 'sample'; seq: number; id: number; count: number; itemsPerUser: number; seed: number; exclude: Int32Array; latent?: { mean: Float32Array; std: Float32Array } }
+  | {
+      type: 'score';
+      seq: number;
+      id: number;
+      exact: boolean;
+      numRows: number;
+      numCols: number;
+      indptr: Int32Array;
+      indices: Int32Array;
+      values: Float32Array;
+    }
+  | {
+      type: 'sample';
+      seq: number;
+      id: number;
+      count: number;
+      itemsPerUser: number;
+      seed: number;
+      exclude: Int32Array;
+      latent?: { mean: Float32Array; std: Float32Array };
+    }
   | { type: 'population-data'; seq: number; id: number; histories: CsrMatrix; trainingRows?: Int32Array }
   | { type: 'population'; seq: number; id: number; rows: Int32Array }
   | { type: 'similar'; seq: number; id: number; from: number; to: number; depth: number; deleted: Int32Array };
 
 export type ModelWorkerReply =
   | { ready: true }
-  | { seq: number; ok: true; material?: ScoreMaterial; samples?: Int32Array[]; population?: PopulationPart; lists?: SimilarListsPart | null }
+  | {
+      seq: number;
+      ok: true;
+      material?: ScoreMaterial;
+      samples?: Int32Array[];
+      population?: PopulationPart;
+      lists?: SimilarListsPart | null;
+    }
   | { seq: number; ok: false; message: string };
 
 export interface ModelPoolOptions {
@@ -53,7 +79,12 @@ export interface ModelPoolOptions {
 export type PopulationPart = { errors: Float64Array; vectors: Float32Array | null };
 /** Packed similar-item lists of a range of columns (SimilarLists.lists). */
 export type SimilarListsPart = { indices: Int32Array; scores: Float32Array };
-type Reply = { material?: ScoreMaterial; samples?: Int32Array[]; population?: PopulationPart; lists?: SimilarListsPart | null };
+type Reply = {
+  material?: ScoreMaterial;
+  samples?: Int32Array[];
+  population?: PopulationPart;
+  lists?: SimilarListsPart | null;
+};
 
 interface Job {
   seq: number;
@@ -126,7 +157,17 @@ export class ModelPool {
     const { indptr, indices, values } = histories;
     const reply = await this.request(
       slot,
-      { type: 'score', seq: this.seq++, id, exact, numRows: histories.numRows, numCols: histories.numCols, indptr, indices, values },
+      {
+        type: 'score',
+        seq: this.seq++,
+        id,
+        exact,
+        numRows: histories.numRows,
+        numCols: histories.numCols,
+        indptr,
+        indices,
+        values,
+      },
       this.options.deadlineMs,
     );
     this.stats.scored++;
@@ -137,12 +178,23 @@ export class ModelPool {
    * Synthetic users of a Mult-VAE version (MultVAE.sampleUsers) in the least busy thread: each
    * user's item columns in draw order. `exclude`: columns never drawn; `latent`: a fitted Gaussian.
    */
-  async sampleUsers(id: number, count: number, itemsPerUser: number, seed: number, exclude: Int32Array, latent?: { mean: Float32Array; std: Float32Array }): Promise<Int32Array[]> {
+  async sampleUsers(
+    id: number,
+    count: number,
+    itemsPerUser: number,
+    seed: number,
+    exclude: Int32Array,
+    latent?: { mean: Float32Array; std: Float32Array },
+  ): Promise<Int32Array[]> {
     if (!this.serves(id)) throw new Error(`model version ${id} is not loaded in the model threads`);
     while (this.slots.length < this.options.threads) this.spawn();
     const slot = this.slots.reduce((best, s) => (s.jobs.size < best.jobs.size ? s : best));
     await this.ensureLoaded(slot, id);
-    const reply = await this.request(slot, { type: 'sample', seq: this.seq++, id, count, itemsPerUser, seed, exclude, latent }, this.options.deadlineMs);
+    const reply = await this.request(
+      slot,
+      { type: 'sample', seq: this.seq++, id, count, itemsPerUser, seed, exclude, latent },
+      this.options.deadlineMs,
+    );
     return reply.samples!;
   }
 
@@ -157,7 +209,13 @@ export class ModelPool {
     const errors = new Float64Array(rows.length);
     let vectors: Float32Array | null = null;
     for (let start = 0; start < rows.length; start += chunk) {
-      const part = (await this.request(slot, { type: 'population', seq: this.seq++, id, rows: rows.slice(start, start + chunk) }, this.options.deadlineMs)).population!;
+      const part = (
+        await this.request(
+          slot,
+          { type: 'population', seq: this.seq++, id, rows: rows.slice(start, start + chunk) },
+          this.options.deadlineMs,
+        )
+      ).population!;
       errors.set(part.errors, start);
       if (part.vectors) {
         const dim = part.vectors.length / part.errors.length;
@@ -173,21 +231,43 @@ export class ModelPool {
    * given to {@link population} earlier), computed in the thread that holds that population; null
    * when the model kind has no item scorer. Rejects when no thread holds the population.
    */
-  async similarLists(id: number, from: number, to: number, depth: number, deleted: Int32Array): Promise<SimilarListsPart | null> {
+  async similarLists(
+    id: number,
+    from: number,
+    to: number,
+    depth: number,
+    deleted: Int32Array,
+  ): Promise<SimilarListsPart | null> {
     const slot = this.slots.find((s) => s.populations.has(id));
     if (!slot || !this.serves(id)) throw new Error(`no model thread holds the population of version ${id}`);
-    return (await this.request(slot, { type: 'similar', seq: this.seq++, id, from, to, depth, deleted }, this.options.deadlineMs)).lists ?? null;
+    return (
+      (
+        await this.request(
+          slot,
+          { type: 'similar', seq: this.seq++, id, from, to, depth, deleted },
+          this.options.deadlineMs,
+        )
+      ).lists ?? null
+    );
   }
 
   /** The thread that holds (or is now given) a version's population histories. */
   private async populationSlot(id: number, population: Population): Promise<Slot> {
     if (!this.serves(id)) throw new Error(`model version ${id} is not loaded in the model threads`);
     while (this.slots.length < this.options.threads) this.spawn();
-    const slot = this.slots.find((s) => s.populations.has(id)) ?? this.slots.reduce((best, s) => (s.jobs.size < best.jobs.size ? s : best));
+    const slot =
+      this.slots.find((s) => s.populations.has(id)) ??
+      this.slots.reduce((best, s) => (s.jobs.size < best.jobs.size ? s : best));
     await this.ensureLoaded(slot, id);
     if (!slot.populations.has(id)) {
       slot.populations.add(id);
-      await this.request(slot, { type: 'population-data', seq: this.seq++, id, histories: population.histories, trainingRows: population.trainingRows });
+      await this.request(slot, {
+        type: 'population-data',
+        seq: this.seq++,
+        id,
+        histories: population.histories,
+        trainingRows: population.trainingRows,
+      });
     }
     return slot;
   }
@@ -210,7 +290,13 @@ export class ModelPool {
     const version = this.versions.get(id);
     if (!version) return Promise.reject(new Error(`model version ${id} is not loaded in the model threads`));
     slot.loaded.add(id);
-    return this.request(slot, { type: 'load', seq: this.seq++, id, kind: version.kind, weights: version.weights }).catch((error: unknown) => {
+    return this.request(slot, {
+      type: 'load',
+      seq: this.seq++,
+      id,
+      kind: version.kind,
+      weights: version.weights,
+    }).catch((error: unknown) => {
       slot.loaded.delete(id);
       throw error;
     });
@@ -241,7 +327,13 @@ export class ModelPool {
       const job: Job = { seq: message.seq, resolve, reject, timer: null };
       if (deadlineMs !== undefined) {
         job.timer = setTimeout(() => {
-          this.retire(slot, new DeadlineExceededError(`the model took longer than the deadline of ${deadlineMs} ms for this batch; retry shortly`, Math.max(1, Math.ceil(deadlineMs / 1000))));
+          this.retire(
+            slot,
+            new DeadlineExceededError(
+              `the model took longer than the deadline of ${deadlineMs} ms for this batch; retry shortly`,
+              Math.max(1, Math.ceil(deadlineMs / 1000)),
+            ),
+          );
           void slot.worker.terminate();
         }, deadlineMs);
       }

@@ -9,13 +9,22 @@ import type { CsrMatrix } from '../core/data/csr.js';
 import { initBackend } from '../core/engine/backend.js';
 import { excludeSet } from '../core/index/top-k.js';
 import { isGenerative } from '../core/models/servable.js';
-import { materialBuffers, populationModelWork, SimilarLists, type Population, type ServableModel } from '../core/serving/served-model.js';
+import {
+  materialBuffers,
+  populationModelWork,
+  SimilarLists,
+  type Population,
+  type ServableModel,
+} from '../core/serving/served-model.js';
 import { modelFromBytes } from '../registry/model-kinds.js';
 import type { ModelWorkerReply, ModelWorkerRequest } from './model-pool.js';
 
 if (!parentPort) throw new Error('model-worker.js runs as a worker thread (src/serving/model-pool.ts)');
 const port = parentPort;
-const { tf } = await initBackend({ prefer: (workerData as { backend?: 'auto' | 'node' | 'wasm' | 'cpu' } | undefined)?.backend ?? 'auto', log: () => undefined });
+const { tf } = await initBackend({
+  prefer: (workerData as { backend?: 'auto' | 'node' | 'wasm' | 'cpu' } | undefined)?.backend ?? 'auto',
+  log: () => undefined,
+});
 const models = new Map<number, ServableModel>();
 /** Population histories of a version (for its errors, vectors and similar-item lists) and its lists' scorer. */
 const populations = new Map<number, { population: Population; lists?: SimilarLists }>();
@@ -37,7 +46,9 @@ port.on('message', (m: ModelWorkerRequest) => {
       if (!isGenerative(model)) throw new Error(`model version ${m.id} is not a Mult-VAE loaded in this thread`);
       const excluded = new Set(m.exclude);
       const exclude = excluded.size ? { has: (c: number) => excluded.has(c), size: excluded.size } : undefined;
-      const samples = model.sampleUsers(m.count, m.itemsPerUser, m.seed, { exclude, latent: m.latent }).map((s) => s.items);
+      const samples = model
+        .sampleUsers(m.count, m.itemsPerUser, m.seed, { exclude, latent: m.latent })
+        .map((s) => s.items);
       port.postMessage({ seq: m.seq, ok: true, samples } satisfies ModelWorkerReply);
     } else if (m.type === 'population-data') {
       populations.get(m.id)?.lists?.dispose();
@@ -49,21 +60,37 @@ port.on('message', (m: ModelWorkerRequest) => {
       if (!model || !held) throw new Error(`model version ${m.id} or its population is not loaded in this thread`);
       if (m.type === 'population') {
         const population = populationModelWork(model, held.population, m.rows);
-        port.postMessage({ seq: m.seq, ok: true, population } satisfies ModelWorkerReply, [population.errors.buffer as ArrayBuffer, ...(population.vectors ? [population.vectors.buffer as ArrayBuffer] : [])]);
+        port.postMessage({ seq: m.seq, ok: true, population } satisfies ModelWorkerReply, [
+          population.errors.buffer as ArrayBuffer,
+          ...(population.vectors ? [population.vectors.buffer as ArrayBuffer] : []),
+        ]);
       } else {
         held.lists ??= new SimilarLists(model, held.population.histories);
         const lists = held.lists.lists(m.from, m.to, m.depth, excludeSet(m.deleted));
-        port.postMessage({ seq: m.seq, ok: true, lists } satisfies ModelWorkerReply, lists ? [lists.indices.buffer as ArrayBuffer, lists.scores.buffer as ArrayBuffer] : []);
+        port.postMessage(
+          { seq: m.seq, ok: true, lists } satisfies ModelWorkerReply,
+          lists ? [lists.indices.buffer as ArrayBuffer, lists.scores.buffer as ArrayBuffer] : [],
+        );
       }
     } else {
       const model = models.get(m.id);
       if (!model) throw new Error(`model version ${m.id} is not loaded in this thread`);
-      const histories: CsrMatrix = { numRows: m.numRows, numCols: m.numCols, indptr: m.indptr, indices: m.indices, values: m.values };
+      const histories: CsrMatrix = {
+        numRows: m.numRows,
+        numCols: m.numCols,
+        indptr: m.indptr,
+        indices: m.indices,
+        values: m.values,
+      };
       const material = model.scoreMaterial(histories, m.exact);
       port.postMessage({ seq: m.seq, ok: true, material } satisfies ModelWorkerReply, materialBuffers(material));
     }
   } catch (error) {
-    port.postMessage({ seq: m.seq, ok: false, message: String((error as Error)?.stack ?? error) } satisfies ModelWorkerReply);
+    port.postMessage({
+      seq: m.seq,
+      ok: false,
+      message: String((error as Error)?.stack ?? error),
+    } satisfies ModelWorkerReply);
   }
 });
 

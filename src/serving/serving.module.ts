@@ -18,8 +18,23 @@ import { VisualModelService } from './visual-model.service.js';
 @Module({
   imports: [CatalogModule, RegistryModule],
   providers: [
-    { provide: ModelPool, useFactory: (env: Env) => new ModelPool({ threads: env.modelWork.threads, backend: env.tfBackend, deadlineMs: env.modelWork.deadlineMs }), inject: [ENV] },
-    ActiveModelService, VisualModelService, ServingStages, ServingHooks, ServingService, ServingResolver, UserAnomalyResolver, ModelVersionsResolver, LatentMapService, LatentMapResolver],
+    {
+      provide: ModelPool,
+      useFactory: (env: Env) =>
+        new ModelPool({ threads: env.modelWork.threads, backend: env.tfBackend, deadlineMs: env.modelWork.deadlineMs }),
+      inject: [ENV],
+    },
+    ActiveModelService,
+    VisualModelService,
+    ServingStages,
+    ServingHooks,
+    ServingService,
+    ServingResolver,
+    UserAnomalyResolver,
+    ModelVersionsResolver,
+    LatentMapService,
+    LatentMapResolver,
+  ],
   exports: [ModelPool, ActiveModelService, VisualModelService, ServingStages, ServingHooks, ServingService],
 })
 export class ServingModule {}

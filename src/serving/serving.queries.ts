@@ -12,16 +12,23 @@ export interface HistoryEntry {
 }
 
 /** A user's internal id and every interaction (oldest first), in one round trip; null if unknown. */
-export async function userWithHistory(db: pg.Pool, externalId: string): Promise<{ userId: number; history: HistoryEntry[] } | null> {
-  const { rows } = await db.query<{ userId: number; itemId: number | null; kind: string | null; value: number | null }>({
-    name: 'serving.userWithHistory',
-    text: `SELECT u.id AS "userId", i.item_id AS "itemId", i.kind::text AS kind, i.value
+export async function userWithHistory(
+  db: pg.Pool,
+  externalId: string,
+): Promise<{ userId: number; history: HistoryEntry[] } | null> {
+  const { rows } = await db.query<{ userId: number; itemId: number | null; kind: string | null; value: number | null }>(
+    {
+      name: 'serving.userWithHistory',
+      text: `SELECT u.id AS "userId", i.item_id AS "itemId", i.kind::text AS kind, i.value
            FROM users u LEFT JOIN interactions i ON i.user_id = u.id
            WHERE u.external_id = $1 ORDER BY i.id`,
-    values: [externalId],
-  });
+      values: [externalId],
+    },
+  );
   if (rows.length === 0) return null;
-  const history = rows.filter((r) => r.itemId !== null).map((r) => ({ itemId: r.itemId!, kind: r.kind!, value: r.value }));
+  const history = rows
+    .filter((r) => r.itemId !== null)
+    .map((r) => ({ itemId: r.itemId!, kind: r.kind!, value: r.value }));
   return { userId: rows[0].userId, history };
 }
 
@@ -66,7 +73,10 @@ export async function compactHistories(
 }
 
 /** Internal ids (and hidden flags) of items by external id; unknown ids are absent from the map. */
-export async function itemsByExternalId(db: pg.Pool, externalIds: readonly string[]): Promise<Map<string, { id: number; hidden: boolean }>> {
+export async function itemsByExternalId(
+  db: pg.Pool,
+  externalIds: readonly string[],
+): Promise<Map<string, { id: number; hidden: boolean }>> {
   if (externalIds.length === 0) return new Map();
   const { rows } = await db.query<{ id: number; externalId: string; hidden: boolean }>({
     name: 'serving.itemsByExternalId',
@@ -89,7 +99,11 @@ export async function visibleItemIdsInCategories(db: pg.Pool, categories: readon
 /** Users by internal id, in the order of `ids`; deleted ones are left out. */
 export async function usersById(db: pg.Pool, ids: readonly number[]): Promise<UserRow[]> {
   if (ids.length === 0) return [];
-  const { rows } = await db.query<UserRow>({ name: 'serving.usersById', text: `SELECT ${USER_FIELDS} FROM users WHERE id = ANY($1::int[])`, values: [ids] });
+  const { rows } = await db.query<UserRow>({
+    name: 'serving.usersById',
+    text: `SELECT ${USER_FIELDS} FROM users WHERE id = ANY($1::int[])`,
+    values: [ids],
+  });
   const byId = new Map(rows.map((r) => [r.id, r]));
   return ids.map((id) => byId.get(id)).filter((r): r is UserRow => r !== undefined);
 }
@@ -115,12 +129,17 @@ export async function internalUserIds(db: pg.Pool, externalIds: readonly string[
  * Streams every interaction (user_id, item_id, kind, value; oldest first) through COPY, the
  * database's fast path (about 1 s per million rows), calling `onRow` for each.
  */
-export async function streamInteractions(db: pg.Pool, onRow: (userId: number, itemId: number, kind: string, value: number | null) => void): Promise<number> {
+export async function streamInteractions(
+  db: pg.Pool,
+  onRow: (userId: number, itemId: number, kind: string, value: number | null) => void,
+): Promise<number> {
   const client = await db.connect();
   let count = 0;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const stream = client.query(copyTo('COPY (SELECT user_id, item_id, kind, value FROM interactions ORDER BY id) TO STDOUT'));
+    const stream = client.query(
+      copyTo('COPY (SELECT user_id, item_id, kind, value FROM interactions ORDER BY id) TO STDOUT'),
+    );
     for await (const line of readline.createInterface({ input: stream, crlfDelay: Infinity })) {
       if (!line) continue;
       const [u, i, kind, value] = line.split('\t');
@@ -138,17 +157,27 @@ export async function streamInteractions(db: pg.Pool, onRow: (userId: number, it
 }
 
 /** A version's stored index graph when its build parameters match `params` exactly; else null. */
-export async function getModelIndex(db: pg.Pool, versionId: number, name: string, params: Record<string, unknown>): Promise<Uint8Array | null> {
-  const { rows } = await db.query<{ bytes: Buffer }>('SELECT bytes FROM model_indexes WHERE version_id = $1 AND name = $2 AND params = $3::jsonb', [
-    versionId,
-    name,
-    JSON.stringify(params),
-  ]);
+export async function getModelIndex(
+  db: pg.Pool,
+  versionId: number,
+  name: string,
+  params: Record<string, unknown>,
+): Promise<Uint8Array | null> {
+  const { rows } = await db.query<{ bytes: Buffer }>(
+    'SELECT bytes FROM model_indexes WHERE version_id = $1 AND name = $2 AND params = $3::jsonb',
+    [versionId, name, JSON.stringify(params)],
+  );
   return rows[0] ? new Uint8Array(rows[0].bytes.buffer, rows[0].bytes.byteOffset, rows[0].bytes.byteLength) : null;
 }
 
 /** Stores (or replaces) a version's index graph. */
-export async function putModelIndex(db: pg.Pool, versionId: number, name: string, params: Record<string, unknown>, bytes: Uint8Array): Promise<void> {
+export async function putModelIndex(
+  db: pg.Pool,
+  versionId: number,
+  name: string,
+  params: Record<string, unknown>,
+  bytes: Uint8Array,
+): Promise<void> {
   await db.query(
     `INSERT INTO model_indexes (version_id, name, params, bytes) VALUES ($1, $2, $3::jsonb, $4)
      ON CONFLICT (version_id, name) DO UPDATE SET params = EXCLUDED.params, bytes = EXCLUDED.bytes, created_at = now()`,

@@ -52,7 +52,7 @@ export class ServingResolver {
 
   @Query(() => [SimilarItem], {
     description:
-      'Items closest (cosine) to the item: by the active model\'s item vectors (COLLABORATIVE), or by the active image autoencoder\'s embeddings (VISUAL: needs an image); hidden items excluded.',
+      "Items closest (cosine) to the item: by the active model's item vectors (COLLABORATIVE), or by the active image autoencoder's embeddings (VISUAL: needs an image); hidden items excluded.",
   })
   similarItems(
     @Args('itemId', { type: () => ID }) itemId: string,
@@ -62,18 +62,27 @@ export class ServingResolver {
     return this.serving.similarItems(itemId, limit, by);
   }
 
-  @Query(() => ReconstructedImage, { description: "The item's image as the active image autoencoder decodes it (a PNG) and its error; NOT_IN_MODEL without an image." })
+  @Query(() => ReconstructedImage, {
+    description:
+      "The item's image as the active image autoencoder decodes it (a PNG) and its error; NOT_IN_MODEL without an image.",
+  })
   reconstructImage(@Args('itemId', { type: () => ID }) itemId: string): Promise<ReconstructedImage> {
     return this.serving.reconstructImage(itemId);
   }
 
-  @Query(() => [SimilarUser], { description: 'Users (as of the activation) whose encoded histories are closest to this user’s current one.' })
-  similarUsers(@Args('userId', { type: () => ID }) userId: string, @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number): Promise<SimilarUser[]> {
+  @Query(() => [SimilarUser], {
+    description: 'Users (as of the activation) whose encoded histories are closest to this user’s current one.',
+  })
+  similarUsers(
+    @Args('userId', { type: () => ID }) userId: string,
+    @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number,
+  ): Promise<SimilarUser[]> {
     return this.serving.similarUsers(userId, limit);
   }
 
   @Query(() => Reconstruction, {
-    description: "The model's reconstruction of the user's history: a value per item (the given items, else the history's) and the reconstruction error.",
+    description:
+      "The model's reconstruction of the user's history: a value per item (the given items, else the history's) and the reconstruction error.",
   })
   reconstruction(
     @Args('userId', { type: () => ID }) userId: string,
@@ -96,23 +105,32 @@ export class ServingResolver {
 
   @Query(() => AnomalyScore, {
     nullable: true,
-    description: 'Anomaly score of an anonymous history (items, at most 1,000) under the active model, as User.anomalyScore scores a user; null when the model knows none of the items.',
+    description:
+      'Anomaly score of an anonymous history (items, at most 1,000) under the active model, as User.anomalyScore scores a user; null when the model knows none of the items.',
   })
   anomalyScoreForHistory(@Args('itemIds', { type: () => [ID] }) itemIds: string[]): Promise<AnomalyScore | null> {
     return this.serving.anomalyScoreForHistory(itemIds);
   }
 
   @Query(() => Float, { description: 'Predicted rating (1–5) of an item for a user; AutoRec versions only.' })
-  predictedRating(@Args('userId', { type: () => ID }) userId: string, @Args('itemId', { type: () => ID }) itemId: string): Promise<number> {
+  predictedRating(
+    @Args('userId', { type: () => ID }) userId: string,
+    @Args('itemId', { type: () => ID }) itemId: string,
+  ): Promise<number> {
     return this.serving.predictedRating(userId, itemId);
   }
 
-  @Query(() => [UserAnomaly], { description: 'Users with the highest reconstruction error when the active version was loaded (bots, shilling profiles).' })
+  @Query(() => [UserAnomaly], {
+    description:
+      'Users with the highest reconstruction error when the active version was loaded (bots, shilling profiles).',
+  })
   anomalousUsers(@Args('limit', { type: () => Int, defaultValue: 20 }) limit: number): Promise<UserAnomaly[]> {
     return this.serving.anomalousUsers(limit);
   }
 
-  @Query(() => Embedding, { description: "The user's vector (encoder mean of the current history) in the active model." })
+  @Query(() => Embedding, {
+    description: "The user's vector (encoder mean of the current history) in the active model.",
+  })
   userEmbedding(@Args('userId', { type: () => ID }) userId: string): Promise<Embedding> {
     return this.serving.userEmbedding(userId);
   }
@@ -132,7 +150,8 @@ export class ServingResolver {
     @Args('count', { type: () => Int }) count: number,
     @Args('itemsPerUser', { type: () => Int }) itemsPerUser: number,
     @Args('seed', { type: () => Int, nullable: true }) seed?: number | null,
-    @Args('latent', { type: () => LatentSource, defaultValue: LatentSource.PRIOR }) latent: LatentSource = LatentSource.PRIOR,
+    @Args('latent', { type: () => LatentSource, defaultValue: LatentSource.PRIOR })
+    latent: LatentSource = LatentSource.PRIOR,
   ): Promise<SyntheticUser[]> {
     return this.serving.sampleSyntheticUsers(count, itemsPerUser, seed, latent);
   }
@@ -142,7 +161,10 @@ export class ServingResolver {
 export class UserAnomalyResolver {
   constructor(private readonly serving: ServingService) {}
 
-  @ResolveField(() => AnomalyScore, { nullable: true, description: 'Anomaly score of the current history under the active model (null without a model or history).' })
+  @ResolveField(() => AnomalyScore, {
+    nullable: true,
+    description: 'Anomaly score of the current history under the active model (null without a model or history).',
+  })
   anomalyScore(@Parent() user: User): Promise<AnomalyScore | null> {
     return this.serving.anomalyScore(user.id);
   }

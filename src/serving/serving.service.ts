@@ -10,7 +10,12 @@ import { checkCategories, checkId, checkLimit } from '../common/validation.js';
 import { csrFromTriples, type CsrMatrix } from '../core/data/csr.js';
 import { excludeAny } from '../core/index/top-k.js';
 import type { Ranker } from '../core/serving/served-model.js';
-import { DeadlineExceededError, MicroBatcher, QueueFullError, type BatchOutcome } from '../core/serving/micro-batcher.js';
+import {
+  DeadlineExceededError,
+  MicroBatcher,
+  QueueFullError,
+  type BatchOutcome,
+} from '../core/serving/micro-batcher.js';
 import { PgPool, READ_POOL } from '../database/pg-pool.js';
 import { ActiveModelService } from './active-model.service.js';
 import { VisualModelService } from './visual-model.service.js';
@@ -54,7 +59,9 @@ interface Ranked {
 }
 
 /** What a recommendation request needs from the model: a user's current history, or a list of items (internal ids). */
-type RankRequest = ({ kind: 'user'; externalId: string } | { kind: 'items'; itemIds: number[] }) & { subject: ServingSubject };
+type RankRequest = ({ kind: 'user'; externalId: string } | { kind: 'items'; itemIds: number[] }) & {
+  subject: ServingSubject;
+};
 
 /** A batch's answer to one {@link RankRequest}. */
 interface RankTicket {
@@ -70,7 +77,9 @@ interface RankTicket {
 /** Maps the micro-batcher's admission errors to SERVICE_UNAVAILABLE (HTTP 503 with Retry-After). */
 export function admissionError(error: unknown): unknown {
   if (error instanceof QueueFullError || error instanceof DeadlineExceededError) {
-    return new DomainError(ErrorCode.SERVICE_UNAVAILABLE, error.message, undefined, { retryAfterSeconds: error.retryAfterSeconds });
+    return new DomainError(ErrorCode.SERVICE_UNAVAILABLE, error.message, undefined, {
+      retryAfterSeconds: error.retryAfterSeconds,
+    });
   }
   return error;
 }
@@ -108,17 +117,25 @@ export class ServingService {
   ) {
     const w = env.modelWork;
     this.batcher = new MicroBatcher<RankRequest, RankTicket>(
-      { maxBatch: w.maxBatch, windowMs: w.windowMs, maxInFlight: w.inFlight, maxQueue: w.maxQueue, deadlineMs: w.deadlineMs },
+      {
+        maxBatch: w.maxBatch,
+        windowMs: w.windowMs,
+        maxInFlight: w.inFlight,
+        maxQueue: w.maxQueue,
+        deadlineMs: w.deadlineMs,
+      },
       (batch) => this.rankBatch(batch),
     );
-    this.work = new MicroBatcher<() => unknown, unknown>({ maxBatch: 1, windowMs: 0, maxInFlight: 1, maxQueue: w.maxQueue, deadlineMs: w.deadlineMs }, async (calls) =>
-      calls.map((call) => {
-        try {
-          return { ok: true, value: call() };
-        } catch (error) {
-          return { ok: false, error };
-        }
-      }),
+    this.work = new MicroBatcher<() => unknown, unknown>(
+      { maxBatch: 1, windowMs: 0, maxInFlight: 1, maxQueue: w.maxQueue, deadlineMs: w.deadlineMs },
+      async (calls) =>
+        calls.map((call) => {
+          try {
+            return { ok: true, value: call() };
+          } catch (error) {
+            return { ok: false, error };
+          }
+        }),
     );
   }
 
@@ -133,7 +150,11 @@ export class ServingService {
     }
   }
 
-  async recommendations(userId: string, limit: number, filter: RecommendationFilter | null | undefined): Promise<Recommendations> {
+  async recommendations(
+    userId: string,
+    limit: number,
+    filter: RecommendationFilter | null | undefined,
+  ): Promise<Recommendations> {
     checkId('userId', userId);
     this.checkLimit(limit);
     const f = await this.checkFilter(filter);
@@ -144,12 +165,18 @@ export class ServingService {
     let answer: Omit<Recommendations, 'recommendationId'>;
     if (!user) answer = await this.popular(limit, f, new Set(), UNKNOWN_USER_REASON);
     else if (!version) answer = await this.popular(limit, f, new Set(user.seen), 'no model version is active');
-    else if (!ranker) answer = await this.popular(limit, f, new Set(user.seen), 'the user has no history the model knows');
+    else if (!ranker)
+      answer = await this.popular(limit, f, new Set(user.seen), 'the user has no history the model knows');
     else answer = await this.rank(version, ranker, new Set(user.seen), limit, f);
     return this.served(answer, subject, route);
   }
 
-  async recommendationsForHistory(itemIds: string[], limit: number, filter: RecommendationFilter | null | undefined, sessionId?: string | null): Promise<Recommendations> {
+  async recommendationsForHistory(
+    itemIds: string[],
+    limit: number,
+    filter: RecommendationFilter | null | undefined,
+    sessionId?: string | null,
+  ): Promise<Recommendations> {
     this.checkLimit(limit);
     const subject = { id: sessionId == null ? null : checkId('sessionId', sessionId), anonymous: true };
     const f = await this.checkFilter(filter);
@@ -164,11 +191,21 @@ export class ServingService {
   }
 
   /** Gives the answer its recommendationId and hands it to the impression log (ServingHooks.served). */
-  private served(answer: Omit<Recommendations, 'recommendationId'>, subject: ServingSubject, route: ServingRoute): Recommendations {
+  private served(
+    answer: Omit<Recommendations, 'recommendationId'>,
+    subject: ServingSubject,
+    route: ServingRoute,
+  ): Recommendations {
     const out: Recommendations = { ...answer, recommendationId: randomUUID() };
     if (this.hooks.served) {
       const itemIds = out.items.flatMap((r) => (r.item.internalId === undefined ? [] : [r.item.internalId]));
-      this.hooks.served({ recommendationId: out.recommendationId, subject, route, itemIds, fallback: out.source === RecommendationSource.POPULARITY });
+      this.hooks.served({
+        recommendationId: out.recommendationId,
+        subject,
+        route,
+        itemIds,
+        fallback: out.source === RecommendationSource.POPULARITY,
+      });
     }
     return out;
   }
@@ -192,7 +229,9 @@ export class ServingService {
   private async rankBatch(batch: RankRequest[]): Promise<BatchOutcome<RankTicket>[]> {
     // Each request's version: the active one, or the arm of a running experiment (ServingHooks).
     const active = this.models.version;
-    const routes = batch.map((r): ServingRoute => this.hooks.route?.(r.subject) ?? { version: active, experimentId: null, arm: null });
+    const routes = batch.map(
+      (r): ServingRoute => this.hooks.route?.(r.subject) ?? { version: active, experimentId: null, arm: null },
+    );
     const groups = new Map<LoadedVersion | null, number[]>();
     routes.forEach((route, k) => {
       const list = groups.get(route.version);
@@ -201,7 +240,10 @@ export class ServingService {
     });
     const tickets = new Array<RankTicket>(batch.length);
     for (const [version, members] of groups) {
-      const part = await this.rankGroup(version, members.map((k) => batch[k]));
+      const part = await this.rankGroup(
+        version,
+        members.map((k) => batch[k]),
+      );
       members.forEach((k, j) => (tickets[k] = { ...part[j], route: routes[k] }));
     }
     return tickets.map((value) => ({ ok: true, value }));
@@ -254,7 +296,10 @@ export class ServingService {
         let rankers: Ranker[] | null = null;
         if (this.threads.serves(version.id)) {
           try {
-            rankers = version.served.rankersFrom(await this.threads.score(version.id, histories, version.served.exactScoring), n);
+            rankers = version.served.rankersFrom(
+              await this.threads.score(version.id, histories, version.served.exactScoring),
+              n,
+            );
           } catch (error) {
             if (error instanceof DeadlineExceededError) throw error;
             this.logger.warn(`model threads: ${(error as Error).message}; this batch runs on the event loop`);
@@ -272,7 +317,11 @@ export class ServingService {
     return tickets;
   }
 
-  async similarItems(itemId: string, limit: number, by: SimilarityKind = SimilarityKind.COLLABORATIVE): Promise<SimilarItem[]> {
+  async similarItems(
+    itemId: string,
+    limit: number,
+    by: SimilarityKind = SimilarityKind.COLLABORATIVE,
+  ): Promise<SimilarItem[]> {
     checkId('itemId', itemId);
     this.checkLimit(limit);
     const item = (await this.items.byExternalIds([itemId])).get(itemId);
@@ -290,7 +339,8 @@ export class ServingService {
       const found = this.visual.similar(internalId, itemId, k, new Set());
       const rows = new Map((await this.items.visible(found.map((f) => f.itemId))).map((r) => [r.id, r]));
       const visible = found.filter((f) => rows.has(f.itemId));
-      if (visible.length >= limit || found.length < k) return visible.slice(0, limit).map((f) => ({ item: toItem(rows.get(f.itemId)!), score: f.score }));
+      if (visible.length >= limit || found.length < k)
+        return visible.slice(0, limit).map((f) => ({ item: toItem(rows.get(f.itemId)!), score: f.score }));
     }
   }
 
@@ -330,7 +380,8 @@ export class ServingService {
     if (!user) throw notFound('User', userId, 'userId');
     let requested: number[] | null = null;
     if (itemIds != null) {
-      if (itemIds.length > this.env.maxPageSize) throw new DomainError(ErrorCode.BAD_USER_INPUT, `itemIds: at most ${this.env.maxPageSize} items`, 'itemIds');
+      if (itemIds.length > this.env.maxPageSize)
+        throw new DomainError(ErrorCode.BAD_USER_INPUT, `itemIds: at most ${this.env.maxPageSize} items`, 'itemIds');
       requested = await this.resolveItems('itemIds', itemIds);
     }
     const version = this.models.require();
@@ -342,7 +393,10 @@ export class ServingService {
     } else {
       // The history's items the model knows, newest first, capped at the page size.
       const newestFirst = [...new Set(user.history.map((h) => h.itemId).reverse())];
-      cols = newestFirst.map((id) => version.columnOf(id)).filter((c) => c >= 0 && observed.has(c)).slice(0, this.env.maxPageSize);
+      cols = newestFirst
+        .map((id) => version.columnOf(id))
+        .filter((c) => c >= 0 && observed.has(c))
+        .slice(0, this.env.maxPageSize);
     }
     return this.reconstructionOf(version, history, cols, observed);
   }
@@ -356,7 +410,12 @@ export class ServingService {
     const ids = await this.resolveItems('itemIds', itemIds);
     let requested: number[] | null = null;
     if (valuesFor != null) {
-      if (valuesFor.length > this.env.maxPageSize) throw new DomainError(ErrorCode.BAD_USER_INPUT, `valuesFor: at most ${this.env.maxPageSize} items`, 'valuesFor');
+      if (valuesFor.length > this.env.maxPageSize)
+        throw new DomainError(
+          ErrorCode.BAD_USER_INPUT,
+          `valuesFor: at most ${this.env.maxPageSize} items`,
+          'valuesFor',
+        );
       requested = await this.resolveItems('valuesFor', valuesFor);
     }
     const version = this.models.require();
@@ -368,7 +427,12 @@ export class ServingService {
     return this.reconstructionOf(version, history, cols, observed);
   }
 
-  private async reconstructionOf(version: LoadedVersion, history: CsrMatrix, cols: number[], observed: Set<number>): Promise<Reconstruction> {
+  private async reconstructionOf(
+    version: LoadedVersion,
+    history: CsrMatrix,
+    cols: number[],
+    observed: Set<number>,
+  ): Promise<Reconstruction> {
     await version.served.populationReady();
     const { values, error } = await this.modelWork(() => version.served.reconstructWithError(history));
     const byId = await this.items.byInternalIds(cols.map((c) => version.itemOfColumn[c]));
@@ -377,7 +441,9 @@ export class ServingService {
       .map((c) => ({ item: toItem(byId.get(version.itemOfColumn[c])!), value: values[c], observed: observed.has(c) }));
     return {
       modelVersionId: version.id,
-      unit: { probability: ScoreUnit.PROBABILITY, rating: ScoreUnit.RATING, score: ScoreUnit.SCORE }[version.served.scoreUnit],
+      unit: { probability: ScoreUnit.PROBABILITY, rating: ScoreUnit.RATING, score: ScoreUnit.SCORE }[
+        version.served.scoreUnit
+      ],
       error: Number.isNaN(error) ? null : error,
       percentile: Number.isNaN(error) ? null : version.served.percentile(error),
       items,
@@ -393,7 +459,10 @@ export class ServingService {
     if (!item) throw notFound('Item', itemId, 'itemId');
     const version = this.models.require();
     if (version.served.kind !== 'autorec') {
-      throw new DomainError(ErrorCode.UNSUPPORTED_BY_MODEL, `predictedRating needs an AutoRec version; version ${version.id} is ${version.summary.kind}`);
+      throw new DomainError(
+        ErrorCode.UNSUPPORTED_BY_MODEL,
+        `predictedRating needs an AutoRec version; version ${version.id} is ${version.summary.kind}`,
+      );
     }
     const col = this.columnOrThrow(version, item.id, itemId, 'itemId');
     return (await this.modelWork(() => version.served.predictRatings(version.historyRow(user.history), [col])))[0];
@@ -462,30 +531,49 @@ export class ServingService {
    * replacement (items deleted since training are never drawn). Synchronous model work: count ≤
    * the page size and itemsPerUser ≤ 1,000 keep it to one decoder pass.
    */
-  async sampleSyntheticUsers(count: number, itemsPerUser: number, seed: number | null | undefined, latent: LatentSource = LatentSource.PRIOR): Promise<SyntheticUser[]> {
+  async sampleSyntheticUsers(
+    count: number,
+    itemsPerUser: number,
+    seed: number | null | undefined,
+    latent: LatentSource = LatentSource.PRIOR,
+  ): Promise<SyntheticUser[]> {
     checkLimit('count', count, this.env.maxPageSize);
     checkLimit('itemsPerUser', itemsPerUser, MAX_SYNTHETIC_ITEMS);
     const version = this.models.require();
     if (!version.served.canSampleUsers) {
-      throw new DomainError(ErrorCode.UNSUPPORTED_BY_MODEL, `sampleSyntheticUsers needs a Mult-VAE version; version ${version.id} is ${version.summary.kind}`);
+      throw new DomainError(
+        ErrorCode.UNSUPPORTED_BY_MODEL,
+        `sampleSyntheticUsers needs a Mult-VAE version; version ${version.id} is ${version.summary.kind}`,
+      );
     }
     const exclude = version.deletedColumns;
     const available = version.served.numItems - exclude.size;
     if (itemsPerUser > available) {
-      throw new DomainError(ErrorCode.BAD_USER_INPUT, `itemsPerUser: must be at most ${available}, the items of model version ${version.id}`, 'itemsPerUser');
+      throw new DomainError(
+        ErrorCode.BAD_USER_INPUT,
+        `itemsPerUser: must be at most ${available}, the items of model version ${version.id}`,
+        'itemsPerUser',
+      );
     }
     let fitted: { mean: Float32Array; std: Float32Array } | undefined;
     if (latent === LatentSource.POPULATION) {
       await version.served.populationReady();
       fitted = version.served.populationLatent ?? undefined;
-      if (!fitted) throw new DomainError(ErrorCode.UNSUPPORTED_BY_MODEL, `latent: model version ${version.id} has no population to fit (no user history)`, 'latent');
+      if (!fitted)
+        throw new DomainError(
+          ErrorCode.UNSUPPORTED_BY_MODEL,
+          `latent: model version ${version.id} has no population to fit (no user history)`,
+          'latent',
+        );
     }
     const drawSeed = seed ?? Math.floor(Math.random() * 2 ** 32);
     let samples: Int32Array[] | null = null;
     if (this.threads.serves(version.id)) {
       // In a model thread (the decoder pass and the draws are the heaviest call a reader can make).
       const deleted = Int32Array.from(Array.from(version.itemOfColumn).flatMap((id, c) => (id < 0 ? [c] : [])));
-      const latentFit = fitted ? { mean: Float32Array.from(fitted.mean), std: Float32Array.from(fitted.std) } : undefined;
+      const latentFit = fitted
+        ? { mean: Float32Array.from(fitted.mean), std: Float32Array.from(fitted.std) }
+        : undefined;
       try {
         samples = await this.threads.sampleUsers(version.id, count, itemsPerUser, drawSeed, deleted, latentFit);
       } catch (error) {
@@ -493,14 +581,22 @@ export class ServingService {
         this.logger.warn(`model threads: ${(error as Error).message}; sampling on the event loop`);
       }
     }
-    samples ??= (await this.modelWork(() => version.served.sampleUsers(count, itemsPerUser, drawSeed, { exclude, latent: fitted }))).map((s) => s.items);
+    samples ??= (
+      await this.modelWork(() => version.served.sampleUsers(count, itemsPerUser, drawSeed, { exclude, latent: fitted }))
+    ).map((s) => s.items);
     const ids = samples.map((s) => Array.from(s, (c) => version.itemOfColumn[c]));
     const byId = await this.items.byInternalIds([...new Set(ids.flat())]);
     return ids.map((user) => ({ items: user.filter((id) => byId.has(id)).map((id) => toItem(byId.get(id)!)) }));
   }
 
   /** Model ranking with exclusions and filters; over-fetches until `limit` visible items are found. */
-  private async rank(version: LoadedVersion, rank: Ranker, seen: Set<number>, limit: number, f: CheckedFilter): Promise<Omit<Recommendations, 'recommendationId'>> {
+  private async rank(
+    version: LoadedVersion,
+    rank: Ranker,
+    seen: Set<number>,
+    limit: number,
+    f: CheckedFilter,
+  ): Promise<Omit<Recommendations, 'recommendationId'>> {
     const t0 = performance.now();
     const excludedIds = new Set(f.excludeItemIds);
     if (!f.includeSeen) for (const id of seen) excludedIds.add(id);
@@ -516,8 +612,14 @@ export class ServingService {
       candidates = ids.map((id) => version.columnOf(id)).filter((c) => c >= 0);
     }
     const ranked = await this.visibleTopK(limit, (k) => rank(k, exclude, candidates), version);
-    const items = ranked.map(({ item, score }): Recommendation => ({ item, score, source: RecommendationSource.MODEL }));
-    const cold = rank.query ? await this.coldStartItems(version, rank.query, rank.toRankingScore, limit, excludedIds, f.categories) : [];
+    const items = ranked.map(({ item, score }): Recommendation => ({
+      item,
+      score,
+      source: RecommendationSource.MODEL,
+    }));
+    const cold = rank.query
+      ? await this.coldStartItems(version, rank.query, rank.toRankingScore, limit, excludedIds, f.categories)
+      : [];
     if (cold.length > 0) mergeColdStart(items, cold, limit, Math.ceil(limit * COLD_START_SHARE));
     this.stages.observe('search', performance.now() - t0);
     return {
@@ -585,23 +687,39 @@ export class ServingService {
     }
   }
 
-  private async popular(limit: number, f: CheckedFilter, seen: Set<number>, reason: string): Promise<Omit<Recommendations, 'recommendationId'>> {
+  private async popular(
+    limit: number,
+    f: CheckedFilter,
+    seen: Set<number>,
+    reason: string,
+  ): Promise<Omit<Recommendations, 'recommendationId'>> {
     const exclude = new Set(f.excludeItemIds);
     if (!f.includeSeen) for (const id of seen) exclude.add(id);
     let ranked: Ranked[];
     if (f.categories) {
-      ranked = await popularItemIds(this.reads, { weights: this.env.popularityWeights, categories: f.categories, excludeItemIds: [...exclude], limit });
+      ranked = await popularItemIds(this.reads, {
+        weights: this.env.popularityWeights,
+        categories: f.categories,
+        excludeItemIds: [...exclude],
+        limit,
+      });
     } else {
       ranked = (await this.popularRanking()).filter((r) => !exclude.has(r.itemId));
       if (ranked.length < limit) {
-        ranked = await popularItemIds(this.reads, { weights: this.env.popularityWeights, excludeItemIds: [...exclude], limit });
+        ranked = await popularItemIds(this.reads, {
+          weights: this.env.popularityWeights,
+          excludeItemIds: [...exclude],
+          limit,
+        });
       }
     }
     const head = ranked.slice(0, limit + 10);
     const rows = await this.items.visible(head.map((r) => r.itemId));
     const score = new Map(head.map((r) => [r.itemId, r.score]));
     return {
-      items: rows.slice(0, limit).map((r) => ({ item: toItem(r), score: score.get(r.id)!, source: RecommendationSource.POPULARITY })),
+      items: rows
+        .slice(0, limit)
+        .map((r) => ({ item: toItem(r), score: score.get(r.id)!, source: RecommendationSource.POPULARITY })),
       source: RecommendationSource.POPULARITY,
       modelVersionId: null,
       reason,
@@ -611,7 +729,10 @@ export class ServingService {
   /** The top of the popularity ranking (server default weights), recomputed at most once a minute. */
   private async popularRanking(): Promise<Ranked[]> {
     if (this.popularity && performance.now() - this.popularity.at < POPULARITY_TTL_MS) return this.popularity.ranked;
-    this.popularityRefresh ??= popularItemIds(this.reads, { weights: this.env.popularityWeights, limit: POPULARITY_DEPTH })
+    this.popularityRefresh ??= popularItemIds(this.reads, {
+      weights: this.env.popularityWeights,
+      limit: POPULARITY_DEPTH,
+    })
       .then((ranked) => {
         this.popularity = { at: performance.now(), ranked };
         return ranked;
@@ -622,12 +743,18 @@ export class ServingService {
 
   /** Internal ids of external item ids; UNKNOWN_ITEMS naming those the catalog lacks. */
   private async resolveItems(field: string, externalIds: string[]): Promise<number[]> {
-    if (externalIds.length > MAX_ID_LIST) throw new DomainError(ErrorCode.BATCH_TOO_LARGE, `${field}: at most ${MAX_ID_LIST} items`, field);
+    if (externalIds.length > MAX_ID_LIST)
+      throw new DomainError(ErrorCode.BATCH_TOO_LARGE, `${field}: at most ${MAX_ID_LIST} items`, field);
     externalIds.forEach((id, i) => checkId(`${field}[${i}]`, id));
     const found = await this.items.byExternalIds(externalIds);
     const unknown = externalIds.filter((id) => !found.has(id));
     if (unknown.length > 0) {
-      throw new DomainError(ErrorCode.UNKNOWN_ITEMS, `${field}: ${unknown.length} unknown item(s): ${unknown.slice(0, 10).join(', ')}`, field, { ids: unknown });
+      throw new DomainError(
+        ErrorCode.UNKNOWN_ITEMS,
+        `${field}: ${unknown.length} unknown item(s): ${unknown.slice(0, 10).join(', ')}`,
+        field,
+        { ids: unknown },
+      );
     }
     return externalIds.map((id) => found.get(id)!.id);
   }
@@ -647,7 +774,10 @@ export class ServingService {
 
   private requireEmbeddings(version: LoadedVersion, what: string): void {
     if (!version.served.hasEmbeddings) {
-      throw new DomainError(ErrorCode.UNSUPPORTED_BY_MODEL, `${what} needs an autoencoder version; version ${version.id} is EASE, which has no embeddings`);
+      throw new DomainError(
+        ErrorCode.UNSUPPORTED_BY_MODEL,
+        `${what} needs an autoencoder version; version ${version.id} is EASE, which has no embeddings`,
+      );
     }
   }
 
@@ -658,11 +788,23 @@ export class ServingService {
   /** Validates a filter and resolves excludeItemIds to internal ids (unknown ids are ignored). */
   private async checkFilter(filter: RecommendationFilter | null | undefined): Promise<CheckedFilter> {
     const categories = filter?.categories == null ? null : checkCategories('filter.categories', filter.categories);
-    if (categories && categories.length === 0) throw new DomainError(ErrorCode.BAD_USER_INPUT, 'filter.categories: must not be empty (omit it instead)', 'filter.categories');
+    if (categories && categories.length === 0)
+      throw new DomainError(
+        ErrorCode.BAD_USER_INPUT,
+        'filter.categories: must not be empty (omit it instead)',
+        'filter.categories',
+      );
     const exclude = filter?.excludeItemIds ?? [];
-    if (exclude.length > MAX_ID_LIST) throw new DomainError(ErrorCode.BAD_USER_INPUT, `filter.excludeItemIds: at most ${MAX_ID_LIST} ids`, 'filter.excludeItemIds');
+    if (exclude.length > MAX_ID_LIST)
+      throw new DomainError(
+        ErrorCode.BAD_USER_INPUT,
+        `filter.excludeItemIds: at most ${MAX_ID_LIST} ids`,
+        'filter.excludeItemIds',
+      );
     exclude.forEach((id, i) => checkId(`filter.excludeItemIds[${i}]`, id));
-    const excludeItemIds = exclude.length ? [...(await this.items.byExternalIds(exclude)).values()].map((i) => i.id) : [];
+    const excludeItemIds = exclude.length
+      ? [...(await this.items.byExternalIds(exclude)).values()].map((i) => i.id)
+      : [];
     return { categories, excludeItemIds, includeSeen: filter?.includeSeen ?? false };
   }
 }
@@ -689,7 +831,9 @@ const COLD_START_SHARE = 0.1;
 export function mergeColdStart(items: Recommendation[], cold: Recommendation[], limit: number, reserved: number): void {
   const merged = [...items, ...cold].sort((a, b) => b.score - a.score).slice(0, limit);
   const inList = new Set(merged.filter((r) => r.source === RecommendationSource.COLD_START).map((r) => r.item.id));
-  const missing = cold.filter((c) => !inList.has(c.item.id)).slice(0, Math.max(0, Math.min(reserved, cold.length) - inList.size));
+  const missing = cold
+    .filter((c) => !inList.has(c.item.id))
+    .slice(0, Math.max(0, Math.min(reserved, cold.length) - inList.size));
   for (const c of missing) {
     let worst = -1;
     for (let i = merged.length - 1; i >= 0; i--) {

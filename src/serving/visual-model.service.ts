@@ -72,7 +72,10 @@ export class VisualModelService implements OnModuleInit, OnApplicationShutdown {
       onActivation: ({ slot }) => slot === VISUAL_SLOT && void this.refresh(), // ActiveModelService logs malformed ones
       onReconnect: () => void this.refresh(),
     });
-    await this.listener.subscribe(IMAGES_CHANNEL, { onNotify: () => void this.refresh(true), onReconnect: () => undefined });
+    await this.listener.subscribe(IMAGES_CHANNEL, {
+      onNotify: () => void this.refresh(true),
+      onReconnect: () => undefined,
+    });
     await this.refresh();
   }
 
@@ -119,7 +122,8 @@ export class VisualModelService implements OnModuleInit, OnApplicationShutdown {
     let fresh = false;
     if (!model) {
       const artifact = await this.registry.load(id);
-      if (!artifact || artifact.kind !== 'CONV_AE') throw new Error(`visual model version ${id} not found or not CONV_AE`);
+      if (!artifact || artifact.kind !== 'CONV_AE')
+        throw new Error(`visual model version ${id} not found or not CONV_AE`);
       model = ConvAutoencoder.fromBytes(this.tf!, artifact.weights);
       fresh = true;
     }
@@ -166,18 +170,30 @@ export class VisualModelService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private require(): VisualState {
-    if (!this.state) throw new DomainError(ErrorCode.NO_ACTIVE_MODEL, 'no visual model is active: train one (trainModel kind CONV_AE) and activate it');
+    if (!this.state)
+      throw new DomainError(
+        ErrorCode.NO_ACTIVE_MODEL,
+        'no visual model is active: train one (trainModel kind CONV_AE) and activate it',
+      );
     return this.state;
   }
 
   private rowOrThrow(s: VisualState, itemId: number, externalId: string, field: string): number {
     const row = s.rowOf.get(itemId);
-    if (row === undefined) throw new DomainError(ErrorCode.NOT_IN_MODEL, `item "${externalId}" has no image (setItemImage)`, field, { id: externalId });
+    if (row === undefined)
+      throw new DomainError(ErrorCode.NOT_IN_MODEL, `item "${externalId}" has no image (setItemImage)`, field, {
+        id: externalId,
+      });
     return row;
   }
 
   /** Items whose visual embeddings are closest (cosine) to the item's; `exclude` are internal ids. */
-  similar(itemId: number, externalId: string, k: number, exclude: Set<number>): { itemId: number; score: number; versionId: number }[] {
+  similar(
+    itemId: number,
+    externalId: string,
+    k: number,
+    exclude: Set<number>,
+  ): { itemId: number; score: number; versionId: number }[] {
     const s = this.require();
     const row = this.rowOrThrow(s, itemId, externalId, 'itemId');
     const excludedRows = new Set<number>([row]);
@@ -190,11 +206,20 @@ export class VisualModelService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** The decoded thumbnail (PNG) of an item's image, its error and the error's percentile in the catalog. */
-  async reconstruct(itemId: number, externalId: string): Promise<{ png: string; error: number; percentile: number; versionId: number }> {
+  async reconstruct(
+    itemId: number,
+    externalId: string,
+  ): Promise<{ png: string; error: number; percentile: number; versionId: number }> {
     const s = this.require();
     const { size, channels } = s.model.hyperparameters;
     const images = await readItemImages(this.pool, { size, channels, itemIds: [itemId] });
-    if (images.itemIds.length === 0) throw new DomainError(ErrorCode.NOT_IN_MODEL, `item "${externalId}" has no image of ${size}×${size}×${channels} (setItemImage)`, 'itemId', { id: externalId });
+    if (images.itemIds.length === 0)
+      throw new DomainError(
+        ErrorCode.NOT_IN_MODEL,
+        `item "${externalId}" has no image of ${size}×${size}×${channels} (setItemImage)`,
+        'itemId',
+        { id: externalId },
+      );
     const batch = { pixels: images.pixels, count: 1 };
     const decoded = s.model.reconstruct(batch);
     const error = s.model.reconstructionErrors(batch)[0];

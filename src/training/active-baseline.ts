@@ -14,7 +14,12 @@ import type { ModelRegistry } from '../registry/model-registry.service.js';
 import type { Baseline } from './train-version.js';
 
 /** The active visual version's mean squared error on this run's held-out images (same shape only). */
-export async function scoreActiveVisual(registry: ModelRegistry, tf: Tf, images: { size: number; channels: number }, heldOut: ImageBatch): Promise<Baseline | null> {
+export async function scoreActiveVisual(
+  registry: ModelRegistry,
+  tf: Tf,
+  images: { size: number; channels: number },
+  heldOut: ImageBatch,
+): Promise<Baseline | null> {
   const activeId = await registry.activeId(VISUAL_SLOT);
   if (activeId === null) return null;
   const artifact = await registry.load(activeId);
@@ -24,14 +29,22 @@ export async function scoreActiveVisual(registry: ModelRegistry, tf: Tf, images:
     const { size, channels } = model.hyperparameters;
     if (size !== images.size || channels !== images.channels) return { versionId: activeId, metrics: {} };
     const errors = model.reconstructionErrors(heldOut);
-    return { versionId: activeId, metrics: { mse: errors.reduce((s, e) => s + e, 0) / errors.length, images: heldOut.count } };
+    return {
+      versionId: activeId,
+      metrics: { mse: errors.reduce((s, e) => s + e, 0) / errors.length, images: heldOut.count },
+    };
   } finally {
     model.dispose();
   }
 }
 
 /** The active version's metrics on this run's held-out users (over this run's item columns). */
-export async function scoreActive(registry: ModelRegistry, tf: Tf, validation: { foldIn: CsrMatrix; heldOut: CsrMatrix }, itemIds: string[]): Promise<Baseline | null> {
+export async function scoreActive(
+  registry: ModelRegistry,
+  tf: Tf,
+  validation: { foldIn: CsrMatrix; heldOut: CsrMatrix },
+  itemIds: string[],
+): Promise<Baseline | null> {
   const activeId = await registry.activeId();
   if (activeId === null) return null;
   const artifact = await registry.load(activeId);
@@ -39,7 +52,11 @@ export async function scoreActive(registry: ModelRegistry, tf: Tf, validation: {
   if (artifact.kind === 'AUTOREC') return { versionId: activeId, metrics: {} };
   const model = modelFromArtifact(tf, artifact);
   try {
-    const metrics = evaluateRanking(crossCatalogScorer((h: CsrMatrix) => model.score(h), artifact.itemIds, itemIds), validation.foldIn, validation.heldOut);
+    const metrics = evaluateRanking(
+      crossCatalogScorer((h: CsrMatrix) => model.score(h), artifact.itemIds, itemIds),
+      validation.foldIn,
+      validation.heldOut,
+    );
     return { versionId: activeId, metrics };
   } finally {
     model.dispose();

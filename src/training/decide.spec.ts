@@ -3,7 +3,10 @@ import type { Baseline } from './train-version.js';
 
 describe('activation decision of a finished run', () => {
   const metrics = { 'ndcg@100': 0.42, users: 300 };
-  const baseline = (ndcg: number | undefined): Baseline => ({ versionId: 7, metrics: ndcg === undefined ? {} : { 'ndcg@100': ndcg, users: 300 } });
+  const baseline = (ndcg: number | undefined): Baseline => ({
+    versionId: 7,
+    metrics: ndcg === undefined ? {} : { 'ndcg@100': ndcg, users: 300 },
+  });
 
   it('IF_BETTER activates only a strictly better version, and when nothing is active', () => {
     expect(decide({ kind: 'VAE', activation: 'IF_BETTER' }, metrics, baseline(0.41))).toMatchObject({
@@ -12,8 +15,13 @@ describe('activation decision of a finished run', () => {
       decision: 'activated (IF_BETTER): ndcg@100 0.4200 > 0.4100 of version 7',
     });
     expect(decide({ kind: 'VAE', activation: 'IF_BETTER' }, metrics, baseline(0.42)).activate).toBe(false);
-    expect(decide({ kind: 'DAE', activation: 'IF_BETTER' }, metrics, baseline(0.5)).decision).toBe('not activated (IF_BETTER): ndcg@100 0.4200 ≤ 0.5000 of version 7');
-    expect(decide({ kind: 'EASE', activation: 'IF_BETTER' }, metrics, null)).toMatchObject({ activate: true, comparison: { active: null, activeVersionId: null } });
+    expect(decide({ kind: 'DAE', activation: 'IF_BETTER' }, metrics, baseline(0.5)).decision).toBe(
+      'not activated (IF_BETTER): ndcg@100 0.4200 ≤ 0.5000 of version 7',
+    );
+    expect(decide({ kind: 'EASE', activation: 'IF_BETTER' }, metrics, null)).toMatchObject({
+      activate: true,
+      comparison: { active: null, activeVersionId: null },
+    });
   });
 
   it('IF_BETTER keeps an active AUTOREC version it cannot compare with', () => {
@@ -23,10 +31,22 @@ describe('activation decision of a finished run', () => {
   });
 
   it('ALWAYS and NEVER ignore the comparison but record it', () => {
-    expect(decide({ kind: 'VAE', activation: 'ALWAYS' }, metrics, baseline(0.9))).toMatchObject({ activate: true, comparison: { active: 0.9 } });
-    expect(decide({ kind: 'VAE', activation: 'NEVER' }, metrics, baseline(0.1))).toMatchObject({ activate: false, comparison: { active: 0.1 } });
-    expect(decide({ kind: 'AUTOREC', activation: 'ALWAYS' }, { rmse: 0.9 }, null)).toMatchObject({ activate: true, comparison: null });
-    expect(decide({ kind: 'AUTOREC', activation: 'NEVER' }, { rmse: 0.9 }, null)).toMatchObject({ activate: false, comparison: null });
+    expect(decide({ kind: 'VAE', activation: 'ALWAYS' }, metrics, baseline(0.9))).toMatchObject({
+      activate: true,
+      comparison: { active: 0.9 },
+    });
+    expect(decide({ kind: 'VAE', activation: 'NEVER' }, metrics, baseline(0.1))).toMatchObject({
+      activate: false,
+      comparison: { active: 0.1 },
+    });
+    expect(decide({ kind: 'AUTOREC', activation: 'ALWAYS' }, { rmse: 0.9 }, null)).toMatchObject({
+      activate: true,
+      comparison: null,
+    });
+    expect(decide({ kind: 'AUTOREC', activation: 'NEVER' }, { rmse: 0.9 }, null)).toMatchObject({
+      activate: false,
+      comparison: null,
+    });
   });
 });
 
@@ -39,7 +59,10 @@ describe('decide with activate: EXPERIMENT', () => {
       experiment: { controlVersionId: 7 },
       decision: 'experiment (EXPERIMENT) against active version 7; ndcg@100 0.4200 vs 0.5000 of version 7',
     });
-    expect(decide({ kind: 'EASE', activation: 'EXPERIMENT' }, metrics, null)).toMatchObject({ activate: true, decision: 'activated (EXPERIMENT): no version was active; ndcg@100 0.4200' });
+    expect(decide({ kind: 'EASE', activation: 'EXPERIMENT' }, metrics, null)).toMatchObject({
+      activate: true,
+      decision: 'activated (EXPERIMENT): no version was active; ndcg@100 0.4200',
+    });
     expect(decide({ kind: 'EASE', activation: 'IF_BETTER' }, metrics, active).experiment).toBeUndefined();
   });
 });

@@ -47,7 +47,10 @@ export class EmbeddedWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   private start(): void {
     const entry = workerThreadEntry();
-    const worker = new Worker(entry, { workerData: { env: this.env, databaseUrl: this.url } satisfies WorkerThreadData, name: 'recoder-training' });
+    const worker = new Worker(entry, {
+      workerData: { env: this.env, databaseUrl: this.url } satisfies WorkerThreadData,
+      name: 'recoder-training',
+    });
     this.worker = worker;
     this.ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: { type: string; message?: string }) => {
@@ -64,7 +67,9 @@ export class EmbeddedWorker implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.error(`training worker thread exited (code ${code}); restarting in ${RESTART_DELAY_MS / 1000} s`);
       setTimeout(() => !this.stopping && this.start(), RESTART_DELAY_MS).unref();
     });
-    this.logger.log(`training worker thread started (${path.relative(PROJECT_ROOT, entry)}, nice ${this.env.trainingThreadNice})`);
+    this.logger.log(
+      `training worker thread started (${path.relative(PROJECT_ROOT, entry)}, nice ${this.env.trainingThreadNice})`,
+    );
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -30,7 +30,10 @@ export function epochProgress(label: string, epochs: number, metricName: string,
         seconds: r.seconds.toFixed(2),
       };
       if (bar) bar.update(r.epoch, fields);
-      else console.error(`${label} epoch ${r.epoch}/${epochs} loss ${fields.loss} ${metricName} ${fields.metric} ${fields.seconds} s`);
+      else
+        console.error(
+          `${label} epoch ${r.epoch}/${epochs} loss ${fields.loss} ${metricName} ${fields.metric} ${fields.seconds} s`,
+        );
     },
     stop(): void {
       bar?.stop();

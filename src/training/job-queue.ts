@@ -32,7 +32,11 @@ export async function openJobQueue(url: string, role: JobQueueRole, onError: (e:
   });
   boss.on('error', onError);
   await boss.start();
-  await ensureQueue(boss, TRAINING_QUEUE, { policy: 'singleton', retryLimit: 0, expireInSeconds: TRAINING_EXPIRE_SECONDS });
+  await ensureQueue(boss, TRAINING_QUEUE, {
+    policy: 'singleton',
+    retryLimit: 0,
+    expireInSeconds: TRAINING_EXPIRE_SECONDS,
+  });
   await ensureQueue(boss, RETRAIN_QUEUE, { policy: 'standard', retryLimit: 0, expireInSeconds: 300 });
   return boss;
 }

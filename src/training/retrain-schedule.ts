@@ -9,7 +9,12 @@ import type { TrainingRunsService } from './training-runs.service.js';
  * handler queues a run unless one is pending or no interaction arrived since the active version;
  * without it, any schedule registered before is removed.
  */
-export async function configureRetrainSchedule(boss: PgBoss, env: Env, runs: TrainingRunsService, logger: Logger): Promise<void> {
+export async function configureRetrainSchedule(
+  boss: PgBoss,
+  env: Env,
+  runs: TrainingRunsService,
+  logger: Logger,
+): Promise<void> {
   const { schedule } = env.retrain;
   if (!schedule) {
     await boss.unschedule(RETRAIN_QUEUE);

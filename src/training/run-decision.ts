@@ -9,11 +9,22 @@ export function decide(
   run: Pick<TrainingRunRow, 'activation' | 'kind'>,
   metrics: Record<string, number>,
   baseline: Baseline | null,
-): { comparison: RunComparison | null; activate: boolean; decision: string; experiment?: { controlVersionId: number } } {
+): {
+  comparison: RunComparison | null;
+  activate: boolean;
+  decision: string;
+  experiment?: { controlVersionId: number };
+} {
   if (run.kind === 'AUTOREC') {
     if (run.activation === 'EXPERIMENT') {
-      if (!baseline) return { comparison: null, activate: true, decision: 'activated (EXPERIMENT): no version was active' };
-      return { comparison: null, activate: false, decision: `experiment (EXPERIMENT) against active version ${baseline.versionId}`, experiment: { controlVersionId: baseline.versionId } };
+      if (!baseline)
+        return { comparison: null, activate: true, decision: 'activated (EXPERIMENT): no version was active' };
+      return {
+        comparison: null,
+        activate: false,
+        decision: `experiment (EXPERIMENT) against active version ${baseline.versionId}`,
+        experiment: { controlVersionId: baseline.versionId },
+      };
     }
     const activate = run.activation === 'ALWAYS';
     return { comparison: null, activate, decision: activate ? 'activated (ALWAYS)' : 'not activated (NEVER)' };
@@ -23,7 +34,13 @@ export function decide(
   const better = (a: number, b: number) => (run.kind === 'CONV_AE' ? a < b : a > b);
   const candidate = metrics[metric];
   const active = baseline?.metrics[metric] ?? null;
-  const comparison: RunComparison = { metric, candidate, activeVersionId: baseline?.versionId ?? null, active, users: metrics.users ?? metrics.images };
+  const comparison: RunComparison = {
+    metric,
+    candidate,
+    activeVersionId: baseline?.versionId ?? null,
+    active,
+    users: metrics.users ?? metrics.images,
+  };
   const vs = active === null ? '' : ` vs ${active.toFixed(4)} of version ${baseline!.versionId}`;
   switch (run.activation) {
     case 'ALWAYS':
@@ -32,7 +49,12 @@ export function decide(
       return { comparison, activate: false, decision: `not activated (NEVER); ${metric} ${candidate.toFixed(4)}${vs}` };
     case 'EXPERIMENT':
       // The offline comparison is recorded; the online experiment decides.
-      if (!baseline) return { comparison, activate: true, decision: `activated (EXPERIMENT): no version was active; ${metric} ${candidate.toFixed(4)}` };
+      if (!baseline)
+        return {
+          comparison,
+          activate: true,
+          decision: `activated (EXPERIMENT): no version was active; ${metric} ${candidate.toFixed(4)}`,
+        };
       return {
         comparison,
         activate: false,
@@ -40,15 +62,35 @@ export function decide(
         experiment: { controlVersionId: baseline.versionId },
       };
     default: {
-      if (!baseline) return { comparison, activate: true, decision: `activated (IF_BETTER): no version was active; ${metric} ${candidate.toFixed(4)}` };
+      if (!baseline)
+        return {
+          comparison,
+          activate: true,
+          decision: `activated (IF_BETTER): no version was active; ${metric} ${candidate.toFixed(4)}`,
+        };
       if (active === null) {
-        const why = run.kind === 'CONV_AE' ? 'was trained on images of another shape' : '(AUTOREC) cannot be compared on ' + metric;
-        return { comparison, activate: false, decision: `not activated (IF_BETTER): active version ${baseline.versionId} ${why}` };
+        const why =
+          run.kind === 'CONV_AE'
+            ? 'was trained on images of another shape'
+            : '(AUTOREC) cannot be compared on ' + metric;
+        return {
+          comparison,
+          activate: false,
+          decision: `not activated (IF_BETTER): active version ${baseline.versionId} ${why}`,
+        };
       }
       const [gt, le] = run.kind === 'CONV_AE' ? ['<', '≥'] : ['>', '≤'];
       return better(candidate, active)
-        ? { comparison, activate: true, decision: `activated (IF_BETTER): ${metric} ${candidate.toFixed(4)} ${gt} ${active.toFixed(4)} of version ${baseline.versionId}` }
-        : { comparison, activate: false, decision: `not activated (IF_BETTER): ${metric} ${candidate.toFixed(4)} ${le} ${active.toFixed(4)} of version ${baseline.versionId}` };
+        ? {
+            comparison,
+            activate: true,
+            decision: `activated (IF_BETTER): ${metric} ${candidate.toFixed(4)} ${gt} ${active.toFixed(4)} of version ${baseline.versionId}`,
+          }
+        : {
+            comparison,
+            activate: false,
+            decision: `not activated (IF_BETTER): ${metric} ${candidate.toFixed(4)} ${le} ${active.toFixed(4)} of version ${baseline.versionId}`,
+          };
     }
   }
 }

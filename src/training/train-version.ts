@@ -23,7 +23,14 @@ export type { TrainableKind } from '../registry/model-kinds.js';
  * VAE/DAE plan theirs from the number of users (core/models/budget.ts `planTraining`), AUTO
  * searches several models.
  */
-export const DEFAULT_EPOCHS: Record<TrainableKind | 'conv_ae', number | null> = { vae: null, dae: null, autorec: 100, ease: null, auto: null, conv_ae: 30 };
+export const DEFAULT_EPOCHS: Record<TrainableKind | 'conv_ae', number | null> = {
+  vae: null,
+  dae: null,
+  autorec: 100,
+  ease: null,
+  auto: null,
+  conv_ae: 30,
+};
 
 /** Seconds an AUTO run may search when neither the request nor RECODER_AUTO_BUDGET_SECONDS says. */
 export const DEFAULT_AUTO_BUDGET_SECONDS = 900;
@@ -81,7 +88,10 @@ export interface TrainVersionOptions {
    * run's item columns; the result is stored in the version's metrics as `baseline`. vae/dae/ease
    * only; resolve null when there is nothing to compare with.
    */
-  scoreBaseline?: (validation: { foldIn: CsrMatrix; heldOut: CsrMatrix }, itemIds: string[]) => Promise<Baseline | null>;
+  scoreBaseline?: (
+    validation: { foldIn: CsrMatrix; heldOut: CsrMatrix },
+    itemIds: string[],
+  ) => Promise<Baseline | null>;
   log?: (message: string) => void;
 }
 
@@ -127,8 +137,15 @@ export async function trainVersion(
   const t0 = performance.now();
   const data = await loadTrainingData(databaseUrl, { minRating });
   const dataSeconds = (performance.now() - t0) / 1000;
-  o.log?.(`read ${data.interactionCount} interactions: ${data.userIds.length} users × ${data.itemIds.length} items in ${dataSeconds.toFixed(1)} s`);
-  o.onData?.({ interactions: data.interactionCount, users: data.userIds.length, items: data.itemIds.length, seconds: dataSeconds });
+  o.log?.(
+    `read ${data.interactionCount} interactions: ${data.userIds.length} users × ${data.itemIds.length} items in ${dataSeconds.toFixed(1)} s`,
+  );
+  o.onData?.({
+    interactions: data.interactionCount,
+    users: data.userIds.length,
+    items: data.itemIds.length,
+    seconds: dataSeconds,
+  });
   if (o.shouldStop?.()) throw new TrainingCancelled();
   const started = performance.now();
   let model: ServableModel;
@@ -161,7 +178,12 @@ export async function trainVersion(
     const autorec = await AutoRec.fit(
       tf,
       train,
-      { ...extra, epochs: o.epochs ?? DEFAULT_EPOCHS.autorec!, seed, ...(o.lambda !== undefined ? { lambda: o.lambda } : {}) },
+      {
+        ...extra,
+        epochs: o.epochs ?? DEFAULT_EPOCHS.autorec!,
+        seed,
+        ...(o.lambda !== undefined ? { lambda: o.lambda } : {}),
+      },
       { validation: held, onEpoch: o.onEpoch, shouldStop: o.shouldStop },
     );
     const predicted = autorec.predict(held.users, held.items);
@@ -187,12 +209,25 @@ export async function trainVersion(
     const m = data.implicit;
     const eligible: number[] = [];
     for (let r = 0; r < m.numRows; r++) if (m.indptr[r + 1] - m.indptr[r] >= MIN_ITEMS) eligible.push(r);
-    if (eligible.length < 2) throw new Error(`too little data to train: ${eligible.length} user(s) with ≥ ${MIN_ITEMS} positives`);
-    const picked = stableHoldoutRows(eligible.map((r) => data.userIds[r]), holdoutFraction(eligible.length, heldOutUsers), 1);
-    const split = strongGeneralizationSplit(m, { heldOutUsers, seed, minItems: MIN_ITEMS, validationRows: Array.from(picked, (k) => eligible[k]) });
+    if (eligible.length < 2)
+      throw new Error(`too little data to train: ${eligible.length} user(s) with ≥ ${MIN_ITEMS} positives`);
+    const picked = stableHoldoutRows(
+      eligible.map((r) => data.userIds[r]),
+      holdoutFraction(eligible.length, heldOutUsers),
+      1,
+    );
+    const split = strongGeneralizationSplit(m, {
+      heldOutUsers,
+      seed,
+      minItems: MIN_ITEMS,
+      validationRows: Array.from(picked, (k) => eligible[k]),
+    });
     o.log?.(`split: ${split.train.numRows} training users, ${split.validation.heldOut.numRows} validation users`);
     if (o.kind === 'ease') {
-      const ease = await fitEase(tf, split.train, o.lambda ?? 500, { shouldStop: o.shouldStop, onProgress: (f) => o.onProgress?.(f, 'EASE') }).catch((error: unknown) => {
+      const ease = await fitEase(tf, split.train, o.lambda ?? 500, {
+        shouldStop: o.shouldStop,
+        onProgress: (f) => o.onProgress?.(f, 'EASE'),
+      }).catch((error: unknown) => {
         throw error instanceof EaseStopped ? new TrainingCancelled() : error;
       });
       model = ease;
@@ -231,9 +266,19 @@ export async function trainVersion(
       });
       o.onPlan?.({ epochs: plan.epochs, batchSize: plan.batchSize });
       const { patience: _p, ...modelExtra } = extra;
-      const options = { validation: split.validation, onEpoch: o.onEpoch, shouldStop: o.shouldStop, patience: plan.patience, threads: o.threads, log: o.log };
+      const options = {
+        validation: split.validation,
+        onEpoch: o.onEpoch,
+        shouldStop: o.shouldStop,
+        patience: plan.patience,
+        threads: o.threads,
+        log: o.log,
+      };
       const hyper = { ...modelExtra, epochs: plan.epochs, batchSize: plan.batchSize, seed };
-      const ae = o.kind === 'vae' ? await MultVAE.fit(tf, split.train, hyper, options) : await MultDAE.fit(tf, split.train, hyper, options);
+      const ae =
+        o.kind === 'vae'
+          ? await MultVAE.fit(tf, split.train, hyper, options)
+          : await MultDAE.fit(tf, split.train, hyper, options);
       model = ae;
       if (o.shouldStop?.()) {
         ae.dispose();
@@ -254,12 +299,29 @@ export async function trainVersion(
     const trainingSeconds = (performance.now() - started) / 1000;
     const hyperparameters = { ...model.hyperparameters };
     const kind = servedKindOf(model);
-    const selection = candidates ? { selection: candidates.map(({ name, status, ndcg, chosen }) => ({ name, status, ndcg, ...(chosen ? { chosen } : {}) })) } : {};
+    const selection = candidates
+      ? {
+          selection: candidates.map(({ name, status, ndcg, chosen }) => ({
+            name,
+            status,
+            ndcg,
+            ...(chosen ? { chosen } : {}),
+          })),
+        }
+      : {};
     const version = await saveModelVersion(prisma, {
       name: o.name ?? `${o.kind}-${new Date().toISOString().slice(0, 19)}`,
       kind,
-      hyperparameters: { ...hyperparameters, seed, minRating, ...selection, ...(o.backend ? { backend: o.backend } : {}) },
-      metrics: baseline ? { validation: metrics, baseline: { versionId: baseline.versionId, ...baseline.metrics } } : { validation: metrics },
+      hyperparameters: {
+        ...hyperparameters,
+        seed,
+        minRating,
+        ...selection,
+        ...(o.backend ? { backend: o.backend } : {}),
+      },
+      metrics: baseline
+        ? { validation: metrics, baseline: { versionId: baseline.versionId, ...baseline.metrics } }
+        : { validation: metrics },
       interactionCount: data.interactionCount,
       dataLatestAt: data.latestAt,
       dataMaxInteractionId: data.maxInteractionId,
@@ -278,7 +340,6 @@ export async function trainVersion(
 function pick(o: Record<string, unknown>, keys: string[]): Record<string, never> {
   return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as Record<string, never>;
 }
-
 
 /** Thrown by {@link fitEase} when `shouldStop` asked it to stop. */
 export class EaseStopped extends Error {

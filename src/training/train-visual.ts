@@ -50,7 +50,10 @@ export async function trainVisualVersion(
   const dataSeconds = (performance.now() - t0) / 1000;
   o.log?.(`read ${count} item images (${o.size}×${o.size}×${o.channels}) in ${dataSeconds.toFixed(1)} s`);
   o.onData?.({ images: count, seconds: dataSeconds });
-  if (count < 2) throw new Error(`too few item images to train: ${count} of ${o.size}×${o.size}×${o.channels} (setItemImage or npm run import -- --images)`);
+  if (count < 2)
+    throw new Error(
+      `too few item images to train: ${count} of ${o.size}×${o.size}×${o.channels} (setItemImage or npm run import -- --images)`,
+    );
   if (o.shouldStop?.()) throw new TrainingCancelled();
   const per = o.size * o.size * o.channels;
   const held = new Set(stableHoldoutRows(images.externalIds, holdoutFraction(count, 500), 1));
@@ -67,20 +70,41 @@ export async function trainVisualVersion(
   const model = await ConvAutoencoder.fit(
     tf,
     pick(trainRows),
-    { ...o.hyperparameters, size: o.size, channels: o.channels, epochs: o.epochs ?? DEFAULT_EPOCHS.conv_ae!, seed: o.seed ?? 1 },
+    {
+      ...o.hyperparameters,
+      size: o.size,
+      channels: o.channels,
+      epochs: o.epochs ?? DEFAULT_EPOCHS.conv_ae!,
+      seed: o.seed ?? 1,
+    },
     { validation, onEpoch: o.onEpoch, shouldStop: o.shouldStop },
   );
   try {
     if (o.shouldStop?.()) throw new TrainingCancelled();
     const errors = model.reconstructionErrors(validation);
-    const metrics = { mse: errors.reduce((s, e) => s + e, 0) / errors.length, images: validation.count, trainImages: trainRows.length };
-    const baseline = o.scoreBaseline ? await o.scoreBaseline(validation, heldRows.map((r) => images.externalIds[r])) : null;
+    const metrics = {
+      mse: errors.reduce((s, e) => s + e, 0) / errors.length,
+      images: validation.count,
+      trainImages: trainRows.length,
+    };
+    const baseline = o.scoreBaseline
+      ? await o.scoreBaseline(
+          validation,
+          heldRows.map((r) => images.externalIds[r]),
+        )
+      : null;
     const trainingSeconds = (performance.now() - started) / 1000;
     const version = await saveModelVersion(prisma, {
       name: o.name ?? `conv_ae-${new Date().toISOString().slice(0, 19)}`,
       kind: 'CONV_AE',
-      hyperparameters: { ...model.hyperparameters, bestEpoch: model.summary.bestEpoch, ...(o.backend ? { backend: o.backend } : {}) },
-      metrics: baseline ? { validation: metrics, baseline: { versionId: baseline.versionId, ...baseline.metrics } } : { validation: metrics },
+      hyperparameters: {
+        ...model.hyperparameters,
+        bestEpoch: model.summary.bestEpoch,
+        ...(o.backend ? { backend: o.backend } : {}),
+      },
+      metrics: baseline
+        ? { validation: metrics, baseline: { versionId: baseline.versionId, ...baseline.metrics } }
+        : { validation: metrics },
       interactionCount: count,
       dataLatestAt: null,
       itemIds: images.externalIds,

@@ -100,7 +100,17 @@ export async function listRuns(db: Db, first: number, status?: TrainingStatus): 
 export async function claimRun(db: Db, id: number, worker: string): Promise<TrainingRunRow | null> {
   const { count } = await db.trainingRun.updateMany({
     where: { id, status: 'QUEUED', cancelRequested: false },
-    data: { status: 'RUNNING', worker, startedAt: new Date(), heartbeatAt: new Date(), epoch: 0, history: [], candidates: [], progress: 0, stage: null },
+    data: {
+      status: 'RUNNING',
+      worker,
+      startedAt: new Date(),
+      heartbeatAt: new Date(),
+      epoch: 0,
+      history: [],
+      candidates: [],
+      progress: 0,
+      stage: null,
+    },
   });
   return count === 1 ? getRun(db, id) : null;
 }
@@ -174,7 +184,11 @@ export async function finishRun(db: Db, id: number, o: RunOutcome): Promise<bool
   return count === 1;
 }
 
-export async function setRunTimings(db: Db, id: number, timings: { dataSeconds?: number; epochs?: number }): Promise<void> {
+export async function setRunTimings(
+  db: Db,
+  id: number,
+  timings: { dataSeconds?: number; epochs?: number },
+): Promise<void> {
   await db.trainingRun.update({ where: { id }, data: timings });
 }
 

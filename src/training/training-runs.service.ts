@@ -8,15 +8,25 @@ import type { ActivationPolicy, ModelKind, TrainingStatus } from '../generated/p
 import { TRAINING_QUEUE, JobQueue } from './job-queue.js';
 import { DEFAULT_EPOCHS } from './train-version.js';
 import { trainableKind } from '../registry/model-kinds.js';
-import { createRun, getRun, listRuns, pendingRunExists, requestCancel, setRunJob, type TrainingRunRow } from './training-runs.queries.js';
+import {
+  createRun,
+  getRun,
+  listRuns,
+  pendingRunExists,
+  requestCancel,
+  setRunJob,
+  type TrainingRunRow,
+} from './training-runs.queries.js';
 
-const bad = (field: string, message: string) => new DomainError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, field);
+const bad = (field: string, message: string) =>
+  new DomainError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, field);
 
 type Check = (field: string, value: unknown) => unknown;
 const int =
   (min: number, max: number): Check =>
   (field, v) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(field, `must be an integer in ${min}..${max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      throw bad(field, `must be an integer in ${min}..${max}`);
     return v;
   };
 const real =
@@ -89,7 +99,10 @@ export interface TrainRequest {
 export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (r.kind === 'ENSEMBLE') {
-    throw bad(`${prefix}.kind`, 'ENSEMBLE versions are made by an AUTO run (when the blend of EASE and an autoencoder wins); train kind AUTO');
+    throw bad(
+      `${prefix}.kind`,
+      'ENSEMBLE versions are made by an AUTO run (when the blend of EASE and an autoencoder wins); train kind AUTO',
+    );
   }
   if (!SETTINGS[r.kind]) throw bad(`${prefix}.kind`, `${r.kind} versions cannot be trained through trainModel`);
   if (r.budgetSeconds != null) {
@@ -98,12 +111,20 @@ export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<str
   }
   if (r.experimentShare != null) {
     if (r.activate !== 'EXPERIMENT') throw bad(`${prefix}.experimentShare`, 'only with activate: EXPERIMENT');
-    if (!(Number.isFinite(r.experimentShare) && r.experimentShare > 0 && r.experimentShare < 1)) throw bad(`${prefix}.experimentShare`, 'must be a share in (0, 1)');
+    if (!(Number.isFinite(r.experimentShare) && r.experimentShare > 0 && r.experimentShare < 1))
+      throw bad(`${prefix}.experimentShare`, 'must be a share in (0, 1)');
     out.experimentShare = r.experimentShare;
   }
-  if (r.activate === 'EXPERIMENT' && r.kind === 'CONV_AE') throw bad(`${prefix}.activate`, 'CONV_AE versions serve images, not recommendations: no experiment; use IF_BETTER, ALWAYS or NEVER');
+  if (r.activate === 'EXPERIMENT' && r.kind === 'CONV_AE')
+    throw bad(
+      `${prefix}.activate`,
+      'CONV_AE versions serve images, not recommendations: no experiment; use IF_BETTER, ALWAYS or NEVER',
+    );
   if (r.activate === 'IF_BETTER' && r.kind === 'AUTOREC') {
-    throw bad(`${prefix}.activate`, 'IF_BETTER compares NDCG@100 on held-out users, which AUTOREC (a rating model) does not rank; use ALWAYS or NEVER');
+    throw bad(
+      `${prefix}.activate`,
+      'IF_BETTER compares NDCG@100 on held-out users, which AUTOREC (a rating model) does not rank; use ALWAYS or NEVER',
+    );
   }
   if (r.epochs != null) {
     if (r.kind === 'EASE') throw bad(`${prefix}.epochs`, 'EASE is solved in closed form and has no epochs');
@@ -111,17 +132,23 @@ export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<str
   }
   if (r.seed != null) out.seed = int(0, 2 ** 31 - 1)(`${prefix}.seed`, r.seed);
   if (r.kind === 'CONV_AE') {
-    for (const [key, value] of [['minRating', r.minRating], ['lambda', r.lambda], ['validationUsers', r.validationUsers]] as const) {
+    for (const [key, value] of [
+      ['minRating', r.minRating],
+      ['lambda', r.lambda],
+      ['validationUsers', r.validationUsers],
+    ] as const) {
       if (value != null) throw bad(`${prefix}.${key}`, 'CONV_AE trains on item images, not interactions');
     }
   }
   if (r.minRating != null) out.minRating = real(-1e6, 1e6)(`${prefix}.minRating`, r.minRating);
   if (r.lambda != null) {
-    if (r.kind !== 'EASE' && r.kind !== 'AUTOREC' && r.kind !== 'AUTO') throw bad(`${prefix}.lambda`, 'only EASE, AUTO (fixes the EASE candidates\' λ) and AUTOREC take λ');
+    if (r.kind !== 'EASE' && r.kind !== 'AUTOREC' && r.kind !== 'AUTO')
+      throw bad(`${prefix}.lambda`, "only EASE, AUTO (fixes the EASE candidates' λ) and AUTOREC take λ");
     out.lambda = real(0, 1e9, true)(`${prefix}.lambda`, r.lambda);
   }
   if (r.validationUsers != null) {
-    if (r.kind === 'AUTOREC') throw bad(`${prefix}.validationUsers`, 'AUTOREC validates on 5 % of the ratings, not on users');
+    if (r.kind === 'AUTOREC')
+      throw bad(`${prefix}.validationUsers`, 'AUTOREC validates on 5 % of the ratings, not on users');
     out.validationUsers = int(1, 100_000)(`${prefix}.validationUsers`, r.validationUsers);
   }
   const allowed = SETTINGS[r.kind]!;
@@ -130,7 +157,10 @@ export function checkTrainRequest(r: TrainRequest, prefix = 'input'): Record<str
     const check = Object.hasOwn(allowed, key) ? allowed[key] : undefined; // not Object.prototype's "valueOf", "__proto__"...
     if (!check) {
       const known = Object.keys(allowed);
-      throw bad(field, `unknown setting for ${r.kind}${known.length ? ` (known: ${known.join(', ')})` : ' (it takes none)'}`);
+      throw bad(
+        field,
+        `unknown setting for ${r.kind}${known.length ? ` (known: ${known.join(', ')})` : ' (it takes none)'}`,
+      );
     }
     out[key] = check(field, value);
   }
@@ -158,14 +188,23 @@ export class TrainingRunsService {
   async trainModel(request: TrainRequest, trigger: 'API' | 'SCHEDULE' = 'API'): Promise<TrainingRunRow> {
     const hyperparameters = checkTrainRequest(request);
     const epochs = plannedEpochs(request.kind, hyperparameters.epochs as number | undefined);
-    const run = await createRun(this.prisma, { kind: request.kind, activation: request.activate, hyperparameters, epochs, trigger });
+    const run = await createRun(this.prisma, {
+      kind: request.kind,
+      activation: request.activate,
+      hyperparameters,
+      epochs,
+      trigger,
+    });
     try {
       const jobId = await this.jobs.sendTraining(run.id);
       await setRunJob(this.prisma, run.id, jobId);
       this.logger.log(`training run ${run.id} queued (${request.kind}, ${request.activate}, job ${jobId})`);
       return { ...run, jobId };
     } catch (error) {
-      await this.prisma.trainingRun.update({ where: { id: run.id }, data: { status: 'FAILED', error: `could not queue: ${(error as Error).message}`, finishedAt: new Date() } });
+      await this.prisma.trainingRun.update({
+        where: { id: run.id },
+        data: { status: 'FAILED', error: `could not queue: ${(error as Error).message}`, finishedAt: new Date() },
+      });
       throw error;
     }
   }
@@ -184,12 +223,16 @@ export class TrainingRunsService {
   async cancel(id: number): Promise<TrainingRunRow> {
     const before = await this.run(id);
     if (before.status !== 'QUEUED' && before.status !== 'RUNNING') {
-      throw new DomainError(ErrorCode.ALREADY_FINISHED, `Training run ${id} already ended (${before.status})`, 'id', { status: before.status });
+      throw new DomainError(ErrorCode.ALREADY_FINISHED, `Training run ${id} already ended (${before.status})`, 'id', {
+        status: before.status,
+      });
     }
     const after = (await requestCancel(this.prisma, id))!;
     if (after.status === 'CANCELLED' && after.jobId) {
       // The job may already be fetched by a worker; its claim then fails on the cancelled run.
-      await this.jobs.boss.cancel(TRAINING_QUEUE, after.jobId).catch((e: Error) => this.logger.warn(`cancel job ${after.jobId}: ${e.message}`));
+      await this.jobs.boss
+        .cancel(TRAINING_QUEUE, after.jobId)
+        .catch((e: Error) => this.logger.warn(`cancel job ${after.jobId}: ${e.message}`));
     }
     return after;
   }
@@ -200,7 +243,9 @@ export class TrainingRunsService {
    */
   async scheduledRetrain(): Promise<{ queued: TrainingRunRow } | { skipped: string }> {
     if (await pendingRunExists(this.prisma)) return { skipped: 'a training run is already queued or running' };
-    const rows = await this.prisma.$queryRaw<{ versionId: number | null; snapshot: bigint | null; newer: boolean; any: boolean }[]>`
+    const rows = await this.prisma.$queryRaw<
+      { versionId: number | null; snapshot: bigint | null; newer: boolean; any: boolean }[]
+    >`
       SELECT v.id AS "versionId", v.data_max_interaction_id AS snapshot,
              EXISTS (SELECT 1 FROM interactions i WHERE i.id > coalesce(v.data_max_interaction_id, 0)) AS newer,
              EXISTS (SELECT 1 FROM interactions) AS any
@@ -210,7 +255,9 @@ export class TrainingRunsService {
     const state = rows[0];
     if (!state.any) return { skipped: 'no interactions yet' };
     if (state.versionId !== null && !state.newer) {
-      return { skipped: `no interaction arrived since active version ${state.versionId}'s snapshot (interaction id ${state.snapshot ?? 'unknown'})` };
+      return {
+        skipped: `no interaction arrived since active version ${state.versionId}'s snapshot (interaction id ${state.snapshot ?? 'unknown'})`,
+      };
     }
     const { kind, activate, epochs } = this.env.retrain;
     return { queued: await this.trainModel({ kind, activate, epochs }, 'SCHEDULE') };

@@ -73,9 +73,14 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
     this.backendName = backend.name;
     await this.recoverOrphans();
     const boss = this.jobs.boss;
-    await boss.work<TrainingJobData>(TRAINING_QUEUE, { batchSize: 1, pollingIntervalSeconds: 1 }, async ([job]) => this.handle(job));
+    await boss.work<TrainingJobData>(TRAINING_QUEUE, { batchSize: 1, pollingIntervalSeconds: 1 }, async ([job]) =>
+      this.handle(job),
+    );
     await configureRetrainSchedule(boss, this.env, this.runs, this.logger);
-    this.orphanTimer = setInterval(() => void this.recoverOrphans().catch((e: Error) => this.logger.warn(`orphan check: ${e.message}`)), ORPHAN_CHECK_MS);
+    this.orphanTimer = setInterval(
+      () => void this.recoverOrphans().catch((e: Error) => this.logger.warn(`orphan check: ${e.message}`)),
+      ORPHAN_CHECK_MS,
+    );
     this.orphanTimer.unref();
     this.logger.log(`training worker ${this.name} ready (${this.backendName})`);
   }
@@ -98,10 +103,14 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
     if (this.training !== null || this.stopping) return [];
     if (!(await this.lock.tryLock())) return [];
     try {
-      const orphans = await failOrphanedRuns(this.prisma, 'the worker stopped during the run (process exited or lost its database connection)');
+      const orphans = await failOrphanedRuns(
+        this.prisma,
+        'the worker stopped during the run (process exited or lost its database connection)',
+      );
       for (const run of orphans) {
         this.logger.warn(`training run ${run.id} was RUNNING with no live worker: marked FAILED`);
-        if (run.jobId) await this.jobs.boss.fail(TRAINING_QUEUE, run.jobId, { message: 'worker died' }).catch(() => undefined);
+        if (run.jobId)
+          await this.jobs.boss.fail(TRAINING_QUEUE, run.jobId, { message: 'worker died' }).catch(() => undefined);
       }
       return orphans;
     } finally {
@@ -134,7 +143,9 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
     let lockLost = false;
     let writes: Promise<unknown> = Promise.resolve();
     const write = (f: () => Promise<unknown>) => {
-      writes = writes.then(f).catch((e: Error) => this.logger.warn(`run ${run.id}: progress not written (${e.message})`));
+      writes = writes
+        .then(f)
+        .catch((e: Error) => this.logger.warn(`run ${run.id}: progress not written (${e.message})`));
     };
     const beat = setInterval(
       () =>
@@ -156,7 +167,13 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
       };
       const onEpoch = (e: EpochReport, candidate?: string) =>
         write(async () => {
-          const point = { epoch: e.epoch, loss: e.loss, validation: e.validation ?? null, seconds: e.seconds, ...(candidate ? { candidate } : {}) };
+          const point = {
+            epoch: e.epoch,
+            loss: e.loss,
+            validation: e.validation ?? null,
+            seconds: e.seconds,
+            ...(candidate ? { candidate } : {}),
+          };
           cancel = (await recordEpoch(this.prisma, run.id, point)) || cancel;
         });
       // Progress is written at most every 2 s (EASE solves report it often).
@@ -169,42 +186,46 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
           cancel = (await recordProgress(this.prisma, run.id, fraction, stage)) || cancel;
         });
       };
-      const result = run.kind === 'CONV_AE'
-        ? await trainVisualVersion(this.tf!, this.url, this.prisma, {
-            size: this.env.images.size,
-            channels: this.env.images.channels,
-            epochs: h.epochs as number | undefined,
-            seed: (h.seed as number | undefined) ?? 1,
-            hyperparameters: extra,
-            name: `conv_ae-run${run.id}`,
-            backend: this.backendName,
-            onData,
-            onEpoch,
-            shouldStop: () => cancel || lockLost || this.stopping,
-            scoreBaseline: (heldOut) => scoreActiveVisual(this.registry, this.tf!, this.env.images, heldOut),
-            log: (m) => this.logger.log(`run ${run.id}: ${m}`),
-          })
-        : await trainVersion(this.tf!, this.url, this.prisma, {
-        kind: trainableKind(run.kind),
-        epochs: h.epochs as number | undefined,
-        seed: (h.seed as number | undefined) ?? 1,
-        minRating: h.minRating as number | undefined,
-        lambda: h.lambda as number | undefined,
-        validationUsers: h.validationUsers as number | undefined,
-        budgetSeconds: (h.budgetSeconds as number | undefined) ?? this.env.autoBudgetSeconds,
-        hyperparameters: extra,
-        name: `${trainableKind(run.kind)}-run${run.id}`,
-        backend: this.backendName,
-        onData,
-        onEpoch: (e) => onEpoch(e),
-        onPlan: (plan) => write(() => setRunTimings(this.prisma, run.id, { epochs: plan.epochs })),
-        onProgress,
-        onCandidateEpoch: (candidate, e) => onEpoch(e, candidate),
-        onCandidate: (c) => write(() => recordCandidate(this.prisma, run.id, c)),
-        shouldStop: () => cancel || lockLost || this.stopping,
-        scoreBaseline: run.kind === 'AUTOREC' ? undefined : (validation, itemIds) => scoreActive(this.registry, this.tf!, validation, itemIds),
-        log: (m) => this.logger.log(`run ${run.id}: ${m}`),
-      });
+      const result =
+        run.kind === 'CONV_AE'
+          ? await trainVisualVersion(this.tf!, this.url, this.prisma, {
+              size: this.env.images.size,
+              channels: this.env.images.channels,
+              epochs: h.epochs as number | undefined,
+              seed: (h.seed as number | undefined) ?? 1,
+              hyperparameters: extra,
+              name: `conv_ae-run${run.id}`,
+              backend: this.backendName,
+              onData,
+              onEpoch,
+              shouldStop: () => cancel || lockLost || this.stopping,
+              scoreBaseline: (heldOut) => scoreActiveVisual(this.registry, this.tf!, this.env.images, heldOut),
+              log: (m) => this.logger.log(`run ${run.id}: ${m}`),
+            })
+          : await trainVersion(this.tf!, this.url, this.prisma, {
+              kind: trainableKind(run.kind),
+              epochs: h.epochs as number | undefined,
+              seed: (h.seed as number | undefined) ?? 1,
+              minRating: h.minRating as number | undefined,
+              lambda: h.lambda as number | undefined,
+              validationUsers: h.validationUsers as number | undefined,
+              budgetSeconds: (h.budgetSeconds as number | undefined) ?? this.env.autoBudgetSeconds,
+              hyperparameters: extra,
+              name: `${trainableKind(run.kind)}-run${run.id}`,
+              backend: this.backendName,
+              onData,
+              onEpoch: (e) => onEpoch(e),
+              onPlan: (plan) => write(() => setRunTimings(this.prisma, run.id, { epochs: plan.epochs })),
+              onProgress,
+              onCandidateEpoch: (candidate, e) => onEpoch(e, candidate),
+              onCandidate: (c) => write(() => recordCandidate(this.prisma, run.id, c)),
+              shouldStop: () => cancel || lockLost || this.stopping,
+              scoreBaseline:
+                run.kind === 'AUTOREC'
+                  ? undefined
+                  : (validation, itemIds) => scoreActive(this.registry, this.tf!, validation, itemIds),
+              log: (m) => this.logger.log(`run ${run.id}: ${m}`),
+            });
       await writes;
       const decided = decide(run, result.metrics, result.baseline);
       const { comparison, activate } = decided;
@@ -212,7 +233,14 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
       if (activate) await this.registry.activate(result.version.id);
       if (decided.experiment) {
         const share = (run.hyperparameters.experimentShare as number | undefined) ?? DEFAULT_EXPERIMENT_SHARE;
-        decision = await startTrainingExperiment(this.url, run.id, decided.experiment.controlVersionId, result.version.id, share, decision);
+        decision = await startTrainingExperiment(
+          this.url,
+          run.id,
+          decided.experiment.controlVersionId,
+          result.version.id,
+          share,
+          decision,
+        );
       }
       await finishRun(this.prisma, run.id, {
         status: 'SUCCEEDED',
@@ -229,7 +257,9 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
       await writes;
       if (error instanceof TrainingCancelled) {
         const status = cancel ? 'CANCELLED' : 'FAILED';
-        const reason = lockLost ? 'the worker lost the training lock to another worker (database connection lost)' : 'the worker shut down during the run';
+        const reason = lockLost
+          ? 'the worker lost the training lock to another worker (database connection lost)'
+          : 'the worker shut down during the run';
         await finishRun(this.prisma, run.id, { status, error: cancel ? null : reason, dataSeconds });
         this.logger.log(`training run ${run.id} ${cancel ? 'cancelled' : 'stopped by shutdown'}`);
         return;
@@ -242,12 +272,20 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
       clearInterval(beat);
     }
   }
-
 }
 
 /** The run's stored settings minus the ones trainVersion takes as named options. */
 function splitSettings(h: Record<string, unknown>): { hyperparameters: Record<string, unknown> } {
-  const { epochs: _e, seed: _s, minRating: _m, lambda: _l, validationUsers: _v, budgetSeconds: _b, experimentShare: _x, ...rest } = h;
+  const {
+    epochs: _e,
+    seed: _s,
+    minRating: _m,
+    lambda: _l,
+    validationUsers: _v,
+    budgetSeconds: _b,
+    experimentShare: _x,
+    ...rest
+  } = h;
   return { hyperparameters: rest };
 }
 
@@ -256,7 +294,14 @@ function splitSettings(h: Record<string, unknown>): { hyperparameters: Record<st
  * against the new one with `share` of the users; every API process is told by NOTIFY. Returns the
  * run's decision, saying what happened (no experiment when one already runs in the slot).
  */
-async function startTrainingExperiment(url: string, runId: number, control: number, version: number, share: number, decision: string): Promise<string> {
+async function startTrainingExperiment(
+  url: string,
+  runId: number,
+  control: number,
+  version: number,
+  share: number,
+  decision: string,
+): Promise<string> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -275,7 +320,9 @@ async function startTrainingExperiment(url: string, runId: number, control: numb
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     if ((error as { code?: string }).code !== '23505') throw error;
-    const { rows } = await client.query<{ id: number }>(`SELECT id FROM experiments WHERE slot = 'default' AND status = 'RUNNING'`);
+    const { rows } = await client.query<{ id: number }>(
+      `SELECT id FROM experiments WHERE slot = 'default' AND status = 'RUNNING'`,
+    );
     return `not activated (EXPERIMENT): experiment ${rows[0]?.id ?? '?'} is already running; version ${version} was stored only`;
   } finally {
     await client.end().catch(() => undefined);

@@ -8,7 +8,13 @@ import { TrainingResolver } from './training.resolver.js';
 /** Training as a service in the API: trainModel / trainingRun(s) / cancelTrainingRun, and the worker thread. */
 @Module({
   imports: [RegistryModule],
-  providers: [{ provide: JOB_QUEUE_ROLE, useValue: 'api' }, JobQueue, TrainingRunsService, TrainingResolver, EmbeddedWorker],
+  providers: [
+    { provide: JOB_QUEUE_ROLE, useValue: 'api' },
+    JobQueue,
+    TrainingRunsService,
+    TrainingResolver,
+    EmbeddedWorker,
+  ],
   exports: [TrainingRunsService],
 })
 export class TrainingModule {}

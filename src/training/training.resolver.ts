@@ -17,7 +17,7 @@ export class TrainingResolver {
   @Requires('ADMIN')
   @Mutation(() => TrainingRun, {
     description:
-      'Queues a training run on the database\'s current interactions; a worker (`npm run worker`, or the API\'s worker thread) runs it. Poll `trainingRun(id)` for progress.',
+      "Queues a training run on the database's current interactions; a worker (`npm run worker`, or the API's worker thread) runs it. Poll `trainingRun(id)` for progress.",
   })
   async trainModel(@Args('input') input: TrainModelInput): Promise<TrainingRunRow> {
     return this.runs.trainModel(input);
@@ -25,7 +25,8 @@ export class TrainingResolver {
 
   @Requires('ADMIN')
   @Mutation(() => TrainingRun, {
-    description: 'Cancels a run: a QUEUED one at once, a RUNNING one at its next training step (no version is stored). ALREADY_FINISHED if it ended.',
+    description:
+      'Cancels a run: a QUEUED one at once, a RUNNING one at its next training step (no version is stored). ALREADY_FINISHED if it ended.',
   })
   async cancelTrainingRun(@Args('id', { type: () => Int }) id: number): Promise<TrainingRunRow> {
     return this.runs.cancel(id);

@@ -14,7 +14,12 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       imports: [ConfigModule.forRoot(env), DatabaseModule.forRoot(databaseUrl), RegistryModule],
-      providers: [{ provide: JOB_QUEUE_ROLE, useValue: 'worker' }, JobQueue, TrainingRunsService, TrainingWorkerService],
+      providers: [
+        { provide: JOB_QUEUE_ROLE, useValue: 'worker' },
+        JobQueue,
+        TrainingRunsService,
+        TrainingWorkerService,
+      ],
     };
   }
 }

@@ -70,7 +70,9 @@ try {
 }
 if (values.check) {
   if (current !== generated) {
-    console.error(`${path.relative(process.cwd(), values.out)} is stale: it differs from what ${path.relative(process.cwd(), values.schema)} and src/operations generate. Run \`npm run codegen -w @recoder/client\`.`);
+    console.error(
+      `${path.relative(process.cwd(), values.out)} is stale: it differs from what ${path.relative(process.cwd(), values.schema)} and src/operations generate. Run \`npm run codegen -w @recoder/client\`.`,
+    );
     process.exit(1);
   }
   console.log(`${path.relative(process.cwd(), values.out)} is up to date`);

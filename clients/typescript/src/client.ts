@@ -111,10 +111,16 @@ export class RecoderClient {
   private idSequence = 0;
 
   constructor(options: RecoderClientOptions) {
-    if (!options || typeof options.url !== 'string' || options.url === '') throw new TypeError('RecoderClient: `url` is required (e.g. "http://127.0.0.1:4000/graphql")');
+    if (!options || typeof options.url !== 'string' || options.url === '')
+      throw new TypeError('RecoderClient: `url` is required (e.g. "http://127.0.0.1:4000/graphql")');
     const url = new URL(options.url);
     if (url.pathname === '/' || url.pathname === '') url.pathname = '/graphql';
-    this.transport = new Transport({ url: url.toString(), apiKey: options.apiKey, headers: options.headers, fetch: options.fetch });
+    this.transport = new Transport({
+      url: url.toString(),
+      apiKey: options.apiKey,
+      headers: options.headers,
+      fetch: options.fetch,
+    });
     this.timeoutMs = nonNegative('timeoutMs', options.timeoutMs, 10_000);
     this.policy = {
       retries: nonNegative('retries', options.retries, 2),
@@ -124,10 +130,17 @@ export class RecoderClient {
     };
     this.buffer = new EventBuffer(async (interactions) => {
       // One attempt per call: the buffer runs its own retries (with its longer budget).
-      const data = await this.transport.send(String(TrackBatchDocument), { interactions }, { operationName: 'TrackBatch', timeoutMs: this.timeoutMs });
+      const data = await this.transport.send(
+        String(TrackBatchDocument),
+        { interactions },
+        { operationName: 'TrackBatch', timeoutMs: this.timeoutMs },
+      );
       return { duplicates: (data as { recordInteractions: { duplicates: number } }).recordInteractions.duplicates };
     }, options.track);
-    if (options.fallback) this.fallback = new PopularFallback(options.fallback, (variables, signal) => this.popularItems(variables, { signal }));
+    if (options.fallback)
+      this.fallback = new PopularFallback(options.fallback, (variables, signal) =>
+        this.popularItems(variables, { signal }),
+      );
   }
 
   /** The endpoint requests go to. */
@@ -156,24 +169,45 @@ export class RecoderClient {
    * without an eventId get a generated one, so a retry after an unanswered request stores nothing
    * twice; `duplicates` counts events the server already had. For hot paths use {@link track}.
    */
-  async recordInteractions(interactions: readonly RecordInteractionInput[], options?: CallOptions): Promise<RecordInteractionsMutation['recordInteractions']> {
-    const withIds = interactions.map((e) => (e.eventId ? e : { ...e, eventId: `${this.idSession}-r${++this.idSequence}` }));
-    const data = await this.run(RecordInteractionsDocument, 'RecordInteractions', { interactions: withIds }, true, options);
+  async recordInteractions(
+    interactions: readonly RecordInteractionInput[],
+    options?: CallOptions,
+  ): Promise<RecordInteractionsMutation['recordInteractions']> {
+    const withIds = interactions.map((e) =>
+      e.eventId ? e : { ...e, eventId: `${this.idSession}-r${++this.idSequence}` },
+    );
+    const data = await this.run(
+      RecordInteractionsDocument,
+      'RecordInteractions',
+      { interactions: withIds },
+      true,
+      options,
+    );
     return data.recordInteractions;
   }
 
   /** Creates or updates items (only the fields given). */
-  async upsertItems(items: readonly UpsertItemInput[], options?: CallOptions): Promise<UpsertItemsMutation['upsertItems']> {
+  async upsertItems(
+    items: readonly UpsertItemInput[],
+    options?: CallOptions,
+  ): Promise<UpsertItemsMutation['upsertItems']> {
     return (await this.run(UpsertItemsDocument, 'UpsertItems', { items: [...items] }, true, options)).upsertItems;
   }
 
   /** Creates users or replaces the attributes given. */
-  async upsertUsers(users: readonly UpsertUserInput[], options?: CallOptions): Promise<UpsertUsersMutation['upsertUsers']> {
+  async upsertUsers(
+    users: readonly UpsertUserInput[],
+    options?: CallOptions,
+  ): Promise<UpsertUsersMutation['upsertUsers']> {
     return (await this.run(UpsertUsersDocument, 'UpsertUsers', { users: [...users] }, true, options)).upsertUsers;
   }
 
   /** Hides an item from recommendations and popularity, or shows it again. */
-  async setItemHidden(itemId: string, hidden: boolean, options?: CallOptions): Promise<SetItemHiddenMutation['setItemHidden']> {
+  async setItemHidden(
+    itemId: string,
+    hidden: boolean,
+    options?: CallOptions,
+  ): Promise<SetItemHiddenMutation['setItemHidden']> {
     return (await this.run(SetItemHiddenDocument, 'SetItemHidden', { itemId, hidden }, true, options)).setItemHidden;
   }
 
@@ -183,9 +217,14 @@ export class RecoderClient {
   }
 
   /** Sets an item's picture: a PNG or JPEG as base64 (or a data: URL), or its bytes. */
-  async setItemImage(itemId: string, image: string | Uint8Array, options?: CallOptions): Promise<SetItemImageMutation['setItemImage']> {
+  async setItemImage(
+    itemId: string,
+    image: string | Uint8Array,
+    options?: CallOptions,
+  ): Promise<SetItemImageMutation['setItemImage']> {
     const encoded = typeof image === 'string' ? image : toBase64(image);
-    return (await this.run(SetItemImageDocument, 'SetItemImage', { itemId, image: encoded }, true, options)).setItemImage;
+    return (await this.run(SetItemImageDocument, 'SetItemImage', { itemId, image: encoded }, true, options))
+      .setItemImage;
   }
 
   // ── serve ───────────────────────────────────────────────────────────────────────────────────
@@ -194,52 +233,94 @@ export class RecoderClient {
    * Items for a user from the active model (popularity when it cannot be used: see `source`, `reason`).
    * With the `fallback` option, answers from cached popular items when the server does not answer in time.
    */
-  async recommendations(variables: RecommendationsQueryVariables, options?: CallOptions): Promise<RecommendationsResult> {
-    const call = (signal?: AbortSignal) => this.run(RecommendationsDocument, 'Recommendations', variables, true, withSignal(options, signal)).then((d) => d.recommendations);
-    return this.fallback ? this.fallback.guard(call, variables.filter ?? undefined, variables.limit ?? undefined, [], options?.signal) : call();
+  async recommendations(
+    variables: RecommendationsQueryVariables,
+    options?: CallOptions,
+  ): Promise<RecommendationsResult> {
+    const call = (signal?: AbortSignal) =>
+      this.run(RecommendationsDocument, 'Recommendations', variables, true, withSignal(options, signal)).then(
+        (d) => d.recommendations,
+      );
+    return this.fallback
+      ? this.fallback.guard(call, variables.filter ?? undefined, variables.limit ?? undefined, [], options?.signal)
+      : call();
   }
 
   /** Recommendations for an anonymous session: the given items are its history. Same fallback as {@link recommendations}. */
-  async recommendationsForHistory(variables: RecommendationsForHistoryQueryVariables, options?: CallOptions): Promise<RecommendationsResult> {
+  async recommendationsForHistory(
+    variables: RecommendationsForHistoryQueryVariables,
+    options?: CallOptions,
+  ): Promise<RecommendationsResult> {
     const call = (signal?: AbortSignal) =>
-      this.run(RecommendationsForHistoryDocument, 'RecommendationsForHistory', variables, true, withSignal(options, signal)).then((d) => d.recommendationsForHistory);
+      this.run(
+        RecommendationsForHistoryDocument,
+        'RecommendationsForHistory',
+        variables,
+        true,
+        withSignal(options, signal),
+      ).then((d) => d.recommendationsForHistory);
     const history = Array.isArray(variables.itemIds) ? variables.itemIds : [variables.itemIds];
-    return this.fallback ? this.fallback.guard(call, variables.filter ?? undefined, variables.limit ?? undefined, history, options?.signal) : call();
+    return this.fallback
+      ? this.fallback.guard(call, variables.filter ?? undefined, variables.limit ?? undefined, history, options?.signal)
+      : call();
   }
 
   /** Items closest to an item (COLLABORATIVE by default, or VISUAL). */
-  async similarItems(variables: SimilarItemsQueryVariables, options?: CallOptions): Promise<SimilarItemsQuery['similarItems']> {
+  async similarItems(
+    variables: SimilarItemsQueryVariables,
+    options?: CallOptions,
+  ): Promise<SimilarItemsQuery['similarItems']> {
     return (await this.run(SimilarItemsDocument, 'SimilarItems', variables, true, options)).similarItems;
   }
 
   /** Users whose histories are closest to this user's. */
-  async similarUsers(variables: SimilarUsersQueryVariables, options?: CallOptions): Promise<SimilarUsersQuery['similarUsers']> {
+  async similarUsers(
+    variables: SimilarUsersQueryVariables,
+    options?: CallOptions,
+  ): Promise<SimilarUsersQuery['similarUsers']> {
     return (await this.run(SimilarUsersDocument, 'SimilarUsers', variables, true, options)).similarUsers;
   }
 
   /** Most interacted-with visible items, optionally since a time, in a category and weighted by kind. */
-  async popularItems(variables: PopularItemsQueryVariables = {}, options?: CallOptions): Promise<PopularItemsQuery['popularItems']> {
+  async popularItems(
+    variables: PopularItemsQueryVariables = {},
+    options?: CallOptions,
+  ): Promise<PopularItemsQuery['popularItems']> {
     return (await this.run(PopularItemsDocument, 'PopularItems', variables, true, options)).popularItems;
   }
 
   /** The model's reconstruction of the user's history and its error. */
-  async reconstruction(variables: ReconstructionQueryVariables, options?: CallOptions): Promise<ReconstructionQuery['reconstruction']> {
+  async reconstruction(
+    variables: ReconstructionQueryVariables,
+    options?: CallOptions,
+  ): Promise<ReconstructionQuery['reconstruction']> {
     return (await this.run(ReconstructionDocument, 'Reconstruction', variables, true, options)).reconstruction;
   }
 
   /** The user's anomaly score under the active model (null without a model or history); NOT_FOUND for an unknown user. */
-  async anomalyScore(userId: string, options?: CallOptions): Promise<NonNullable<AnomalyScoreQuery['user']>['anomalyScore']> {
+  async anomalyScore(
+    userId: string,
+    options?: CallOptions,
+  ): Promise<NonNullable<AnomalyScoreQuery['user']>['anomalyScore']> {
     return (await this.run(AnomalyScoreDocument, 'AnomalyScore', { userId }, true, options)).user.anomalyScore;
   }
 
   /** The model's reconstruction of an anonymous history (a value per item of `valuesFor`, else per history item it knows) and its error. */
-  async reconstructionForHistory(variables: ReconstructionForHistoryQueryVariables, options?: CallOptions): Promise<ReconstructionForHistoryQuery['reconstructionForHistory']> {
-    return (await this.run(ReconstructionForHistoryDocument, 'ReconstructionForHistory', variables, true, options)).reconstructionForHistory;
+  async reconstructionForHistory(
+    variables: ReconstructionForHistoryQueryVariables,
+    options?: CallOptions,
+  ): Promise<ReconstructionForHistoryQuery['reconstructionForHistory']> {
+    return (await this.run(ReconstructionForHistoryDocument, 'ReconstructionForHistory', variables, true, options))
+      .reconstructionForHistory;
   }
 
   /** The anomaly score of an anonymous history under the active model (null when the model knows none of its items). */
-  async anomalyScoreForHistory(itemIds: string[], options?: CallOptions): Promise<AnomalyScoreForHistoryQuery['anomalyScoreForHistory']> {
-    return (await this.run(AnomalyScoreForHistoryDocument, 'AnomalyScoreForHistory', { itemIds }, true, options)).anomalyScoreForHistory;
+  async anomalyScoreForHistory(
+    itemIds: string[],
+    options?: CallOptions,
+  ): Promise<AnomalyScoreForHistoryQuery['anomalyScoreForHistory']> {
+    return (await this.run(AnomalyScoreForHistoryDocument, 'AnomalyScoreForHistory', { itemIds }, true, options))
+      .anomalyScoreForHistory;
   }
 
   // ── operate ─────────────────────────────────────────────────────────────────────────────────
@@ -255,24 +336,39 @@ export class RecoderClient {
   }
 
   /** Polls a training run until it SUCCEEDED, FAILED or was CANCELLED (default: every second, for at most an hour). */
-  async waitForTrainingRun(id: number, options: CallOptions & { pollMs?: number; waitMs?: number } = {}): Promise<TrainingRunQuery['trainingRun']> {
+  async waitForTrainingRun(
+    id: number,
+    options: CallOptions & { pollMs?: number; waitMs?: number } = {},
+  ): Promise<TrainingRunQuery['trainingRun']> {
     const deadline = Date.now() + (options.waitMs ?? 3_600_000);
     for (;;) {
       const run = await this.trainingRun(id, options);
       if (run.status === 'SUCCEEDED' || run.status === 'FAILED' || run.status === 'CANCELLED') return run;
-      if (Date.now() > deadline) throw new RecoderTimeoutError(`training run ${id} still ${run.status} after ${options.waitMs ?? 3_600_000} ms`, options.waitMs ?? 3_600_000, { operation: 'TrainingRun' });
+      if (Date.now() > deadline)
+        throw new RecoderTimeoutError(
+          `training run ${id} still ${run.status} after ${options.waitMs ?? 3_600_000} ms`,
+          options.waitMs ?? 3_600_000,
+          { operation: 'TrainingRun' },
+        );
       await new Promise((r) => setTimeout(r, options.pollMs ?? 1000));
     }
   }
 
   /** Trained model versions, newest first. */
-  async modelVersions(variables: ModelVersionsQueryVariables = {}, options?: CallOptions): Promise<ModelVersionsQuery['modelVersions']> {
+  async modelVersions(
+    variables: ModelVersionsQueryVariables = {},
+    options?: CallOptions,
+  ): Promise<ModelVersionsQuery['modelVersions']> {
     return (await this.run(ModelVersionsDocument, 'ModelVersions', variables, true, options)).modelVersions;
   }
 
   /** Makes a version the active one (ADMIN); rollback = activate an older version. */
-  async activateModelVersion(id: number, options?: CallOptions): Promise<ActivateModelVersionMutation['activateModelVersion']> {
-    return (await this.run(ActivateModelVersionDocument, 'ActivateModelVersion', { id }, true, options)).activateModelVersion;
+  async activateModelVersion(
+    id: number,
+    options?: CallOptions,
+  ): Promise<ActivateModelVersionMutation['activateModelVersion']> {
+    return (await this.run(ActivateModelVersionDocument, 'ActivateModelVersion', { id }, true, options))
+      .activateModelVersion;
   }
 
   // ── events ──────────────────────────────────────────────────────────────────────────────────
@@ -308,12 +404,35 @@ export class RecoderClient {
     await this.fallback.refresh();
   }
 
-  private run<TResult, TVariables>(document: DocumentTypeDecoration<TResult, TVariables>, operationName: string, variables: TVariables, idempotent: boolean, options?: CallOptions): Promise<TResult> {
-    return this.execute<TResult>(String(document), operationName, variables as Record<string, unknown>, idempotent, options ?? {});
+  private run<TResult, TVariables>(
+    document: DocumentTypeDecoration<TResult, TVariables>,
+    operationName: string,
+    variables: TVariables,
+    idempotent: boolean,
+    options?: CallOptions,
+  ): Promise<TResult> {
+    return this.execute<TResult>(
+      String(document),
+      operationName,
+      variables as Record<string, unknown>,
+      idempotent,
+      options ?? {},
+    );
   }
 
-  private execute<TResult>(query: string, operationName: string | undefined, variables: Record<string, unknown> | undefined, idempotent: boolean, options: CallOptions): Promise<TResult> {
-    const sendOptions = { operationName, timeoutMs: options.timeoutMs ?? this.timeoutMs, signal: options.signal, headers: options.headers };
+  private execute<TResult>(
+    query: string,
+    operationName: string | undefined,
+    variables: Record<string, unknown> | undefined,
+    idempotent: boolean,
+    options: CallOptions,
+  ): Promise<TResult> {
+    const sendOptions = {
+      operationName,
+      timeoutMs: options.timeoutMs ?? this.timeoutMs,
+      signal: options.signal,
+      headers: options.headers,
+    };
     const attempt = () => this.transport.send<TResult>(query, variables, sendOptions);
     const policy = options.retries === undefined ? this.policy : { ...this.policy, retries: options.retries };
     return policy.retries === 0 ? attempt() : withRetries(attempt, policy, idempotent, options.signal);
@@ -329,7 +448,8 @@ function withSignal(options: CallOptions | undefined, signal: AbortSignal | unde
 
 function nonNegative(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new RangeError(`RecoderClient: ${name} must be a number ≥ 0 (got ${String(value)})`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw new RangeError(`RecoderClient: ${name} must be a number ≥ 0 (got ${String(value)})`);
   return value;
 }
 

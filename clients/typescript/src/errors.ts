@@ -42,7 +42,12 @@ export class RecoderError extends Error {
   readonly errors: readonly GraphQLErrorEntry[];
   readonly data?: unknown;
 
-  constructor(message: string, code: string, extensions: Record<string, unknown> = {}, context: RecoderErrorContext = {}) {
+  constructor(
+    message: string,
+    code: string,
+    extensions: Record<string, unknown> = {},
+    context: RecoderErrorContext = {},
+  ) {
     super(message, context.cause === undefined ? undefined : { cause: context.cause });
     this.name = new.target.name;
     this.code = code;
@@ -64,7 +69,12 @@ export class RecoderBatchEmptyError extends RecoderError {}
 export class RecoderBatchTooLargeError extends RecoderError {
   /** The cap, when the server says it. */
   readonly max?: number;
-  constructor(message: string, code: string, extensions: Record<string, unknown> = {}, context: RecoderErrorContext = {}) {
+  constructor(
+    message: string,
+    code: string,
+    extensions: Record<string, unknown> = {},
+    context: RecoderErrorContext = {},
+  ) {
     super(message, code, extensions, context);
     this.max = typeof extensions.max === 'number' ? extensions.max : undefined;
   }
@@ -72,7 +82,12 @@ export class RecoderBatchTooLargeError extends RecoderError {
 /** UNKNOWN_ITEMS: recordInteractions referenced items the catalog does not have; `ids` lists them. */
 export class RecoderUnknownItemsError extends RecoderError {
   readonly ids: readonly string[];
-  constructor(message: string, code: string, extensions: Record<string, unknown> = {}, context: RecoderErrorContext = {}) {
+  constructor(
+    message: string,
+    code: string,
+    extensions: Record<string, unknown> = {},
+    context: RecoderErrorContext = {},
+  ) {
     super(message, code, extensions, context);
     this.ids = Array.isArray(extensions.ids) ? extensions.ids.map(String) : [];
   }
@@ -80,7 +95,12 @@ export class RecoderUnknownItemsError extends RecoderError {
 /** NOT_FOUND: the user, item, run or version asked for does not exist; `id` names it. */
 export class RecoderNotFoundError extends RecoderError {
   readonly id?: string;
-  constructor(message: string, code: string, extensions: Record<string, unknown> = {}, context: RecoderErrorContext = {}) {
+  constructor(
+    message: string,
+    code: string,
+    extensions: Record<string, unknown> = {},
+    context: RecoderErrorContext = {},
+  ) {
     super(message, code, extensions, context);
     this.id = extensions.id === undefined || extensions.id === null ? undefined : String(extensions.id);
   }
@@ -90,7 +110,12 @@ export class RecoderNoActiveModelError extends RecoderError {}
 /** NOT_IN_MODEL: the item exists but the serving version has no vector (or image) for it; `id` names it. */
 export class RecoderNotInModelError extends RecoderError {
   readonly id?: string;
-  constructor(message: string, code: string, extensions: Record<string, unknown> = {}, context: RecoderErrorContext = {}) {
+  constructor(
+    message: string,
+    code: string,
+    extensions: Record<string, unknown> = {},
+    context: RecoderErrorContext = {},
+  ) {
     super(message, code, extensions, context);
     this.id = extensions.id === undefined || extensions.id === null ? undefined : String(extensions.id);
   }
@@ -103,7 +128,12 @@ export class RecoderUnauthenticatedError extends RecoderError {}
 export class RecoderForbiddenError extends RecoderError {
   readonly required?: string;
   readonly role?: string;
-  constructor(message: string, code: string, extensions: Record<string, unknown> = {}, context: RecoderErrorContext = {}) {
+  constructor(
+    message: string,
+    code: string,
+    extensions: Record<string, unknown> = {},
+    context: RecoderErrorContext = {},
+  ) {
     super(message, code, extensions, context);
     this.required = typeof extensions.required === 'string' ? extensions.required : undefined;
     this.role = typeof extensions.role === 'string' ? extensions.role : undefined;
@@ -113,7 +143,12 @@ export class RecoderForbiddenError extends RecoderError {
 export class RecoderRateLimitedError extends RecoderError {
   /** Seconds to wait before retrying (Retry-After), when the server says. */
   readonly retryAfter?: number;
-  constructor(message: string, code: string, extensions: Record<string, unknown> = {}, context: RecoderErrorContext = {}) {
+  constructor(
+    message: string,
+    code: string,
+    extensions: Record<string, unknown> = {},
+    context: RecoderErrorContext = {},
+  ) {
     super(message, code, extensions, context);
     this.retryAfter = context.retryAfter ?? retryAfterOf(extensions);
   }
@@ -121,7 +156,12 @@ export class RecoderRateLimitedError extends RecoderError {
 /** SERVICE_UNAVAILABLE: the server cannot take the request now (work queue full, shutting down); `retryAfter` in seconds. */
 export class RecoderServiceUnavailableError extends RecoderError {
   readonly retryAfter?: number;
-  constructor(message: string, code: string, extensions: Record<string, unknown> = {}, context: RecoderErrorContext = {}) {
+  constructor(
+    message: string,
+    code: string,
+    extensions: Record<string, unknown> = {},
+    context: RecoderErrorContext = {},
+  ) {
     super(message, code, extensions, context);
     this.retryAfter = context.retryAfter ?? retryAfterOf(extensions);
   }
@@ -143,7 +183,12 @@ export class RecoderConflictError extends RecoderError {}
 /** ALREADY_FINISHED: cancelTrainingRun on a run that ended, or stopExperiment on a stopped experiment; `status` says how. */
 export class RecoderAlreadyFinishedError extends RecoderError {
   readonly runStatus?: string;
-  constructor(message: string, code: string, extensions: Record<string, unknown> = {}, context: RecoderErrorContext = {}) {
+  constructor(
+    message: string,
+    code: string,
+    extensions: Record<string, unknown> = {},
+    context: RecoderErrorContext = {},
+  ) {
     super(message, code, extensions, context);
     this.runStatus = typeof extensions.status === 'string' ? extensions.status : undefined;
   }
@@ -166,7 +211,12 @@ export class RecoderTimeoutError extends RecoderError {
 /** BAD_RESPONSE: an answer that is not a GraphQL response (e.g. a proxy's HTML 502 page); `status` is its HTTP status. */
 export class RecoderBadResponseError extends RecoderError {}
 
-type ErrorClass = new (message: string, code: string, extensions?: Record<string, unknown>, context?: RecoderErrorContext) => RecoderError;
+type ErrorClass = new (
+  message: string,
+  code: string,
+  extensions?: Record<string, unknown>,
+  context?: RecoderErrorContext,
+) => RecoderError;
 
 /** The class for each documented `extensions.code`. */
 export const ERROR_CLASSES = {
@@ -228,7 +278,13 @@ export function isRefusedBeforeExecution(error: unknown): boolean {
 export function isTransient(error: unknown): boolean {
   if (!(error instanceof RecoderError)) return false;
   if (error instanceof RecoderNetworkError || error instanceof RecoderTimeoutError) return true;
-  if (error instanceof RecoderRateLimitedError || error instanceof RecoderServiceUnavailableError || error instanceof RecoderInternalServerError) return true;
-  if (error instanceof RecoderBadResponseError) return error.status === undefined || error.status === 429 || error.status >= 500;
+  if (
+    error instanceof RecoderRateLimitedError ||
+    error instanceof RecoderServiceUnavailableError ||
+    error instanceof RecoderInternalServerError
+  )
+    return true;
+  if (error instanceof RecoderBadResponseError)
+    return error.status === undefined || error.status === 429 || error.status >= 500;
   return false;
 }

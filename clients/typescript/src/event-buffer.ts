@@ -71,7 +71,14 @@ export interface EventBufferOptions {
 /** Sends one batch; resolves with how many events were duplicates. */
 export type SendBatch = (events: RecordInteractionInput[]) => Promise<{ duplicates: number }>;
 
-const DEFAULTS = { batchSize: 500, flushIntervalMs: 1000, maxBufferedEvents: 10_000, maxRetryMs: 60_000, retryBaseDelayMs: 200, maxRetryDelayMs: 5000 };
+const DEFAULTS = {
+  batchSize: 500,
+  flushIntervalMs: 1000,
+  maxBufferedEvents: 10_000,
+  maxRetryMs: 60_000,
+  retryBaseDelayMs: 200,
+  maxRetryDelayMs: 5000,
+};
 
 /**
  * A bounded, batching event buffer for hot paths: track() validates and queues the event and returns
@@ -96,7 +103,16 @@ export class EventBuffer {
   /** Since when requests have been failing (undefined after a success): the retry budget counts from here. */
   private failingSince: number | undefined;
   private readonly abort = new AbortController();
-  private readonly counts = { tracked: 0, stored: 0, duplicates: 0, dropped: 0, rejected: 0, failed: 0, batches: 0, retries: 0 };
+  private readonly counts = {
+    tracked: 0,
+    stored: 0,
+    duplicates: 0,
+    dropped: 0,
+    rejected: 0,
+    failed: 0,
+    batches: 0,
+    retries: 0,
+  };
 
   constructor(
     private readonly send: SendBatch,
@@ -172,15 +188,22 @@ export class EventBuffer {
   }
 
   private toInput(event: TrackEvent): RecordInteractionInput {
-    if (event === null || typeof event !== 'object') throw new TypeError('track(event): an object { userId, itemId, kind?, value?, occurredAt?, eventId? }');
+    if (event === null || typeof event !== 'object')
+      throw new TypeError('track(event): an object { userId, itemId, kind?, value?, occurredAt?, eventId? }');
     const { userId, itemId, kind, value, occurredAt, eventId, recommendationId } = event;
-    if (typeof userId !== 'string' || userId === '') throw new TypeError('track(event): userId must be a non-empty string');
-    if (typeof itemId !== 'string' || itemId === '') throw new TypeError('track(event): itemId must be a non-empty string');
-    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) throw new TypeError('track(event): value must be a finite number');
-    if (eventId !== undefined && (typeof eventId !== 'string' || eventId === '')) throw new TypeError('track(event): eventId must be a non-empty string');
-    if (recommendationId != null && typeof recommendationId !== 'string') throw new TypeError('track(event): recommendationId must be a string');
+    if (typeof userId !== 'string' || userId === '')
+      throw new TypeError('track(event): userId must be a non-empty string');
+    if (typeof itemId !== 'string' || itemId === '')
+      throw new TypeError('track(event): itemId must be a non-empty string');
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value)))
+      throw new TypeError('track(event): value must be a finite number');
+    if (eventId !== undefined && (typeof eventId !== 'string' || eventId === ''))
+      throw new TypeError('track(event): eventId must be a non-empty string');
+    if (recommendationId != null && typeof recommendationId !== 'string')
+      throw new TypeError('track(event): recommendationId must be a string');
     const at = occurredAt === undefined ? new Date() : occurredAt instanceof Date ? occurredAt : new Date(occurredAt);
-    if (Number.isNaN(at.getTime())) throw new TypeError(`track(event): occurredAt is not a date (${String(occurredAt)})`);
+    if (Number.isNaN(at.getTime()))
+      throw new TypeError(`track(event): occurredAt is not a date (${String(occurredAt)})`);
     return {
       userId,
       itemId,
@@ -249,7 +272,11 @@ export class EventBuffer {
           attempt = -1; // a new, smaller batch: its own backoff
           continue;
         }
-        const wait = retryDelayMs(error, attempt, { baseDelayMs: this.opts.retryBaseDelayMs, maxDelayMs: this.opts.maxRetryDelayMs, maxRetryAfterMs: Infinity })!;
+        const wait = retryDelayMs(error, attempt, {
+          baseDelayMs: this.opts.retryBaseDelayMs,
+          maxDelayMs: this.opts.maxRetryDelayMs,
+          maxRetryAfterMs: Infinity,
+        })!;
         // One budget per outage, not per batch: once the server has been failing for maxRetryMs,
         // each waiting batch gets one more try, so close() ends in bounded time.
         this.failingSince ??= Date.now();

@@ -1,5 +1,10 @@
 import { isTransient } from './errors.js';
-import type { PopularItemsQuery, PopularItemsQueryVariables, RecommendationFilter, RecommendationsQuery } from './generated/graphql.js';
+import type {
+  PopularItemsQuery,
+  PopularItemsQueryVariables,
+  RecommendationFilter,
+  RecommendationsQuery,
+} from './generated/graphql.js';
 
 /**
  * Caller-side fallback for `recommendations` and `recommendationsForHistory` (off by default):
@@ -46,7 +51,8 @@ export class PopularFallback {
     private readonly options: FallbackOptions,
     private readonly fetchPopular: FetchPopular,
   ) {
-    if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) throw new RangeError(`fallback.timeoutMs must be a number > 0 (got ${options.timeoutMs})`);
+    if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0)
+      throw new RangeError(`fallback.timeoutMs must be a number > 0 (got ${options.timeoutMs})`);
     this.timeoutMs = options.timeoutMs;
     this.limit = options.popularLimit ?? 100;
     this.refreshMs = options.refreshMs ?? 60_000;
@@ -109,13 +115,29 @@ export class PopularFallback {
     }
   }
 
-  private answer(kind: ClientFallback, why: string, filter: RecommendationFilter | undefined, limit: number | undefined, history: readonly string[]): RecommendationsResult {
+  private answer(
+    kind: ClientFallback,
+    why: string,
+    filter: RecommendationFilter | undefined,
+    limit: number | undefined,
+    history: readonly string[],
+  ): RecommendationsResult {
     const exclude = new Set<string>([...history, ...toArray(filter?.excludeItemIds)]);
     const categories = toArray(filter?.categories);
-    const items = this.cache!.items.filter((p) => !exclude.has(p.item.id) && (categories.length === 0 || p.item.categories.some((c) => categories.includes(c))))
+    const items = this.cache!.items.filter(
+      (p) =>
+        !exclude.has(p.item.id) && (categories.length === 0 || p.item.categories.some((c) => categories.includes(c))),
+    )
       .slice(0, limit ?? 20)
       .map((p) => ({ score: p.score, source: 'POPULARITY' as const, item: p.item }));
-    return { recommendationId: null, source: 'POPULARITY', modelVersionId: null, reason: `client fallback (cached popular items): ${why}`, items, clientFallback: kind };
+    return {
+      recommendationId: null,
+      source: 'POPULARITY',
+      modelVersionId: null,
+      reason: `client fallback (cached popular items): ${why}`,
+      items,
+      clientFallback: kind,
+    };
   }
 }
 

@@ -12,7 +12,14 @@ import {
 } from './errors.js';
 
 /** Connection errors where the request never reached the server (safe to resend anything). */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const NOT_CONNECTED = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 export interface TransportOptions {
   /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql. */
@@ -39,7 +46,8 @@ export class Transport {
 
   constructor(private readonly options: TransportOptions) {
     this.fetchImpl = options.fetch ?? globalThis.fetch;
-    if (typeof this.fetchImpl !== 'function') throw new TypeError('RecoderClient: no fetch implementation (Node ≥ 20 has one; pass `fetch`)');
+    if (typeof this.fetchImpl !== 'function')
+      throw new TypeError('RecoderClient: no fetch implementation (Node ≥ 20 has one; pass `fetch`)');
     this.baseHeaders = {
       'content-type': 'application/json',
       accept: 'application/graphql-response+json, application/json',
@@ -54,12 +62,15 @@ export class Transport {
 
   async send<TData>(query: string, variables: Record<string, unknown> | undefined, opts: SendOptions): Promise<TData> {
     const operation = opts.operationName;
-    const body = JSON.stringify(variables === undefined ? { query, operationName: operation } : { query, operationName: operation, variables });
+    const body = JSON.stringify(
+      variables === undefined ? { query, operationName: operation } : { query, operationName: operation, variables },
+    );
     // A timer cleared on completion (AbortSignal.timeout's would stay scheduled for timeoutMs after
     // every request: thousands of live timers at a few hundred requests per second).
     const timeout = opts.timeoutMs > 0 ? new AbortController() : undefined;
     const timer = timeout ? setTimeout(() => timeout.abort(), opts.timeoutMs) : undefined;
-    const signal = timeout && opts.signal ? AbortSignal.any([timeout.signal, opts.signal]) : (timeout?.signal ?? opts.signal);
+    const signal =
+      timeout && opts.signal ? AbortSignal.any([timeout.signal, opts.signal]) : (timeout?.signal ?? opts.signal);
     let response: Response;
     let text: string;
     try {
@@ -78,15 +89,29 @@ export class Transport {
     return parseResponse<TData>(response.status, response.headers, text, operation);
   }
 
-  private transportError(error: unknown, operation: string | undefined, opts: SendOptions, timeout: AbortSignal | undefined): unknown {
+  private transportError(
+    error: unknown,
+    operation: string | undefined,
+    opts: SendOptions,
+    timeout: AbortSignal | undefined,
+  ): unknown {
     if (opts.signal?.aborted) return opts.signal.reason ?? error; // the caller aborted: not ours to wrap
     if (timeout?.aborted) {
-      return new RecoderTimeoutError(`${operation ?? 'request'}: no answer from ${this.options.url} within ${opts.timeoutMs} ms`, opts.timeoutMs, { operation, cause: error });
+      return new RecoderTimeoutError(
+        `${operation ?? 'request'}: no answer from ${this.options.url} within ${opts.timeoutMs} ms`,
+        opts.timeoutMs,
+        { operation, cause: error },
+      );
     }
     const code = causeCode(error);
     const connected = code === undefined || !NOT_CONNECTED.has(code);
     const detail = code ?? (error instanceof Error ? error.message : String(error));
-    return new RecoderNetworkError(`${operation ?? 'request'}: ${this.options.url} did not answer (${detail})`, 'NETWORK_ERROR', { connected, errno: code }, { operation, cause: error });
+    return new RecoderNetworkError(
+      `${operation ?? 'request'}: ${this.options.url} did not answer (${detail})`,
+      'NETWORK_ERROR',
+      { connected, errno: code },
+      { operation, cause: error },
+    );
   }
 }
 
@@ -106,14 +131,29 @@ export function parseResponse<TData>(status: number, headers: Headers, text: str
     throw errorFromGraphQL(errors[0], { operation, status, retryAfter, errors, data: json?.data ?? undefined });
   }
   if (status === 429) {
-    throw new RecoderRateLimitedError(`${operation ?? 'request'}: rate limited (HTTP 429)`, 'RATE_LIMITED', {}, { operation, status, retryAfter });
+    throw new RecoderRateLimitedError(
+      `${operation ?? 'request'}: rate limited (HTTP 429)`,
+      'RATE_LIMITED',
+      {},
+      { operation, status, retryAfter },
+    );
   }
   if (status === 503) {
-    throw new RecoderServiceUnavailableError(`${operation ?? 'request'}: service unavailable (HTTP 503)`, 'SERVICE_UNAVAILABLE', {}, { operation, status, retryAfter });
+    throw new RecoderServiceUnavailableError(
+      `${operation ?? 'request'}: service unavailable (HTTP 503)`,
+      'SERVICE_UNAVAILABLE',
+      {},
+      { operation, status, retryAfter },
+    );
   }
   if (status >= 200 && status < 300 && json && json.data && typeof json.data === 'object') return json.data as TData;
   const snippet = text.length > 200 ? `${text.slice(0, 200)}…` : text;
-  throw new RecoderBadResponseError(`${operation ?? 'request'}: HTTP ${status} without a GraphQL answer: ${snippet}`, 'BAD_RESPONSE', {}, { operation, status, retryAfter });
+  throw new RecoderBadResponseError(
+    `${operation ?? 'request'}: HTTP ${status} without a GraphQL answer: ${snippet}`,
+    'BAD_RESPONSE',
+    {},
+    { operation, status, retryAfter },
+  );
 }
 
 /** Retry-After as seconds: delta-seconds or an HTTP date. */
@@ -126,7 +166,11 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 }
 
 function causeCode(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e: unknown = error, depth = 0;
+    e && typeof e === 'object' && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') return code;
   }
@@ -148,7 +192,12 @@ export interface RetryPolicy {
  * that may have run on the server (no answer, 5xx, INTERNAL_SERVER_ERROR) is retried only when it is
  * `idempotent`; one refused before execution (429, SERVICE_UNAVAILABLE, connection refused) always.
  */
-export async function withRetries<T>(attempt: () => Promise<T>, policy: RetryPolicy, idempotent: boolean, signal?: AbortSignal): Promise<T> {
+export async function withRetries<T>(
+  attempt: () => Promise<T>,
+  policy: RetryPolicy,
+  idempotent: boolean,
+  signal?: AbortSignal,
+): Promise<T> {
   for (let n = 0; ; n++) {
     try {
       return await attempt();
@@ -162,7 +211,12 @@ export async function withRetries<T>(attempt: () => Promise<T>, policy: RetryPol
 }
 
 /** How long to wait before retry `n` (0-based): the server's Retry-After, else exponential backoff with jitter; undefined when Retry-After is too long. */
-export function retryDelayMs(error: unknown, n: number, policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs' | 'maxRetryAfterMs'>, random = Math.random): number | undefined {
+export function retryDelayMs(
+  error: unknown,
+  n: number,
+  policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs' | 'maxRetryAfterMs'>,
+  random = Math.random,
+): number | undefined {
   const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** n) * (0.5 + random() / 2);
   const after = error instanceof RecoderError ? retryAfterSeconds(error) : undefined;
   if (after === undefined) return backoff;
@@ -172,7 +226,8 @@ export function retryDelayMs(error: unknown, n: number, policy: Pick<RetryPolicy
 }
 
 function retryAfterSeconds(error: RecoderError): number | undefined {
-  if (error instanceof RecoderRateLimitedError || error instanceof RecoderServiceUnavailableError) return error.retryAfter;
+  if (error instanceof RecoderRateLimitedError || error instanceof RecoderServiceUnavailableError)
+    return error.retryAfter;
   return undefined;
 }
 

@@ -1,6 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RecoderClient, RecoderBadUserInputError, RecoderInternalServerError, RecoderRateLimitedError, RecoderTimeoutError } from '../src/index.js';
+import {
+  RecoderClient,
+  RecoderBadUserInputError,
+  RecoderInternalServerError,
+  RecoderRateLimitedError,
+  RecoderTimeoutError,
+} from '../src/index.js';
 
 /**
  * The client's HTTP behaviour against a scripted HTTP server (the answers a real Recoder server
@@ -51,9 +57,25 @@ describe('RecoderClient over HTTP', () => {
     fallbackReply = () => ({ status: 200, body: { data: { popularItems: [] } } });
   });
 
-  const popular = [1, 2, 3].map((i) => ({ score: 10 - i, interactionCount: 10 - i, item: { id: `p${i}`, title: null, categories: i === 2 ? ['c'] : [], attributes: {}, hidden: false, createdAt: '', updatedAt: '' } }));
+  const popular = [1, 2, 3].map((i) => ({
+    score: 10 - i,
+    interactionCount: 10 - i,
+    item: {
+      id: `p${i}`,
+      title: null,
+      categories: i === 2 ? ['c'] : [],
+      attributes: {},
+      hidden: false,
+      createdAt: '',
+      updatedAt: '',
+    },
+  }));
   const recs = { recommendations: { source: 'MODEL', modelVersionId: 3, reason: null, items: [] } };
-  const limited = (seconds: string): Reply => ({ status: 429, headers: { 'retry-after': seconds }, body: { errors: [{ message: 'slow down', extensions: { code: 'RATE_LIMITED' } }] } });
+  const limited = (seconds: string): Reply => ({
+    status: 429,
+    headers: { 'retry-after': seconds },
+    body: { errors: [{ message: 'slow down', extensions: { code: 'RATE_LIMITED' } }] },
+  });
 
   it('POSTs JSON with the GraphQL media types, the API key, the operation name and the variables (undefined left out)', async () => {
     const client = new RecoderClient({ url, apiKey: 'rk_test', headers: { 'x-tenant': 't1' } });
@@ -87,16 +109,28 @@ describe('RecoderClient over HTTP', () => {
 
     // trainModel is not idempotent: an INTERNAL_SERVER_ERROR (it may have queued a run) is thrown, a 429 is retried.
     seen.length = 0;
-    script.push(() => ({ status: 200, body: { data: null, errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] } }));
+    script.push(() => ({
+      status: 200,
+      body: {
+        data: null,
+        errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+      },
+    }));
     await expect(client.trainModel({ kind: 'EASE' })).rejects.toBeInstanceOf(RecoderInternalServerError);
     expect(seen).toHaveLength(1);
-    script.push(() => limited('0'), () => ({ status: 200, body: { data: { trainModel: { id: 1 } } } }));
+    script.push(
+      () => limited('0'),
+      () => ({ status: 200, body: { data: { trainModel: { id: 1 } } } }),
+    );
     await expect(client.trainModel({ kind: 'EASE' })).resolves.toMatchObject({ id: 1 });
     expect(seen).toHaveLength(3);
 
     // Input errors are never retried; retries: 0 per call turns retrying off.
     seen.length = 0;
-    script.push(() => ({ status: 200, body: { data: null, errors: [{ message: 'bad', extensions: { code: 'BAD_USER_INPUT', field: 'limit' } }] } }));
+    script.push(() => ({
+      status: 200,
+      body: { data: null, errors: [{ message: 'bad', extensions: { code: 'BAD_USER_INPUT', field: 'limit' } }] },
+    }));
     await expect(client.popularItems({ limit: -1 })).rejects.toBeInstanceOf(RecoderBadUserInputError);
     script.push(() => limited('0'));
     await expect(client.popularItems({}, { retries: 0 })).rejects.toBeInstanceOf(RecoderRateLimitedError);
@@ -112,7 +146,11 @@ describe('RecoderClient over HTTP', () => {
   });
 
   it('fallback: cached popular items when the server is slow or failing; input errors still throw', async () => {
-    const client = new RecoderClient({ url, retries: 0, fallback: { timeoutMs: 150, popularLimit: 50, popularItems: { kindWeights: [{ kind: 'PURCHASE', weight: 5 }] } } });
+    const client = new RecoderClient({
+      url,
+      retries: 0,
+      fallback: { timeoutMs: 150, popularLimit: 50, popularItems: { kindWeights: [{ kind: 'PURCHASE', weight: 5 }] } },
+    });
     fallbackReply = () => ({ status: 200, body: { data: { popularItems: popular } } });
     await client.warmFallback();
     expect(seen[0].body.variables).toEqual({ limit: 50, kindWeights: [{ kind: 'PURCHASE', weight: 5 }] });
@@ -135,7 +173,10 @@ describe('RecoderClient over HTTP', () => {
     script.push(() => ({ status: 200, body: { data: recs } }));
     expect(await client.recommendations({ userId: 'u' })).toEqual(recs.recommendations);
 
-    script.push(() => ({ status: 200, body: { data: null, errors: [{ message: 'bad', extensions: { code: 'BAD_USER_INPUT', field: 'limit' } }] } }));
+    script.push(() => ({
+      status: 200,
+      body: { data: null, errors: [{ message: 'bad', extensions: { code: 'BAD_USER_INPUT', field: 'limit' } }] },
+    }));
     await expect(client.recommendations({ userId: 'u', limit: -1 })).rejects.toBeInstanceOf(RecoderBadUserInputError);
     await client.close();
   });

@@ -38,7 +38,8 @@ const flushPromises = () => jest.advanceTimersByTimeAsync(0);
 
 describe('EventBuffer', () => {
   let server: FakeServer;
-  const make = (options: EventBufferOptions = {}) => new EventBuffer(server.send, { retryBaseDelayMs: 100, maxRetryDelayMs: 1000, ...options });
+  const make = (options: EventBufferOptions = {}) =>
+    new EventBuffer(server.send, { retryBaseDelayMs: 100, maxRetryDelayMs: 1000, ...options });
 
   beforeEach(() => {
     jest.useFakeTimers();
@@ -68,17 +69,35 @@ describe('EventBuffer', () => {
     jest.setSystemTime(new Date('2026-01-02T03:04:05.000Z'));
     const buffer = make({ flushIntervalMs: 5000 });
     buffer.track({ userId: 'u', itemId: 'a' });
-    buffer.track({ userId: 'u', itemId: 'b', eventId: 'order-1-line-1', occurredAt: '2025-12-31T23:00:00Z', value: 2, kind: 'PURCHASE' });
+    buffer.track({
+      userId: 'u',
+      itemId: 'b',
+      eventId: 'order-1-line-1',
+      occurredAt: '2025-12-31T23:00:00Z',
+      value: 2,
+      kind: 'PURCHASE',
+    });
     await jest.advanceTimersByTimeAsync(5000);
     expect(server.calls[0]).toEqual([
       expect.objectContaining({ itemId: 'a', kind: 'IMPLICIT', occurredAt: '2026-01-02T03:04:05.000Z' }),
-      { userId: 'u', itemId: 'b', kind: 'PURCHASE', value: 2, occurredAt: '2025-12-31T23:00:00.000Z', eventId: 'order-1-line-1' },
+      {
+        userId: 'u',
+        itemId: 'b',
+        kind: 'PURCHASE',
+        value: 2,
+        occurredAt: '2025-12-31T23:00:00.000Z',
+        eventId: 'order-1-line-1',
+      },
     ]);
   });
 
   it('resends the same batch (same eventIds) after network errors and 5xx, with growing delays', async () => {
     const buffer = make({ batchSize: 2 });
-    server.failures.push(networkError(), new RecoderBadResponseError('bad gateway', 'BAD_RESPONSE', {}, { status: 502 }), networkError());
+    server.failures.push(
+      networkError(),
+      new RecoderBadResponseError('bad gateway', 'BAD_RESPONSE', {}, { status: 502 }),
+      networkError(),
+    );
     buffer.track({ userId: 'u', itemId: 'a' });
     buffer.track({ userId: 'u', itemId: 'b' });
     await flushPromises();
@@ -131,9 +150,14 @@ describe('EventBuffer', () => {
       new RecoderUnknownItemsError('unknown', 'UNKNOWN_ITEMS', { ids: ['gone'], field: 'interactions[1].itemId' }),
       new RecoderBadUserInputError('bad value', 'BAD_USER_INPUT', { field: 'interactions[1].value' }),
     );
-    for (const id of ['a', 'gone', 'b', 'c']) buffer.track({ userId: 'u', itemId: id, kind: id === 'b' ? 'RATING' : 'VIEW' });
+    for (const id of ['a', 'gone', 'b', 'c'])
+      buffer.track({ userId: 'u', itemId: id, kind: id === 'b' ? 'RATING' : 'VIEW' });
     await buffer.flush();
-    expect(server.calls.map((c) => c.map((e) => e.itemId))).toEqual([['a', 'gone', 'b', 'c'], ['a', 'b', 'c'], ['a', 'c']]);
+    expect(server.calls.map((c) => c.map((e) => e.itemId))).toEqual([
+      ['a', 'gone', 'b', 'c'],
+      ['a', 'b', 'c'],
+      ['a', 'c'],
+    ]);
     expect(buffer.stats()).toMatchObject({ stored: 2, rejected: 2, retries: 0 });
     expect(errors.map((e) => [e.events.map((x) => x.itemId), e.willRetry])).toEqual([
       [['gone'], false],

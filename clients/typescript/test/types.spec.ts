@@ -1,4 +1,9 @@
-import { RecoderClient, RecommendationsDocument, TrainingRunDocument, type RecommendationsQuery } from '../src/index.js';
+import {
+  RecoderClient,
+  RecommendationsDocument,
+  TrainingRunDocument,
+  type RecommendationsQuery,
+} from '../src/index.js';
 
 /**
  * The typings a product engineer gets (checked by `npm run typecheck`, which compiles this file):
@@ -9,14 +14,21 @@ describe('typed methods', () => {
   const sent: unknown[] = [];
   const fakeFetch = (async (_url: string | URL | Request, init?: RequestInit) => {
     sent.push(JSON.parse(String(init!.body)));
-    const data = { recommendations: { source: 'MODEL', modelVersionId: 1, reason: null, items: [] }, trainingRun: { id: 1, status: 'QUEUED' } };
+    const data = {
+      recommendations: { source: 'MODEL', modelVersionId: 1, reason: null, items: [] },
+      trainingRun: { id: 1, status: 'QUEUED' },
+    };
     return new Response(JSON.stringify({ data }), { status: 200, headers: { 'content-type': 'application/json' } });
   }) as typeof fetch;
   const client = new RecoderClient({ url: 'http://recoder.test/graphql', fetch: fakeFetch });
   afterAll(() => client.close());
 
   it('checks arguments and result fields at compile time', async () => {
-    const recs = await client.recommendations({ userId: '1', limit: 5, filter: { categories: ['a'], includeSeen: true } });
+    const recs = await client.recommendations({
+      userId: '1',
+      limit: 5,
+      filter: { categories: ['a'], includeSeen: true },
+    });
     const source: 'MODEL' | 'POPULARITY' | 'COLD_START' = recs.source;
     const titles: (string | null)[] = recs.items.map((r) => r.item.title);
     expect([source, titles]).toEqual(['MODEL', []]);
@@ -39,6 +51,9 @@ describe('typed methods', () => {
     // @ts-expect-error id must be an Int
     await client.request(TrainingRunDocument, { id: '1' }).catch(() => undefined);
     expect(sent.length).toBeGreaterThan(3);
-    expect(sent[0]).toMatchObject({ operationName: 'Recommendations', variables: { userId: '1', limit: 5, filter: { categories: ['a'], includeSeen: true } } });
+    expect(sent[0]).toMatchObject({
+      operationName: 'Recommendations',
+      variables: { userId: '1', limit: 5, filter: { categories: ['a'], includeSeen: true } },
+    });
   });
 });

@@ -12,7 +12,14 @@
  * the order line as eventId, so a client retrying POST /orders never counts a purchase twice.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { RecoderClient, RecoderNoActiveModelError, RecoderNotFoundError, RecoderNotInModelError, type Item, type RecommendationsResult } from '@recoder/client';
+import {
+  RecoderClient,
+  RecoderNoActiveModelError,
+  RecoderNotFoundError,
+  RecoderNotInModelError,
+  type Item,
+  type RecommendationsResult,
+} from '@recoder/client';
 
 export interface AppOptions {
   /** The client to use (the app closes it when it closes). */
@@ -37,8 +44,16 @@ export function buildApp({ recoder, logger = false }: AppOptions): FastifyInstan
   };
 
   app.get('/', async (_req, reply) => {
-    const popular = await recoder.popularItems({ limit: 10, kindWeights: [{ kind: 'PURCHASE', weight: 5 }, { kind: 'VIEW', weight: 1 }] });
-    return reply.type('text/html').send(page('Popular', list(popular.map((p) => ({ item: p.item, note: `${p.interactionCount} interactions` })))));
+    const popular = await recoder.popularItems({
+      limit: 10,
+      kindWeights: [
+        { kind: 'PURCHASE', weight: 5 },
+        { kind: 'VIEW', weight: 1 },
+      ],
+    });
+    return reply
+      .type('text/html')
+      .send(page('Popular', list(popular.map((p) => ({ item: p.item, note: `${p.interactionCount} interactions` })))));
   });
 
   app.get<{ Params: { id: string } }>('/products/:id', async (req, reply) => {
@@ -48,7 +63,11 @@ export function buildApp({ recoder, logger = false }: AppOptions): FastifyInstan
     try {
       similar = await recoder.similarItems({ itemId: req.params.id, limit: 5 });
     } catch (error) {
-      if (error instanceof RecoderNotFoundError) return reply.code(404).type('text/html').send(page('Not found', `<p>No product ${escape(req.params.id)}.</p>`));
+      if (error instanceof RecoderNotFoundError)
+        return reply
+          .code(404)
+          .type('text/html')
+          .send(page('Not found', `<p>No product ${escape(req.params.id)}.</p>`));
       // A product newer than the model, or no model yet: the page still renders, without suggestions.
       if (!(error instanceof RecoderNotInModelError || error instanceof RecoderNoActiveModelError)) throw error;
     }
@@ -70,7 +89,11 @@ export function buildApp({ recoder, logger = false }: AppOptions): FastifyInstan
               type: 'array',
               minItems: 1,
               maxItems: 100,
-              items: { type: 'object', required: ['productId'], properties: { productId: { type: 'string', minLength: 1 }, quantity: { type: 'integer', minimum: 1 } } },
+              items: {
+                type: 'object',
+                required: ['productId'],
+                properties: { productId: { type: 'string', minLength: 1 }, quantity: { type: 'integer', minimum: 1 } },
+              },
             },
           },
         },
@@ -80,7 +103,13 @@ export function buildApp({ recoder, logger = false }: AppOptions): FastifyInstan
       const userId = shopper(req, reply);
       if (!userId) return reply;
       req.body.lines.forEach((line, i) => {
-        recoder.track({ userId, itemId: line.productId, kind: 'PURCHASE', value: line.quantity ?? 1, eventId: `order-${req.body.orderId}-line-${i}` });
+        recoder.track({
+          userId,
+          itemId: line.productId,
+          kind: 'PURCHASE',
+          value: line.quantity ?? 1,
+          eventId: `order-${req.body.orderId}-line-${i}`,
+        });
       });
       return reply.code(201).send({ orderId: req.body.orderId, lines: req.body.lines.length });
     },
@@ -89,7 +118,8 @@ export function buildApp({ recoder, logger = false }: AppOptions): FastifyInstan
   app.get<{ Params: { id: string } }>('/users/:id/recommendations', async (req, reply) => {
     const recs: RecommendationsResult = await recoder.recommendations({ userId: req.params.id, limit: 10 });
     if (req.headers.accept?.includes('application/json')) return reply.send(recs);
-    const why = recs.source === 'MODEL' ? `model version ${recs.modelVersionId}` : `popular items (${escape(recs.reason ?? '')})`;
+    const why =
+      recs.source === 'MODEL' ? `model version ${recs.modelVersionId}` : `popular items (${escape(recs.reason ?? '')})`;
     const body = `<p class="source" data-source="${recs.source}">Recommended from ${why}</p>${list(recs.items.map((r) => ({ item: r.item, note: r.score.toFixed(3) })))}`;
     return reply.type('text/html').send(page(`For ${req.params.id}`, body));
   });

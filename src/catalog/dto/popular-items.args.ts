@@ -23,7 +23,8 @@ export class PopularItemsArgs {
 
   @Field(() => [KindWeightInput], {
     nullable: true,
-    description: 'Weight per kind (kinds not listed count 0). Default: the server setting, every kind 1 unless configured.',
+    description:
+      'Weight per kind (kinds not listed count 0). Default: the server setting, every kind 1 unless configured.',
   })
   kindWeights?: KindWeightInput[] | null;
 }

@@ -8,7 +8,9 @@ describe('initBackend failure paths', () => {
 
   it("prefer 'node' whose native library fails to load throws with the cause", async () => {
     const importTfjsNode = () => Promise.reject(new Error('libtensorflow.so.2: cannot open shared object file'));
-    await expect(initBackend({ prefer: 'node', importTfjsNode })).rejects.toThrow(/failed to load.*libtensorflow\.so\.2/);
+    await expect(initBackend({ prefer: 'node', importTfjsNode })).rejects.toThrow(
+      /failed to load.*libtensorflow\.so\.2/,
+    );
   });
 
   it("prefer 'node' that registers a backend which cannot initialise throws", async () => {
@@ -23,13 +25,16 @@ describe('initBackend failure paths', () => {
 
   it('a missing native binding inside tfjs-node is "failed to load", not "not installed"', async () => {
     const importTfjsNode = () =>
-      Promise.reject(new Error("Cannot find module '/app/node_modules/@tensorflow/tfjs-node/lib/napi-v8/tfjs_binding.node'"));
+      Promise.reject(
+        new Error("Cannot find module '/app/node_modules/@tensorflow/tfjs-node/lib/napi-v8/tfjs_binding.node'"),
+      );
     await expect(initBackend({ prefer: 'node', importTfjsNode })).rejects.toThrow(/failed to load.*tfjs_binding\.node/);
   });
 
   it('auto falls back to wasm when tfjs-node is present but broken, in one log line', async () => {
     const lines: string[] = [];
-    const importTfjsNode = () => Promise.reject(new Error('The specified module could not be found. tfjs_binding.node'));
+    const importTfjsNode = () =>
+      Promise.reject(new Error('The specified module could not be found. tfjs_binding.node'));
     const b = await initBackend({ importTfjsNode, log: (m) => lines.push(m) });
     expect(b.name).toBe('wasm');
     expect(lines).toHaveLength(1);

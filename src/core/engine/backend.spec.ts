@@ -32,7 +32,12 @@ describe('initBackend (auto)', () => {
     tf.tidy(() => {
       const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);
       const idx = tf.tensor1d([2, 0, 2, 2], 'int32');
-      const g = tf.grad((v: tf.Tensor) => tf.gather(v, idx).mul(tf.tensor1d([1, 10])).sum())(x);
+      const g = tf.grad((v: tf.Tensor) =>
+        tf
+          .gather(v, idx)
+          .mul(tf.tensor1d([1, 10]))
+          .sum(),
+      )(x);
       expect(Array.from(g.dataSync())).toEqual([1, 10, 0, 0, 3, 30]);
       const g1 = tf.grad((v: tf.Tensor) => tf.gather(v, tf.tensor1d([1, 1, 0], 'int32')).sum())(tf.tensor1d([5, 6, 7]));
       expect(Array.from(g1.dataSync())).toEqual([1, 2, 0]);
@@ -50,7 +55,11 @@ describe('initBackend (auto)', () => {
       tf.tidy(() => {
         const x = tf.randomNormal([123, 16], 0, 1, 'float32', 1);
         const w = tf.randomNormal([500, 16], 0, 1, 'float32', 2);
-        return Array.from(tf.grad((v: tf.Tensor) => tf.gather(v, tf.tensor1d(idx, 'int32')).mul(w).sum())(x).dataSync());
+        return Array.from(
+          tf
+            .grad((v: tf.Tensor) => tf.gather(v, tf.tensor1d(idx, 'int32')).mul(w).sum())(x)
+            .dataSync(),
+        );
       });
     const onWasm = run();
     await tf.setBackend('cpu');

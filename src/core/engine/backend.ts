@@ -60,7 +60,9 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Eng
   if (current) {
     const chosen = await current;
     if (prefer !== 'auto' && BACKEND_OF[prefer] !== chosen.name) {
-      throw new Error(`initBackend: the tfjs backend is already '${chosen.name}' (initialised with prefer '${currentPrefer}'); cannot switch to '${prefer}'`);
+      throw new Error(
+        `initBackend: the tfjs backend is already '${chosen.name}' (initialised with prefer '${currentPrefer}'); cannot switch to '${prefer}'`,
+      );
     }
     return chosen;
   }
@@ -75,7 +77,10 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Eng
   }
 }
 
-async function select(prefer: NonNullable<InitBackendOptions['prefer']>, options: InitBackendOptions): Promise<EngineBackend> {
+async function select(
+  prefer: NonNullable<InitBackendOptions['prefer']>,
+  options: InitBackendOptions,
+): Promise<EngineBackend> {
   if (!options.tfjsWarnings) tf.enableProdMode();
   const log = options.log ?? (() => undefined);
   const done = (name: BackendName, note: string): EngineBackend => {
@@ -133,7 +138,9 @@ async function tryNode(options: InitBackendOptions): Promise<void> {
   }
   // (findBackendFactory, not findBackend: the latter starts initialising the backend.)
   if (!tf.findBackendFactory('tensorflow')) {
-    throw new Error('@tensorflow/tfjs-node loaded but registered no "tensorflow" backend with this @tensorflow/tfjs (version mismatch?)');
+    throw new Error(
+      '@tensorflow/tfjs-node loaded but registered no "tensorflow" backend with this @tensorflow/tfjs (version mismatch?)',
+    );
   }
   try {
     await useBackend('tensorflow');
@@ -188,6 +195,11 @@ function smokeTest(name: string): void {
 }
 
 function reason(error: unknown): string {
-  const message = error instanceof Error ? error.message : typeof error === 'object' && error && 'message' in error ? String(error.message) : String(error);
+  const message =
+    error instanceof Error
+      ? error.message
+      : typeof error === 'object' && error && 'message' in error
+        ? String(error.message)
+        : String(error);
   return message.split('\n')[0];
 }

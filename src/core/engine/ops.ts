@@ -35,13 +35,21 @@ function ensureRegistered(): void {
         const temps: tf.TensorInfo[] = [];
         const materialise = (x: tf.TensorInfo, transposed: unknown): tf.TensorInfo => {
           if (!transposed) return x;
-          const t = transpose({ inputs: { x }, backend, attrs: { perm: swapLastTwo(x.shape.length) } }) as tf.TensorInfo;
+          const t = transpose({
+            inputs: { x },
+            backend,
+            attrs: { perm: swapLastTwo(x.shape.length) },
+          }) as tf.TensorInfo;
           temps.push(t);
           return t;
         };
         const at = materialise(a, attrs!.transposeA);
         const bt = materialise(b, attrs!.transposeB);
-        const out = batchMatMul({ inputs: { a: at, b: bt }, backend, attrs: { transposeA: false, transposeB: false } }) as tf.TensorInfo;
+        const out = batchMatMul({
+          inputs: { a: at, b: bt },
+          backend,
+          attrs: { transposeA: false, transposeB: false },
+        }) as tf.TensorInfo;
         for (const t of temps) (backend as KernelBackendLike).disposeData(t.dataId);
         return out;
       },
@@ -84,13 +92,22 @@ function ensureRegistered(): void {
  *   const scores = matMulFast(u, items, false, true); // [q × d]·[n × d]ᵀ
  */
 export function matMulFast<T extends tf.Tensor>(a: T, b: T, transposeA = false, transposeB = false): T {
-  if (tf.getBackend() !== 'wasm' || a.dtype !== 'float32' || b.dtype !== 'float32' || a.rank < 2 || a.rank !== b.rank || !sameBatch(a.shape, b.shape)) {
+  if (
+    tf.getBackend() !== 'wasm' ||
+    a.dtype !== 'float32' ||
+    b.dtype !== 'float32' ||
+    a.rank < 2 ||
+    a.rank !== b.rank ||
+    !sameBatch(a.shape, b.shape)
+  ) {
     return tf.matMul(a, b, transposeA, transposeB) as T;
   }
   const inner = (x: tf.Tensor, t: boolean) => x.shape[t ? x.rank - 2 : x.rank - 1];
   const innerB = b.shape[transposeB ? b.rank - 1 : b.rank - 2];
   if (inner(a, transposeA) !== innerB) {
-    throw new Error(`matMulFast: inner dimensions differ: a ${JSON.stringify(a.shape)}${transposeA ? 'ᵀ' : ''} · b ${JSON.stringify(b.shape)}${transposeB ? 'ᵀ' : ''}`);
+    throw new Error(
+      `matMulFast: inner dimensions differ: a ${JSON.stringify(a.shape)}${transposeA ? 'ᵀ' : ''} · b ${JSON.stringify(b.shape)}${transposeB ? 'ᵀ' : ''}`,
+    );
   }
   ensureRegistered();
   return tf.engine().runKernel(MATMUL_FAST, { a, b }, { transposeA, transposeB }) as T;

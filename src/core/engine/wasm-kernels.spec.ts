@@ -1,7 +1,16 @@
 import { initBackend } from './backend.js';
 
 /** Naive NHWC filter gradient of a conv2d with explicit padding (top, left) and stride. */
-function naiveFilterGrad(x: Float32Array, xs: number[], dy: Float32Array, dys: number[], k: number, stride: number, top: number, left: number): Float32Array {
+function naiveFilterGrad(
+  x: Float32Array,
+  xs: number[],
+  dy: Float32Array,
+  dys: number[],
+  k: number,
+  stride: number,
+  top: number,
+  left: number,
+): Float32Array {
   const [n, h, w, ci] = xs;
   const [, ho, wo, co] = dys;
   const out = new Float32Array(k * k * ci * co);
@@ -37,9 +46,20 @@ describe('wasm Conv2DBackpropFilter (Recoder kernel)', () => {
     const filter = tf.randomNormal([k, k, 3, 4], 0, 1, 'float32', 2) as import('@tensorflow/tfjs').Tensor4D;
     const y = tf.conv2d(x, filter, stride, pad);
     const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 3);
-    const grad = tf.grad((f) => tf.sum(tf.mul(tf.conv2d(x, f as import('@tensorflow/tfjs').Tensor4D, stride, pad), dy)))(filter);
+    const grad = tf.grad((f) =>
+      tf.sum(tf.mul(tf.conv2d(x, f as import('@tensorflow/tfjs').Tensor4D, stride, pad), dy)),
+    )(filter);
     const info = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, stride, 1, pad);
-    const expected = naiveFilterGrad(x.dataSync() as Float32Array, x.shape, dy.dataSync() as Float32Array, y.shape, k, stride, info.padInfo.top, info.padInfo.left);
+    const expected = naiveFilterGrad(
+      x.dataSync() as Float32Array,
+      x.shape,
+      dy.dataSync() as Float32Array,
+      y.shape,
+      k,
+      stride,
+      info.padInfo.top,
+      info.padInfo.left,
+    );
     const got = grad.dataSync();
     expect(grad.shape).toEqual([k, k, 3, 4]);
     for (let i = 0; i < expected.length; i++) expect(got[i]).toBeCloseTo(expected[i], 3);

@@ -6,7 +6,12 @@ import * as tf from '@tensorflow/tfjs';
  * view of it that becomes invalid when the heap grows (i.e. after any allocation).
  */
 interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: tf.backend_util.BackendValues): tf.TensorInfo;
+  makeOutput(
+    shape: number[],
+    dtype: tf.DataType,
+    memoryOffset?: number,
+    values?: tf.backend_util.BackendValues,
+  ): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;
 }
@@ -24,7 +29,8 @@ const unsortedSegmentSum: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const segmentIds = inputs.segmentIds!;
   const numSegments = Number(attrs!.numSegments);
   const b = backend as WasmBackendLike;
-  if (x.dtype !== 'float32' && x.dtype !== 'int32') throw new Error(`UnsortedSegmentSum (wasm, Recoder): unsupported dtype ${x.dtype}`);
+  if (x.dtype !== 'float32' && x.dtype !== 'int32')
+    throw new Error(`UnsortedSegmentSum (wasm, Recoder): unsupported dtype ${x.dtype}`);
   const idRank = segmentIds.shape.length;
   const innerShape = x.shape.slice(idRank);
   const inner = innerShape.reduce((p, d) => p * d, 1);
@@ -56,12 +62,25 @@ const unsortedSegmentSum: tf.KernelFunc = ({ inputs, backend, attrs }) => {
  */
 const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as WasmBackendLike;
-  const a = attrs as unknown as { strides: number | [number, number]; pad: 'valid' | 'same' | number; dataFormat: string; dimRoundingMode?: 'floor' | 'round' | 'ceil'; filterShape: [number, number, number, number] };
+  const a = attrs as unknown as {
+    strides: number | [number, number];
+    pad: 'valid' | 'same' | number;
+    dataFormat: string;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    filterShape: [number, number, number, number];
+  };
   if (a.dataFormat !== 'NHWC') throw new Error(`Conv2DBackpropFilter (wasm, Recoder): only NHWC, got ${a.dataFormat}`);
   const x = inputs.x!;
   const dy = inputs.dy!;
   const [kh, kw, ci, co] = a.filterShape;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    a.filterShape,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
   const { top, bottom, left, right } = info.padInfo;
   // The backend's own kernels on TensorInfos (as its composite kernels do); intermediates freed here.
   const run = (name: string, kernelInputs: tf.NamedTensorInfoMap, kernelAttrs: tf.NamedAttrMap): tf.TensorInfo =>
@@ -69,11 +88,32 @@ const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const temporaries: tf.TensorInfo[] = [];
   const temp = (t: tf.TensorInfo) => (temporaries.push(t), t);
   try {
-    const padded = top || bottom || left || right ? temp(run('PadV2', { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 })) : x;
+    const padded =
+      top || bottom || left || right
+        ? temp(
+            run(
+              'PadV2',
+              { x },
+              {
+                paddings: [
+                  [0, 0],
+                  [top, bottom],
+                  [left, right],
+                  [0, 0],
+                ],
+                constantValue: 0,
+              },
+            ),
+          )
+        : x;
     const xs = temp(run('Transpose', { x: padded }, { perm: [3, 1, 2, 0] })); // [Ci, Hp, Wp, N]
     const f = temp(run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] })); // [Ho, Wo, N, Co]
     const full = temp(
-      run('Conv2D', { x: xs, filter: f }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] }),
+      run(
+        'Conv2D',
+        { x: xs, filter: f },
+        { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] },
+      ),
     ); // [Ci, ≥kh, ≥kw, Co]
     const sliced = temp(run('Slice', { x: full }, { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] }));
     return run('Transpose', { x: sliced }, { perm: [1, 2, 0, 3] });

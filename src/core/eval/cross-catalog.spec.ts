@@ -38,13 +38,16 @@ describe('crossCatalogScorer', () => {
     const perm = (m: CsrMatrix) => {
       const rows: number[] = [];
       const cols: number[] = [];
-      for (let r = 0; r < m.numRows; r++) for (let p = m.indptr[r]; p < m.indptr[r + 1]; p++) {
-        rows.push(r);
-        cols.push(permuted.indexOf(modelIds[m.indices[p]]));
-      }
+      for (let r = 0; r < m.numRows; r++)
+        for (let p = m.indptr[r]; p < m.indptr[r + 1]; p++) {
+          rows.push(r);
+          cols.push(permuted.indexOf(modelIds[m.indices[p]]));
+        }
       return csrFromTriples(m.numRows, 4, rows, cols);
     };
-    const via = evaluateRanking(crossCatalogScorer(model, modelIds, permuted), perm(foldIn), perm(heldOut), { ks: [1, 2] });
+    const via = evaluateRanking(crossCatalogScorer(model, modelIds, permuted), perm(foldIn), perm(heldOut), {
+      ks: [1, 2],
+    });
     expect(via['ndcg@2']).toBeCloseTo(direct['ndcg@2'], 10);
     expect(via['recall@1']).toBeCloseTo(direct['recall@1'], 10);
   });

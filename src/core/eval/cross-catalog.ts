@@ -23,7 +23,8 @@ export function crossCatalogScorer(
   const modelItems = modelItemIds.length;
   const targetItems = targetItemIds.length;
   return (histories) => {
-    if (histories.numCols !== targetItems) throw new Error(`crossCatalogScorer: histories have ${histories.numCols} columns, expected ${targetItems}`);
+    if (histories.numCols !== targetItems)
+      throw new Error(`crossCatalogScorer: histories have ${histories.numCols} columns, expected ${targetItems}`);
     const rows: number[] = [];
     const cols: number[] = [];
     const values: number[] = [];

@@ -14,7 +14,7 @@ export function averageRanks(values: ArrayLike<number>): Float64Array {
   for (let i = 0; i < n; i++) if (Number.isNaN(values[i])) throw new Error(`averageRanks: value ${i} is NaN`);
   order.sort((a, b) => values[a] - values[b]);
   const ranks = new Float64Array(n);
-  for (let start = 0; start < n; ) {
+  for (let start = 0; start < n;) {
     let end = start + 1;
     while (end < n && values[order[end]] === values[order[start]]) end++;
     const rank = (start + 1 + end) / 2; // mean of ranks start+1 … end
@@ -107,7 +107,8 @@ export interface HeadShare {
  * check: a generator that over-produces popular items puts more than the real share there.
  */
 export function headShare(reference: ArrayLike<number>, other: ArrayLike<number>, fraction: number): HeadShare {
-  if (reference.length !== other.length) throw new Error(`headShare: lengths differ (${reference.length} vs ${other.length})`);
+  if (reference.length !== other.length)
+    throw new Error(`headShare: lengths differ (${reference.length} vs ${other.length})`);
   if (!(fraction > 0 && fraction <= 1)) throw new Error(`headShare: fraction must be in (0, 1], got ${fraction}`);
   const R = normalised('headShare', reference);
   const O = normalised('headShare', other);

@@ -20,7 +20,9 @@ describe('parseGrid', () => {
     expect(() => parseGrid('dropout=0.5,')).toThrow(/dropout.*expected a number/);
     expect(() => parseGrid('dropout=abc')).toThrow(/expected a number/);
     expect(() => parseGrid('dropout=0.5;dropout=0.6')).toThrow(/given twice/);
-    expect(() => parseGrid('lamda=30', ['lambda', 'hidden'])).toThrow(/unknown axis "lamda" \(allowed: lambda, hidden\)/);
+    expect(() => parseGrid('lamda=30', ['lambda', 'hidden'])).toThrow(
+      /unknown axis "lamda" \(allowed: lambda, hidden\)/,
+    );
   });
 });
 

@@ -25,7 +25,8 @@ function parseValue(axis: string, raw: string): GridValue {
   if (s === 'true') return true;
   if (s === 'false') return false;
   const x = Number(s);
-  if (s === '' || !Number.isFinite(x)) throw new Error(`grid: axis "${axis}": expected a number, true or false, got ${JSON.stringify(raw)}`);
+  if (s === '' || !Number.isFinite(x))
+    throw new Error(`grid: axis "${axis}": expected a number, true or false, got ${JSON.stringify(raw)}`);
   return x;
 }
 
@@ -44,7 +45,8 @@ export function parseGrid(spec: string, allowed?: readonly string[]): GridAxis[]
     if (eq < 0) throw new Error(`grid: expected "name=v1,v2,…", got ${JSON.stringify(part.trim())}`);
     const name = part.slice(0, eq).trim();
     if (name === '') throw new Error(`grid: missing axis name in ${JSON.stringify(part.trim())}`);
-    if (allowed && !allowed.includes(name)) throw new Error(`grid: unknown axis "${name}" (allowed: ${allowed.join(', ')})`);
+    if (allowed && !allowed.includes(name))
+      throw new Error(`grid: unknown axis "${name}" (allowed: ${allowed.join(', ')})`);
     if (axes.some((a) => a.name === name)) throw new Error(`grid: axis "${name}" given twice`);
     const values = part
       .slice(eq + 1)

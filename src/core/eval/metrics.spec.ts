@@ -16,7 +16,12 @@ import {
 
 /** One-row CSR over n items. */
 function row(n: number, items: number[]): CsrMatrix {
-  return csrFromTriples(1, n, items.map(() => 0), items);
+  return csrFromTriples(
+    1,
+    n,
+    items.map(() => 0),
+    items,
+  );
 }
 
 describe('topK', () => {
@@ -110,7 +115,13 @@ describe('ranking metrics, hand-computed', () => {
 });
 
 /** Straightforward reference: full sort of non-excluded items, DCG/IDCG by definition. */
-function referenceNdcg(scores: Float32Array, numItems: number, foldIn: CsrMatrix, heldOut: CsrMatrix, k: number): number[] {
+function referenceNdcg(
+  scores: Float32Array,
+  numItems: number,
+  foldIn: CsrMatrix,
+  heldOut: CsrMatrix,
+  k: number,
+): number[] {
   const out: number[] = [];
   for (let r = 0; r < heldOut.numRows; r++) {
     const ex = new Set(foldIn.indices.subarray(foldIn.indptr[r], foldIn.indptr[r + 1]));
@@ -119,7 +130,9 @@ function referenceNdcg(scores: Float32Array, numItems: number, foldIn: CsrMatrix
       out.push(NaN);
       continue;
     }
-    const ranked = [...Array(numItems).keys()].filter((j) => !ex.has(j)).sort((a, b) => scores[r * numItems + b] - scores[r * numItems + a] || a - b);
+    const ranked = [...Array(numItems).keys()]
+      .filter((j) => !ex.has(j))
+      .sort((a, b) => scores[r * numItems + b] - scores[r * numItems + a] || a - b);
     let dcg = 0;
     ranked.slice(0, k).forEach((j, i) => {
       if (rel.has(j)) dcg += 1 / Math.log2(i + 2);
@@ -194,7 +207,17 @@ describe('cross-check on a random 20 × 50 case', () => {
   it('default keys and a bad scoreFn', () => {
     const m = evaluateRanking(() => scores, foldIn, heldOut);
     expect(Object.keys(m).sort()).toEqual(
-      ['mrr', 'users', ...[20, 50, 100].flatMap((k) => [`ndcg@${k}`, `recall@${k}`, `precision@${k}`, `hitrate@${k}`, `coverage@${k}`])].sort(),
+      [
+        'mrr',
+        'users',
+        ...[20, 50, 100].flatMap((k) => [
+          `ndcg@${k}`,
+          `recall@${k}`,
+          `precision@${k}`,
+          `hitrate@${k}`,
+          `coverage@${k}`,
+        ]),
+      ].sort(),
     );
     expect(() => evaluateRanking(() => new Float32Array(3), foldIn, heldOut)).toThrow(/scoreFn returned 3/);
   });

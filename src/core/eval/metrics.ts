@@ -104,7 +104,14 @@ function ndcgOf(ranked: Int32Array, k: number, relevant: Uint8Array, numRelevant
  * @returns [rows] in [0, 1]; NaN where the held-out row is empty
  */
 export function recallAtK(scores: Float32Array, foldIn: CsrMatrix | null, heldOut: CsrMatrix, k: number): Float64Array {
-  return perRow('recallAtK', scores, foldIn, heldOut, k, (ranked, relevant, n) => hitsAt(ranked, k, relevant) / Math.min(k, n));
+  return perRow(
+    'recallAtK',
+    scores,
+    foldIn,
+    heldOut,
+    k,
+    (ranked, relevant, n) => hitsAt(ranked, k, relevant) / Math.min(k, n),
+  );
 }
 
 /**
@@ -112,7 +119,12 @@ export function recallAtK(scores: Float32Array, foldIn: CsrMatrix | null, heldOu
  * @param scores [rows × numItems] row-major
  * @returns [rows] in [0, 1]; NaN where the held-out row is empty
  */
-export function precisionAtK(scores: Float32Array, foldIn: CsrMatrix | null, heldOut: CsrMatrix, k: number): Float64Array {
+export function precisionAtK(
+  scores: Float32Array,
+  foldIn: CsrMatrix | null,
+  heldOut: CsrMatrix,
+  k: number,
+): Float64Array {
   return perRow('precisionAtK', scores, foldIn, heldOut, k, (ranked, relevant) => hitsAt(ranked, k, relevant) / k);
 }
 
@@ -121,8 +133,15 @@ export function precisionAtK(scores: Float32Array, foldIn: CsrMatrix | null, hel
  * @param scores [rows × numItems] row-major
  * @returns [rows] 0 or 1; NaN where the held-out row is empty
  */
-export function hitRateAtK(scores: Float32Array, foldIn: CsrMatrix | null, heldOut: CsrMatrix, k: number): Float64Array {
-  return perRow('hitRateAtK', scores, foldIn, heldOut, k, (ranked, relevant) => (hitsAt(ranked, k, relevant) > 0 ? 1 : 0));
+export function hitRateAtK(
+  scores: Float32Array,
+  foldIn: CsrMatrix | null,
+  heldOut: CsrMatrix,
+  k: number,
+): Float64Array {
+  return perRow('hitRateAtK', scores, foldIn, heldOut, k, (ranked, relevant) =>
+    hitsAt(ranked, k, relevant) > 0 ? 1 : 0,
+  );
 }
 
 /**
@@ -130,7 +149,13 @@ export function hitRateAtK(scores: Float32Array, foldIn: CsrMatrix | null, heldO
  * excluded: marked in `excluded`), computed in O(numItems) without sorting: 1 / (1 + number of
  * candidate items ranked above it). 0 when every held-out item is excluded.
  */
-function reciprocalRank(scores: Float32Array, numItems: number, r: number, heldOut: CsrMatrix, excluded: Uint8Array): number {
+function reciprocalRank(
+  scores: Float32Array,
+  numItems: number,
+  r: number,
+  heldOut: CsrMatrix,
+  excluded: Uint8Array,
+): number {
   const base = r * numItems;
   let best = -1;
   let bestKey = -Infinity;
@@ -186,8 +211,14 @@ export function mrr(scores: Float32Array, foldIn: CsrMatrix | null, heldOut: Csr
  * @param foldIn [rows × numItems] items excluded from the ranking, or null
  * @returns a number in [0, 1]
  */
-export function catalogCoverageAtK(scores: Float32Array, numItems: number, foldIn: CsrMatrix | null, k: number): number {
-  if (!(numItems >= 1 && scores.length % numItems === 0)) throw new Error(`catalogCoverageAtK: scores length ${scores.length} is not a multiple of numItems ${numItems}`);
+export function catalogCoverageAtK(
+  scores: Float32Array,
+  numItems: number,
+  foldIn: CsrMatrix | null,
+  k: number,
+): number {
+  if (!(numItems >= 1 && scores.length % numItems === 0))
+    throw new Error(`catalogCoverageAtK: scores length ${scores.length} is not a multiple of numItems ${numItems}`);
   const seen = new Uint8Array(numItems);
   const rows = scores.length / numItems;
   for (let r = 0; r < rows; r++) for (const j of topKOfRow(scores, numItems, r, k, foldIn)) seen[j] = 1;
@@ -249,15 +280,24 @@ export function evaluateRanking(
 ): RankingMetrics {
   const ks = [...(options.ks ?? [20, 50, 100])];
   const batchSize = options.batchSize ?? 500;
-  if (ks.length === 0 || ks.some((k) => !(Number.isInteger(k) && k >= 1))) throw new Error(`evaluateRanking: ks must be positive integers, got ${JSON.stringify(ks)}`);
-  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`evaluateRanking: batchSize must be a positive integer, got ${batchSize}`);
+  if (ks.length === 0 || ks.some((k) => !(Number.isInteger(k) && k >= 1)))
+    throw new Error(`evaluateRanking: ks must be positive integers, got ${JSON.stringify(ks)}`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1))
+    throw new Error(`evaluateRanking: batchSize must be a positive integer, got ${batchSize}`);
   if (foldIn.numRows !== heldOut.numRows || foldIn.numCols !== heldOut.numCols) {
-    throw new Error(`evaluateRanking: foldIn is ${foldIn.numRows} × ${foldIn.numCols} but heldOut is ${heldOut.numRows} × ${heldOut.numCols}`);
+    throw new Error(
+      `evaluateRanking: foldIn is ${foldIn.numRows} × ${foldIn.numCols} but heldOut is ${heldOut.numRows} × ${heldOut.numCols}`,
+    );
   }
   const numItems = heldOut.numCols;
   const maxK = Math.max(...ks);
   const d = discounts(maxK);
-  const sums = { ndcg: new Float64Array(ks.length), recall: new Float64Array(ks.length), precision: new Float64Array(ks.length), hitrate: new Float64Array(ks.length) };
+  const sums = {
+    ndcg: new Float64Array(ks.length),
+    recall: new Float64Array(ks.length),
+    precision: new Float64Array(ks.length),
+    hitrate: new Float64Array(ks.length),
+  };
   const covered = ks.map(() => new Uint8Array(numItems));
   let mrrSum = 0;
   let users = 0;
@@ -271,11 +311,14 @@ export function evaluateRanking(
     const ho = csrSelectRows(heldOut, rowIds);
     const scores = scoreFn(fi);
     if (!(scores instanceof Float32Array) || scores.length !== rowIds.length * numItems) {
-      throw new Error(`evaluateRanking: scoreFn returned ${scores?.length} values for a batch of ${rowIds.length} users × ${numItems} items`);
+      throw new Error(
+        `evaluateRanking: scoreFn returned ${scores?.length} values for a batch of ${rowIds.length} users × ${numItems} items`,
+      );
     }
     for (let r = 0; r < rowIds.length; r++) {
       const ranked = topKOfRow(scores, numItems, r, maxK, fi);
-      for (let t = 0; t < ks.length; t++) for (let i = 0, n = Math.min(ks[t], ranked.length); i < n; i++) covered[t][ranked[i]] = 1;
+      for (let t = 0; t < ks.length; t++)
+        for (let i = 0, n = Math.min(ks[t], ranked.length); i < n; i++) covered[t][ranked[i]] = 1;
       const n = markRow(ho, r, relevant, 1);
       if (n > 0) {
         users++;
@@ -316,7 +359,13 @@ export interface RatingErrorOptions {
   clip?: readonly [number, number];
 }
 
-function ratingErrors(fn: string, pred: ArrayLike<number>, truth: ArrayLike<number>, clip: RatingErrorOptions['clip'], f: (e: number) => number): number {
+function ratingErrors(
+  fn: string,
+  pred: ArrayLike<number>,
+  truth: ArrayLike<number>,
+  clip: RatingErrorOptions['clip'],
+  f: (e: number) => number,
+): number {
   if (pred.length !== truth.length) throw new Error(`${fn}: ${pred.length} predictions for ${truth.length} ratings`);
   if (pred.length === 0) return NaN;
   let s = 0;

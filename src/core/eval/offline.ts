@@ -9,7 +9,12 @@ import { holdOutRatings, ratingsToCsr, type RatingsSplit } from '../data/ratings
 import { Random } from '../data/random.js';
 import type { SplitFiles } from '../data/split-files.js';
 import type { Tf } from '../models/autorec.js';
-import { AUTOREC_DEFAULTS, AutoRec, type AutoRecHyperparameters, type AutoRecValidationReport } from '../models/autorec.js';
+import {
+  AUTOREC_DEFAULTS,
+  AutoRec,
+  type AutoRecHyperparameters,
+  type AutoRecValidationReport,
+} from '../models/autorec.js';
 import type { EpochReport } from '../models/autoencoder.js';
 import { Ease, Popularity } from '../models/ease.js';
 import { ItemKnn } from '../models/item-knn.js';
@@ -22,7 +27,12 @@ import { evaluateRanking, mae, rmse, type RankingMetrics } from './metrics.js';
 export type Scorer = (foldIn: CsrMatrix) => Float32Array;
 
 /** A per-epoch progress display (the CLI's progress bar); `stop` ends it. */
-export type EpochProgress = (label: string, epochs: number, metricName: string, lowerIsBetter?: boolean) => { onEpoch(r: EpochReport): void; stop(): void };
+export type EpochProgress = (
+  label: string,
+  epochs: number,
+  metricName: string,
+  lowerIsBetter?: boolean,
+) => { onEpoch(r: EpochReport): void; stop(): void };
 
 /** One configuration of a --grid search: its validation NDCG@100 (best epoch) and cost. */
 export interface GridRun {
@@ -77,7 +87,11 @@ function metricsOf(score: Scorer, part: SplitFiles['test']): RankingMetrics {
  * each with best-epoch selection on the validation users; the configuration with the best
  * validation NDCG@100 is scored on the test users.
  */
-export async function evaluateAutoencoder(model: 'dae' | 'vae', split: SplitFiles, o: SplitEvaluationOptions): Promise<{ result: SplitResult; model: MultDAE | MultVAE }> {
+export async function evaluateAutoencoder(
+  model: 'dae' | 'vae',
+  split: SplitFiles,
+  o: SplitEvaluationOptions,
+): Promise<{ result: SplitResult; model: MultDAE | MultVAE }> {
   const configs = expandGrid(parseGrid(o.grid ?? '', GRID_AXES[model]));
   const base = { epochs: o.epochs, seed: o.seed };
   const runs: GridRun[] = [];
@@ -86,14 +100,30 @@ export async function evaluateAutoencoder(model: 'dae' | 'vae', split: SplitFile
     const hyper = { ...base, ...(config as Record<string, number>) };
     const label = configs.length > 1 ? `${model} [${configLabel(config)}]` : model;
     const progress = o.progress(label, hyper.epochs, 'NDCG@100');
-    const options = { validation: split.validation, threads: o.threads, log: o.log, onEpoch: (e: EpochReport) => progress.onEpoch(e) };
+    const options = {
+      validation: split.validation,
+      threads: o.threads,
+      log: o.log,
+      onEpoch: (e: EpochReport) => progress.onEpoch(e),
+    };
     const t0 = performance.now();
-    const ae = model === 'vae' ? await MultVAE.fit(o.tf, split.train, hyper, options) : await MultDAE.fit(o.tf, split.train, hyper, options);
+    const ae =
+      model === 'vae'
+        ? await MultVAE.fit(o.tf, split.train, hyper, options)
+        : await MultDAE.fit(o.tf, split.train, hyper, options);
     progress.stop();
     const summary = ae.summary!;
-    runs.push({ config, validationNdcg: summary.validationNdcg ?? NaN, keptEpoch: summary.keptEpoch, epochs: summary.epochs, seconds: (performance.now() - t0) / 1000 });
+    runs.push({
+      config,
+      validationNdcg: summary.validationNdcg ?? NaN,
+      keptEpoch: summary.keptEpoch,
+      epochs: summary.epochs,
+      seconds: (performance.now() - t0) / 1000,
+    });
     const run = runs[runs.length - 1];
-    o.log(`${label}: validation ndcg@100 ${run.validationNdcg.toFixed(4)} at epoch ${run.keptEpoch}/${run.epochs} (${run.seconds.toFixed(0)} s)`);
+    o.log(
+      `${label}: validation ndcg@100 ${run.validationNdcg.toFixed(4)} at epoch ${run.keptEpoch}/${run.epochs} (${run.seconds.toFixed(0)} s)`,
+    );
     if (bestIndex(runs.map((r) => r.validationNdcg)) === runs.length - 1) {
       best?.ae.dispose();
       best = { ae, run: runs.length - 1 };
@@ -119,7 +149,13 @@ export async function evaluateAutoencoder(model: 'dae' | 'vae', split: SplitFile
  * scores standardised per user (score-blend.ts); α ∈ {0, 1/steps, …, 1} is chosen by validation
  * NDCG@100. The parts are the models selected earlier in the same run.
  */
-export function evaluateBlend(name: string, parts: [Scorer, Scorer], split: SplitFiles, steps: number, log: (message: string) => void): SplitResult {
+export function evaluateBlend(
+  name: string,
+  parts: [Scorer, Scorer],
+  split: SplitFiles,
+  steps: number,
+  log: (message: string) => void,
+): SplitResult {
   const started = performance.now();
   const numItems = split.numItems;
   // Every user in one batch, so each part scores the users once per evaluation.
@@ -135,7 +171,12 @@ export function evaluateBlend(name: string, parts: [Scorer, Scorer], split: Spli
   const chosen = grid[bestIndex(grid.map((g) => g.validation['ndcg@100']))];
   return {
     model: name,
-    selected: { alpha: chosen.weights[0], validationNdcgByAlpha: Object.fromEntries(grid.map((g) => [g.weights[0].toFixed(2), Number(g.validation['ndcg@100'].toFixed(4))])) },
+    selected: {
+      alpha: chosen.weights[0],
+      validationNdcgByAlpha: Object.fromEntries(
+        grid.map((g) => [g.weights[0].toFixed(2), Number(g.validation['ndcg@100'].toFixed(4))]),
+      ),
+    },
     validation: chosen.validation,
     test: evaluate(split.test, chosen.weights),
     trainSeconds: (performance.now() - started) / 1000,
@@ -152,7 +193,13 @@ export async function evaluateSplit(split: SplitFiles, o: SplitEvaluationOptions
       if (model === 'pop') {
         const pop = Popularity.fit(split.train);
         const score: Scorer = (h) => pop.score(h);
-        results.push({ model, selected: {}, validation: metricsOf(score, split.validation), test: metricsOf(score, split.test), trainSeconds: (performance.now() - started) / 1000 });
+        results.push({
+          model,
+          selected: {},
+          validation: metricsOf(score, split.validation),
+          test: metricsOf(score, split.test),
+          trainSeconds: (performance.now() - started) / 1000,
+        });
         fitted.set(model, { score });
       } else if (model === 'ease') {
         let best: { lambda: number; ease: Ease; validation: RankingMetrics; seconds: number } | undefined;
@@ -162,10 +209,17 @@ export async function evaluateSplit(split: SplitFiles, o: SplitEvaluationOptions
           const seconds = (performance.now() - t0) / 1000;
           const validation = metricsOf((h) => ease.score(h), split.validation);
           o.log(`ease λ=${lambda}: validation ndcg@100 ${validation['ndcg@100'].toFixed(4)} (${seconds.toFixed(1)} s)`);
-          if (!best || validation['ndcg@100'] > best.validation['ndcg@100']) best = { lambda, ease, validation, seconds };
+          if (!best || validation['ndcg@100'] > best.validation['ndcg@100'])
+            best = { lambda, ease, validation, seconds };
         }
         const chosen = best!;
-        results.push({ model, selected: { lambda: chosen.lambda }, validation: chosen.validation, test: metricsOf((h) => chosen.ease.score(h), split.test), trainSeconds: chosen.seconds });
+        results.push({
+          model,
+          selected: { lambda: chosen.lambda },
+          validation: chosen.validation,
+          test: metricsOf((h) => chosen.ease.score(h), split.test),
+          trainSeconds: chosen.seconds,
+        });
         fitted.set(model, { score: (h) => chosen.ease.score(h) });
       } else if (model === 'knn') {
         let best: { knn: ItemKnn; validation: RankingMetrics; seconds: number } | undefined;
@@ -175,12 +229,20 @@ export async function evaluateSplit(split: SplitFiles, o: SplitEvaluationOptions
             const knn = ItemKnn.fit(split.train, { neighbours, shrink });
             const seconds = (performance.now() - t0) / 1000;
             const validation = metricsOf((h) => knn.score(h), split.validation);
-            o.log(`knn neighbours=${neighbours} shrink=${shrink}: validation ndcg@100 ${validation['ndcg@100'].toFixed(4)} (${seconds.toFixed(1)} s)`);
+            o.log(
+              `knn neighbours=${neighbours} shrink=${shrink}: validation ndcg@100 ${validation['ndcg@100'].toFixed(4)} (${seconds.toFixed(1)} s)`,
+            );
             if (!best || validation['ndcg@100'] > best.validation['ndcg@100']) best = { knn, validation, seconds };
           }
         }
         const chosen = best!;
-        results.push({ model, selected: chosen.knn.hyperparameters, validation: chosen.validation, test: metricsOf((h) => chosen.knn.score(h), split.test), trainSeconds: chosen.seconds });
+        results.push({
+          model,
+          selected: chosen.knn.hyperparameters,
+          validation: chosen.validation,
+          test: metricsOf((h) => chosen.knn.score(h), split.test),
+          trainSeconds: chosen.seconds,
+        });
         fitted.set(model, { score: (h) => chosen.knn.score(h) });
       } else if (model === 'dae' || model === 'vae') {
         const { result, model: ae } = await evaluateAutoencoder(model, split, o);
@@ -188,8 +250,10 @@ export async function evaluateSplit(split: SplitFiles, o: SplitEvaluationOptions
         fitted.set(model, { score: (h) => ae.reconstruct(h), dispose: () => ae.dispose() });
       } else if (/^[a-z]+\+[a-z]+$/.test(model)) {
         const parts = model.split('+').map((m) => fitted.get(m)?.score);
-        if (!parts[0] || !parts[1]) throw new Error(`blend "${model}": list both models before it in --models (e.g. --models ease,dae,${model})`);
-        if (!(Number.isInteger(o.blendSteps) && o.blendSteps >= 1)) throw new Error(`--blend-steps: expected a positive integer, got ${o.blendSteps}`);
+        if (!parts[0] || !parts[1])
+          throw new Error(`blend "${model}": list both models before it in --models (e.g. --models ease,dae,${model})`);
+        if (!(Number.isInteger(o.blendSteps) && o.blendSteps >= 1))
+          throw new Error(`--blend-steps: expected a positive integer, got ${o.blendSteps}`);
         results.push(evaluateBlend(model, [parts[0], parts[1]], split, o.blendSteps, o.log));
       } else {
         throw new Error(`unknown model "${model}" (pop, ease, knn, dae, vae, or a blend a+b such as ease+dae)`);
@@ -210,10 +274,16 @@ export function splitReport(splitName: string, results: readonly SplitResult[]):
     lines.push('| configuration | validation NDCG@100 | best epoch | train s |');
     lines.push('|---|---|---|---|');
     const chosen = bestIndex(r.grid!.map((g) => g.validationNdcg));
-    r.grid!.forEach((g, k) => lines.push(`| ${k === chosen ? '★ ' : ''}${configLabel(g.config)} | ${f(g.validationNdcg)} | ${g.keptEpoch}/${g.epochs} | ${g.seconds.toFixed(0)} |`));
+    r.grid!.forEach((g, k) =>
+      lines.push(
+        `| ${k === chosen ? '★ ' : ''}${configLabel(g.config)} | ${f(g.validationNdcg)} | ${g.keptEpoch}/${g.epochs} | ${g.seconds.toFixed(0)} |`,
+      ),
+    );
   }
   lines.push(`\nTest users of ${splitName} (models selected on validation)\n`);
-  lines.push('| model | NDCG@100 | Recall@20 | Recall@50 | MRR | coverage@20 | validation NDCG@100 | validation Recall@20 | validation Recall@50 | selected | train s |');
+  lines.push(
+    '| model | NDCG@100 | Recall@20 | Recall@50 | MRR | coverage@20 | validation NDCG@100 | validation Recall@20 | validation Recall@50 | selected | train s |',
+  );
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     lines.push(
@@ -273,7 +343,8 @@ export async function evaluateRatings(data: RatingsSplit, o: RatingsEvaluationOp
   const numItems = data.itemIds.length;
   const { seed, validate: fraction, validateEvery } = o;
   const maxEpochs = o.epochs ?? AUTOREC_DEFAULTS.epochs;
-  if (!(Number.isInteger(validateEvery) && validateEvery >= 1)) throw new Error(`--validate-every: expected a positive integer, got ${validateEvery}`);
+  if (!(Number.isInteger(validateEvery) && validateEvery >= 1))
+    throw new Error(`--validate-every: expected a positive integer, got ${validateEvery}`);
   if (!(fraction >= 0 && fraction < 1)) throw new Error(`--validate: expected a fraction in [0, 1), got ${fraction}`);
   const axes = parseGrid(o.grid ?? '', GRID_AXES.autorec);
   if (o.lambda !== undefined) {
@@ -281,7 +352,8 @@ export async function evaluateRatings(data: RatingsSplit, o: RatingsEvaluationOp
     axes.unshift({ name: 'lambda', values: [o.lambda] });
   }
   const configs = expandGrid(axes);
-  if (fraction === 0 && configs.length > 1) throw new Error('a --grid with several configurations needs --validate > 0');
+  if (fraction === 0 && configs.length > 1)
+    throw new Error('a --grid with several configurations needs --validate > 0');
   const hyperOf = (config: GridConfig, epochs?: number): Partial<AutoRecHyperparameters> => ({
     epochs: maxEpochs,
     seed,
@@ -297,7 +369,9 @@ export async function evaluateRatings(data: RatingsSplit, o: RatingsEvaluationOp
     const rng = new Random(seed);
     const parts = holdOutRatings(data.train, fraction, () => rng.uniform());
     const reduced = ratingsToCsr(parts.train, numUsers, numItems);
-    o.log(`validation: ${parts.validation.ratings.length} of the ${data.train.ratings.length} train ratings held out (fraction ${fraction}, seed ${seed})`);
+    o.log(
+      `validation: ${parts.validation.ratings.length} of the ${data.train.ratings.length} train ratings held out (fraction ${fraction}, seed ${seed})`,
+    );
     for (const config of configs) {
       const hyper = hyperOf(config);
       const label = `autorec [${configLabel(config)}]`;
@@ -312,20 +386,47 @@ export async function evaluateRatings(data: RatingsSplit, o: RatingsEvaluationOp
       });
       progress.stop();
       model.dispose();
-      const best = curve[bestIndex(curve.map((r) => r.rmse), true)];
-      runs.push({ config, bestEpoch: best.epoch, epochs: hyper.epochs!, validationRmse: best.rmse, validationMae: best.mae, seconds: (performance.now() - t0) / 1000 });
-      o.log(`${label}: validation RMSE ${best.rmse.toFixed(4)} MAE ${best.mae.toFixed(4)} at epoch ${best.epoch}/${hyper.epochs} (${runs[runs.length - 1].seconds.toFixed(0)} s)`);
+      const best =
+        curve[
+          bestIndex(
+            curve.map((r) => r.rmse),
+            true,
+          )
+        ];
+      runs.push({
+        config,
+        bestEpoch: best.epoch,
+        epochs: hyper.epochs!,
+        validationRmse: best.rmse,
+        validationMae: best.mae,
+        seconds: (performance.now() - t0) / 1000,
+      });
+      o.log(
+        `${label}: validation RMSE ${best.rmse.toFixed(4)} MAE ${best.mae.toFixed(4)} at epoch ${best.epoch}/${hyper.epochs} (${runs[runs.length - 1].seconds.toFixed(0)} s)`,
+      );
     }
-    const chosen = runs[bestIndex(runs.map((r) => r.validationRmse), true)];
+    const chosen =
+      runs[
+        bestIndex(
+          runs.map((r) => r.validationRmse),
+          true,
+        )
+      ];
     selected = { config: chosen.config, epochs: chosen.bestEpoch };
-    validationScore = { rmse: chosen.validationRmse, mae: chosen.validationMae, ratings: parts.validation.ratings.length };
+    validationScore = {
+      rmse: chosen.validationRmse,
+      mae: chosen.validationMae,
+      ratings: parts.validation.ratings.length,
+    };
   }
 
   // 2. The selected settings, trained on the whole train file, scored on the test file.
   const hyper = hyperOf(selected.config, selected.epochs);
   const started = performance.now();
   const progress = o.progress('autorec', hyper.epochs!, 'RMSE', true);
-  const model = await AutoRec.fit(o.tf, ratingsToCsr(data.train, numUsers, numItems), hyper, { onEpoch: (e) => progress.onEpoch(e) });
+  const model = await AutoRec.fit(o.tf, ratingsToCsr(data.train, numUsers, numItems), hyper, {
+    onEpoch: (e) => progress.onEpoch(e),
+  });
   progress.stop();
   const seconds = (performance.now() - started) / 1000;
   const predicted = model.predict(data.test.users, data.test.items);
@@ -349,14 +450,25 @@ export function ratingsReport(trainFile: string, testFile: string, result: Ratin
   const runs = result.grid ?? [];
   const validationScore = result.validation;
   if (runs.length > 0) {
-    lines.push(`\nAutoRec selection on ${validationScore!.ratings} validation ratings held out of the train file (★ = selected)\n`);
+    lines.push(
+      `\nAutoRec selection on ${validationScore!.ratings} validation ratings held out of the train file (★ = selected)\n`,
+    );
     lines.push('| configuration | validation RMSE | validation MAE | best epoch | train s |');
     lines.push('|---|---|---|---|---|');
-    const chosen = bestIndex(runs.map((r) => r.validationRmse), true);
-    runs.forEach((r, k) => lines.push(`| ${k === chosen ? '★ ' : ''}${configLabel(r.config)} | ${f(r.validationRmse)} | ${f(r.validationMae)} | ${r.bestEpoch}/${r.epochs} | ${r.seconds.toFixed(0)} |`));
+    const chosen = bestIndex(
+      runs.map((r) => r.validationRmse),
+      true,
+    );
+    runs.forEach((r, k) =>
+      lines.push(
+        `| ${k === chosen ? '★ ' : ''}${configLabel(r.config)} | ${f(r.validationRmse)} | ${f(r.validationMae)} | ${r.bestEpoch}/${r.epochs} | ${r.seconds.toFixed(0)} |`,
+      ),
+    );
   }
   lines.push(`\nTest ratings of ${testFile} (model trained on all of ${trainFile})\n`);
-  lines.push('| model | RMSE | MAE | test ratings | validation RMSE | validation MAE | selected | train s |\n|---|---|---|---|---|---|---|---|');
+  lines.push(
+    '| model | RMSE | MAE | test ratings | validation RMSE | validation MAE | selected | train s |\n|---|---|---|---|---|---|---|---|',
+  );
   lines.push(
     `| I-AutoRec | ${f(result.rmse)} | ${f(result.mae)} | ${result.ratings} | ${validationScore ? f(validationScore.rmse) : '-'} | ${validationScore ? f(validationScore.mae) : '-'} | ${JSON.stringify(result.hyperparameters)} | ${result.trainSeconds.toFixed(1)} |`,
   );

@@ -62,7 +62,7 @@ describe('meanPairwiseCosine', () => {
   it('averages every pair when there are few rows, skipping zero rows', () => {
     // pairs: (a, b) = 0, (a, c) = 1/√2, (b, c) = 1/√2; the zero row is skipped
     const v = new Float32Array([1, 0, 0, 1, 1, 1, 0, 0]);
-    expect(meanPairwiseCosine(v, 2, 7)).toBeCloseTo((2 / Math.SQRT2) / 3, 6);
+    expect(meanPairwiseCosine(v, 2, 7)).toBeCloseTo(2 / Math.SQRT2 / 3, 6);
     expect(meanPairwiseCosine(new Float32Array([1, 0, 0, 0]), 2, 7)).toBeNaN();
   });
 
@@ -92,13 +92,22 @@ describe('userNeighbourScores', () => {
 
   it("sums the k most similar users' items weighted by similarity, ignoring non-positive ones", () => {
     const sims = new Float32Array([
-      0.5, 0.25, 0.9, // query 0: neighbours 2 and 0 at k = 2
-      -0.5, 0, 0.1, // query 1: only user 2 has a positive similarity
+      0.5,
+      0.25,
+      0.9, // query 0: neighbours 2 and 0 at k = 2
+      -0.5,
+      0,
+      0.1, // query 1: only user 2 has a positive similarity
     ]);
     const s = userNeighbourScores(sims, population, 2);
     expect(Array.from(s.subarray(0, 4))).toEqual([0.5, 0.5, 0, Math.fround(0.9)]);
     expect(Array.from(s.subarray(4))).toEqual([0, 0, 0, Math.fround(0.1)]);
-    expect(Array.from(userNeighbourScores(sims, population, 3).subarray(0, 4))).toEqual([0.5, 0.75, 0.25, Math.fround(0.9)]);
+    expect(Array.from(userNeighbourScores(sims, population, 3).subarray(0, 4))).toEqual([
+      0.5,
+      0.75,
+      0.25,
+      Math.fround(0.9),
+    ]);
   });
 
   it('rejects similarities that are not rows of the population', () => {

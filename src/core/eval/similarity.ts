@@ -40,7 +40,8 @@ export function genrePrecisionAtK(
   let counted = 0;
   for (let q = 0; q < n; q++) {
     const i = queries ? queries[q] : q;
-    if (!(Number.isInteger(i) && i >= 0 && i < neighbours.length)) throw new RangeError(`genrePrecisionAtK: query ${i} outside [0, ${neighbours.length})`);
+    if (!(Number.isInteger(i) && i >= 0 && i < neighbours.length))
+      throw new RangeError(`genrePrecisionAtK: query ${i} outside [0, ${neighbours.length})`);
     const own = sets[i];
     if (own.size === 0) continue;
     const list = neighbours[i];
@@ -75,13 +76,19 @@ export function genrePrecisionAtK(
  * @param k neighbours considered per query (≥ 1)
  * @returns the mean percentile, NaN when no list has a neighbour
  */
-export function meanNeighbourPopularity(neighbours: readonly ArrayLike<number>[], counts: ArrayLike<number>, k: number): number {
-  if (!(Number.isInteger(k) && k >= 1)) throw new Error(`meanNeighbourPopularity: k must be a positive integer, got ${k}`);
-  if (neighbours.length !== counts.length) throw new Error(`meanNeighbourPopularity: ${neighbours.length} neighbour lists for ${counts.length} items`);
+export function meanNeighbourPopularity(
+  neighbours: readonly ArrayLike<number>[],
+  counts: ArrayLike<number>,
+  k: number,
+): number {
+  if (!(Number.isInteger(k) && k >= 1))
+    throw new Error(`meanNeighbourPopularity: k must be a positive integer, got ${k}`);
+  if (neighbours.length !== counts.length)
+    throw new Error(`meanNeighbourPopularity: ${neighbours.length} neighbour lists for ${counts.length} items`);
   const n = counts.length;
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => counts[a] - counts[b]);
   const percentile = new Float64Array(n);
-  for (let s = 0; s < n; ) {
+  for (let s = 0; s < n;) {
     let e = s + 1;
     while (e < n && counts[order[e]] === counts[order[s]]) e++;
     for (let p = s; p < e; p++) percentile[order[p]] = (100 * e) / n; // share with a count ≤ this one
@@ -120,11 +127,19 @@ export interface PairwiseCosineOptions {
  * @param sampleSeed seed of the random pairs (ignored when every pair is used)
  * @returns the mean cosine in [−1, 1], NaN with fewer than two non-zero rows
  */
-export function meanPairwiseCosine(vectors: Float32Array, dim: number, sampleSeed: number, options: PairwiseCosineOptions = {}): number {
-  if (!(Number.isInteger(dim) && dim >= 1)) throw new Error(`meanPairwiseCosine: dim must be a positive integer, got ${dim}`);
-  if (vectors.length % dim !== 0) throw new Error(`meanPairwiseCosine: ${vectors.length} values are not rows of ${dim}`);
+export function meanPairwiseCosine(
+  vectors: Float32Array,
+  dim: number,
+  sampleSeed: number,
+  options: PairwiseCosineOptions = {},
+): number {
+  if (!(Number.isInteger(dim) && dim >= 1))
+    throw new Error(`meanPairwiseCosine: dim must be a positive integer, got ${dim}`);
+  if (vectors.length % dim !== 0)
+    throw new Error(`meanPairwiseCosine: ${vectors.length} values are not rows of ${dim}`);
   const pairs = options.pairs ?? 20000;
-  if (!(Number.isInteger(pairs) && pairs >= 1)) throw new Error(`meanPairwiseCosine: pairs must be a positive integer, got ${pairs}`);
+  if (!(Number.isInteger(pairs) && pairs >= 1))
+    throw new Error(`meanPairwiseCosine: pairs must be a positive integer, got ${pairs}`);
   const rows = vectors.length / dim;
   const norms = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
@@ -170,14 +185,16 @@ export function meanPairwiseCosine(vectors: Float32Array, dim: number, sampleSee
 export function userNeighbourScores(similarities: Float32Array, population: CsrMatrix, k: number): Float32Array {
   if (!(Number.isInteger(k) && k >= 1)) throw new Error(`userNeighbourScores: k must be a positive integer, got ${k}`);
   const np = population.numRows;
-  if (np === 0 || similarities.length % np !== 0) throw new Error(`userNeighbourScores: ${similarities.length} similarities are not rows of ${np} population users`);
+  if (np === 0 || similarities.length % np !== 0)
+    throw new Error(`userNeighbourScores: ${similarities.length} similarities are not rows of ${np} population users`);
   const nq = similarities.length / np;
   const n = population.numCols;
   const out = new Float32Array(nq * n);
   for (let a = 0; a < nq; a++) {
     for (const v of topK(similarities.subarray(a * np, (a + 1) * np), k)) {
       if (!(v.score > 0)) continue;
-      for (let p = population.indptr[v.index]; p < population.indptr[v.index + 1]; p++) out[a * n + population.indices[p]] += v.score;
+      for (let p = population.indptr[v.index]; p < population.indptr[v.index + 1]; p++)
+        out[a * n + population.indices[p]] += v.score;
     }
   }
   return out;

@@ -39,7 +39,13 @@ export function excludeAny(...parts: Exclusion[]): Exclusion {
 export function selectTopK(
   scores: ArrayLike<number>,
   k: number,
-  options: { first?: number; count?: number; skip?: (item: number) => boolean; candidates?: ArrayLike<number>; nan?: 'skip' | 'last' } = {},
+  options: {
+    first?: number;
+    count?: number;
+    skip?: (item: number) => boolean;
+    candidates?: ArrayLike<number>;
+    nan?: 'skip' | 'last';
+  } = {},
 ): { indices: Int32Array; scores: Float64Array } {
   const first = options.first ?? 0;
   const count = options.count ?? scores.length - first;
@@ -113,9 +119,18 @@ function siftDown(heapKey: Float64Array, heapIdx: Int32Array, size: number, s: n
  * The k highest scores, best first (ties: lower index first), skipping excluded rows and NaN.
  * O(n log k) with a binary min-heap; `candidates` restricts the scan to those rows.
  */
-export function topK(scores: ArrayLike<number>, k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>): Neighbor[] {
+export function topK(
+  scores: ArrayLike<number>,
+  k: number,
+  exclude: Exclusion = NO_EXCLUSION,
+  candidates?: ArrayLike<number>,
+): Neighbor[] {
   if (k <= 0) return [];
-  const top = selectTopK(scores, k, { skip: exclude.size > 0 ? (i) => exclude.has(i) : undefined, candidates, nan: 'skip' });
+  const top = selectTopK(scores, k, {
+    skip: exclude.size > 0 ? (i) => exclude.has(i) : undefined,
+    candidates,
+    nan: 'skip',
+  });
   const out: Neighbor[] = [];
   for (let j = 0; j < top.indices.length; j++) out.push({ index: top.indices[j], score: top.scores[j] });
   return out;
@@ -133,11 +148,20 @@ export function topK(scores: ArrayLike<number>, k: number, exclude: Exclusion = 
  * @param exclude optional [rows × numItems] CSR (fold-in): its row `row` is not ranked
  * @returns [min(k, candidates)] item indices, descending score, ties → lower index first
  */
-export function topKOfRow(scores: ArrayLike<number>, numItems: number, row: number, k: number, exclude?: CsrMatrix | null): Int32Array {
+export function topKOfRow(
+  scores: ArrayLike<number>,
+  numItems: number,
+  row: number,
+  k: number,
+  exclude?: CsrMatrix | null,
+): Int32Array {
   if (!(Number.isInteger(k) && k >= 0)) throw new Error(`topK: k must be a non-negative integer, got ${k}`);
-  if (!(row >= 0 && (row + 1) * numItems <= scores.length)) throw new RangeError(`topK: row ${row} outside the ${Math.floor(scores.length / numItems)} rows of scores`);
+  if (!(row >= 0 && (row + 1) * numItems <= scores.length))
+    throw new RangeError(`topK: row ${row} outside the ${Math.floor(scores.length / numItems)} rows of scores`);
   if (exclude && (exclude.numCols !== numItems || row >= exclude.numRows)) {
-    throw new Error(`topK: exclude is ${exclude.numRows} × ${exclude.numCols}, cannot exclude row ${row} of ${numItems} items`);
+    throw new Error(
+      `topK: exclude is ${exclude.numRows} × ${exclude.numCols}, cannot exclude row ${row} of ${numItems} items`,
+    );
   }
   let skip: ((j: number) => boolean) | undefined;
   if (exclude && exclude.indptr[row + 1] > exclude.indptr[row]) {

@@ -117,7 +117,9 @@ describe('HnswIndex', () => {
       const q = randomMatrix(rng, 1, 12);
       expect(restored.search(q, 10)).toEqual(built.search(q, 10));
     }
-    expect(() => HnswIndex.fromBytes('ip', 12, v.subarray(0, 120), built.toBytes())).toThrow(/400 vectors, expected 10/);
+    expect(() => HnswIndex.fromBytes('ip', 12, v.subarray(0, 120), built.toBytes())).toThrow(
+      /400 vectors, expected 10/,
+    );
   });
 
   it('cosine search on random vectors reaches recall@10 ≥ 0.99', async () => {
@@ -152,7 +154,13 @@ describe('HnswIndex', () => {
         }
       }
       histories = csrFromTriples(600, numItems, rows, cols);
-      dae = await MultDAE.fit(tf, histories, { latentDim: 32, epochs: 15, seed: 5, learningRate: 5e-3, batchSize: 100 });
+      dae = await MultDAE.fit(tf, histories, {
+        latentDim: 32,
+        epochs: 15,
+        seed: 5,
+        learningRate: 5e-3,
+        batchSize: 100,
+      });
     }, 120_000);
     afterAll(() => dae.dispose());
 
@@ -173,7 +181,11 @@ describe('HnswIndex', () => {
       }
       // exact inner products are the decoder's logits: the index returns the model's own top-10
       const logits = dae.reconstruct(histories);
-      const u0 = topK(logits.subarray(0, items.length / D), 10, excludeSet(histories.indices.subarray(histories.indptr[0], histories.indptr[1])));
+      const u0 = topK(
+        logits.subarray(0, items.length / D),
+        10,
+        excludeSet(histories.indices.subarray(histories.indptr[0], histories.indptr[1])),
+      );
       expect(truth[0].map((n) => n.index)).toEqual(u0.map((n) => n.index));
       expect(recallAtK(approx, truth)).toBeGreaterThanOrEqual(0.99);
     });
@@ -188,7 +200,12 @@ describe('HnswIndex', () => {
       const normalized = normalizeRows(w, D - 1);
       const probes = Array.from({ length: 300 }, (_, k) => k * 8);
       const q = (i: number) => normalized.subarray(i * (D - 1), (i + 1) * (D - 1));
-      expect(recallAtK(probes.map((i) => hnsw.search(q(i), 10)), probes.map((i) => exact.search(q(i), 10)))).toBeGreaterThanOrEqual(0.99);
+      expect(
+        recallAtK(
+          probes.map((i) => hnsw.search(q(i), 10)),
+          probes.map((i) => exact.search(q(i), 10)),
+        ),
+      ).toBeGreaterThanOrEqual(0.99);
     });
   });
 });

@@ -63,14 +63,24 @@ export abstract class VectorIndex {
   abstract search(query: Float32Array, k: number, exclude?: Exclusion): Neighbor[];
 
   /** Exact search restricted to `candidates` (e.g. the items of a category). */
-  searchAmong(query: Float32Array, k: number, candidates: ArrayLike<number>, exclude: Exclusion = NO_EXCLUSION): Neighbor[] {
+  searchAmong(
+    query: Float32Array,
+    k: number,
+    candidates: ArrayLike<number>,
+    exclude: Exclusion = NO_EXCLUSION,
+  ): Neighbor[] {
     const q = this.prepareQuery(query);
     const scores = new Float32Array(this.size);
     for (let c = 0; c < candidates.length; c++) {
       const i = candidates[c];
       if (i >= 0 && i < this.size) scores[i] = this.dot(q, i);
     }
-    return topK(scores, k, exclude, Array.from(candidates).filter((i) => i >= 0 && i < this.size));
+    return topK(
+      scores,
+      k,
+      exclude,
+      Array.from(candidates).filter((i) => i >= 0 && i < this.size),
+    );
   }
 
   /**
@@ -106,7 +116,8 @@ export abstract class VectorIndex {
   }
 
   protected prepareQuery(query: Float32Array): Float32Array {
-    if (query.length !== this.dim) throw new Error(`VectorIndex: query has ${query.length} values, index dim is ${this.dim}`);
+    if (query.length !== this.dim)
+      throw new Error(`VectorIndex: query has ${query.length} values, index dim is ${this.dim}`);
     return this.metric === 'cosine' ? normalizeRows(query, this.dim) : query;
   }
 
@@ -156,7 +167,13 @@ export class HnswIndex extends VectorIndex {
   }
 
   /** Builds the graph; yields to the event loop between chunks when `yieldEvery` is given. */
-  static async build(metric: Metric, dim: number, vectors: Float32Array, options: Partial<HnswOptions> = {}, yieldEvery?: () => Promise<void>): Promise<HnswIndex> {
+  static async build(
+    metric: Metric,
+    dim: number,
+    vectors: Float32Array,
+    options: Partial<HnswOptions> = {},
+    yieldEvery?: () => Promise<void>,
+  ): Promise<HnswIndex> {
     const o = { ...INDEX_DEFAULTS.hnsw, ...options };
     const index = new HnswIndex(metric, dim, vectors, o.ef);
     const n = index.size;
@@ -192,7 +209,13 @@ export class HnswIndex extends VectorIndex {
    * Restores an index written by {@link toBytes} for the same vectors (kept for exact rescoring).
    * Throws when the bytes do not hold a graph of `vectors`' size and dimension.
    */
-  static fromBytes(metric: Metric, dim: number, vectors: Float32Array, bytes: Uint8Array, ef: number = INDEX_DEFAULTS.hnsw.ef): HnswIndex {
+  static fromBytes(
+    metric: Metric,
+    dim: number,
+    vectors: Float32Array,
+    bytes: Uint8Array,
+    ef: number = INDEX_DEFAULTS.hnsw.ef,
+  ): HnswIndex {
     const index = new HnswIndex(metric, dim, vectors, ef);
     const graphDim = metric === 'ip' ? dim + 1 : dim;
     const graph = new hnswlib.HierarchicalNSW(metric === 'ip' ? 'ip' : 'cosine', graphDim);
@@ -200,7 +223,8 @@ export class HnswIndex extends VectorIndex {
       writeFileSync(file, bytes);
       graph.readIndexSync(file);
     });
-    if (graph.getCurrentCount() !== index.size) throw new Error(`HnswIndex.fromBytes: graph holds ${graph.getCurrentCount()} vectors, expected ${index.size}`);
+    if (graph.getCurrentCount() !== index.size)
+      throw new Error(`HnswIndex.fromBytes: graph holds ${graph.getCurrentCount()} vectors, expected ${index.size}`);
     graph.setEf(ef);
     index.graph = graph;
     return index;
@@ -250,7 +274,12 @@ export class HnswIndex extends VectorIndex {
  * Exact below `exactBelow` rows (a scan is as fast and has recall 1), HNSW at or above it.
  * @param vectors row-major [size × dim]; kept by reference for exact rescoring (ip) or copied normalised (cosine)
  */
-export async function buildVectorIndex(metric: Metric, dim: number, vectors: Float32Array, options: Partial<IndexOptions> = {}): Promise<VectorIndex> {
+export async function buildVectorIndex(
+  metric: Metric,
+  dim: number,
+  vectors: Float32Array,
+  options: Partial<IndexOptions> = {},
+): Promise<VectorIndex> {
   const exactBelow = options.exactBelow ?? INDEX_DEFAULTS.exactBelow;
   if (vectors.length / dim < exactBelow) return new ExactIndex(metric, dim, vectors);
   return HnswIndex.build(metric, dim, vectors, { ...INDEX_DEFAULTS.hnsw, ...options.hnsw }, options.yieldEvery);

@@ -33,8 +33,16 @@ export function adamUpdate(
   config: AdamConfig,
 ): void {
   const n = params.length;
-  if (m.length !== n || v.length !== n || grads.some((g) => g.length !== n) || grads.length !== gradScales.length || grads.length < 1) {
-    throw new Error(`adamUpdate: ${n} parameters but gradients of ${grads.map((g) => g.length).join('/')} values and state of ${m.length}/${v.length}`);
+  if (
+    m.length !== n ||
+    v.length !== n ||
+    grads.some((g) => g.length !== n) ||
+    grads.length !== gradScales.length ||
+    grads.length < 1
+  ) {
+    throw new Error(
+      `adamUpdate: ${n} parameters but gradients of ${grads.map((g) => g.length).join('/')} values and state of ${m.length}/${v.length}`,
+    );
   }
   if (grads.length > 2) {
     const sum = new Float32Array(n);
@@ -94,7 +102,9 @@ export class Adam {
    */
   update(index: number, params: Float32Array, grads: Float32Array): void {
     if (grads.length !== params.length || this.m[index].length !== params.length) {
-      throw new Error(`Adam.update: parameter ${index} has ${params.length} values, gradient ${grads.length}, state ${this.m[index].length}`);
+      throw new Error(
+        `Adam.update: parameter ${index} has ${params.length} values, gradient ${grads.length}, state ${this.m[index].length}`,
+      );
     }
     adamUpdate(params, [grads], [1], this.m[index], this.v[index], this.step, this.config);
   }

@@ -4,7 +4,14 @@ import { Random } from '../data/random.js';
 import { strongGeneralizationSplit, type StrongSplit } from '../data/split.js';
 import { initBackend } from '../engine/backend.js';
 import { evaluateRanking } from '../eval/metrics.js';
-import { AutoSearchStopped, autoSelect, blendEvaluator, blendNdcgs, simplexSearch, type AutoSelectOptions } from './auto-select.js';
+import {
+  AutoSearchStopped,
+  autoSelect,
+  blendEvaluator,
+  blendNdcgs,
+  simplexSearch,
+  type AutoSelectOptions,
+} from './auto-select.js';
 import { Ease } from './ease.js';
 import { Ensemble } from './ensemble.js';
 import { MultDAE } from './mult-dae.js';
@@ -45,7 +52,12 @@ describe('autoSelect', () => {
   it('tries EASE over λ, both autoencoders and the blend, reports each, and keeps the best on validation', async () => {
     const seen: string[] = [];
     const progress: number[] = [];
-    const result = await autoSelect(tf, split.train, split.validation, options({ onCandidate: (c) => seen.push(c.name), onProgress: (f) => progress.push(f) }));
+    const result = await autoSelect(
+      tf,
+      split.train,
+      split.validation,
+      options({ onCandidate: (c) => seen.push(c.name), onProgress: (f) => progress.push(f) }),
+    );
     const names = result.candidates.map((c) => c.name);
     expect(names.filter((n) => n.startsWith('EASE λ=') && !n.includes('+')).length).toBeGreaterThanOrEqual(3);
     // EDLAE: dropout p tried at the best plain λ, reported in the settings.
@@ -68,8 +80,12 @@ describe('autoSelect', () => {
     expect(result.kind).toBe(chosen[0].kind);
     // The stored metrics are the kept model's own, recomputed on the validation users.
     const model = result.model;
-    const score = (h: CsrMatrix) => (model instanceof Ensemble || model instanceof Ease ? model.score(h) : model.reconstruct(h));
-    expect(result.metrics['ndcg@100']).toBeCloseTo(evaluateRanking(score, split.validation.foldIn, split.validation.heldOut)['ndcg@100'], 10);
+    const score = (h: CsrMatrix) =>
+      model instanceof Ensemble || model instanceof Ease ? model.score(h) : model.reconstruct(h);
+    expect(result.metrics['ndcg@100']).toBeCloseTo(
+      evaluateRanking(score, split.validation.foldIn, split.validation.heldOut)['ndcg@100'],
+      10,
+    );
     expect(result.metrics['ndcg@100']).toBeCloseTo(best, 10);
     // Progress only moves forward and ends at 1.
     for (let k = 1; k < progress.length; k++) expect(progress[k]).toBeGreaterThanOrEqual(progress[k - 1]);
@@ -78,7 +94,12 @@ describe('autoSelect', () => {
   }, 120_000);
 
   it('leaves EASE out above the catalog limit and says why', async () => {
-    const result = await autoSelect(tf, split.train, split.validation, options({ maxEaseItems: 50, autoencoders: ['dae'] }));
+    const result = await autoSelect(
+      tf,
+      split.train,
+      split.validation,
+      options({ maxEaseItems: 50, autoencoders: ['dae'] }),
+    );
     const ease = result.candidates.find((c) => c.kind === 'ease')!;
     expect(ease).toMatchObject({ status: 'SKIPPED', ndcg: null });
     expect(ease.reason).toMatch(/120 items.*limit of 50/);
@@ -115,7 +136,12 @@ describe('autoSelect', () => {
     const before = tf.memory().numTensors;
     let epochs = 0;
     await expect(
-      autoSelect(tf, split.train, split.validation, options({ onEpoch: () => epochs++, shouldStop: () => epochs >= 2 })),
+      autoSelect(
+        tf,
+        split.train,
+        split.validation,
+        options({ onEpoch: () => epochs++, shouldStop: () => epochs >= 2 }),
+      ),
     ).rejects.toBeInstanceOf(AutoSearchStopped);
     expect(tf.memory().numTensors).toBe(before);
   }, 60_000);
@@ -123,7 +149,13 @@ describe('autoSelect', () => {
   it('simplexSearch: three members, weights on the 0.05 simplex at least as good as the 0.1 grid, served as evaluated', async () => {
     const ease = Ease.fit(split.train, { lambda: 20 });
     const dae = await MultDAE.fit(tf, split.train, { latentDim: 8, epochs: 5, batchSize: 40, seed: 1 });
-    const vae = await MultVAE.fit(tf, split.train, { latentDim: 8, hiddenUnits: [], epochs: 5, batchSize: 40, seed: 2 });
+    const vae = await MultVAE.fit(tf, split.train, {
+      latentDim: 8,
+      hiddenUnits: [],
+      epochs: 5,
+      batchSize: 40,
+      seed: 2,
+    });
     const members = [ease, dae, vae];
     const found = simplexSearch(members, split.validation);
     expect(found.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 10);
@@ -133,11 +165,20 @@ describe('autoSelect', () => {
     }
     expect(found.evaluated).toBeGreaterThanOrEqual(66);
     const evaluate = blendEvaluator(members, split.validation);
-    for (const vertex of [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0.5, 0.5, 0], [0.4, 0.3, 0.3]]) expect(found.ndcg).toBeGreaterThanOrEqual(evaluate(vertex));
+    for (const vertex of [
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+      [0.5, 0.5, 0],
+      [0.4, 0.3, 0.3],
+    ])
+      expect(found.ndcg).toBeGreaterThanOrEqual(evaluate(vertex));
     expect(evaluate(found.weights)).toBeCloseTo(found.ndcg, 10);
     // The served ensemble ranks exactly as the search scored it.
     const served = new Ensemble(members.map((model, k) => ({ model, weight: found.weights[k] })));
-    const ndcg = evaluateRanking((h) => served.score(h), split.validation.foldIn, split.validation.heldOut, { ks: [100] })['ndcg@100'];
+    const ndcg = evaluateRanking((h) => served.score(h), split.validation.foldIn, split.validation.heldOut, {
+      ks: [100],
+    })['ndcg@100'];
     expect(ndcg).toBeCloseTo(found.ndcg, 6);
     dae.dispose();
     vae.dispose();
@@ -147,9 +188,16 @@ describe('autoSelect', () => {
     const ease = Ease.fit(split.train, { lambda: 20 });
     const dae = await MultDAE.fit(tf, split.train, { latentDim: 8, epochs: 5, batchSize: 40, seed: 1 });
     const [aeOnly, , easeOnly] = blendNdcgs(ease, dae, [0, 0.5, 1], split.validation);
-    const ndcg = (f: (h: CsrMatrix) => Float32Array) => evaluateRanking(f, split.validation.foldIn, split.validation.heldOut, { ks: [100] })['ndcg@100'];
-    expect(easeOnly).toBeCloseTo(ndcg((h) => ease.score(h)), 10);
-    expect(aeOnly).toBeCloseTo(ndcg((h) => dae.reconstruct(h)), 10);
+    const ndcg = (f: (h: CsrMatrix) => Float32Array) =>
+      evaluateRanking(f, split.validation.foldIn, split.validation.heldOut, { ks: [100] })['ndcg@100'];
+    expect(easeOnly).toBeCloseTo(
+      ndcg((h) => ease.score(h)),
+      10,
+    );
+    expect(aeOnly).toBeCloseTo(
+      ndcg((h) => dae.reconstruct(h)),
+      10,
+    );
     dae.dispose();
   }, 60_000);
 });

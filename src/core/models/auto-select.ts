@@ -75,7 +75,11 @@ export interface AutoSelectOptions {
    * Fits EASE with λ on `train`, reporting progress in [0, 1] and honouring stop requests (it may
    * throw when `shouldStop` returns true). The caller can cache the Gram matrix across λ.
    */
-  fitEase: (lambda: number, hooks: { onProgress: (fraction: number) => void; shouldStop: () => boolean }, dropout?: number) => Promise<Ease>;
+  fitEase: (
+    lambda: number,
+    hooks: { onProgress: (fraction: number) => void; shouldStop: () => boolean },
+    dropout?: number,
+  ) => Promise<Ease>;
   /** Settings for both autoencoders (e.g. latentDim, hiddenUnits, learningRate); batch size and epochs come from the plan. */
   autoencoderSettings?: { latentDim?: number; hiddenUnits?: number[]; learningRate?: number; dropout?: number };
   /** Which autoencoders to try (default both). */
@@ -119,7 +123,12 @@ const BLEND_STEPS = 20;
  * @param train [users × items] training histories (implicit, values 1)
  * @param validation held-out users: `foldIn` given to the models, `heldOut` to predict
  */
-export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn: CsrMatrix; heldOut: CsrMatrix }, o: AutoSelectOptions): Promise<AutoSelection> {
+export async function autoSelect(
+  tf: Tf,
+  train: CsrMatrix,
+  validation: { foldIn: CsrMatrix; heldOut: CsrMatrix },
+  o: AutoSelectOptions,
+): Promise<AutoSelection> {
   const now = o.now ?? (() => performance.now() / 1000);
   const started = now();
   const elapsed = () => now() - started;
@@ -132,21 +141,34 @@ export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn:
   const report = (c: AutoCandidate) => {
     candidates.push(c);
     o.onCandidate?.(c);
-    o.log?.(`AUTO candidate ${c.name}: ${c.status}${c.ndcg !== null ? ` ndcg@100 ${c.ndcg.toFixed(4)}` : ''}${c.reason ? ` (${c.reason})` : ''} in ${c.seconds.toFixed(1)} s`);
+    o.log?.(
+      `AUTO candidate ${c.name}: ${c.status}${c.ndcg !== null ? ` ndcg@100 ${c.ndcg.toFixed(4)}` : ''}${c.reason ? ` (${c.reason})` : ''} in ${c.seconds.toFixed(1)} s`,
+    );
   };
   const aeKinds = o.autoencoders ?? ['dae', 'vae'];
   const stageShares = { ease: SHARES.ease, ae: aeKinds.length ? SHARES.ae : 0, blend: SHARES.blend };
   const total = stageShares.ease + stageShares.ae * aeKinds.length + stageShares.blend;
   let base = 0;
-  const progress = (share: number, fraction: number, stage: string) => o.onProgress?.(Math.min(1, (base + share * Math.min(1, Math.max(0, fraction))) / total), stage);
-  const ndcgOf = (score: (h: CsrMatrix) => Float32Array) => evaluateRanking(score, validation.foldIn, validation.heldOut, { ks: [100] })['ndcg@100'];
+  const progress = (share: number, fraction: number, stage: string) =>
+    o.onProgress?.(Math.min(1, (base + share * Math.min(1, Math.max(0, fraction))) / total), stage);
+  const ndcgOf = (score: (h: CsrMatrix) => Float32Array) =>
+    evaluateRanking(score, validation.foldIn, validation.heldOut, { ks: [100] })['ndcg@100'];
   const numItems = train.numCols;
-  const kept: { ease?: { model: Ease; ndcg: number }; ae: { model: MultDAE | MultVAE; ndcg: number; name: string }[] } = { ae: [] };
+  const kept: { ease?: { model: Ease; ndcg: number }; ae: { model: MultDAE | MultVAE; ndcg: number; name: string }[] } =
+    { ae: [] };
 
   try {
     // 1. EASE over λ, then EDLAE over its dropout p and λ again.
     if (numItems > o.maxEaseItems) {
-      report({ name: 'EASE', kind: 'ease', status: 'SKIPPED', ndcg: null, settings: { items: numItems }, seconds: 0, reason: `${numItems} items: the dense ${numItems}² inverse exceeds the EASE limit of ${o.maxEaseItems} items` });
+      report({
+        name: 'EASE',
+        kind: 'ease',
+        status: 'SKIPPED',
+        ndcg: null,
+        settings: { items: numItems },
+        seconds: 0,
+        reason: `${numItems} items: the dense ${numItems}² inverse exceeds the EASE limit of ${o.maxEaseItems} items`,
+      });
     } else {
       const tried = new Map<string, number>();
       const key = (lambda: number, dropout: number) => `${lambda}/${dropout}`;
@@ -155,17 +177,30 @@ export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn:
       let budgetHit = false;
       /** Fits (λ, p) unless tried or out of budget; returns its NDCG (undefined when not fitted). */
       const fit = async (lambda: number, dropout: number): Promise<number | undefined> => {
-        if (budgetHit || tried.has(key(lambda, dropout)) || tried.size >= planned) return tried.get(key(lambda, dropout));
+        if (budgetHit || tried.has(key(lambda, dropout)) || tried.size >= planned)
+          return tried.get(key(lambda, dropout));
         checkStop();
         const name = easeName(lambda, dropout);
         if (overBudget() || (tried.size > 0 && elapsed() + lastSeconds > o.budgetSeconds)) {
-          report({ name, kind: 'ease', status: 'SKIPPED', ndcg: null, settings: { lambda, dropout }, seconds: 0, reason: 'time budget' });
+          report({
+            name,
+            kind: 'ease',
+            status: 'SKIPPED',
+            ndcg: null,
+            settings: { lambda, dropout },
+            seconds: 0,
+            reason: 'time budget',
+          });
           budgetHit = true;
           return undefined;
         }
         const t0 = now();
         const done = tried.size;
-        const model = await o.fitEase(lambda, { onProgress: (f) => progress(stageShares.ease, (done + f) / planned, name), shouldStop: stop }, dropout);
+        const model = await o.fitEase(
+          lambda,
+          { onProgress: (f) => progress(stageShares.ease, (done + f) / planned, name), shouldStop: stop },
+          dropout,
+        );
         checkStop();
         const ndcg = ndcgOf((h) => model.score(h));
         lastSeconds = now() - t0;
@@ -179,16 +214,19 @@ export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn:
         await fit(o.lambda, 0);
       } else {
         // λ at p = 0: from λ = 250 both ways, on in the improving direction, then refined by √2.
-        for (const lambda of [LAMBDA_START, LAMBDA_START / LAMBDA_FACTOR, LAMBDA_START * LAMBDA_FACTOR]) await fit(lambda, 0);
+        for (const lambda of [LAMBDA_START, LAMBDA_START / LAMBDA_FACTOR, LAMBDA_START * LAMBDA_FACTOR])
+          await fit(lambda, 0);
         if (kept.ease) {
           for (let walked = 0; walked < MAX_LAMBDA_FITS && !budgetHit; walked++) {
             const at = best().lambda;
             const before = tried.size;
-            for (const next of [at / LAMBDA_FACTOR, at * LAMBDA_FACTOR]) if (tried.size < MAX_LAMBDA_FITS) await fit(next, 0);
+            for (const next of [at / LAMBDA_FACTOR, at * LAMBDA_FACTOR])
+              if (tried.size < MAX_LAMBDA_FITS) await fit(next, 0);
             if (tried.size === before || best().lambda === at) break;
           }
           const at = best().lambda;
-          for (const next of [Math.round(at / Math.SQRT2), Math.round(at * Math.SQRT2)]) if (tried.size < MAX_LAMBDA_FITS) await fit(next, 0);
+          for (const next of [Math.round(at / Math.SQRT2), Math.round(at * Math.SQRT2)])
+            if (tried.size < MAX_LAMBDA_FITS) await fit(next, 0);
           // EDLAE: each dropout p at λ*·(1 − p)² (the popularity penalty takes over part of λ's
           // work: on ML-1M the best λ fell from 1,000 at p = 0 to ≈ 450 at p = 0.33 and 250 at
           // p = 0.5), then λ walked by factor 2 at the best p.
@@ -221,7 +259,15 @@ export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn:
       checkStop();
       const name = kind === 'dae' ? 'Mult-DAE' : 'Mult-VAE';
       if (overBudget()) {
-        report({ name, kind, status: 'SKIPPED', ndcg: null, settings: { batchSize: plan.batchSize, epochs: plan.epochs }, seconds: 0, reason: 'time budget' });
+        report({
+          name,
+          kind,
+          status: 'SKIPPED',
+          ndcg: null,
+          settings: { batchSize: plan.batchSize, epochs: plan.epochs },
+          seconds: 0,
+          reason: 'time budget',
+        });
         base += stageShares.ae;
         continue;
       }
@@ -243,14 +289,24 @@ export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn:
         },
       };
       const hyper = { ...o.autoencoderSettings, epochs: plan.epochs, batchSize: plan.batchSize, seed: o.seed ?? 1 };
-      const model = kind === 'dae' ? await MultDAE.fit(tf, train, hyper, fitOptions) : await MultVAE.fit(tf, train, hyper, fitOptions);
+      const model =
+        kind === 'dae'
+          ? await MultDAE.fit(tf, train, hyper, fitOptions)
+          : await MultVAE.fit(tf, train, hyper, fitOptions);
       if (stop()) {
         model.dispose();
         throw new AutoSearchStopped();
       }
       const summary = model.summary!;
       const ndcg = summary.validationNdcg ?? ndcgOf((h) => model.reconstruct(h));
-      const settings = { batchSize: plan.batchSize, maxEpochs: plan.epochs, epochsRun: summary.epochs, keptEpoch: summary.keptEpoch, steps: summary.steps, patience: plan.patience };
+      const settings = {
+        batchSize: plan.batchSize,
+        maxEpochs: plan.epochs,
+        epochsRun: summary.epochs,
+        keptEpoch: summary.keptEpoch,
+        steps: summary.steps,
+        patience: plan.patience,
+      };
       report({
         name,
         kind,
@@ -258,14 +314,21 @@ export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn:
         ndcg,
         settings,
         seconds: now() - t0,
-        ...(budgetHit ? { reason: `time budget: stopped after ${summary.epochs} of ${plan.epochs} epochs` } : summary.stoppedEarly ? { reason: `early stop: no better validation NDCG@100 for ${plan.patience} epochs` } : {}),
+        ...(budgetHit
+          ? { reason: `time budget: stopped after ${summary.epochs} of ${plan.epochs} epochs` }
+          : summary.stoppedEarly
+            ? { reason: `early stop: no better validation NDCG@100 for ${plan.patience} epochs` }
+            : {}),
       });
       kept.ae.push({ model, ndcg, name });
       base += stageShares.ae;
     }
 
     // 4. The blend of EASE with the better autoencoder.
-    const bestAe = kept.ae.reduce<(typeof kept.ae)[number] | undefined>((b, a) => (!b || a.ndcg > b.ndcg ? a : b), undefined);
+    const bestAe = kept.ae.reduce<(typeof kept.ae)[number] | undefined>(
+      (b, a) => (!b || a.ndcg > b.ndcg ? a : b),
+      undefined,
+    );
     let ensemble: { alpha: number; ndcg: number } | undefined;
     if (kept.ease && bestAe) {
       checkStop();
@@ -276,7 +339,14 @@ export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn:
       let best = 0;
       for (let k = 1; k < alphas.length; k++) if (ndcgs[k] > ndcgs[best]) best = k;
       ensemble = { alpha: alphas[best], ndcg: ndcgs[best] };
-      report({ name, kind: 'ensemble', status: 'TRAINED', ndcg: ndcgs[best], settings: { easeWeight: alphas[best], autoencoderWeight: 1 - alphas[best], grid: alphas.length }, seconds: now() - t0 });
+      report({
+        name,
+        kind: 'ensemble',
+        status: 'TRAINED',
+        ndcg: ndcgs[best],
+        settings: { easeWeight: alphas[best], autoencoderWeight: 1 - alphas[best], grid: alphas.length },
+        seconds: now() - t0,
+      });
       progress(stageShares.blend, 1, name);
     }
 
@@ -292,13 +362,21 @@ export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn:
       checkStop();
       threeWay = { weights: found.weights, ndcg: found.ndcg, members };
       const weights = Object.fromEntries(members.map((m, k) => [m.kind, found.weights[k]]));
-      report({ name, kind: 'ensemble', status: 'TRAINED', ndcg: found.ndcg, settings: { weights, evaluated: found.evaluated }, seconds: now() - t0 });
+      report({
+        name,
+        kind: 'ensemble',
+        status: 'TRAINED',
+        ndcg: found.ndcg,
+        settings: { weights, evaluated: found.evaluated },
+        seconds: now() - t0,
+      });
     }
 
     // The winner (ties go to the ensemble, which also serves embeddings; among ensembles, the first: fewer members).
     const options: { kind: AutoCandidateKind; ndcg: number; index: number }[] = [];
     candidates.forEach((c, index) => {
-      if ((c.status === 'TRAINED' || c.status === 'STOPPED') && c.ndcg !== null) options.push({ kind: c.kind, ndcg: c.ndcg, index });
+      if ((c.status === 'TRAINED' || c.status === 'STOPPED') && c.ndcg !== null)
+        options.push({ kind: c.kind, ndcg: c.ndcg, index });
     });
     if (options.length === 0) throw new Error('AUTO: no candidate could be trained within the time budget');
     options.sort((a, b) => b.ndcg - a.ndcg || Number(b.kind === 'ensemble') - Number(a.kind === 'ensemble'));
@@ -317,7 +395,9 @@ export async function autoSelect(tf: Tf, train: CsrMatrix, validation: { foldIn:
     } else {
       model = kept.ae.find((a) => a.model.kind === win.kind)!.model;
     }
-    for (const a of kept.ae) if (a.model !== model && !(model instanceof Ensemble && model.members.some((m) => m.model === a.model))) a.model.dispose();
+    for (const a of kept.ae)
+      if (a.model !== model && !(model instanceof Ensemble && model.members.some((m) => m.model === a.model)))
+        a.model.dispose();
     const score = (h: CsrMatrix) => model.score(h);
     const metrics = evaluateRanking(score, validation.foldIn, validation.heldOut);
     o.onProgress?.(1, 'done');
@@ -337,7 +417,12 @@ function easeName(lambda: number, dropout: number): string {
  * Validation NDCG@100 of α·z(EASE) + (1 − α)·z(autoencoder) for each α, scoring every batch of
  * validation users once (the same standardisation as {@link Ensemble.score}).
  */
-export function blendNdcgs(ease: Ease, ae: MultDAE | MultVAE, alphas: readonly number[], validation: { foldIn: CsrMatrix; heldOut: CsrMatrix }): number[] {
+export function blendNdcgs(
+  ease: Ease,
+  ae: MultDAE | MultVAE,
+  alphas: readonly number[],
+  validation: { foldIn: CsrMatrix; heldOut: CsrMatrix },
+): number[] {
   const evaluate = blendEvaluator([ease, ae], validation);
   return alphas.map((alpha) => evaluate([alpha, 1 - alpha]));
 }
@@ -346,14 +431,21 @@ export function blendNdcgs(ease: Ease, ae: MultDAE | MultVAE, alphas: readonly n
  * Validation NDCG@100 of Σ_m w_m · z_m as a function of the weights: each member scores the
  * validation users once, its scores standardised per user as {@link Ensemble.score} does.
  */
-export function blendEvaluator(members: readonly EnsembleMemberModel[], validation: { foldIn: CsrMatrix; heldOut: CsrMatrix }): (weights: readonly number[]) => number {
+export function blendEvaluator(
+  members: readonly EnsembleMemberModel[],
+  validation: { foldIn: CsrMatrix; heldOut: CsrMatrix },
+): (weights: readonly number[]) => number {
   const n = members[0].numItems;
   const z = members.map((m) => standardizeRows(m.score(validation.foldIn), n));
   return (weights) => {
-    if (weights.length !== z.length) throw new Error(`blendEvaluator: ${weights.length} weights for ${z.length} members`);
+    if (weights.length !== z.length)
+      throw new Error(`blendEvaluator: ${weights.length} weights for ${z.length} members`);
     const blend = new Float32Array(z[0].length);
     weights.forEach((w, k) => w !== 0 && accumulateWeighted(blend, z[k], w));
-    return evaluateRanking(() => blend, validation.foldIn, validation.heldOut, { ks: [100], batchSize: validation.foldIn.numRows })['ndcg@100'];
+    return evaluateRanking(() => blend, validation.foldIn, validation.heldOut, {
+      ks: [100],
+      batchSize: validation.foldIn.numRows,
+    })['ndcg@100'];
   };
 }
 

@@ -62,7 +62,12 @@ export function readAutoRecFile(bytes: Uint8Array): AutoRecState {
   const H = header.hyperparameters.hidden;
   const f32 = (length: number) => ({ type: 'f32' as const, length });
   const i32 = (length: number) => ({ type: 'i32' as const, length });
-  const [V, mu, W, b, codes, userCounts, itemCounts] = readArrays(bytes, dataOffset, [f32(U * H), f32(H), f32(H * U), f32(U), f32(I * H), i32(U), i32(I)], what);
+  const [V, mu, W, b, codes, userCounts, itemCounts] = readArrays(
+    bytes,
+    dataOffset,
+    [f32(U * H), f32(H), f32(H * U), f32(U), f32(I * H), i32(U), i32(I)],
+    what,
+  );
   return {
     numUsers: U,
     numItems: I,

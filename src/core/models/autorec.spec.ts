@@ -67,7 +67,13 @@ describe('autorecLossAndGrads', () => {
         W: tf.tensor2d(data.W, [H, U]),
         b: tf.tensor1d(data.b),
       };
-      return autorecLossAndGrads(tf, tf.tensor2d(xs, [B, U]), tf.tensor2d(ms, [B, U]), params, lambda).loss.dataSync()[0];
+      return autorecLossAndGrads(
+        tf,
+        tf.tensor2d(xs, [B, U]),
+        tf.tensor2d(ms, [B, U]),
+        params,
+        lambda,
+      ).loss.dataSync()[0];
     });
   }
 
@@ -94,7 +100,14 @@ describe('autorecLossAndGrads', () => {
   it('sums squared errors over observed entries only, plus λ/2 (‖W‖² + ‖V‖²)', () => {
     expect(lossOf(paramsData, x, m, 0.7)).toBeCloseTo(jsLoss(paramsData, x, m, 0.7), 3);
     // No observed entry and λ = 0: zero loss whatever the reconstruction is.
-    expect(lossOf(paramsData, x.map(() => 0), m.map(() => 0), 0)).toBe(0);
+    expect(
+      lossOf(
+        paramsData,
+        x.map(() => 0),
+        m.map(() => 0),
+        0,
+      ),
+    ).toBe(0);
     // Unobserved outputs do not matter: a mask hiding all but one entry gives that entry's error only.
     const one = new Float32Array(B * U);
     one[2] = 1;
@@ -129,7 +142,12 @@ describe('autorecLossAndGrads', () => {
         b: tf.tensor1d(paramsData.b),
       };
       const r = autorecLossAndGrads(tf, tf.tensor2d(x, [B, U]), tf.tensor2d(m, [B, U]), params, lambda).grads;
-      return { V: r.V.dataSync().slice(), mu: r.mu.dataSync().slice(), W: r.W.dataSync().slice(), b: r.b.dataSync().slice() };
+      return {
+        V: r.V.dataSync().slice(),
+        mu: r.mu.dataSync().slice(),
+        W: r.W.dataSync().slice(),
+        b: r.b.dataSync().slice(),
+      };
     });
     const eps = 1e-3;
     for (const name of ['V', 'mu', 'W', 'b'] as const) {
@@ -241,7 +259,9 @@ describe('AutoRec', () => {
     expect(rec).toHaveLength(3 * 10);
     expect(enc).toHaveLength(3 * small.hidden);
     for (let r = 0; r < 3; r++) {
-      expect(Array.from(enc.subarray(r * small.hidden, (r + 1) * small.hidden))).toEqual(Array.from(q.subarray(r * D, r * D + small.hidden)));
+      expect(Array.from(enc.subarray(r * small.hidden, (r + 1) * small.hidden))).toEqual(
+        Array.from(q.subarray(r * D, r * D + small.hidden)),
+      );
       for (let i = 0; i < 10; i++) {
         let dot = 0;
         for (let d = 0; d < D; d++) dot += q[r * D + d] * items[i * D + d];
@@ -252,7 +272,13 @@ describe('AutoRec', () => {
     // Fold-in follows the history: the rated-5 item scores above the rated-1 item.
     expect(rec[2 * 10 + 1]).toBeGreaterThan(rec[2 * 10 + 4]);
     // An empty history with no user index gets the mean query (the same for every such row).
-    const empty: CsrMatrix = { numRows: 2, numCols: 10, indptr: new Int32Array(3), indices: new Int32Array(0), values: new Float32Array(0) };
+    const empty: CsrMatrix = {
+      numRows: 2,
+      numCols: 10,
+      indptr: new Int32Array(3),
+      indices: new Int32Array(0),
+      values: new Float32Array(0),
+    };
     const eq = model.userQueries(empty);
     expect(eq.subarray(0, D)).toEqual(eq.subarray(D, 2 * D));
     expect(() => model.reconstruct({ ...empty, numCols: 11 })).toThrow(/columns/);
@@ -274,16 +300,25 @@ describe('AutoRec', () => {
   });
 
   it('reports validation RMSE and MAE of the model as it stands after each validated epoch', async () => {
-    const v = { users: Int32Array.from([0, 1, 2, 3, 5]), items: Int32Array.from([0, 1, 2, 3, 9]), ratings: Float32Array.from([5, 1, 3, 4, 2]) };
+    const v = {
+      users: Int32Array.from([0, 1, 2, 3, 5]),
+      items: Int32Array.from([0, 1, 2, 3, 9]),
+      ratings: Float32Array.from([5, 1, 3, 4, 2]),
+    };
     for (const refitDecoder of [false, true]) {
       const reports: { epoch: number; rmse: number; mae: number }[] = [];
       const epochValidation: (number | undefined)[] = [];
-      const model = await AutoRec.fit(tf, ratings, { ...small, epochs: 7, refitDecoder }, {
-        validation: v,
-        validateEvery: 3,
-        onValidation: (r) => reports.push(r),
-        onEpoch: (r) => epochValidation.push(r.validation),
-      });
+      const model = await AutoRec.fit(
+        tf,
+        ratings,
+        { ...small, epochs: 7, refitDecoder },
+        {
+          validation: v,
+          validateEvery: 3,
+          onValidation: (r) => reports.push(r),
+          onEpoch: (r) => epochValidation.push(r.validation),
+        },
+      );
       expect(reports.map((r) => r.epoch)).toEqual([3, 6, 7]); // every 3rd epoch and the last
       expect(epochValidation.map((x) => x !== undefined)).toEqual([false, false, true, false, false, true, true]);
       expect(reports.map((r) => r.rmse)).toEqual([epochValidation[2], epochValidation[5], epochValidation[6]]);

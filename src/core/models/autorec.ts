@@ -15,7 +15,6 @@ export { autorecLossAndGrads, type AutoRecParams } from './autorec-loss.js';
 type Tensor = tfjs.Tensor;
 type Tensor2D = tfjs.Tensor2D;
 
-
 export interface AutoRecHyperparameters {
   /** Hidden units (sigmoid). Default 500. */
   hidden: number;
@@ -165,7 +164,8 @@ export class AutoRec implements Autoencoder {
     options: AutoRecFitOptions = {},
   ): Promise<AutoRec> {
     const hyper: AutoRecHyperparameters = { ...AUTOREC_DEFAULTS };
-    for (const [k, v] of Object.entries(hyperparameters)) if (v !== undefined) (hyper as unknown as Record<string, unknown>)[k] = v;
+    for (const [k, v] of Object.entries(hyperparameters))
+      if (v !== undefined) (hyper as unknown as Record<string, unknown>)[k] = v;
     validateHyper(hyper);
     const numUsers = ratings.numRows;
     const numItems = ratings.numCols;
@@ -281,10 +281,15 @@ export class AutoRec implements Autoencoder {
     tf: Tf,
     Rt: Tensor,
     p: Record<ParamName, Float32Array>,
-    meta: Pick<AutoRecState, 'numUsers' | 'numItems' | 'hyper' | 'globalMean' | 'ratingRange' | 'batchesPerEpoch' | 'userCounts' | 'itemCounts'>,
+    meta: Pick<
+      AutoRecState,
+      'numUsers' | 'numItems' | 'hyper' | 'globalMean' | 'ratingRange' | 'batchesPerEpoch' | 'userCounts' | 'itemCounts'
+    >,
   ): AutoRec {
     const codesT = tf.tidy(() =>
-      tf.sigmoid(tf.add(tf.matMul(Rt as Tensor2D, tf.tensor2d(p.V, [meta.numUsers, meta.hyper.hidden])), tf.tensor1d(p.mu))),
+      tf.sigmoid(
+        tf.add(tf.matMul(Rt as Tensor2D, tf.tensor2d(p.V, [meta.numUsers, meta.hyper.hidden])), tf.tensor1d(p.mu)),
+      ),
     );
     const codes = Float32Array.from(codesT.dataSync() as Float32Array);
     codesT.dispose();
@@ -362,7 +367,8 @@ export class AutoRec implements Autoencoder {
     this.assertLive();
     const tf = this.tf;
     const D = this.itemVectorDim;
-    if (queries.length !== rows * D) throw new Error(`scoreQueries: ${queries.length} values for ${rows} queries of dimension ${D}`);
+    if (queries.length !== rows * D)
+      throw new Error(`scoreQueries: ${queries.length} values for ${rows} queries of dimension ${D}`);
     this.itemVectorsT ??= transpose(this.itemVectors(), this.numItems, D);
     const itemsT = this.itemVectorsT;
     const t = tf.tidy(() => tf.matMul(tf.tensor2d(queries, [rows, D]), tf.tensor2d(itemsT, [D, this.numItems])));
@@ -394,7 +400,11 @@ export class AutoRec implements Autoencoder {
     for (let u = 0; u < numUsers; u++) {
       const lo = ratings.indptr[u];
       const hi = ratings.indptr[u + 1];
-      rows.push(userCounts[u] > 0 ? this.foldIn(ratings.indices.subarray(lo, hi), ratings.values.subarray(lo, hi), gram) : new Float32Array(0));
+      rows.push(
+        userCounts[u] > 0
+          ? this.foldIn(ratings.indices.subarray(lo, hi), ratings.values.subarray(lo, hi), gram)
+          : new Float32Array(0),
+      );
     }
     for (let u = 0; u < numUsers; u++) {
       if (rows[u].length === 0) continue;
@@ -532,7 +542,9 @@ export class AutoRec implements Autoencoder {
   /** Queries [W_u, b_u] (known users) or the fold-in fit, for the inner-product index.; with `exact`, every item's score too (one matMul). */
   scoreMaterial(histories: CsrMatrix, exact = false): ScoreMaterial {
     const queries = this.userQueries(histories);
-    return exact ? { kind: 'scores', scores: this.scoreQueries(queries, histories.numRows), queries } : { kind: 'queries', queries };
+    return exact
+      ? { kind: 'scores', scores: this.scoreQueries(queries, histories.numRows), queries }
+      : { kind: 'queries', queries };
   }
 
   /** RMSE of each history's reconstructed ratings (clipped to [1, 5]) over its rated items. */
@@ -576,7 +588,8 @@ export class AutoRec implements Autoencoder {
 }
 
 function validateHyper(h: AutoRecHyperparameters): void {
-  if (typeof h.refitDecoder !== 'boolean') throw new Error(`AutoRec: refitDecoder must be a boolean, got ${String(h.refitDecoder)}`);
+  if (typeof h.refitDecoder !== 'boolean')
+    throw new Error(`AutoRec: refitDecoder must be a boolean, got ${String(h.refitDecoder)}`);
   const posInt = (k: 'hidden' | 'epochs' | 'batchSize') => {
     if (!(Number.isInteger(h[k]) && h[k] > 0)) throw new Error(`AutoRec: ${k} must be a positive integer, got ${h[k]}`);
   };

@@ -25,7 +25,12 @@ describe('planTraining', () => {
   it('has a floor on the batch size for tiny data and keeps explicit requests as given', () => {
     expect(planTraining(40).batchSize).toBe(32);
     expect(planTraining(40).stepsPerEpoch).toBe(2);
-    expect(planTraining(5040, { epochs: 7, batchSize: 100, patience: 3 })).toEqual({ batchSize: 100, epochs: 7, patience: 3, stepsPerEpoch: 51 });
+    expect(planTraining(5040, { epochs: 7, batchSize: 100, patience: 3 })).toEqual({
+      batchSize: 100,
+      epochs: 7,
+      patience: 3,
+      stepsPerEpoch: 51,
+    });
   });
 
   it('rejects nonsense', () => {

@@ -62,13 +62,18 @@ export const TRAINING_PLAN_DEFAULTS = Object.freeze({
  * @example planTraining(550) // { batchSize: 55, epochs: 200, patience: 40, stepsPerEpoch: 10 }
  */
 export function planTraining(users: number, options: TrainingPlanOptions = {}): TrainingPlan {
-  if (!(Number.isInteger(users) && users >= 1)) throw new Error(`planTraining: users must be a positive integer, got ${users}`);
+  if (!(Number.isInteger(users) && users >= 1))
+    throw new Error(`planTraining: users must be a positive integer, got ${users}`);
   const o = { ...TRAINING_PLAN_DEFAULTS, ...definedOnly(options) };
-  const batchSize = options.batchSize ?? Math.min(o.maxBatchSize, Math.max(o.minBatchSize, Math.ceil(users / o.stepsPerEpoch)));
-  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`planTraining: batchSize must be a positive integer, got ${batchSize}`);
+  const batchSize =
+    options.batchSize ?? Math.min(o.maxBatchSize, Math.max(o.minBatchSize, Math.ceil(users / o.stepsPerEpoch)));
+  if (!(Number.isInteger(batchSize) && batchSize >= 1))
+    throw new Error(`planTraining: batchSize must be a positive integer, got ${batchSize}`);
   const stepsPerEpoch = Math.ceil(users / batchSize);
-  const epochs = options.epochs ?? Math.min(o.maxEpochs, Math.max(o.minEpochs, Math.ceil(o.targetSteps / stepsPerEpoch)));
-  if (!(Number.isInteger(epochs) && epochs >= 0)) throw new Error(`planTraining: epochs must be a non-negative integer, got ${epochs}`);
+  const epochs =
+    options.epochs ?? Math.min(o.maxEpochs, Math.max(o.minEpochs, Math.ceil(o.targetSteps / stepsPerEpoch)));
+  if (!(Number.isInteger(epochs) && epochs >= 0))
+    throw new Error(`planTraining: epochs must be a non-negative integer, got ${epochs}`);
   const patience = options.patience ?? Math.max(10, Math.ceil(epochs / 5));
   return { batchSize, epochs, patience, stepsPerEpoch };
 }

@@ -23,7 +23,8 @@ export function predictColdVectors(
 ): Float32Array | null {
   const n = warmEmbeddings.length / p;
   const m = coldEmbeddings.length / p;
-  if (!Number.isInteger(n) || !Number.isInteger(m) || warmVectors.length !== n * q) throw new Error('predictColdVectors: shapes do not match p and q');
+  if (!Number.isInteger(n) || !Number.isInteger(m) || warmVectors.length !== n * q)
+    throw new Error('predictColdVectors: shapes do not match p and q');
   if (n < Math.max(10, p + 2)) return null;
   return RidgeMap.fit(warmEmbeddings, warmVectors, n, p, q, lambdaPerItem * n).apply(coldEmbeddings, m);
 }

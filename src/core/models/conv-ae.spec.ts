@@ -14,15 +14,25 @@ function shapes(count: number, seed: number): ImageBatch & { labels: number[] } 
     const phase = rng.int(4);
     for (let y = 0; y < size; y++)
       for (let x = 0; x < size; x++) {
-        const on = label === 0 ? (y + phase) % 4 < 2 : label === 1 ? (x + phase) % 4 < 2 : Math.abs(x - 7.5) < 4 + (phase % 2) && Math.abs(y - 7.5) < 4 + (phase % 2);
-        pixels[n * size * size + y * size + x] = Math.max(0, Math.min(255, (on ? 220 : 30) + Math.round((rng.uniform() - 0.5) * 60)));
+        const on =
+          label === 0
+            ? (y + phase) % 4 < 2
+            : label === 1
+              ? (x + phase) % 4 < 2
+              : Math.abs(x - 7.5) < 4 + (phase % 2) && Math.abs(y - 7.5) < 4 + (phase % 2);
+        pixels[n * size * size + y * size + x] = Math.max(
+          0,
+          Math.min(255, (on ? 220 : 30) + Math.round((rng.uniform() - 0.5) * 60)),
+        );
       }
   }
   return { pixels, count, labels };
 }
 
 function cosine(a: Float32Array, i: number, j: number, d: number): number {
-  let dot = 0, na = 0, nb = 0;
+  let dot = 0,
+    na = 0,
+    nb = 0;
   for (let k = 0; k < d; k++) {
     dot += a[i * d + k] * a[j * d + k];
     na += a[i * d + k] ** 2;
@@ -38,10 +48,15 @@ describe('ConvAutoencoder', () => {
     const train = shapes(120, 1);
     const validation = shapes(30, 2);
     const reports: { loss: number; validation?: number }[] = [];
-    const ae = await ConvAutoencoder.fit(tf, train, { size: 16, channels: 1, latentDim: 8, filters: [8, 16], epochs: 25, batchSize: 16, learningRate: 5e-3, seed: 3 }, {
-      validation,
-      onEpoch: (e) => reports.push(e),
-    });
+    const ae = await ConvAutoencoder.fit(
+      tf,
+      train,
+      { size: 16, channels: 1, latentDim: 8, filters: [8, 16], epochs: 25, batchSize: 16, learningRate: 5e-3, seed: 3 },
+      {
+        validation,
+        onEpoch: (e) => reports.push(e),
+      },
+    );
     expect(reports).toHaveLength(25);
     expect(reports.at(-1)!.validation!).toBeLessThan(reports[0].validation! * 0.7);
     expect(ae.summary.validationMse).toBe(Math.min(...reports.map((r) => r.validation!)));
@@ -80,7 +95,12 @@ describe('ConvAutoencoder', () => {
     const data = shapes(24, 5);
     const fit = (stopAfter = Infinity) => {
       let epochs = 0;
-      return ConvAutoencoder.fit(tf, data, { size: 16, channels: 1, latentDim: 4, filters: [4, 8], epochs: 3, batchSize: 8, seed: 11 }, { onEpoch: () => epochs++, shouldStop: () => epochs >= stopAfter });
+      return ConvAutoencoder.fit(
+        tf,
+        data,
+        { size: 16, channels: 1, latentDim: 4, filters: [4, 8], epochs: 3, batchSize: 8, seed: 11 },
+        { onEpoch: () => epochs++, shouldStop: () => epochs >= stopAfter },
+      );
     };
     const a = await fit();
     const b = await fit();
@@ -88,7 +108,9 @@ describe('ConvAutoencoder', () => {
     const c = await fit(1);
     expect(c.summary.epochsRun).toBe(1);
     [a, b, c].forEach((m) => m.dispose());
-    await expect(ConvAutoencoder.fit(tf, { pixels: new Uint8Array(10), count: 1 }, { size: 16, channels: 1 })).rejects.toThrow(/expected 1 × 16×16×1/);
+    await expect(
+      ConvAutoencoder.fit(tf, { pixels: new Uint8Array(10), count: 1 }, { size: 16, channels: 1 }),
+    ).rejects.toThrow(/expected 1 × 16×16×1/);
     await expect(ConvAutoencoder.fit(tf, data, { size: 18, channels: 1 })).rejects.toThrow(/multiple of 4/);
     expect(() => ConvAutoencoder.fromBytes(tf, new Uint8Array(16))).toThrow(/not a ConvAutoencoder file/);
   }, 60_000);

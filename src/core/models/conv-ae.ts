@@ -24,7 +24,14 @@ export interface ConvAeHyperparameters {
   seed: number;
 }
 
-export const CONV_AE_DEFAULTS = { latentDim: 32, filters: [16, 32] as [number, number], epochs: 30, batchSize: 64, learningRate: 2e-3, seed: 1 };
+export const CONV_AE_DEFAULTS = {
+  latentDim: 32,
+  filters: [16, 32] as [number, number],
+  epochs: 30,
+  batchSize: 64,
+  learningRate: 2e-3,
+  seed: 1,
+};
 
 /** A set of images: n × size × size × channels uint8 (row-major HWC), as stored in item_images. */
 export interface ImageBatch {
@@ -79,9 +86,22 @@ export class ConvAutoencoder {
     const side = size / 4;
     const encoder = tf.sequential({
       layers: [
-        tf.layers.conv2d({ inputShape: [size, size, channels], filters: filters[0], kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
+        tf.layers.conv2d({
+          inputShape: [size, size, channels],
+          filters: filters[0],
+          kernelSize: 3,
+          padding: 'same',
+          activation: 'relu',
+          kernelInitializer: init(),
+        }),
         tf.layers.maxPooling2d({ poolSize: 2 }),
-        tf.layers.conv2d({ filters: filters[1], kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
+        tf.layers.conv2d({
+          filters: filters[1],
+          kernelSize: 3,
+          padding: 'same',
+          activation: 'relu',
+          kernelInitializer: init(),
+        }),
         tf.layers.maxPooling2d({ poolSize: 2 }),
         tf.layers.flatten(),
         tf.layers.dense({ units: latentDim, kernelInitializer: init() }),
@@ -89,10 +109,29 @@ export class ConvAutoencoder {
     });
     const decoder = tf.sequential({
       layers: [
-        tf.layers.dense({ inputShape: [latentDim], units: side * side * filters[1], activation: 'relu', kernelInitializer: init() }),
+        tf.layers.dense({
+          inputShape: [latentDim],
+          units: side * side * filters[1],
+          activation: 'relu',
+          kernelInitializer: init(),
+        }),
         tf.layers.reshape({ targetShape: [side, side, filters[1]] }),
-        tf.layers.conv2dTranspose({ filters: filters[0], kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init() }),
-        tf.layers.conv2dTranspose({ filters: channels, kernelSize: 3, strides: 2, padding: 'same', activation: 'sigmoid', kernelInitializer: init() }),
+        tf.layers.conv2dTranspose({
+          filters: filters[0],
+          kernelSize: 3,
+          strides: 2,
+          padding: 'same',
+          activation: 'relu',
+          kernelInitializer: init(),
+        }),
+        tf.layers.conv2dTranspose({
+          filters: channels,
+          kernelSize: 3,
+          strides: 2,
+          padding: 'same',
+          activation: 'sigmoid',
+          kernelInitializer: init(),
+        }),
       ],
     });
     return { encoder, decoder };
@@ -100,16 +139,20 @@ export class ConvAutoencoder {
 
   private static check(h: ConvAeHyperparameters): void {
     const int = (name: keyof ConvAeHyperparameters, v: number, min: number, max: number) => {
-      if (!(Number.isInteger(v) && v >= min && v <= max)) throw new Error(`ConvAutoencoder: ${name} must be an integer in ${min}..${max}, got ${v}`);
+      if (!(Number.isInteger(v) && v >= min && v <= max))
+        throw new Error(`ConvAutoencoder: ${name} must be an integer in ${min}..${max}, got ${v}`);
     };
     int('size', h.size, 4, 256);
     if (h.size % 4 !== 0) throw new Error(`ConvAutoencoder: size must be a multiple of 4, got ${h.size}`);
-    if (h.channels !== 1 && h.channels !== 3) throw new Error(`ConvAutoencoder: channels must be 1 or 3, got ${h.channels}`);
+    if (h.channels !== 1 && h.channels !== 3)
+      throw new Error(`ConvAutoencoder: channels must be 1 or 3, got ${h.channels}`);
     int('latentDim', h.latentDim, 1, 4096);
     int('epochs', h.epochs, 1, 100_000);
     int('batchSize', h.batchSize, 1, 100_000);
-    if (!(h.learningRate > 0 && h.learningRate < 1)) throw new Error(`ConvAutoencoder: learningRate must be in (0, 1), got ${h.learningRate}`);
-    if (!(h.filters.length === 2 && h.filters.every((f) => Number.isInteger(f) && f >= 1 && f <= 1024))) throw new Error('ConvAutoencoder: filters must be two integers in 1..1024');
+    if (!(h.learningRate > 0 && h.learningRate < 1))
+      throw new Error(`ConvAutoencoder: learningRate must be in (0, 1), got ${h.learningRate}`);
+    if (!(h.filters.length === 2 && h.filters.every((f) => Number.isInteger(f) && f >= 1 && f <= 1024)))
+      throw new Error('ConvAutoencoder: filters must be two integers in 1..1024');
   }
 
   private static imageLength(h: Pick<ConvAeHyperparameters, 'size' | 'channels'>): number {
@@ -118,13 +161,24 @@ export class ConvAutoencoder {
 
   private static checkBatch(h: ConvAeHyperparameters, batch: ImageBatch, what: string): void {
     if (batch.pixels.length !== batch.count * ConvAutoencoder.imageLength(h)) {
-      throw new Error(`ConvAutoencoder: ${what} has ${batch.pixels.length} bytes, expected ${batch.count} × ${h.size}×${h.size}×${h.channels}`);
+      throw new Error(
+        `ConvAutoencoder: ${what} has ${batch.pixels.length} bytes, expected ${batch.count} × ${h.size}×${h.size}×${h.channels}`,
+      );
     }
   }
 
   /** Trains on `images` (uint8 pixels) and returns the model with the best validation epoch's weights. */
-  static async fit(tf: Tf, images: ImageBatch, hyper: Partial<ConvAeHyperparameters> & Pick<ConvAeHyperparameters, 'size' | 'channels'>, options: ConvAeFitOptions = {}): Promise<ConvAutoencoder> {
-    const h: ConvAeHyperparameters = { ...CONV_AE_DEFAULTS, ...hyper, filters: [...(hyper.filters ?? CONV_AE_DEFAULTS.filters)] as [number, number] };
+  static async fit(
+    tf: Tf,
+    images: ImageBatch,
+    hyper: Partial<ConvAeHyperparameters> & Pick<ConvAeHyperparameters, 'size' | 'channels'>,
+    options: ConvAeFitOptions = {},
+  ): Promise<ConvAutoencoder> {
+    const h: ConvAeHyperparameters = {
+      ...CONV_AE_DEFAULTS,
+      ...hyper,
+      filters: [...(hyper.filters ?? CONV_AE_DEFAULTS.filters)] as [number, number],
+    };
     ConvAutoencoder.check(h);
     ConvAutoencoder.checkBatch(h, images, 'images');
     if (images.count === 0) throw new Error('ConvAutoencoder.fit: no images');
@@ -151,7 +205,15 @@ export class ConvAutoencoder {
           idx.forEach((i, k) => batch.set(images.pixels.subarray(i * per, (i + 1) * per), k * per));
           const loss = tf.tidy(() => {
             const x = tf.div(tf.tensor4d(batch, [idx.length, h.size, h.size, h.channels], 'float32'), 255);
-            return optimizer.minimize(() => tf.losses.meanSquaredError(x, decoder.apply(encoder.apply(x, { training: true }), { training: true }) as tfjs.Tensor) as tfjs.Scalar, true, weights)!;
+            return optimizer.minimize(
+              () =>
+                tf.losses.meanSquaredError(
+                  x,
+                  decoder.apply(encoder.apply(x, { training: true }), { training: true }) as tfjs.Tensor,
+                ) as tfjs.Scalar,
+              true,
+              weights,
+            )!;
           });
           lossSum += (await loss.data())[0];
           loss.dispose();
@@ -168,7 +230,14 @@ export class ConvAutoencoder {
         if (options.validation && options.validation.count > 0) {
           const errors = model.reconstructionErrors(options.validation);
           validation = errors.reduce((s, e) => s + e, 0) / errors.length;
-          if (!best || validation < best.mse) best = { mse: validation, epoch, values: [...encoder.getWeights(), ...decoder.getWeights()].map((t) => t.dataSync().slice() as Float32Array) };
+          if (!best || validation < best.mse)
+            best = {
+              mse: validation,
+              epoch,
+              values: [...encoder.getWeights(), ...decoder.getWeights()].map(
+                (t) => t.dataSync().slice() as Float32Array,
+              ),
+            };
         }
         options.onEpoch?.({ epoch, epochs: h.epochs, loss: lossSum / Math.max(1, steps), validation, seconds });
         if (stopped) break;
@@ -197,9 +266,11 @@ export class ConvAutoencoder {
   private setWeights(values: Float32Array[]): void {
     const { encoder, decoder } = this.live();
     const current = [...encoder.getWeights(), ...decoder.getWeights()];
-    if (values.length !== current.length) throw new Error(`ConvAutoencoder: ${values.length} weight arrays, expected ${current.length}`);
+    if (values.length !== current.length)
+      throw new Error(`ConvAutoencoder: ${values.length} weight arrays, expected ${current.length}`);
     const tensors = current.map((t, i) => {
-      if (values[i].length !== t.size) throw new Error(`ConvAutoencoder: weight ${i} has ${values[i].length} values, expected ${t.size}`);
+      if (values[i].length !== t.size)
+        throw new Error(`ConvAutoencoder: weight ${i} has ${values[i].length} values, expected ${t.size}`);
       return this.tf.tensor(values[i], t.shape, 'float32');
     });
     const ne = encoder.getWeights().length;
@@ -216,7 +287,18 @@ export class ConvAutoencoder {
     const out = new Float32Array(images.count * outPer);
     for (let start = 0; start < images.count; start += 256) {
       const n = Math.min(256, images.count - start);
-      const y = this.tf.tidy(() => fn(this.tf.div(this.tf.tensor4d(images.pixels.subarray(start * per, (start + n) * per), [n, h.size, h.size, h.channels], 'float32'), 255) as tfjs.Tensor4D));
+      const y = this.tf.tidy(() =>
+        fn(
+          this.tf.div(
+            this.tf.tensor4d(
+              images.pixels.subarray(start * per, (start + n) * per),
+              [n, h.size, h.size, h.channels],
+              'float32',
+            ),
+            255,
+          ) as tfjs.Tensor4D,
+        ),
+      );
       out.set(y.dataSync() as Float32Array, start * outPer);
       y.dispose();
     }
@@ -232,7 +314,11 @@ export class ConvAutoencoder {
   /** Decoded images [count × size·size·channels], intensities in [0, 1]. */
   reconstruct(images: ImageBatch): Float32Array {
     const { encoder, decoder } = this.live();
-    return this.mapBatches(images, ConvAutoencoder.imageLength(this.hyperparameters), (x) => decoder.predict(encoder.predict(x) as tfjs.Tensor) as tfjs.Tensor);
+    return this.mapBatches(
+      images,
+      ConvAutoencoder.imageLength(this.hyperparameters),
+      (x) => decoder.predict(encoder.predict(x) as tfjs.Tensor) as tfjs.Tensor,
+    );
   }
 
   /** Mean squared error (intensities in [0, 1]) of each image's reconstruction. */
@@ -249,12 +335,21 @@ export class ConvAutoencoder {
   toBytes(): Uint8Array {
     const { encoder, decoder } = this.live();
     const values = [...encoder.getWeights(), ...decoder.getWeights()].map((t) => t.dataSync() as Float32Array);
-    return packWeights(MAGIC, FORMAT_VERSION, { hyperparameters: this.hyperparameters, summary: this.summary, lengths: values.map((v) => v.length) }, values);
+    return packWeights(
+      MAGIC,
+      FORMAT_VERSION,
+      { hyperparameters: this.hyperparameters, summary: this.summary, lengths: values.map((v) => v.length) },
+      values,
+    );
   }
 
   static fromBytes(tf: Tf, bytes: Uint8Array): ConvAutoencoder {
     const what = 'ConvAutoencoder';
-    const { header, dataOffset } = readWeightsHeader<{ hyperparameters: ConvAeHyperparameters; summary: ConvAutoencoder['summary']; lengths: number[] }>(bytes, MAGIC, FORMAT_VERSION, what);
+    const { header, dataOffset } = readWeightsHeader<{
+      hyperparameters: ConvAeHyperparameters;
+      summary: ConvAutoencoder['summary'];
+      lengths: number[];
+    }>(bytes, MAGIC, FORMAT_VERSION, what);
     ConvAutoencoder.check(header.hyperparameters);
     const values = readWeightArrays(bytes, dataOffset, header.lengths, what);
     const { encoder, decoder } = ConvAutoencoder.build(tf, header.hyperparameters);

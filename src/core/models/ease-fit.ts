@@ -12,7 +12,15 @@
  *   The diagonal of Q, on which diag(P) = (1 − Q_jj)/λ depends, is accumulated in float64.
  */
 import { csrSelectRows, type CsrMatrix } from '../data/csr.js';
-import { DEFAULT_TILING, sweepInverse, sweepInverseFlops, type EasePhase, type Gemm, type SolverStep, type SweepTiling } from './ease-solver.js';
+import {
+  DEFAULT_TILING,
+  sweepInverse,
+  sweepInverseFlops,
+  type EasePhase,
+  type Gemm,
+  type SolverStep,
+  type SweepTiling,
+} from './ease-solver.js';
 
 /** How P is computed (see the module comment). */
 export type EaseMethod = 'primal' | 'dual';
@@ -61,7 +69,10 @@ function chooseMethod(numItems: number, numUsers: number, method: EasePlanOption
  *
  * @param options.numUsers users with items; when omitted, the most over any number of users
  */
-export function easeMemoryBytes(numItems: number, options: { numUsers?: number; threads?: number; tiling?: SweepTiling; method?: 'auto' | EaseMethod } = {}): number {
+export function easeMemoryBytes(
+  numItems: number,
+  options: { numUsers?: number; threads?: number; tiling?: SweepTiling; method?: 'auto' | EaseMethod } = {},
+): number {
   const n = numItems;
   const t = { ...DEFAULT_TILING, ...options.tiling };
   const threads = Math.max(1, options.threads ?? 1);
@@ -73,7 +84,13 @@ export function easeMemoryBytes(numItems: number, options: { numUsers?: number; 
   const heap = (k: number, cols: number) => 4 * (t.rowTile * k + k * cols + k * t.colTile + t.rowTile * t.colTile);
   const primal = 4 * n * n + sweepScratch(n) + threads * heap(Math.min(t.blockSize, n), n) + 8 * n;
   const dual = (u: number) =>
-    4 * n * n + 4 * u * u + Math.max(sweepScratch(u) + threads * heap(Math.min(t.blockSize, u), u), 12 * t.colTile * u + 4 * t.rowTile * u + threads * heap(u, t.colTile)) + 8 * n;
+    4 * n * n +
+    4 * u * u +
+    Math.max(
+      sweepScratch(u) + threads * heap(Math.min(t.blockSize, u), u),
+      12 * t.colTile * u + 4 * t.rowTile * u + threads * heap(u, t.colTile),
+    ) +
+    8 * n;
   if (options.numUsers !== undefined) {
     return chooseMethod(n, options.numUsers, options.method) === 'dual' ? dual(options.numUsers) : primal;
   }
@@ -84,7 +101,10 @@ export function easeMemoryBytes(numItems: number, options: { numUsers?: number; 
  * The largest catalog whose EASE fit fits in `budgetBytes` ({@link easeMemoryBytes}); 0 if none.
  * @example maxEaseItems(4 * 2 ** 30) // ≈ 31,700 items in 4 GiB
  */
-export function maxEaseItems(budgetBytes: number, options: { numUsers?: number; threads?: number; tiling?: SweepTiling } = {}): number {
+export function maxEaseItems(
+  budgetBytes: number,
+  options: { numUsers?: number; threads?: number; tiling?: SweepTiling } = {},
+): number {
   let lo = 0;
   let hi = 1 << 20;
   while (lo < hi) {
@@ -139,7 +159,13 @@ function gramFlops(x: CsrMatrix, dim: number): number {
  * ascending). Filled row r of G at a time (G[r][s] for s ≤ r), so the writes stay in one row of G
  * instead of scattering over it.
  */
-function* gramLower(a: CsrMatrix, at: CsrMatrix, g: Float32Array, lambda: number, rho = 0): Generator<SolverStep, void, void> {
+function* gramLower(
+  a: CsrMatrix,
+  at: CsrMatrix,
+  g: Float32Array,
+  lambda: number,
+  rho = 0,
+): Generator<SolverStep, void, void> {
   const dim = at.numRows;
   let pending = 0;
   for (let r = 0; r < dim; r++) {
@@ -168,7 +194,12 @@ function* gramLower(a: CsrMatrix, at: CsrMatrix, g: Float32Array, lambda: number
  * B[i][j] = r[i]·S[i][j]·f[j] (both triangles; r = 1 when not given), diag(B) = 0.
  * n² flop-equivalents.
  */
-function* weightsInPlace(m: Float32Array, n: number, f: Float64Array, r: Float64Array = new Float64Array(n).fill(1)): Generator<SolverStep, void, void> {
+function* weightsInPlace(
+  m: Float32Array,
+  n: number,
+  f: Float64Array,
+  r: Float64Array = new Float64Array(n).fill(1),
+): Generator<SolverStep, void, void> {
   let pending = 0;
   for (let i0 = 0; i0 < n; i0 += 64) {
     const i1 = Math.min(n, i0 + 64);
@@ -310,7 +341,8 @@ function* dualSteps(ctx: FitContext, m: Float32Array, xtRaw: CsrMatrix): Generat
   const f = new Float64Array(n);
   for (let j = 0; j < n; j++) {
     const d = 1 - qd[j];
-    if (!(d > 0)) throw new Error(`EASE (dual): diag(P) is not positive for item ${j} (1 − Q_jj = ${d}); use a larger λ`);
+    if (!(d > 0))
+      throw new Error(`EASE (dual): diag(P) is not positive for item ${j} (1 − Q_jj = ${d}); use a larger λ`);
     f[j] = scale ? 1 / (d * scale[j]) : 1 / d;
   }
   yield* weightsInPlace(m, n, f, scale ?? undefined);
@@ -329,7 +361,8 @@ function edlaeScale(xt: CsrMatrix, lambda: number, rho: number): Float64Array {
 
 function scaleRows(m: CsrMatrix, s: Float64Array): CsrMatrix {
   const values = new Float32Array(m.values.length);
-  for (let r = 0; r < m.numRows; r++) for (let p = m.indptr[r]; p < m.indptr[r + 1]; p++) values[p] = m.values[p] * s[r];
+  for (let r = 0; r < m.numRows; r++)
+    for (let p = m.indptr[r]; p < m.indptr[r + 1]; p++) values[p] = m.values[p] * s[r];
   return { ...m, values };
 }
 
@@ -371,10 +404,18 @@ export function easeFitJob(
   if (method === 'dual') {
     const xt = transposeNonEmpty(train);
     const totalFlops = dualFlops(xt, numUsers, tiling);
-    return { plan: { method, numItems: n, numUsers, totalFlops, memoryBytes }, weights, steps: dualSteps(ctx, weights, xt) };
+    return {
+      plan: { method, numItems: n, numUsers, totalFlops, memoryBytes },
+      weights,
+      steps: dualSteps(ctx, weights, xt),
+    };
   }
   const totalFlops = gramFlops(train, n) + sweepInverseFlops(n, tiling) + n * n;
-  return { plan: { method, numItems: n, numUsers, totalFlops, memoryBytes }, weights, steps: primalSteps(ctx, weights) };
+  return {
+    plan: { method, numItems: n, numUsers, totalFlops, memoryBytes },
+    weights,
+    steps: primalSteps(ctx, weights),
+  };
 }
 
 /** Plans an EASE fit without allocating anything. */
@@ -385,7 +426,9 @@ export function planEase(train: CsrMatrix, options: EasePlanOptions = {}): EaseP
   const tiling = { ...DEFAULT_TILING, ...options.tiling };
   const memoryBytes = easeMemoryBytes(n, { numUsers, threads: options.threads, tiling, method });
   const totalFlops =
-    method === 'dual' ? dualFlops(transposeNonEmpty(train), numUsers, tiling) : gramFlops(train, n) + sweepInverseFlops(n, tiling) + n * n;
+    method === 'dual'
+      ? dualFlops(transposeNonEmpty(train), numUsers, tiling)
+      : gramFlops(train, n) + sweepInverseFlops(n, tiling) + n * n;
   return { method, numItems: n, numUsers, totalFlops, memoryBytes };
 }
 

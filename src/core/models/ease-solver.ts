@@ -179,7 +179,10 @@ export class TfGemmExecutor implements GemmExecutor {
     const out = tf.matMul(a, b);
     try {
       const backend = tf.backend() as unknown as Partial<WasmHeapBackend>;
-      const view = tf.getBackend() === 'wasm' && typeof backend.typedArrayFromHeap === 'function' ? backend.typedArrayFromHeap(out) : (out.dataSync() as Float32Array);
+      const view =
+        tf.getBackend() === 'wasm' && typeof backend.typedArrayFromHeap === 'function'
+          ? backend.typedArrayFromHeap(out)
+          : (out.dataSync() as Float32Array);
       writeBack(op, view);
     } finally {
       out.dispose();
@@ -353,7 +356,9 @@ export function* sweepInverse(
     try {
       invertSpdSymmetricF64(s64.subarray(0, bs * bs), bs);
     } catch {
-      throw new Error(`sweepInverse: the matrix is not positive definite (block at row ${k0}); add more regularisation`);
+      throw new Error(
+        `sweepInverse: the matrix is not positive definite (block at row ${k0}); add more regularisation`,
+      );
     }
     for (let i = 0; i < bs * bs; i++) sf[i] = s64[i];
     yield { kind: 'work', phase, flops: bs * bs * bs + n * bs };
@@ -362,7 +367,21 @@ export function* sweepInverse(
     const vOps: Gemm[] = [];
     for (let r0 = 0; r0 < n; r0 += rowTile) {
       const r1 = Math.min(n, r0 + rowTile);
-      vOps.push({ a: pn, aOffset: r0 * bs, m: r1 - r0, k: bs, b: sf, bStride: bs, bCol: 0, n: bs, c: v, cOffset: r0 * bs, cStride: bs, alpha: 1, beta: 0 });
+      vOps.push({
+        a: pn,
+        aOffset: r0 * bs,
+        m: r1 - r0,
+        k: bs,
+        b: sf,
+        bStride: bs,
+        bCol: 0,
+        n: bs,
+        c: v,
+        cOffset: r0 * bs,
+        cStride: bs,
+        alpha: 1,
+        beta: 0,
+      });
     }
     yield { kind: 'gemm', phase, ops: vOps };
 
@@ -383,25 +402,23 @@ export function* sweepInverse(
     const tiles = lowerTiles(n, rowTile, colTile, k0, k1);
     const uses = new Map<string, number>();
     for (const t of tiles) uses.set(`${t.c0}:${t.c1}`, (uses.get(`${t.c0}:${t.c1}`) ?? 0) + 1);
-    const ops = tiles.map(
-      (t): Gemm => ({
-        a: pn,
-        aOffset: t.r0 * bs,
-        m: t.r1 - t.r0,
-        k: bs,
-        b: w,
-        bStride: n,
-        bCol: t.c0,
-        n: t.c1 - t.c0,
-        bKey: uses.get(`${t.c0}:${t.c1}`)! > 1 ? key : undefined,
-        c: m,
-        cOffset: t.r0 * n + t.c0,
-        cStride: n,
-        alpha: -1,
-        beta: 1,
-        lower: t.r0 - t.c0,
-      }),
-    );
+    const ops = tiles.map((t): Gemm => ({
+      a: pn,
+      aOffset: t.r0 * bs,
+      m: t.r1 - t.r0,
+      k: bs,
+      b: w,
+      bStride: n,
+      bCol: t.c0,
+      n: t.c1 - t.c0,
+      bKey: uses.get(`${t.c0}:${t.c1}`)! > 1 ? key : undefined,
+      c: m,
+      cOffset: t.r0 * n + t.c0,
+      cStride: n,
+      alpha: -1,
+      beta: 1,
+      lower: t.r0 - t.c0,
+    }));
     yield { kind: 'gemm', phase, ops };
 
     // M_RK ← V_R (lower storage: rows below K hold M[i][K], row k0 + c holds M[K][i] for i < k0);
@@ -477,7 +494,11 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * @throws {@link EaseFitCancelled} when stopped (running worker products are awaited first; every
  *   tensor created here has been disposed)
  */
-export async function runSolverAsync<T>(steps: Generator<SolverStep, T, void>, executor: GemmExecutor, options: AsyncDriverOptions): Promise<T> {
+export async function runSolverAsync<T>(
+  steps: Generator<SolverStep, T, void>,
+  executor: GemmExecutor,
+  options: AsyncDriverOptions,
+): Promise<T> {
   const { total } = options;
   let workers = options.workers instanceof Promise ? undefined : options.workers;
   const pending = options.workers instanceof Promise ? options.workers : undefined;
@@ -530,7 +551,8 @@ export async function runSolverAsync<T>(steps: Generator<SolverStep, T, void>, e
       }
       const ops = step.ops;
       if (pending && !workers) workers = await pending;
-      const shared = workers !== undefined && ops.length > 1 && ops.every((op) => op.c.buffer instanceof SharedArrayBuffer);
+      const shared =
+        workers !== undefined && ops.length > 1 && ops.every((op) => op.c.buffer instanceof SharedArrayBuffer);
       let cancelled = false;
       if (!shared) {
         for (const op of ops) {

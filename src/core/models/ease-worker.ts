@@ -46,12 +46,18 @@ async function main(): Promise<void> {
       }
       port.postMessage({ ok: true } satisfies EaseWorkerReply);
     } catch (error) {
-      port.postMessage({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) } satisfies EaseWorkerReply);
+      port.postMessage({
+        ok: false,
+        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      } satisfies EaseWorkerReply);
     }
   });
   port.postMessage({ ok: true } satisfies EaseWorkerReply); // ready
 }
 
 main().catch((error: unknown) => {
-  parentPort?.postMessage({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) } satisfies EaseWorkerReply);
+  parentPort?.postMessage({
+    ok: false,
+    error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+  } satisfies EaseWorkerReply);
 });

@@ -51,7 +51,9 @@ export class EaseWorkers implements GemmWorkerPool {
     const workers: Worker[] = [];
     try {
       for (let index = 0; index < count; index++) {
-        workers.push(new Worker(workerUrl, { workerData: { backend, index, control, flops } satisfies EaseWorkerInit }));
+        workers.push(
+          new Worker(workerUrl, { workerData: { backend, index, control, flops } satisfies EaseWorkerInit }),
+        );
       }
       await Promise.all(workers.map((w) => reply(w)));
     } catch (error) {

@@ -4,7 +4,17 @@ import * as tf from '@tensorflow/tfjs';
 import { csrFromTriples, type CsrMatrix } from '../data/csr.js';
 import { Random } from '../data/random.js';
 import { initBackend } from '../engine/backend.js';
-import { Ease, EaseFitCancelled, easeMemoryBytes, easeWeightsFloat64, invertSpdInPlace, maxEaseItems, planEase, Popularity, type EasePhase } from './ease.js';
+import {
+  Ease,
+  EaseFitCancelled,
+  easeMemoryBytes,
+  easeWeightsFloat64,
+  invertSpdInPlace,
+  maxEaseItems,
+  planEase,
+  Popularity,
+  type EasePhase,
+} from './ease.js';
 import { runSolverAsync, runSolverSync, sweepInverse, sweepInverseFlops, TfGemmExecutor } from './ease-solver.js';
 import { EaseWorkers, sharedFloat32 } from './ease-workers.js';
 
@@ -112,36 +122,45 @@ describe('invertSpdInPlace', () => {
 });
 
 describe('sweepInverse (blocked, float32)', () => {
-  it.each([1, 7, 130, 300])('equals the reference Gauss-Jordan for n = %i (block 64), with tfjs and with JavaScript products', async (n) => {
-    const a = randomSpd(n, n);
-    const ref = Float64Array.from(a);
-    invertSpdInPlace(ref, n);
-    // Only the lower triangle is read: poison the upper one.
-    const input = Float32Array.from(a);
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) input[i * n + j] = NaN;
+  it.each([1, 7, 130, 300])(
+    'equals the reference Gauss-Jordan for n = %i (block 64), with tfjs and with JavaScript products',
+    async (n) => {
+      const a = randomSpd(n, n);
+      const ref = Float64Array.from(a);
+      invertSpdInPlace(ref, n);
+      // Only the lower triangle is read: poison the upper one.
+      const input = Float32Array.from(a);
+      for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) input[i * n + j] = NaN;
 
-    const viaTf = Float32Array.from(input);
-    let done = 0;
-    const total = sweepInverseFlops(n, TILING);
-    await runSolverAsync(sweepInverse(viaTf, n, TILING), new TfGemmExecutor(tf), { total, onProgress: (d) => (done = d), progressMs: 0 });
-    expect(done).toBe(total);
-    const viaJs = Float32Array.from(input);
-    runSolverSync(sweepInverse(viaJs, n, TILING));
+      const viaTf = Float32Array.from(input);
+      let done = 0;
+      const total = sweepInverseFlops(n, TILING);
+      await runSolverAsync(sweepInverse(viaTf, n, TILING), new TfGemmExecutor(tf), {
+        total,
+        onProgress: (d) => (done = d),
+        progressMs: 0,
+      });
+      expect(done).toBe(total);
+      const viaJs = Float32Array.from(input);
+      runSolverSync(sweepInverse(viaJs, n, TILING));
 
-    let scale = 0;
-    for (const v of ref) scale = Math.max(scale, Math.abs(v));
-    for (const got of [viaTf, viaJs]) {
-      let worst = 0;
-      for (let i = 0; i < n * n; i++) worst = Math.max(worst, Math.abs(got[i] - ref[i]));
-      expect(worst / scale).toBeLessThan(1e-5);
-      let asymmetric = 0;
-      for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) if (got[i * n + j] !== got[j * n + i]) asymmetric++;
-      expect(asymmetric).toBe(0);
-    }
-  });
+      let scale = 0;
+      for (const v of ref) scale = Math.max(scale, Math.abs(v));
+      for (const got of [viaTf, viaJs]) {
+        let worst = 0;
+        for (let i = 0; i < n * n; i++) worst = Math.max(worst, Math.abs(got[i] - ref[i]));
+        expect(worst / scale).toBeLessThan(1e-5);
+        let asymmetric = 0;
+        for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) if (got[i * n + j] !== got[j * n + i]) asymmetric++;
+        expect(asymmetric).toBe(0);
+      }
+    },
+  );
 
   it('rejects a matrix that is not positive definite', () => {
-    expect(() => runSolverSync(sweepInverse(Float32Array.from([1, 2, 2, 1]), 2, TILING))).toThrow(/not positive definite/);
+    expect(() => runSolverSync(sweepInverse(Float32Array.from([1, 2, 2, 1]), 2, TILING))).toThrow(
+      /not positive definite/,
+    );
   });
 });
 
@@ -207,7 +226,11 @@ describe('Ease', () => {
       for (let i = 0; i < items; i++) expect(ease.weights[i * items + i]).toBe(0);
       expect(rankingMismatches(data, ease.weights, ref, 10)).toEqual([]);
       // The other form and the synchronous JavaScript fit agree too.
-      const other = await Ease.fitAsync(tf, data, { lambda, tiling: TILING, method: method === 'primal' ? 'dual' : 'primal' });
+      const other = await Ease.fitAsync(tf, data, {
+        lambda,
+        tiling: TILING,
+        method: method === 'primal' ? 'dual' : 'primal',
+      });
       expect(relativeError(other.weights, ref)).toBeLessThan(1e-5);
       const sync = Ease.fit(data, { lambda, tiling: TILING });
       expect(relativeError(sync.weights, ref)).toBeLessThan(1e-5);
@@ -232,7 +255,12 @@ describe('Ease', () => {
     it('reports monotone progress through the phases that ends at the total', async () => {
       const calls: Array<[number, number, EasePhase]> = [];
       let planned = 0;
-      await Ease.fitAsync(tf, data, { lambda, tiling: TILING, onPlan: (p) => (planned = p.totalFlops), onProgress: (d, t, p) => calls.push([d, t, p]) });
+      await Ease.fitAsync(tf, data, {
+        lambda,
+        tiling: TILING,
+        onPlan: (p) => (planned = p.totalFlops),
+        onProgress: (d, t, p) => calls.push([d, t, p]),
+      });
       expect(calls.length).toBeGreaterThanOrEqual(3);
       for (let i = 1; i < calls.length; i++) expect(calls[i][0]).toBeGreaterThanOrEqual(calls[i - 1][0]);
       expect(calls.every(([, t]) => t === planned)).toBe(true);
@@ -274,7 +302,9 @@ describe('Ease', () => {
     expect(checks).toBeGreaterThan(5 * 26);
     const controller = new AbortController();
     controller.abort();
-    await expect(Ease.fitAsync(tf, data, { lambda: 2, signal: controller.signal })).rejects.toBeInstanceOf(EaseFitCancelled);
+    await expect(Ease.fitAsync(tf, data, { lambda: 2, signal: controller.signal })).rejects.toBeInstanceOf(
+      EaseFitCancelled,
+    );
   });
 
   it('handles one item, items nobody has and users with no items', async () => {
@@ -320,7 +350,8 @@ describe('easeMemoryBytes / maxEaseItems', () => {
  * TypeScript sources jest runs): it is tested against dist/, which `npm test` builds first.
  */
 const BUILT_WORKER = new URL('../../../dist/src/core/models/ease-worker.js', import.meta.url);
-if (!existsSync(fileURLToPath(BUILT_WORKER))) throw new Error(`${fileURLToPath(BUILT_WORKER)} is missing: run \`npm run build\` (npm test does)`);
+if (!existsSync(fileURLToPath(BUILT_WORKER)))
+  throw new Error(`${fileURLToPath(BUILT_WORKER)} is missing: run \`npm run build\` (npm test does)`);
 
 describe('Ease.fitAsync on two threads (compiled worker entry in dist/)', () => {
   it('shares the products of a sweep with a worker thread, with the single-threaded result', async () => {
@@ -331,20 +362,31 @@ describe('Ease.fitAsync on two threads (compiled worker entry in dist/)', () => 
     const pool = await EaseWorkers.start(tf, 1, BUILT_WORKER);
     expect(pool).toBeDefined();
     try {
-      await runSolverAsync(sweepInverse(shared, n, TILING, sharedFloat32), new TfGemmExecutor(tf), { total: sweepInverseFlops(n, TILING), workers: pool });
+      await runSolverAsync(sweepInverse(shared, n, TILING, sharedFloat32), new TfGemmExecutor(tf), {
+        total: sweepInverseFlops(n, TILING),
+        workers: pool,
+      });
       expect(Number(pool!.flops[0])).toBeGreaterThan(0); // the worker did part of the products
     } finally {
       await pool!.close();
     }
     const alone = Float32Array.from(a);
-    await runSolverAsync(sweepInverse(alone, n, TILING), new TfGemmExecutor(tf), { total: sweepInverseFlops(n, TILING) });
+    await runSolverAsync(sweepInverse(alone, n, TILING), new TfGemmExecutor(tf), {
+      total: sweepInverseFlops(n, TILING),
+    });
     expect(Array.from(shared)).toEqual(Array.from(alone)); // each product is computed whole by one thread
   });
 
   it.each(['primal', 'dual'] as const)('gives exactly the single-threaded weights (%s)', async (method) => {
     const data = histories(method === 'primal' ? 500 : 40, 200, 8, 11);
     const tensors = tf.memory().numTensors;
-    const two = await Ease.fitAsync(tf, data, { lambda: 2, method, tiling: TILING, threads: 2, workerUrl: BUILT_WORKER });
+    const two = await Ease.fitAsync(tf, data, {
+      lambda: 2,
+      method,
+      tiling: TILING,
+      threads: 2,
+      workerUrl: BUILT_WORKER,
+    });
     const one = await Ease.fitAsync(tf, data, { lambda: 2, method, tiling: TILING });
     expect(Array.from(two.weights)).toEqual(Array.from(one.weights));
     expect(tf.memory().numTensors).toBe(tensors);
@@ -353,7 +395,13 @@ describe('Ease.fitAsync on two threads (compiled worker entry in dist/)', () => 
   it('stops both threads on shouldStop', async () => {
     const data = histories(600, 300, 8, 12);
     let checks = 0;
-    const fit = Ease.fitAsync(tf, data, { lambda: 2, tiling: TILING, threads: 2, workerUrl: BUILT_WORKER, shouldStop: () => ++checks > 30 });
+    const fit = Ease.fitAsync(tf, data, {
+      lambda: 2,
+      tiling: TILING,
+      threads: 2,
+      workerUrl: BUILT_WORKER,
+      shouldStop: () => ++checks > 30,
+    });
     await expect(fit).rejects.toBeInstanceOf(EaseFitCancelled);
   });
 });

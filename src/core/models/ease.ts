@@ -1,11 +1,25 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import type { CsrMatrix } from '../data/csr.js';
 import { easeFitJob, type EasePlan, type EasePlanOptions } from './ease-fit.js';
-import { EaseFitCancelled, jsGemmExecutor, runSolverAsync, runSolverSync, TfGemmExecutor, type EasePhase, type SweepTiling } from './ease-solver.js';
+import {
+  EaseFitCancelled,
+  jsGemmExecutor,
+  runSolverAsync,
+  runSolverSync,
+  TfGemmExecutor,
+  type EasePhase,
+  type SweepTiling,
+} from './ease-solver.js';
 import { EaseWorkers, sharedFloat32 } from './ease-workers.js';
 import { itemSimilarityScorer } from '../serving/similarity.js';
 import { hasMagic, magicOf, packWeights, readWeightArrays, readWeightsHeader } from './weights-file.js';
-import { rowErrors, squaredReconstructionError, type DisposableItemScorer, type ScoreMaterial, type ServableModel } from './servable.js';
+import {
+  rowErrors,
+  squaredReconstructionError,
+  type DisposableItemScorer,
+  type ScoreMaterial,
+  type ServableModel,
+} from './servable.js';
 
 export { EaseFitCancelled, type EasePhase } from './ease-solver.js';
 export { easeMemoryBytes, maxEaseItems, planEase, type EaseMethod, type EasePlan } from './ease-fit.js';
@@ -109,7 +123,12 @@ export class Ease implements ServableModel {
     const starting = threads > 1 ? EaseWorkers.start(tf, threads - 1, opts.workerUrl) : undefined;
     try {
       const alloc = starting ? sharedFloat32 : (len: number) => new Float32Array(len);
-      const job = easeFitJob(train, opts.lambda, { method: opts.method, tiling: opts.tiling, threads, dropout: opts.dropout }, alloc);
+      const job = easeFitJob(
+        train,
+        opts.lambda,
+        { method: opts.method, tiling: opts.tiling, threads, dropout: opts.dropout },
+        alloc,
+      );
       opts.onPlan?.(job.plan);
       const executor = tf.getBackend() === 'cpu' ? jsGemmExecutor : new TfGemmExecutor(tf);
       await runSolverAsync(job.steps, executor, {
@@ -132,13 +151,23 @@ export class Ease implements ServableModel {
    * float32) and "EAS1" (12 bytes, dropout 0).
    */
   toBytes(): Uint8Array {
-    return packWeights(EASE_FILE_MAGIC, EASE_FILE_VERSION, { numItems: this.numItems, lambda: this.lambda, dropout: this.dropout }, [this.weights]);
+    return packWeights(
+      EASE_FILE_MAGIC,
+      EASE_FILE_VERSION,
+      { numItems: this.numItems, lambda: this.lambda, dropout: this.dropout },
+      [this.weights],
+    );
   }
 
   static fromBytes(bytes: Uint8Array): Ease {
     if (hasMagic(bytes, EASE_FILE_MAGIC)) {
       const what = 'Ease.fromBytes';
-      const { header, dataOffset } = readWeightsHeader<{ numItems: number; lambda: number; dropout: number }>(bytes, EASE_FILE_MAGIC, EASE_FILE_VERSION, what);
+      const { header, dataOffset } = readWeightsHeader<{ numItems: number; lambda: number; dropout: number }>(
+        bytes,
+        EASE_FILE_MAGIC,
+        EASE_FILE_VERSION,
+        what,
+      );
       const n = header.numItems;
       const [weights] = readWeightArrays(bytes, dataOffset, [n * n], what);
       return new Ease(n, weights, header.lambda, header.dropout);
@@ -148,7 +177,8 @@ export class Ease implements ServableModel {
     if (magic !== EASE_MAGIC && magic !== EASE2_MAGIC) throw new Error('Ease.fromBytes: not an EASE model');
     const header = magic === EASE2_MAGIC ? 16 : 12;
     const n = view.getUint32(4, true);
-    if (bytes.byteLength !== header + n * n * 4) throw new Error(`Ease.fromBytes: expected ${header + n * n * 4} bytes, got ${bytes.byteLength}`);
+    if (bytes.byteLength !== header + n * n * 4)
+      throw new Error(`Ease.fromBytes: expected ${header + n * n * 4} bytes, got ${bytes.byteLength}`);
     const weights = new Float32Array(n * n);
     new Uint8Array(weights.buffer).set(bytes.subarray(header));
     return new Ease(n, weights, view.getFloat32(8, true), magic === EASE2_MAGIC ? view.getFloat32(12, true) : 0);
@@ -182,7 +212,10 @@ export class Ease implements ServableModel {
    * its row B[i, ·] alone: 0.947×); B alone without `interactions`.
    */
   itemScorer(interactions: CsrMatrix | null): DisposableItemScorer | null {
-    return itemSimilarityScorer({ numItems: this.numItems, easeWeights: this.weights, interactions: interactions ?? undefined }, { blockSize: 16 });
+    return itemSimilarityScorer(
+      { numItems: this.numItems, easeWeights: this.weights, interactions: interactions ?? undefined },
+      { blockSize: 16 },
+    );
   }
 
   /** EASE holds no tensors: nothing to free. */
@@ -235,7 +268,8 @@ export function easeWeightsFloat64(train: CsrMatrix, lambda: number, dropout = 0
   for (let u = 0; u < train.numRows; u++) {
     for (let a = train.indptr[u]; a < train.indptr[u + 1]; a++) {
       const row = train.indices[a] * n;
-      for (let b = train.indptr[u]; b < train.indptr[u + 1]; b++) g[row + train.indices[b]] += train.values[a] * train.values[b];
+      for (let b = train.indptr[u]; b < train.indptr[u + 1]; b++)
+        g[row + train.indices[b]] += train.values[a] * train.values[b];
     }
   }
   const rho = dropout / (1 - dropout);

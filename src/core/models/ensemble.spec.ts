@@ -40,10 +40,15 @@ describe('Ensemble', () => {
       { model: dae, weight: 0.4 },
     ]);
     const h = csrSelectRows(data, [0, 1, 2]);
-    expect(Array.from(e.score(h))).toEqual(Array.from(blendScores([ease.score(h), dae.reconstruct(h)], [0.6, 0.4], 60)));
+    expect(Array.from(e.score(h))).toEqual(
+      Array.from(blendScores([ease.score(h), dae.reconstruct(h)], [0.6, 0.4], 60)),
+    );
     expect(e.factorized).toBe(dae);
     expect(e.factorizedWeight).toBe(0.4);
-    expect(e.hyperparameters.members).toEqual([expect.objectContaining({ kind: 'ease', weight: 0.6, lambda: 5 }), expect.objectContaining({ kind: 'dae', weight: 0.4, latentDim: 6 })]);
+    expect(e.hyperparameters.members).toEqual([
+      expect.objectContaining({ kind: 'ease', weight: 0.6, lambda: 5 }),
+      expect.objectContaining({ kind: 'dae', weight: 0.4, latentDim: 6 }),
+    ]);
   });
 
   it('round-trips through bytes to identical scores and frees its tensors on dispose', () => {
@@ -63,7 +68,13 @@ describe('Ensemble', () => {
 
   it('rejects members over different items, all-zero weights and foreign bytes', () => {
     const other = Ease.fit(csrFromTriples(2, 3, [0, 1], [0, 2]), { lambda: 1 });
-    expect(() => new Ensemble([{ model: ease, weight: 1 }, { model: other, weight: 1 }])).toThrow(/share the columns/);
+    expect(
+      () =>
+        new Ensemble([
+          { model: ease, weight: 1 },
+          { model: other, weight: 1 },
+        ]),
+    ).toThrow(/share the columns/);
     expect(() => new Ensemble([{ model: ease, weight: 0 }])).toThrow(/every weight is 0/);
     expect(() => Ensemble.fromBytes(tf, ease.toBytes())).toThrow(/not an ensemble/);
     const bytes = new Ensemble([{ model: ease, weight: 1 }]).toBytes();

@@ -54,7 +54,8 @@ export class Ensemble implements ServableModel {
     if (members.length === 0) throw new Error('Ensemble: needs at least one member');
     const n = members[0].model.numItems;
     for (const m of members) {
-      if (m.model.numItems !== n) throw new Error(`Ensemble: members rank ${n} and ${m.model.numItems} items; they must share the columns`);
+      if (m.model.numItems !== n)
+        throw new Error(`Ensemble: members rank ${n} and ${m.model.numItems} items; they must share the columns`);
       if (!Number.isFinite(m.weight)) throw new Error(`Ensemble: weight ${m.weight} is not a finite number`);
     }
     if (!members.some((m) => m.weight !== 0)) throw new Error('Ensemble: every weight is 0');
@@ -77,7 +78,13 @@ export class Ensemble implements ServableModel {
   scoreMaterial(histories: CsrMatrix): ScoreMaterial {
     const parts = this.scoreParts(histories);
     const factor = this.factorized;
-    return { kind: 'blend', blend: parts.blend, mean: parts.mean, std: parts.std, queries: factor ? factor.userQueries(histories) : null };
+    return {
+      kind: 'blend',
+      blend: parts.blend,
+      mean: parts.mean,
+      std: parts.std,
+      queries: factor ? factor.userQueries(histories) : null,
+    };
   }
 
   /** A raw factor score on the blend's scale (row `row`); the other members score an unknown item 0. */
@@ -120,7 +127,9 @@ export class Ensemble implements ServableModel {
     const n = this.numItems;
     const input = ae.inputItemVectors();
     const encoder = cosineScorer(input.vectors, input.dim, { blockSize: 16 });
-    const decoder = cosineScorer(dropLastColumn(ae.itemVectors(), ae.itemVectorDim), ae.itemVectorDim - 1, { blockSize: 16 });
+    const decoder = cosineScorer(dropLastColumn(ae.itemVectors(), ae.itemVectorDim), ae.itemVectorDim - 1, {
+      blockSize: 16,
+    });
     const autoencoder = mixedScorer(n, [
       { scorer: encoder, weight: 0.5 },
       { scorer: decoder, weight: 0.5 },
@@ -161,7 +170,12 @@ export class Ensemble implements ServableModel {
    * The blend and what a caller needs to put another score on its scale: each member's raw scores'
    * row mean and standard deviation (per row, per member).
    */
-  scoreParts(histories: CsrMatrix): { blend: Float32Array; raw: Float32Array[]; mean: Float64Array[]; std: Float64Array[] } {
+  scoreParts(histories: CsrMatrix): {
+    blend: Float32Array;
+    raw: Float32Array[];
+    mean: Float64Array[];
+    std: Float64Array[];
+  } {
     const n = this.numItems;
     const rows = histories.numRows;
     const blend = new Float32Array(rows * n);
@@ -191,15 +205,27 @@ export class Ensemble implements ServableModel {
   toBytes(): Uint8Array {
     const parts = this.members.map((m) => ({ kind: memberKind(m.model), weight: m.weight, bytes: m.model.toBytes() }));
     const header = { members: parts.map((p) => ({ kind: p.kind, weight: p.weight, bytes: p.bytes.byteLength })) };
-    return packWeights(FILE_MAGIC, FILE_VERSION, header, parts.map((p) => p.bytes));
+    return packWeights(
+      FILE_MAGIC,
+      FILE_VERSION,
+      header,
+      parts.map((p) => p.bytes),
+    );
   }
 
   static fromBytes(tf: Tf, bytes: Uint8Array): Ensemble {
     const what = 'Ensemble.fromBytes';
     let parts: { kind: MemberKind | number; weight: number; body: Uint8Array }[];
     if (hasMagic(bytes, FILE_MAGIC)) {
-      const { header, dataOffset } = readWeightsHeader<{ members: { kind: MemberKind; weight: number; bytes: number }[] }>(bytes, FILE_MAGIC, FILE_VERSION, what, 'not an ensemble');
-      const bodies = readArrays(bytes, dataOffset, header.members.map((m) => ({ type: 'u8' as const, length: m.bytes })), what) as Uint8Array[];
+      const { header, dataOffset } = readWeightsHeader<{
+        members: { kind: MemberKind; weight: number; bytes: number }[];
+      }>(bytes, FILE_MAGIC, FILE_VERSION, what, 'not an ensemble');
+      const bodies = readArrays(
+        bytes,
+        dataOffset,
+        header.members.map((m) => ({ type: 'u8' as const, length: m.bytes })),
+        what,
+      ) as Uint8Array[];
       parts = header.members.map((m, k) => ({ kind: m.kind, weight: m.weight, body: bodies[k] }));
     } else {
       parts = legacyParts(bytes);
@@ -256,4 +282,3 @@ function legacyParts(bytes: Uint8Array): { kind: number; weight: number; body: U
   }
   return parts;
 }
-

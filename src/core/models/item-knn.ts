@@ -1,6 +1,12 @@
 import type { CsrMatrix } from '../data/csr.js';
 import { selectTopK } from '../index/top-k.js';
-import { rowErrors, squaredReconstructionError, type DisposableItemScorer, type ScoreMaterial, type ServableModel } from './servable.js';
+import {
+  rowErrors,
+  squaredReconstructionError,
+  type DisposableItemScorer,
+  type ScoreMaterial,
+  type ServableModel,
+} from './servable.js';
 import { hasMagic, magicOf, packWeights, readArrays, readWeightsHeader } from './weights-file.js';
 
 export interface ItemKnnOptions {
@@ -62,7 +68,8 @@ export class ItemKnn implements ServableModel {
       }
     }
     const norms = new Float64Array(n);
-    for (let u = 0; u < train.numRows; u++) for (let p = train.indptr[u]; p < train.indptr[u + 1]; p++) norms[train.indices[p]] += train.values[p] ** 2;
+    for (let u = 0; u < train.numRows; u++)
+      for (let p = train.indptr[u]; p < train.indptr[u + 1]; p++) norms[train.indices[p]] += train.values[p] ** 2;
     const neighbourCols = new Int32Array(n * k).fill(-1);
     const similarities = new Float32Array(n * k);
     const row = new Float64Array(n);
@@ -97,7 +104,8 @@ export class ItemKnn implements ServableModel {
       for (let p = histories.indptr[r]; p < histories.indptr[r + 1]; p++) {
         const i = histories.indices[p];
         const x = histories.values[p];
-        for (let t = i * k; t < (i + 1) * k && this.neighbourCols[t] >= 0; t++) out[o + this.neighbourCols[t]] += x * this.similarities[t];
+        for (let t = i * k; t < (i + 1) * k && this.neighbourCols[t] >= 0; t++)
+          out[o + this.neighbourCols[t]] += x * this.similarities[t];
       }
     }
     return out;
@@ -124,22 +132,41 @@ export class ItemKnn implements ServableModel {
     return Object.assign(
       (i: number, out: Float32Array) => {
         out.fill(0);
-        for (let t = i * k; t < (i + 1) * k && this.neighbourCols[t] >= 0; t++) out[this.neighbourCols[t]] = this.similarities[t];
+        for (let t = i * k; t < (i + 1) * k && this.neighbourCols[t] >= 0; t++)
+          out[this.neighbourCols[t]] = this.similarities[t];
       },
       { dispose: () => undefined },
     );
   }
 
   toBytes(): Uint8Array {
-    return packWeights(MAGIC, FORMAT_VERSION, { numItems: this.numItems, neighbours: this.neighbours, shrink: this.shrink }, [this.neighbourCols, this.similarities]);
+    return packWeights(
+      MAGIC,
+      FORMAT_VERSION,
+      { numItems: this.numItems, neighbours: this.neighbours, shrink: this.shrink },
+      [this.neighbourCols, this.similarities],
+    );
   }
 
   static fromBytes(bytes: Uint8Array): ItemKnn {
     const what = 'ItemKnn.fromBytes';
     if (!hasMagic(bytes, MAGIC)) throw new Error(`${what}: not an item-kNN model`);
-    const { header, dataOffset } = readWeightsHeader<{ numItems: number; neighbours: number; shrink: number }>(bytes, MAGIC, FORMAT_VERSION, what);
+    const { header, dataOffset } = readWeightsHeader<{ numItems: number; neighbours: number; shrink: number }>(
+      bytes,
+      MAGIC,
+      FORMAT_VERSION,
+      what,
+    );
     const size = header.numItems * header.neighbours;
-    const [cols, sims] = readArrays(bytes, dataOffset, [{ type: 'i32', length: size }, { type: 'f32', length: size }], what);
+    const [cols, sims] = readArrays(
+      bytes,
+      dataOffset,
+      [
+        { type: 'i32', length: size },
+        { type: 'f32', length: size },
+      ],
+      what,
+    );
     return new ItemKnn(header.numItems, header.neighbours, header.shrink, cols as Int32Array, sims as Float32Array);
   }
 

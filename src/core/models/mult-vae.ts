@@ -7,7 +7,12 @@ import {
   type Tf,
 } from './multinomial-ae.js';
 import type { GenerativeModel } from './servable.js';
-import { createLatentDecoder, sampleUsers, type SampleUsersOptions, type SyntheticUserSample } from './synthetic-users.js';
+import {
+  createLatentDecoder,
+  sampleUsers,
+  type SampleUsersOptions,
+  type SyntheticUserSample,
+} from './synthetic-users.js';
 
 export type { MultVaeHyperparameters, MultinomialFitOptions, TrainingSummary } from './multinomial-ae.js';
 export type { SampleUsersOptions, SyntheticUserSample } from './synthetic-users.js';
@@ -75,7 +80,12 @@ export class MultVAE extends MultinomialAutoencoder implements GenerativeModel {
    * synthetic-users.ts.
    * @returns per user the item columns in draw order (and their probabilities when asked)
    */
-  sampleUsers(count: number, itemsPerUser: number, seed: number, options: SampleUsersOptions = {}): SyntheticUserSample[] {
+  sampleUsers(
+    count: number,
+    itemsPerUser: number,
+    seed: number,
+    options: SampleUsersOptions = {},
+  ): SyntheticUserSample[] {
     this.live();
     const decoder = createLatentDecoder(this.tf, this.spec, this.weights);
     try {

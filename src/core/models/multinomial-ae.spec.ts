@@ -51,7 +51,10 @@ function foldInHeldOut(m: CsrMatrix): { foldIn: CsrMatrix; heldOut: CsrMatrix } 
       t[1].push(m.indices[p]);
     }
   }
-  return { foldIn: csrFromTriples(m.numRows, m.numCols, a[0], a[1]), heldOut: csrFromTriples(m.numRows, m.numCols, b[0], b[1]) };
+  return {
+    foldIn: csrFromTriples(m.numRows, m.numCols, a[0], a[1]),
+    heldOut: csrFromTriples(m.numRows, m.numCols, b[0], b[1]),
+  };
 }
 
 const TINY = { hiddenUnits: [16], latentDim: 4, batchSize: 25, learningRate: 1e-2, seed: 7 };
@@ -65,8 +68,20 @@ interface Kind {
   defaults: Record<string, unknown>;
 }
 const KINDS: Kind[] = [
-  { name: 'MultVAE', kind: 'vae', fit: (t, h, o) => MultVAE.fit(tf, t, h, o), fromBytes: (b) => MultVAE.fromBytes(tf, b), defaults: { ...MULT_VAE_DEFAULTS } },
-  { name: 'MultDAE', kind: 'dae', fit: (t, h, o) => MultDAE.fit(tf, t, h, o), fromBytes: (b) => MultDAE.fromBytes(tf, b), defaults: { ...MULT_DAE_DEFAULTS, weightDecay: 0.01 / 25 } },
+  {
+    name: 'MultVAE',
+    kind: 'vae',
+    fit: (t, h, o) => MultVAE.fit(tf, t, h, o),
+    fromBytes: (b) => MultVAE.fromBytes(tf, b),
+    defaults: { ...MULT_VAE_DEFAULTS },
+  },
+  {
+    name: 'MultDAE',
+    kind: 'dae',
+    fit: (t, h, o) => MultDAE.fit(tf, t, h, o),
+    fromBytes: (b) => MultDAE.fromBytes(tf, b),
+    defaults: { ...MULT_DAE_DEFAULTS, weightDecay: 0.01 / 25 },
+  },
 ];
 
 describe.each(KINDS)('$name', ({ name, kind, fit, fromBytes, defaults }) => {
@@ -124,7 +139,11 @@ describe.each(KINDS)('$name', ({ name, kind, fit, fromBytes, defaults }) => {
   it('keeps the tensor count flat across epochs and after encode/reconstruct, and frees on dispose', async () => {
     const before = tf.memory().numTensors;
     const during: number[] = [];
-    const m = await fit(train, { ...TINY, epochs: 3 }, { validation: foldInHeldOut(toyData(2, 30)), onEpoch: () => during.push(tf.memory().numTensors) });
+    const m = await fit(
+      train,
+      { ...TINY, epochs: 3 },
+      { validation: foldInHeldOut(toyData(2, 30)), onEpoch: () => during.push(tf.memory().numTensors) },
+    );
     expect(during).toEqual([before, before, before]);
     const held = tf.memory().numTensors;
     m.encode(train);
@@ -167,12 +186,18 @@ describe.each(KINDS)('$name', ({ name, kind, fit, fromBytes, defaults }) => {
   it('keeps the best validation epoch', async () => {
     const validation = foldInHeldOut(toyData(3, 40));
     const reports: EpochReport[] = [];
-    const m = await fit(train, { ...TINY, epochs: 6, learningRate: 0.05 }, { validation, onEpoch: (e) => reports.push(e) });
+    const m = await fit(
+      train,
+      { ...TINY, epochs: 6, learningRate: 0.05 },
+      { validation, onEpoch: (e) => reports.push(e) },
+    );
     const scores = reports.map((r) => r.validation!);
     const best = scores.indexOf(Math.max(...scores));
     expect(m.summary!.keptEpoch).toBe(best + 1);
     expect(m.summary!.validationNdcg).toBe(scores[best]);
-    const ndcg = evaluateRanking((h) => m.reconstruct(h), validation.foldIn, validation.heldOut, { ks: [100] })['ndcg@100'];
+    const ndcg = evaluateRanking((h) => m.reconstruct(h), validation.foldIn, validation.heldOut, { ks: [100] })[
+      'ndcg@100'
+    ];
     expect(ndcg).toBeCloseTo(scores[best], 10);
     m.dispose();
   });
@@ -198,9 +223,13 @@ it('threads > 1 without the compiled worker entry (TypeScript sources) trains on
   const notes: string[] = [];
   const a = await MultVAE.fit(tf, train, { ...TINY, epochs: 1 }, { threads: 2, log: (m) => notes.push(m) });
   const b = await MultVAE.fit(tf, train, { ...TINY, epochs: 1 });
-  expect(notes).toEqual([expect.stringMatching(/MultVAE.fit: worker entry multinomial-worker.js not found.*one thread/)]);
+  expect(notes).toEqual([
+    expect.stringMatching(/MultVAE.fit: worker entry multinomial-worker.js not found.*one thread/),
+  ]);
   expect(Buffer.from(a.toBytes()).equals(Buffer.from(b.toBytes()))).toBe(true);
-  await expect(MultVAE.fit(tf, train, { ...TINY, epochs: 1 }, { threads: 0 })).rejects.toThrow(/threads must be a positive integer/);
+  await expect(MultVAE.fit(tf, train, { ...TINY, epochs: 1 }, { threads: 0 })).rejects.toThrow(
+    /threads must be a positive integer/,
+  );
   [a, b].forEach((m) => m.dispose());
 });
 
@@ -215,14 +244,19 @@ it('MultDAE: weight decay defaults to 0.01 / batchSize (reference.py)', async ()
   m.dispose();
 });
 
-it('inputItemVectors: the first layer\'s row of each item (Mult-DAE [I-3-I]: atanh(encode({i})) − atanh(encode(∅)))', async () => {
+it("inputItemVectors: the first layer's row of each item (Mult-DAE [I-3-I]: atanh(encode({i})) − atanh(encode(∅)))", async () => {
   const train = toyData(1, 20);
   const m = await MultDAE.fit(tf, train, { hiddenUnits: [], latentDim: 3, batchSize: 10, epochs: 2 });
   const { vectors, dim } = m.inputItemVectors();
   expect(dim).toBe(3);
   expect(vectors.length).toBe(train.numCols * 3);
   const n = train.numCols;
-  const oneItem = csrFromTriples(n, n, Array.from({ length: n }, (_, i) => i), Array.from({ length: n }, (_, i) => i));
+  const oneItem = csrFromTriples(
+    n,
+    n,
+    Array.from({ length: n }, (_, i) => i),
+    Array.from({ length: n }, (_, i) => i),
+  );
   const empty = csrFromTriples(1, n, [], []);
   const h = m.encode(oneItem);
   const h0 = m.encode(empty);
@@ -246,7 +280,14 @@ function dense(x: SparseRows): tf.Tensor2D {
 /**
  * The reference loss (scripts/reference/reference.py) in plain tfjs ops on dense inputs; params = [W₀, b₀, W₁, b₁, …].
  */
-function referenceLoss(spec: NetSpec, params: tf.Tensor[], xIn: tf.Tensor2D, xRaw: tf.Tensor2D, eps: tf.Tensor2D | undefined, beta: number): tf.Scalar {
+function referenceLoss(
+  spec: NetSpec,
+  params: tf.Tensor[],
+  xIn: tf.Tensor2D,
+  xRaw: tf.Tensor2D,
+  eps: tf.Tensor2D | undefined,
+  beta: number,
+): tf.Scalar {
   let h: tf.Tensor2D = xIn;
   let kl: tf.Scalar = tf.scalar(0);
   spec.layers.forEach((layer, l) => {
@@ -312,7 +353,8 @@ function checkGradients(kind: 'vae' | 'dae', hiddenUnits: number[], beta: number
     let scale = 0;
     for (const v of expected) scale = Math.max(scale, Math.abs(v));
     for (let i = 0; i < expected.length; i++) {
-      if (!(Math.abs(grads[l][i] - expected[i]) <= 1e-4 * scale + 1e-7)) throw new Error(`layer ${l} index ${i}: ${grads[l][i]} vs ${expected[i]}`);
+      if (!(Math.abs(grads[l][i] - expected[i]) <= 1e-4 * scale + 1e-7))
+        throw new Error(`layer ${l} index ${i}: ${grads[l][i]} vs ${expected[i]}`);
     }
   });
 }
@@ -330,7 +372,8 @@ describe('hand-written gradients equal tfjs autograd of the reference loss', () 
  * TypeScript sources jest runs): it is tested against dist/, which `npm test` builds first (pretest).
  */
 const BUILT_WORKER = new URL('../../../dist/src/core/models/multinomial-worker.js', import.meta.url);
-if (!existsSync(fileURLToPath(BUILT_WORKER))) throw new Error(`${fileURLToPath(BUILT_WORKER)} is missing: run \`npm run build\` (npm test does)`);
+if (!existsSync(fileURLToPath(BUILT_WORKER)))
+  throw new Error(`${fileURLToPath(BUILT_WORKER)} is missing: run \`npm run build\` (npm test does)`);
 
 describe('GradientWorkers (compiled worker entry in dist/)', () => {
   it('gives the single-threaded steps up to summation order', async () => {
@@ -341,7 +384,10 @@ describe('GradientWorkers (compiled worker entry in dist/)', () => {
     const pool = await GradientWorkers.start(tf, 2, spec, train, start, adamConfig, BUILT_WORKER);
     expect(pool).toBeDefined();
     const serial = start.map((w) => w.slice());
-    const adam = new Adam(serial.map((w) => w.length), adamConfig);
+    const adam = new Adam(
+      serial.map((w) => w.length),
+      adamConfig,
+    );
     try {
       const rng = new Random(9);
       for (let step = 1; step <= 3; step++) {

@@ -38,7 +38,15 @@ import { Random } from '../data/random.js';
 import { evaluateRanking } from '../eval/metrics.js';
 import { Adam, type AdamConfig } from './adam.js';
 import type { Autoencoder, AutoencoderKind, FitOptions } from './autoencoder.js';
-import { buildSpec, InferenceNet, initialWeights, lossAndGradients, type LayerSpec, type NetSpec, type Tf } from './multinomial-net.js';
+import {
+  buildSpec,
+  InferenceNet,
+  initialWeights,
+  lossAndGradients,
+  type LayerSpec,
+  type NetSpec,
+  type Tf,
+} from './multinomial-net.js';
 import { GradientWorkers } from './multinomial-workers.js';
 import { sparseRowsFromCsr } from './sparse-input.js';
 import { packWeights, readWeightArrays, readWeightsHeader } from './weights-file.js';
@@ -132,19 +140,23 @@ export function resolveHyperparameters<H extends MultinomialAeHyperparameters>(
   for (const [k, v] of Object.entries(given)) if (v !== undefined) (h as unknown as Record<string, unknown>)[k] = v;
   h.hiddenUnits = [...h.hiddenUnits];
   const positiveInt = (k: string, v: unknown) => {
-    if (!(Number.isInteger(v) && (v as number) >= 1)) throw new Error(`${name}: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (!(Number.isInteger(v) && (v as number) >= 1))
+      throw new Error(`${name}: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
   };
   h.hiddenUnits.forEach((u, i) => positiveInt(`hiddenUnits[${i}]`, u));
   positiveInt('latentDim', h.latentDim);
   positiveInt('batchSize', h.batchSize);
-  if (!(Number.isInteger(h.epochs) && h.epochs >= 0)) throw new Error(`${name}: epochs must be a non-negative integer, got ${h.epochs}`);
+  if (!(Number.isInteger(h.epochs) && h.epochs >= 0))
+    throw new Error(`${name}: epochs must be a non-negative integer, got ${h.epochs}`);
   if (!(h.learningRate > 0)) throw new Error(`${name}: learningRate must be > 0, got ${h.learningRate}`);
   if (!(h.dropout >= 0 && h.dropout < 1)) throw new Error(`${name}: dropout must be in [0, 1), got ${h.dropout}`);
   if (!(h.weightDecay >= 0)) throw new Error(`${name}: weightDecay must be ≥ 0, got ${h.weightDecay}`);
   if (!Number.isFinite(h.seed)) throw new Error(`${name}: seed must be a finite number, got ${h.seed}`);
   const vae = h as unknown as Partial<MultVaeHyperparameters>;
-  if (vae.annealCap !== undefined && !(vae.annealCap >= 0)) throw new Error(`${name}: annealCap must be ≥ 0, got ${vae.annealCap}`);
-  if (vae.totalAnnealSteps !== undefined && !(vae.totalAnnealSteps > 0)) throw new Error(`${name}: totalAnnealSteps must be > 0, got ${vae.totalAnnealSteps}`);
+  if (vae.annealCap !== undefined && !(vae.annealCap >= 0))
+    throw new Error(`${name}: annealCap must be ≥ 0, got ${vae.annealCap}`);
+  if (vae.totalAnnealSteps !== undefined && !(vae.totalAnnealSteps > 0))
+    throw new Error(`${name}: totalAnnealSteps must be > 0, got ${vae.totalAnnealSteps}`);
   return h;
 }
 
@@ -171,7 +183,11 @@ class Trainer {
     private readonly pool?: GradientWorkers,
   ) {
     this.weights = pool ? pool.weights : weights;
-    if (!pool) this.adam = new Adam(weights.map((w) => w.length), adamConfig(hyper));
+    if (!pool)
+      this.adam = new Adam(
+        weights.map((w) => w.length),
+        adamConfig(hyper),
+      );
     this.dropoutRng = new Random(rng.nextUint32());
     this.noiseRng = new Random(rng.nextUint32());
   }
@@ -190,7 +206,9 @@ class Trainer {
   async step(train: CsrMatrix, rowIds: Int32Array): Promise<number> {
     const dropRng = this.dropoutRng;
     const x = sparseRowsFromCsr(train, rowIds, this.hyper.dropout, () => dropRng.uniform());
-    const eps = this.spec.variational ? this.noiseRng.fillNormal(new Float32Array(rowIds.length * this.spec.latentDim)) : undefined;
+    const eps = this.spec.variational
+      ? this.noiseRng.fillNormal(new Float32Array(rowIds.length * this.spec.latentDim))
+      : undefined;
     const beta = this.beta();
     this.updates++;
     if (this.pool) return this.pool.step(x, rowIds, eps, beta, this.updates);
@@ -262,7 +280,8 @@ export class MultinomialAutoencoder implements Autoencoder {
     options: MultinomialFitOptions,
   ): Promise<MultinomialState> {
     const name = kind === 'vae' ? 'MultVAE.fit' : 'MultDAE.fit';
-    if (train.numRows === 0 || train.numCols === 0) throw new Error(`${name}: empty training matrix (${train.numRows} × ${train.numCols})`);
+    if (train.numRows === 0 || train.numCols === 0)
+      throw new Error(`${name}: empty training matrix (${train.numRows} × ${train.numCols})`);
     const { validation } = options;
     if (validation && (validation.foldIn.numCols !== train.numCols || validation.heldOut.numCols !== train.numCols)) {
       throw new Error(`${name}: validation matrices must have ${train.numCols} columns`);
@@ -272,14 +291,26 @@ export class MultinomialAutoencoder implements Autoencoder {
     const weights = initialWeights(spec, new Random(root.nextUint32()));
     const shuffleRng = new Random(root.nextUint32());
     const threads = options.threads ?? 1;
-    if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`${name}: threads must be a positive integer, got ${threads}`);
+    if (!(Number.isInteger(threads) && threads >= 1))
+      throw new Error(`${name}: threads must be a positive integer, got ${threads}`);
     let pool: GradientWorkers | undefined;
     if (threads > 1) {
       pool = await GradientWorkers.start(tf, threads, spec, train, weights, adamConfig(hyper));
-      if (!pool) options.log?.(`${name}: worker entry multinomial-worker.js not found next to the compiled module; training on one thread`);
+      if (!pool)
+        options.log?.(
+          `${name}: worker entry multinomial-worker.js not found next to the compiled module; training on one thread`,
+        );
     }
     try {
-      return await MultinomialAutoencoder.loop(tf, spec, train, hyper, options, shuffleRng, new Trainer(tf, spec, weights, hyper, new Random(root.nextUint32()), pool));
+      return await MultinomialAutoencoder.loop(
+        tf,
+        spec,
+        train,
+        hyper,
+        options,
+        shuffleRng,
+        new Trainer(tf, spec, weights, hyper, new Random(root.nextUint32()), pool),
+      );
     } finally {
       await pool?.close();
     }
@@ -304,7 +335,8 @@ export class MultinomialAutoencoder implements Autoencoder {
     let stopped = false;
     let stoppedEarly = false;
     const patience = options.patience;
-    if (patience !== undefined && !(Number.isInteger(patience) && patience >= 1)) throw new Error(`patience must be a positive integer, got ${patience}`);
+    if (patience !== undefined && !(Number.isInteger(patience) && patience >= 1))
+      throw new Error(`patience must be a positive integer, got ${patience}`);
     while (epoch < hyper.epochs && !stopped) {
       if (options.shouldStop?.()) break;
       epoch++;
@@ -326,7 +358,9 @@ export class MultinomialAutoencoder implements Autoencoder {
       if (validation) {
         const net = new InferenceNet(tf, spec, weights);
         try {
-          ndcg = evaluateRanking((h) => net.run(h, 'logits'), validation.foldIn, validation.heldOut, { ks: [100] })['ndcg@100'];
+          ndcg = evaluateRanking((h) => net.run(h, 'logits'), validation.foldIn, validation.heldOut, { ks: [100] })[
+            'ndcg@100'
+          ];
         } finally {
           net.dispose();
         }
@@ -423,7 +457,8 @@ export class MultinomialAutoencoder implements Autoencoder {
     this.live();
     const tf = this.tf;
     const D = this.itemVectorDim;
-    if (queries.length !== rows * D) throw new Error(`scoreQueries: ${queries.length} values for ${rows} queries of dimension ${D}`);
+    if (queries.length !== rows * D)
+      throw new Error(`scoreQueries: ${queries.length} values for ${rows} queries of dimension ${D}`);
     // The output layer transposed to [D × numItems], held as one tensor: tfjs-wasm's matMul with
     // transposeB is ≈ 10× slower than on a transposed copy (17 queries × 3,706 items: 16 vs 1.4 ms).
     if (!this.itemVectorTensor) {
@@ -477,8 +512,14 @@ export class MultinomialAutoencoder implements Autoencoder {
     }>(bytes, MAGIC, FORMAT_VERSION, name, 'not a Mult-VAE/DAE model');
     if (header.kind !== kind) throw new Error(`${name}: the bytes hold a '${header.kind}' model`);
     const spec = buildSpec(kind, header.numItems, header.hyperparameters.hiddenUnits, header.latentDim);
-    if (JSON.stringify(spec.layers) !== JSON.stringify(header.layers)) throw new Error(`${name}: layer shapes do not match the hyperparameters`);
-    const weights = readWeightArrays(bytes, dataOffset, spec.layers.map((layer) => (layer.inDim + 1) * layer.outDim), name);
+    if (JSON.stringify(spec.layers) !== JSON.stringify(header.layers))
+      throw new Error(`${name}: layer shapes do not match the hyperparameters`);
+    const weights = readWeightArrays(
+      bytes,
+      dataOffset,
+      spec.layers.map((layer) => (layer.inDim + 1) * layer.outDim),
+      name,
+    );
     return { spec, hyper: header.hyperparameters, weights, summary: header.summary };
   }
 
@@ -495,7 +536,9 @@ export class MultinomialAutoencoder implements Autoencoder {
   /** Queries [h_u, 1] for the inner-product index.; with `exact`, every item's score too (one matMul). */
   scoreMaterial(histories: CsrMatrix, exact = false): ScoreMaterial {
     const queries = this.userQueries(histories);
-    return exact ? { kind: 'scores', scores: this.scoreQueries(queries, histories.numRows), queries } : { kind: 'queries', queries };
+    return exact
+      ? { kind: 'scores', scores: this.scoreQueries(queries, histories.numRows), queries }
+      : { kind: 'queries', queries };
   }
 
   /** Mean negative log-likelihood of each history's items under its reconstructed multinomial. */
@@ -518,8 +561,15 @@ export class MultinomialAutoencoder implements Autoencoder {
    * `interactions`.
    */
   itemScorer(interactions: CsrMatrix | null): DisposableItemScorer | null {
-    const autoencoder = { itemVectors: this.itemVectors(), itemVectorDim: this.itemVectorDim, inputItemVectors: this.inputItemVectors() };
-    return itemSimilarityScorer({ numItems: this.numItems, autoencoder, interactions: interactions ?? undefined }, { blockSize: 16 });
+    const autoencoder = {
+      itemVectors: this.itemVectors(),
+      itemVectorDim: this.itemVectorDim,
+      inputItemVectors: this.inputItemVectors(),
+    };
+    return itemSimilarityScorer(
+      { numItems: this.numItems, autoencoder, interactions: interactions ?? undefined },
+      { blockSize: 16 },
+    );
   }
 
   /** Frees the tensors; the model is unusable afterwards. Idempotent. */

@@ -8,7 +8,12 @@ import type * as tfjs from '@tensorflow/tfjs';
 import type { CsrMatrix } from '../data/csr.js';
 import type { Random } from '../data/random.js';
 import type { AutoencoderKind } from './autoencoder.js';
-import { sparseMatMul, sparseRowsFromCsr, sparseTransposeMatMulWithColumnSums, type SparseRows } from './sparse-input.js';
+import {
+  sparseMatMul,
+  sparseRowsFromCsr,
+  sparseTransposeMatMulWithColumnSums,
+  type SparseRows,
+} from './sparse-input.js';
 
 /** The tfjs namespace the model runs on (`initBackend().tf`). */
 export type Tf = typeof tfjs;
@@ -36,12 +41,18 @@ export interface NetSpec {
 const EVAL_ROWS = 500;
 
 /** Layer shapes of a Mult-VAE ('vae') or Mult-DAE ('dae'). Exported for tests. */
-export function buildSpec(kind: 'vae' | 'dae', numItems: number, hiddenUnits: readonly number[], latentDim: number): NetSpec {
+export function buildSpec(
+  kind: 'vae' | 'dae',
+  numItems: number,
+  hiddenUnits: readonly number[],
+  latentDim: number,
+): NetSpec {
   const variational = kind === 'vae';
   const enc = [numItems, ...hiddenUnits, variational ? 2 * latentDim : latentDim];
   const dec = [latentDim, ...[...hiddenUnits].reverse(), numItems];
   const layers: LayerSpec[] = [];
-  for (let l = 0; l + 1 < enc.length; l++) layers.push({ inDim: enc[l], outDim: enc[l + 1], tanh: !(variational && l + 2 === enc.length) });
+  for (let l = 0; l + 1 < enc.length; l++)
+    layers.push({ inDim: enc[l], outDim: enc[l + 1], tanh: !(variational && l + 2 === enc.length) });
   for (let l = 0; l + 1 < dec.length; l++) layers.push({ inDim: dec[l], outDim: dec[l + 1], tanh: l + 2 < dec.length });
   return { kind, variational, numItems, latentDim, layers, encoderDepth: enc.length - 1 };
 }
@@ -128,7 +139,8 @@ export class InferenceNet {
     this.w = [];
     this.b = [];
     spec.layers.forEach((layer, l) => {
-      const [w, b] = l < last ? [weightsOf(layer, weights[l]), biasOf(layer, weights[l])] : outputWeightsAndBias(layer, weights[l]);
+      const [w, b] =
+        l < last ? [weightsOf(layer, weights[l]), biasOf(layer, weights[l])] : outputWeightsAndBias(layer, weights[l]);
       this.w.push(tf.tensor2d(w, [layer.inDim, layer.outDim]));
       this.b.push(tf.tensor1d(b));
     });
@@ -149,7 +161,8 @@ export class InferenceNet {
    */
   run(histories: CsrMatrix, output: EvalOutput): Float32Array {
     const { tf, spec } = this;
-    if (histories.numCols !== spec.numItems) throw new Error(`${spec.kind}: histories have ${histories.numCols} columns, the model ${spec.numItems} items`);
+    if (histories.numCols !== spec.numItems)
+      throw new Error(`${spec.kind}: histories have ${histories.numCols} columns, the model ${spec.numItems} items`);
     const width = this.width(output);
     const out = new Float32Array(histories.numRows * width);
     for (let start = 0; start < histories.numRows; start += EVAL_ROWS) {
@@ -221,7 +234,8 @@ export function lossAndGradients(
   const Z = spec.latentDim;
   const { csr, rowIds } = target;
   if (rowIds.length !== n) throw new Error(`lossAndGradients: ${rowIds.length} target rows for ${n} input rows`);
-  if (spec.variational && (!eps || eps.length !== n * Z)) throw new Error(`lossAndGradients: eps must hold ${n} × ${Z} values`);
+  if (spec.variational && (!eps || eps.length !== n * Z))
+    throw new Error(`lossAndGradients: eps must hold ${n} × ${Z} values`);
   const grads: Float32Array[] = new Array(L);
   let loss = 0;
   const out = layers[L - 1];
@@ -311,7 +325,10 @@ export function lossAndGradients(
       if (spec.variational && l === spec.encoderDepth) {
         // z = μ + σ ⊙ ε: dμ = dz + β/n·μ;  d log σ² = ½ dz ⊙ ε ⊙ σ + β/(2n)·(σ² − 1).
         const dMu = tf.add(dIn, tf.mul(mu!, beta / n)) as Tensor2D;
-        const dLogvar = tf.add(tf.mul(tf.mul(dIn, epsT!), tf.mul(std!, 0.5)), tf.mul(tf.sub(tf.square(std!), 1), beta / (2 * n))) as Tensor2D;
+        const dLogvar = tf.add(
+          tf.mul(tf.mul(dIn, epsT!), tf.mul(std!, 0.5)),
+          tf.mul(tf.sub(tf.square(std!), 1), beta / (2 * n)),
+        ) as Tensor2D;
         dOut = tf.concat([dMu, dLogvar], 1);
       } else {
         dOut = layers[l - 1].tanh ? (tf.mul(dIn, tf.sub(1, tf.square(inputs[l]))) as Tensor2D) : dIn;

@@ -44,7 +44,15 @@ async function main(): Promise<void> {
   port.on('message', (req: WorkerRequest) => {
     try {
       if (req.cmd === 'grad') {
-        const { loss, grads } = lossAndGradients(tf, init.spec, init.weights, req.x, { csr: init.train, rowIds: req.rowIds }, req.eps, req.beta);
+        const { loss, grads } = lossAndGradients(
+          tf,
+          init.spec,
+          init.weights,
+          req.x,
+          { csr: init.train, rowIds: req.rowIds },
+          req.eps,
+          req.beta,
+        );
         grads.forEach((g, l) => init.grads[init.index][l].set(g));
         port.postMessage({ ok: true, loss } satisfies WorkerReply);
       } else {
@@ -64,12 +72,18 @@ async function main(): Promise<void> {
         port.postMessage({ ok: true } satisfies WorkerReply);
       }
     } catch (error) {
-      port.postMessage({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) } satisfies WorkerReply);
+      port.postMessage({
+        ok: false,
+        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      } satisfies WorkerReply);
     }
   });
   port.postMessage({ ok: true } satisfies WorkerReply); // ready
 }
 
 main().catch((error: unknown) => {
-  parentPort?.postMessage({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) } satisfies WorkerReply);
+  parentPort?.postMessage({
+    ok: false,
+    error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+  } satisfies WorkerReply);
 });

@@ -116,7 +116,13 @@ export class GradientWorkers {
    * @param eps [n × latentDim] the VAE's noise
    * @returns the mini-batch loss
    */
-  async step(x: SparseRows, rowIds: Int32Array, eps: Float32Array | undefined, beta: number, step: number): Promise<number> {
+  async step(
+    x: SparseRows,
+    rowIds: Int32Array,
+    eps: Float32Array | undefined,
+    beta: number,
+    step: number,
+  ): Promise<number> {
     const n = x.numRows;
     const k = Math.min(this.workers.length, n);
     const Z = this.spec.latentDim;
@@ -124,7 +130,13 @@ export class GradientWorkers {
     const losses = await Promise.all(
       Array.from({ length: k }, (_, j) => {
         const [a, b] = [bounds[j], bounds[j + 1]];
-        const req: WorkerRequest = { cmd: 'grad', x: sliceRows(x, a, b), rowIds: rowIds.slice(a, b), eps: eps?.slice(a * Z, b * Z), beta };
+        const req: WorkerRequest = {
+          cmd: 'grad',
+          x: sliceRows(x, a, b),
+          rowIds: rowIds.slice(a, b),
+          eps: eps?.slice(a * Z, b * Z),
+          beta,
+        };
         return reply(this.workers[j], req);
       }),
     );
@@ -133,7 +145,9 @@ export class GradientWorkers {
     const count = this.workers.length;
     await Promise.all(
       this.workers.map((w, j) => {
-        const ranges = this.weights.map((p) => [Math.round((j * p.length) / count), Math.round(((j + 1) * p.length) / count)] as [number, number]);
+        const ranges = this.weights.map(
+          (p) => [Math.round((j * p.length) / count), Math.round(((j + 1) * p.length) / count)] as [number, number],
+        );
         return reply(w, { cmd: 'adam', step, scales, ranges });
       }),
     );

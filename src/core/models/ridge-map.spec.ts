@@ -4,7 +4,9 @@ import { RidgeMap } from './ridge-map.js';
 describe('RidgeMap', () => {
   it('recovers a noiseless linear map with intercept, and shrinks with λ', () => {
     const rng = new Random(4);
-    const n = 200, p = 5, q = 3;
+    const n = 200,
+      p = 5,
+      q = 3;
     const truth = Float32Array.from({ length: (p + 1) * q }, () => rng.uniform() * 2 - 1);
     const x = Float32Array.from({ length: n * p }, () => rng.uniform() * 2 - 1);
     const y = new Float32Array(n * q);

@@ -20,7 +20,10 @@ export class RidgeMap {
    * @param y [n × q] targets, row-major
    */
   static fit(x: Float32Array, y: Float32Array, n: number, p: number, q: number, lambda: number): RidgeMap {
-    if (x.length !== n * p || y.length !== n * q) throw new Error(`RidgeMap.fit: x has ${x.length} values (expected ${n}×${p}), y ${y.length} (expected ${n}×${q})`);
+    if (x.length !== n * p || y.length !== n * q)
+      throw new Error(
+        `RidgeMap.fit: x has ${x.length} values (expected ${n}×${p}), y ${y.length} (expected ${n}×${q})`,
+      );
     if (n < 1) throw new Error('RidgeMap.fit: no rows');
     if (!(lambda >= 0)) throw new Error(`RidgeMap.fit: lambda must be ≥ 0, got ${lambda}`);
     const d = p + 1;

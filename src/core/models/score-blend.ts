@@ -51,8 +51,13 @@ export function rowStats(s: Float32Array, at: number, n: number): [number, numbe
  * @param weights [models] blend weights (any real numbers; 0 drops a model)
  * @returns a new [rows × numItems] matrix
  */
-export function blendScores(parts: readonly Float32Array[], weights: readonly number[], numItems: number): Float32Array {
-  if (parts.length === 0 || parts.length !== weights.length) throw new Error(`blendScores: ${parts.length} score matrices for ${weights.length} weights`);
+export function blendScores(
+  parts: readonly Float32Array[],
+  weights: readonly number[],
+  numItems: number,
+): Float32Array {
+  if (parts.length === 0 || parts.length !== weights.length)
+    throw new Error(`blendScores: ${parts.length} score matrices for ${weights.length} weights`);
   const n = parts[0].length;
   if (parts.some((p) => p.length !== n)) throw new Error('blendScores: score matrices differ in size');
   const out = new Float32Array(n);
@@ -70,7 +75,8 @@ export function blendScores(parts: readonly Float32Array[], weights: readonly nu
  * @returns [steps + 1] pairs [α, 1 − α]
  */
 export function twoWayWeights(steps: number): [number, number][] {
-  if (!(Number.isInteger(steps) && steps >= 1)) throw new Error(`twoWayWeights: steps must be a positive integer, got ${steps}`);
+  if (!(Number.isInteger(steps) && steps >= 1))
+    throw new Error(`twoWayWeights: steps must be a positive integer, got ${steps}`);
   return Array.from({ length: steps + 1 }, (_, k) => {
     const a = k / steps;
     return [a, 1 - a] as [number, number];

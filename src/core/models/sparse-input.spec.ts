@@ -2,14 +2,26 @@ import * as tf from '@tensorflow/tfjs';
 import { csrFromTriples, type CsrMatrix } from '../data/csr.js';
 import { Random } from '../data/random.js';
 import { initBackend } from '../engine/backend.js';
-import { sparseMatMul, sparseRowsFromCsr, sparseTransposeMatMulWithColumnSums, type SparseRows } from './sparse-input.js';
+import {
+  sparseMatMul,
+  sparseRowsFromCsr,
+  sparseTransposeMatMulWithColumnSums,
+  type SparseRows,
+} from './sparse-input.js';
 
 beforeAll(async () => {
   await initBackend();
 });
 
 /** A random sparse matrix; `binary` → values 1, else values in {1, …, 5}. Row `emptyRow` has no entries. */
-function randomCsr(rng: Random, rows: number, cols: number, density: number, binary: boolean, emptyRow = -1): CsrMatrix {
+function randomCsr(
+  rng: Random,
+  rows: number,
+  cols: number,
+  density: number,
+  binary: boolean,
+  emptyRow = -1,
+): CsrMatrix {
   const r: number[] = [];
   const c: number[] = [];
   const v: number[] = [];
@@ -56,7 +68,12 @@ describe('sparseRowsFromCsr', () => {
     const rng = new Random(3);
     const m = randomCsr(rng, 50, 200, 0.3, true);
     const drop = new Random(9);
-    const x = sparseRowsFromCsr(m, Array.from({ length: 50 }, (_, i) => i), 0.5, () => drop.uniform());
+    const x = sparseRowsFromCsr(
+      m,
+      Array.from({ length: 50 }, (_, i) => i),
+      0.5,
+      () => drop.uniform(),
+    );
     const nnz = m.indptr[50];
     expect(x.rowIds.length / nnz).toBeGreaterThan(0.45);
     expect(x.rowIds.length / nnz).toBeLessThan(0.55);
@@ -85,7 +102,12 @@ describe.each([
   // The last row is empty: segment sums omit trailing empty segments, which must be padded.
   const m = randomCsr(rng, rows, cols, 0.25, binary, rows - 1);
   const drop = new Random(5);
-  const x = sparseRowsFromCsr(m, Array.from({ length: rows }, (_, i) => i), 0.3, () => drop.uniform());
+  const x = sparseRowsFromCsr(
+    m,
+    Array.from({ length: rows }, (_, i) => i),
+    0.3,
+    () => drop.uniform(),
+  );
   const w = rng.fillNormal(new Float32Array((cols + 1) * d));
   const dOut = rng.fillNormal(new Float32Array(rows * d));
 

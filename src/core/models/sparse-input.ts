@@ -39,9 +39,15 @@ export interface SparseRows {
  * @param dropout drop probability in [0, 1); 0 = evaluation mode
  * @param uniform uniform [0, 1) source for the dropout masks (one call per stored entry), required when dropout > 0
  */
-export function sparseRowsFromCsr(m: CsrMatrix, rowIds: ArrayLike<number>, dropout = 0, uniform?: () => number): SparseRows {
+export function sparseRowsFromCsr(
+  m: CsrMatrix,
+  rowIds: ArrayLike<number>,
+  dropout = 0,
+  uniform?: () => number,
+): SparseRows {
   if (!(dropout >= 0 && dropout < 1)) throw new Error(`sparseRowsFromCsr: dropout must be in [0, 1), got ${dropout}`);
-  if (dropout > 0 && !uniform) throw new Error('sparseRowsFromCsr: a uniform random source is required when dropout > 0');
+  if (dropout > 0 && !uniform)
+    throw new Error('sparseRowsFromCsr: a uniform random source is required when dropout > 0');
   const numRows = rowIds.length;
   let total = 0;
   for (let b = 0; b < numRows; b++) total += m.indptr[rowIds[b] + 1] - m.indptr[rowIds[b]];
@@ -93,7 +99,8 @@ export function sparseRowsFromCsr(m: CsrMatrix, rowIds: ArrayLike<number>, dropo
  */
 export function sparseMatMul(tf: Tf, x: SparseRows, w: Tensor2D): Tensor2D {
   const d = w.shape[1];
-  if (w.shape[0] < x.numCols) throw new Error(`sparseMatMul: weights have ${w.shape[0]} rows, the input ${x.numCols} columns`);
+  if (w.shape[0] < x.numCols)
+    throw new Error(`sparseMatMul: weights have ${w.shape[0]} rows, the input ${x.numCols} columns`);
   return tf.tidy(() => {
     const nnz = x.rowIds.length;
     let sums: Tensor2D;
@@ -106,7 +113,11 @@ export function sparseMatMul(tf: Tf, x: SparseRows, w: Tensor2D): Tensor2D {
       sums = tf.sparse.sparseSegmentSum(weighted, tf.range(0, nnz, 1, 'int32'), segments) as Tensor2D;
     }
     // Rows after the last row with an entry are absent from a segment sum's output.
-    if (sums.shape[0] < x.numRows) sums = tf.pad(sums, [[0, x.numRows - sums.shape[0]], [0, 0]]);
+    if (sums.shape[0] < x.numRows)
+      sums = tf.pad(sums, [
+        [0, x.numRows - sums.shape[0]],
+        [0, 0],
+      ]);
     return x.rowScale ? tf.mul(sums, tf.tensor2d(x.rowScale, [x.numRows, 1])) : sums;
   });
 }
@@ -123,7 +134,8 @@ export function sparseMatMul(tf: Tf, x: SparseRows, w: Tensor2D): Tensor2D {
  */
 export function sparseTransposeMatMulWithColumnSums(tf: Tf, x: SparseRows, dOut: Tensor2D): Tensor2D {
   const { numRows, numCols } = x;
-  if (dOut.shape[0] !== numRows) throw new Error(`sparseTransposeMatMulWithColumnSums: D has ${dOut.shape[0]} rows, x ${numRows}`);
+  if (dOut.shape[0] !== numRows)
+    throw new Error(`sparseTransposeMatMulWithColumnSums: D has ${dOut.shape[0]} rows, x ${numRows}`);
   if (numRows === 0) throw new Error('sparseTransposeMatMulWithColumnSums: no rows');
   const nnz = x.rowIds.length;
   // Entries ordered by column (counting sort, stable), then numRows extra entries that sum all of
@@ -159,7 +171,8 @@ export function sparseTransposeMatMulWithColumnSums(tf: Tf, x: SparseRows, dOut:
       }
       for (let p = 0; p < nnz + numRows; p++) indices[p] = p;
       const parts: tfjs.Tensor2D[] = [];
-      if (nnz > 0) parts.push(tf.mul(tf.gather(dOut, tf.tensor1d(rowsByCol, 'int32')), tf.tensor2d(valuesByCol, [nnz, 1])));
+      if (nnz > 0)
+        parts.push(tf.mul(tf.gather(dOut, tf.tensor1d(rowsByCol, 'int32')), tf.tensor2d(valuesByCol, [nnz, 1])));
       parts.push(dOut);
       data = parts.length === 1 ? parts[0] : tf.concat(parts, 0);
     }

@@ -125,7 +125,9 @@ describe('MultVAE.sampleUsers', () => {
   });
 
   it('rejects bad arguments: itemsPerUser > numItems, 0, a negative count, a bad temperature or seed', () => {
-    expect(() => vae.sampleUsers(1, NUM_ITEMS + 1, 1)).toThrow(`itemsPerUser must be an integer between 1 and ${NUM_ITEMS}`);
+    expect(() => vae.sampleUsers(1, NUM_ITEMS + 1, 1)).toThrow(
+      `itemsPerUser must be an integer between 1 and ${NUM_ITEMS}`,
+    );
     expect(() => vae.sampleUsers(1, 0, 1)).toThrow('itemsPerUser');
     expect(() => vae.sampleUsers(1, 1.5, 1)).toThrow('itemsPerUser');
     expect(() => vae.sampleUsers(-1, 1, 1)).toThrow('count');
@@ -140,8 +142,13 @@ describe('MultVAE.sampleUsers', () => {
       const row = csrSelectRows(data, [u]);
       const mean = vae.encode(row);
       const logits = vae.reconstruct(row);
-      const top = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]).slice(0, 5);
-      const [sample] = vae.sampleUsers(1, 5, u, { latent: { mean, std: new Float32Array(mean.length) }, temperature: 1e-4 });
+      const top = Array.from(logits.keys())
+        .sort((a, b) => logits[b] - logits[a])
+        .slice(0, 5);
+      const [sample] = vae.sampleUsers(1, 5, u, {
+        latent: { mean, std: new Float32Array(mean.length) },
+        temperature: 1e-4,
+      });
       expect(Array.from(sample.items)).toEqual(top);
     }
   });

@@ -70,7 +70,11 @@ export function createLatentDecoder(tf: Tf, spec: NetSpec, weights: readonly Flo
     for (let l = spec.encoderDepth; l < last; l++) {
       const { inDim, outDim, tanh } = spec.layers[l];
       const w = weights[l];
-      hidden.push({ w: tf.tensor2d(w.subarray(0, inDim * outDim), [inDim, outDim]), b: tf.tensor1d(w.subarray(inDim * outDim)), tanh });
+      hidden.push({
+        w: tf.tensor2d(w.subarray(0, inDim * outDim), [inDim, outDim]),
+        b: tf.tensor1d(w.subarray(inDim * outDim)),
+        tanh,
+      });
     }
     items = tf.tensor2d(weights[last], [spec.numItems, spec.layers[last].inDim + 1]);
   } catch (error) {
@@ -82,7 +86,8 @@ export function createLatentDecoder(tf: Tf, spec: NetSpec, weights: readonly Flo
     numItems: spec.numItems,
     latentDim: spec.latentDim,
     decode(z: Float32Array, rows: number): Float32Array {
-      if (z.length !== rows * spec.latentDim) throw new Error(`decode: z must hold ${rows} × ${spec.latentDim} values, got ${z.length}`);
+      if (z.length !== rows * spec.latentDim)
+        throw new Error(`decode: z must hold ${rows} × ${spec.latentDim} values, got ${z.length}`);
       if (rows === 0) return new Float32Array(0);
       // Download outside tidy (tidy would walk a returned typed array element by element).
       const logits = tf.tidy(() => {
@@ -115,25 +120,38 @@ export function createLatentDecoder(tf: Tf, spec: NetSpec, weights: readonly Flo
  * @throws when count is not a non-negative integer, itemsPerUser not an integer in
  *   [1, columns not excluded], the temperature not > 0 or the seed not finite
  */
-export function sampleUsers(decoder: LatentDecoder, count: number, itemsPerUser: number, seed: number, options: SampleUsersOptions = {}): SyntheticUserSample[] {
+export function sampleUsers(
+  decoder: LatentDecoder,
+  count: number,
+  itemsPerUser: number,
+  seed: number,
+  options: SampleUsersOptions = {},
+): SyntheticUserSample[] {
   const { numItems, latentDim } = decoder;
   const temperature = options.temperature ?? 1;
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
   const exclude = options.exclude ?? NO_EXCLUSION;
-  if (!(Number.isInteger(count) && count >= 0)) throw new Error(`sampleUsers: count must be a non-negative integer, got ${count}`);
-  if (!(Number.isFinite(temperature) && temperature > 0)) throw new Error(`sampleUsers: temperature must be a finite number > 0, got ${temperature}`);
-  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`sampleUsers: batchSize must be a positive integer, got ${batchSize}`);
+  if (!(Number.isInteger(count) && count >= 0))
+    throw new Error(`sampleUsers: count must be a non-negative integer, got ${count}`);
+  if (!(Number.isFinite(temperature) && temperature > 0))
+    throw new Error(`sampleUsers: temperature must be a finite number > 0, got ${temperature}`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1))
+    throw new Error(`sampleUsers: batchSize must be a positive integer, got ${batchSize}`);
   if (!Number.isFinite(seed)) throw new Error(`sampleUsers: seed must be a finite number, got ${seed}`);
   let available = numItems;
   if (exclude.size > 0) for (let i = 0; i < numItems; i++) if (exclude.has(i)) available--;
   if (!(Number.isInteger(itemsPerUser) && itemsPerUser >= 1 && itemsPerUser <= available)) {
-    throw new Error(`sampleUsers: itemsPerUser must be an integer between 1 and ${available} (the model's items${available < numItems ? ' not excluded' : ''}), got ${itemsPerUser}`);
+    throw new Error(
+      `sampleUsers: itemsPerUser must be an integer between 1 and ${available} (the model's items${available < numItems ? ' not excluded' : ''}), got ${itemsPerUser}`,
+    );
   }
 
   const { latent } = options;
   if (latent) {
     if (latent.mean.length !== latentDim || latent.std.length !== latentDim) {
-      throw new Error(`sampleUsers: latent mean and std must have ${latentDim} values, got ${latent.mean.length} and ${latent.std.length}`);
+      throw new Error(
+        `sampleUsers: latent mean and std must have ${latentDim} values, got ${latent.mean.length} and ${latent.std.length}`,
+      );
     }
     for (let j = 0; j < latentDim; j++) {
       if (!(Number.isFinite(latent.mean[j]) && Number.isFinite(latent.std[j]) && latent.std[j] >= 0)) {
@@ -155,7 +173,9 @@ export function sampleUsers(decoder: LatentDecoder, count: number, itemsPerUser:
     const logits = decoder.decode(z, rows);
     for (let r = 0; r < rows; r++) {
       const row = logits.subarray(r * numItems, (r + 1) * numItems);
-      out.push(gumbelTopK(row, itemsPerUser, temperature, gumbelRng, excluded, perturbed, options.probabilities ?? false));
+      out.push(
+        gumbelTopK(row, itemsPerUser, temperature, gumbelRng, excluded, perturbed, options.probabilities ?? false),
+      );
     }
   }
   return out;
@@ -171,7 +191,8 @@ export class LatentGaussianFit {
   private readonly m2: Float64Array;
 
   constructor(readonly dim: number) {
-    if (!(Number.isInteger(dim) && dim >= 1)) throw new Error(`LatentGaussianFit: dim must be a positive integer, got ${dim}`);
+    if (!(Number.isInteger(dim) && dim >= 1))
+      throw new Error(`LatentGaussianFit: dim must be a positive integer, got ${dim}`);
     this.mean = new Float64Array(dim);
     this.m2 = new Float64Array(dim);
   }
@@ -184,7 +205,8 @@ export class LatentGaussianFit {
   /** Adds [rows × dim] row-major vectors. */
   add(vectors: ArrayLike<number>): void {
     const { dim, mean, m2 } = this;
-    if (vectors.length % dim !== 0) throw new Error(`LatentGaussianFit.add: ${vectors.length} values are not rows of ${dim}`);
+    if (vectors.length % dim !== 0)
+      throw new Error(`LatentGaussianFit.add: ${vectors.length} values are not rows of ${dim}`);
     for (let off = 0; off < vectors.length; off += dim) {
       this.n++;
       for (let j = 0; j < dim; j++) {

@@ -25,10 +25,17 @@ const pad4 = (n: number) => Math.ceil(n / 4) * 4;
 /** The four ASCII characters of a magic number as written (little-endian). */
 export function magicOf(text: string): number {
   if (text.length !== 4) throw new Error(`magic ${text}: four characters expected`);
-  return (text.charCodeAt(0) | (text.charCodeAt(1) << 8) | (text.charCodeAt(2) << 16) | (text.charCodeAt(3) << 24)) >>> 0;
+  return (
+    (text.charCodeAt(0) | (text.charCodeAt(1) << 8) | (text.charCodeAt(2) << 16) | (text.charCodeAt(3) << 24)) >>> 0
+  );
 }
 
-export function packWeights(magic: number, version: number, header: unknown, arrays: readonly WeightArray[]): Uint8Array {
+export function packWeights(
+  magic: number,
+  version: number,
+  header: unknown,
+  arrays: readonly WeightArray[],
+): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(header));
   const out = new Uint8Array(12 + pad4(json.length) + arrays.reduce((s, a) => s + pad4(a.byteLength), 0));
   const dv = new DataView(out.buffer);
@@ -48,7 +55,10 @@ export function packWeights(magic: number, version: number, header: unknown, arr
 
 /** Whether `bytes` start with `magic`. */
 export function hasMagic(bytes: Uint8Array, magic: number): boolean {
-  return bytes.byteLength >= 12 && new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true) === magic;
+  return (
+    bytes.byteLength >= 12 &&
+    new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true) === magic
+  );
 }
 
 /**
@@ -79,10 +89,17 @@ export function readWeightsHeader<H>(
 }
 
 /** The arrays after the header, of the given types and lengths; the file must end exactly there. */
-export function readArrays(bytes: Uint8Array, dataOffset: number, specs: readonly ArraySpec[], what: string): WeightArray[] {
+export function readArrays(
+  bytes: Uint8Array,
+  dataOffset: number,
+  specs: readonly ArraySpec[],
+  what: string,
+): WeightArray[] {
   const expected = dataOffset + specs.reduce((s, a) => s + pad4(a.type === 'u8' ? a.length : 4 * a.length), 0);
-  if (expected > bytes.byteLength) throw new Error(`${what}: truncated weights (expected ${expected} bytes, got ${bytes.byteLength})`);
-  if (expected !== bytes.byteLength) throw new Error(`${what}: ${bytes.byteLength - expected} unexpected trailing bytes`);
+  if (expected > bytes.byteLength)
+    throw new Error(`${what}: truncated weights (expected ${expected} bytes, got ${bytes.byteLength})`);
+  if (expected !== bytes.byteLength)
+    throw new Error(`${what}: ${bytes.byteLength - expected} unexpected trailing bytes`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let off = dataOffset;
   return specs.map(({ type, length }) => {
@@ -102,6 +119,16 @@ export function readArrays(bytes: Uint8Array, dataOffset: number, specs: readonl
 }
 
 /** The float32 arrays after the header, of the given lengths; the file must end exactly there. */
-export function readWeightArrays(bytes: Uint8Array, dataOffset: number, lengths: readonly number[], what: string): Float32Array[] {
-  return readArrays(bytes, dataOffset, lengths.map((length) => ({ type: 'f32' as const, length })), what) as Float32Array[];
+export function readWeightArrays(
+  bytes: Uint8Array,
+  dataOffset: number,
+  lengths: readonly number[],
+  what: string,
+): Float32Array[] {
+  return readArrays(
+    bytes,
+    dataOffset,
+    lengths.map((length) => ({ type: 'f32' as const, length })),
+    what,
+  ) as Float32Array[];
 }

@@ -45,15 +45,31 @@ describe('pca', () => {
     const corr = (xs: number[], ys: number[]) => {
       const mx = xs.reduce((s, x) => s + x, 0) / xs.length;
       const my = ys.reduce((s, y) => s + y, 0) / ys.length;
-      let sxy = 0, sxx = 0, syy = 0;
+      let sxy = 0,
+        sxx = 0,
+        syy = 0;
       xs.forEach((x, i) => ((sxy += (x - mx) * (ys[i] - my)), (sxx += (x - mx) ** 2), (syy += (ys[i] - my) ** 2)));
       return sxy / Math.sqrt(sxx * syy);
     };
     const x = Array.from({ length: n }, (_, r) => out.coordinates[r * 2]);
     const y = Array.from({ length: n }, (_, r) => out.coordinates[r * 2 + 1]);
-    expect(Math.abs(corr(x, truth.map((t) => t[0])))).toBeGreaterThan(0.999);
+    expect(
+      Math.abs(
+        corr(
+          x,
+          truth.map((t) => t[0]),
+        ),
+      ),
+    ).toBeGreaterThan(0.999);
     // (a and b are not exactly uncorrelated in a finite sample, so axis 2 mixes in a little of a.)
-    expect(Math.abs(corr(y, truth.map((t) => t[1])))).toBeGreaterThan(0.98);
+    expect(
+      Math.abs(
+        corr(
+          y,
+          truth.map((t) => t[1]),
+        ),
+      ),
+    ).toBeGreaterThan(0.98);
     expect(out.explainedVariance[0]).toBeGreaterThan(0.8);
     expect(out.explainedVariance[0] + out.explainedVariance[1]).toBeGreaterThan(0.999);
     // Centred: mean ≈ 0 on both axes.
@@ -97,7 +113,8 @@ describe('pca', () => {
     const data = new Float32Array(n * dim);
     for (let r = 0; r < n; r++) {
       const a = random() - 0.5;
-      for (let d = 0; d < dim; d++) data[r * dim + d] = (d === 0 ? 8 * a : d === 1 ? -8 * a : 0) + (random() - 0.5) * 0.5;
+      for (let d = 0; d < dim; d++)
+        data[r * dim + d] = (d === 0 ? 8 * a : d === 1 ? -8 * a : 0) + (random() - 0.5) * 0.5;
     }
     let pauses = 0;
     const sampled = await pca(data, dim, { normalize: false, covarianceRows: 600, pause: async () => void pauses++ });

@@ -33,10 +33,15 @@ export interface PcaResult {
 }
 
 /** Projects `n` rows of `dim` values (row-major `vectors`) onto their leading principal axes. */
-export async function pca(vectors: Float32Array | Float64Array, dim: number, options: PcaOptions = {}): Promise<PcaResult> {
+export async function pca(
+  vectors: Float32Array | Float64Array,
+  dim: number,
+  options: PcaOptions = {},
+): Promise<PcaResult> {
   const k = options.components ?? 2;
   if (!Number.isInteger(dim) || dim < 1) throw new Error(`pca: dimension must be a positive integer, got ${dim}`);
-  if (vectors.length % dim !== 0) throw new Error(`pca: ${vectors.length} values is not a whole number of rows of ${dim}`);
+  if (vectors.length % dim !== 0)
+    throw new Error(`pca: ${vectors.length} values is not a whole number of rows of ${dim}`);
   if (!Number.isInteger(k) || k < 1 || k > dim) throw new Error(`pca: components must be in 1..${dim}, got ${k}`);
   const n = vectors.length / dim;
   const normalize = options.normalize ?? true;
@@ -101,10 +106,16 @@ export async function pca(vectors: Float32Array | Float64Array, dim: number, opt
  * The k leading eigenvectors (row-major [k × dim]) and eigenvalues of a symmetric positive
  * semi-definite matrix, by orthogonal iteration.
  */
-export function leadingEigenvectors(matrix: Float64Array, dim: number, k: number, maxIterations = 200): { vectors: Float64Array; values: number[] } {
+export function leadingEigenvectors(
+  matrix: Float64Array,
+  dim: number,
+  k: number,
+  maxIterations = 200,
+): { vectors: Float64Array; values: number[] } {
   let q = new Float64Array(k * dim);
   // A fixed, well-spread start block (no Math.random: deterministic output).
-  for (let c = 0; c < k; c++) for (let d = 0; d < dim; d++) q[c * dim + d] = Math.sin((d + 1) * (c + 1) * 1.618) + (d === c ? 1 : 0);
+  for (let c = 0; c < k; c++)
+    for (let d = 0; d < dim; d++) q[c * dim + d] = Math.sin((d + 1) * (c + 1) * 1.618) + (d === c ? 1 : 0);
   orthonormalize(q, dim, k);
   const next = new Float64Array(k * dim);
   for (let it = 0; it < maxIterations; it++) {

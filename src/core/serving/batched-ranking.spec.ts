@@ -43,7 +43,12 @@ async function expectBatchedEqualsAlone(model: ServableModel, data: CsrMatrix, e
     const alone = Array.from({ length: data.numRows }, (_, r) => {
       const rank = served.ranker(csrSelectRows(data, [r]));
       const seen = seenOf(r);
-      return { lists: limits.map((k) => rank(k, seen)), among: rank(4, seen, candidates), query: rank.query, mapped: rank.toRankingScore(0.5) };
+      return {
+        lists: limits.map((k) => rank(k, seen)),
+        among: rank(4, seen, candidates),
+        query: rank.query,
+        mapped: rank.toRankingScore(0.5),
+      };
     });
     // Batches of several sizes, rows in a shuffled order (a batch mixes unrelated users).
     const rng = new Random(9);

@@ -1,5 +1,11 @@
 import { jest } from '@jest/globals';
-import { DeadlineExceededError, MicroBatcher, QueueFullError, type BatchOutcome, type MicroBatcherOptions } from './micro-batcher.js';
+import {
+  DeadlineExceededError,
+  MicroBatcher,
+  QueueFullError,
+  type BatchOutcome,
+  type MicroBatcherOptions,
+} from './micro-batcher.js';
 
 /** A batch runner the test releases by hand; records every batch it was given. */
 function gatedRunner() {
@@ -15,7 +21,14 @@ function gatedRunner() {
 }
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
-const options = (o: Partial<MicroBatcherOptions> = {}): MicroBatcherOptions => ({ maxBatch: 4, windowMs: 0, maxInFlight: 1, maxQueue: 100, deadlineMs: 60_000, ...o });
+const options = (o: Partial<MicroBatcherOptions> = {}): MicroBatcherOptions => ({
+  maxBatch: 4,
+  windowMs: 0,
+  maxInFlight: 1,
+  maxQueue: 100,
+  deadlineMs: 60_000,
+  ...o,
+});
 
 describe('MicroBatcher', () => {
   it('runs requests of the same turn as one batch, and a lone request at the end of its turn', async () => {

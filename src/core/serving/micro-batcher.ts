@@ -79,7 +79,13 @@ export class MicroBatcher<T, R> {
     private readonly options: MicroBatcherOptions,
     private readonly run: (batch: T[]) => Promise<BatchOutcome<R>[]>,
   ) {
-    if (!(options.maxBatch >= 1 && options.maxInFlight >= 1 && options.maxQueue >= 1 && options.windowMs >= 0 && options.deadlineMs > 0)) {
+    if (!(
+      options.maxBatch >= 1 &&
+      options.maxInFlight >= 1 &&
+      options.maxQueue >= 1 &&
+      options.windowMs >= 0 &&
+      options.deadlineMs > 0
+    )) {
       throw new Error(`MicroBatcher: invalid options ${JSON.stringify(options)}`);
     }
     this.now = options.now ?? (() => performance.now());
@@ -99,7 +105,12 @@ export class MicroBatcher<T, R> {
   submit(request: T): Promise<{ value: R; info: BatchInfo }> {
     if (this.queue.length >= this.options.maxQueue) {
       this.stats.refused++;
-      return Promise.reject(new QueueFullError(`the server is at capacity (${this.options.maxQueue} requests waiting for the model); retry shortly`, this.retryAfter()));
+      return Promise.reject(
+        new QueueFullError(
+          `the server is at capacity (${this.options.maxQueue} requests waiting for the model); retry shortly`,
+          this.retryAfter(),
+        ),
+      );
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ request, arrived: this.now(), resolve, reject });
@@ -150,7 +161,12 @@ export class MicroBatcher<T, R> {
         const p = this.queue.shift()!;
         if (now - p.arrived > this.options.deadlineMs) {
           this.stats.expired++;
-          p.reject(new DeadlineExceededError(`the request waited ${Math.round(now - p.arrived)} ms for the model, more than its deadline of ${this.options.deadlineMs} ms; retry shortly`, this.retryAfter()));
+          p.reject(
+            new DeadlineExceededError(
+              `the request waited ${Math.round(now - p.arrived)} ms for the model, more than its deadline of ${this.options.deadlineMs} ms; retry shortly`,
+              this.retryAfter(),
+            ),
+          );
           continue;
         }
         batch.push(p);
@@ -169,7 +185,10 @@ export class MicroBatcher<T, R> {
       const outcomes = await this.run(batch.map((p) => p.request));
       batch.forEach((p, k) => {
         const o = outcomes[k];
-        if (!o) p.reject(new Error(`MicroBatcher: the batch returned ${outcomes.length} outcomes for ${batch.length} requests`));
+        if (!o)
+          p.reject(
+            new Error(`MicroBatcher: the batch returned ${outcomes.length} outcomes for ${batch.length} requests`),
+          );
         else if (o.ok) p.resolve({ value: o.value, info: { queuedMs: started - p.arrived, batchSize: batch.length } });
         else p.reject(o.error);
       });

@@ -44,7 +44,14 @@ describe('ServedModel (Mult-VAE)', () => {
   let data: ReturnType<typeof tasteData>;
   beforeAll(async () => {
     data = tasteData(1, 10);
-    const vae = await MultVAE.fit(tf, data.histories, { hiddenUnits: [32], latentDim: 8, epochs: 60, batchSize: 50, learningRate: 5e-3, seed: 3 });
+    const vae = await MultVAE.fit(tf, data.histories, {
+      hiddenUnits: [32],
+      latentDim: 8,
+      epochs: 60,
+      batchSize: 50,
+      learningRate: 5e-3,
+      seed: 3,
+    });
     served = await ServedModel.load(vae, { histories: data.histories }, { index: { exactBelow: 0 }, batchSize: 64 });
   }, 120_000);
   afterAll(() => served.dispose());
@@ -135,7 +142,13 @@ describe('ServedModel loading', () => {
 describe('ServedModel (other kinds)', () => {
   it('Mult-DAE: softmax reconstructions and an exact index below the threshold', async () => {
     const data = tasteData(2, 0);
-    const dae = await MultDAE.fit(tf, data.histories, { latentDim: 8, epochs: 20, batchSize: 50, learningRate: 5e-3, seed: 1 });
+    const dae = await MultDAE.fit(tf, data.histories, {
+      latentDim: 8,
+      epochs: 20,
+      batchSize: 50,
+      learningRate: 5e-3,
+      seed: 1,
+    });
     const served = await ServedModel.load(dae, { histories: data.histories });
     expect(served.searchKind).toBe('exact');
     expect(served.scoreUnit).toBe('probability');
@@ -160,7 +173,10 @@ describe('ServedModel (other kinds)', () => {
     }
     const ratings = csrFromTriples(60, 30, rows, cols, vals);
     const model = await AutoRec.fit(tf, ratings, { hidden: 16, epochs: 30, lambda: 1, seed: 2 });
-    const served = await ServedModel.load(model, { histories: ratings, trainingRows: Int32Array.from({ length: 60 }, (_, u) => u) });
+    const served = await ServedModel.load(model, {
+      histories: ratings,
+      trainingRows: Int32Array.from({ length: 60 }, (_, u) => u),
+    });
     expect(served.scoreUnit).toBe('rating');
     const history = row(ratings, 3);
     const recon = served.reconstruct(history);
@@ -181,14 +197,17 @@ describe('ServedModel (other kinds)', () => {
     const history = row(data.histories, 0);
     const recs = served.recommend(history, 5, seenOf(data.histories, 0));
     const scores = ease.score(history);
-    expect(recs[0].score).toBeCloseTo(Math.max(...Array.from(scores).filter((_, i) => !seenOf(data.histories, 0).has(i))), 5);
+    expect(recs[0].score).toBeCloseTo(
+      Math.max(...Array.from(scores).filter((_, i) => !seenOf(data.histories, 0).has(i))),
+      5,
+    );
     expect(served.similarItems(0, 5).every((n) => n.index < 40)).toBe(true);
     expect(served.hasEmbeddings).toBe(false);
     expect(() => served.userEmbedding(history)).toThrow(/EASE/);
     expect(served.anomalies(3)).toHaveLength(3);
   });
 
-  it('similar items: the per-kind recipe, the population\'s co-occurrence mixed in once it is read', async () => {
+  it("similar items: the per-kind recipe, the population's co-occurrence mixed in once it is read", async () => {
     const data = tasteData(5, 0);
     const ease = Ease.fit(data.histories, { lambda: 10 });
     let release!: () => void;
@@ -227,7 +246,13 @@ describe('ServedModel (other kinds)', () => {
   it('Ensemble: ranks by the blend AUTO evaluated, embeddings and reconstructions from its autoencoder', async () => {
     const data = tasteData(4, 0);
     const ease = Ease.fit(data.histories, { lambda: 10 });
-    const dae = await MultDAE.fit(tf, data.histories, { latentDim: 8, epochs: 10, batchSize: 50, learningRate: 5e-3, seed: 1 });
+    const dae = await MultDAE.fit(tf, data.histories, {
+      latentDim: 8,
+      epochs: 10,
+      batchSize: 50,
+      learningRate: 5e-3,
+      seed: 1,
+    });
     const ensemble = new Ensemble([
       { model: ease, weight: 0.7 },
       { model: dae, weight: 0.3 },
@@ -241,7 +266,10 @@ describe('ServedModel (other kinds)', () => {
       const seen = seenOf(data.histories, u);
       // The served ranking is the top of Ensemble.score, the function the AUTO search scored.
       const blend = ensemble.score(history);
-      const expected = Array.from(blend.keys()).filter((i) => !seen.has(i)).sort((a, b) => blend[b] - blend[a] || a - b).slice(0, 10);
+      const expected = Array.from(blend.keys())
+        .filter((i) => !seen.has(i))
+        .sort((a, b) => blend[b] - blend[a] || a - b)
+        .slice(0, 10);
       expect(served.recommend(history, 10, seen).map((n) => n.index)).toEqual(expected);
     }
     const history = row(data.histories, 0);

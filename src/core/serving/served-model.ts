@@ -1,11 +1,26 @@
 import type { CsrMatrix } from '../data/csr.js';
 import { csrSelectRows } from '../data/csr.js';
-import { buildVectorIndex, HnswIndex, INDEX_DEFAULTS, type IndexOptions, type Metric, type VectorIndex } from '../index/vector-index.js';
+import {
+  buildVectorIndex,
+  HnswIndex,
+  INDEX_DEFAULTS,
+  type IndexOptions,
+  type Metric,
+  type VectorIndex,
+} from '../index/vector-index.js';
 import { NO_EXCLUSION, topK, type Exclusion, type Neighbor } from '../index/top-k.js';
 import type { Autoencoder } from '../models/autoencoder.js';
 import { clipRating } from '../models/autorec.js';
 import type { SampleUsersOptions, SyntheticUserSample } from '../models/mult-vae.js';
-import { dropLastColumn, isGenerative, type DisposableItemScorer, type ScoreMaterial, type ServableKind, type ServableModel, type ScoreUnit } from '../models/servable.js';
+import {
+  dropLastColumn,
+  isGenerative,
+  type DisposableItemScorer,
+  type ScoreMaterial,
+  type ServableKind,
+  type ServableModel,
+  type ScoreUnit,
+} from '../models/servable.js';
 import { LatentGaussianFit } from '../models/synthetic-users.js';
 import type { ItemScorer } from './similarity.js';
 
@@ -47,7 +62,10 @@ export interface ServedModelOptions {
    * Runs {@link populationModelWork} for the population's non-empty rows elsewhere (a model
    * thread); resolves with every row's error and vector in order, or rejects to compute them here.
    */
-  populationWork?: (population: Population, rows: Int32Array) => Promise<{ errors: Float64Array; vectors: Float32Array | null }>;
+  populationWork?: (
+    population: Population,
+    rows: Int32Array,
+  ) => Promise<{ errors: Float64Array; vectors: Float32Array | null }>;
   /** Users per batch for load-time encoding and reconstruction. Default 256. */
   batchSize?: number;
 }
@@ -141,9 +159,18 @@ export class ServedModel {
       const itemVectors = factor.itemVectors();
       itemIndex = await storedIndex('items-ip', 'ip', D, itemVectors, indexOptions, options.indexStore);
       // Item–item: cosine over the item vectors without the bias (popularity, not direction).
-      itemSimilarity = await storedIndex('items-cosine', 'cosine', D - 1, dropLastColumn(itemVectors, D), indexOptions, options.indexStore);
+      itemSimilarity = await storedIndex(
+        'items-cosine',
+        'cosine',
+        D - 1,
+        dropLastColumn(itemVectors, D),
+        indexOptions,
+        options.indexStore,
+      );
     }
-    const served = new ServedModel(model, itemIndex, itemSimilarity, (self) => self.computePopulation(population, options, indexOptions));
+    const served = new ServedModel(model, itemIndex, itemSimilarity, (self) =>
+      self.computePopulation(population, options, indexOptions),
+    );
     if (!options.deferPopulation) await served.population;
     return served;
   }
@@ -172,7 +199,9 @@ export class ServedModel {
     const population = typeof source === 'function' ? await source() : source;
     const model = this.model;
     if (population.histories.numCols !== model.numItems) {
-      throw new Error(`ServedModel: population has ${population.histories.numCols} columns, the model ${model.numItems} items`);
+      throw new Error(
+        `ServedModel: population has ${population.histories.numCols} columns, the model ${model.numItems} items`,
+      );
     }
     const pause = options.yieldEvery ?? (() => Promise.resolve());
     const batch = options.batchSize ?? 256;
@@ -251,7 +280,12 @@ export class ServedModel {
    * The k best items for a history (model score, best first): the decoder's own top-k through the
    * inner-product index, or an exact scan of `candidates` when given (e.g. a category filter).
    */
-  recommend(history: CsrMatrix, k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>): Neighbor[] {
+  recommend(
+    history: CsrMatrix,
+    k: number,
+    exclude: Exclusion = NO_EXCLUSION,
+    candidates?: ArrayLike<number>,
+  ): Neighbor[] {
     return this.ranker(history)(k, exclude, candidates);
   }
 
@@ -286,10 +320,14 @@ export class ServedModel {
       const D = this.factor?.itemVectorDim ?? 0;
       return Array.from({ length: rows }, (_, r) => {
         const scores = all.subarray(r * n, (r + 1) * n);
-        return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), {
-          query: queries ? queries.subarray(r * D, (r + 1) * D) : null,
-          toRankingScore: identity,
-        });
+        return Object.assign(
+          (k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) =>
+            topK(scores, k, exclude, candidates),
+          {
+            query: queries ? queries.subarray(r * D, (r + 1) * D) : null,
+            toRankingScore: identity,
+          },
+        );
       });
     }
     if (material.kind === 'blend') {
@@ -300,10 +338,14 @@ export class ServedModel {
       return Array.from({ length: rows }, (_, r) => {
         const scores = material.blend.subarray(r * n, (r + 1) * n);
         const toRankingScore = this.model.rankingScoreOf?.(material, r) ?? identity;
-        return Object.assign((k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) => topK(scores, k, exclude, candidates), {
-          query: queries ? queries.subarray(r * D, (r + 1) * D) : null,
-          toRankingScore,
-        });
+        return Object.assign(
+          (k: number, exclude: Exclusion = NO_EXCLUSION, candidates?: ArrayLike<number>) =>
+            topK(scores, k, exclude, candidates),
+          {
+            query: queries ? queries.subarray(r * D, (r + 1) * D) : null,
+            toRankingScore,
+          },
+        );
       });
     }
     const D = this.factor!.itemVectorDim;
@@ -411,7 +453,11 @@ export class ServedModel {
   /** The k population users with the highest reconstruction error, highest first. */
   anomalies(k: number, exclude: Exclusion = NO_EXCLUSION): AnomalyEntry[] {
     this.checkPopulation();
-    return topK(this.errors, k, exclude).map((n) => ({ row: n.index, error: n.score, percentile: this.percentile(n.score) }));
+    return topK(this.errors, k, exclude).map((n) => ({
+      row: n.index,
+      error: n.score,
+      percentile: this.percentile(n.score),
+    }));
   }
 
   /** The user vector of a history (the encoder mean; AutoRec: the folded-in decoder row). */
@@ -460,14 +506,21 @@ export class ServedModel {
   private latentFit: { mean: Float32Array; std: Float32Array } | null = null;
 
   /** Synthetic users drawn from the prior (or options.latent) through the decoder (Mult-VAE only); see MultVAE.sampleUsers. */
-  sampleUsers(count: number, itemsPerUser: number, seed: number, options: SampleUsersOptions = {}): SyntheticUserSample[] {
-    if (!isGenerative(this.factor)) throw new Error(`sampleUsers: only Mult-VAE versions are generative (this is ${this.kind})`);
+  sampleUsers(
+    count: number,
+    itemsPerUser: number,
+    seed: number,
+    options: SampleUsersOptions = {},
+  ): SyntheticUserSample[] {
+    if (!isGenerative(this.factor))
+      throw new Error(`sampleUsers: only Mult-VAE versions are generative (this is ${this.kind})`);
     return this.factor.sampleUsers(count, itemsPerUser, seed, options);
   }
 
   /** Predicted ratings for (history, items) — AutoRec only; clipped to [1, 5]. */
   predictRatings(history: CsrMatrix, cols: ArrayLike<number>): Float32Array {
-    if (this.model.scoreUnit !== 'rating' || !this.factor) throw new Error('predictRatings: only AutoRec versions predict ratings');
+    if (this.model.scoreUnit !== 'rating' || !this.factor)
+      throw new Error('predictRatings: only AutoRec versions predict ratings');
     const query = this.factor.userQueries(history);
     const D = this.factor.itemVectorDim;
     this.itemVectorsCache ??= this.factor.itemVectors();
@@ -507,12 +560,20 @@ export class ServedModel {
   }
 
   private checkColumn(col: number): void {
-    if (!(Number.isInteger(col) && col >= 0 && col < this.numItems)) throw new RangeError(`item column ${col} out of range [0, ${this.numItems})`);
+    if (!(Number.isInteger(col) && col >= 0 && col < this.numItems))
+      throw new RangeError(`item column ${col} out of range [0, ${this.numItems})`);
   }
 }
 
 /** An item index loaded from the store when a graph with the same build parameters is there, else built (and stored). */
-async function storedIndex(name: string, metric: Metric, dim: number, vectors: Float32Array, options: Partial<IndexOptions>, store?: IndexStore): Promise<VectorIndex> {
+async function storedIndex(
+  name: string,
+  metric: Metric,
+  dim: number,
+  vectors: Float32Array,
+  options: Partial<IndexOptions>,
+  store?: IndexStore,
+): Promise<VectorIndex> {
   const exactBelow = options.exactBelow ?? INDEX_DEFAULTS.exactBelow;
   const size = vectors.length / dim;
   if (size < exactBelow || !store) return buildVectorIndex(metric, dim, vectors, options);
@@ -532,7 +593,13 @@ async function storedIndex(name: string, metric: Metric, dim: number, vectors: F
 }
 
 /** Item `col`'s k best neighbours by an item scorer (NaN scores never, `col` itself and `exclude` skipped). */
-function scorerNeighbours(scorer: ItemScorer, numItems: number, col: number, k: number, exclude: Exclusion): Neighbor[] {
+function scorerNeighbours(
+  scorer: ItemScorer,
+  numItems: number,
+  col: number,
+  k: number,
+  exclude: Exclusion,
+): Neighbor[] {
   const scores = new Float32Array(numItems);
   scorer(col, scores);
   for (let j = 0; j < scores.length; j++) if (scores[j] !== scores[j]) scores[j] = -Infinity;
@@ -545,7 +612,11 @@ function scorerNeighbours(scorer: ItemScorer, numItems: number, col: number, k: 
  * member, or its EASE member when it has none) and, for an autoencoder, its user vector
  * [rows × latentDim] (null for EASE). What {@link ServedModel.load} computes, here or in a model thread.
  */
-export function populationModelWork(model: ServableModel, population: Population, rows: Int32Array): { errors: Float64Array; vectors: Float32Array | null } {
+export function populationModelWork(
+  model: ServableModel,
+  population: Population,
+  rows: Int32Array,
+): { errors: Float64Array; vectors: Float32Array | null } {
   const sub = csrSelectRows(population.histories, Array.from(rows));
   const known = population.trainingRows ? Int32Array.from(rows, (r) => population.trainingRows![r]) : undefined;
   const errors = model.reconstructionErrors(sub, known);
@@ -577,7 +648,12 @@ export class SimilarLists {
    * Lists of the columns [from, to), packed: column c's neighbours at (c − from) · depth …, best
    * first, index −1 (score NaN) past the end of a short list. Ascending column order is fastest.
    */
-  lists(from: number, to: number, depth: number, exclude: Exclusion = NO_EXCLUSION): { indices: Int32Array; scores: Float32Array } | null {
+  lists(
+    from: number,
+    to: number,
+    depth: number,
+    exclude: Exclusion = NO_EXCLUSION,
+  ): { indices: Int32Array; scores: Float32Array } | null {
     if (!this.scorer) return null;
     const count = Math.max(0, to - from);
     const indices = new Int32Array(count * depth).fill(-1);
@@ -620,8 +696,8 @@ export function materialBuffers(material: ScoreMaterial): ArrayBuffer[] {
         ? [material.queries]
         : [material.blend, ...material.mean, ...material.std, ...(material.queries ? [material.queries] : [])];
   const buffers = new Set<ArrayBuffer>();
-  for (const a of arrays) if (a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) buffers.add(a.buffer);
+  for (const a of arrays)
+    if (a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength)
+      buffers.add(a.buffer);
   return [...buffers];
 }
-
-

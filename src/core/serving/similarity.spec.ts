@@ -69,7 +69,8 @@ describe('cosineNeighbours', () => {
     const queries = [39, 0, 5, 17, 18, 2];
     for (const options of [{ blockSize: 1 }, { blockSize: 7, queries }, { product: jsRowProduct, blockSize: 4 }]) {
       const got = cosineNeighbours(v, dim, 6, options);
-      for (const i of options.queries ?? Array.from({ length: 40 }, (_, i) => i)) expect(Array.from(got.indices[i])).toEqual(Array.from(expected.indices[i]));
+      for (const i of options.queries ?? Array.from({ length: 40 }, (_, i) => i))
+        expect(Array.from(got.indices[i])).toEqual(Array.from(expected.indices[i]));
     }
     const before = tf.memory().numTensors;
     const viaTf = cosineNeighbours(v, dim, 6, { product: tfRowProduct(tf), blockSize: 16 });
@@ -89,26 +90,52 @@ describe('cosineNeighbours', () => {
 
 describe('easeNeighbours', () => {
   const B = new Float32Array([
-    0, 0.5, 0.1, //
-    0.2, 0, -0.4,
-    0.3, -0.1, 0,
+    0,
+    0.5,
+    0.1, //
+    0.2,
+    0,
+    -0.4,
+    0.3,
+    -0.1,
+    0,
   ]);
 
   it('reads the row, the column, their mean or their geometric mean', () => {
-    expect(lists(easeNeighbours(B, 3, 2, 'row'))).toEqual([[1, 2], [0, 2], [0, 1]]);
-    expect(lists(easeNeighbours(B, 3, 2, 'column'))).toEqual([[2, 1], [0, 2], [0, 1]]);
+    expect(lists(easeNeighbours(B, 3, 2, 'row'))).toEqual([
+      [1, 2],
+      [0, 2],
+      [0, 1],
+    ]);
+    expect(lists(easeNeighbours(B, 3, 2, 'column'))).toEqual([
+      [2, 1],
+      [0, 2],
+      [0, 1],
+    ]);
     const sym = easeNeighbours(B, 3, 1, 'symmetric');
     expect(lists(sym)).toEqual([[1], [0], [0]]);
     expect(sym.scores[0][0]).toBeCloseTo(0.35, 6);
     const geo = easeNeighbours(B, 3, 2, 'geometric');
     expect(geo.scores[0][0]).toBeCloseTo(Math.sqrt(0.5 * 0.2), 6);
-    expect(lists(geo)).toEqual([[1, 2], [0, 2], [0, 1]]);
+    expect(lists(geo)).toEqual([
+      [1, 2],
+      [0, 2],
+      [0, 1],
+    ]);
     expect(geo.scores[1][1]).toBeCloseTo(-0.2, 6); // −√(0.4 · 0.1)
     expect(() => easeNeighbours(B, 2, 1, 'row')).toThrow('easeScorer: 9 weights for 2 × 2 items');
   });
 
   it("'geometric' is the partial correlation −P_ij / √(P_ii P_jj) of a fitted EASE", () => {
-    const train = histories(5, [[0, 1, 2], [0, 1], [1, 2, 3], [3, 4], [2, 3, 4], [0, 4], [1, 3]]);
+    const train = histories(5, [
+      [0, 1, 2],
+      [0, 1],
+      [1, 2, 3],
+      [3, 4],
+      [2, 3, 4],
+      [0, 4],
+      [1, 3],
+    ]);
     const lambda = 0.7;
     const ease = Ease.fit(train, { lambda });
     const n = 5;
@@ -122,7 +149,9 @@ describe('easeNeighbours', () => {
     invertSpdInPlace(p, n);
     const geo = easeNeighbours(ease.weights, n, n - 1, 'geometric');
     for (let i = 0; i < n; i++) {
-      geo.indices[i].forEach((j, r) => expect(geo.scores[i][r]).toBeCloseTo(-p[i * n + j] / Math.sqrt(p[i * n + i] * p[j * n + j]), 5));
+      geo.indices[i].forEach((j, r) =>
+        expect(geo.scores[i][r]).toBeCloseTo(-p[i * n + j] / Math.sqrt(p[i * n + i] * p[j * n + j]), 5),
+      );
     }
   });
 });
@@ -183,7 +212,7 @@ describe('mixedScorer', () => {
     expect(() => mixedScorer(4, [])).toThrow('no parts');
   });
 
-  it('standardises each part (NaN = the row\'s lowest score), so the scale of a part does not matter', () => {
+  it("standardises each part (NaN = the row's lowest score), so the scale of a part does not matter", () => {
     const a: (i: number, out: Float32Array) => void = (_i, out) => out.set([0, 1, 2, 3]); // z: −1.342, −0.447, 0.447, 1.342
     const b: (i: number, out: Float32Array) => void = (_i, out) => out.set([300, 200, Number.NaN, 0]); // NaN → 0; z (300, 200, 0, 0)
     const mixed = mixedScorer(4, [
@@ -238,7 +267,12 @@ describe('responseLiftNeighbours', () => {
       return out;
     };
     const nn = responseLiftNeighbours(reconstruct, n, 2, { batchSize: 3 });
-    expect(lists(nn)).toEqual([[1, 2], [0, 3], [3, 0], [2, 0]]);
+    expect(lists(nn)).toEqual([
+      [1, 2],
+      [0, 3],
+      [3, 0],
+      [2, 0],
+    ]);
     expect(nn.scores[0][0]).toBeCloseTo(2, 6);
     expect(calls).toEqual([1, 3, 1]); // the empty history, then the items 3 at a time
     expect(lists(responseLiftNeighbours(reconstruct, n, 1, { queries: [2] }))).toEqual([[], [], [3], []]);
@@ -271,11 +305,19 @@ describe('itemSimilarityScorer', () => {
   it('autoencoderSimilarityVectors: cosine = mean of the encoder-row and decoder-W_i cosines', () => {
     const { vectors, dim } = autoencoderSimilarityVectors(autoencoder);
     expect(dim).toBe(4);
-    const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, x, d) => s + x * b[d], 0) / (Math.hypot(...a) * Math.hypot(...b));
+    const cos = (a: Float32Array, b: Float32Array) =>
+      a.reduce((s, x, d) => s + x * b[d], 0) / (Math.hypot(...a) * Math.hypot(...b));
     const row = (m: Float32Array, d: number, i: number) => m.slice(i * d, (i + 1) * d);
     const w = (i: number) => row(itemVectors, 3, i).slice(0, 2);
-    for (const [i, j] of [[0, 1], [0, 2], [1, 3]]) {
-      expect(cos(row(vectors, 4, i), row(vectors, 4, j))).toBeCloseTo((cos(row(input.vectors, 2, i), row(input.vectors, 2, j)) + cos(w(i), w(j))) / 2, 5);
+    for (const [i, j] of [
+      [0, 1],
+      [0, 2],
+      [1, 3],
+    ]) {
+      expect(cos(row(vectors, 4, i), row(vectors, 4, j))).toBeCloseTo(
+        (cos(row(input.vectors, 2, i), row(input.vectors, 2, j)) + cos(w(i), w(j))) / 2,
+        5,
+      );
     }
   });
 
@@ -287,9 +329,15 @@ describe('itemSimilarityScorer', () => {
     expect(lists(neighboursFromScores(n, 2, onlyEase))[0]).toEqual([3, 2]);
     const onlyAe = itemSimilarityScorer({ numItems: n, autoencoder });
     const viaCosine = autoencoderSimilarityVectors(autoencoder);
-    expect(lists(neighboursFromScores(n, 3, onlyAe))).toEqual(lists(cosineNeighbours(viaCosine.vectors, viaCosine.dim, 3)));
+    expect(lists(neighboursFromScores(n, 3, onlyAe))).toEqual(
+      lists(cosineNeighbours(viaCosine.vectors, viaCosine.dim, 3)),
+    );
     onlyAe.dispose();
-    const train = histories(n, [[0, 1], [0, 1], [2, 3]]);
+    const train = histories(n, [
+      [0, 1],
+      [0, 1],
+      [2, 3],
+    ]);
     const both = itemSimilarityScorer({ numItems: n, easeWeights: ease, interactions: train });
     const out = new Float32Array(n);
     both(0, out);
@@ -320,7 +368,14 @@ describe('user vectors', () => {
 
   it('cosineSimilarities is [queries × population]', () => {
     const s = cosineSimilarities(new Float32Array([1, 0, 0, 0]), new Float32Array([2, 0, 1, 1, 0, 5]), 2);
-    expect(Array.from(s, (x) => Math.round(x * 1e6) / 1e6)).toEqual([1, Math.round(Math.SQRT1_2 * 1e6) / 1e6, 0, 0, 0, 0]);
+    expect(Array.from(s, (x) => Math.round(x * 1e6) / 1e6)).toEqual([
+      1,
+      Math.round(Math.SQRT1_2 * 1e6) / 1e6,
+      0,
+      0,
+      0,
+      0,
+    ]);
   });
 
   it('historyCosineSimilarities is the cosine of the binary histories', () => {

@@ -57,7 +57,8 @@ export function neighboursFromScores(
   const queries = options.queries ?? allItems(numItems);
   for (let q = 0; q < queries.length; q++) {
     const i = queries[q];
-    if (!(Number.isInteger(i) && i >= 0 && i < numItems)) throw new RangeError(`neighbours: query ${i} outside [0, ${numItems})`);
+    if (!(Number.isInteger(i) && i >= 0 && i < numItems))
+      throw new RangeError(`neighbours: query ${i} outside [0, ${numItems})`);
     out.fill(Number.NaN);
     fill(i, out);
     const top = topK(out, k, self(i));
@@ -73,7 +74,10 @@ export function neighboursFromScores(
  * [queries.length × rows] row-major. The default is plain JavaScript (blocked over queries); a
  * caller with tfjs can pass a matMul-backed one, e.g. 10× faster on wasm.
  */
-export type RowProduct = (unit: Float32Array, dim: number) => { scores(queries: Int32Array): Float32Array; dispose?(): void };
+export type RowProduct = (
+  unit: Float32Array,
+  dim: number,
+) => { scores(queries: Int32Array): Float32Array; dispose?(): void };
 
 /** Options of {@link cosineScorer}. */
 export interface CosineScorerOptions {
@@ -92,10 +96,15 @@ export type ItemScorer = (i: number, out: Float32Array) => void;
  * once). Call `dispose` when done (frees a tfjs product's tensor).
  * @param vectors [numItems × dim] row-major item vectors
  */
-export function cosineScorer(vectors: Float32Array, dim: number, options: CosineScorerOptions = {}): ItemScorer & { dispose(): void } {
+export function cosineScorer(
+  vectors: Float32Array,
+  dim: number,
+  options: CosineScorerOptions = {},
+): ItemScorer & { dispose(): void } {
   const n = rowsOf('cosineScorer', vectors, dim);
   const block = options.blockSize ?? 64;
-  if (!(Number.isInteger(block) && block >= 1)) throw new Error(`cosineScorer: blockSize must be a positive integer, got ${block}`);
+  if (!(Number.isInteger(block) && block >= 1))
+    throw new Error(`cosineScorer: blockSize must be a positive integer, got ${block}`);
   const unit = normalisedRows(vectors, dim);
   const zero = new Uint8Array(n);
   for (let r = 0; r < n; r++) zero[r] = isZeroRow(unit, r, dim) ? 1 : 0;
@@ -119,7 +128,12 @@ export function cosineScorer(vectors: Float32Array, dim: number, options: Cosine
  * Zero rows have no neighbours and are nobody's neighbour.
  * @param vectors [numItems × dim] row-major item vectors
  */
-export function cosineNeighbours(vectors: Float32Array, dim: number, k: number, options: CosineScorerOptions & NeighbourOptions = {}): NeighbourLists {
+export function cosineNeighbours(
+  vectors: Float32Array,
+  dim: number,
+  k: number,
+  options: CosineScorerOptions & NeighbourOptions = {},
+): NeighbourLists {
   const scorer = cosineScorer(vectors, dim, options);
   try {
     return neighboursFromScores(vectors.length / dim, k, scorer, options);
@@ -225,7 +239,13 @@ export function easeScorer(weights: Float32Array, numItems: number, mode: EaseNe
 }
 
 /** The k best items of each item by {@link easeScorer}. */
-export function easeNeighbours(weights: Float32Array, numItems: number, k: number, mode: EaseNeighbourMode, options: NeighbourOptions = {}): NeighbourLists {
+export function easeNeighbours(
+  weights: Float32Array,
+  numItems: number,
+  k: number,
+  mode: EaseNeighbourMode,
+  options: NeighbourOptions = {},
+): NeighbourLists {
   return neighboursFromScores(numItems, k, easeScorer(weights, numItems, mode), options);
 }
 
@@ -247,9 +267,13 @@ export interface CooccurrenceOptions extends NeighbourOptions {
  * Cost: O(Σ_u |history_u|²) over all queries, plus O(numItems) per query.
  * @param interactions [users × numItems] histories (training data, or a served population)
  */
-export function cooccurrenceScorer(interactions: CsrMatrix, options: Omit<CooccurrenceOptions, 'queries'> = {}): ItemScorer {
+export function cooccurrenceScorer(
+  interactions: CsrMatrix,
+  options: Omit<CooccurrenceOptions, 'queries'> = {},
+): ItemScorer {
   const alpha = options.popularityExponent ?? 0.5;
-  if (!(alpha >= 0 && alpha <= 1)) throw new Error(`cooccurrenceScorer: popularityExponent must be in [0, 1], got ${alpha}`);
+  if (!(alpha >= 0 && alpha <= 1))
+    throw new Error(`cooccurrenceScorer: popularityExponent must be in [0, 1], got ${alpha}`);
   const n = interactions.numCols;
   const byItem = usersByItem(interactions);
   const right = new Float64Array(n);
@@ -274,7 +298,11 @@ export function cooccurrenceScorer(interactions: CsrMatrix, options: Omit<Cooccu
  * The k best items of each item by {@link cooccurrenceScorer} (α = 0.5: cosine, the reference).
  * Only items that share a user with i are neighbours, so a rare item's list may be shorter than k.
  */
-export function cooccurrenceNeighbours(interactions: CsrMatrix, k: number, options: CooccurrenceOptions = {}): NeighbourLists {
+export function cooccurrenceNeighbours(
+  interactions: CsrMatrix,
+  k: number,
+  options: CooccurrenceOptions = {},
+): NeighbourLists {
   const scorer = cooccurrenceScorer(interactions, options);
   return neighboursFromScores(
     interactions.numCols,
@@ -302,7 +330,11 @@ export interface MixedScorerOptions {
  * A weighted sum of scorers' rows (e.g. ½ model cosine + ½ co-occurrence cosine). An item that is
  * NaN in every part stays NaN (not a candidate).
  */
-export function mixedScorer(numItems: number, parts: readonly { scorer: ItemScorer; weight: number }[], options: MixedScorerOptions = {}): ItemScorer {
+export function mixedScorer(
+  numItems: number,
+  parts: readonly { scorer: ItemScorer; weight: number }[],
+  options: MixedScorerOptions = {},
+): ItemScorer {
   if (parts.length === 0) throw new Error('mixedScorer: no parts');
   const standardise = options.standardise ?? true;
   const tmp = new Float32Array(numItems);
@@ -373,10 +405,18 @@ export function responseLiftNeighbours(
 ): NeighbourLists {
   const n = numItems;
   const batch = options.batchSize ?? 256;
-  if (!(Number.isInteger(batch) && batch >= 1)) throw new Error(`responseLiftNeighbours: batchSize must be a positive integer, got ${batch}`);
-  const empty: CsrMatrix = { numRows: 1, numCols: n, indptr: new Int32Array(2), indices: new Int32Array(0), values: new Float32Array(0) };
+  if (!(Number.isInteger(batch) && batch >= 1))
+    throw new Error(`responseLiftNeighbours: batchSize must be a positive integer, got ${batch}`);
+  const empty: CsrMatrix = {
+    numRows: 1,
+    numCols: n,
+    indptr: new Int32Array(2),
+    indices: new Int32Array(0),
+    values: new Float32Array(0),
+  };
   const base = reconstruct(empty);
-  if (base.length !== n) throw new Error(`responseLiftNeighbours: reconstruct returned ${base.length} values for one row of ${n} items`);
+  if (base.length !== n)
+    throw new Error(`responseLiftNeighbours: reconstruct returned ${base.length} values for one row of ${n} items`);
   const queries = Array.from(options.queries ?? allItems(n));
   const rowOf = new Map<number, number>();
   queries.forEach((i, q) => rowOf.set(i, q));
@@ -405,10 +445,18 @@ export function responseLiftNeighbours(
  * weightA · cos_a + (1 − weightA) · cos_b (a zero part contributes 0).
  * @returns [numItems × (dimA + dimB)] row-major
  */
-export function concatenateNormalised(a: Float32Array, dimA: number, b: Float32Array, dimB: number, weightA = 0.5): Float32Array {
+export function concatenateNormalised(
+  a: Float32Array,
+  dimA: number,
+  b: Float32Array,
+  dimB: number,
+  weightA = 0.5,
+): Float32Array {
   const n = rowsOf('concatenateNormalised', a, dimA);
-  if (rowsOf('concatenateNormalised', b, dimB) !== n) throw new Error(`concatenateNormalised: ${n} rows against ${b.length / dimB}`);
-  if (!(weightA >= 0 && weightA <= 1)) throw new Error(`concatenateNormalised: weightA must be in [0, 1], got ${weightA}`);
+  if (rowsOf('concatenateNormalised', b, dimB) !== n)
+    throw new Error(`concatenateNormalised: ${n} rows against ${b.length / dimB}`);
+  if (!(weightA >= 0 && weightA <= 1))
+    throw new Error(`concatenateNormalised: weightA must be in [0, 1], got ${weightA}`);
   const ua = normalisedRows(a, dimA);
   const ub = normalisedRows(b, dimB);
   const wa = Math.sqrt(weightA);
@@ -452,7 +500,10 @@ export interface AutoencoderItemWeights {
 export function autoencoderSimilarityVectors(weights: AutoencoderItemWeights): { vectors: Float32Array; dim: number } {
   const { itemVectors, itemVectorDim, inputItemVectors: input } = weights;
   const decoder = withoutLastColumn(itemVectors, itemVectorDim);
-  return { vectors: concatenateNormalised(input.vectors, input.dim, decoder, itemVectorDim - 1), dim: input.dim + itemVectorDim - 1 };
+  return {
+    vectors: concatenateNormalised(input.vectors, input.dim, decoder, itemVectorDim - 1),
+    dim: input.dim + itemVectorDim - 1,
+  };
 }
 
 /** What a version's item–item similarity is made of; every part given weighs the same. */
@@ -476,20 +527,25 @@ export interface ItemSimilaritySources {
  * and on ml-latest-small, where the model's own vectors alone fell short (Mult-VAE; any
  * undertrained model). Call `dispose` when done.
  */
-export function itemSimilarityScorer(sources: ItemSimilaritySources, options: CosineScorerOptions = {}): ItemScorer & { dispose(): void } {
+export function itemSimilarityScorer(
+  sources: ItemSimilaritySources,
+  options: CosineScorerOptions = {},
+): ItemScorer & { dispose(): void } {
   const n = sources.numItems;
   const parts: ItemScorer[] = [];
   const disposers: (() => void)[] = [];
   if (sources.autoencoder) {
     const { vectors, dim } = autoencoderSimilarityVectors(sources.autoencoder);
-    if (vectors.length !== n * dim) throw new Error(`itemSimilarityScorer: autoencoder vectors for ${vectors.length / dim} items, expected ${n}`);
+    if (vectors.length !== n * dim)
+      throw new Error(`itemSimilarityScorer: autoencoder vectors for ${vectors.length / dim} items, expected ${n}`);
     const cos = cosineScorer(vectors, dim, options);
     disposers.push(cos.dispose);
     parts.push(cos);
   }
   if (sources.easeWeights) parts.push(easeScorer(sources.easeWeights, n, 'column'));
   if (sources.interactions) {
-    if (sources.interactions.numCols !== n) throw new Error(`itemSimilarityScorer: interactions have ${sources.interactions.numCols} columns, expected ${n}`);
+    if (sources.interactions.numCols !== n)
+      throw new Error(`itemSimilarityScorer: interactions have ${sources.interactions.numCols} columns, expected ${n}`);
     parts.push(cooccurrenceScorer(sources.interactions));
   }
   if (parts.length === 0) throw new Error('itemSimilarityScorer: no source (autoencoder, easeWeights or interactions)');
@@ -538,9 +594,16 @@ export function columnStats(vectors: Float32Array, dim: number): ColumnStats {
  * so that the cosine of two users compares what sets them apart.
  * @returns a new [rows × dim] array
  */
-export function centreRows(vectors: Float32Array, dim: number, mean: Float32Array, scale?: Float32Array, minScale = 1e-6): Float32Array {
+export function centreRows(
+  vectors: Float32Array,
+  dim: number,
+  mean: Float32Array,
+  scale?: Float32Array,
+  minScale = 1e-6,
+): Float32Array {
   const rows = rowsOf('centreRows', vectors, dim);
-  if (mean.length !== dim || (scale && scale.length !== dim)) throw new Error(`centreRows: mean and scale must have ${dim} values`);
+  if (mean.length !== dim || (scale && scale.length !== dim))
+    throw new Error(`centreRows: mean and scale must have ${dim} values`);
   const out = new Float32Array(vectors.length);
   for (let r = 0; r < rows; r++) {
     for (let d = 0; d < dim; d++) {
@@ -577,7 +640,8 @@ export function cosineSimilarities(queries: Float32Array, population: Float32Arr
  * @returns [queries.numRows × population.numRows] row-major
  */
 export function historyCosineSimilarities(queries: CsrMatrix, population: CsrMatrix): Float32Array {
-  if (queries.numCols !== population.numCols) throw new Error(`historyCosineSimilarities: ${queries.numCols} against ${population.numCols} columns`);
+  if (queries.numCols !== population.numCols)
+    throw new Error(`historyCosineSimilarities: ${queries.numCols} against ${population.numCols} columns`);
   const np = population.numRows;
   const byItem = usersByItem(population);
   const out = new Float32Array(queries.numRows * np);
@@ -644,7 +708,13 @@ function normalisedRows(m: Float32Array, dim: number): Float32Array {
 function oneItemRows(numItems: number, cols: ArrayLike<number>): CsrMatrix {
   const indptr = new Int32Array(cols.length + 1);
   for (let r = 0; r < cols.length; r++) indptr[r + 1] = r + 1;
-  return { numRows: cols.length, numCols: numItems, indptr, indices: Int32Array.from(cols), values: new Float32Array(cols.length).fill(1) };
+  return {
+    numRows: cols.length,
+    numCols: numItems,
+    indptr,
+    indices: Int32Array.from(cols),
+    values: new Float32Array(cols.length).fill(1),
+  };
 }
 
 /** The transpose's structure: for each item the rows (users) that have it. */
@@ -656,6 +726,7 @@ function usersByItem(m: CsrMatrix): { indptr: Int32Array; users: Int32Array } {
   for (let i = 0; i < n; i++) indptr[i + 1] += indptr[i];
   const fill = indptr.slice(0, n);
   const users = new Int32Array(nnz);
-  for (let u = 0; u < m.numRows; u++) for (let p = m.indptr[u]; p < m.indptr[u + 1]; p++) users[fill[m.indices[p]]++] = u;
+  for (let u = 0; u < m.numRows; u++)
+    for (let p = m.indptr[u]; p < m.indptr[u + 1]; p++) users[fill[m.indices[p]]++] = u;
   return { indptr, users };
 }

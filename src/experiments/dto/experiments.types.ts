@@ -40,19 +40,27 @@ export class MeanValue {
   high: number | null;
 }
 
-@ObjectType({ description: 'Conversion of one interaction kind: impressions followed by at least one attributed interaction of the kind.' })
+@ObjectType({
+  description:
+    'Conversion of one interaction kind: impressions followed by at least one attributed interaction of the kind.',
+})
 export class KindConversion {
   @Field(() => InteractionKind)
   kind: InteractionKind;
 
-  @Field(() => Float, { description: 'Its weight in `weightedConversion` (RECODER_POPULARITY_WEIGHTS; 1 when not listed).' })
+  @Field(() => Float, {
+    description: 'Its weight in `weightedConversion` (RECODER_POPULARITY_WEIGHTS; 1 when not listed).',
+  })
   weight: number;
 
   @Field(() => Proportion)
   rate: Proportion;
 }
 
-@ObjectType({ description: 'Online metrics of the impressions in a scope (a version over a time range, or an experiment arm). docs/experiments.md defines each.' })
+@ObjectType({
+  description:
+    'Online metrics of the impressions in a scope (a version over a time range, or an experiment arm). docs/experiments.md defines each.',
+})
 export class OnlineMetrics {
   @Field(() => GraphQLISODateTime)
   since: Date;
@@ -69,13 +77,19 @@ export class OnlineMetrics {
   @Field(() => Int)
   k: number;
 
-  @Field(() => Proportion, { description: 'CTR@k: impressions with an attributed interaction on an item shown at position ≤ k.' })
+  @Field(() => Proportion, {
+    description: 'CTR@k: impressions with an attributed interaction on an item shown at position ≤ k.',
+  })
   ctr: Proportion;
 
-  @Field(() => [KindConversion], { description: 'Per interaction kind that occurred (none listed: no attributed interaction).' })
+  @Field(() => [KindConversion], {
+    description: 'Per interaction kind that occurred (none listed: no attributed interaction).',
+  })
   conversions: KindConversion[];
 
-  @Field(() => MeanValue, { description: 'Mean per impression of its attributed interactions weighted by kind (RECODER_POPULARITY_WEIGHTS).' })
+  @Field(() => MeanValue, {
+    description: 'Mean per impression of its attributed interactions weighted by kind (RECODER_POPULARITY_WEIGHTS).',
+  })
   weightedConversion: MeanValue;
 
   @Field(() => Int, { description: 'Interactions attributed to these impressions (by id or by the window).' })
@@ -87,14 +101,21 @@ export class OnlineMetrics {
   @Field(() => Int, { description: 'Distinct items shown.' })
   itemsShown: number;
 
-  @Field(() => Float, { nullable: true, description: 'itemsShown / the visible catalog now (null for an empty catalog); no interval (not a sampled proportion).' })
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      'itemsShown / the visible catalog now (null for an empty catalog); no interval (not a sampled proportion).',
+  })
   catalogCoverage: number | null;
 
   @Field(() => Proportion, { description: 'Share of answers that fell back to popularity.' })
   fallbackShare: Proportion;
 }
 
-@ObjectType({ description: 'An arm minus the control: estimate, 95 % interval, two-sided p-value, and whether the interval excludes 0.' })
+@ObjectType({
+  description:
+    'An arm minus the control: estimate, 95 % interval, two-sided p-value, and whether the interval excludes 0.',
+})
 export class Difference {
   @Field(() => Float, { nullable: true })
   estimate: number | null;
@@ -129,10 +150,16 @@ export class ExperimentArm {
   @Field(() => OnlineMetrics, { description: 'Over the experiment so far (or its whole run once stopped).' })
   metrics: OnlineMetrics;
 
-  @Field(() => Difference, { nullable: true, description: 'CTR@k minus the control\'s (Newcombe hybrid score interval); null for the control.' })
+  @Field(() => Difference, {
+    nullable: true,
+    description: "CTR@k minus the control's (Newcombe hybrid score interval); null for the control.",
+  })
   ctrDifference: Difference | null;
 
-  @Field(() => Difference, { nullable: true, description: 'weightedConversion minus the control\'s (Welch normal interval); null for the control.' })
+  @Field(() => Difference, {
+    nullable: true,
+    description: "weightedConversion minus the control's (Welch normal interval); null for the control.",
+  })
   weightedConversionDifference: Difference | null;
 }
 
@@ -156,7 +183,10 @@ export class Experiment {
   @Field(() => GraphQLISODateTime, { nullable: true })
   stoppedAt: Date | null;
 
-  @Field(() => String, { nullable: true, description: 'Why it stopped: stopExperiment (and its winner), or a version activated outside it.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Why it stopped: stopExperiment (and its winner), or a version activated outside it.',
+  })
   stopReason: string | null;
 
   @Field(() => Int, { nullable: true })
@@ -177,4 +207,3 @@ export class ExperimentArmInput {
   @Field(() => Float, { defaultValue: 1, description: 'Relative share of the users (> 0).' })
   weight: number;
 }
-

@@ -26,7 +26,10 @@ export class Interaction {
   @Field(() => String, { nullable: true })
   eventId: string | null;
 
-  @Field(() => ID, { nullable: true, description: 'The recommendation the event was attributed to by the client (recordInteractions\' recommendationId).' })
+  @Field(() => ID, {
+    nullable: true,
+    description: "The recommendation the event was attributed to by the client (recordInteractions' recommendationId).",
+  })
   recommendationId: string | null;
 
   @Field(() => Item)

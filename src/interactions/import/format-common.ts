@@ -57,7 +57,6 @@ export interface ImportPlan {
   readItems(): Promise<ItemMetadata[]>;
 }
 
-
 export const DIGITS = /^\d+$/;
 export const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 export const MAX_TIME_MS = 8.64e15;
@@ -128,7 +127,6 @@ export function checkTitle(file: string, line: number, title: string): string | 
   if (title.length > LIMITS.title) fail(file, line, `title longer than ${LIMITS.title} characters`);
   return title === '' ? null : title;
 }
-
 
 export function expectHeader(file: string, lineNo: number, fields: string[], expected: string[]): void {
   const got = fields.map((f) => f.trim());

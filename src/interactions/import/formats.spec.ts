@@ -70,7 +70,11 @@ describe('movielens-1m', () => {
   });
 
   it('prefers ratings.dat in a directory and accepts the ratings file itself as the path', async () => {
-    const d = dataset({ 'ratings.dat': '1::2::3::4\n', 'ratings.user-movie-pairs.dat': '1::2\n', 'movies.dat': '2::Heat (1995)::Action\n' });
+    const d = dataset({
+      'ratings.dat': '1::2::3::4\n',
+      'ratings.user-movie-pairs.dat': '1::2\n',
+      'movies.dat': '2::Heat (1995)::Action\n',
+    });
     expect((await planImport(d, 'movielens-1m')).file).toBe(join(d, 'ratings.dat'));
     const plan = await planImport(join(d, 'ratings.user-movie-pairs.dat'), 'movielens-1m');
     expect(plan.file).toBe(join(d, 'ratings.user-movie-pairs.dat'));
@@ -80,7 +84,10 @@ describe('movielens-1m', () => {
   it('reads latin1 movie titles and splits genres into categories', async () => {
     const d = dataset({
       'ratings.user-movie-pairs.dat': '1::73\n',
-      'movies.dat': { latin1: "73::Misérables, Les (1995)::Drama|Musical\n570::Slingshot, The (Kådisbellan ) (1993)::Comedy|Drama\n1::Toy Story (1995)::Animation|Children's|Comedy\n" },
+      'movies.dat': {
+        latin1:
+          "73::Misérables, Les (1995)::Drama|Musical\n570::Slingshot, The (Kådisbellan ) (1993)::Comedy|Drama\n1::Toy Story (1995)::Animation|Children's|Comedy\n",
+      },
     });
     const items = await (await planImport(d, 'movielens-1m')).readItems();
     expect(items).toEqual([
@@ -130,8 +137,24 @@ describe('movielens-100k', () => {
     });
     const plan = await planImport(d, 'movielens-100k');
     expect(await rowsOf(plan)).toEqual([
-      { user: '196', item: '242', kind: 'RATING', value: 3, time: 881250949000, key: '196:242:881250949', eventId: null },
-      { user: '186', item: '302', kind: 'RATING', value: 3, time: 891717742000, key: '186:302:891717742', eventId: null },
+      {
+        user: '196',
+        item: '242',
+        kind: 'RATING',
+        value: 3,
+        time: 881250949000,
+        key: '196:242:881250949',
+        eventId: null,
+      },
+      {
+        user: '186',
+        item: '302',
+        kind: 'RATING',
+        value: 3,
+        time: 891717742000,
+        key: '186:302:891717742',
+        eventId: null,
+      },
     ]);
     expect(await plan.readItems()).toEqual([
       { externalId: '1', title: 'Toy Story (1995)', categories: ['Animation'] },
@@ -203,7 +226,15 @@ describe('csv', () => {
     expect(plan.hasTime).toBe(false);
     expect(plan.defaultSource).toBe('events');
     const rows = await rowsOf(plan);
-    expect(rows[0]).toEqual({ user: 'u1', item: 'i1', kind: 'IMPLICIT', value: 1, time: null, key: 'u1:i1:IMPLICIT:', eventId: null });
+    expect(rows[0]).toEqual({
+      user: 'u1',
+      item: 'i1',
+      kind: 'IMPLICIT',
+      value: 1,
+      time: null,
+      key: 'u1:i1:IMPLICIT:',
+      eventId: null,
+    });
   });
 
   it('reads kind, value, unix and ISO timestamps, event ids and quoted commas', async () => {
@@ -216,9 +247,23 @@ describe('csv', () => {
     const plan = await planImport(file, 'csv');
     expect(plan.hasTime).toBe(true);
     const rows = await rowsOf(plan);
-    expect(rows[0]).toMatchObject({ user: 'alice', item: 'book, vol. 1', kind: 'PURCHASE', value: 2, time: 1700000000000, eventId: null });
+    expect(rows[0]).toMatchObject({
+      user: 'alice',
+      item: 'book, vol. 1',
+      kind: 'PURCHASE',
+      value: 2,
+      time: 1700000000000,
+      eventId: null,
+    });
     expect(eventIdOf(rows[0], 'shop')).toBe('shop:alice:book, vol. 1:PURCHASE:1700000000');
-    expect(rows[1]).toMatchObject({ user: 'bob', item: 'sku:9', kind: 'RATING', value: 4.5, time: 1700000000000, eventId: 'evt-42' });
+    expect(rows[1]).toMatchObject({
+      user: 'bob',
+      item: 'sku:9',
+      kind: 'RATING',
+      value: 4.5,
+      time: 1700000000000,
+      eventId: 'evt-42',
+    });
     expect(eventIdOf(rows[1], 'shop')).toBe('evt-42');
     expect(rows[1].key).toBe('bob:sku\\:9:RATING:1700000000'); // ':' in ids is escaped in the key
     expect(rows[2]).toMatchObject({ user: 'carol', item: 'x', kind: 'IMPLICIT', value: 1, time: null });
@@ -263,12 +308,17 @@ describe('formats', () => {
 
   it('rejects a missing path and a directory without the expected file', async () => {
     await expect(planImport(join(dir, 'nope'), 'csv')).rejects.toThrow('no such file or directory');
-    await expect(planImport(dataset({ 'x.txt': '' }), 'movielens-1m')).rejects.toThrow('no ratings.dat or ratings.user-movie-pairs.dat');
+    await expect(planImport(dataset({ 'x.txt': '' }), 'movielens-1m')).rejects.toThrow(
+      'no ratings.dat or ratings.user-movie-pairs.dat',
+    );
   });
 
   it('hashes event ids that would exceed 256 characters', () => {
     const long = 'x'.repeat(300);
-    const id = eventIdOf({ user: long, item: 'i', kind: 'VIEW', value: 1, time: null, key: `${long}:i:VIEW:`, eventId: null }, 'src');
+    const id = eventIdOf(
+      { user: long, item: 'i', kind: 'VIEW', value: 1, time: null, key: `${long}:i:VIEW:`, eventId: null },
+      'src',
+    );
     expect(id).toMatch(/^src:sha256:[0-9a-f]{64}$/);
   });
 });

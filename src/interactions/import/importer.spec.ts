@@ -13,7 +13,8 @@ import { ImportFormatError } from './line-reader.js';
 import { applyMigrations } from '../../database/migrations.js';
 import { withDatabase } from '../../database/pg-url.js';
 
-const adminUrl = process.env.TEST_PG_ADMIN_URL ?? process.env.DATABASE_URL ?? 'postgresql://root@127.0.0.1:5432/postgres';
+const adminUrl =
+  process.env.TEST_PG_ADMIN_URL ?? process.env.DATABASE_URL ?? 'postgresql://root@127.0.0.1:5432/postgres';
 const dbName = `recoder_import_test_${randomBytes(4).toString('hex')}`;
 const url = withDatabase(adminUrl, dbName);
 let db: pg.Client;
@@ -96,7 +97,15 @@ describe('importInteractions', () => {
       format: 'movielens-1m',
       onProgress: (...args) => (lastProgress = args),
     });
-    expect(first).toMatchObject({ rows, inserted: rows, skippedDuplicates: 0, users: 40, newUsers: 40, items: 30, newItems: 30 });
+    expect(first).toMatchObject({
+      rows,
+      inserted: rows,
+      skippedDuplicates: 0,
+      users: 40,
+      newUsers: 40,
+      items: 30,
+      newItems: 30,
+    });
     expect(first.strategy).toBe('bulk'); // the table was empty
     expect(lastProgress[0]).toBe(rows);
     expect(lastProgress[1]).toBe(lastProgress[2]); // all bytes read
@@ -122,7 +131,14 @@ describe('importInteractions', () => {
     ]);
 
     const again = await importInteractions(url, { path, format: 'movielens-1m' });
-    expect(again).toMatchObject({ rows, inserted: 0, skippedDuplicates: rows, newUsers: 0, newItems: 0, strategy: 'staging' });
+    expect(again).toMatchObject({
+      rows,
+      inserted: 0,
+      skippedDuplicates: rows,
+      newUsers: 0,
+      newItems: 0,
+      strategy: 'staging',
+    });
     expect(await counts()).toEqual({ users: 40, items: 30, interactions: rows, events: rows });
   });
 
@@ -138,8 +154,17 @@ describe('importInteractions', () => {
   });
 
   it('writes nothing when the file has a malformed line', async () => {
-    const file = csv('events.csv', ['user,item,kind', 'u1,i1,view', 'u2,i2,click', 'u3,i3,like', 'u4,i4,blink', 'u5,i5,view']);
-    await expect(importInteractions(url, { path: file, format: 'csv' })).rejects.toThrow(`${file}:5: kind "blink" is not one of`);
+    const file = csv('events.csv', [
+      'user,item,kind',
+      'u1,i1,view',
+      'u2,i2,click',
+      'u3,i3,like',
+      'u4,i4,blink',
+      'u5,i5,view',
+    ]);
+    await expect(importInteractions(url, { path: file, format: 'csv' })).rejects.toThrow(
+      `${file}:5: kind "blink" is not one of`,
+    );
     await expect(importInteractions(url, { path: file, format: 'csv' })).rejects.toBeInstanceOf(ImportFormatError);
     expect(await counts()).toEqual({ users: 0, items: 0, interactions: 0, events: 0 });
   });
@@ -163,14 +188,27 @@ describe('importInteractions', () => {
     const header = 'user,item,kind,timestamp';
     const old = Array.from({ length: 300 }, (_, k) => `old${k},item${k % 17},VIEW,${1700000000 + k}`);
     const fresh = Array.from({ length: 400 }, (_, k) => `new${k},item${k % 23},CLICK,${1700000000 + k}`);
-    const first = await importInteractions(url, { path: csv('a.csv', [header, ...old]), format: 'csv', source: 'shop', bulkLoad: 'off' });
+    const first = await importInteractions(url, {
+      path: csv('a.csv', [header, ...old]),
+      format: 'csv',
+      source: 'shop',
+      bulkLoad: 'off',
+    });
     expect(first).toMatchObject({ strategy: 'direct', inserted: 300 });
     // Sampled rows (the first 256) are new, the old ones come later: the direct COPY hits the unique index.
-    const second = await importInteractions(url, { path: csv('b.csv', [header, ...fresh, ...old]), format: 'csv', source: 'shop' });
+    const second = await importInteractions(url, {
+      path: csv('b.csv', [header, ...fresh, ...old]),
+      format: 'csv',
+      source: 'shop',
+    });
     expect(second).toMatchObject({ strategy: 'direct-then-staging', rows: 700, inserted: 400, skippedDuplicates: 300 });
     expect(await counts()).toMatchObject({ interactions: 700, events: 700 });
     // A probe hit goes to staging straight away.
-    const third = await importInteractions(url, { path: csv('c.csv', [header, ...old]), format: 'csv', source: 'shop' });
+    const third = await importInteractions(url, {
+      path: csv('c.csv', [header, ...old]),
+      format: 'csv',
+      source: 'shop',
+    });
     expect(third).toMatchObject({ strategy: 'staging', inserted: 0, skippedDuplicates: 300 });
   });
 
@@ -181,7 +219,14 @@ describe('importInteractions', () => {
   });
 
   it('stores events repeated inside one file once (bulk and staging paths)', async () => {
-    const lines = ['user,item,kind,value,event_id', 'a,x,LIKE,1,e1', 'b,y,LIKE,1,e2', 'a,x,LIKE,1,e1', 'c,z,RATING,4,e3', 'b,y,LIKE,1,e2'];
+    const lines = [
+      'user,item,kind,value,event_id',
+      'a,x,LIKE,1,e1',
+      'b,y,LIKE,1,e2',
+      'a,x,LIKE,1,e1',
+      'c,z,RATING,4,e3',
+      'b,y,LIKE,1,e2',
+    ];
     const bulk = await importInteractions(url, { path: csv('dups.csv', lines), format: 'csv' });
     expect(bulk).toMatchObject({ strategy: 'bulk', rows: 5, inserted: 3, skippedDuplicates: 2 });
     expect(await counts()).toEqual({ users: 3, items: 3, interactions: 3, events: 3 });

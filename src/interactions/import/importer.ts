@@ -299,7 +299,11 @@ async function upsertItems(
       if (!described.has(id)) yield `${ord++}\t${copyText(id)}\t\\N\t\\N\tf\n`;
     }
   };
-  await copyIn(client, 'COPY recoder_import_items (ord, external_id, title, categories, has_meta) FROM STDIN', chunked(lines()));
+  await copyIn(
+    client,
+    'COPY recoder_import_items (ord, external_id, title, categories, has_meta) FROM STDIN',
+    chunked(lines()),
+  );
   // Items with metadata: insert, or update title/categories when they changed.
   const described_ = await client.query<{ created: string }>(
     `WITH upserted AS (
@@ -377,11 +381,16 @@ async function* encodeRows(ctx: EncodeContext): AsyncGenerator<Buffer> {
     onProgress?.(done, bytesDone, totalBytes);
     if (out.length > 0) yield Buffer.from(out, 'utf8');
   }
-  if (done !== ctx.expectedRows) throw new Error(`${ctx.plan.file} changed during the import (fewer rows than scanned)`);
+  if (done !== ctx.expectedRows)
+    throw new Error(`${ctx.plan.file} changed during the import (fewer rows than scanned)`);
 }
 
 /** COPY into a temp table, then insert the rows whose event id is not stored yet. Returns rows inserted. */
-async function copyViaStaging(client: pg.ClientBase, ctx: EncodeContext, phase: (p: ImportPhase) => void): Promise<number> {
+async function copyViaStaging(
+  client: pg.ClientBase,
+  ctx: EncodeContext,
+  phase: (p: ImportPhase) => void,
+): Promise<number> {
   await client.query(
     `CREATE TEMP TABLE IF NOT EXISTS recoder_import_stage (
        user_id integer NOT NULL, item_id integer NOT NULL, kind interaction_kind NOT NULL,
@@ -481,7 +490,11 @@ async function bulkLoad(client: pg.ClientBase, ctx: EncodeContext, phase: (p: Im
       WHERE (SELECT setting::bigint FROM pg_settings WHERE name = 'maintenance_work_mem') < 262144`,
   );
   let duplicates = 0;
-  const order = [...saved.filter((d) => d.unique && !d.foreignKey), ...saved.filter((d) => !d.unique && !d.foreignKey), ...saved.filter((d) => d.foreignKey)];
+  const order = [
+    ...saved.filter((d) => d.unique && !d.foreignKey),
+    ...saved.filter((d) => !d.unique && !d.foreignKey),
+    ...saved.filter((d) => d.foreignKey),
+  ];
   for (const def of order) {
     if (!def.unique || duplicates > 0) {
       await client.query(def.create);
@@ -554,7 +567,11 @@ function pgCode(err: unknown): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // COPY plumbing
 
-async function copyIn(client: pg.ClientBase, sql: string, data: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<number> {
+async function copyIn(
+  client: pg.ClientBase,
+  sql: string,
+  data: AsyncIterable<Buffer> | Iterable<Buffer>,
+): Promise<number> {
   const stream = client.query(copyFrom(sql));
   await pipeline(Readable.from(data), stream);
   return stream.rowCount;

@@ -74,7 +74,11 @@ function stripCarriageReturns(lines: string[]): void {
 }
 
 /** The first non-empty line of a file (for format detection), or null. Reads at most `limit` bytes. */
-export async function readFirstLine(path: string, encoding: TextEncoding = 'utf8', limit = 1 << 20): Promise<string | null> {
+export async function readFirstLine(
+  path: string,
+  encoding: TextEncoding = 'utf8',
+  limit = 1 << 20,
+): Promise<string | null> {
   let seen = 0;
   for await (const batch of readLines(path, { encoding, chunkSize: 64 * 1024 })) {
     for (const line of batch.lines) if (line.trim().length > 0) return line;

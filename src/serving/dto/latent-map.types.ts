@@ -6,7 +6,8 @@ export enum LatentMapOf {
 }
 registerEnumType(LatentMapOf, {
   name: 'LatentMapOf',
-  description: "ITEMS: the model's item vectors (decoder weights). USERS: the encoded histories of the users at activation.",
+  description:
+    "ITEMS: the model's item vectors (decoder weights). USERS: the encoded histories of the users at activation.",
 });
 
 @ObjectType({
@@ -24,10 +25,13 @@ export class LatentMap {
   @Field(() => String, { description: 'How the points were projected: "PCA".' })
   method: string;
 
-  @Field(() => [Float], { description: 'Share (0–1) of the vectors\' variance along x and along y.' })
+  @Field(() => [Float], { description: "Share (0–1) of the vectors' variance along x and along y." })
   explainedVariance: number[];
 
-  @Field(() => Int, { description: 'Points the version has (items with a vector / users with a history); more than the points returned when `limit` sampled them.' })
+  @Field(() => Int, {
+    description:
+      'Points the version has (items with a vector / users with a history); more than the points returned when `limit` sampled them.',
+  })
   total: number;
 
   @Field(() => [ID], { description: 'Item (or user) id of each point.' })
@@ -46,10 +50,13 @@ export class LatentMap {
   categories: string[];
 
   @Field(() => [Int], {
-    description: 'ITEMS: per point, the index in `categories` of its rarest category that is in the legend (-1: none). USERS: empty.',
+    description:
+      'ITEMS: per point, the index in `categories` of its rarest category that is in the legend (-1: none). USERS: empty.',
   })
   category: number[];
 
-  @Field(() => [Float], { description: "USERS: per point, the user's anomaly percentile (0–100) at activation. ITEMS: empty." })
+  @Field(() => [Float], {
+    description: "USERS: per point, the user's anomaly percentile (0–100) at activation. ITEMS: empty.",
+  })
   anomalyPercentile: number[];
 }

@@ -22,15 +22,18 @@ export enum ScoreUnit {
 }
 registerEnumType(ScoreUnit, {
   name: 'ScoreUnit',
-  description: 'PROBABILITY: multinomial probability (Mult-VAE/DAE); RATING: predicted rating (AutoRec); SCORE: EASE score.',
+  description:
+    'PROBABILITY: multinomial probability (Mult-VAE/DAE); RATING: predicted rating (AutoRec); SCORE: EASE score.',
 });
 
 export enum SearchKind {
   EXACT = 'EXACT',
   HNSW = 'HNSW',
 }
-registerEnumType(SearchKind, { name: 'SearchKind', description: 'How the serving index searches: a full scan, or an HNSW graph.' });
-
+registerEnumType(SearchKind, {
+  name: 'SearchKind',
+  description: 'How the serving index searches: a full scan, or an HNSW graph.',
+});
 
 @InputType({ description: 'Restricts recommendations. Hidden items are always excluded.' })
 export class RecommendationFilter {
@@ -50,7 +53,8 @@ export class Recommendation {
   item: Item;
 
   @Field(() => Float, {
-    description: "MODEL: the model's score (Mult-VAE/DAE: the decoder's logit; AutoRec: predicted rating; EASE: score). POPULARITY: weighted interaction count.",
+    description:
+      "MODEL: the model's score (Mult-VAE/DAE: the decoder's logit; AutoRec: predicted rating; EASE: score). POPULARITY: weighted interaction count.",
   })
   score: number;
 
@@ -63,7 +67,9 @@ export class Recommendations {
   @Field(() => [Recommendation])
   items: Recommendation[];
 
-  @Field(() => RecommendationSource, { description: 'MODEL, or POPULARITY when the model could not be used (see `reason`).' })
+  @Field(() => RecommendationSource, {
+    description: 'MODEL, or POPULARITY when the model could not be used (see `reason`).',
+  })
   source: RecommendationSource;
 
   @Field(() => Int, { nullable: true, description: 'The model version that ranked the items (null for popularity).' })
@@ -74,7 +80,7 @@ export class Recommendations {
 
   @Field(() => ID, {
     description:
-      'This answer\'s id: pass it as `recommendationId` to recordInteractions for the events it led to (online metrics, experiments; docs/experiments.md).',
+      "This answer's id: pass it as `recommendationId` to recordInteractions for the events it led to (online metrics, experiments; docs/experiments.md).",
   })
   recommendationId: string;
 }
@@ -86,7 +92,7 @@ export class SimilarItem {
 
   @Field(() => Float, {
     description:
-      'How similar the item is to the query item, best first; compare scores within one answer only. COLLABORATIVE: the version kind\'s mix of ' +
+      "How similar the item is to the query item, best first; compare scores within one answer only. COLLABORATIVE: the version kind's mix of " +
       'standardised similarities (EASE, Mult-DAE/VAE, ENSEMBLE; docs/similarity.md), not bounded to [−1, 1]; AutoRec: cosine of the item vectors. ' +
       'VISUAL: cosine of the image embeddings.',
   })
@@ -122,7 +128,10 @@ export class Reconstruction {
   @Field(() => ScoreUnit)
   unit: ScoreUnit;
 
-  @Field(() => Float, { nullable: true, description: 'Reconstruction error of the whole history (null when the history is empty for the model).' })
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Reconstruction error of the whole history (null when the history is empty for the model).',
+  })
   error: number | null;
 
   @Field(() => Float, { nullable: true, description: 'Percentile (0–100) of the error among the users at activation.' })
@@ -135,7 +144,8 @@ export class Reconstruction {
 @ObjectType({ description: 'Reconstruction error as an anomaly score: high = unusual (bots, shilling profiles).' })
 export class AnomalyScore {
   @Field(() => Float, {
-    description: 'Mult-VAE/DAE: mean negative log-likelihood per history item; AutoRec: RMSE over the ratings; EASE: squared error per item.',
+    description:
+      'Mult-VAE/DAE: mean negative log-likelihood per history item; AutoRec: RMSE over the ratings; EASE: squared error per item.',
   })
   error: number;
 
@@ -165,13 +175,16 @@ export enum LatentSource {
 registerEnumType(LatentSource, {
   name: 'LatentSource',
   description:
-    'Where synthetic users\' latent codes come from: PRIOR, the VAE\'s N(0, I); POPULATION, a diagonal Gaussian fitted to the users\' encoder means at activation (two aggregate numbers per dimension; much closer to the real item popularity when training left the posterior far from the prior).',
+    "Where synthetic users' latent codes come from: PRIOR, the VAE's N(0, I); POPULATION, a diagonal Gaussian fitted to the users' encoder means at activation (two aggregate numbers per dimension; much closer to the real item popularity when training left the posterior far from the prior).",
 });
 
-@ObjectType({ description: 'A synthetic user drawn from the active Mult-VAE version’s generative model (no real user’s data).' })
+@ObjectType({
+  description: 'A synthetic user drawn from the active Mult-VAE version’s generative model (no real user’s data).',
+})
 export class SyntheticUser {
   @Field(() => [Item], {
-    description: 'Distinct catalog items, in draw order. Hidden items can be drawn, deleted ones not (one deleted after the version was loaded is dropped: one item fewer).',
+    description:
+      'Distinct catalog items, in draw order. Hidden items can be drawn, deleted ones not (one deleted after the version was loaded is dropped: one item fewer).',
   })
   items: Item[];
 }
@@ -188,7 +201,6 @@ export class Embedding {
   vector: number[];
 }
 
-
 @ObjectType({ description: 'What this API process is serving.' })
 export class ServingStatus {
   @Field(() => ModelVersion, { nullable: true })
@@ -200,10 +212,16 @@ export class ServingStatus {
   @Field(() => Int, { description: 'Users whose vectors and errors were computed at activation.' })
   populationSize: number;
 
-  @Field(() => Float, { nullable: true, description: 'Seconds the active version took to load in this process (until it served).' })
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Seconds the active version took to load in this process (until it served).',
+  })
   loadSeconds: number | null;
 
-  @Field(() => Boolean, { description: 'Whether the background work after loading (user vectors, anomaly errors, similar-item lists) has finished.' })
+  @Field(() => Boolean, {
+    description:
+      'Whether the background work after loading (user vectors, anomaly errors, similar-item lists) has finished.',
+  })
   warm: boolean;
 
   @Field({ description: 'tfjs backend of this process.' })
@@ -216,7 +234,8 @@ export enum SimilarityKind {
 }
 registerEnumType(SimilarityKind, {
   name: 'SimilarityKind',
-  description: 'COLLABORATIVE: the active model\'s item vectors (co-interaction). VISUAL: the active image autoencoder\'s embeddings (look).',
+  description:
+    "COLLABORATIVE: the active model's item vectors (co-interaction). VISUAL: the active image autoencoder's embeddings (look).",
 });
 
 @ObjectType({ description: 'An item image decoded by the active convolutional autoencoder.' })

@@ -17,7 +17,10 @@ export { ActivationPolicy, TrainingStatus };
 
 @InputType({ description: 'A training request. Unset values take the model defaults (see docs/training.md).' })
 export class TrainModelInput {
-  @Field(() => ModelKind, { defaultValue: ModelKind.AUTO, description: 'What to train; AUTO (the default) chooses the model for the data.' })
+  @Field(() => ModelKind, {
+    defaultValue: ModelKind.AUTO,
+    description: 'What to train; AUTO (the default) chooses the model for the data.',
+  })
   kind: ModelKind;
 
   @Field(() => ActivationPolicy, { defaultValue: ActivationPolicy.IF_BETTER })
@@ -25,26 +28,40 @@ export class TrainModelInput {
 
   @Field(() => Int, {
     nullable: true,
-    description: 'Largest number of training epochs. VAE/DAE/AUTO: planned from the number of users (enough optimizer steps, early stopping on validation NDCG@100); AUTOREC 100; EASE has none.',
+    description:
+      'Largest number of training epochs. VAE/DAE/AUTO: planned from the number of users (enough optimizer steps, early stopping on validation NDCG@100); AUTOREC 100; EASE has none.',
   })
   epochs?: number | null;
 
   @Field(() => Float, {
     nullable: true,
-    description: 'activate: EXPERIMENT only: share of the users the new version serves in the experiment against the active version, in (0, 1); default 0.1.',
+    description:
+      'activate: EXPERIMENT only: share of the users the new version serves in the experiment against the active version, in (0, 1); default 0.1.',
   })
   experimentShare?: number | null;
 
-  @Field(() => Int, { nullable: true, description: 'AUTO only: seconds the model search may take (default RECODER_AUTO_BUDGET_SECONDS, 900).' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'AUTO only: seconds the model search may take (default RECODER_AUTO_BUDGET_SECONDS, 900).',
+  })
   budgetSeconds?: number | null;
 
-  @Field(() => Int, { nullable: true, description: 'Seed of initialisation, batch order and held-out items (default 1).' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Seed of initialisation, batch order and held-out items (default 1).',
+  })
   seed?: number | null;
 
-  @Field(() => Float, { nullable: true, description: 'RATING interactions count as positives at ≥ this (default 3.5).' })
+  @Field(() => Float, {
+    nullable: true,
+    description: 'RATING interactions count as positives at ≥ this (default 3.5).',
+  })
   minRating?: number | null;
 
-  @Field(() => Float, { nullable: true, description: 'EASE λ (default 500; AUTO: searched unless given) or AutoRec λ (default 30).' })
+  @Field(() => Float, {
+    nullable: true,
+    description: 'EASE λ (default 500; AUTO: searched unless given) or AutoRec λ (default 30).',
+  })
   lambda?: number | null;
 
   @Field(() => Int, { nullable: true, description: 'Held-out validation users (default 10 % of users, at most 500).' })
@@ -66,7 +83,10 @@ export class EpochPoint {
   @Field(() => Float, { description: 'Mean training loss of the epoch.' })
   loss: number;
 
-  @Field(() => Float, { nullable: true, description: 'Validation metric after the epoch: NDCG@100 (VAE/DAE) or RMSE (AUTOREC).' })
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Validation metric after the epoch: NDCG@100 (VAE/DAE) or RMSE (AUTOREC).',
+  })
   validation: number | null;
 
   @Field(() => Float, { description: 'Seconds of training in the epoch (validation excluded).' })
@@ -84,13 +104,18 @@ export class TrainingCandidate {
   @Field({ description: 'ease, dae, vae or ensemble.' })
   kind: string;
 
-  @Field({ description: 'TRAINED; STOPPED (time budget: its best epoch so far kept); SKIPPED (not trained, see reason); FAILED.' })
+  @Field({
+    description:
+      'TRAINED; STOPPED (time budget: its best epoch so far kept); SKIPPED (not trained, see reason); FAILED.',
+  })
   status: string;
 
   @Field(() => Float, { nullable: true, description: 'Validation NDCG@100 (null when not trained).' })
   ndcg: number | null;
 
-  @Field(() => GraphQLJSONObject, { description: 'Settings that define it: λ, batch size, epochs run and kept, blend weights.' })
+  @Field(() => GraphQLJSONObject, {
+    description: 'Settings that define it: λ, batch size, epochs run and kept, blend weights.',
+  })
   settings: Record<string, unknown>;
 
   @Field(() => Float)
@@ -103,7 +128,9 @@ export class TrainingCandidate {
   chosen: boolean;
 }
 
-@ObjectType({ description: 'The new version and the version active when it finished, scored on the same held-out users.' })
+@ObjectType({
+  description: 'The new version and the version active when it finished, scored on the same held-out users.',
+})
 export class TrainingComparison {
   @Field({ description: 'The metric compared, e.g. "ndcg@100".' })
   metric: string;
@@ -114,7 +141,10 @@ export class TrainingComparison {
   @Field(() => Int, { nullable: true })
   activeVersionId: number | null;
 
-  @Field(() => Float, { nullable: true, description: 'Null when there was no active version or it cannot rank unseen users (AUTOREC).' })
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Null when there was no active version or it cannot rank unseen users (AUTOREC).',
+  })
   active: number | null;
 
   @Field(() => Int, { description: 'Held-out users scored.' })
@@ -144,10 +174,15 @@ export class TrainingRun {
   @Field(() => Int, { description: 'Epochs finished so far.' })
   epoch: number;
 
-  @Field(() => Int, { nullable: true, description: 'Epochs planned (null for EASE and AUTO; VAE/DAE: set once planned from the data).' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Epochs planned (null for EASE and AUTO; VAE/DAE: set once planned from the data).',
+  })
   epochs: number | null;
 
-  @Field(() => [EpochPoint], { description: 'Loss and validation metric per finished epoch, for plotting; grows while the run is in flight.' })
+  @Field(() => [EpochPoint], {
+    description: 'Loss and validation metric per finished epoch, for plotting; grows while the run is in flight.',
+  })
   history: EpochPoint[];
 
   @Field(() => Float, { description: 'Share of the run done, 0–1 (AUTO: across every candidate).' })
@@ -156,7 +191,9 @@ export class TrainingRun {
   @Field(() => String, { nullable: true, description: 'What the run is doing now (AUTO: the candidate in training).' })
   stage: string | null;
 
-  @Field(() => [TrainingCandidate], { description: 'AUTO: every candidate tried with its validation NDCG@100; the chosen one is marked.' })
+  @Field(() => [TrainingCandidate], {
+    description: 'AUTO: every candidate tried with its validation NDCG@100; the chosen one is marked.',
+  })
   candidates: TrainingCandidate[];
 
   @Field(() => TrainingComparison, { nullable: true })

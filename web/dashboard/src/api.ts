@@ -8,7 +8,8 @@ const KEY_STORAGE = 'recoder-dashboard-key';
 const ENDPOINT = '../graphql';
 
 export const storedKey = (): string | null => sessionStorage.getItem(KEY_STORAGE);
-export const storeKey = (key: string | null) => (key === null ? sessionStorage.removeItem(KEY_STORAGE) : sessionStorage.setItem(KEY_STORAGE, key));
+export const storeKey = (key: string | null) =>
+  key === null ? sessionStorage.removeItem(KEY_STORAGE) : sessionStorage.setItem(KEY_STORAGE, key);
 
 /** A GraphQL error with its stable code (extensions.code), or a transport failure (code HTTP_<status>/NETWORK). */
 export class ApiError extends Error {
@@ -27,7 +28,11 @@ export async function request<R, V>(doc: TadaDocumentNode<R, V>, variables?: V, 
   try {
     response = await fetch(ENDPOINT, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+      },
       body: JSON.stringify({ query, variables: variables ?? {} }),
     });
   } catch (error) {
@@ -43,7 +48,8 @@ export async function request<R, V>(doc: TadaDocumentNode<R, V>, variables?: V, 
     const e = body.errors[0];
     throw new ApiError(e.message, e.extensions?.code ?? `HTTP_${response.status}`);
   }
-  if (!body.data) throw new ApiError(`the server answered HTTP ${response.status} without data`, `HTTP_${response.status}`);
+  if (!body.data)
+    throw new ApiError(`the server answered HTTP ${response.status} without data`, `HTTP_${response.status}`);
   return body.data;
 }
 
@@ -59,7 +65,11 @@ export interface QueryState<R> {
  * after each answer while the component is shown (never two in flight: a slow server is polled
  * more slowly, not flooded, and every answer is shown); keeps the previous data while reloading.
  */
-export function useQuery<R, V>(doc: TadaDocumentNode<R, V>, variables: V | null, options: { pollMs?: number } = {}): QueryState<R> {
+export function useQuery<R, V>(
+  doc: TadaDocumentNode<R, V>,
+  variables: V | null,
+  options: { pollMs?: number } = {},
+): QueryState<R> {
   const [state, setState] = useState<{ data?: R; error?: ApiError; loading: boolean }>({ loading: variables !== null });
   const [tick, setTick] = useState(0);
   const seq = useRef(0);

@@ -4,7 +4,13 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { ApiError } from './api';
 
-export function Card(props: { title?: ComponentChildren; children: ComponentChildren; class?: string; actions?: ComponentChildren; testid?: string }) {
+export function Card(props: {
+  title?: ComponentChildren;
+  children: ComponentChildren;
+  class?: string;
+  actions?: ComponentChildren;
+  testid?: string;
+}) {
   return (
     <section class={`card ${props.class ?? ''}`} data-testid={props.testid}>
       {(props.title || props.actions) && (
@@ -35,14 +41,20 @@ export function ErrorBox(props: { error: ApiError | Error | undefined }) {
   return (
     <div class="error" role="alert">
       {code && <span class="code">{code}</span>} {props.error.message}
-      {code === 'NO_ACTIVE_MODEL' && <div class="muted">Train a version on the Training page (admin key), or `npm run train -- --activate`.</div>}
+      {code === 'NO_ACTIVE_MODEL' && (
+        <div class="muted">Train a version on the Training page (admin key), or `npm run train -- --activate`.</div>
+      )}
     </div>
   );
 }
 
 export const Loading = () => <div class="muted loading">Loading…</div>;
 
-export function Badge(props: { kind: 'ok' | 'warn' | 'bad' | 'info' | 'plain'; children: ComponentChildren; title?: string }) {
+export function Badge(props: {
+  kind: 'ok' | 'warn' | 'bad' | 'info' | 'plain';
+  children: ComponentChildren;
+  title?: string;
+}) {
   return (
     <span class={`badge badge-${props.kind}`} title={props.title}>
       {props.children}
@@ -98,8 +110,25 @@ export function LineChart(props: {
       cursor: { drag: { x: false, y: false } },
       axes: [
         { label: props.xLabel, stroke: '#5b6475', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#d9dde5' } },
-        { stroke: '#5b6475', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#d9dde5' }, size: 64, values: (_u: uPlot, ticks: number[]) => ticks.map(compact) },
-        ...(hasRight ? [{ scale: 'r', side: 1 as const, stroke: '#5b6475', grid: { show: false }, size: 64, values: (_u: uPlot, ticks: number[]) => ticks.map(compact) }] : []),
+        {
+          stroke: '#5b6475',
+          grid: { stroke: '#eef0f4' },
+          ticks: { stroke: '#d9dde5' },
+          size: 64,
+          values: (_u: uPlot, ticks: number[]) => ticks.map(compact),
+        },
+        ...(hasRight
+          ? [
+              {
+                scale: 'r',
+                side: 1 as const,
+                stroke: '#5b6475',
+                grid: { show: false },
+                size: 64,
+                values: (_u: uPlot, ticks: number[]) => ticks.map(compact),
+              },
+            ]
+          : []),
       ],
       series: [
         { label: props.xLabel ?? 'x' },
@@ -117,7 +146,9 @@ export function LineChart(props: {
       ],
     };
     chart.current = new uPlot(opts, [props.x, ...props.ys] as uPlot.AlignedData, el);
-    const resize = new ResizeObserver(() => chart.current?.setSize({ width: Math.max(el.clientWidth, 200), height: props.height ?? 220 }));
+    const resize = new ResizeObserver(() =>
+      chart.current?.setSize({ width: Math.max(el.clientWidth, 200), height: props.height ?? 220 }),
+    );
     resize.observe(el);
     return () => {
       resize.disconnect();

@@ -3,7 +3,8 @@ const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
 export const fmtInt = (n: number | null | undefined) => (n === null || n === undefined ? '—' : integer.format(n));
 
-export const fmt = (n: number | null | undefined, digits = 4) => (n === null || n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(digits));
+export const fmt = (n: number | null | undefined, digits = 4) =>
+  n === null || n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(digits);
 
 export const fmtSeconds = (s: number | null | undefined) => {
   if (s === null || s === undefined) return '—';
@@ -12,7 +13,8 @@ export const fmtSeconds = (s: number | null | undefined) => {
   return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
 };
 
-export const fmtBytes = (b: number) => (b < 1024 ? `${b} B` : b < 1024 ** 2 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 1024 ** 2).toFixed(1)} MiB`);
+export const fmtBytes = (b: number) =>
+  b < 1024 ? `${b} B` : b < 1024 ** 2 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 1024 ** 2).toFixed(1)} MiB`;
 
 export const fmtTime = (iso: string | null | undefined) => {
   if (!iso) return '—';
@@ -24,7 +26,9 @@ export const fmtTime = (iso: string | null | undefined) => {
 export function metricEntries(metrics: Record<string, unknown>, split = 'validation'): [string, number][] {
   const m = metrics[split];
   if (!m || typeof m !== 'object') return [];
-  return Object.entries(m as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number' && e[0] !== 'versionId');
+  return Object.entries(m as Record<string, unknown>).filter(
+    (e): e is [string, number] => typeof e[1] === 'number' && e[0] !== 'versionId',
+  );
 }
 
 export const metric = (metrics: Record<string, unknown>, split: string, name: string): number | null => {

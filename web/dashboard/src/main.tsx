@@ -14,7 +14,6 @@ import { ExperimentsPage } from './pages/experiments';
 import { ViewerContext, ViewerQuery, type Viewer } from './viewer';
 import './styles.css';
 
-
 interface Page {
   path: string;
   title: string;
@@ -47,9 +46,18 @@ function KeyForm(props: { error?: ApiError; onKey: (key: string) => void }) {
         <h1>Recoder dashboard</h1>
         <p>This server requires an API key. Paste one to continue; it is kept for this browser tab only.</p>
         <p class="muted">
-          Create one with <code>npm run apikey -- create --role reader</code> (or <code>--role admin</code> to train and activate versions).
+          Create one with <code>npm run apikey -- create --role reader</code> (or <code>--role admin</code> to train and
+          activate versions).
         </p>
-        <input type="password" name="apiKey" autocomplete="off" placeholder="rk_…" value={key} onInput={(e) => setKey(e.currentTarget.value)} autofocus />
+        <input
+          type="password"
+          name="apiKey"
+          autocomplete="off"
+          placeholder="rk_…"
+          value={key}
+          onInput={(e) => setKey(e.currentTarget.value)}
+          autofocus
+        />
         <button type="submit" class="primary">
           Open dashboard
         </button>
@@ -105,13 +113,20 @@ function App() {
             Recoder <span>dashboard</span>
           </div>
           {PAGES.map((p) => (
-            <a key={p.path} href={`#/${p.path}`} class={p === page ? 'active' : ''} aria-current={p === page ? 'page' : undefined}>
+            <a
+              key={p.path}
+              href={`#/${p.path}`}
+              class={p === page ? 'active' : ''}
+              aria-current={p === page ? 'page' : undefined}
+            >
               {p.title}
             </a>
           ))}
           <div class="sidebar-foot">
             <div class="muted" data-testid="viewer-role">
-              {viewer.authRequired ? `Key ${viewer.keyPrefix}… · ${viewer.role.toLowerCase()}` : 'Open server · no API keys'}
+              {viewer.authRequired
+                ? `Key ${viewer.keyPrefix}… · ${viewer.role.toLowerCase()}`
+                : 'Open server · no API keys'}
             </div>
             {viewer.authRequired && (
               <button

@@ -41,16 +41,32 @@ export function Scatter(props: {
   height?: number;
 }) {
   const canvas = useRef<HTMLCanvasElement>(null);
-  const state = useRef({ view: null as View | null, frame: 0, drawn: false, drag: null as { x: number; y: number; moved: boolean } | null });
+  const state = useRef({
+    view: null as View | null,
+    frame: 0,
+    drawn: false,
+    drag: null as { x: number; y: number; moved: boolean } | null,
+  });
   const latest = useRef(props);
   latest.current = props;
 
   // Uniform grid over the data for nearest-point queries.
-  const grid = useRef<{ minX: number; minY: number; cell: number; cols: number; rows: number; start: Int32Array; items: Int32Array } | null>(null);
+  const grid = useRef<{
+    minX: number;
+    minY: number;
+    cell: number;
+    cols: number;
+    rows: number;
+    start: Int32Array;
+    items: Int32Array;
+  } | null>(null);
   useEffect(() => {
     const { x, y } = props.data;
     const n = x.length;
-    let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+    let minX = Infinity,
+      maxX = -Infinity,
+      minY = Infinity,
+      maxY = -Infinity;
     for (let i = 0; i < n; i++) {
       if (x[i] < minX) minX = x[i];
       if (x[i] > maxX) maxX = x[i];
@@ -85,7 +101,11 @@ export function Scatter(props: {
     const h = el.clientHeight || 600;
     const [x0, x1] = quantiles(x, minX, maxX);
     const [y0, y1] = quantiles(y, minY, maxY);
-    state.current.view = { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, scale: 0.9 * Math.min(w / Math.max(x1 - x0, 1e-9), h / Math.max(y1 - y0, 1e-9)) };
+    state.current.view = {
+      cx: (x0 + x1) / 2,
+      cy: (y0 + y1) / 2,
+      scale: 0.9 * Math.min(w / Math.max(x1 - x0, 1e-9), h / Math.max(y1 - y0, 1e-9)),
+    };
     state.current.drawn = false;
     schedule();
   }, [props.data]);
@@ -142,7 +162,8 @@ export function Scatter(props: {
       ctx.stroke();
     };
     for (const i of latest.current.highlight ?? []) ring(i, '#111827', HIGHLIGHT / 2 + 1);
-    if (latest.current.selected !== null && latest.current.selected !== undefined) ring(latest.current.selected, '#e11d48', HIGHLIGHT);
+    if (latest.current.selected !== null && latest.current.selected !== undefined)
+      ring(latest.current.selected, '#e11d48', HIGHLIGHT);
     el.dataset.drawMs = (performance.now() - started).toFixed(2);
     if (!state.current.drawn) {
       state.current.drawn = true;

@@ -4,7 +4,11 @@ import { graphql, type ResultOf } from './graphql';
 
 export const ViewerQuery = graphql(`
   query Viewer {
-    viewer { role authRequired keyPrefix }
+    viewer {
+      role
+      authRequired
+      keyPrefix
+    }
   }
 `);
 export type Viewer = ResultOf<typeof ViewerQuery>['viewer'];

@@ -2,7 +2,18 @@
 import { basename, extname } from 'node:path';
 import { CsvRecordAssembler, CsvSyntaxError, splitCsvRecord } from '../csv.js';
 import { readFirstLine } from '../line-reader.js';
-import { NUMBER, MAX_TIME_MS, fail, checkId, timeKey, type ImportPlan, type RowParser, type InteractionKindName, INTERACTION_KINDS, LIMITS } from '../format-common.js';
+import {
+  NUMBER,
+  MAX_TIME_MS,
+  fail,
+  checkId,
+  timeKey,
+  type ImportPlan,
+  type RowParser,
+  type InteractionKindName,
+  INTERACTION_KINDS,
+  LIMITS,
+} from '../format-common.js';
 
 const CSV_COLUMNS: Record<string, 'user' | 'item' | 'kind' | 'value' | 'timestamp' | 'event_id'> = {
   user: 'user',
@@ -30,12 +41,24 @@ interface CsvLayout {
 }
 
 function csvLayout(file: string, lineNo: number, header: string[]): CsvLayout {
-  const layout: CsvLayout = { width: header.length, user: -1, item: -1, kind: -1, value: -1, timestamp: -1, eventId: -1 };
+  const layout: CsvLayout = {
+    width: header.length,
+    user: -1,
+    item: -1,
+    kind: -1,
+    value: -1,
+    timestamp: -1,
+    eventId: -1,
+  };
   header.forEach((raw, index) => {
     const name = raw.trim().toLowerCase();
     const column = CSV_COLUMNS[name];
     if (column === undefined) {
-      fail(file, lineNo, `unknown column "${raw}" (expected user, item and optionally kind, value, timestamp, event_id)`);
+      fail(
+        file,
+        lineNo,
+        `unknown column "${raw}" (expected user, item and optionally kind, value, timestamp, event_id)`,
+      );
     }
     const key = column === 'event_id' ? 'eventId' : column;
     if (layout[key] !== -1) fail(file, lineNo, `column "${column}" appears twice`);

@@ -1,12 +1,43 @@
 /** movielens-100k: u.data (user \t item \t rating \t timestamp); u.item (latin1) with genre names from u.genre. */
 import { dirname } from 'node:path';
 import { ImportFormatError, readLines } from '../line-reader.js';
-import { DIGITS, pickFile, optionalFile, fail, checkId, parseRating, parseUnixSeconds, timeKey, checkTitle, type ImportPlan, type RowParser, type ItemMetadata, LIMITS } from '../format-common.js';
+import {
+  DIGITS,
+  pickFile,
+  optionalFile,
+  fail,
+  checkId,
+  parseRating,
+  parseUnixSeconds,
+  timeKey,
+  checkTitle,
+  type ImportPlan,
+  type RowParser,
+  type ItemMetadata,
+  LIMITS,
+} from '../format-common.js';
 
 /** Genre names of u.genre, used when the file is missing. */
 const ML100K_GENRES = [
-  'unknown', 'Action', 'Adventure', 'Animation', "Children's", 'Comedy', 'Crime', 'Documentary', 'Drama', 'Fantasy',
-  'Film-Noir', 'Horror', 'Musical', 'Mystery', 'Romance', 'Sci-Fi', 'Thriller', 'War', 'Western',
+  'unknown',
+  'Action',
+  'Adventure',
+  'Animation',
+  "Children's",
+  'Comedy',
+  'Crime',
+  'Documentary',
+  'Drama',
+  'Fantasy',
+  'Film-Noir',
+  'Horror',
+  'Musical',
+  'Mystery',
+  'Romance',
+  'Sci-Fi',
+  'Thriller',
+  'War',
+  'Western',
 ];
 
 export async function planMovielens100k(path: string, isDir: boolean): Promise<ImportPlan> {
@@ -77,7 +108,8 @@ export async function readMovielens100kItems(file: string, genres: string[]): Pr
       const lineNo = batch.firstLine + i;
       if (line.length === 0) return;
       const f = line.split('|');
-      if (f.length < 5 + g) fail(file, lineNo, `expected ${5 + g} "|"-separated fields (${g} genre flags), got ${f.length}`);
+      if (f.length < 5 + g)
+        fail(file, lineNo, `expected ${5 + g} "|"-separated fields (${g} genre flags), got ${f.length}`);
       const externalId = f[0];
       checkId(file, lineNo, 'movie id', externalId, true);
       const title = checkTitle(file, lineNo, f.slice(1, f.length - g - 3).join('|'));

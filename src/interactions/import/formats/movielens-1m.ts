@@ -1,7 +1,20 @@
 /** movielens-1m: ratings.dat (UserID::MovieID::Rating::Timestamp) or ratings.user-movie-pairs.dat (UserID::MovieID, IMPLICIT); movies.dat (latin1). */
 import { dirname } from 'node:path';
 import { ImportFormatError, readFirstLine, readLines } from '../line-reader.js';
-import { pickFile, optionalFile, fail, checkId, parseRating, parseUnixSeconds, timeKey, splitGenres, checkTitle, type ImportPlan, type RowParser, type ItemMetadata } from '../format-common.js';
+import {
+  pickFile,
+  optionalFile,
+  fail,
+  checkId,
+  parseRating,
+  parseUnixSeconds,
+  timeKey,
+  splitGenres,
+  checkTitle,
+  type ImportPlan,
+  type RowParser,
+  type ItemMetadata,
+} from '../format-common.js';
 
 export async function planMovielens1m(path: string, isDir: boolean): Promise<ImportPlan> {
   const file = isDir ? pickFile(path, ['ratings.dat', 'ratings.user-movie-pairs.dat'], 'movielens-1m') : path;
@@ -10,7 +23,11 @@ export async function planMovielens1m(path: string, isDir: boolean): Promise<Imp
   // Layout from the first line: 4 fields = ratings, 2 = user-movie pairs. Every later line must match.
   const fields = first === null ? 2 : first.split('::').length;
   if (fields !== 2 && fields !== 4) {
-    throw new ImportFormatError(file, 1, `expected UserID::MovieID::Rating::Timestamp or UserID::MovieID, got "${first}"`);
+    throw new ImportFormatError(
+      file,
+      1,
+      `expected UserID::MovieID::Rating::Timestamp or UserID::MovieID, got "${first}"`,
+    );
   }
   const pairs = fields === 2;
   const moviesFile = optionalFile(dir, 'movies.dat');
@@ -31,7 +48,8 @@ function ml1mPairsParser(file: string): RowParser {
     parse(line, lineNo) {
       if (line.length === 0) return null;
       const sep = line.indexOf('::');
-      if (sep === -1 || line.indexOf('::', sep + 2) !== -1) fail(file, lineNo, `expected UserID::MovieID, got "${line}"`);
+      if (sep === -1 || line.indexOf('::', sep + 2) !== -1)
+        fail(file, lineNo, `expected UserID::MovieID, got "${line}"`);
       const user = line.slice(0, sep);
       const item = line.slice(sep + 2);
       checkId(file, lineNo, 'UserID', user, true);

@@ -2,7 +2,21 @@
 import { dirname } from 'node:path';
 import { CsvRecordAssembler, splitCsvRecord } from '../csv.js';
 import { readLines } from '../line-reader.js';
-import { pickFile, optionalFile, fail, checkId, parseRating, parseUnixSeconds, timeKey, splitGenres, checkTitle, expectHeader, type ImportPlan, type RowParser, type ItemMetadata } from '../format-common.js';
+import {
+  pickFile,
+  optionalFile,
+  fail,
+  checkId,
+  parseRating,
+  parseUnixSeconds,
+  timeKey,
+  splitGenres,
+  checkTitle,
+  expectHeader,
+  type ImportPlan,
+  type RowParser,
+  type ItemMetadata,
+} from '../format-common.js';
 
 export async function planMovielensLatest(path: string, isDir: boolean): Promise<ImportPlan> {
   const file = isDir ? pickFile(path, ['ratings.csv'], 'movielens-latest') : path;

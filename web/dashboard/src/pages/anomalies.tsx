@@ -6,8 +6,20 @@ import { href } from '../router';
 
 const AnomaliesQuery = graphql(`
   query Anomalies {
-    anomalousUsers(limit: 50) { error percentile user { id } }
-    servingStatus { populationSize modelVersion { id kind } }
+    anomalousUsers(limit: 50) {
+      error
+      percentile
+      user {
+        id
+      }
+    }
+    servingStatus {
+      populationSize
+      modelVersion {
+        id
+        kind
+      }
+    }
   }
 `);
 
@@ -17,8 +29,14 @@ export function AnomaliesPage() {
   if (!data) return error ? <ErrorBox error={error} /> : <Loading />;
   const v = data.servingStatus.modelVersion;
   return (
-    <Card title={`Most anomalous users · version #${v?.id} (${v?.kind}) · ${data.servingStatus.populationSize.toLocaleString('en-US')} users scored`} testid="anomalies">
-      <p class="muted small">Reconstruction error of each user's history under the active version, highest first; the percentile is among every user scored at activation.</p>
+    <Card
+      title={`Most anomalous users · version #${v?.id} (${v?.kind}) · ${data.servingStatus.populationSize.toLocaleString('en-US')} users scored`}
+      testid="anomalies"
+    >
+      <p class="muted small">
+        Reconstruction error of each user's history under the active version, highest first; the percentile is among
+        every user scored at activation.
+      </p>
       <table>
         <thead>
           <tr>

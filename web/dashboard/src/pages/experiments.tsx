@@ -8,24 +8,70 @@ import { useIsAdmin } from '../viewer';
 
 const ExperimentsQuery = graphql(`
   query Experiments {
-    experiments(limit: 20) { id name status startedAt stoppedAt stopReason winnerVersionId trainingRunId }
-    modelVersions(first: 100) { id kind name active }
+    experiments(limit: 20) {
+      id
+      name
+      status
+      startedAt
+      stoppedAt
+      stopReason
+      winnerVersionId
+      trainingRunId
+    }
+    modelVersions(first: 100) {
+      id
+      kind
+      name
+      active
+    }
   }
 `);
 
 const ExperimentQuery = graphql(`
   query ExperimentReport($id: Int!) {
     experiment(id: $id) {
-      id name status startedAt stoppedAt stopReason winnerVersionId
+      id
+      name
+      status
+      startedAt
+      stoppedAt
+      stopReason
+      winnerVersionId
       arms(k: 10) {
-        arm versionId weight control
+        arm
+        versionId
+        weight
+        control
         metrics {
-          impressions subjects attributedInteractions catalogCoverage
-          ctr { successes trials rate low high }
-          fallbackShare { rate low high }
-          weightedConversion { mean low high }
+          impressions
+          subjects
+          attributedInteractions
+          catalogCoverage
+          ctr {
+            successes
+            trials
+            rate
+            low
+            high
+          }
+          fallbackShare {
+            rate
+            low
+            high
+          }
+          weightedConversion {
+            mean
+            low
+            high
+          }
         }
-        ctrDifference { estimate low high pValue significant }
+        ctrDifference {
+          estimate
+          low
+          high
+          pValue
+          significant
+        }
       }
     }
   }
@@ -34,18 +80,25 @@ type Arm = NonNullable<ResultOf<typeof ExperimentQuery>['experiment']>['arms'][n
 
 const StartMutation = graphql(`
   mutation StartExperiment($arms: [ExperimentArmInput!]!, $name: String) {
-    startExperiment(arms: $arms, name: $name) { id }
+    startExperiment(arms: $arms, name: $name) {
+      id
+    }
   }
 `);
 
 const StopMutation = graphql(`
   mutation StopExperiment($id: Int!, $winner: Int) {
-    stopExperiment(id: $id, winner: $winner) { id status }
+    stopExperiment(id: $id, winner: $winner) {
+      id
+      status
+    }
   }
 `);
 
-const pct = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? '—' : `${(x * 100).toFixed(digits)} %`);
-const pp = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} pp`);
+const pct = (x: number | null | undefined, digits = 2) =>
+  x === null || x === undefined ? '—' : `${(x * 100).toFixed(digits)} %`;
+const pp = (x: number | null | undefined) =>
+  x === null || x === undefined ? '—' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} pp`;
 
 /** Online experiments between versions: each arm's CTR@10 with its interval and the difference to the control; start and stop (admin). */
 export function ExperimentsPage(props: { route: Route }) {
@@ -81,7 +134,9 @@ export function ExperimentsPage(props: { route: Route }) {
                       #{e.id} {e.name ?? ''}
                     </a>
                   </td>
-                  <td>{e.status === 'RUNNING' ? <Badge kind="ok">running</Badge> : <Badge kind="plain">stopped</Badge>}</td>
+                  <td>
+                    {e.status === 'RUNNING' ? <Badge kind="ok">running</Badge> : <Badge kind="plain">stopped</Badge>}
+                  </td>
                   <td>{fmtTime(e.startedAt)}</td>
                   <td>{fmtTime(e.stoppedAt)}</td>
                   <td class="small">{e.stopReason ?? ''}</td>
@@ -91,7 +146,12 @@ export function ExperimentsPage(props: { route: Route }) {
           </table>
         )}
       </Card>
-      {admin && !running && <StartForm versions={data.modelVersions.filter((v) => v.kind !== 'CONV_AE')} onStarted={(id) => (reload(), navigate(href('experiments', id)))} />}
+      {admin && !running && (
+        <StartForm
+          versions={data.modelVersions.filter((v) => v.kind !== 'CONV_AE')}
+          onStarted={(id) => (reload(), navigate(href('experiments', id)))}
+        />
+      )}
     </div>
   );
 }
@@ -133,8 +193,9 @@ function Report(props: { id: number; admin: boolean; onChange: () => void }) {
     >
       <ErrorBox error={actionError} />
       <p class="muted small">
-        CTR@10: share of answers followed by an attributed interaction with one of their first 10 items, with its 95 % Wilson interval. The difference to the control (arm 0) has a 95 %
-        Newcombe interval; it is significant when the interval excludes 0. Since {fmtTime(e.startedAt)}
+        CTR@10: share of answers followed by an attributed interaction with one of their first 10 items, with its 95 %
+        Wilson interval. The difference to the control (arm 0) has a 95 % Newcombe interval; it is significant when the
+        interval excludes 0. Since {fmtTime(e.startedAt)}
         {e.stoppedAt ? ` until ${fmtTime(e.stoppedAt)}` : ''}.
       </p>
       <table data-testid="arms">
@@ -155,7 +216,14 @@ function Report(props: { id: number; admin: boolean; onChange: () => void }) {
         </thead>
         <tbody>
           {e.arms.map((a) => (
-            <ArmRow key={a.arm} a={a} admin={props.admin && running} busy={busy} onWin={() => stop(a.versionId)} winner={e.winnerVersionId === a.versionId} />
+            <ArmRow
+              key={a.arm}
+              a={a}
+              admin={props.admin && running}
+              busy={busy}
+              onWin={() => stop(a.versionId)}
+              winner={e.winnerVersionId === a.versionId}
+            />
           ))}
         </tbody>
       </table>
@@ -168,7 +236,11 @@ function ArmRow(props: { a: Arm; admin: boolean; busy: boolean; winner: boolean;
   const { a } = props;
   const d = a.ctrDifference;
   return (
-    <tr data-arm={a.arm} data-impressions={a.metrics.impressions} data-significant={d ? String(d.significant) : undefined}>
+    <tr
+      data-arm={a.arm}
+      data-impressions={a.metrics.impressions}
+      data-significant={d ? String(d.significant) : undefined}
+    >
       <td>
         {a.arm} {a.control && <Badge kind="info">control</Badge>} {props.winner && <Badge kind="ok">winner</Badge>}
       </td>
@@ -183,14 +255,23 @@ function ArmRow(props: { a: Arm; admin: boolean; busy: boolean; winner: boolean;
       </td>
       <td class="num">
         {d ? (
-          <span title={`95 % interval ${pp(d.low)} to ${pp(d.high)}, p = ${d.pValue === null ? '—' : d.pValue.toPrecision(2)}`}>
-            {pp(d.estimate)} [{pp(d.low)}, {pp(d.high)}] {d.significant ? <Badge kind={(d.estimate ?? 0) > 0 ? 'ok' : 'bad'}>significant</Badge> : <Badge kind="plain">not significant</Badge>}
+          <span
+            title={`95 % interval ${pp(d.low)} to ${pp(d.high)}, p = ${d.pValue === null ? '—' : d.pValue.toPrecision(2)}`}
+          >
+            {pp(d.estimate)} [{pp(d.low)}, {pp(d.high)}]{' '}
+            {d.significant ? (
+              <Badge kind={(d.estimate ?? 0) > 0 ? 'ok' : 'bad'}>significant</Badge>
+            ) : (
+              <Badge kind="plain">not significant</Badge>
+            )}
           </span>
         ) : (
           '—'
         )}
       </td>
-      <td class="num">{a.metrics.weightedConversion.mean === null ? '—' : a.metrics.weightedConversion.mean.toFixed(3)}</td>
+      <td class="num">
+        {a.metrics.weightedConversion.mean === null ? '—' : a.metrics.weightedConversion.mean.toFixed(3)}
+      </td>
       <td class="num">{pct(a.metrics.fallbackShare.rate, 1)}</td>
       <td class="num">{pct(a.metrics.catalogCoverage, 1)}</td>
       {props.admin && (
@@ -204,10 +285,15 @@ function ArmRow(props: { a: Arm; admin: boolean; busy: boolean; winner: boolean;
   );
 }
 
-function StartForm(props: { versions: { id: number; kind: string; name: string; active: boolean }[]; onStarted: (id: number) => void }) {
+function StartForm(props: {
+  versions: { id: number; kind: string; name: string; active: boolean }[];
+  onStarted: (id: number) => void;
+}) {
   const active = props.versions.find((v) => v.active);
   const [control, setControl] = useState<number | undefined>(active?.id ?? props.versions[0]?.id);
-  const [treatment, setTreatment] = useState<number | undefined>(props.versions.find((v) => v.id !== (active?.id ?? props.versions[0]?.id))?.id);
+  const [treatment, setTreatment] = useState<number | undefined>(
+    props.versions.find((v) => v.id !== (active?.id ?? props.versions[0]?.id))?.id,
+  );
   const [share, setShare] = useState('0.5');
   const [error, setError] = useState<ApiError | undefined>();
   const [busy, setBusy] = useState(false);
@@ -223,7 +309,13 @@ function StartForm(props: { versions: { id: number; kind: string; name: string; 
     const s = Number(share);
     setBusy(true);
     setError(undefined);
-    request(StartMutation, { arms: [{ versionId: control!, weight: 1 - s }, { versionId: treatment!, weight: s }], name: null }).then(
+    request(StartMutation, {
+      arms: [
+        { versionId: control!, weight: 1 - s },
+        { versionId: treatment!, weight: s },
+      ],
+      name: null,
+    }).then(
       (r) => {
         setBusy(false);
         props.onStarted(r.startExperiment.id);
@@ -238,20 +330,37 @@ function StartForm(props: { versions: { id: number; kind: string; name: string; 
     <Card title="Start an experiment" testid="start-experiment">
       <form class="row" onSubmit={submit}>
         <label>
-          Control <select value={control} onChange={(e) => setControl(Number(e.currentTarget.value))}>{props.versions.map(option)}</select>
+          Control{' '}
+          <select value={control} onChange={(e) => setControl(Number(e.currentTarget.value))}>
+            {props.versions.map(option)}
+          </select>
         </label>
         <label>
-          Treatment <select value={treatment} onChange={(e) => setTreatment(Number(e.currentTarget.value))}>{props.versions.map(option)}</select>
+          Treatment{' '}
+          <select value={treatment} onChange={(e) => setTreatment(Number(e.currentTarget.value))}>
+            {props.versions.map(option)}
+          </select>
         </label>
         <label>
-          Treatment share <input type="number" min="0.01" max="0.99" step="0.01" value={share} onInput={(e) => setShare(e.currentTarget.value)} />
+          Treatment share{' '}
+          <input
+            type="number"
+            min="0.01"
+            max="0.99"
+            step="0.01"
+            value={share}
+            onInput={(e) => setShare(e.currentTarget.value)}
+          />
         </label>
         <button type="submit" class="primary" disabled={busy || control === undefined || treatment === undefined}>
           Start
         </button>
       </form>
       <ErrorBox error={error} />
-      <p class="muted small">Users are split by a hash of their id (sticky in every API process). Activating another version stops the experiment.</p>
+      <p class="muted small">
+        Users are split by a hash of their id (sticky in every API process). Activating another version stops the
+        experiment.
+      </p>
     </Card>
   );
 }

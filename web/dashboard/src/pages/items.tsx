@@ -7,27 +7,68 @@ import { href, navigate, type Route } from '../router';
 
 const SearchQuery = graphql(`
   query SearchItems($query: String!) {
-    searchItems(query: $query, limit: 12) { id title categories hidden }
+    searchItems(query: $query, limit: 12) {
+      id
+      title
+      categories
+      hidden
+    }
   }
 `);
 type Found = ResultOf<typeof SearchQuery>['searchItems'][number];
 
 const ItemQuery = graphql(`
   query ItemView($id: ID!) {
-    item(id: $id) { id title categories hidden attributes image { png size channels } }
+    item(id: $id) {
+      id
+      title
+      categories
+      hidden
+      attributes
+      image {
+        png
+        size
+        channels
+      }
+    }
   }
 `);
 
 const CollaborativeQuery = graphql(`
   query CollaborativeNeighbours($id: ID!) {
-    similarItems(itemId: $id, limit: 12, by: COLLABORATIVE) { score item { id title categories image { png } } }
+    similarItems(itemId: $id, limit: 12, by: COLLABORATIVE) {
+      score
+      item {
+        id
+        title
+        categories
+        image {
+          png
+        }
+      }
+    }
   }
 `);
 
 const VisualQuery = graphql(`
   query VisualNeighbours($id: ID!) {
-    similarItems(itemId: $id, limit: 12, by: VISUAL) { score item { id title categories image { png } } }
-    reconstructImage(itemId: $id) { png error percentile modelVersionId }
+    similarItems(itemId: $id, limit: 12, by: VISUAL) {
+      score
+      item {
+        id
+        title
+        categories
+        image {
+          png
+        }
+      }
+    }
+    reconstructImage(itemId: $id) {
+      png
+      error
+      percentile
+      modelVersionId
+    }
   }
 `);
 
@@ -46,7 +87,14 @@ export function ItemPicker(props: { label: string; onPick: (item: Found) => void
   return (
     <div class="picker">
       <label>
-        {props.label} <input name="search" class="wide" value={text} onInput={(e) => setText(e.currentTarget.value)} placeholder="title or id, e.g. toy story" />
+        {props.label}{' '}
+        <input
+          name="search"
+          class="wide"
+          value={text}
+          onInput={(e) => setText(e.currentTarget.value)}
+          placeholder="title or id, e.g. toy story"
+        />
       </label>
       <ErrorBox error={found.error} />
       {query && found.data && (
@@ -105,14 +153,24 @@ function ItemView(props: { id: string }) {
           {it.image && (
             <figure>
               <img class="thumb" src={png(it.image.png!)} alt="stored image" width={96} height={96} />
-              <figcaption class="muted small">stored {it.image.size}×{it.image.size}</figcaption>
+              <figcaption class="muted small">
+                stored {it.image.size}×{it.image.size}
+              </figcaption>
             </figure>
           )}
           {visual.data && (
             <figure>
-              <img class="thumb" src={png(visual.data.reconstructImage.png)} alt="reconstruction" width={96} height={96} data-testid="reconstructed" />
+              <img
+                class="thumb"
+                src={png(visual.data.reconstructImage.png)}
+                alt="reconstruction"
+                width={96}
+                height={96}
+                data-testid="reconstructed"
+              />
               <figcaption class="muted small">
-                CONV_AE #{visual.data.reconstructImage.modelVersionId} · error {fmt(visual.data.reconstructImage.error, 4)} · pct {visual.data.reconstructImage.percentile.toFixed(0)}
+                CONV_AE #{visual.data.reconstructImage.modelVersionId} · error{' '}
+                {fmt(visual.data.reconstructImage.error, 4)} · pct {visual.data.reconstructImage.percentile.toFixed(0)}
               </figcaption>
             </figure>
           )}
@@ -148,14 +206,23 @@ function ItemView(props: { id: string }) {
   );
 }
 
-function NeighbourList(props: { list: { score: number; item: { id: string; title: string | null; categories: string[]; image: { png: string | null } | null } }[] }) {
+function NeighbourList(props: {
+  list: {
+    score: number;
+    item: { id: string; title: string | null; categories: string[]; image: { png: string | null } | null };
+  }[];
+}) {
   const images = props.list.some((s) => s.item.image?.png);
   return (
     <table class="compact">
       <tbody>
         {props.list.map((s) => (
           <tr key={s.item.id}>
-            {images && <td class="thumb-cell">{s.item.image?.png && <img class="mini" src={png(s.item.image.png)} alt="" width={32} height={32} />}</td>}
+            {images && (
+              <td class="thumb-cell">
+                {s.item.image?.png && <img class="mini" src={png(s.item.image.png)} alt="" width={32} height={32} />}
+              </td>
+            )}
             <td>
               <a href={href('items', s.item.id)}>{s.item.title ?? s.item.id}</a>
               <div class="muted small">{s.item.categories.join(' · ')}</div>

@@ -9,23 +9,67 @@ import { Scatter, type ScatterData } from '../scatter';
 const MapQuery = graphql(`
   query LatentMap($of: LatentMapOf!, $limit: Int!) {
     latentMap(of: $of, limit: $limit) {
-      modelVersionId of method explainedVariance total ids x y labels categories category anomalyPercentile
+      modelVersionId
+      of
+      method
+      explainedVariance
+      total
+      ids
+      x
+      y
+      labels
+      categories
+      category
+      anomalyPercentile
     }
   }
 `);
 
 const NeighboursQuery = graphql(`
   query Neighbours($itemId: ID!) {
-    item(id: $itemId) { id title categories }
-    similarItems(itemId: $itemId, limit: 10) { score item { id title categories } }
+    item(id: $itemId) {
+      id
+      title
+      categories
+    }
+    similarItems(itemId: $itemId, limit: 10) {
+      score
+      item {
+        id
+        title
+        categories
+      }
+    }
   }
 `);
 
 /** Categorical colours (Tableau 10) and a grey for items outside the legend. */
-const CATEGORY_COLORS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const CATEGORY_COLORS = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+];
 const OTHER = '#c8ccd4';
 /** Anomaly percentile in 10 bands, blue (typical) → red (unusual). */
-const ANOMALY_COLORS = ['#2c7bb6', '#4a98c5', '#6eb5d4', '#9dd0e0', '#c7e6e8', '#f3e5b4', '#fdc47d', '#f99b5b', '#e8663f', '#d7191c'];
+const ANOMALY_COLORS = [
+  '#2c7bb6',
+  '#4a98c5',
+  '#6eb5d4',
+  '#9dd0e0',
+  '#c7e6e8',
+  '#f3e5b4',
+  '#fdc47d',
+  '#f99b5b',
+  '#e8663f',
+  '#d7191c',
+];
 
 /** The active version's item or user vectors on their two principal axes. */
 export function LatentPage(props: { route: Route }) {
@@ -40,16 +84,29 @@ export function LatentPage(props: { route: Route }) {
     if (map.of === 'ITEMS') {
       const palette = [...CATEGORY_COLORS.slice(0, map.categories.length), OTHER];
       const other = palette.length - 1;
-      return { x: Float32Array.from(map.x), y: Float32Array.from(map.y), color: Int32Array.from(map.category, (c) => (c < 0 ? other : c)), palette };
+      return {
+        x: Float32Array.from(map.x),
+        y: Float32Array.from(map.y),
+        color: Int32Array.from(map.category, (c) => (c < 0 ? other : c)),
+        palette,
+      };
     }
-    return { x: Float32Array.from(map.x), y: Float32Array.from(map.y), color: Int32Array.from(map.anomalyPercentile, (p) => Math.min(9, Math.floor(p / 10))), palette: ANOMALY_COLORS };
+    return {
+      x: Float32Array.from(map.x),
+      y: Float32Array.from(map.y),
+      color: Int32Array.from(map.anomalyPercentile, (p) => Math.min(9, Math.floor(p / 10))),
+      palette: ANOMALY_COLORS,
+    };
   }, [map]);
   const indexOf = useMemo(() => new Map(map?.ids.map((id, k) => [id, k]) ?? []), [map]);
 
   const pickedId = map && picked !== null ? map.ids[picked] : null;
   const neighbours = useQuery(NeighboursQuery, map?.of === 'ITEMS' && pickedId ? { itemId: pickedId } : null);
   const highlight = useMemo(
-    () => (neighbours.data && map?.of === 'ITEMS' ? neighbours.data.similarItems.map((s) => indexOf.get(s.item.id)).filter((k): k is number => k !== undefined) : []),
+    () =>
+      neighbours.data && map?.of === 'ITEMS'
+        ? neighbours.data.similarItems.map((s) => indexOf.get(s.item.id)).filter((k): k is number => k !== undefined)
+        : [],
     [neighbours.data, indexOf, map],
   );
 
@@ -70,7 +127,8 @@ export function LatentPage(props: { route: Route }) {
         title={
           map ? (
             <>
-              {map.of === 'ITEMS' ? 'Items' : 'Users'} of version #{map.modelVersionId} · {map.ids.length.toLocaleString('en-US')} points
+              {map.of === 'ITEMS' ? 'Items' : 'Users'} of version #{map.modelVersionId} ·{' '}
+              {map.ids.length.toLocaleString('en-US')} points
               {map.total > map.ids.length ? ` of ${map.total.toLocaleString('en-US')}` : ''}
             </>
           ) : (
@@ -98,7 +156,11 @@ export function LatentPage(props: { route: Route }) {
               }}
             />
             {hover && map && (
-              <div class="tooltip" style={{ left: `${hover.x + 12}px`, top: `${hover.y + 12}px` }} data-testid="tooltip">
+              <div
+                class="tooltip"
+                style={{ left: `${hover.x + 12}px`, top: `${hover.y + 12}px` }}
+                data-testid="tooltip"
+              >
                 {map.of === 'ITEMS' ? (
                   <>
                     <strong>{map.labels[hover.i] || `item ${map.ids[hover.i]}`}</strong>
@@ -119,8 +181,9 @@ export function LatentPage(props: { route: Route }) {
         )}
         {map && (
           <p class="muted small">
-            {map.method} of the {map.of === 'ITEMS' ? 'item vectors (decoder weights)' : 'encoded user histories'}, scaled to unit length; the axes explain{' '}
-            {(map.explainedVariance[0] * 100).toFixed(1)} % and {(map.explainedVariance[1] * 100).toFixed(1)} % of the variance. Scroll to zoom, drag to pan,{' '}
+            {map.method} of the {map.of === 'ITEMS' ? 'item vectors (decoder weights)' : 'encoded user histories'},
+            scaled to unit length; the axes explain {(map.explainedVariance[0] * 100).toFixed(1)} % and{' '}
+            {(map.explainedVariance[1] * 100).toFixed(1)} % of the variance. Scroll to zoom, drag to pan,{' '}
             {map.of === 'ITEMS' ? 'click an item for its neighbours.' : 'click a user to open the explorer.'}
           </p>
         )}
@@ -132,7 +195,10 @@ export function LatentPage(props: { route: Route }) {
               {map.of === 'ITEMS'
                 ? [...map.categories, 'other'].map((c, k) => (
                     <li key={c}>
-                      <span class="swatch" style={{ background: k < map.categories.length ? CATEGORY_COLORS[k] : OTHER }} />
+                      <span
+                        class="swatch"
+                        style={{ background: k < map.categories.length ? CATEGORY_COLORS[k] : OTHER }}
+                      />
                       {c}
                     </li>
                   ))
@@ -159,7 +225,8 @@ export function LatentPage(props: { route: Route }) {
                 <ol class="neighbours">
                   {neighbours.data.similarItems.map((s) => (
                     <li key={s.item.id}>
-                      <a href={href('items', s.item.id)}>{s.item.title ?? s.item.id}</a> <span class="muted small">{fmt(s.score, 3)}</span>
+                      <a href={href('items', s.item.id)}>{s.item.title ?? s.item.id}</a>{' '}
+                      <span class="muted small">{fmt(s.score, 3)}</span>
                     </li>
                   ))}
                 </ol>

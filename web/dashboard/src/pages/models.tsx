@@ -10,7 +10,18 @@ import { Delta } from './overview';
 const VersionsQuery = graphql(`
   query ModelVersions {
     modelVersions(first: 100) {
-      id kind name active activatedAt createdAt dataLatestAt interactionCount trainingSeconds weightsBytes metrics hyperparameters
+      id
+      kind
+      name
+      active
+      activatedAt
+      createdAt
+      dataLatestAt
+      interactionCount
+      trainingSeconds
+      weightsBytes
+      metrics
+      hyperparameters
     }
   }
 `);
@@ -18,7 +29,10 @@ type Version = ResultOf<typeof VersionsQuery>['modelVersions'][number];
 
 const ActivateMutation = graphql(`
   mutation Activate($id: Int!) {
-    activateModelVersion(id: $id) { id active }
+    activateModelVersion(id: $id) {
+      id
+      active
+    }
   }
 `);
 
@@ -28,7 +42,10 @@ export function ModelsPage(props: { route: Route }) {
   const admin = useIsAdmin();
   const [busy, setBusy] = useState<number | null>(null);
   const [actionError, setActionError] = useState<ApiError | undefined>();
-  const compare = (props.route.query.get('compare') ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  const compare = (props.route.query.get('compare') ?? '')
+    .split(',')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
   const focus = Number(props.route.path[1]);
   if (!data) return error ? <ErrorBox error={error} /> : <Loading />;
   const versions = data.modelVersions;
@@ -50,7 +67,9 @@ export function ModelsPage(props: { route: Route }) {
   };
   const toggleCompare = (id: number) => {
     const next = compare.includes(id) ? compare.filter((c) => c !== id) : [...compare, id].slice(-2);
-    navigate(`/models${Number.isInteger(focus) && focus > 0 ? `/${focus}` : ''}${next.length ? `?compare=${next.join(',')}` : ''}`);
+    navigate(
+      `/models${Number.isInteger(focus) && focus > 0 ? `/${focus}` : ''}${next.length ? `?compare=${next.join(',')}` : ''}`,
+    );
   };
   const pair = compare.map((id) => versions.find((v) => v.id === id)).filter((v): v is Version => !!v);
 
@@ -58,7 +77,11 @@ export function ModelsPage(props: { route: Route }) {
     <div class="stack">
       <ErrorBox error={error ?? actionError} />
       {pair.length === 2 && <Comparison a={pair[0]} b={pair[1]} />}
-      <Card title={`Versions (${versions.length})`} testid="versions" actions={<span class="muted">Tick two versions to compare them side by side.</span>}>
+      <Card
+        title={`Versions (${versions.length})`}
+        testid="versions"
+        actions={<span class="muted">Tick two versions to compare them side by side.</span>}
+      >
         {versions.length === 0 ? (
           <p class="muted">No version yet: train one on the Training page.</p>
         ) : (
@@ -86,7 +109,12 @@ export function ModelsPage(props: { route: Route }) {
                 return (
                   <tr key={v.id} class={v.id === focus ? 'focus' : ''} data-version={v.id}>
                     <td>
-                      <input type="checkbox" aria-label={`compare version ${v.id}`} checked={compare.includes(v.id)} onChange={() => toggleCompare(v.id)} />
+                      <input
+                        type="checkbox"
+                        aria-label={`compare version ${v.id}`}
+                        checked={compare.includes(v.id)}
+                        onChange={() => toggleCompare(v.id)}
+                      />
                     </td>
                     <td>
                       <a href={href('models', v.id)}>#{v.id}</a> <span class="muted small">{v.name}</span>
@@ -102,14 +130,22 @@ export function ModelsPage(props: { route: Route }) {
                       {ndcg !== null && base !== null ? (
                         <>
                           <Delta value={ndcg - base} />
-                          <div class="muted small">#{baseId}: {fmt(base)}</div>
+                          <div class="muted small">
+                            #{baseId}: {fmt(base)}
+                          </div>
                         </>
                       ) : (
                         <span class="muted">—</span>
                       )}
                     </td>
                     <td class="num">{fmtSeconds(v.trainingSeconds)}</td>
-                    <td>{v.active ? <Badge kind="ok">active</Badge> : <span class="muted">{v.activatedAt ? `was active ${fmtTime(v.activatedAt)}` : ''}</span>}</td>
+                    <td>
+                      {v.active ? (
+                        <Badge kind="ok">active</Badge>
+                      ) : (
+                        <span class="muted">{v.activatedAt ? `was active ${fmtTime(v.activatedAt)}` : ''}</span>
+                      )}
+                    </td>
                     {admin && (
                       <td>
                         {!v.active && (
@@ -126,7 +162,9 @@ export function ModelsPage(props: { route: Route }) {
           </table>
         )}
       </Card>
-      {Number.isInteger(focus) && versions.find((v) => v.id === focus) && <Details v={versions.find((v) => v.id === focus)!} />}
+      {Number.isInteger(focus) && versions.find((v) => v.id === focus) && (
+        <Details v={versions.find((v) => v.id === focus)!} />
+      )}
     </div>
   );
 }
@@ -168,16 +206,26 @@ function Comparison(props: { a: Version; b: Version }) {
     { label: 'Weights', a: fmtBytes(a.weightsBytes), b: fmtBytes(b.weightsBytes) },
   ];
   for (const split of splits) {
-    const names = [...new Set([...metricEntries(a.metrics, split), ...metricEntries(b.metrics, split)].map(([k]) => k))];
+    const names = [
+      ...new Set([...metricEntries(a.metrics, split), ...metricEntries(b.metrics, split)].map(([k]) => k)),
+    ];
     for (const name of names) {
       const va = metric(a.metrics, split, name);
       const vb = metric(b.metrics, split, name);
       const integer = name === 'users' || name === 'versionId';
-      rows.push({ label: `${split} · ${name}`, a: integer ? fmtInt(va) : fmt(va), b: integer ? fmtInt(vb) : fmt(vb), delta: !integer && va !== null && vb !== null ? vb - va : undefined });
+      rows.push({
+        label: `${split} · ${name}`,
+        a: integer ? fmtInt(va) : fmt(va),
+        b: integer ? fmtInt(vb) : fmt(vb),
+        delta: !integer && va !== null && vb !== null ? vb - va : undefined,
+      });
     }
   }
-  const keys = [...new Set([...Object.keys(a.hyperparameters), ...Object.keys(b.hyperparameters)])].filter((k) => k !== 'selection');
-  for (const k of keys) rows.push({ label: `setting · ${k}`, a: show(a.hyperparameters[k]), b: show(b.hyperparameters[k]) });
+  const keys = [...new Set([...Object.keys(a.hyperparameters), ...Object.keys(b.hyperparameters)])].filter(
+    (k) => k !== 'selection',
+  );
+  for (const k of keys)
+    rows.push({ label: `setting · ${k}`, a: show(a.hyperparameters[k]), b: show(b.hyperparameters[k]) });
   return (
     <Card title={`Comparison: #${a.id} and #${b.id}`} testid="comparison">
       <table class="compare">
@@ -190,7 +238,9 @@ function Comparison(props: { a: Version; b: Version }) {
             <th>
               #{b.id} {b.name}
             </th>
-            <th class="num">#{b.id} − #{a.id}</th>
+            <th class="num">
+              #{b.id} − #{a.id}
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -208,4 +258,5 @@ function Comparison(props: { a: Version; b: Version }) {
   );
 }
 
-const show = (v: unknown) => (v === undefined ? '—' : typeof v === 'number' ? String(Math.round(v * 1e6) / 1e6) : JSON.stringify(v));
+const show = (v: unknown) =>
+  v === undefined ? '—' : typeof v === 'number' ? String(Math.round(v * 1e6) / 1e6) : JSON.stringify(v);

@@ -6,13 +6,61 @@ import { href } from '../router';
 
 const OverviewQuery = graphql(`
   query Overview {
-    catalogStats { users items interactions }
-    ingestRate(hours: 24) { hour interactions }
-    servingStatus { warm search populationSize loadSeconds backend modelVersion { id } }
-    modelVersions(first: 100) { id kind name active activatedAt metrics interactionCount }
-    running: trainingRuns(first: 10, status: RUNNING) { id kind status progress stage epoch epochs startedAt }
-    queued: trainingRuns(first: 10, status: QUEUED) { id kind status progress stage epoch epochs createdAt }
-    latest: trainingRuns(first: 1) { id kind status decision finishedAt }
+    catalogStats {
+      users
+      items
+      interactions
+    }
+    ingestRate(hours: 24) {
+      hour
+      interactions
+    }
+    servingStatus {
+      warm
+      search
+      populationSize
+      loadSeconds
+      backend
+      modelVersion {
+        id
+      }
+    }
+    modelVersions(first: 100) {
+      id
+      kind
+      name
+      active
+      activatedAt
+      metrics
+      interactionCount
+    }
+    running: trainingRuns(first: 10, status: RUNNING) {
+      id
+      kind
+      status
+      progress
+      stage
+      epoch
+      epochs
+      startedAt
+    }
+    queued: trainingRuns(first: 10, status: QUEUED) {
+      id
+      kind
+      status
+      progress
+      stage
+      epoch
+      epochs
+      createdAt
+    }
+    latest: trainingRuns(first: 1) {
+      id
+      kind
+      status
+      decision
+      finishedAt
+    }
   }
 `);
 
@@ -48,7 +96,8 @@ export function OverviewPage() {
           <dl class="facts">
             <dt>Version</dt>
             <dd>
-              <a href={href('models', serving.modelVersion.id)}>#{serving.modelVersion.id}</a> {serving.warm ? <Badge kind="ok">warm</Badge> : <Badge kind="warn">warming up</Badge>}
+              <a href={href('models', serving.modelVersion.id)}>#{serving.modelVersion.id}</a>{' '}
+              {serving.warm ? <Badge kind="ok">warm</Badge> : <Badge kind="warn">warming up</Badge>}
             </dd>
             <dt>Search</dt>
             <dd>{serving.search ?? '—'}</dd>
@@ -121,7 +170,8 @@ export function OverviewPage() {
         )}
         {data.latest[0] && inFlight.length === 0 && (
           <p>
-            Last run: <a href={href('training', data.latest[0].id)}>#{data.latest[0].id}</a> {data.latest[0].kind} <Badge kind={STATUS_BADGE[data.latest[0].status]}>{data.latest[0].status}</Badge>
+            Last run: <a href={href('training', data.latest[0].id)}>#{data.latest[0].id}</a> {data.latest[0].kind}{' '}
+            <Badge kind={STATUS_BADGE[data.latest[0].status]}>{data.latest[0].status}</Badge>
             <br />
             <span class="muted">{data.latest[0].decision ?? ''}</span>
           </p>

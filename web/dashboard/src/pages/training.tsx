@@ -8,18 +8,66 @@ import { useIsAdmin } from '../viewer';
 
 const RunsQuery = graphql(`
   query TrainingRuns {
-    trainingRuns(first: 20) { id kind status trigger progress createdAt finishedAt decision activated }
+    trainingRuns(first: 20) {
+      id
+      kind
+      status
+      trigger
+      progress
+      createdAt
+      finishedAt
+      decision
+      activated
+    }
   }
 `);
 
 const RunQuery = graphql(`
   query TrainingRun($id: Int!) {
     trainingRun(id: $id) {
-      id kind status activation trigger progress stage epoch epochs activated decision error cancelRequested
-      createdAt startedAt finishedAt dataSeconds trainingSeconds versionId hyperparameters
-      history { epoch loss validation seconds candidate }
-      candidates { name kind status ndcg seconds chosen reason }
-      comparison { metric candidate active activeVersionId users }
+      id
+      kind
+      status
+      activation
+      trigger
+      progress
+      stage
+      epoch
+      epochs
+      activated
+      decision
+      error
+      cancelRequested
+      createdAt
+      startedAt
+      finishedAt
+      dataSeconds
+      trainingSeconds
+      versionId
+      hyperparameters
+      history {
+        epoch
+        loss
+        validation
+        seconds
+        candidate
+      }
+      candidates {
+        name
+        kind
+        status
+        ndcg
+        seconds
+        chosen
+        reason
+      }
+      comparison {
+        metric
+        candidate
+        active
+        activeVersionId
+        users
+      }
     }
   }
 `);
@@ -27,13 +75,20 @@ type Run = ResultOf<typeof RunQuery>['trainingRun'];
 
 const TrainMutation = graphql(`
   mutation Train($input: TrainModelInput!) {
-    trainModel(input: $input) { id status }
+    trainModel(input: $input) {
+      id
+      status
+    }
   }
 `);
 
 const CancelMutation = graphql(`
   mutation Cancel($id: Int!) {
-    cancelTrainingRun(id: $id) { id status cancelRequested }
+    cancelTrainingRun(id: $id) {
+      id
+      status
+      cancelRequested
+    }
   }
 `);
 
@@ -50,7 +105,13 @@ export function TrainingPage(props: { route: Route }) {
   return (
     <div class="grid training">
       <div class="stack span-2">
-        {chosen ? <RunView id={chosen} onChange={runs.reload} /> : runs.data ? <Card title="No training run yet">Start one{admin ? ' below' : ' with an admin key'}.</Card> : <Loading />}
+        {chosen ? (
+          <RunView id={chosen} onChange={runs.reload} />
+        ) : runs.data ? (
+          <Card title="No training run yet">Start one{admin ? ' below' : ' with an admin key'}.</Card>
+        ) : (
+          <Loading />
+        )}
       </div>
       <div class="stack">
         {admin && <StartForm onStarted={runs.reload} />}
@@ -62,7 +123,8 @@ export function TrainingPage(props: { route: Route }) {
                 <a href={href('training', r.id)}>
                   #{r.id} {r.kind}
                 </a>{' '}
-                <Badge kind={STATUS_BADGE[r.status]}>{r.status}</Badge> {r.activated && <Badge kind="ok">activated</Badge>}
+                <Badge kind={STATUS_BADGE[r.status]}>{r.status}</Badge>{' '}
+                {r.activated && <Badge kind="ok">activated</Badge>}
                 <div class="muted small">{fmtTime(r.createdAt)}</div>
               </li>
             ))}
@@ -88,13 +150,19 @@ function StartForm(props: { onStarted: () => void }) {
     let hyperparameters: Record<string, unknown> | undefined;
     try {
       hyperparameters = hyper.trim() ? (JSON.parse(hyper) as Record<string, unknown>) : undefined;
-      if (hyperparameters !== undefined && (typeof hyperparameters !== 'object' || hyperparameters === null || Array.isArray(hyperparameters))) throw new Error('not an object');
+      if (
+        hyperparameters !== undefined &&
+        (typeof hyperparameters !== 'object' || hyperparameters === null || Array.isArray(hyperparameters))
+      )
+        throw new Error('not an object');
     } catch (err) {
       setBusy(false);
       setError(new Error(`Hyperparameters must be a JSON object, e.g. {"latentDim": 64} (${(err as Error).message})`));
       return;
     }
-    request(TrainMutation, { input: { kind, activate, ...(n !== null ? { epochs: n } : {}), ...(hyperparameters ? { hyperparameters } : {}) } }).then(
+    request(TrainMutation, {
+      input: { kind, activate, ...(n !== null ? { epochs: n } : {}), ...(hyperparameters ? { hyperparameters } : {}) },
+    }).then(
       (data) => {
         setBusy(false);
         props.onStarted();
@@ -119,7 +187,11 @@ function StartForm(props: { onStarted: () => void }) {
         </label>
         <label>
           Activation
-          <select name="activate" value={activate} onChange={(e) => setActivate(e.currentTarget.value as typeof activate)}>
+          <select
+            name="activate"
+            value={activate}
+            onChange={(e) => setActivate(e.currentTarget.value as typeof activate)}
+          >
             {POLICIES.map((k) => (
               <option key={k}>{k}</option>
             ))}
@@ -127,11 +199,23 @@ function StartForm(props: { onStarted: () => void }) {
         </label>
         <label>
           Epochs
-          <input name="epochs" type="number" min={1} placeholder="model default" value={epochs} onInput={(e) => setEpochs(e.currentTarget.value)} />
+          <input
+            name="epochs"
+            type="number"
+            min={1}
+            placeholder="model default"
+            value={epochs}
+            onInput={(e) => setEpochs(e.currentTarget.value)}
+          />
         </label>
         <label class="full">
           Hyperparameters (JSON, optional)
-          <input name="hyperparameters" placeholder='{"latentDim": 64, "dropout": 0.5}' value={hyper} onInput={(e) => setHyper(e.currentTarget.value)} />
+          <input
+            name="hyperparameters"
+            placeholder='{"latentDim": 64, "dropout": 0.5}'
+            value={hyper}
+            onInput={(e) => setHyper(e.currentTarget.value)}
+          />
         </label>
         <button class="primary" type="submit" disabled={busy}>
           {busy ? 'Queuing…' : 'Train'}
@@ -175,14 +259,24 @@ function RunView(props: { id: number; onChange: () => void }) {
             Run #{run.id} · {run.kind} <Badge kind={STATUS_BADGE[run.status]}>{run.status}</Badge>
           </>
         }
-        actions={admin && live(run.status) && !run.cancelRequested && <button class="warn" onClick={cancel}>Cancel run</button>}
+        actions={
+          admin &&
+          live(run.status) &&
+          !run.cancelRequested && (
+            <button class="warn" onClick={cancel}>
+              Cancel run
+            </button>
+          )
+        }
         testid="run"
       >
         <ErrorBox error={error ?? cancelError} />
         <div class="progress-line">
-          <progress value={run.progress} max={1} /> <span data-testid="run-progress">{Math.round(run.progress * 100)} %</span>
+          <progress value={run.progress} max={1} />{' '}
+          <span data-testid="run-progress">{Math.round(run.progress * 100)} %</span>
           <span class="muted">
-            {run.stage ?? ''} {run.epochs ? `· epoch ${run.epoch} of ${run.epochs}` : run.epoch ? `· epoch ${run.epoch}` : ''}
+            {run.stage ?? ''}{' '}
+            {run.epochs ? `· epoch ${run.epoch} of ${run.epochs}` : run.epoch ? `· epoch ${run.epoch}` : ''}
             {run.cancelRequested && live(run.status) ? ' · cancelling…' : ''}
           </span>
         </div>
@@ -214,7 +308,8 @@ function RunView(props: { id: number; onChange: () => void }) {
             {run.comparison && (
               <div class="muted small">
                 {run.comparison.metric} on {run.comparison.users} held-out users: new {fmt(run.comparison.candidate)}
-                {run.comparison.active !== null && ` · version #${run.comparison.activeVersionId} ${fmt(run.comparison.active)}`}
+                {run.comparison.active !== null &&
+                  ` · version #${run.comparison.activeVersionId} ${fmt(run.comparison.active)}`}
               </div>
             )}
           </div>
@@ -224,12 +319,20 @@ function RunView(props: { id: number; onChange: () => void }) {
         {curves && curves.x.length > 0 ? (
           <LineChart x={curves.x} ys={curves.loss} series={curves.series} xLabel="epoch" testid="loss-chart" />
         ) : (
-          <p class="muted">{run.kind === 'EASE' ? 'EASE is solved in closed form: no epochs.' : 'No epoch finished yet.'}</p>
+          <p class="muted">
+            {run.kind === 'EASE' ? 'EASE is solved in closed form: no epochs.' : 'No epoch finished yet.'}
+          </p>
         )}
       </Card>
       <Card title={`Validation ${run.kind === 'AUTOREC' ? 'RMSE' : 'NDCG@100'} per epoch`} testid="validation">
         {curves && curves.x.some((_, k) => curves.validation.some((s) => s[k] !== null)) ? (
-          <LineChart x={curves.x} ys={curves.validation} series={curves.series} xLabel="epoch" testid="validation-chart" />
+          <LineChart
+            x={curves.x}
+            ys={curves.validation}
+            series={curves.series}
+            xLabel="epoch"
+            testid="validation-chart"
+          />
         ) : (
           <p class="muted">No validation score yet.</p>
         )}
@@ -267,10 +370,17 @@ function RunView(props: { id: number; onChange: () => void }) {
 }
 
 /** The history as chart data: x = epoch number in order, one series per candidate (AUTO) or one. */
-function toCurves(run: Run): { x: number[]; loss: (number | null)[][]; validation: (number | null)[][]; series: Series[] } {
+function toCurves(run: Run): {
+  x: number[];
+  loss: (number | null)[][];
+  validation: (number | null)[][];
+  series: Series[];
+} {
   const names = [...new Set(run.history.map((h) => h.candidate ?? run.kind))];
   const x = run.history.map((_, k) => k + 1);
   const loss = names.map((n) => run.history.map((h) => ((h.candidate ?? run.kind) === n ? h.loss : null)));
-  const validation = names.map((n) => run.history.map((h) => ((h.candidate ?? run.kind) === n ? (h.validation ?? null) : null)));
+  const validation = names.map((n) =>
+    run.history.map((h) => ((h.candidate ?? run.kind) === n ? (h.validation ?? null) : null)),
+  );
   return { x, loss, validation, series: names.map((n, k) => ({ label: n, color: COLORS[k % COLORS.length] })) };
 }

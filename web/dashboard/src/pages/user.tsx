@@ -9,35 +9,110 @@ import { ItemPicker } from './items';
 const UserQuery = graphql(`
   query UserExplorer($id: ID!) {
     user(id: $id) {
-      id createdAt
-      anomalyScore { error percentile modelVersionId }
-      interactions(first: 100) { nodes { id kind value occurredAt item { id title } } pageInfo { hasNextPage } }
+      id
+      createdAt
+      anomalyScore {
+        error
+        percentile
+        modelVersionId
+      }
+      interactions(first: 100) {
+        nodes {
+          id
+          kind
+          value
+          occurredAt
+          item {
+            id
+            title
+          }
+        }
+        pageInfo {
+          hasNextPage
+        }
+      }
     }
   }
 `);
 
 const ModelViewQuery = graphql(`
   query UserModelView($id: ID!) {
-    reconstruction(userId: $id) { unit error percentile modelVersionId items { value observed item { id title } } }
+    reconstruction(userId: $id) {
+      unit
+      error
+      percentile
+      modelVersionId
+      items {
+        value
+        observed
+        item {
+          id
+          title
+        }
+      }
+    }
   }
 `);
 
 const RecommendationsQuery = graphql(`
   query UserRecommendations($id: ID!) {
-    recommendations(userId: $id, limit: 20) { source reason modelVersionId items { score source item { id title categories } } }
+    recommendations(userId: $id, limit: 20) {
+      source
+      reason
+      modelVersionId
+      items {
+        score
+        source
+        item {
+          id
+          title
+          categories
+        }
+      }
+    }
   }
 `);
 
 const HistoryRecommendationsQuery = graphql(`
   query HistoryRecommendations($itemIds: [ID!]!) {
-    recommendationsForHistory(itemIds: $itemIds, limit: 20) { source reason modelVersionId items { score source item { id title categories } } }
+    recommendationsForHistory(itemIds: $itemIds, limit: 20) {
+      source
+      reason
+      modelVersionId
+      items {
+        score
+        source
+        item {
+          id
+          title
+          categories
+        }
+      }
+    }
   }
 `);
 
 const HistoryModelViewQuery = graphql(`
   query HistoryModelView($itemIds: [ID!]!) {
-    reconstructionForHistory(itemIds: $itemIds) { unit error percentile modelVersionId items { value observed item { id title } } }
-    anomalyScoreForHistory(itemIds: $itemIds) { error percentile modelVersionId }
+    reconstructionForHistory(itemIds: $itemIds) {
+      unit
+      error
+      percentile
+      modelVersionId
+      items {
+        value
+        observed
+        item {
+          id
+          title
+        }
+      }
+    }
+    anomalyScoreForHistory(itemIds: $itemIds) {
+      error
+      percentile
+      modelVersionId
+    }
   }
 `);
 
@@ -63,7 +138,8 @@ export function UserPage(props: { route: Route }) {
           }}
         >
           <label>
-            User id <input name="userId" value={text} onInput={(e) => setText(e.currentTarget.value)} placeholder="e.g. 1" />
+            User id{' '}
+            <input name="userId" value={text} onInput={(e) => setText(e.currentTarget.value)} placeholder="e.g. 1" />
           </label>
           <button class="primary" type="submit">
             Explore
@@ -72,7 +148,13 @@ export function UserPage(props: { route: Route }) {
           <a href="#/users?history=">build an anonymous history</a>
         </form>
       </Card>
-      {id ? <UserView id={id} /> : props.route.query.has('history') ? <AnonymousView itemIds={history} /> : <p class="muted">Pick a user, or open one from the Anomalies page or the user map.</p>}
+      {id ? (
+        <UserView id={id} />
+      ) : props.route.query.has('history') ? (
+        <AnonymousView itemIds={history} />
+      ) : (
+        <p class="muted">Pick a user, or open one from the Anomalies page or the user map.</p>
+      )}
     </div>
   );
 }
@@ -98,7 +180,9 @@ function UserView(props: { id: string }) {
           <div class="stat" data-testid="anomaly">
             <div class="stat-label">Anomaly score</div>
             <div class="stat-value">{u.anomalyScore ? fmt(u.anomalyScore.error, 3) : '—'}</div>
-            <div class="stat-hint">{u.anomalyScore ? `percentile ${u.anomalyScore.percentile.toFixed(1)}` : 'no active model'}</div>
+            <div class="stat-hint">
+              {u.anomalyScore ? `percentile ${u.anomalyScore.percentile.toFixed(1)}` : 'no active model'}
+            </div>
           </div>
           <div class="stat">
             <div class="stat-label">Since</div>
@@ -154,7 +238,14 @@ function AnonymousView(props: { itemIds: string[] }) {
           }}
         >
           <label>
-            Item ids <input name="itemIds" class="wide" value={ids} onInput={(e) => setIds(e.currentTarget.value)} placeholder="e.g. 1, 260, 1196" />
+            Item ids{' '}
+            <input
+              name="itemIds"
+              class="wide"
+              value={ids}
+              onInput={(e) => setIds(e.currentTarget.value)}
+              placeholder="e.g. 1, 260, 1196"
+            />
           </label>
           <button class="primary" type="submit">
             Explore history
@@ -166,7 +257,11 @@ function AnonymousView(props: { itemIds: string[] }) {
           )}
         </form>
         <ItemPicker label="Add by title" clearOnPick onPick={(item) => go([...itemIds, item.id])} />
-        {tooMany && <div class="error" role="alert">At most {MAX_HISTORY.toLocaleString('en-US')} items ({itemIds.length.toLocaleString('en-US')} given).</div>}
+        {tooMany && (
+          <div class="error" role="alert">
+            At most {MAX_HISTORY.toLocaleString('en-US')} items ({itemIds.length.toLocaleString('en-US')} given).
+          </div>
+        )}
         <ErrorBox error={model.error} />
         {itemIds.length > 0 && !tooMany && !model.error && (
           <div class="stats summary">
@@ -182,12 +277,19 @@ function AnonymousView(props: { itemIds: string[] }) {
             <div class="stat" data-testid="anomaly">
               <div class="stat-label">Anomaly score</div>
               <div class="stat-value">{anomaly ? fmt(anomaly.error, 3) : recon ? '—' : '…'}</div>
-              <div class="stat-hint">{anomaly ? `percentile ${anomaly.percentile.toFixed(1)}` : recon ? 'no item the model knows' : ''}</div>
+              <div class="stat-hint">
+                {anomaly ? `percentile ${anomaly.percentile.toFixed(1)}` : recon ? 'no item the model knows' : ''}
+              </div>
             </div>
           </div>
         )}
       </Card>
-      {itemIds.length === 0 && <p class="muted span-3">Type item ids, or add items by title: the history is read as a session of positives, as recommendationsForHistory reads it.</p>}
+      {itemIds.length === 0 && (
+        <p class="muted span-3">
+          Type item ids, or add items by title: the history is read as a session of positives, as
+          recommendationsForHistory reads it.
+        </p>
+      )}
       {itemIds.length > 0 && !tooMany && !model.error && (
         <>
           <Card title="History (as given)" testid="history">
@@ -201,14 +303,22 @@ function AnonymousView(props: { itemIds: string[] }) {
                         <a href={href('items', id)}>{r?.item.title ?? id}</a>
                         {recon && !r && (
                           <div>
-                            <Badge kind="warn" title="The version has no vector for this item (no interactions when it was trained): the model reads the history without it.">
+                            <Badge
+                              kind="warn"
+                              title="The version has no vector for this item (no interactions when it was trained): the model reads the history without it."
+                            >
                               not in version #{recon.modelVersionId}
                             </Badge>
                           </div>
                         )}
                       </td>
                       <td class="num">
-                        <button class="link" title={`Remove ${r?.item.title ?? id}`} aria-label={`Remove ${r?.item.title ?? id}`} onClick={() => go(itemIds.filter((x) => x !== id))}>
+                        <button
+                          class="link"
+                          title={`Remove ${r?.item.title ?? id}`}
+                          aria-label={`Remove ${r?.item.title ?? id}`}
+                          onClick={() => go(itemIds.filter((x) => x !== id))}
+                        >
                           ✕
                         </button>
                       </td>
@@ -231,7 +341,12 @@ function ReconstructionCard(props: { recon: Recon | undefined; error: ApiError |
   const values = recon ? [...recon.items].sort((a, b) => b.value - a.value) : [];
   const max = values.reduce((m, r) => Math.max(m, r.value), 0) || 1;
   return (
-    <Card title={recon ? `Reconstruction (${recon.unit.toLowerCase()}) · version #${recon.modelVersionId}` : 'Reconstruction'} testid="reconstruction">
+    <Card
+      title={
+        recon ? `Reconstruction (${recon.unit.toLowerCase()}) · version #${recon.modelVersionId}` : 'Reconstruction'
+      }
+      testid="reconstruction"
+    >
       <ErrorBox error={props.error} />
       {recon && (
         <>
@@ -246,7 +361,10 @@ function ReconstructionCard(props: { recon: Recon | undefined; error: ApiError |
                   {r.item.title ?? r.item.id}
                 </span>
                 <span class="bar">
-                  <span class={`bar-fill ${r.observed ? '' : 'unobserved'}`} style={{ width: `${Math.max(2, (100 * r.value) / max)}%` }} />
+                  <span
+                    class={`bar-fill ${r.observed ? '' : 'unobserved'}`}
+                    style={{ width: `${Math.max(2, (100 * r.value) / max)}%` }}
+                  />
                 </span>
                 <span class="bar-value">{r.value < 0.01 ? r.value.toExponential(1) : r.value.toFixed(3)}</span>
               </li>
@@ -262,7 +380,14 @@ function ReconstructionCard(props: { recon: Recon | undefined; error: ApiError |
 function RecommendationList(props: { recs: Recs | undefined; error: Error | undefined }) {
   const r = props.recs;
   return (
-    <Card title={r ? `Recommendations · ${r.source === 'MODEL' ? `version #${r.modelVersionId}` : r.source.toLowerCase()}` : 'Recommendations'} testid="recommendations">
+    <Card
+      title={
+        r
+          ? `Recommendations · ${r.source === 'MODEL' ? `version #${r.modelVersionId}` : r.source.toLowerCase()}`
+          : 'Recommendations'
+      }
+      testid="recommendations"
+    >
       <ErrorBox error={props.error} />
       {r?.reason && <p class="muted small">Popular items because {r.reason}.</p>}
       {r && (
