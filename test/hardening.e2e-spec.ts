@@ -30,7 +30,7 @@ describe('GraphQL hardening', () => {
 
     it('refuses a query nested deeper than the limit (QUERY_TOO_COMPLEX, HTTP 400) and accepts one within it', async () => {
       // The schema has no cycles deep enough for the default 10; a server with depth 4 shows the rule.
-      const shallow = await bootApp({ queryLimits: { depth: 4, aliases: 30, cost: 20_000 } });
+      const shallow = await bootApp({ queryLimits: { depth: 4, aliases: 30, cost: 20_000, costInFlight: 40_000 } });
       try {
         const deep = await post(shallow, {
           query: '{ user(id: "u1") { interactions(first: 1) { nodes { item { id } } } } }',
@@ -63,7 +63,7 @@ describe('GraphQL hardening', () => {
         }),
       ]);
       // Introspection beside ordinary fields: the ordinary ones still count.
-      const shallow = await bootApp({ queryLimits: { depth: 3, aliases: 30, cost: 20_000 } });
+      const shallow = await bootApp({ queryLimits: { depth: 3, aliases: 30, cost: 20_000, costInFlight: 40_000 } });
       try {
         const mixed = await post(shallow, {
           query:
@@ -168,6 +168,32 @@ describe('GraphQL hardening', () => {
       expect(limited.headers['ratelimit-remaining']).toBe('0');
       // Another address has its own bucket.
       expect((await send('198.51.100.2')).statusCode).toBe(200);
+    });
+  });
+
+  describe('cost in flight (RECODER_MAX_COST_IN_FLIGHT)', () => {
+    it('refuses an operation while others hold the budget (SERVICE_UNAVAILABLE, 503, Retry-After), admits it once they are done', async () => {
+      await truncateAll();
+      // recommendations(limit: 20) { items { score item { id title } } } costs about 100: two fit, three do not.
+      const app = await bootApp({ queryLimits: { depth: 10, aliases: 30, cost: 20_000, costInFlight: 250 } });
+      try {
+        await gql(app, 'mutation { upsertItems(items: [{ id: "i1" }, { id: "i2" }]) { id } }');
+        const query = 'query($u: ID!) { recommendations(userId: $u, limit: 20) { items { score item { id title } } } }';
+        const answers = await Promise.all(
+          Array.from({ length: 12 }, (_, k) => post(app, { query, variables: { u: `u${k}` } })),
+        );
+        const refused = answers.filter((a) => a.status === 503);
+        expect(refused.length).toBeGreaterThan(0);
+        expect(answers.filter((a) => a.status === 200).length).toBeGreaterThan(0);
+        for (const a of refused) {
+          expect(a.body.errors?.[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
+          expect(a.headers['retry-after']).toBe('1');
+        }
+        // One at a time, every one is admitted: the budget was given back.
+        for (let k = 0; k < 5; k++) expect((await post(app, { query, variables: { u: `u${k}` } })).status).toBe(200);
+      } finally {
+        await app.close();
+      }
     });
   });
 });

@@ -28,7 +28,7 @@ export interface Env {
   /** 'required': every GraphQL request needs `Authorization: Bearer <API key>`; 'off': open (logs a warning at start). */
   auth: 'required' | 'off';
   /** Limits on a GraphQL document: nesting depth, aliases, estimated cost. */
-  queryLimits: { depth: number; aliases: number; cost: number };
+  queryLimits: { depth: number; aliases: number; cost: number; costInFlight: number };
   /** GraphQL requests per minute per API key (per client address when auth is off), across every process sharing the store; 0 = unlimited. */
   rateLimitPerMinute: number;
   /** Failed authentications per minute per client address before it is refused without a key lookup; 0 = unlimited. */
@@ -141,6 +141,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_MAX_QUERY_DEPTH: num({ default: 10 }),
       RECODER_MAX_ALIASES: num({ default: 30 }),
       RECODER_MAX_QUERY_COST: num({ default: 20000 }),
+      RECODER_MAX_COST_IN_FLIGHT: num({ default: undefined }),
       RECODER_RATE_LIMIT_PER_MINUTE: num({ default: 60000 }),
       RECODER_AUTH_FAILURES_PER_MINUTE: num({ default: 30 }),
       RECODER_RATE_LIMIT_STORE: str({ choices: ['postgres', 'redis', 'memory'], default: undefined }),
@@ -232,6 +233,8 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   positive('RECODER_MAX_QUERY_DEPTH', raw.RECODER_MAX_QUERY_DEPTH, 100);
   positive('RECODER_MAX_ALIASES', raw.RECODER_MAX_ALIASES, 10_000);
   positive('RECODER_MAX_QUERY_COST', raw.RECODER_MAX_QUERY_COST, 1e9);
+  if (raw.RECODER_MAX_COST_IN_FLIGHT !== undefined)
+    positive('RECODER_MAX_COST_IN_FLIGHT', raw.RECODER_MAX_COST_IN_FLIGHT, 1e12);
   if (!Number.isInteger(raw.RECODER_RATE_LIMIT_PER_MINUTE) || raw.RECODER_RATE_LIMIT_PER_MINUTE < 0) {
     problems.push('  RECODER_RATE_LIMIT_PER_MINUTE: must be an integer ≥ 0 (0 = unlimited)');
   }
@@ -307,6 +310,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       depth: raw.RECODER_MAX_QUERY_DEPTH,
       aliases: raw.RECODER_MAX_ALIASES,
       cost: raw.RECODER_MAX_QUERY_COST,
+      costInFlight: raw.RECODER_MAX_COST_IN_FLIGHT ?? 2 * raw.RECODER_MAX_QUERY_COST,
     },
     rateLimitPerMinute: raw.RECODER_RATE_LIMIT_PER_MINUTE,
     authFailuresPerMinute: raw.RECODER_AUTH_FAILURES_PER_MINUTE,

@@ -10,7 +10,9 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
 import type { Env } from '../config/env.js';
+import { CostAdmission } from './cost-admission.js';
 import { formatExecutionErrors } from './error-mapping.js';
 import { maxDepthRule } from './query-depth.js';
 import { costLimitError, operationCost } from './query-cost.js';
@@ -54,6 +56,7 @@ export const MAX_DOCUMENT_TOKENS = 10_000;
 const DOCUMENT_CACHE_ENTRIES = 100;
 
 export function graphqlConfig(env: Env): MercuriusDriverConfig {
+  const admission = new CostAdmission(env.queryLimits.costInFlight);
   return {
     driver: MercuriusDriver,
     // The schema is built in memory; `npm run schema:print` writes schema.gql, which is committed
@@ -85,6 +88,26 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
           defaultListSize: env.maxPageSize,
         });
         if (cost > env.queryLimits.cost) throw costLimitError(env.queryLimits.cost, cost);
+        // At most RECODER_MAX_COST_IN_FLIGHT of cost executing at once (cost-admission.ts); the
+        // cost is given back when the answer is sent or the connection closes.
+        const raw = context.reply?.raw;
+        if (!raw) return;
+        if (!admission.tryAcquire(cost)) {
+          throw new DomainError(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            `the server is executing ${admission.cost} of cost (at most ${admission.maxCost} at once); this operation costs ${cost}: retry shortly`,
+            undefined,
+            { retryAfterSeconds: 1 },
+          );
+        }
+        let released = false;
+        const release = () => {
+          if (released) return;
+          released = true;
+          admission.release(cost);
+        };
+        raw.once('finish', release);
+        raw.once('close', release);
       },
       // A query that does not parse as GraphQL is tried by Mercurius as the JSON of an AST
       // ("[]", "{}", a forged tree), which graphql-js' validation is not made for: only documents
