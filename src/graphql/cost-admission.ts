@@ -1,5 +1,5 @@
 /**
- * Admission by cost: the operations a process executes at once may add up to at most `maxCost`
+ * Admission by cost: the queries a process executes at once may add up to at most `maxCost`
  * (their query cost, src/graphql/query-cost.ts); an operation that would exceed it is refused at
  * once (SERVICE_UNAVAILABLE, HTTP 503 with Retry-After) instead of queueing behind the others.
  *

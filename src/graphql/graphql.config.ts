@@ -4,7 +4,9 @@ import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import {
   GraphQLError,
+  Kind,
   Location,
+  type OperationDefinitionNode,
   NoSchemaIntrospectionCustomRule,
   parse,
   type ValidationContext,
@@ -90,8 +92,14 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
         if (cost > env.queryLimits.cost) throw costLimitError(env.queryLimits.cost, cost);
         // At most RECODER_MAX_COST_IN_FLIGHT of cost executing at once (cost-admission.ts); the
         // cost is given back when the answer is sent or the connection closes.
+        // Queries only: their answers are what the event loop resolves and serializes; a mutation's
+        // cost is its input (recordInteractions' events), which the database does the work for.
         const raw = context.reply?.raw;
-        if (!raw) return;
+        const operation = document.definitions.find(
+          (d): d is OperationDefinitionNode =>
+            d.kind === Kind.OPERATION_DEFINITION && (typeof name !== 'string' || d.name?.value === name),
+        )?.operation;
+        if (!raw || operation !== 'query') return;
         if (!admission.tryAcquire(cost)) {
           throw new DomainError(
             ErrorCode.SERVICE_UNAVAILABLE,
