@@ -5,6 +5,7 @@ import { ENV } from '../config/config.module.js';
 import { compiledEntry } from '../config/compiled-entry.js';
 import { PROJECT_ROOT, type Env } from '../config/env.js';
 import { DATABASE_URL } from '../database/prisma.service.js';
+import { publishServingPressure, servingPressureBuffer } from './serving-pressure.js';
 
 /** The compiled thread entry (dist/src/training/worker-thread.js). */
 export function workerThreadEntry(): string {
@@ -14,6 +15,8 @@ export function workerThreadEntry(): string {
 export interface WorkerThreadData {
   env: Env;
   databaseUrl: string;
+  /** The API's serving-pressure flag (serving-pressure.ts): training pauses while the API serves. */
+  pressure?: SharedArrayBuffer;
 }
 
 const RESTART_DELAY_MS = 5000;
@@ -29,6 +32,9 @@ export class EmbeddedWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private worker: Worker | null = null;
   private stopping = false;
   private ready: Promise<void> | null = null;
+  /** Raised while this process's event loop is busy serving; the training thread then pauses (serving-pressure.ts). */
+  private readonly pressure = servingPressureBuffer();
+  private stopPressure: (() => void) | null = null;
 
   constructor(
     @Inject(ENV) private readonly env: Env,
@@ -37,6 +43,7 @@ export class EmbeddedWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   onApplicationBootstrap(): void {
     if (this.env.trainingWorker !== 'thread') return;
+    this.stopPressure = publishServingPressure(this.pressure);
     this.start();
   }
 
@@ -48,7 +55,7 @@ export class EmbeddedWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private start(): void {
     const entry = workerThreadEntry();
     const worker = new Worker(entry, {
-      workerData: { env: this.env, databaseUrl: this.url } satisfies WorkerThreadData,
+      workerData: { env: this.env, databaseUrl: this.url, pressure: this.pressure } satisfies WorkerThreadData,
       name: 'recoder-training',
     });
     this.worker = worker;
@@ -74,6 +81,7 @@ export class EmbeddedWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
+    this.stopPressure?.();
     const worker = this.worker;
     if (!worker) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));

@@ -28,6 +28,7 @@ import { TrainingRunsService } from './training-runs.service.js';
 import { scoreActive, scoreActiveVisual } from './active-baseline.js';
 import { configureRetrainSchedule } from './retrain-schedule.js';
 import { decide, DEFAULT_EXPERIMENT_SHARE } from './run-decision.js';
+import { trainingPause } from './serving-pressure.js';
 import { TrainingLock } from './training-lock.js';
 
 export { decide } from './run-decision.js';
@@ -198,7 +199,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
               backend: this.backendName,
               onData,
               onEpoch,
-              shouldStop: () => cancel || lockLost || this.stopping,
+              shouldStop: () => (trainingPause(), cancel || lockLost || this.stopping),
               scoreBaseline: (heldOut) => scoreActiveVisual(this.registry, this.tf!, this.env.images, heldOut),
               log: (m) => this.logger.log(`run ${run.id}: ${m}`),
             })
@@ -219,7 +220,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
               onProgress,
               onCandidateEpoch: (candidate, e) => onEpoch(e, candidate),
               onCandidate: (c) => write(() => recordCandidate(this.prisma, run.id, c)),
-              shouldStop: () => cancel || lockLost || this.stopping,
+              shouldStop: () => (trainingPause(), cancel || lockLost || this.stopping),
               scoreBaseline:
                 run.kind === 'AUTOREC'
                   ? undefined

@@ -4,11 +4,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { NestFactory } from '@nestjs/core';
 import { createLogger } from '../ops/logger.js';
 import type { WorkerThreadData } from './embedded-worker.service.js';
+import { installServingPressure } from './serving-pressure.js';
 import { WorkerModule } from './worker.module.js';
 
 /** Entry of the API's training worker thread (see EmbeddedWorker). */
 async function main(): Promise<void> {
-  const { env, databaseUrl } = workerData as WorkerThreadData;
+  const { env, databaseUrl, pressure } = workerData as WorkerThreadData;
+  if (pressure) installServingPressure(pressure);
   if (env.trainingThreadNice > 0) {
     // On Linux the nice value is per thread: this lowers the training thread only.
     try {
