@@ -4,7 +4,7 @@ import { Random } from '../data/random.js';
 import { mae, rmse } from '../eval/metrics.js';
 import { Adam } from './adam.js';
 import type { Autoencoder, FitOptions } from './autoencoder.js';
-import { rowErrors, type ScoreMaterial } from './servable.js';
+import { queryMaterial, rowErrors, type ScoreMaterial } from './servable.js';
 import { readAutoRecFile, writeAutoRecFile, type AutoRecState } from './autorec-file.js';
 import { autorecLossAndGrads, PARAM_NAMES, type AutoRecParams, type ParamName } from './autorec-loss.js';
 import { choleskySolve, transpose } from './autorec-solver.js';
@@ -539,12 +539,9 @@ export class AutoRec implements Autoencoder {
     return this.reconstruct(histories);
   }
 
-  /** Queries [W_u, b_u] (known users) or the fold-in fit, for the inner-product index.; with `exact`, every item's score too (one matMul). */
+  /** Queries [W_u, b_u] (known users) or the fold-in fit, for the inner-product index; with `exact`, every item's score too ({@link queryMaterial}). */
   scoreMaterial(histories: CsrMatrix, exact = false): ScoreMaterial {
-    const queries = this.userQueries(histories);
-    return exact
-      ? { kind: 'scores', scores: this.scoreQueries(queries, histories.numRows), queries }
-      : { kind: 'queries', queries };
+    return queryMaterial(this, histories, exact);
   }
 
   /** RMSE of each history's reconstructed ratings (clipped to [1, 5]) over its rated items. */

@@ -51,7 +51,7 @@ import { GradientWorkers } from './multinomial-workers.js';
 import { sparseRowsFromCsr } from './sparse-input.js';
 import { packWeights, readWeightArrays, readWeightsHeader } from './weights-file.js';
 import { itemSimilarityScorer } from '../serving/similarity.js';
-import { rowErrors, softmax, type DisposableItemScorer, type ScoreMaterial } from './servable.js';
+import { queryMaterial, rowErrors, softmax, type DisposableItemScorer, type ScoreMaterial } from './servable.js';
 
 export type { Tf } from './multinomial-net.js';
 
@@ -533,12 +533,9 @@ export class MultinomialAutoencoder implements Autoencoder {
     return this.reconstruct(histories);
   }
 
-  /** Queries [h_u, 1] for the inner-product index.; with `exact`, every item's score too (one matMul). */
+  /** Queries [h_u, 1] for the inner-product index; with `exact`, every item's score too ({@link queryMaterial}). */
   scoreMaterial(histories: CsrMatrix, exact = false): ScoreMaterial {
-    const queries = this.userQueries(histories);
-    return exact
-      ? { kind: 'scores', scores: this.scoreQueries(queries, histories.numRows), queries }
-      : { kind: 'queries', queries };
+    return queryMaterial(this, histories, exact);
   }
 
   /** Mean negative log-likelihood of each history's items under its reconstructed multinomial. */

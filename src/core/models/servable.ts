@@ -21,6 +21,21 @@ export type ScoreMaterial =
   | { kind: 'blend'; blend: Float32Array; mean: Float64Array[]; std: Float64Array[]; queries: Float32Array | null }
   | { kind: 'queries'; queries: Float32Array };
 
+/**
+ * An autoencoder's {@link ScoreMaterial}: its queries for the inner-product index, or with
+ * `exact` every item's score too (queries · item vectorsᵀ, one matMul for the batch).
+ */
+export function queryMaterial(
+  model: Pick<Autoencoder, 'userQueries' | 'scoreQueries'>,
+  histories: CsrMatrix,
+  exact: boolean,
+): ScoreMaterial {
+  const queries = model.userQueries(histories);
+  return exact
+    ? { kind: 'scores', scores: model.scoreQueries(queries, histories.numRows), queries }
+    : { kind: 'queries', queries };
+}
+
 /** An item→item scorer that holds resources (blocked cosine buffers). */
 export type DisposableItemScorer = ItemScorer & { dispose(): void };
 
