@@ -6,6 +6,7 @@ import type { DeletionResult } from '../common/dto/page-info.type.js';
 import { checkAttributes, checkBatch, checkId } from '../common/validation.js';
 import { PrismaService } from '../database/prisma.service.js';
 import { toUser } from './catalog.mappers.js';
+import { HistoryCache } from './history-cache.service.js';
 import { upsertUsers } from './catalog.queries.js';
 import type { UpsertUserInput } from './dto/user.input.js';
 import type { User } from './dto/user.type.js';
@@ -15,6 +16,7 @@ export class UsersService {
   constructor(
     private readonly prisma: PrismaService,
     @Inject(ENV) private readonly env: Env,
+    private readonly histories: HistoryCache,
   ) {}
 
   async upsert(inputs: UpsertUserInput[]): Promise<User[]> {
@@ -48,12 +50,14 @@ export class UsersService {
   /** Privacy deletion: the user and every interaction of theirs, in one transaction. */
   async delete(id: string): Promise<DeletionResult> {
     checkId('userId', id);
-    return this.prisma.$transaction(async (tx) => {
+    const { result, userId } = await this.prisma.$transaction(async (tx) => {
       const user = await tx.user.findUnique({ where: { externalId: id }, select: { id: true } });
       if (!user) throw notFound('User', id, 'userId');
       const { count } = await tx.interaction.deleteMany({ where: { userId: user.id } });
       await tx.user.delete({ where: { id: user.id } });
-      return { id, deletedInteractions: count };
+      return { result: { id, deletedInteractions: count }, userId: user.id };
     });
+    this.histories.invalidate([userId]); // this process at once, the others on the trigger's notice
+    return result;
   }
 }

@@ -52,6 +52,8 @@ export interface Env {
   maxPageSize: number;
   /** Largest GraphQL response body (bytes); a larger answer is replaced by a RESPONSE_TOO_LARGE error. */
   maxResponseBytes: number;
+  /** Interactions the per-process history cache holds at most (RECODER_HISTORY_CACHE; 0: off). */
+  historyCacheInteractions: number;
   /**
    * Model work for serving: concurrent recommendation requests are batched (at most `maxBatch`,
    * waiting at most `windowMs` for others to join), `inFlight` batches run at once, at most
@@ -157,6 +159,10 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_MAX_BATCH_SIZE: num({ default: 10_000 }),
       RECODER_MAX_PAGE_SIZE: num({ default: 100 }),
       RECODER_MAX_RESPONSE_BYTES: num({ default: 8 * 1024 * 1024, desc: 'largest GraphQL response body' }),
+      RECODER_HISTORY_CACHE: num({
+        default: 4_000_000,
+        desc: "interactions of users' histories cached per API process for recommendations (0: off)",
+      }),
       RECODER_BATCH_MAX: num({ default: 64, desc: 'recommendation requests per model batch' }),
       RECODER_BATCH_WINDOW_MS: num({ default: 1, desc: 'longest wait (ms) for a batch to fill, 0..2' }),
       RECODER_BATCH_IN_FLIGHT: num({ default: 2, desc: 'model batches running at once' }),
@@ -217,6 +223,12 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   };
   positive('RECODER_MAX_BATCH_SIZE', raw.RECODER_MAX_BATCH_SIZE, 100_000);
   positive('RECODER_MAX_PAGE_SIZE', raw.RECODER_MAX_PAGE_SIZE, 10_000);
+  if (!(
+    Number.isInteger(raw.RECODER_HISTORY_CACHE) &&
+    raw.RECODER_HISTORY_CACHE >= 0 &&
+    raw.RECODER_HISTORY_CACHE <= 1e9
+  ))
+    problems.push('  RECODER_HISTORY_CACHE: must be an integer in 0..1000000000');
   positive('RECODER_MAX_RESPONSE_BYTES', raw.RECODER_MAX_RESPONSE_BYTES, 1024 * 1024 * 1024);
   positive('RECODER_BATCH_MAX', raw.RECODER_BATCH_MAX, 4096);
   positive('RECODER_BATCH_IN_FLIGHT', raw.RECODER_BATCH_IN_FLIGHT, 64);
@@ -324,6 +336,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     maxBatchSize: raw.RECODER_MAX_BATCH_SIZE,
     maxPageSize: raw.RECODER_MAX_PAGE_SIZE,
     maxResponseBytes: raw.RECODER_MAX_RESPONSE_BYTES,
+    historyCacheInteractions: raw.RECODER_HISTORY_CACHE,
     modelWork: {
       maxBatch: raw.RECODER_BATCH_MAX,
       windowMs: raw.RECODER_BATCH_WINDOW_MS,

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { toItem, type ItemRow } from '../catalog/catalog.mappers.js';
+import { HistoryCache } from '../catalog/history-cache.service.js';
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
@@ -33,6 +34,7 @@ export class InteractionsService {
     private readonly pool: PgPool,
     @Inject(ENV) private readonly env: Env,
     @Optional() private readonly metrics?: MetricsService,
+    @Optional() private readonly histories?: HistoryCache,
   ) {}
 
   /**
@@ -47,6 +49,7 @@ export class InteractionsService {
     const itemIds = [...new Set(valid.map((v) => v.itemExternalId))];
     const userIds = [...new Set(valid.map((v) => v.userExternalId))];
 
+    let changedUsers: number[] = [];
     const result = await this.pool.transaction(async (tx) => {
       let createdItems = 0;
       let items = await findItemsByExternalId(tx, itemIds);
@@ -81,6 +84,7 @@ export class InteractionsService {
         recommendationId: v.recommendationId,
       }));
       const stored = await insertInteractions(tx, rows);
+      changedUsers = [...new Set(stored.map((r) => r.userId))];
 
       const itemByInternalId = new Map<number, ItemRow>(items.map((it) => [it.id, it]));
       const userExternal = new Map([...userByExternalId].map(([ext, id]) => [id, ext]));
@@ -102,6 +106,8 @@ export class InteractionsService {
       };
     });
     this.metrics?.countIngested(result.stored.length); // committed
+    // This process's next recommendation sees the new history at once (others on the trigger's notice).
+    if (changedUsers.length > 0) this.histories?.invalidate(changedUsers);
     return result;
   }
 

@@ -42,7 +42,11 @@ export const DEFAULT_MIN_RATING = 3.5;
 export class LoadedVersion {
   /** Internal item id of each model column (-1: the item was deleted since training). */
   readonly itemOfColumn: Int32Array;
-  private readonly columnOfItem: Map<number, number>;
+  /**
+   * Column of each internal item id: a table indexed by id when the ids are dense enough (serial
+   * ids: the hot path looks up every history item), else a map.
+   */
+  private readonly columnOfItem: Int32Array | Map<number, number>;
   readonly loadSeconds: number;
 
   constructor(
@@ -55,8 +59,7 @@ export class LoadedVersion {
     loadSeconds: number,
   ) {
     this.itemOfColumn = itemOfColumn;
-    this.columnOfItem = new Map();
-    itemOfColumn.forEach((id, col) => id >= 0 && this.columnOfItem.set(id, col));
+    this.columnOfItem = columnTable(itemOfColumn);
     this.loadSeconds = loadSeconds;
   }
 
@@ -154,7 +157,9 @@ export class LoadedVersion {
 
   /** The model column of an internal item id, or -1 when the model has no vector for it. */
   columnOf(itemId: number): number {
-    return this.columnOfItem.get(itemId) ?? -1;
+    const table = this.columnOfItem;
+    if (table instanceof Int32Array) return itemId >= 0 && itemId < table.length ? table[itemId] : -1;
+    return table.get(itemId) ?? -1;
   }
 
   /** The population row of an internal user id, or -1 (after `served.populationReady()`). */
@@ -201,6 +206,20 @@ export class LoadedVersion {
     this.similarMemo.clear();
     this.served.dispose();
   }
+}
+
+/** {@link LoadedVersion.columnOf}'s lookup: a table when the largest id is under 4 × columns + 2¹⁶, else a map. */
+function columnTable(itemOfColumn: Int32Array): Int32Array | Map<number, number> {
+  let max = -1;
+  for (const id of itemOfColumn) if (id > max) max = id;
+  if (max < 4 * itemOfColumn.length + 65_536) {
+    const table = new Int32Array(max + 1).fill(-1);
+    itemOfColumn.forEach((id, col) => id >= 0 && (table[id] = col));
+    return table;
+  }
+  const map = new Map<number, number>();
+  itemOfColumn.forEach((id, col) => id >= 0 && map.set(id, col));
+  return map;
 }
 
 /** The population's users: internal user id per row and back. */

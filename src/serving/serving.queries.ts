@@ -32,46 +32,6 @@ export async function userWithHistory(
   return { userId: rows[0].userId, history };
 }
 
-/**
- * Users' histories in compact form, for a batch of recommendation requests: one row per user (not
- * per interaction) with the item ids of every interaction, oldest first, and beside them the
- * value each counts with in the model's matrix (null: it does not count), as
- * {@link interactionValue} computes it: for rating models (AutoRec) the RATING values, else 1 for
- * any non-RATING interaction and for ratings ≥ `minRating`. Unknown users are absent.
- */
-export interface CompactHistory {
-  userId: number;
-  /** Internal item id of every interaction, oldest first. */
-  items: number[];
-  /** The matrix value of each interaction (null: it does not count). */
-  values: (number | null)[];
-}
-
-export async function compactHistories(
-  db: pg.Pool,
-  externalIds: readonly string[],
-  ratings: boolean,
-  minRating: number,
-): Promise<Map<string, CompactHistory>> {
-  if (externalIds.length === 0) return new Map();
-  const { rows } = await db.query<{ externalId: string; userId: number; items: number[]; values: (number | null)[] }>({
-    name: 'serving.compactHistories',
-    // A lateral aggregate per user over its rows in id order (documented PostgreSQL behaviour for
-    // an ordered subquery): about 6× faster than GROUP BY with ORDER BY inside the aggregates.
-    text: `SELECT u.external_id AS "externalId", u.id AS "userId", h.items, h.values
-           FROM users u CROSS JOIN LATERAL (
-             SELECT coalesce(array_agg(s.item_id), '{}') AS items, coalesce(array_agg(s.v), '{}') AS values
-             FROM (SELECT i.item_id,
-                          CASE WHEN $2::boolean THEN CASE WHEN i.kind = 'RATING' THEN i.value END
-                               WHEN i.kind <> 'RATING' OR i.value >= $3::float8 THEN 1 END AS v
-                   FROM interactions i WHERE i.user_id = u.id ORDER BY i.id) s
-           ) h
-           WHERE u.external_id = ANY($1::text[])`,
-    values: [externalIds, ratings, minRating],
-  });
-  return new Map(rows.map((r) => [r.externalId, { userId: r.userId, items: r.items, values: r.values }]));
-}
-
 /** Internal ids (and hidden flags) of items by external id; unknown ids are absent from the map. */
 export async function itemsByExternalId(
   db: pg.Pool,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { toItem, toUser } from '../catalog/catalog.mappers.js';
+import { HistoryCache } from '../catalog/history-cache.service.js';
 import { ItemCache } from '../catalog/item-cache.service.js';
 import type { Item } from '../catalog/dto/item.type.js';
 import { ENV } from '../config/config.module.js';
@@ -41,7 +42,7 @@ import { popularItemIds } from './popularity.queries.js';
 import { ServingStages } from './serving-stages.js';
 import { ServingHooks, type ServingRoute, type ServingSubject } from './serving-hooks.js';
 import { ModelPool } from './model-pool.js';
-import { compactHistories, usersById, userWithHistory, visibleItemIdsInCategories } from './serving.queries.js';
+import { usersById, userWithHistory, visibleItemIdsInCategories } from './serving.queries.js';
 
 /** Most ids accepted in `excludeItemIds`, `itemIds` of an anonymous history or of a reconstruction. */
 export const MAX_ID_LIST = 1000;
@@ -69,7 +70,7 @@ interface RankTicket {
   version: LoadedVersion | null;
   route: ServingRoute;
   /** 'user' requests: the user's internal id and every item of the history; null for an unknown user. */
-  user: { userId: number; seen: number[] } | null;
+  user: { userId: number; seen: Int32Array } | null;
   /** The history's ranking; null when the history has nothing the version knows (or no version). */
   ranker: Ranker | null;
 }
@@ -112,8 +113,10 @@ export class ServingService {
     private readonly threads: ModelPool,
     @Inject(ENV) private readonly env: Env,
     private readonly hooks: ServingHooks,
-    /** DATABASE_READ_URL's pool (or the primary): histories of recommendation batches, popularity. */
+    /** DATABASE_READ_URL's pool (or the primary): popularity. */
     @Inject(READ_POOL) private readonly reads: PgPool,
+    /** Histories of recommendation batches (read through DATABASE_READ_URL's pool, cached). */
+    private readonly histories: HistoryCache,
   ) {
     const w = env.modelWork;
     this.batcher = new MicroBatcher<RankRequest, RankTicket>(
@@ -254,7 +257,10 @@ export class ServingService {
     const ratings = version?.served.kind === 'autorec';
     const userIds = [...new Set(batch.flatMap((r) => (r.kind === 'user' ? [r.externalId] : [])))];
     const t0 = performance.now();
-    const histories = await compactHistories(this.reads, userIds, ratings, version?.minRating ?? DEFAULT_MIN_RATING);
+    const histories = await this.histories.read(userIds, {
+      ratings,
+      minRating: version?.minRating ?? DEFAULT_MIN_RATING,
+    });
     const t1 = performance.now();
     const tickets: Omit<RankTicket, 'route'>[] = batch.map((r) => {
       if (r.kind === 'items') return { version, user: null, ranker: null };
@@ -274,11 +280,11 @@ export class ServingService {
           if (!h) return;
           for (let j = 0; j < h.items.length; j++) {
             const v = h.values[j];
-            const c = v === null ? -1 : version.columnOf(h.items[j]);
+            const c = v !== v ? -1 : version.columnOf(h.items[j]); // NaN: does not count
             if (c < 0) continue;
             rows.push(n);
             cols.push(c);
-            vals.push(v!);
+            vals.push(v);
           }
         } else {
           for (const id of r.itemIds) {
