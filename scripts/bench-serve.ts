@@ -33,7 +33,8 @@ import {
 } from 'graphql';
 import { loadEnv, PROJECT_ROOT } from '../src/config/env.js';
 import { operationCost, SIZE_ARGUMENTS } from '../src/graphql/query-cost.js';
-import { MAX_ID_LIST, MAX_SYNTHETIC_ITEMS } from '../src/serving/serving.service.js';
+import { MAX_ID_LIST } from '../src/serving/serving-inputs.service.js';
+import { MAX_SYNTHETIC_ITEMS } from '../src/serving/synthetic-users.service.js';
 import { csrFromTriples, csrSelectRows } from '../src/core/data/csr.js';
 import { Random } from '../src/core/data/random.js';
 import { initBackend } from '../src/core/engine/backend.js';

@@ -1,6 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ModelPool } from '../src/serving/model-pool.js';
-import { ServingService } from '../src/serving/serving.service.js';
+import { RankingService } from '../src/serving/ranking.service.js';
+import { RecommendationsService } from '../src/serving/recommendations.service.js';
 import { bootApp, gql, truncateAll } from './helpers.js';
 import { GROUPS, itemId, PER_GROUP, seedTasteGroups, trainTestVersion } from './training-data.js';
 
@@ -39,7 +40,7 @@ describe('serving engine', () => {
       maxResponseBytes: 3000,
       modelWork: { maxBatch: 1, windowMs: 0, inFlight: 1, maxQueue: 2, deadlineMs: 50, threads: 0 },
     });
-    await tight.get(ServingService).recommendations('u0', 1, null); // loaded and serving
+    await tight.get(RecommendationsService).recommendations('u0', 1, null); // loaded and serving
   }, 180_000);
   afterAll(async () => {
     await tight?.close();
@@ -51,7 +52,7 @@ describe('serving engine', () => {
     for (const userId of users) alone.push((await gql(app, RECS, { userId, limit: 10 })).data);
     const aloneHistories = [];
     for (const itemIds of histories) aloneHistories.push((await gql(app, FOR_HISTORY, { itemIds, limit: 10 })).data);
-    const batcher = app.get(ServingService).batcher;
+    const batcher = app.get(RankingService).batcher;
     const before = { ...batcher.stats };
     const [together, togetherHistories] = await Promise.all([
       Promise.all(users.map((userId) => gql(app, RECS, { userId, limit: 10 }))),
@@ -114,7 +115,7 @@ describe('serving engine', () => {
   });
 
   it('refuses requests beyond the model queue and past their deadline with SERVICE_UNAVAILABLE, 503 and Retry-After; /health meanwhile', async () => {
-    const serving = tight.get(ServingService) as unknown as { rankBatch: (batch: unknown[]) => Promise<unknown> };
+    const serving = tight.get(RankingService) as unknown as { rankBatch: (batch: unknown[]) => Promise<unknown> };
     const original = serving.rankBatch.bind(serving);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));

@@ -4,7 +4,8 @@ import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
 import { ActiveModelService } from '../serving/active-model.service.js';
 import { ServingStages } from '../serving/serving-stages.js';
-import { ServingService } from '../serving/serving.service.js';
+import { ModelWorkService } from '../serving/model-work.service.js';
+import { RankingService } from '../serving/ranking.service.js';
 import { LabelBudget } from './graphql-operation.js';
 import { OpsDatabase } from './ops-database.js';
 
@@ -45,7 +46,8 @@ export class MetricsService {
     activeModel: ActiveModelService,
     db: OpsDatabase,
     stages: ServingStages,
-    serving: ServingService,
+    ranking: RankingService,
+    modelWork: ModelWorkService,
   ) {
     const registers = [this.registry];
     if (env.metrics) collectDefaultMetrics({ register: this.registry, prefix: 'recoder_' });
@@ -69,7 +71,8 @@ export class MetricsService {
       registers,
     });
     stages.connect((stage, seconds) => stageSeconds.observe({ stage }, seconds));
-    const { batcher, work } = serving;
+    const { batcher } = ranking;
+    const { work } = modelWork;
     new Gauge({
       name: 'recoder_model_queue_requests',
       help: 'Requests waiting for model work (recommendation batches and other model calls)',

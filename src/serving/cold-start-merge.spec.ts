@@ -1,5 +1,5 @@
 import { RecommendationSource, type Recommendation } from './dto/serving.types.js';
-import { mergeColdStart } from './serving.service.js';
+import { mergeColdStart } from './cold-start.service.js';
 
 const rec = (id: string, score: number, source = RecommendationSource.MODEL): Recommendation =>
   ({ item: { id } as Recommendation['item'], score, source }) as Recommendation;

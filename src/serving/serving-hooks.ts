@@ -29,7 +29,7 @@ export interface ServedAnswer {
  * Extension points of recommendation serving, set by feature modules (src/experiments): `route`
  * picks the version a request is ranked with (an experiment's arm), called when its batch starts;
  * `served` sees every answer (impressions). Unset, the active version serves and nothing is logged.
- * Kept here so that ServingService does not depend on the modules that extend it.
+ * Kept here so that the serving services do not depend on the modules that extend it.
  */
 @Injectable()
 export class ServingHooks {

@@ -9,7 +9,15 @@ import { LatentMapResolver } from './latent-map.resolver.js';
 import { LatentMapService } from './latent-map.service.js';
 import { ModelVersionsResolver } from './model-versions.resolver.js';
 import { ServingResolver, UserAnomalyResolver } from './serving.resolver.js';
-import { ServingService } from './serving.service.js';
+import { ColdStartService } from './cold-start.service.js';
+import { ModelWorkService } from './model-work.service.js';
+import { PopularityService } from './popularity.service.js';
+import { RankingService } from './ranking.service.js';
+import { ReconstructionService } from './reconstruction.service.js';
+import { RecommendationsService } from './recommendations.service.js';
+import { ServingInputs } from './serving-inputs.service.js';
+import { SimilarityService } from './similarity.service.js';
+import { SyntheticUsersService } from './synthetic-users.service.js';
 import { ServingStages } from './serving-stages.js';
 import { ServingHooks } from './serving-hooks.js';
 import { VisualModelService } from './visual-model.service.js';
@@ -28,13 +36,29 @@ import { VisualModelService } from './visual-model.service.js';
     VisualModelService,
     ServingStages,
     ServingHooks,
-    ServingService,
+    ServingInputs,
+    ModelWorkService,
+    RankingService,
+    PopularityService,
+    ColdStartService,
+    RecommendationsService,
+    SimilarityService,
+    ReconstructionService,
+    SyntheticUsersService,
     ServingResolver,
     UserAnomalyResolver,
     ModelVersionsResolver,
     LatentMapService,
     LatentMapResolver,
   ],
-  exports: [ModelPool, ActiveModelService, VisualModelService, ServingStages, ServingHooks, ServingService],
+  exports: [
+    ModelPool,
+    ActiveModelService,
+    VisualModelService,
+    ServingStages,
+    ServingHooks,
+    RankingService,
+    ModelWorkService,
+  ],
 })
 export class ServingModule {}

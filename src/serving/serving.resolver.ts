@@ -14,13 +14,21 @@ import {
   SyntheticUser,
   UserAnomaly,
 } from './dto/serving.types.js';
-import { ServingService } from './serving.service.js';
+import { ReconstructionService } from './reconstruction.service.js';
+import { RecommendationsService } from './recommendations.service.js';
+import { SimilarityService } from './similarity.service.js';
+import { SyntheticUsersService } from './synthetic-users.service.js';
 import { Requires } from '../auth/roles.js';
 
 @Resolver()
 @Requires('READER')
 export class ServingResolver {
-  constructor(private readonly serving: ServingService) {}
+  constructor(
+    private readonly recs: RecommendationsService,
+    private readonly similarity: SimilarityService,
+    private readonly reconstructions: ReconstructionService,
+    private readonly synthetic: SyntheticUsersService,
+  ) {}
 
   @Query(() => Recommendations, {
     description:
@@ -33,7 +41,7 @@ export class ServingResolver {
     @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number,
     @Args('filter', { type: () => RecommendationFilter, nullable: true }) filter?: RecommendationFilter,
   ): Promise<Recommendations> {
-    return this.serving.recommendations(userId, limit, filter);
+    return this.recs.recommendations(userId, limit, filter);
   }
 
   @Query(() => Recommendations, {
@@ -47,7 +55,7 @@ export class ServingResolver {
     @Args('filter', { type: () => RecommendationFilter, nullable: true }) filter?: RecommendationFilter,
     @Args('sessionId', { type: () => ID, nullable: true }) sessionId?: string | null,
   ): Promise<Recommendations> {
-    return this.serving.recommendationsForHistory(itemIds, limit, filter, sessionId);
+    return this.recs.recommendationsForHistory(itemIds, limit, filter, sessionId);
   }
 
   @Query(() => [SimilarItem], {
@@ -59,7 +67,7 @@ export class ServingResolver {
     @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number,
     @Args('by', { type: () => SimilarityKind, defaultValue: SimilarityKind.COLLABORATIVE }) by: SimilarityKind,
   ): Promise<SimilarItem[]> {
-    return this.serving.similarItems(itemId, limit, by);
+    return this.similarity.similarItems(itemId, limit, by);
   }
 
   @Query(() => ReconstructedImage, {
@@ -67,7 +75,7 @@ export class ServingResolver {
       "The item's image as the active image autoencoder decodes it (a PNG) and its error; NOT_IN_MODEL without an image.",
   })
   reconstructImage(@Args('itemId', { type: () => ID }) itemId: string): Promise<ReconstructedImage> {
-    return this.serving.reconstructImage(itemId);
+    return this.reconstructions.reconstructImage(itemId);
   }
 
   @Query(() => [SimilarUser], {
@@ -77,7 +85,7 @@ export class ServingResolver {
     @Args('userId', { type: () => ID }) userId: string,
     @Args('limit', { type: () => Int, defaultValue: 20 }) limit: number,
   ): Promise<SimilarUser[]> {
-    return this.serving.similarUsers(userId, limit);
+    return this.similarity.similarUsers(userId, limit);
   }
 
   @Query(() => Reconstruction, {
@@ -88,7 +96,7 @@ export class ServingResolver {
     @Args('userId', { type: () => ID }) userId: string,
     @Args('itemIds', { type: () => [ID], nullable: true }) itemIds?: string[],
   ): Promise<Reconstruction> {
-    return this.serving.reconstruction(userId, itemIds);
+    return this.reconstructions.reconstruction(userId, itemIds);
   }
 
   @Query(() => Reconstruction, {
@@ -100,7 +108,7 @@ export class ServingResolver {
     @Args('itemIds', { type: () => [ID] }) itemIds: string[],
     @Args('valuesFor', { type: () => [ID], nullable: true }) valuesFor?: string[],
   ): Promise<Reconstruction> {
-    return this.serving.reconstructionForHistory(itemIds, valuesFor);
+    return this.reconstructions.reconstructionForHistory(itemIds, valuesFor);
   }
 
   @Query(() => AnomalyScore, {
@@ -109,7 +117,7 @@ export class ServingResolver {
       'Anomaly score of an anonymous history (items, at most 1,000) under the active model, as User.anomalyScore scores a user; null when the model knows none of the items.',
   })
   anomalyScoreForHistory(@Args('itemIds', { type: () => [ID] }) itemIds: string[]): Promise<AnomalyScore | null> {
-    return this.serving.anomalyScoreForHistory(itemIds);
+    return this.reconstructions.anomalyScoreForHistory(itemIds);
   }
 
   @Query(() => Float, { description: 'Predicted rating (1–5) of an item for a user; AutoRec versions only.' })
@@ -117,7 +125,7 @@ export class ServingResolver {
     @Args('userId', { type: () => ID }) userId: string,
     @Args('itemId', { type: () => ID }) itemId: string,
   ): Promise<number> {
-    return this.serving.predictedRating(userId, itemId);
+    return this.reconstructions.predictedRating(userId, itemId);
   }
 
   @Query(() => [UserAnomaly], {
@@ -125,19 +133,19 @@ export class ServingResolver {
       'Users with the highest reconstruction error when the active version was loaded (bots, shilling profiles).',
   })
   anomalousUsers(@Args('limit', { type: () => Int, defaultValue: 20 }) limit: number): Promise<UserAnomaly[]> {
-    return this.serving.anomalousUsers(limit);
+    return this.reconstructions.anomalousUsers(limit);
   }
 
   @Query(() => Embedding, {
     description: "The user's vector (encoder mean of the current history) in the active model.",
   })
   userEmbedding(@Args('userId', { type: () => ID }) userId: string): Promise<Embedding> {
-    return this.serving.userEmbedding(userId);
+    return this.similarity.userEmbedding(userId);
   }
 
   @Query(() => Embedding, { description: "The item's vector (decoder weights) in the active model." })
   itemEmbedding(@Args('itemId', { type: () => ID }) itemId: string): Promise<Embedding> {
-    return this.serving.itemEmbedding(itemId);
+    return this.similarity.itemEmbedding(itemId);
   }
 
   @Query(() => [SyntheticUser], {
@@ -153,19 +161,19 @@ export class ServingResolver {
     @Args('latent', { type: () => LatentSource, defaultValue: LatentSource.PRIOR })
     latent: LatentSource = LatentSource.PRIOR,
   ): Promise<SyntheticUser[]> {
-    return this.serving.sampleSyntheticUsers(count, itemsPerUser, seed, latent);
+    return this.synthetic.sampleSyntheticUsers(count, itemsPerUser, seed, latent);
   }
 }
 
 @Resolver(() => User)
 export class UserAnomalyResolver {
-  constructor(private readonly serving: ServingService) {}
+  constructor(private readonly reconstructions: ReconstructionService) {}
 
   @ResolveField(() => AnomalyScore, {
     nullable: true,
     description: 'Anomaly score of the current history under the active model (null without a model or history).',
   })
   anomalyScore(@Parent() user: User): Promise<AnomalyScore | null> {
-    return this.serving.anomalyScore(user.id);
+    return this.reconstructions.anomalyScore(user.id);
   }
 }
