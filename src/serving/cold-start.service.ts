@@ -32,11 +32,11 @@ export class ColdStartService {
     version: LoadedVersion,
     rank: Ranker,
     limit: number,
-    excludedIds: Set<number>,
+    isExcluded: (itemId: number) => boolean,
     categories: string[] | null | undefined,
   ): Promise<void> {
     const cold = rank.query
-      ? await this.coldStartItems(version, rank.query, rank.toRankingScore, limit, excludedIds, categories)
+      ? await this.coldStartItems(version, rank.query, rank.toRankingScore, limit, isExcluded, categories)
       : [];
     if (cold.length > 0) mergeColdStart(items, cold, limit, Math.ceil(limit * COLD_START_SHARE));
   }
@@ -51,7 +51,7 @@ export class ColdStartService {
     query: Float32Array,
     toRankingScore: (raw: number) => number,
     limit: number,
-    excludedIds: Set<number>,
+    isExcluded: (itemId: number) => boolean,
     categories: string[] | null | undefined,
   ): Promise<Recommendation[]> {
     const cold = this.visual.coldStart(version);
@@ -59,7 +59,7 @@ export class ColdStartService {
     const scored: { id: number; score: number }[] = [];
     for (let k = 0; k < cold.itemIds.length; k++) {
       const id = cold.itemIds[k];
-      if (excludedIds.has(id)) continue;
+      if (isExcluded(id)) continue;
       let score = 0;
       for (let d = 0; d < cold.dim; d++) score += query[d] * cold.vectors[k * cold.dim + d];
       scored.push({ id, score: toRankingScore(score) });

@@ -60,7 +60,7 @@ export class RecommendationsService {
       answer = await this.popularity.popular(limit, f, new Set(user.seen), 'no model version is active');
     else if (!ranker)
       answer = await this.popularity.popular(limit, f, new Set(user.seen), 'the user has no history the model knows');
-    else answer = await this.rank(version, ranker, new Set(user.seen), limit, f);
+    else answer = await this.rank(version, ranker, user.seen, limit, f);
     return this.served(answer, subject, route);
   }
 
@@ -107,19 +107,29 @@ export class RecommendationsService {
   private async rank(
     version: LoadedVersion,
     rank: Ranker,
-    seen: Set<number>,
+    seen: Iterable<number>,
     limit: number,
     f: CheckedFilter,
   ): Promise<Omit<Recommendations, 'recommendationId'>> {
     const t0 = performance.now();
-    const excludedIds = new Set(f.excludeItemIds);
-    if (!f.includeSeen) for (const id of seen) excludedIds.add(id);
-    const excludedCols = new Set<number>();
-    for (const id of excludedIds) {
+    // Excluded model columns as a bitmap (the seen items and excludeItemIds): the hot path's
+    // exclusion test, with no set built per request.
+    const excludedCols = new Uint8Array(version.served.numItems);
+    let excludedCount = 0;
+    const excludeItem = (id: number) => {
       const c = version.columnOf(id);
-      if (c >= 0) excludedCols.add(c);
-    }
-    const exclude = excludeAny({ has: (c) => excludedCols.has(c), size: excludedCols.size }, version.deletedColumns);
+      if (c >= 0 && excludedCols[c] === 0) {
+        excludedCols[c] = 1;
+        excludedCount++;
+      }
+    };
+    for (const id of f.excludeItemIds) excludeItem(id);
+    if (!f.includeSeen) for (const id of seen) excludeItem(id);
+    const exclude = excludeAny({ has: (c) => excludedCols[c] === 1, size: excludedCount }, version.deletedColumns);
+    // Items without a column (cold-start candidates) are tested by id, against a set made only if asked.
+    const listed = new Set(f.excludeItemIds);
+    let seenIds: Set<number> | undefined;
+    const isExcluded = (id: number) => listed.has(id) || (!f.includeSeen && (seenIds ??= new Set(seen)).has(id));
     let candidates: number[] | undefined;
     if (f.categories) {
       const ids = await visibleItemIdsInCategories(this.pool, f.categories);
@@ -131,7 +141,7 @@ export class RecommendationsService {
       score,
       source: RecommendationSource.MODEL,
     }));
-    await this.coldStart.mergeInto(items, version, rank, limit, excludedIds, f.categories);
+    await this.coldStart.mergeInto(items, version, rank, limit, isExcluded, f.categories);
     this.stages.observe('search', performance.now() - t0);
     return {
       items,
