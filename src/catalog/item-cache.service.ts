@@ -52,6 +52,11 @@ export class ItemCache implements OnModuleInit {
     }
   }
 
+  /** The cached row of an internal id (hidden ones included), or undefined when it is not in memory. */
+  peek(id: number): ItemRow | undefined {
+    return this.byId.get(id);
+  }
+
   /** Rows (hidden ones included) of existing items among `ids`, keyed by internal id. */
   async byInternalIds(ids: readonly number[]): Promise<Map<number, ItemRow>> {
     const out = new Map<number, ItemRow>();

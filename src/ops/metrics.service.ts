@@ -70,7 +70,13 @@ export class MetricsService {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     });
-    stages.connect((stage, seconds) => stageSeconds.observe({ stage }, seconds));
+    // One child per stage, made once: observing through it skips the label hashing per call.
+    const byStage = new Map<string, { observe(seconds: number): void }>();
+    stages.connect((stage, seconds) => {
+      let child = byStage.get(stage);
+      if (!child) byStage.set(stage, (child = stageSeconds.labels({ stage })));
+      child.observe(seconds);
+    });
     const { batcher } = ranking;
     const { work } = modelWork;
     new Gauge({

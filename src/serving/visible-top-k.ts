@@ -14,11 +14,18 @@ export async function visibleTopK(
   for (;;) {
     const neighbors = search(k);
     const ids = neighbors.map((n) => version.itemOfColumn[n.index]);
-    const rows = await items.visible(ids);
-    if (rows.length >= limit || neighbors.length < k || k >= version.served.numItems) {
-      const score = new Map(neighbors.map((n) => [version.itemOfColumn[n.index], n.score]));
-      return rows.slice(0, limit).map((r) => ({ item: toItem(r), score: score.get(r.id)! }));
+    // The rows from memory (the usual case), else the missing ones in one read.
+    let rows = ids.map((id) => (id < 0 ? null : items.peek(id)));
+    if (rows.includes(undefined)) {
+      const fetched = await items.byInternalIds(ids.filter((id) => id >= 0));
+      rows = ids.map((id) => (id < 0 ? null : fetched.get(id)));
     }
+    const out: { item: Item; score: number }[] = [];
+    for (let j = 0; j < neighbors.length && out.length < limit; j++) {
+      const row = rows[j];
+      if (row && !row.hidden) out.push({ item: toItem(row), score: neighbors[j].score });
+    }
+    if (out.length >= limit || neighbors.length < k || k >= version.served.numItems) return out;
     k *= 2;
   }
 }
