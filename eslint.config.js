@@ -39,7 +39,7 @@ const MAY_IMPORT = {
   registry: ['common', 'config', 'core', 'database', 'generated'],
   catalog: ['auth', 'common', 'config', 'database', 'generated'],
   images: ['auth', 'catalog', 'common', 'config', 'core', 'database', 'generated'],
-  ops: ['common', 'config', 'core', 'database', 'generated', 'serving'],
+  ops: ['catalog', 'common', 'config', 'core', 'database', 'generated', 'serving'],
   interactions: ['auth', 'catalog', 'common', 'config', 'core', 'database', 'generated', 'ops'],
   serving: ['auth', 'catalog', 'common', 'config', 'core', 'database', 'generated', 'images', 'registry'],
   experiments: ['auth', 'common', 'config', 'core', 'database', 'generated', 'ops', 'serving'],

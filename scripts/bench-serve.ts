@@ -86,7 +86,7 @@ async function scrape(port: number): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
     const m =
-      /^(recoder_serving_stage_seconds_(?:sum|count)\{stage="(\w+)"\}|recoder_model_batches_total|recoder_model_batched_requests_total) (\S+)$/.exec(
+      /^(recoder_serving_stage_seconds_(?:sum|count)\{stage="(\w+)"\}|recoder_model_batches_total|recoder_model_batched_requests_total|recoder_history_cache_reads_total\{result="(?:hit|miss)"\}) (\S+)$/.exec(
         line,
       );
     if (m) out.set(m[2] ? `${m[1].includes('_sum') ? 'sum' : 'count'}:${m[2]}` : m[1], Number(m[3]));
@@ -103,7 +103,10 @@ function breakdown(before: Map<string, number>, after: Map<string, number>): str
   const batches = d('recoder_model_batches_total');
   const batch =
     batches > 0 ? `; mean batch ${(d('recoder_model_batched_requests_total') / batches).toFixed(1)} requests` : '';
-  return `ms/request: ${parts.join(', ')}${batch}`;
+  const hits = d('recoder_history_cache_reads_total{result="hit"}');
+  const reads = hits + d('recoder_history_cache_reads_total{result="miss"}');
+  const cache = reads > 0 ? `; history cache hits ${((100 * hits) / reads).toFixed(0)} %` : '';
+  return `ms/request: ${parts.join(', ')}${batch}${cache}`;
 }
 
 /** The largest value the server accepts for a size argument. */

@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
 import { ActiveModelService } from '../serving/active-model.service.js';
+import { HistoryCache } from '../catalog/history-cache.service.js';
 import { ServingStages } from '../serving/serving-stages.js';
 import { ModelWorkService } from '../serving/model-work.service.js';
 import { RankingService } from '../serving/ranking.service.js';
@@ -48,6 +49,7 @@ export class MetricsService {
     stages: ServingStages,
     ranking: RankingService,
     modelWork: ModelWorkService,
+    histories: HistoryCache,
   ) {
     const registers = [this.registry];
     if (env.metrics) collectDefaultMetrics({ register: this.registry, prefix: 'recoder_' });
@@ -114,6 +116,25 @@ export class MetricsService {
         this.reset();
         this.inc({ reason: 'queue_full' }, batcher.stats.refused + work.stats.refused);
         this.inc({ reason: 'deadline' }, batcher.stats.expired + work.stats.expired);
+      },
+    });
+    new Counter({
+      name: 'recoder_history_cache_reads_total',
+      help: "Users' histories a recommendation batch needed: from the process's cache (result hit) or read from PostgreSQL (miss)",
+      labelNames: ['result'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ result: 'hit' }, histories.stats.hits);
+        this.inc({ result: 'miss' }, histories.stats.misses);
+      },
+    });
+    new Gauge({
+      name: 'recoder_history_cache_interactions',
+      help: 'Interactions held by the history cache (at most RECODER_HISTORY_CACHE)',
+      registers,
+      collect() {
+        this.set(histories.size);
       },
     });
     this.ingested = new Counter({

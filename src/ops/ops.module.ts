@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { CatalogModule } from '../catalog/catalog.module.js';
 import { ServingModule } from '../serving/serving.module.js';
 import { MetricsService } from './metrics.service.js';
 import { OpsDatabase } from './ops-database.js';
@@ -11,7 +12,7 @@ import { OpsRoutes } from './ops.routes.js';
  */
 @Global()
 @Module({
-  imports: [ServingModule],
+  imports: [CatalogModule, ServingModule],
   providers: [OpsDatabase, MetricsService, OpsRoutes],
   exports: [MetricsService],
 })
