@@ -48,6 +48,13 @@ import {
   type Tf,
 } from './multinomial-net.js';
 import { GradientWorkers } from './multinomial-workers.js';
+import {
+  LogUniformProposal,
+  SAMPLED_SOFTMAX_SAMPLES,
+  sampleCandidates,
+  usesSampledSoftmax,
+  type SoftmaxOptions,
+} from './sampled-softmax.js';
 import { sparseRowsFromCsr } from './sparse-input.js';
 import { packWeights, readWeightArrays, readWeightsHeader } from './weights-file.js';
 import { itemSimilarityScorer } from '../serving/similarity.js';
@@ -102,8 +109,15 @@ export interface MultinomialFitOptions extends FitOptions {
    * thread and `log` says so.
    */
   threads?: number;
-  /** Receives notes about how training runs (e.g. a threads fallback). */
+  /** Receives notes about how training runs (e.g. a threads fallback, the sampled softmax). */
   log?: (message: string) => void;
+  /**
+   * The training loss's softmax: 'full' over every item, or 'sampled' (sampled-softmax.ts: each
+   * mini-batch scores its own items plus `samples` draws from a log-uniform popularity proposal,
+   * logQ-corrected). Default 'auto': sampled from SAMPLED_SOFTMAX_MIN_ITEMS items on. Evaluation
+   * (validation, serving) always uses the full softmax.
+   */
+  softmax?: SoftmaxOptions;
   /**
    * Early stopping (with validation): stop when validation NDCG@100 has not improved for this many
    * epochs; the best epoch's weights are kept either way. Default: no early stopping.
@@ -125,6 +139,8 @@ export interface TrainingSummary {
   validationNdcg?: number;
   /** True when training stopped early because validation stopped improving (`patience`). */
   stoppedEarly?: boolean;
+  /** Present when training used the sampled softmax: proposal draws per mini-batch. */
+  sampledSoftmax?: { samples: number };
 }
 
 const MAGIC = 0x3145414d; // "MAE1" little-endian
@@ -173,6 +189,8 @@ class Trainer {
   private readonly adam?: Adam;
   private readonly dropoutRng: Random;
   private readonly noiseRng: Random;
+  /** Sampled softmax: the proposal, its random stream and the draws per batch (else undefined). */
+  private readonly sampled?: { proposal: LogUniformProposal; rng: Random; samples: number };
 
   constructor(
     private readonly tf: Tf,
@@ -181,6 +199,7 @@ class Trainer {
     private readonly hyper: MultinomialAeHyperparameters,
     rng: Random,
     private readonly pool?: GradientWorkers,
+    sampledSoftmax?: { proposal: LogUniformProposal; samples: number },
   ) {
     this.weights = pool ? pool.weights : weights;
     if (!pool)
@@ -190,6 +209,8 @@ class Trainer {
       );
     this.dropoutRng = new Random(rng.nextUint32());
     this.noiseRng = new Random(rng.nextUint32());
+    // Drawn after the other streams: full-softmax training is unchanged by this option.
+    if (sampledSoftmax) this.sampled = { ...sampledSoftmax, rng: new Random(rng.nextUint32()) };
   }
 
   /** KL weight of the next update: min(annealCap, updates / totalAnnealSteps). */
@@ -210,9 +231,22 @@ class Trainer {
       ? this.noiseRng.fillNormal(new Float32Array(rowIds.length * this.spec.latentDim))
       : undefined;
     const beta = this.beta();
+    const sampled = this.sampled;
+    const candidates = sampled
+      ? sampleCandidates(sampled.proposal, train, rowIds, sampled.samples, sampled.rng)
+      : undefined;
     this.updates++;
-    if (this.pool) return this.pool.step(x, rowIds, eps, beta, this.updates);
-    const { loss, grads } = lossAndGradients(this.tf, this.spec, this.weights, x, { csr: train, rowIds }, eps, beta);
+    if (this.pool) return this.pool.step(x, rowIds, eps, beta, this.updates, candidates);
+    const { loss, grads } = lossAndGradients(
+      this.tf,
+      this.spec,
+      this.weights,
+      x,
+      { csr: train, rowIds },
+      eps,
+      beta,
+      candidates,
+    );
     this.adam!.nextStep();
     for (let l = 0; l < grads.length; l++) this.adam!.update(l, this.weights[l], grads[l]);
     return loss;
@@ -301,16 +335,28 @@ export class MultinomialAutoencoder implements Autoencoder {
           `${name}: worker entry multinomial-worker.js not found next to the compiled module; training on one thread`,
         );
     }
+    let sampledSoftmax: { proposal: LogUniformProposal; samples: number } | undefined;
+    if (usesSampledSoftmax(train.numCols, options.softmax)) {
+      const samples = options.softmax?.samples ?? SAMPLED_SOFTMAX_SAMPLES;
+      if (!(Number.isInteger(samples) && samples >= 1))
+        throw new Error(`${name}: softmax.samples must be a positive integer, got ${samples}`);
+      sampledSoftmax = { proposal: LogUniformProposal.fromTraining(train), samples };
+      options.log?.(
+        `${name}: sampled softmax over ${train.numCols} items (each batch's items + ${samples} log-uniform draws)`,
+      );
+    }
     try {
-      return await MultinomialAutoencoder.loop(
+      const state = await MultinomialAutoencoder.loop(
         tf,
         spec,
         train,
         hyper,
         options,
         shuffleRng,
-        new Trainer(tf, spec, weights, hyper, new Random(root.nextUint32()), pool),
+        new Trainer(tf, spec, weights, hyper, new Random(root.nextUint32()), pool, sampledSoftmax),
       );
+      if (sampledSoftmax && state.summary) state.summary.sampledSoftmax = { samples: sampledSoftmax.samples };
+      return state;
     } finally {
       await pool?.close();
     }

@@ -10,6 +10,7 @@ import type { CsrMatrix } from '../data/csr.js';
 import { initBackend } from '../engine/backend.js';
 import { adamUpdate, type AdamConfig } from './adam.js';
 import { lossAndGradients, type NetSpec } from './multinomial-net.js';
+import type { SoftmaxCandidates } from './sampled-softmax.js';
 import type { SparseRows } from './sparse-input.js';
 
 /** workerData of a gradient worker. */
@@ -30,7 +31,14 @@ export interface WorkerInit {
 
 /** Main → worker. */
 export type WorkerRequest =
-  | { cmd: 'grad'; x: SparseRows; rowIds: Int32Array; eps?: Float32Array; beta: number }
+  | {
+      cmd: 'grad';
+      x: SparseRows;
+      rowIds: Int32Array;
+      eps?: Float32Array;
+      beta: number;
+      candidates?: SoftmaxCandidates;
+    }
   | { cmd: 'adam'; step: number; scales: number[]; ranges: Array<[number, number]> };
 
 /** Worker → main. */
@@ -52,6 +60,7 @@ async function main(): Promise<void> {
           { csr: init.train, rowIds: req.rowIds },
           req.eps,
           req.beta,
+          req.candidates,
         );
         grads.forEach((g, l) => init.grads[init.index][l].set(g));
         port.postMessage({ ok: true, loss } satisfies WorkerReply);

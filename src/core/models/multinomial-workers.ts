@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import type { CsrMatrix } from '../data/csr.js';
 import type { AdamConfig } from './adam.js';
 import type { NetSpec, Tf } from './multinomial-net.js';
+import type { SoftmaxCandidates } from './sampled-softmax.js';
 import type { SparseRows } from './sparse-input.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './multinomial-worker.js';
 
@@ -114,6 +115,7 @@ export class GradientWorkers {
    * @param x [n × numItems] the batch's input rows (normalised, dropout applied)
    * @param rowIds [n] the batch's rows of the training matrix (the targets)
    * @param eps [n × latentDim] the VAE's noise
+   * @param candidates the sampled softmax's candidates (the same for every worker's rows)
    * @returns the mini-batch loss
    */
   async step(
@@ -122,6 +124,7 @@ export class GradientWorkers {
     eps: Float32Array | undefined,
     beta: number,
     step: number,
+    candidates?: SoftmaxCandidates,
   ): Promise<number> {
     const n = x.numRows;
     const k = Math.min(this.workers.length, n);
@@ -136,6 +139,7 @@ export class GradientWorkers {
           rowIds: rowIds.slice(a, b),
           eps: eps?.slice(a * Z, b * Z),
           beta,
+          candidates,
         };
         return reply(this.workers[j], req);
       }),
