@@ -42,8 +42,12 @@ import {
   buildSpec,
   InferenceNet,
   initialWeights,
+  inputItemsOf,
   lossAndGradients,
+  rowsOf,
+  sampledRows,
   type LayerSpec,
+  type SampledStep,
   type NetSpec,
   type Tf,
 } from './multinomial-net.js';
@@ -189,6 +193,8 @@ class Trainer {
   private readonly adam?: Adam;
   private readonly dropoutRng: Random;
   private readonly noiseRng: Random;
+  /** Sampled softmax: candidates scored over all steps so far (for the log). */
+  candidatesScored = 0;
   /** Sampled softmax: the proposal, its random stream and the draws per batch (else undefined). */
   private readonly sampled?: { proposal: LogUniformProposal; rng: Random; samples: number };
 
@@ -232,11 +238,13 @@ class Trainer {
       : undefined;
     const beta = this.beta();
     const sampled = this.sampled;
-    const candidates = sampled
-      ? sampleCandidates(sampled.proposal, train, rowIds, sampled.samples, sampled.rng)
-      : undefined;
+    const sampledStep: SampledStep | undefined = sampled && {
+      candidates: sampleCandidates(sampled.proposal, train, rowIds, sampled.samples, sampled.rng),
+      inputItems: inputItemsOf(x),
+    };
     this.updates++;
-    if (this.pool) return this.pool.step(x, rowIds, eps, beta, this.updates, candidates);
+    if (sampledStep) this.candidatesScored += sampledStep.candidates.items.length;
+    if (this.pool) return this.pool.step(x, rowIds, eps, beta, this.updates, sampledStep);
     const { loss, grads } = lossAndGradients(
       this.tf,
       this.spec,
@@ -245,10 +253,15 @@ class Trainer {
       { csr: train, rowIds },
       eps,
       beta,
-      candidates,
+      sampledStep,
     );
+    const rows = sampledStep ? sampledRows(this.spec, sampledStep) : [];
     this.adam!.nextStep();
-    for (let l = 0; l < grads.length; l++) this.adam!.update(l, this.weights[l], grads[l]);
+    for (let l = 0; l < grads.length; l++) {
+      const r = rows[l];
+      if (r) this.adam!.updateRows(l, this.weights[l], grads[l], r, this.weights[l].length / rowsOf(this.spec, l));
+      else this.adam!.update(l, this.weights[l], grads[l]);
+    }
     return loss;
   }
 }
@@ -346,16 +359,15 @@ export class MultinomialAutoencoder implements Autoencoder {
       );
     }
     try {
-      const state = await MultinomialAutoencoder.loop(
-        tf,
-        spec,
-        train,
-        hyper,
-        options,
-        shuffleRng,
-        new Trainer(tf, spec, weights, hyper, new Random(root.nextUint32()), pool, sampledSoftmax),
-      );
-      if (sampledSoftmax && state.summary) state.summary.sampledSoftmax = { samples: sampledSoftmax.samples };
+      const trainer = new Trainer(tf, spec, weights, hyper, new Random(root.nextUint32()), pool, sampledSoftmax);
+      const state = await MultinomialAutoencoder.loop(tf, spec, train, hyper, options, shuffleRng, trainer);
+      if (sampledSoftmax && state.summary) {
+        state.summary.sampledSoftmax = { samples: sampledSoftmax.samples };
+        const mean = trainer.candidatesScored / Math.max(trainer.updates, 1);
+        options.log?.(
+          `${name}: the sampled softmax scored ${Math.round(mean)} items per batch on average (${((100 * mean) / train.numCols).toFixed(1)} % of ${train.numCols})`,
+        );
+      }
       return state;
     } finally {
       await pool?.close();

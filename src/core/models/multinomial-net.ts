@@ -206,6 +206,49 @@ export class InferenceNet {
   }
 }
 
+/** A row-sparse training step: the sampled softmax's candidates and the first layer's rows in use. */
+export interface SampledStep {
+  candidates: SoftmaxCandidates;
+  /** [k] ascending items whose first-layer rows the step reads: at least every column of x. */
+  inputItems: Int32Array;
+}
+
+/** The ascending distinct columns of sparse rows `x` (the `inputItems` of a {@link SampledStep}). */
+export function inputItemsOf(x: SparseRows): Int32Array {
+  const seen = new Uint8Array(x.numCols);
+  let count = 0;
+  for (let k = 0; k < x.colIds.length; k++) {
+    if (!seen[x.colIds[k]]) {
+      seen[x.colIds[k]] = 1;
+      count++;
+    }
+  }
+  const items = new Int32Array(count);
+  for (let i = 0, c = 0; i < x.numCols; i++) if (seen[i]) items[c++] = i;
+  return items;
+}
+
+/** Rows of layer l's weight array: inDim + 1 for hidden layers, numItems for the output layer. */
+export function rowsOf(spec: NetSpec, l: number): number {
+  const layer = spec.layers[l];
+  return l === spec.layers.length - 1 ? layer.outDim : layer.inDim + 1;
+}
+
+/**
+ * The weight rows a {@link SampledStep}'s gradients cover, per layer (undefined = every row):
+ * layer 0 (layout [(numItems + 1) × outDim]): the input items' rows, then the bias row numItems;
+ * the output layer (layout [numItems × (inDim + 1)]): the candidates.
+ */
+export function sampledRows(spec: NetSpec, step: SampledStep): (Int32Array | undefined)[] {
+  const rows: (Int32Array | undefined)[] = spec.layers.map(() => undefined);
+  const first = new Int32Array(step.inputItems.length + 1);
+  first.set(step.inputItems);
+  first[step.inputItems.length] = spec.numItems;
+  rows[0] = first;
+  rows[spec.layers.length - 1] = step.candidates.items;
+  return rows;
+}
+
 /**
  * Mini-batch loss and its gradients, by hand (no autograd tape): the forward pass in training
  * mode on already-dropped-out input `x`, then the backward pass.
@@ -216,12 +259,15 @@ export class InferenceNet {
  * @param target the rows' raw histories: row r of the batch is `target.csr` row `target.rowIds[r]`
  * @param eps [n × latentDim] N(0, 1) noise of the VAE's reparameterisation (ignored for the DAE)
  * @param beta KL weight
- * @param candidates when given, the sampled softmax (sampled-softmax.ts): the logits, the softmax
- *   and the output layer's gradient cover only these items, each logit corrected by its log
- *   importance weight; they must include every item of the batch's target rows. The output layer's
- *   gradient is zero on the other items.
+ * @param sampled when given, a row-sparse step with the sampled softmax (sampled-softmax.ts): the
+ *   logits, the softmax and the output layer's gradient cover only `candidates.items` (each logit
+ *   corrected by its log importance weight; they must include every item of the batch's target
+ *   rows), and the first layer reads only the rows `inputItems` (which must include every column
+ *   of x). The gradients of those two layers are then returned for the rows of
+ *   {@link sampledRows} only (zero elsewhere).
  * @returns loss = mean_u NLL_u + β·mean_u KL_u; grads[l] = d loss / d (layer l's weights), in
- *   the layer's layout (hidden: [(inDim + 1) × outDim]; output: [numItems × (inDim + 1)])
+ *   the layer's layout (hidden: [(inDim + 1) × outDim]; output: [numItems × (inDim + 1)]), or
+ *   with `sampled`, for layers 0 and L − 1, only the rows {@link sampledRows} lists, in its order
  */
 export function lossAndGradients(
   tf: Tf,
@@ -231,7 +277,7 @@ export function lossAndGradients(
   target: { csr: CsrMatrix; rowIds: ArrayLike<number> },
   eps: Float32Array | undefined,
   beta: number,
-  candidates?: SoftmaxCandidates,
+  sampled?: SampledStep,
 ): { loss: number; grads: Float32Array[] } {
   const layers = spec.layers;
   const L = layers.length;
@@ -251,10 +297,18 @@ export function lossAndGradients(
     const W: Tensor2D[] = [];
     const bias: Tensor1D[] = [];
     for (let l = 0; l < L - 1; l++) {
-      W.push(tf.tensor2d(weightsOf(layers[l], weights[l]), [layers[l].inDim, layers[l].outDim]));
+      if (l === 0 && sampled) {
+        // Only the first layer's rows of the items in x, with x's columns renumbered to match.
+        const rows = sampled.inputItems;
+        W.push(tf.tensor2d(gatherRows(weights[0], layers[0].outDim, rows), [rows.length, layers[0].outDim]));
+        x = renumberColumns(x, columnsOf(rows, I), rows.length);
+      } else {
+        W.push(tf.tensor2d(weightsOf(layers[l], weights[l]), [layers[l].inDim, layers[l].outDim]));
+      }
       bias.push(tf.tensor1d(biasOf(layers[l], weights[l])));
     }
     // Item vectors [W_outᵀ | b_out] of the items the softmax covers: all, or the candidates'.
+    const candidates = sampled?.candidates;
     const C = candidates ? candidates.items.length : I;
     const V = tf.tensor2d(candidates ? gatherRows(weights[L - 1], d + 1, candidates.items) : weights[L - 1], [
       C,
@@ -331,8 +385,7 @@ export function lossAndGradients(
     // Backward: plain matMuls only, transposes explicit, big left operands: dV = dlᵀ·[h, 1] and
     // d[h, 1]ᵀ = Vᵀ·dlᵀ (measured 260 → 170 ms against dl·V, whose right operand V is big).
     // Appending ones to a layer's input gives the bias gradient in the same product.
-    const dV = tf.matMul(dlTt, tf.transpose(aAugT)).dataSync() as Float32Array;
-    grads[L - 1] = candidates ? scatterRows(dV, d + 1, candidates.items, I) : dV;
+    grads[L - 1] = tf.matMul(dlTt, tf.transpose(aAugT)).dataSync() as Float32Array;
     let dIn = tf.transpose(tf.slice(tf.matMul(tf.transpose(V), dlTt), [0, 0], [d, n])) as Tensor2D;
     let dOut: Tensor2D = dIn; // d loss / d (pre-activation of layer l − 1), set in each iteration
     for (let l = L - 1; l >= 1; l--) {
@@ -364,11 +417,14 @@ function gatherRows(m: Float32Array, width: number, rows: Int32Array): Float32Ar
   return out;
 }
 
-/** [numRows × width] zeros except row rows[k] = row k of `m`. */
-function scatterRows(m: Float32Array, width: number, rows: Int32Array, numRows: number): Float32Array {
-  const out = new Float32Array(numRows * width);
-  for (let k = 0; k < rows.length; k++) out.set(m.subarray(k * width, (k + 1) * width), rows[k] * width);
-  return out;
+/** `x` with column c renamed column[c] (which must be ≥ 0) in a matrix of `numCols` columns. */
+function renumberColumns(x: SparseRows, column: Int32Array, numCols: number): SparseRows {
+  const colIds = new Int32Array(x.colIds.length);
+  for (let k = 0; k < colIds.length; k++) {
+    colIds[k] = column[x.colIds[k]];
+    if (colIds[k] < 0) throw new Error(`lossAndGradients: input item ${x.colIds[k]} is not among inputItems`);
+  }
+  return { ...x, numCols, colIds };
 }
 
 /** [numItems] position of each item in `items`, −1 when absent. */

@@ -6,7 +6,8 @@ import { initBackend } from '../engine/backend.js';
 import { recallAtK } from '../eval/metrics.js';
 import { MultDAE } from './mult-dae.js';
 import { MultVAE } from './mult-vae.js';
-import { buildSpec, initialWeights, lossAndGradients } from './multinomial-net.js';
+import { Adam } from './adam.js';
+import { buildSpec, initialWeights, inputItemsOf, lossAndGradients, sampledRows } from './multinomial-net.js';
 import {
   LogUniformProposal,
   SAMPLED_SOFTMAX_MIN_ITEMS,
@@ -141,12 +142,14 @@ describe('lossAndGradients with candidates', () => {
   });
 
   it('equals the full softmax when the candidates are the whole catalog', () => {
-    const all: SoftmaxCandidates = {
-      items: Int32Array.from({ length: numItems }, (_, i) => i),
-      logWeights: new Float32Array(numItems),
-    };
+    const every = Int32Array.from({ length: numItems }, (_, i) => i);
+    const all: SoftmaxCandidates = { items: every, logWeights: new Float32Array(numItems) };
     const before = tf.memory().numTensors;
-    const s = lossAndGradients(tf, spec, weights, x, { csr: train, rowIds }, eps, 0.2, all);
+    // Every row listed: the row-sparse layouts are the full ones.
+    const s = lossAndGradients(tf, spec, weights, x, { csr: train, rowIds }, eps, 0.2, {
+      candidates: all,
+      inputItems: every,
+    });
     expect(tf.memory().numTensors).toBe(before);
     expect(s.loss).toBeCloseTo(full.loss, 4);
     s.grads.forEach((g, l) => {
@@ -155,21 +158,28 @@ describe('lossAndGradients with candidates', () => {
     });
   });
 
-  it('averages to (nearly) the full gradient over draws, and is zero on items it did not score', () => {
+  it('averages to (nearly) the full gradient over draws, which is zero on the rows it does not list', () => {
     const proposal = LogUniformProposal.fromTraining(train);
     const rng = new Random(8);
     const sums = full.grads.map((g) => new Float64Array(g.length));
     const draws = 400;
-    const d1 = spec.layers[spec.layers.length - 1].inDim + 1;
+    const inputItems = inputItemsOf(x);
     for (let t = 0; t < draws; t++) {
-      const c = sampleCandidates(proposal, train, rowIds, 6, rng);
-      const s = lossAndGradients(tf, spec, weights, x, { csr: train, rowIds }, eps, 0.2, c);
-      s.grads.forEach((g, l) => g.forEach((v, i) => (sums[l][i] += v / draws)));
+      const step = { candidates: sampleCandidates(proposal, train, rowIds, 6, rng), inputItems };
+      const s = lossAndGradients(tf, spec, weights, x, { csr: train, rowIds }, eps, 0.2, step);
+      const rows = sampledRows(spec, step);
+      s.grads.forEach((g, l) => {
+        const r = rows[l];
+        const width = r ? g.length / r.length : 0;
+        if (r) expect(Number.isInteger(width) && full.grads[l].length % width === 0).toBe(true);
+        g.forEach((v, i) => (sums[l][r ? r[Math.floor(i / width)] * width + (i % width) : i] += v / draws));
+      });
+      // The full gradient is zero on the first layer's rows of items absent from x.
       if (t === 0) {
-        const scored = new Set(c.items);
-        const out = s.grads[s.grads.length - 1];
+        const width = spec.layers[0].outDim;
+        const listed = new Set(rows[0]);
         for (let i = 0; i < numItems; i++)
-          if (!scored.has(i)) for (let k = 0; k < d1; k++) expect(out[i * d1 + k]).toBe(0);
+          if (!listed.has(i)) for (let k = 0; k < width; k++) expect(full.grads[0][i * width + k]).toBe(0);
       }
     }
     // The sampled loss is the log of an unbiased estimate: its gradient is consistent, not exactly
@@ -179,9 +189,44 @@ describe('lossAndGradients with candidates', () => {
 
   it('rejects candidates that miss a target item', () => {
     const missing: SoftmaxCandidates = { items: Int32Array.from([0]), logWeights: new Float32Array(1) };
-    expect(() => lossAndGradients(tf, spec, weights, x, { csr: train, rowIds }, eps, 0.2, missing)).toThrow(
+    const step = { candidates: missing, inputItems: inputItemsOf(x) };
+    expect(() => lossAndGradients(tf, spec, weights, x, { csr: train, rowIds }, eps, 0.2, step)).toThrow(
       /not among the softmax candidates/,
     );
+    const every = Int32Array.from({ length: numItems }, (_, i) => i);
+    const all = { items: every, logWeights: new Float32Array(numItems) };
+    const noInput = { candidates: all, inputItems: Int32Array.from([]) };
+    expect(() => lossAndGradients(tf, spec, weights, x, { csr: train, rowIds }, eps, 0.2, noInput)).toThrow(
+      /not among inputItems/,
+    );
+  });
+});
+
+describe('Adam.updateRows', () => {
+  it('updates the listed rows as a full update would and leaves the others (values and moments) alone', () => {
+    const rng = new Random(9);
+    const params = rng.fillNormal(new Float32Array(5 * 3));
+    const grad = rng.fillNormal(new Float32Array(5 * 3));
+    const rows = Int32Array.from([1, 4]);
+    const compact = new Float32Array(2 * 3);
+    compact.set(grad.subarray(3, 6), 0);
+    compact.set(grad.subarray(12, 15), 3);
+    const dense = new Adam([15], { learningRate: 0.1 });
+    const sparse = new Adam([15], { learningRate: 0.1 });
+    const a = params.slice();
+    const b = params.slice();
+    for (let t = 0; t < 3; t++) {
+      dense.nextStep();
+      sparse.nextStep();
+      dense.update(0, a, grad);
+      sparse.updateRows(0, b, compact, rows, 3);
+    }
+    for (let i = 0; i < 15; i++) {
+      const row = Math.floor(i / 3);
+      if (row === 1 || row === 4) expect(b[i]).toBeCloseTo(a[i], 6);
+      else expect(b[i]).toBe(params[i]);
+    }
+    expect(() => sparse.updateRows(0, b, compact, Int32Array.from([1]), 3)).toThrow(/gradient values/);
   });
 });
 
