@@ -30,7 +30,10 @@
  * - bias gradients come out of the weight-gradient products by appending a row of ones;
  * - tanh = 2σ(2x) − 1 on wasm (XNNPACK's sigmoid; the wasm Tanh kernel is ~6× slower);
  * - Adam runs as one fused JavaScript pass over the master weights (adam.ts);
- * - optionally (`threads` > 1) steps run data-parallel on worker threads (multinomial-workers.ts).
+ * - optionally (`threads` > 1) steps run data-parallel on worker threads (multinomial-workers.ts);
+ * - on large catalogs (`softmax`, default from SAMPLED_SOFTMAX_MIN_ITEMS items on) the loss's
+ *   softmax is sampled and the step row-sparse (sampled-softmax.ts): the first layer reads and
+ *   updates only the batch's input items' rows, the output layer only the candidates'.
  */
 import type { CsrMatrix } from '../data/csr.js';
 import { shuffledBatches } from '../data/batches.js';
