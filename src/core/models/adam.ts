@@ -74,6 +74,41 @@ export function adamUpdate(
   }
 }
 
+/**
+ * {@link adamUpdate} of the rows `rows[from … to)` of a row-major parameter array of rows of
+ * `width` values, whose gradients are given compactly: row k of each `grads[j]` is the gradient of
+ * row rows[k]. Rows not listed keep their values and moments (PyTorch's SparseAdam, TensorFlow's
+ * LazyAdam): the update of the item-indexed layers when a step touches only some items.
+ */
+export function adamUpdateRows(
+  params: Float32Array,
+  grads: readonly Float32Array[],
+  gradScales: readonly number[],
+  m: Float32Array,
+  v: Float32Array,
+  step: number,
+  config: AdamConfig,
+  rows: Int32Array,
+  width: number,
+  from = 0,
+  to = rows.length,
+): void {
+  for (let k = from; k < to; k++) {
+    const a = rows[k] * width;
+    const b = a + width;
+    if (b > params.length) throw new Error(`adamUpdateRows: row ${rows[k]} is outside the parameters`);
+    adamUpdate(
+      params.subarray(a, b),
+      grads.map((g) => g.subarray(k * width, (k + 1) * width)),
+      gradScales,
+      m.subarray(a, b),
+      v.subarray(a, b),
+      step,
+      config,
+    );
+  }
+}
+
 /** Adam state (moments and step count) for a fixed list of parameter arrays. */
 export class Adam {
   /** Updates done so far (t in the bias corrections). */
@@ -107,5 +142,17 @@ export class Adam {
       );
     }
     adamUpdate(params, [grads], [1], this.m[index], this.v[index], this.step, this.config);
+  }
+
+  /**
+   * Applies this step's update to the rows `rows` of parameter array `index` ({@link adamUpdateRows}):
+   * `grads` holds one row of `width` values per listed row; the other rows are left as they are.
+   */
+  updateRows(index: number, params: Float32Array, grads: Float32Array, rows: Int32Array, width: number): void {
+    if (grads.length !== rows.length * width || this.m[index].length !== params.length)
+      throw new Error(
+        `Adam.updateRows: parameter ${index}: ${grads.length} gradient values for ${rows.length} rows of ${width}`,
+      );
+    adamUpdateRows(params, [grads], [1], this.m[index], this.v[index], this.step, this.config, rows, width);
   }
 }

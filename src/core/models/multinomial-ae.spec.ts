@@ -9,7 +9,16 @@ import { Adam } from './adam.js';
 import type { EpochReport } from './autoencoder.js';
 import { MultDAE, MULT_DAE_DEFAULTS } from './mult-dae.js';
 import { MultVAE, MULT_VAE_DEFAULTS } from './mult-vae.js';
-import { buildSpec, initialWeights, lossAndGradients, type NetSpec } from './multinomial-net.js';
+import {
+  buildSpec,
+  initialWeights,
+  inputItemsOf,
+  lossAndGradients,
+  rowsOf,
+  sampledRows,
+  type NetSpec,
+} from './multinomial-net.js';
+import { LogUniformProposal, sampleCandidates } from './sampled-softmax.js';
 import { GradientWorkers } from './multinomial-workers.js';
 import { sparseRowsFromCsr, type SparseRows } from './sparse-input.js';
 
@@ -398,6 +407,39 @@ describe('GradientWorkers (compiled worker entry in dist/)', () => {
         const { loss, grads } = lossAndGradients(tf, spec, serial, x, { csr: train, rowIds }, eps, 0.2);
         adam.nextStep();
         grads.forEach((g, l) => adam.update(l, serial[l], g));
+        expect(parallelLoss).toBeCloseTo(loss, 4);
+        serial.forEach((w, l) => {
+          for (let i = 0; i < w.length; i++) expect(Math.abs(pool!.weights[l][i] - w[i])).toBeLessThan(1e-5);
+        });
+      }
+    } finally {
+      await pool!.close();
+    }
+  });
+
+  it('gives the single-threaded row-sparse steps of the sampled softmax up to summation order', async () => {
+    const train = toyData(8, 40, 24);
+    const spec = buildSpec('dae', 24, [], 3);
+    const start = initialWeights(spec, new Random(5));
+    const adamConfig = { learningRate: 0.01 };
+    const pool = await GradientWorkers.start(tf, 2, spec, train, start, adamConfig, BUILT_WORKER);
+    const serial = start.map((w) => w.slice());
+    const adam = new Adam(
+      serial.map((w) => w.length),
+      adamConfig,
+    );
+    const proposal = LogUniformProposal.fromTraining(train);
+    try {
+      const rng = new Random(9);
+      for (let step = 1; step <= 3; step++) {
+        const rowIds = Int32Array.from({ length: 6 }, () => rng.int(40));
+        const x = sparseRowsFromCsr(train, rowIds, 0.5, () => rng.uniform());
+        const sampled = { candidates: sampleCandidates(proposal, train, rowIds, 4, rng), inputItems: inputItemsOf(x) };
+        const parallelLoss = await pool!.step(x, rowIds, undefined, 0, step, sampled);
+        const { loss, grads } = lossAndGradients(tf, spec, serial, x, { csr: train, rowIds }, undefined, 0, sampled);
+        const rows = sampledRows(spec, sampled);
+        adam.nextStep();
+        grads.forEach((g, l) => adam.updateRows(l, serial[l], g, rows[l]!, serial[l].length / rowsOf(spec, l)));
         expect(parallelLoss).toBeCloseTo(loss, 4);
         serial.forEach((w, l) => {
           for (let i = 0; i < w.length; i++) expect(Math.abs(pool!.weights[l][i] - w[i])).toBeLessThan(1e-5);

@@ -30,7 +30,10 @@
  * - bias gradients come out of the weight-gradient products by appending a row of ones;
  * - tanh = 2σ(2x) − 1 on wasm (XNNPACK's sigmoid; the wasm Tanh kernel is ~6× slower);
  * - Adam runs as one fused JavaScript pass over the master weights (adam.ts);
- * - optionally (`threads` > 1) steps run data-parallel on worker threads (multinomial-workers.ts).
+ * - optionally (`threads` > 1) steps run data-parallel on worker threads (multinomial-workers.ts);
+ * - on large catalogs (`softmax`, default from SAMPLED_SOFTMAX_MIN_ITEMS items on) the loss's
+ *   softmax is sampled and the step row-sparse (sampled-softmax.ts): the first layer reads and
+ *   updates only the batch's input items' rows, the output layer only the candidates'.
  */
 import type { CsrMatrix } from '../data/csr.js';
 import { shuffledBatches } from '../data/batches.js';
@@ -42,12 +45,23 @@ import {
   buildSpec,
   InferenceNet,
   initialWeights,
+  inputItemsOf,
   lossAndGradients,
+  rowsOf,
+  sampledRows,
   type LayerSpec,
+  type SampledStep,
   type NetSpec,
   type Tf,
 } from './multinomial-net.js';
 import { GradientWorkers } from './multinomial-workers.js';
+import {
+  LogUniformProposal,
+  SAMPLED_SOFTMAX_SAMPLES,
+  sampleCandidates,
+  usesSampledSoftmax,
+  type SoftmaxOptions,
+} from './sampled-softmax.js';
 import { sparseRowsFromCsr } from './sparse-input.js';
 import { packWeights, readWeightArrays, readWeightsHeader } from './weights-file.js';
 import { itemSimilarityScorer } from '../serving/similarity.js';
@@ -102,8 +116,15 @@ export interface MultinomialFitOptions extends FitOptions {
    * thread and `log` says so.
    */
   threads?: number;
-  /** Receives notes about how training runs (e.g. a threads fallback). */
+  /** Receives notes about how training runs (e.g. a threads fallback, the sampled softmax). */
   log?: (message: string) => void;
+  /**
+   * The training loss's softmax: 'full' over every item, or 'sampled' (sampled-softmax.ts: each
+   * mini-batch scores its own items plus `samples` draws from a log-uniform popularity proposal,
+   * logQ-corrected). Default 'auto': sampled from SAMPLED_SOFTMAX_MIN_ITEMS items on. Evaluation
+   * (validation, serving) always uses the full softmax.
+   */
+  softmax?: SoftmaxOptions;
   /**
    * Early stopping (with validation): stop when validation NDCG@100 has not improved for this many
    * epochs; the best epoch's weights are kept either way. Default: no early stopping.
@@ -125,6 +146,8 @@ export interface TrainingSummary {
   validationNdcg?: number;
   /** True when training stopped early because validation stopped improving (`patience`). */
   stoppedEarly?: boolean;
+  /** Present when training used the sampled softmax: proposal draws per mini-batch. */
+  sampledSoftmax?: { samples: number };
 }
 
 const MAGIC = 0x3145414d; // "MAE1" little-endian
@@ -173,6 +196,10 @@ class Trainer {
   private readonly adam?: Adam;
   private readonly dropoutRng: Random;
   private readonly noiseRng: Random;
+  /** Sampled softmax: candidates scored over all steps so far (for the log). */
+  candidatesScored = 0;
+  /** Sampled softmax: the proposal, its random stream and the draws per batch (else undefined). */
+  private readonly sampled?: { proposal: LogUniformProposal; rng: Random; samples: number };
 
   constructor(
     private readonly tf: Tf,
@@ -181,6 +208,7 @@ class Trainer {
     private readonly hyper: MultinomialAeHyperparameters,
     rng: Random,
     private readonly pool?: GradientWorkers,
+    sampledSoftmax?: { proposal: LogUniformProposal; samples: number },
   ) {
     this.weights = pool ? pool.weights : weights;
     if (!pool)
@@ -190,6 +218,8 @@ class Trainer {
       );
     this.dropoutRng = new Random(rng.nextUint32());
     this.noiseRng = new Random(rng.nextUint32());
+    // Drawn after the other streams: full-softmax training is unchanged by this option.
+    if (sampledSoftmax) this.sampled = { ...sampledSoftmax, rng: new Random(rng.nextUint32()) };
   }
 
   /** KL weight of the next update: min(annealCap, updates / totalAnnealSteps). */
@@ -210,11 +240,31 @@ class Trainer {
       ? this.noiseRng.fillNormal(new Float32Array(rowIds.length * this.spec.latentDim))
       : undefined;
     const beta = this.beta();
+    const sampled = this.sampled;
+    const sampledStep: SampledStep | undefined = sampled && {
+      candidates: sampleCandidates(sampled.proposal, train, rowIds, sampled.samples, sampled.rng),
+      inputItems: inputItemsOf(x),
+    };
     this.updates++;
-    if (this.pool) return this.pool.step(x, rowIds, eps, beta, this.updates);
-    const { loss, grads } = lossAndGradients(this.tf, this.spec, this.weights, x, { csr: train, rowIds }, eps, beta);
+    if (sampledStep) this.candidatesScored += sampledStep.candidates.items.length;
+    if (this.pool) return this.pool.step(x, rowIds, eps, beta, this.updates, sampledStep);
+    const { loss, grads } = lossAndGradients(
+      this.tf,
+      this.spec,
+      this.weights,
+      x,
+      { csr: train, rowIds },
+      eps,
+      beta,
+      sampledStep,
+    );
+    const rows = sampledStep ? sampledRows(this.spec, sampledStep) : [];
     this.adam!.nextStep();
-    for (let l = 0; l < grads.length; l++) this.adam!.update(l, this.weights[l], grads[l]);
+    for (let l = 0; l < grads.length; l++) {
+      const r = rows[l];
+      if (r) this.adam!.updateRows(l, this.weights[l], grads[l], r, this.weights[l].length / rowsOf(this.spec, l));
+      else this.adam!.update(l, this.weights[l], grads[l]);
+    }
     return loss;
   }
 }
@@ -301,16 +351,27 @@ export class MultinomialAutoencoder implements Autoencoder {
           `${name}: worker entry multinomial-worker.js not found next to the compiled module; training on one thread`,
         );
     }
-    try {
-      return await MultinomialAutoencoder.loop(
-        tf,
-        spec,
-        train,
-        hyper,
-        options,
-        shuffleRng,
-        new Trainer(tf, spec, weights, hyper, new Random(root.nextUint32()), pool),
+    let sampledSoftmax: { proposal: LogUniformProposal; samples: number } | undefined;
+    if (usesSampledSoftmax(train.numCols, options.softmax)) {
+      const samples = options.softmax?.samples ?? SAMPLED_SOFTMAX_SAMPLES;
+      if (!(Number.isInteger(samples) && samples >= 1))
+        throw new Error(`${name}: softmax.samples must be a positive integer, got ${samples}`);
+      sampledSoftmax = { proposal: LogUniformProposal.fromTraining(train), samples };
+      options.log?.(
+        `${name}: sampled softmax over ${train.numCols} items (each batch's items + ${samples} log-uniform draws)`,
       );
+    }
+    try {
+      const trainer = new Trainer(tf, spec, weights, hyper, new Random(root.nextUint32()), pool, sampledSoftmax);
+      const state = await MultinomialAutoencoder.loop(tf, spec, train, hyper, options, shuffleRng, trainer);
+      if (sampledSoftmax && state.summary) {
+        state.summary.sampledSoftmax = { samples: sampledSoftmax.samples };
+        const mean = trainer.candidatesScored / Math.max(trainer.updates, 1);
+        options.log?.(
+          `${name}: the sampled softmax scored ${Math.round(mean)} items per batch on average (${((100 * mean) / train.numCols).toFixed(1)} % of ${train.numCols})`,
+        );
+      }
+      return state;
     } finally {
       await pool?.close();
     }

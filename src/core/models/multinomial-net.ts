@@ -8,6 +8,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import type { CsrMatrix } from '../data/csr.js';
 import type { Random } from '../data/random.js';
 import type { AutoencoderKind } from './autoencoder.js';
+import type { SoftmaxCandidates } from './sampled-softmax.js';
 import {
   sparseMatMul,
   sparseRowsFromCsr,
@@ -205,6 +206,49 @@ export class InferenceNet {
   }
 }
 
+/** A row-sparse training step: the sampled softmax's candidates and the first layer's rows in use. */
+export interface SampledStep {
+  candidates: SoftmaxCandidates;
+  /** [k] ascending items whose first-layer rows the step reads: at least every column of x. */
+  inputItems: Int32Array;
+}
+
+/** The ascending distinct columns of sparse rows `x` (the `inputItems` of a {@link SampledStep}). */
+export function inputItemsOf(x: SparseRows): Int32Array {
+  const seen = new Uint8Array(x.numCols);
+  let count = 0;
+  for (let k = 0; k < x.colIds.length; k++) {
+    if (!seen[x.colIds[k]]) {
+      seen[x.colIds[k]] = 1;
+      count++;
+    }
+  }
+  const items = new Int32Array(count);
+  for (let i = 0, c = 0; i < x.numCols; i++) if (seen[i]) items[c++] = i;
+  return items;
+}
+
+/** Rows of layer l's weight array: inDim + 1 for hidden layers, numItems for the output layer. */
+export function rowsOf(spec: NetSpec, l: number): number {
+  const layer = spec.layers[l];
+  return l === spec.layers.length - 1 ? layer.outDim : layer.inDim + 1;
+}
+
+/**
+ * The weight rows a {@link SampledStep}'s gradients cover, per layer (undefined = every row):
+ * layer 0 (layout [(numItems + 1) × outDim]): the input items' rows, then the bias row numItems;
+ * the output layer (layout [numItems × (inDim + 1)]): the candidates.
+ */
+export function sampledRows(spec: NetSpec, step: SampledStep): (Int32Array | undefined)[] {
+  const rows: (Int32Array | undefined)[] = spec.layers.map(() => undefined);
+  const first = new Int32Array(step.inputItems.length + 1);
+  first.set(step.inputItems);
+  first[step.inputItems.length] = spec.numItems;
+  rows[0] = first;
+  rows[spec.layers.length - 1] = step.candidates.items;
+  return rows;
+}
+
 /**
  * Mini-batch loss and its gradients, by hand (no autograd tape): the forward pass in training
  * mode on already-dropped-out input `x`, then the backward pass.
@@ -215,8 +259,15 @@ export class InferenceNet {
  * @param target the rows' raw histories: row r of the batch is `target.csr` row `target.rowIds[r]`
  * @param eps [n × latentDim] N(0, 1) noise of the VAE's reparameterisation (ignored for the DAE)
  * @param beta KL weight
+ * @param sampled when given, a row-sparse step with the sampled softmax (sampled-softmax.ts): the
+ *   logits, the softmax and the output layer's gradient cover only `candidates.items` (each logit
+ *   corrected by its log importance weight; they must include every item of the batch's target
+ *   rows), and the first layer reads only the rows `inputItems` (which must include every column
+ *   of x). The gradients of those two layers are then returned for the rows of
+ *   {@link sampledRows} only (zero elsewhere).
  * @returns loss = mean_u NLL_u + β·mean_u KL_u; grads[l] = d loss / d (layer l's weights), in
- *   the layer's layout (hidden: [(inDim + 1) × outDim]; output: [numItems × (inDim + 1)])
+ *   the layer's layout (hidden: [(inDim + 1) × outDim]; output: [numItems × (inDim + 1)]), or
+ *   with `sampled`, for layers 0 and L − 1, only the rows {@link sampledRows} lists, in its order
  */
 export function lossAndGradients(
   tf: Tf,
@@ -226,6 +277,7 @@ export function lossAndGradients(
   target: { csr: CsrMatrix; rowIds: ArrayLike<number> },
   eps: Float32Array | undefined,
   beta: number,
+  sampled?: SampledStep,
 ): { loss: number; grads: Float32Array[] } {
   const layers = spec.layers;
   const L = layers.length;
@@ -245,10 +297,25 @@ export function lossAndGradients(
     const W: Tensor2D[] = [];
     const bias: Tensor1D[] = [];
     for (let l = 0; l < L - 1; l++) {
-      W.push(tf.tensor2d(weightsOf(layers[l], weights[l]), [layers[l].inDim, layers[l].outDim]));
+      if (l === 0 && sampled) {
+        // Only the first layer's rows of the items in x, with x's columns renumbered to match.
+        const rows = sampled.inputItems;
+        W.push(tf.tensor2d(gatherRows(weights[0], layers[0].outDim, rows), [rows.length, layers[0].outDim]));
+        x = renumberColumns(x, columnsOf(rows, I), rows.length);
+      } else {
+        W.push(tf.tensor2d(weightsOf(layers[l], weights[l]), [layers[l].inDim, layers[l].outDim]));
+      }
       bias.push(tf.tensor1d(biasOf(layers[l], weights[l])));
     }
-    const V = tf.tensor2d(weights[L - 1], [I, d + 1]); // item vectors [W_outᵀ | b_out]
+    // Item vectors [W_outᵀ | b_out] of the items the softmax covers: all, or the candidates'.
+    const candidates = sampled?.candidates;
+    const C = candidates ? candidates.items.length : I;
+    const V = tf.tensor2d(candidates ? gatherRows(weights[L - 1], d + 1, candidates.items) : weights[L - 1], [
+      C,
+      d + 1,
+    ]);
+    // column of each item in the logits (sampled: -1 for items outside the candidates)
+    const column = candidates ? columnsOf(candidates.items, I) : undefined;
     const onesRow = tf.ones([1, n]);
 
     // Forward. inputs[l] = the activation layer l reads (l ≥ 1).
@@ -279,7 +346,8 @@ export function lossAndGradients(
     // Output layer: logitsᵀ = V·[h, 1]ᵀ (the small [h, 1]ᵀ is the right operand), then logits.
     const a = inputs[L - 1];
     const aAugT = tf.concat([tf.transpose(a), onesRow], 0); // [(d + 1) × n]
-    const logits = tf.transpose(tf.matMul(V, aAugT));
+    let logits = tf.transpose(tf.matMul(V, aAugT)) as Tensor2D;
+    if (candidates) logits = tf.add(logits, tf.tensor2d(candidates.logWeights, [1, C]));
 
     // d loss / d logits = (softmax(logits) · Σ_i x_ui − x_u) / n, on the device; only the
     // softmax values at the history's items come back, for the NLL −Σ_i x_ui · log softmax_ui.
@@ -293,7 +361,10 @@ export function lossAndGradients(
       let total = 0;
       for (let p = csr.indptr[u]; p < csr.indptr[u + 1]; p++, k++) {
         at[2 * k] = r;
-        at[2 * k + 1] = csr.indices[p];
+        const item = csr.indices[p];
+        const col = column ? column[item] : item;
+        if (col < 0) throw new Error(`lossAndGradients: target item ${item} is not among the softmax candidates`);
+        at[2 * k + 1] = col;
         xs[k] = csr.values[p];
         total += csr.values[p];
       }
@@ -307,9 +378,9 @@ export function lossAndGradients(
       let nll = 0;
       for (let k = 0; k < nnz; k++) nll -= xs[k] * Math.log(Math.max(picked[k], 1e-45));
       loss += nll / n;
-      dl = tf.sub(dl, tf.scatterND(atT, tf.div(tf.tensor1d(xs), n), [n, I]));
+      dl = tf.sub(dl, tf.scatterND(atT, tf.div(tf.tensor1d(xs), n), [n, C]));
     }
-    const dlTt = tf.transpose(dl); // [I × n]
+    const dlTt = tf.transpose(dl); // [C × n]
 
     // Backward: plain matMuls only, transposes explicit, big left operands: dV = dlᵀ·[h, 1] and
     // d[h, 1]ᵀ = Vᵀ·dlᵀ (measured 260 → 170 ms against dl·V, whose right operand V is big).
@@ -337,4 +408,28 @@ export function lossAndGradients(
     grads[0] = sparseTransposeMatMulWithColumnSums(tf, x, dOut).dataSync() as Float32Array;
   });
   return { loss, grads };
+}
+
+/** Rows `rows` of a row-major [? × width] array, in that order: [rows.length × width]. */
+function gatherRows(m: Float32Array, width: number, rows: Int32Array): Float32Array {
+  const out = new Float32Array(rows.length * width);
+  for (let k = 0; k < rows.length; k++) out.set(m.subarray(rows[k] * width, (rows[k] + 1) * width), k * width);
+  return out;
+}
+
+/** `x` with column c renamed column[c] (which must be ≥ 0) in a matrix of `numCols` columns. */
+function renumberColumns(x: SparseRows, column: Int32Array, numCols: number): SparseRows {
+  const colIds = new Int32Array(x.colIds.length);
+  for (let k = 0; k < colIds.length; k++) {
+    colIds[k] = column[x.colIds[k]];
+    if (colIds[k] < 0) throw new Error(`lossAndGradients: input item ${x.colIds[k]} is not among inputItems`);
+  }
+  return { ...x, numCols, colIds };
+}
+
+/** [numItems] position of each item in `items`, −1 when absent. */
+function columnsOf(items: Int32Array, numItems: number): Int32Array {
+  const column = new Int32Array(numItems).fill(-1);
+  for (let k = 0; k < items.length; k++) column[items[k]] = k;
+  return column;
 }

@@ -8,8 +8,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CsrMatrix } from '../data/csr.js';
 import { initBackend } from '../engine/backend.js';
-import { adamUpdate, type AdamConfig } from './adam.js';
-import { lossAndGradients, type NetSpec } from './multinomial-net.js';
+import { adamUpdate, adamUpdateRows, type AdamConfig } from './adam.js';
+import { lossAndGradients, rowsOf, type NetSpec, type SampledStep } from './multinomial-net.js';
 import type { SparseRows } from './sparse-input.js';
 
 /** workerData of a gradient worker. */
@@ -30,8 +30,23 @@ export interface WorkerInit {
 
 /** Main → worker. */
 export type WorkerRequest =
-  | { cmd: 'grad'; x: SparseRows; rowIds: Int32Array; eps?: Float32Array; beta: number }
-  | { cmd: 'adam'; step: number; scales: number[]; ranges: Array<[number, number]> };
+  | {
+      cmd: 'grad';
+      x: SparseRows;
+      rowIds: Int32Array;
+      eps?: Float32Array;
+      beta: number;
+      sampled?: SampledStep;
+    }
+  | {
+      cmd: 'adam';
+      step: number;
+      scales: number[];
+      /** Per layer, the share to update: [from, to) of its values, or of its `rows` when listed. */
+      ranges: Array<[number, number]>;
+      /** Per layer, the rows a row-sparse step updated (sampledRows), undefined = every value. */
+      rows?: (Int32Array | undefined)[];
+    };
 
 /** Worker → main. */
 export type WorkerReply = { ok: true; loss?: number } | { ok: false; error: string };
@@ -52,6 +67,7 @@ async function main(): Promise<void> {
           { csr: init.train, rowIds: req.rowIds },
           req.eps,
           req.beta,
+          req.sampled,
         );
         grads.forEach((g, l) => init.grads[init.index][l].set(g));
         port.postMessage({ ok: true, loss } satisfies WorkerReply);
@@ -59,6 +75,24 @@ async function main(): Promise<void> {
         const used = req.scales.map((_, k) => k).filter((k) => req.scales[k] !== 0); // workers that had rows
         init.weights.forEach((w, l) => {
           const [a, b] = req.ranges[l];
+          const rows = req.rows?.[l];
+          if (rows) {
+            const width = w.length / rowsOf(init.spec, l);
+            adamUpdateRows(
+              w,
+              used.map((k) => init.grads[k][l]),
+              used.map((k) => req.scales[k]),
+              init.m[l],
+              init.v[l],
+              req.step,
+              init.adam,
+              rows,
+              width,
+              a,
+              b,
+            );
+            return;
+          }
           adamUpdate(
             w.subarray(a, b),
             used.map((k) => init.grads[k][l].subarray(a, b)),

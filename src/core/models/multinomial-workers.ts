@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { CsrMatrix } from '../data/csr.js';
 import type { AdamConfig } from './adam.js';
-import type { NetSpec, Tf } from './multinomial-net.js';
+import { sampledRows, type NetSpec, type SampledStep, type Tf } from './multinomial-net.js';
+
 import type { SparseRows } from './sparse-input.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './multinomial-worker.js';
 
@@ -114,6 +115,9 @@ export class GradientWorkers {
    * @param x [n × numItems] the batch's input rows (normalised, dropout applied)
    * @param rowIds [n] the batch's rows of the training matrix (the targets)
    * @param eps [n × latentDim] the VAE's noise
+   * @param sampled a row-sparse step (the same candidates and input items for every worker's rows):
+   *   the workers' gradients of layers 0 and L − 1 then cover only {@link sampledRows}, and Adam
+   *   updates only those rows
    * @returns the mini-batch loss
    */
   async step(
@@ -122,6 +126,7 @@ export class GradientWorkers {
     eps: Float32Array | undefined,
     beta: number,
     step: number,
+    sampled?: SampledStep,
   ): Promise<number> {
     const n = x.numRows;
     const k = Math.min(this.workers.length, n);
@@ -136,6 +141,7 @@ export class GradientWorkers {
           rowIds: rowIds.slice(a, b),
           eps: eps?.slice(a * Z, b * Z),
           beta,
+          sampled,
         };
         return reply(this.workers[j], req);
       }),
@@ -143,12 +149,15 @@ export class GradientWorkers {
     const scales = this.workers.map((_, j) => (j < k ? (bounds[j + 1] - bounds[j]) / n : 0));
     const loss = losses.reduce((s: number, r, j) => s + scales[j] * (r.loss ?? 0), 0);
     const count = this.workers.length;
+    const rows = sampled ? sampledRows(this.spec, sampled) : undefined;
     await Promise.all(
       this.workers.map((w, j) => {
-        const ranges = this.weights.map(
-          (p) => [Math.round((j * p.length) / count), Math.round(((j + 1) * p.length) / count)] as [number, number],
-        );
-        return reply(w, { cmd: 'adam', step, scales, ranges });
+        // Each worker updates a share of every array: of its values, or of its listed rows.
+        const ranges = this.weights.map((p, l) => {
+          const size = rows?.[l]?.length ?? p.length;
+          return [Math.round((j * size) / count), Math.round(((j + 1) * size) / count)] as [number, number];
+        });
+        return reply(w, { cmd: 'adam', step, scales, ranges, rows });
       }),
     );
     return loss;
