@@ -22,11 +22,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import pg from 'pg';
 import { PROJECT_ROOT } from '../src/config/env.js';
-import { Random } from '../src/core/data/random.js';
-import { BENCH_SERVER_ENV, postGraphql, rssMb, waitUntil } from './bench-lib.js';
+import { BENCH_SERVER_ENV, cannon, postGraphql, rssMb, waitUntil, type RunResult } from './bench-lib.js';
 
 const HELP = `Usage: npm run bench:train-load -- [options]
 
@@ -53,14 +51,6 @@ const RUN =
   'query($id: Int!) { trainingRun(id: $id) { status epoch epochs error progress stage history { epoch seconds } } }';
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 const LOG_PATH = path.join(PROJECT_ROOT, '.data', 'bench-train-load-server.log');
-
-interface RunResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  requests: number;
-  failed: number;
-}
 
 interface RunState {
   status: string;
@@ -104,42 +94,8 @@ function portFree(port: number): Promise<boolean> {
 }
 
 /** autocannon on recommendations(limit: 20); every phase draws the same users in the same order. */
-async function cannon(ids: string[], seconds: number, connections: number): Promise<RunResult> {
-  const rng = new Random(7);
-  let failed = 0;
-  const result = await autocannon({
-    url: `http://127.0.0.1:${state.port}/graphql`,
-    connections,
-    duration: seconds,
-    timeout: 10,
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        setupRequest: (req) => ({
-          ...req,
-          body: JSON.stringify({ query: RECS, variables: { u: ids[rng.int(ids.length)] } }),
-        }),
-        onResponse: (status, body) => {
-          if (status !== 200) return void failed++;
-          const json = JSON.parse(body) as {
-            errors?: unknown;
-            data?: { recommendations?: { items?: unknown[] } | null };
-          };
-          const items = json.data?.recommendations?.items;
-          if (json.errors || !Array.isArray(items) || items.length !== 20) failed++;
-        },
-      },
-    ],
-  });
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    requests: result.requests.total,
-    failed: failed + result.errors + result.timeouts + result.non2xx,
-  };
-}
+const recsCannon = (ids: string[], seconds: number, connections: number): Promise<RunResult> =>
+  cannon(state.port, RECS, 'u', ids, seconds, connections, 20);
 
 async function trainingRun(id: number): Promise<RunState> {
   const res = await post(RUN, { id });
@@ -331,10 +287,10 @@ async function main(): Promise<void> {
 
   if (warmup > 0) {
     console.error(`warm-up: ${warmup} s (not counted)`);
-    await cannon(users, warmup, connections);
+    await recsCannon(users, warmup, connections);
   }
   console.error(`phase A (idle): ${seconds} s, ${connections} connections`);
-  const idle = await cannon(users, seconds, connections);
+  const idle = await recsCannon(users, seconds, connections);
 
   const queued =
     kind === 'AUTO'
@@ -369,7 +325,7 @@ async function main(): Promise<void> {
         Object.assign(lastChange, { epoch: r.epoch, at: performance.now() });
     }
   })();
-  const loaded = await cannon(users, seconds, connections);
+  const loaded = await recsCannon(users, seconds, connections);
   polling = false;
   await poller;
   const after = await trainingRun(runId);

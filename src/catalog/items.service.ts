@@ -7,6 +7,7 @@ import type { DeletionResult } from '../common/dto/page-info.type.js';
 import {
   checkAttributes,
   checkBatch,
+  checkBatchId,
   checkCategories,
   checkDate,
   checkFinite,
@@ -37,14 +38,7 @@ export class ItemsService {
     const seen = new Set<string>();
     const items = inputs.map((input, i) => {
       const field = `items[${i}]`;
-      const id = checkId(`${field}.id`, input.id);
-      if (seen.has(id))
-        throw new DomainError(
-          ErrorCode.BAD_USER_INPUT,
-          `${field}.id: "${id}" appears twice in the batch`,
-          `${field}.id`,
-        );
-      seen.add(id);
+      const id = checkBatchId(field, input.id, seen);
       return {
         id,
         title: input.title == null ? null : checkString(`${field}.title`, input.title, LIMITS.title),

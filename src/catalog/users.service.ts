@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
-import { DomainError, ErrorCode, notFound } from '../common/domain-error.js';
+import { notFound } from '../common/domain-error.js';
 import type { DeletionResult } from '../common/dto/page-info.type.js';
-import { checkAttributes, checkBatch, checkId } from '../common/validation.js';
+import { checkAttributes, checkBatch, checkBatchId, checkId } from '../common/validation.js';
 import { PrismaService } from '../database/prisma.service.js';
 import { toUser } from './catalog.mappers.js';
 import { HistoryCache } from './history-cache.service.js';
@@ -24,14 +24,7 @@ export class UsersService {
     const seen = new Set<string>();
     const users = inputs.map((input, i) => {
       const field = `users[${i}]`;
-      const id = checkId(`${field}.id`, input.id);
-      if (seen.has(id))
-        throw new DomainError(
-          ErrorCode.BAD_USER_INPUT,
-          `${field}.id: "${id}" appears twice in the batch`,
-          `${field}.id`,
-        );
-      seen.add(id);
+      const id = checkBatchId(field, input.id, seen);
       return {
         id,
         attributes: input.attributes == null ? null : checkAttributes(`${field}.attributes`, input.attributes),

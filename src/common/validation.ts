@@ -29,6 +29,18 @@ export function checkId(field: string, value: string): string {
   return value;
 }
 
+/**
+ * `${field}.id` of one entry of a batch: a valid id not already in `seen` (which it joins);
+ * BAD_USER_INPUT when the batch names it twice.
+ */
+export function checkBatchId(field: string, value: string, seen: Set<string>): string {
+  const id = checkId(`${field}.id`, value);
+  if (seen.has(id))
+    throw new DomainError(ErrorCode.BAD_USER_INPUT, `${field}.id: "${id}" appears twice in the batch`, `${field}.id`);
+  seen.add(id);
+  return id;
+}
+
 export function checkString(field: string, value: string, max: number): string {
   if (value.length > max) throw bad(field, `must be at most ${max} characters`);
   if (value.includes('\u0000')) throw bad(field, 'must not contain NUL characters');

@@ -1,29 +1,18 @@
 import os from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import pg from 'pg';
 import type PgBoss from 'pg-boss';
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
 import { initBackend } from '../core/engine/backend.js';
 import type { Tf } from '../core/models/autorec.js';
-import type { EpochReport } from '../core/models/autoencoder.js';
 import { DATABASE_URL, PrismaService } from '../database/prisma.service.js';
 import { trainableKind } from '../registry/model-kinds.js';
 import { ModelRegistry } from '../registry/model-registry.service.js';
-import { insertExperiment } from '../experiments/experiments.queries.js';
 import { JobQueue, RETRAIN_QUEUE, TRAINING_QUEUE, type TrainingJobData } from './job-queue.js';
-import {
-  claimRun,
-  failOrphanedRuns,
-  finishRun,
-  heartbeat,
-  recordCandidate,
-  recordEpoch,
-  recordProgress,
-  setRunTimings,
-  type TrainingRunRow,
-} from './training-runs.queries.js';
+import { claimRun, failOrphanedRuns, finishRun, type TrainingRunRow } from './training-runs.queries.js';
+import { RunProgress } from './run-progress.js';
+import { startTrainingExperiment } from './training-experiment.js';
 import { TrainingRunsService } from './training-runs.service.js';
 import { scoreActive, scoreActiveVisual } from './active-baseline.js';
 import { configureRetrainSchedule } from './retrain-schedule.js';
@@ -32,10 +21,9 @@ import { trainingPause } from './serving-pressure.js';
 import { TrainingLock } from './training-lock.js';
 
 export { decide } from './run-decision.js';
-import { TrainingCancelled, trainVersion } from './train-version.js';
+import { TrainingCancelled, trainVersion, type TrainedVersion } from './train-version.js';
 import { trainVisualVersion } from './train-visual.js';
 
-const HEARTBEAT_MS = 2000;
 const ORPHAN_CHECK_MS = 15_000;
 
 /**
@@ -138,140 +126,118 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
     }
   }
 
+  /** Trains the run, then concludes it (SUCCEEDED, with its decision) or records why it stopped. */
   private async execute(run: TrainingRunRow): Promise<void> {
-    const h = run.hyperparameters;
-    let cancel = false;
-    let lockLost = false;
-    let writes: Promise<unknown> = Promise.resolve();
-    const write = (f: () => Promise<unknown>) => {
-      writes = writes
-        .then(f)
-        .catch((e: Error) => this.logger.warn(`run ${run.id}: progress not written (${e.message})`));
-    };
-    const beat = setInterval(
-      () =>
-        write(async () => {
-          // The lock's connection broke (e.g. Postgres restarted): take the lock again, or stop if
-          // another worker has it (it will have marked this run FAILED).
-          if (!this.lock.connected && !(await this.lock.tryLock())) lockLost = true;
-          cancel = (await heartbeat(this.prisma, run.id)) || cancel;
-        }),
-      HEARTBEAT_MS,
-    );
-    let dataSeconds: number | null = null;
+    const progress = new RunProgress(this.prisma, run.id, this.lock, this.logger);
     this.logger.log(`training run ${run.id}: ${run.kind} (${run.activation})`);
     try {
-      const { hyperparameters: extra } = splitSettings(h);
-      const onData = (info: { seconds: number }) => {
-        dataSeconds = info.seconds;
-        write(() => setRunTimings(this.prisma, run.id, { dataSeconds: info.seconds }));
-      };
-      const onEpoch = (e: EpochReport, candidate?: string) =>
-        write(async () => {
-          const point = {
-            epoch: e.epoch,
-            loss: e.loss,
-            validation: e.validation ?? null,
-            seconds: e.seconds,
-            ...(candidate ? { candidate } : {}),
-          };
-          cancel = (await recordEpoch(this.prisma, run.id, point)) || cancel;
-        });
-      // Progress is written at most every 2 s (EASE solves report it often).
-      let progressWritten = 0;
-      const onProgress = (fraction: number, stage: string) => {
-        const now = Date.now();
-        if (now - progressWritten < 2000 && fraction < 1) return;
-        progressWritten = now;
-        write(async () => {
-          cancel = (await recordProgress(this.prisma, run.id, fraction, stage)) || cancel;
-        });
-      };
-      const result =
-        run.kind === 'CONV_AE'
-          ? await trainVisualVersion(this.tf!, this.url, this.prisma, {
-              size: this.env.images.size,
-              channels: this.env.images.channels,
-              epochs: h.epochs as number | undefined,
-              seed: (h.seed as number | undefined) ?? 1,
-              hyperparameters: extra,
-              name: `conv_ae-run${run.id}`,
-              backend: this.backendName,
-              onData,
-              onEpoch,
-              shouldStop: () => (trainingPause(), cancel || lockLost || this.stopping),
-              scoreBaseline: (heldOut) => scoreActiveVisual(this.registry, this.tf!, this.env.images, heldOut),
-              log: (m) => this.logger.log(`run ${run.id}: ${m}`),
-            })
-          : await trainVersion(this.tf!, this.url, this.prisma, {
-              kind: trainableKind(run.kind),
-              epochs: h.epochs as number | undefined,
-              seed: (h.seed as number | undefined) ?? 1,
-              minRating: h.minRating as number | undefined,
-              lambda: h.lambda as number | undefined,
-              validationUsers: h.validationUsers as number | undefined,
-              budgetSeconds: (h.budgetSeconds as number | undefined) ?? this.env.autoBudgetSeconds,
-              hyperparameters: extra,
-              name: `${trainableKind(run.kind)}-run${run.id}`,
-              backend: this.backendName,
-              onData,
-              onEpoch: (e) => onEpoch(e),
-              onPlan: (plan) => write(() => setRunTimings(this.prisma, run.id, { epochs: plan.epochs })),
-              onProgress,
-              onCandidateEpoch: (candidate, e) => onEpoch(e, candidate),
-              onCandidate: (c) => write(() => recordCandidate(this.prisma, run.id, c)),
-              shouldStop: () => (trainingPause(), cancel || lockLost || this.stopping),
-              scoreBaseline:
-                run.kind === 'AUTOREC'
-                  ? undefined
-                  : (validation, itemIds) => scoreActive(this.registry, this.tf!, validation, itemIds),
-              log: (m) => this.logger.log(`run ${run.id}: ${m}`),
-            });
-      await writes;
-      const decided = decide(run, result.metrics, result.baseline);
-      const { comparison, activate } = decided;
-      let decision = decided.decision;
-      if (activate) await this.registry.activate(result.version.id);
-      if (decided.experiment) {
-        const share = (run.hyperparameters.experimentShare as number | undefined) ?? DEFAULT_EXPERIMENT_SHARE;
-        decision = await startTrainingExperiment(
-          this.url,
-          run.id,
-          decided.experiment.controlVersionId,
-          result.version.id,
-          share,
-          decision,
-        );
-      }
-      await finishRun(this.prisma, run.id, {
-        status: 'SUCCEEDED',
-        versionId: result.version.id,
-        comparison,
-        decision,
-        activated: activate,
-        dataSeconds: result.dataSeconds,
-        trainingSeconds: result.trainingSeconds,
-        ...(result.candidates ? { candidates: result.candidates } : {}),
-      });
-      this.logger.log(`training run ${run.id} succeeded: version ${result.version.id}; ${decision}`);
+      const result = await this.train(run, progress);
+      await progress.flush();
+      await this.conclude(run, result);
     } catch (error) {
-      await writes;
-      if (error instanceof TrainingCancelled) {
-        const status = cancel ? 'CANCELLED' : 'FAILED';
-        const reason = lockLost
-          ? 'the worker lost the training lock to another worker (database connection lost)'
-          : 'the worker shut down during the run';
-        await finishRun(this.prisma, run.id, { status, error: cancel ? null : reason, dataSeconds });
-        this.logger.log(`training run ${run.id} ${cancel ? 'cancelled' : 'stopped by shutdown'}`);
-        return;
-      }
-      const message = error instanceof Error ? error.message : String(error);
-      await finishRun(this.prisma, run.id, { status: 'FAILED', error: message, dataSeconds }).catch(() => undefined);
-      this.logger.error(`training run ${run.id} failed: ${message}`);
-      throw error;
+      await progress.flush();
+      await this.stopped(run, progress, error);
     } finally {
-      clearInterval(beat);
+      progress.stop();
     }
+  }
+
+  /** The run's training: trainVisualVersion for CONV_AE, else trainVersion, reporting to `progress`. */
+  private train(run: TrainingRunRow, progress: RunProgress): Promise<TrainedVersion> {
+    const h = run.hyperparameters;
+    const { hyperparameters: extra } = splitSettings(h);
+    const shouldStop = () => (trainingPause(), progress.cancel || progress.lockLost || this.stopping);
+    const log = (m: string) => this.logger.log(`run ${run.id}: ${m}`);
+    if (run.kind === 'CONV_AE')
+      return trainVisualVersion(this.tf!, this.url, this.prisma, {
+        size: this.env.images.size,
+        channels: this.env.images.channels,
+        epochs: h.epochs as number | undefined,
+        seed: (h.seed as number | undefined) ?? 1,
+        hyperparameters: extra,
+        name: `conv_ae-run${run.id}`,
+        backend: this.backendName,
+        onData: progress.onData,
+        onEpoch: progress.onEpoch,
+        shouldStop,
+        scoreBaseline: (heldOut) => scoreActiveVisual(this.registry, this.tf!, this.env.images, heldOut),
+        log,
+      });
+    return trainVersion(this.tf!, this.url, this.prisma, {
+      kind: trainableKind(run.kind),
+      epochs: h.epochs as number | undefined,
+      seed: (h.seed as number | undefined) ?? 1,
+      minRating: h.minRating as number | undefined,
+      lambda: h.lambda as number | undefined,
+      validationUsers: h.validationUsers as number | undefined,
+      budgetSeconds: (h.budgetSeconds as number | undefined) ?? this.env.autoBudgetSeconds,
+      hyperparameters: extra,
+      name: `${trainableKind(run.kind)}-run${run.id}`,
+      backend: this.backendName,
+      onData: progress.onData,
+      onEpoch: (e) => progress.onEpoch(e),
+      onPlan: progress.onPlan,
+      onProgress: progress.onProgress,
+      onCandidateEpoch: (candidate, e) => progress.onEpoch(e, candidate),
+      onCandidate: progress.onCandidate,
+      shouldStop,
+      scoreBaseline:
+        run.kind === 'AUTOREC'
+          ? undefined
+          : (validation, itemIds) => scoreActive(this.registry, this.tf!, validation, itemIds),
+      log,
+    });
+  }
+
+  /** A trained run: its decision (decide), the activation or experiment it calls for, and SUCCEEDED. */
+  private async conclude(run: TrainingRunRow, result: TrainedVersion): Promise<void> {
+    const decided = decide(run, result.metrics, result.baseline);
+    const { comparison, activate } = decided;
+    let decision = decided.decision;
+    if (activate) await this.registry.activate(result.version.id);
+    if (decided.experiment) {
+      const share = (run.hyperparameters.experimentShare as number | undefined) ?? DEFAULT_EXPERIMENT_SHARE;
+      decision = await startTrainingExperiment(
+        this.url,
+        run.id,
+        decided.experiment.controlVersionId,
+        result.version.id,
+        share,
+        decision,
+      );
+    }
+    await finishRun(this.prisma, run.id, {
+      status: 'SUCCEEDED',
+      versionId: result.version.id,
+      comparison,
+      decision,
+      activated: activate,
+      dataSeconds: result.dataSeconds,
+      trainingSeconds: result.trainingSeconds,
+      ...(result.candidates ? { candidates: result.candidates } : {}),
+    });
+    this.logger.log(`training run ${run.id} succeeded: version ${result.version.id}; ${decision}`);
+  }
+
+  /**
+   * A run that did not finish: CANCELLED when asked, FAILED when the worker shut down or lost the
+   * lock (returns), FAILED with the error's message otherwise (rethrown, so pg-boss fails the job).
+   */
+  private async stopped(run: TrainingRunRow, progress: RunProgress, error: unknown): Promise<void> {
+    const { cancel, lockLost, dataSeconds } = progress;
+    if (error instanceof TrainingCancelled) {
+      const status = cancel ? 'CANCELLED' : 'FAILED';
+      const reason = lockLost
+        ? 'the worker lost the training lock to another worker (database connection lost)'
+        : 'the worker shut down during the run';
+      await finishRun(this.prisma, run.id, { status, error: cancel ? null : reason, dataSeconds });
+      this.logger.log(`training run ${run.id} ${cancel ? 'cancelled' : 'stopped by shutdown'}`);
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    await finishRun(this.prisma, run.id, { status: 'FAILED', error: message, dataSeconds }).catch(() => undefined);
+    this.logger.error(`training run ${run.id} failed: ${message}`);
+    throw error;
   }
 }
 
@@ -290,43 +256,4 @@ function splitSettings(h: Record<string, unknown>): { hyperparameters: Record<st
   return { hyperparameters: rest };
 }
 
-/**
- * Starts the experiment of an `activate: EXPERIMENT` run: the active version (arm 0, the control)
- * against the new one with `share` of the users; every API process is told by NOTIFY. Returns the
- * run's decision, saying what happened (no experiment when one already runs in the slot).
- */
-async function startTrainingExperiment(
-  url: string,
-  runId: number,
-  control: number,
-  version: number,
-  share: number,
-  decision: string,
-): Promise<string> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query('BEGIN');
-    const id = await insertExperiment(client, {
-      name: `training run ${runId}`,
-      slot: 'default',
-      arms: [
-        { versionId: control, weight: 1 - share },
-        { versionId: version, weight: share },
-      ],
-      trainingRunId: runId,
-    });
-    await client.query('COMMIT');
-    return `${decision}: experiment ${id} started, version ${version} serves ${(share * 100).toFixed(1).replace(/\.0$/, '')} % of users`;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    if ((error as { code?: string }).code !== '23505') throw error;
-    const { rows } = await client.query<{ id: number }>(
-      `SELECT id FROM experiments WHERE slot = 'default' AND status = 'RUNNING'`,
-    );
-    return `not activated (EXPERIMENT): experiment ${rows[0]?.id ?? '?'} is already running; version ${version} was stored only`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

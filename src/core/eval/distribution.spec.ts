@@ -1,4 +1,4 @@
-import { averageRanks, headShare, jensenShannon, pearson, spearman } from './distribution.js';
+import { averageRanks, compareItemCounts, headShare, jensenShannon, pearson, spearman } from './distribution.js';
 
 describe('averageRanks', () => {
   it('ranks ascending from 1 and gives ties the mean of their ranks', () => {
@@ -73,5 +73,20 @@ describe('headShare', () => {
   it('rejects a fraction outside (0, 1]', () => {
     expect(() => headShare([1], [1], 0)).toThrow('fraction');
     expect(() => headShare([1], [1], 1.5)).toThrow('fraction');
+  });
+});
+
+describe('compareItemCounts', () => {
+  it('covers, ranks and diverges as the measures it gathers', () => {
+    const real = [10, 5, 0, 1, 4];
+    const synthetic = [8, 0, 2, 1, 4];
+    expect(compareItemCounts(real, synthetic)).toEqual({
+      coveredReal: 4,
+      coveredSynthetic: 4,
+      spearman: spearman(real, synthetic),
+      jensenShannon: jensenShannon(real, synthetic),
+      head: headShare(real, synthetic, 0.1),
+    });
+    expect(compareItemCounts(real, real).jensenShannon).toBe(0);
   });
 });

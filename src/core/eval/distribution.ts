@@ -123,3 +123,28 @@ export function headShare(reference: ArrayLike<number>, other: ArrayLike<number>
   }
   return { items: head, reference: r, other: o };
 }
+
+/** How a synthetic item distribution compares with a real one ({@link compareItemCounts}). */
+export interface ItemCountComparison {
+  /** Items (entries) with a count above 0 in the real and in the synthetic counts. */
+  coveredReal: number;
+  coveredSynthetic: number;
+  /** Spearman ρ of the counts. */
+  spearman: number;
+  /** Jensen–Shannon divergence of the normalised counts, in bits (0 same, 1 disjoint). */
+  jensenShannon: number;
+  /** The synthetic share on the real top-10 % items. */
+  head: HeadShare;
+}
+
+/** Compares per-item counts of synthetic interactions with real ones (same items, same order). */
+export function compareItemCounts(real: ArrayLike<number>, synthetic: ArrayLike<number>): ItemCountComparison {
+  const covered = (xs: ArrayLike<number>) => Array.prototype.filter.call(xs, (x: number) => x > 0).length;
+  return {
+    coveredReal: covered(real),
+    coveredSynthetic: covered(synthetic),
+    spearman: spearman(real, synthetic),
+    jensenShannon: jensenShannon(real, synthetic),
+    head: headShare(real, synthetic, 0.1),
+  };
+}

@@ -4,7 +4,7 @@ import { Random } from '../data/random.js';
 import { initBackend } from '../engine/backend.js';
 import { excludeSet } from '../index/top-k.js';
 import { MultVAE } from './mult-vae.js';
-import { LatentGaussianFit, sampleUsers, type LatentDecoder } from './synthetic-users.js';
+import { fitLatentToHistories, LatentGaussianFit, sampleUsers, type LatentDecoder } from './synthetic-users.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -262,5 +262,20 @@ describe('latent distribution', () => {
     expect(std[1]).toBe(0);
     expect(() => new LatentGaussianFit(2).result()).toThrow('no vectors');
     expect(() => fit.add([1, 2, 3])).toThrow('rows of 2');
+  });
+
+  it('fitLatentToHistories: the fit of every row encoded in batches; no fit without rows', () => {
+    // A stand-in encoder: a row's vector is (its item count, its first item).
+    const encode = (h: CsrMatrix) =>
+      Float32Array.from(
+        Array.from({ length: h.numRows }, (_, r) => [h.indptr[r + 1] - h.indptr[r], h.indices[h.indptr[r]]]).flat(),
+      );
+    const histories = csrFromTriples(3, 4, [0, 0, 1, 2, 2, 2], [0, 1, 2, 1, 2, 3]);
+    const { count, fit } = fitLatentToHistories(encode, 2, histories, 2);
+    const direct = new LatentGaussianFit(2);
+    direct.add([2, 0, 1, 2, 3, 1]);
+    expect(count).toBe(3);
+    expect(fit).toEqual(direct.result());
+    expect(fitLatentToHistories(encode, 2, csrFromTriples(0, 4, [], []))).toEqual({ count: 0, fit: null });
   });
 });

@@ -11,6 +11,7 @@
  * first n users of a larger sample are the n users of a smaller one with the same seed.
  */
 import type * as tfjs from '@tensorflow/tfjs';
+import { csrSelectRows, type CsrMatrix } from '../data/csr.js';
 import { Random } from '../data/random.js';
 import { NO_EXCLUSION, topK, type Exclusion } from '../index/top-k.js';
 import type { NetSpec, Tf } from './multinomial-net.js';
@@ -223,6 +224,24 @@ export class LatentGaussianFit {
     if (this.n === 0) throw new Error('LatentGaussianFit: no vectors added');
     return { mean: Float32Array.from(this.mean), std: Float32Array.from(this.m2, (v) => Math.sqrt(v / this.n)) };
   }
+}
+
+/**
+ * {@link LatentGaussianFit} of the encoder means of every row of `histories`, encoded `batch` rows
+ * at a time; `count` 0 (and no fit) when there is no row.
+ * @param encode [rows × numItems] histories → [rows × latentDim] encoder means
+ */
+export function fitLatentToHistories(
+  encode: (histories: CsrMatrix) => Float32Array,
+  latentDim: number,
+  histories: CsrMatrix,
+  batch = 1000,
+): { count: number; fit: { mean: Float32Array; std: Float32Array } | null } {
+  const fit = new LatentGaussianFit(latentDim);
+  const all = Array.from({ length: histories.numRows }, (_, r) => r);
+  for (let start = 0; start < all.length; start += batch)
+    fit.add(encode(csrSelectRows(histories, all.slice(start, start + batch))));
+  return { count: fit.count, fit: fit.count === 0 ? null : fit.result() };
 }
 
 /**

@@ -109,6 +109,24 @@ export function parseUnixSeconds(file: string, line: number, text: string): numb
   return ms;
 }
 
+/**
+ * One MovieLens rating row from its four fields (user, movie, rating, unix seconds), each
+ * checked; `names` are the file's own names of the two id columns, used in error messages.
+ */
+export function movielensRatingRow(
+  file: string,
+  line: number,
+  fields: string[],
+  names: [user: string, item: string],
+): InteractionRow {
+  const [user, item, rating, ts] = fields;
+  checkId(file, line, names[0], user, true);
+  checkId(file, line, names[1], item, true);
+  const value = parseRating(file, line, rating);
+  const time = parseUnixSeconds(file, line, ts);
+  return { user, item, kind: 'RATING', value, time, key: user + ':' + item + ':' + timeKey(time), eventId: null };
+}
+
 /** Event-id time component: unix seconds, as text (fractions only when present). */
 export function timeKey(ms: number | null): string {
   return ms === null ? '' : String(ms / 1000);

@@ -7,9 +7,7 @@ import {
   optionalFile,
   fail,
   checkId,
-  parseRating,
-  parseUnixSeconds,
-  timeKey,
+  movielensRatingRow,
   checkTitle,
   type ImportPlan,
   type RowParser,
@@ -67,12 +65,7 @@ function ml100kParser(file: string): RowParser {
       if (line.length === 0) return null;
       const f = line.split('\t');
       if (f.length !== 4) fail(file, lineNo, `expected "user<TAB>item<TAB>rating<TAB>timestamp", got "${line}"`);
-      const [user, item, rating, ts] = f;
-      checkId(file, lineNo, 'user id', user, true);
-      checkId(file, lineNo, 'item id', item, true);
-      const value = parseRating(file, lineNo, rating);
-      const time = parseUnixSeconds(file, lineNo, ts);
-      return { user, item, kind: 'RATING', value, time, key: user + ':' + item + ':' + timeKey(time), eventId: null };
+      return movielensRatingRow(file, lineNo, f, ['user id', 'item id']);
     },
     end() {},
   };

@@ -6,9 +6,7 @@ import {
   optionalFile,
   fail,
   checkId,
-  parseRating,
-  parseUnixSeconds,
-  timeKey,
+  movielensRatingRow,
   splitGenres,
   checkTitle,
   type ImportPlan,
@@ -66,12 +64,7 @@ function ml1mRatingsParser(file: string): RowParser {
       if (line.length === 0) return null;
       const f = line.split('::');
       if (f.length !== 4) fail(file, lineNo, `expected UserID::MovieID::Rating::Timestamp, got "${line}"`);
-      const [user, item, rating, ts] = f;
-      checkId(file, lineNo, 'UserID', user, true);
-      checkId(file, lineNo, 'MovieID', item, true);
-      const value = parseRating(file, lineNo, rating);
-      const time = parseUnixSeconds(file, lineNo, ts);
-      return { user, item, kind: 'RATING', value, time, key: user + ':' + item + ':' + timeKey(time), eventId: null };
+      return movielensRatingRow(file, lineNo, f, ['UserID', 'MovieID']);
     },
     end() {},
   };

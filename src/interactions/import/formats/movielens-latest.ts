@@ -7,9 +7,7 @@ import {
   optionalFile,
   fail,
   checkId,
-  parseRating,
-  parseUnixSeconds,
-  timeKey,
+  movielensRatingRow,
   splitGenres,
   checkTitle,
   expectHeader,
@@ -52,12 +50,7 @@ function mlLatestParser(file: string): RowParser {
         return null;
       }
       if (f.length !== 4) fail(file, lineNo, `expected userId,movieId,rating,timestamp, got "${line}"`);
-      const [user, item, rating, ts] = f;
-      checkId(file, lineNo, 'userId', user, true);
-      checkId(file, lineNo, 'movieId', item, true);
-      const value = parseRating(file, lineNo, rating);
-      const time = parseUnixSeconds(file, lineNo, ts);
-      return { user, item, kind: 'RATING', value, time, key: user + ':' + item + ':' + timeKey(time), eventId: null };
+      return movielensRatingRow(file, lineNo, f, ['userId', 'movieId']);
     },
     end() {},
   };

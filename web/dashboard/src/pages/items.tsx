@@ -34,43 +34,48 @@ const ItemQuery = graphql(`
   }
 `);
 
-const CollaborativeQuery = graphql(`
-  query CollaborativeNeighbours($id: ID!) {
-    similarItems(itemId: $id, limit: 12, by: COLLABORATIVE) {
-      score
-      item {
-        id
-        title
-        categories
-        image {
-          png
-        }
+/** A neighbour as both neighbour lists show it. */
+const NeighbourFields = graphql(`
+  fragment NeighbourFields on SimilarItem {
+    score
+    item {
+      id
+      title
+      categories
+      image {
+        png
       }
     }
   }
 `);
 
-const VisualQuery = graphql(`
-  query VisualNeighbours($id: ID!) {
-    similarItems(itemId: $id, limit: 12, by: VISUAL) {
-      score
-      item {
-        id
-        title
-        categories
-        image {
-          png
-        }
+const CollaborativeQuery = graphql(
+  `
+    query CollaborativeNeighbours($id: ID!) {
+      similarItems(itemId: $id, limit: 12, by: COLLABORATIVE) {
+        ...NeighbourFields
       }
     }
-    reconstructImage(itemId: $id) {
-      png
-      error
-      percentile
-      modelVersionId
+  `,
+  [NeighbourFields],
+);
+
+const VisualQuery = graphql(
+  `
+    query VisualNeighbours($id: ID!) {
+      similarItems(itemId: $id, limit: 12, by: VISUAL) {
+        ...NeighbourFields
+      }
+      reconstructImage(itemId: $id) {
+        png
+        error
+        percentile
+        modelVersionId
+      }
     }
-  }
-`);
+  `,
+  [NeighbourFields],
+);
 
 const png = (b64: string) => `data:image/png;base64,${b64}`;
 

@@ -6,6 +6,42 @@ import { graphql, type ResultOf } from '../graphql';
 import { href, navigate, type Route } from '../router';
 import { ItemPicker } from './items';
 
+/** What RecommendationList shows: the same fields for a user and for an anonymous history. */
+const RecommendationListFields = graphql(`
+  fragment RecommendationListFields on Recommendations {
+    source
+    reason
+    modelVersionId
+    items {
+      score
+      source
+      item {
+        id
+        title
+        categories
+      }
+    }
+  }
+`);
+
+/** What ReconstructionCard shows: the same fields for a user and for an anonymous history. */
+const ReconstructionFields = graphql(`
+  fragment ReconstructionFields on Reconstruction {
+    unit
+    error
+    percentile
+    modelVersionId
+    items {
+      value
+      observed
+      item {
+        id
+        title
+      }
+    }
+  }
+`);
+
 const UserQuery = graphql(`
   query UserExplorer($id: ID!) {
     user(id: $id) {
@@ -35,89 +71,57 @@ const UserQuery = graphql(`
   }
 `);
 
-const ModelViewQuery = graphql(`
-  query UserModelView($id: ID!) {
-    reconstruction(userId: $id) {
-      unit
-      error
-      percentile
-      modelVersionId
-      items {
-        value
-        observed
-        item {
-          id
-          title
-        }
+const ModelViewQuery = graphql(
+  `
+    query UserModelView($id: ID!) {
+      reconstruction(userId: $id) {
+        ...ReconstructionFields
       }
     }
-  }
-`);
+  `,
+  [ReconstructionFields],
+);
 
-const RecommendationsQuery = graphql(`
-  query UserRecommendations($id: ID!) {
-    recommendations(userId: $id, limit: 20) {
-      source
-      reason
-      modelVersionId
-      items {
-        score
-        source
-        item {
-          id
-          title
-          categories
-        }
+const RecommendationsQuery = graphql(
+  `
+    query UserRecommendations($id: ID!) {
+      recommendations(userId: $id, limit: 20) {
+        ...RecommendationListFields
       }
     }
-  }
-`);
+  `,
+  [RecommendationListFields],
+);
 
-const HistoryRecommendationsQuery = graphql(`
-  query HistoryRecommendations($itemIds: [ID!]!) {
-    recommendationsForHistory(itemIds: $itemIds, limit: 20) {
-      source
-      reason
-      modelVersionId
-      items {
-        score
-        source
-        item {
-          id
-          title
-          categories
-        }
+const HistoryRecommendationsQuery = graphql(
+  `
+    query HistoryRecommendations($itemIds: [ID!]!) {
+      recommendationsForHistory(itemIds: $itemIds, limit: 20) {
+        ...RecommendationListFields
       }
     }
-  }
-`);
+  `,
+  [RecommendationListFields],
+);
 
-const HistoryModelViewQuery = graphql(`
-  query HistoryModelView($itemIds: [ID!]!) {
-    reconstructionForHistory(itemIds: $itemIds) {
-      unit
-      error
-      percentile
-      modelVersionId
-      items {
-        value
-        observed
-        item {
-          id
-          title
-        }
+const HistoryModelViewQuery = graphql(
+  `
+    query HistoryModelView($itemIds: [ID!]!) {
+      reconstructionForHistory(itemIds: $itemIds) {
+        ...ReconstructionFields
+      }
+      anomalyScoreForHistory(itemIds: $itemIds) {
+        error
+        percentile
+        modelVersionId
       }
     }
-    anomalyScoreForHistory(itemIds: $itemIds) {
-      error
-      percentile
-      modelVersionId
-    }
-  }
-`);
+  `,
+  [ReconstructionFields],
+);
 
-type Recs = ResultOf<typeof RecommendationsQuery>['recommendations'];
-type Recon = ResultOf<typeof ModelViewQuery>['reconstruction'];
+type Recs = ResultOf<typeof RecommendationListFields>;
+type Recon = ResultOf<typeof ReconstructionFields>;
 
 /** Most items an anonymous history may hold (the API's limit for `itemIds`). */
 const MAX_HISTORY = 1000;
