@@ -228,6 +228,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
               log: (m) => this.logger.log(`run ${run.id}: ${m}`),
             });
       await writes;
+      if (run.kind !== 'CONV_AE') await this.storePopulation(run.id, result.version.id);
       const decided = decide(run, result.metrics, result.baseline);
       const { comparison, activate } = decided;
       let decision = decided.decision;
@@ -271,6 +272,28 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
       throw error;
     } finally {
       clearInterval(beat);
+    }
+  }
+
+  /**
+   * The new version's population (user vectors, reconstruction errors, similar-item lists),
+   * computed once here and stored, before any activation, so API processes load it instead of
+   * computing it each. A failure only costs that work in each API process (logged).
+   */
+  private async storePopulation(runId: number, versionId: number): Promise<void> {
+    try {
+      const done = await this.registry.storePopulation(this.tf!, versionId, {
+        pause: () => void trainingPause(),
+        shouldStop: () => this.stopping,
+      });
+      if (done)
+        this.logger.log(
+          `run ${runId}: version ${versionId}'s population stored: ${done.users} users${done.lists ? ' and similar-item lists' : ''} in ${done.seconds.toFixed(1)} s`,
+        );
+    } catch (error) {
+      this.logger.warn(
+        `run ${runId}: version ${versionId}'s population not stored (${(error as Error).message}); API processes compute it`,
+      );
     }
   }
 }
