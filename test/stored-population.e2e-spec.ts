@@ -43,14 +43,17 @@ describe('stored population (real Postgres)', () => {
     await pool.end();
   });
 
-  /** Loads a version as an API process does (HNSW above 50 vectors, so the user index is a graph). */
+  /** The serving index options of these tests: HNSW above 50 vectors, so the user index is a graph. */
+  const INDEX = { exactBelow: 50, hnsw: { m: 8, efConstruction: 64, ef: 64, seed: 100 } };
+
+  /** Loads a version as an API process does. */
   async function load(id: number, computePopulation: boolean): Promise<LoadedVersion> {
     const artifact = await loadModelVersion(pool, id);
     const v = await loadVersion(pool, artifact!, {
       tf,
       computePopulation,
       served: {
-        index: { exactBelow: 50, hnsw: { m: 8, efConstruction: 64, ef: 64, seed: 100 } },
+        index: INDEX,
         deferPopulation: true,
       },
     });
@@ -79,17 +82,24 @@ describe('stored population (real Postgres)', () => {
     expect(await loadPopulation(pool, id, GROUPS * PER_GROUP)).toBeNull();
     const computed = await load(id, true);
 
-    const built = await buildVersionPopulation(tf, pool, id);
+    const built = await buildVersionPopulation(tf, pool, id, { index: INDEX });
     expect(built).toMatchObject({ users: 160, lists: true });
-    expect(await buildVersionPopulation(tf, pool, id)).toBeNull(); // once per version
+    expect(await buildVersionPopulation(tf, pool, id, { index: INDEX })).toBeNull(); // once per version
+    // The user graph of the stored vectors is stored with them: processes load it, none builds it.
+    const graph = async () =>
+      (
+        await pool.query(`SELECT params, created_at AS "at" FROM model_indexes WHERE version_id = $1 AND name = $2`, [
+          id,
+          'users-cosine',
+        ])
+      ).rows[0];
+    const before = await graph();
+    expect(before.params).toMatchObject({ metric: 'cosine', size: 160, m: 8, key: expect.stringMatching(`^${id}@`) });
     const stored = await load(id, false);
     expectSameAnswers(stored, computed);
     expect(stored.served.populationLatent).toEqual(computed.served.populationLatent);
-
-    // The user graph built from the stored vectors was stored too; the next process loads it.
-    const { rows } = await pool.query(`SELECT name FROM model_indexes WHERE version_id = $1 ORDER BY name`, [id]);
-    expect(rows.map((r) => r.name)).toContain('users-cosine');
     const again = await load(id, false);
+    expect((await graph()).at).toEqual(before.at); // loaded, not rebuilt and stored again
     for (const user of ['u0', 'u3', 'u80', 'u158']) {
       const { userId, history: entries } = (await userWithHistory(pool, user))!;
       const history = stored.historyRow(entries);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { PgListener } from '../database/pg-listener.js';
 import { PgPool } from '../database/pg-pool.js';
 import { PrismaService } from '../database/prisma.service.js';
+import type { IndexOptions } from '../core/index/vector-index.js';
 import type { Tf } from '../core/models/autorec.js';
 import { ACTIVATION_CHANNEL, activateModelVersion, parseActivation } from './activation.js';
 import {
@@ -63,7 +64,7 @@ export class ModelRegistry {
   storePopulation(
     tf: Tf,
     id: number,
-    hooks?: PopulationHooks,
+    hooks?: PopulationHooks & { index?: Partial<IndexOptions> },
   ): Promise<{ users: number; seconds: number; lists: boolean } | null> {
     return buildVersionPopulation(tf, this.pool, id, hooks);
   }

@@ -12,9 +12,11 @@ import { csrFromTriples } from '../core/data/csr.js';
 import { excludeSet } from '../core/index/top-k.js';
 import type { Tf } from '../core/models/autorec.js';
 import type { ServableModel } from '../core/models/servable.js';
-import { populationModelWork, SimilarLists, type Population } from '../core/serving/served-model.js';
+import type { IndexOptions } from '../core/index/vector-index.js';
+import { populationModelWork, SimilarLists, storeUserIndex, type Population } from '../core/serving/served-model.js';
 import { streamInteractionSnapshot } from '../database/interaction-stream.js';
 import { modelFromArtifact } from './model-artifact.js';
+import { modelIndexStore } from './model-indexes.queries.js';
 import { loadModelVersion } from './model-versions.queries.js';
 
 /** similarItems neighbours kept per item (more than any page: hidden ones are filtered afterwards). */
@@ -229,16 +231,17 @@ function bytesOf(a: ArrayBufferView): Uint8Array {
 }
 
 /**
- * Stores a version's population (one transaction: a reader sees all of it or nothing). False
- * when the version already has one (another process stored it first), which is kept.
+ * Stores a version's population (one transaction: a reader sees all of it or nothing) and
+ * returns its key (see {@link StoredPopulation.key}); null when the version already has one
+ * (another process stored it first), which is kept.
  */
-export async function storePopulation(db: pg.Pool, versionId: number, p: VersionPopulation): Promise<boolean> {
+export async function storePopulation(db: pg.Pool, versionId: number, p: VersionPopulation): Promise<string | null> {
   const client = await db.connect();
   try {
     await client.query('BEGIN');
-    const { rowCount } = await client.query(
+    const { rows } = await client.query<{ createdAt: Date }>(
       `INSERT INTO model_populations (version_id, users, dim, similar_depth, data_max_interaction_id, seconds)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version_id) DO NOTHING`,
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version_id) DO NOTHING RETURNING created_at AS "createdAt"`,
       [
         versionId,
         p.userOfRow.length,
@@ -248,9 +251,9 @@ export async function storePopulation(db: pg.Pool, versionId: number, p: Version
         p.seconds,
       ],
     );
-    if (rowCount === 0) {
+    if (rows.length === 0) {
       await client.query('ROLLBACK');
-      return false;
+      return null;
     }
     const parts: [Part, ArrayBufferView | null][] = [
       ['user_ids', p.userOfRow],
@@ -271,13 +274,18 @@ export async function storePopulation(db: pg.Pool, versionId: number, p: Version
       }
     }
     await client.query('COMMIT');
-    return true;
+    return populationKey(versionId, rows[0].createdAt);
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
     client.release();
   }
+}
+
+/** Identifies a stored population's vectors (its user-index graph is stored under this key). */
+function populationKey(versionId: number, createdAt: Date): string {
+  return `${versionId}@${createdAt.getTime()}`;
 }
 
 /** A stored population as loaded, with the key of its vectors for stored index graphs. */
@@ -355,7 +363,7 @@ export async function loadPopulation(
     maxInteractionId: head.maxId === null ? null : BigInt(head.maxId),
     seconds: head.seconds,
     createdAt: head.createdAt,
-    key: `${versionId}@${head.createdAt.getTime()}`,
+    key: populationKey(versionId, head.createdAt),
   };
 }
 
@@ -374,7 +382,7 @@ export async function buildVersionPopulation(
   tf: Tf,
   db: pg.Pool,
   versionId: number,
-  hooks: PopulationHooks & { reads?: pg.Pool } = {},
+  hooks: PopulationHooks & { reads?: pg.Pool; index?: Partial<IndexOptions> } = {},
 ): Promise<{ users: number; seconds: number; lists: boolean } | null> {
   if (await hasPopulation(db, versionId)) return null;
   const artifact = await loadModelVersion(db, versionId);
@@ -392,9 +400,16 @@ export async function buildVersionPopulation(
     );
     const deleted = Int32Array.from(Array.from(itemOfColumn).flatMap((id, c) => (id < 0 ? [c] : [])));
     const computed = await computePopulation(model, population, deleted, hooks);
+    const key = await storePopulation(db, versionId, {
+      ...computed,
+      seconds: (performance.now() - started) / 1000,
+    });
+    if (key === null) return null;
+    // The user→user graph too (above the exact-search threshold), so no API process builds it.
+    if (computed.vectors)
+      await storeUserIndex(computed.dim, computed.vectors, key, hooks.index ?? {}, modelIndexStore(db, versionId));
     const seconds = (performance.now() - started) / 1000;
-    const stored = await storePopulation(db, versionId, { ...computed, seconds });
-    return stored ? { users: computed.userOfRow.length, seconds, lists: computed.lists !== null } : null;
+    return { users: computed.userOfRow.length, seconds, lists: computed.lists !== null };
   } finally {
     model.dispose();
   }

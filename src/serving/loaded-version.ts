@@ -9,6 +9,7 @@ import {
   type ServedModelOptions,
 } from '../core/serving/served-model.js';
 import { modelFromArtifact } from '../registry/model-artifact.js';
+import { modelIndexStore } from '../registry/model-indexes.queries.js';
 import type { ModelVersionArtifact, ModelVersionSummary } from '../registry/model-versions.queries.js';
 import {
   DEFAULT_MIN_RATING,
@@ -19,7 +20,7 @@ import {
   SIMILAR_LISTS_MAX_ITEMS,
   type PackedSimilarLists,
 } from '../registry/population.js';
-import { getModelIndex, internalItemIds, putModelIndex, type HistoryEntry } from './serving.queries.js';
+import { internalItemIds, type HistoryEntry } from './serving.queries.js';
 
 export { DEFAULT_MIN_RATING, interactionValue, SIMILAR_DEPTH };
 
@@ -319,10 +320,7 @@ export async function loadVersion(
     };
     const served = await ServedModel.load(model, readPopulation, {
       ...options.served,
-      indexStore: {
-        get: (name, params) => getModelIndex(db, artifact.id, name, params),
-        put: (name, params, bytes) => putModelIndex(db, artifact.id, name, params, bytes),
-      },
+      indexStore: modelIndexStore(db, artifact.id),
     });
     const seconds = (performance.now() - started) / 1000;
     const summary: ModelVersionSummary = { ...artifact };

@@ -285,6 +285,8 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
       const done = await this.registry.storePopulation(this.tf!, versionId, {
         pause: () => void trainingPause(),
         shouldStop: () => this.stopping,
+        // The serving index options, so the stored user graph is the one API processes look for.
+        index: { exactBelow: this.env.exactSearchBelow, hnsw: { ...this.env.hnsw, seed: 100 } },
       });
       if (done)
         this.logger.log(

@@ -4,6 +4,7 @@ import {
   buildVectorIndex,
   HnswIndex,
   INDEX_DEFAULTS,
+  resolveHnsw,
   type IndexOptions,
   type Metric,
   type VectorIndex,
@@ -651,6 +652,25 @@ export class ServedModel {
   }
 }
 
+/**
+ * Puts the user→user index graph of a {@link ComputedPopulation}'s vectors [rows × latentDim]
+ * (centred on their mean, as ServedModel.load centres them) in the index store under `key`, so
+ * that a process loading that population with the same index options finds the graph instead of
+ * building it. Nothing is stored below `exactBelow` vectors (an exact scan has no graph).
+ */
+export async function storeUserIndex(
+  latentDim: number,
+  vectors: Float32Array,
+  key: string,
+  options: Partial<IndexOptions>,
+  store: IndexStore,
+): Promise<void> {
+  const centred = Float32Array.from(vectors);
+  centreRows(centred, latentDim);
+  const index = await storedIndex('users-cosine', 'cosine', latentDim, centred, options, store, { key });
+  index.dispose();
+}
+
 /** An item index loaded from the store when a graph with the same build parameters is there, else built (and stored). */
 async function storedIndex(
   name: string,
@@ -664,7 +684,7 @@ async function storedIndex(
   const exactBelow = options.exactBelow ?? INDEX_DEFAULTS.exactBelow;
   const size = vectors.length / dim;
   if (size < exactBelow || !store) return buildVectorIndex(metric, dim, vectors, options);
-  const hnsw = { ...INDEX_DEFAULTS.hnsw, ...options.hnsw };
+  const hnsw = resolveHnsw(size, options.hnsw);
   const params = {
     format: 1,
     metric,
