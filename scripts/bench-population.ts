@@ -46,6 +46,7 @@ async function activate(url: string, port: number, versionId: number): Promise<A
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const since = () => (performance.now() - t0) / 1000;
+  const abort = () => (api.exitCode !== null ? `the API exited (code ${api.exitCode})` : null);
   const status = async () =>
     (
       await postGraphql(port, '{ servingStatus { modelVersion { id } populationSize warm } }').catch(() => ({
@@ -55,13 +56,15 @@ async function activate(url: string, port: number, versionId: number): Promise<A
   try {
     await waitUntil('the first answer', async () => (await status())?.modelVersion?.id === versionId, 3_600_000, {
       intervalMs: 50,
+      abort,
     });
     const first = since();
     await waitUntil('the population', async () => ((await status())?.populationSize ?? 0) > 0, 3_600_000, {
       intervalMs: 50,
+      abort,
     });
     const population = since();
-    await waitUntil('warm', async () => (await status())?.warm === true, 3_600_000, { intervalMs: 100 });
+    await waitUntil('warm', async () => (await status())?.warm === true, 3_600_000, { intervalMs: 100, abort });
     const warm = since();
     const { rss, peak } = rssMb(api.pid!);
     return { first, population, warm, rss, peak };

@@ -115,14 +115,13 @@ describe('HnswIndex', () => {
     expect(hnsw.search(q, 1000)).toHaveLength(300); // k beyond size: every row, no throw
   });
 
-  it('takes its parameters by index size unless given: larger indexes get a larger degree and candidate lists', () => {
+  it('takes its parameters by index size unless given: larger indexes search longer candidate lists', () => {
     expect(hnswParamsFor(20_000)).toEqual({ m: 16, efConstruction: 200, ef: 100 });
-    expect(hnswParamsFor(50_000)).toEqual({ m: 16, efConstruction: 200, ef: 100 });
-    expect(hnswParamsFor(100_000)).toEqual({ m: 24, efConstruction: 200, ef: 150 });
-    expect(hnswParamsFor(500_000)).toEqual({ m: 32, efConstruction: 256, ef: 200 });
+    expect(hnswParamsFor(100_000)).toEqual({ m: 16, efConstruction: 200, ef: 100 });
+    expect(hnswParamsFor(500_000)).toEqual({ m: 16, efConstruction: 200, ef: 200 });
     // Given values win; undefined ones (an unset RECODER_HNSW_*) fall back to the size's.
-    expect(resolveHnsw(100_000, { m: 8, ef: undefined })).toEqual({ m: 8, efConstruction: 200, ef: 150, seed: 100 });
-    expect(resolveHnsw(10, { seed: 7 })).toEqual({ m: 16, efConstruction: 200, ef: 100, seed: 7 });
+    expect(resolveHnsw(500_000, { m: 8, ef: undefined })).toEqual({ m: 8, efConstruction: 200, ef: 200, seed: 100 });
+    expect(resolveHnsw(10, { seed: 7, ef: 64 })).toEqual({ m: 16, efConstruction: 200, ef: 64, seed: 7 });
   });
 
   it('round-trips through bytes (the stored graph answers like the built one)', async () => {

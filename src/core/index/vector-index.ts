@@ -40,17 +40,20 @@ export const INDEX_DEFAULTS: Readonly<IndexOptions> = Object.freeze({
 });
 
 /**
- * HNSW build and search parameters for an index of `size` vectors. A graph's recall at a fixed
- * degree and candidate list falls as it grows (more hops, more local minima), so larger indexes
- * get a larger degree M (more memory: ≈ 2·M·4 bytes of links per vector on the bottom layer)
- * and longer candidate lists; `npm run bench:hnsw` measured the bands (docs/benchmarks.md,
- * "HNSW parameters by index size"): recall@10 against the exact scan ≥ 0.98 at each band's
- * largest size on embedding-like vectors. hnswlib's own defaults are M = 16, efConstruction = 200.
+ * HNSW build and search parameters for an index of `size` vectors. At a fixed degree and
+ * candidate list a graph's recall falls as it grows (more hops, more local minima); query-time
+ * ef is the cheap, safe lever (it only widens the search: recall up, time up, no memory), the
+ * degree M costs memory (≈ 2·M·4 bytes of links per vector) and build time.
+ * Measured here: M 16 / efConstruction 200 reach recall@10 ≥ 0.99 against the exact scan up to
+ * 100,000 vectors (10,000 Mult-VAE item vectors of `bench:scale` small: 1.000; 100,000 × 64:
+ * 0.990 at ef 50, 0.996 at ef 200, docs/platform-notes.md), so up to 100,000 vectors they stay
+ * hnswlib's defaults with ef 100. Above, ef doubles to 200 (about 2× the query time) to hold
+ * recall as the graph grows; that band is an extrapolation, not yet measured: `npm run
+ * bench:hnsw` on a version whose stored population has more users measures it.
  */
 export function hnswParamsFor(size: number): Omit<HnswOptions, 'seed'> {
-  if (size <= 50_000) return { m: 16, efConstruction: 200, ef: 100 };
-  if (size <= 200_000) return { m: 24, efConstruction: 200, ef: 150 };
-  return { m: 32, efConstruction: 256, ef: 200 };
+  if (size <= 100_000) return { m: 16, efConstruction: 200, ef: 100 };
+  return { m: 16, efConstruction: 200, ef: 200 };
 }
 
 /** The HNSW parameters of an index of `size` vectors: those given (not undefined), else by size, seed 100. */
