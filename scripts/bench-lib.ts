@@ -138,7 +138,7 @@ export async function cannon(
 
 /**
  * Recall@10 of an HNSW graph over an autoencoder's item vectors (inner product, the serving
- * build parameters of INDEX_DEFAULTS) against exact search, for the histories' queries with each
+ * build parameters: hnswParamsFor the catalog's size) against exact search, for the histories' queries with each
  * history's items excluded; with the build time and the mean milliseconds per query of both.
  */
 export async function hnswRecall(

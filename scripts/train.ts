@@ -7,6 +7,8 @@ import { activateModelVersion } from '../src/registry/activation.js';
 import { epochProgress } from '../src/training/epoch-progress.js';
 import { DEFAULT_EPOCHS, trainVersion, type TrainableKind } from '../src/training/train-version.js';
 import { trainVisualVersion } from '../src/training/train-visual.js';
+import pg from 'pg';
+import { buildVersionPopulation } from '../src/registry/population.js';
 import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run train -- --model auto|vae|dae|autorec|ease|conv_ae [options]
@@ -30,6 +32,9 @@ ratings for autorec.
   --lambda <x>            EASE λ (default 500) or AutoRec λ (default 30)
   --name <name>           version name (default <kind>-<date>)
   --activate              make the new version the active one
+  --skip-population       do not compute and store the version's population (user vectors,
+                          reconstruction errors, similar-item lists; API processes then compute it
+                          each at activation)
   --backend <b>           auto | node | wasm | cpu (default auto)
   -h, --help`;
 
@@ -45,6 +50,7 @@ async function main(): Promise<void> {
       budget: { type: 'string' },
       name: { type: 'string' },
       activate: { type: 'boolean', default: false },
+      'skip-population': { type: 'boolean', default: false },
       backend: { type: 'string', default: 'auto' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -112,6 +118,18 @@ async function main(): Promise<void> {
             },
           });
     (progress as ReturnType<typeof epochProgress> | null)?.stop();
+    if (kind !== 'conv_ae' && !values['skip-population']) {
+      const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+      try {
+        const done = await buildVersionPopulation(tf, pool, version.id);
+        if (done)
+          console.error(
+            `population stored: ${done.users} users${done.lists ? ', similar-item lists' : ''} in ${done.seconds.toFixed(1)} s`,
+          );
+      } finally {
+        await pool.end();
+      }
+    }
     const trainingSeconds = version.trainingSeconds;
     if (values.activate) await activateModelVersion(prisma, version.id);
     console.log(

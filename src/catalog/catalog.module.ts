@@ -9,7 +9,16 @@ import { UsersResolver } from './users.resolver.js';
 import { UsersService } from './users.service.js';
 
 @Module({
-  providers: [ItemCache, HistoryCache, ItemsService, ItemsResolver, UsersService, UsersResolver, OverviewService, OverviewResolver],
+  providers: [
+    ItemCache,
+    HistoryCache,
+    ItemsService,
+    ItemsResolver,
+    UsersService,
+    UsersResolver,
+    OverviewService,
+    OverviewResolver,
+  ],
   exports: [ItemCache, HistoryCache, ItemsService, UsersService],
 })
 export class CatalogModule {}

@@ -74,8 +74,8 @@ export interface Env {
   tfBackend: 'auto' | 'node' | 'wasm' | 'cpu';
   /** Catalogs (and user populations) smaller than this are searched exactly; larger ones through HNSW. */
   exactSearchBelow: number;
-  /** HNSW graph degree, build-time and query-time candidate list sizes. */
-  hnsw: { m: number; efConstruction: number; ef: number };
+  /** HNSW graph degree, build-time and query-time candidate list sizes; unset: chosen by index size (hnswParamsFor). */
+  hnsw: { m?: number; efConstruction?: number; ef?: number };
   /** API processes run the training worker in a worker thread ('thread', the single-process default) or not ('off': run `npm run worker`). */
   trainingWorker: 'thread' | 'off';
   /** Nice value (0–19) of the training thread: training yields the CPU to request handling. */
@@ -175,9 +175,9 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       RECODER_POPULARITY_WEIGHTS: str({ default: '' }),
       RECODER_TF_BACKEND: str({ choices: ['auto', 'node', 'wasm', 'cpu'], default: 'auto' }),
       RECODER_EXACT_SEARCH_BELOW: num({ default: 20000 }),
-      RECODER_HNSW_M: num({ default: 16 }),
-      RECODER_HNSW_EF_CONSTRUCTION: num({ default: 200 }),
-      RECODER_HNSW_EF: num({ default: 100 }),
+      RECODER_HNSW_M: num({ default: undefined }),
+      RECODER_HNSW_EF_CONSTRUCTION: num({ default: undefined }),
+      RECODER_HNSW_EF: num({ default: undefined }),
       RECODER_TRAINING_WORKER: str({ choices: ['thread', 'off'], default: 'thread' }),
       RECODER_TRAINING_THREAD_NICE: num({ default: 19 }),
       RECODER_RETRAIN_SCHEDULE: str({ default: '' }),
@@ -241,7 +241,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   if (!Number.isInteger(raw.RECODER_EXACT_SEARCH_BELOW) || raw.RECODER_EXACT_SEARCH_BELOW < 0) {
     problems.push('  RECODER_EXACT_SEARCH_BELOW: must be an integer ≥ 0');
   }
-  positive('RECODER_HNSW_M', raw.RECODER_HNSW_M, 256);
+  if (raw.RECODER_HNSW_M !== undefined) positive('RECODER_HNSW_M', raw.RECODER_HNSW_M, 256);
   positive('RECODER_MAX_QUERY_DEPTH', raw.RECODER_MAX_QUERY_DEPTH, 100);
   positive('RECODER_MAX_ALIASES', raw.RECODER_MAX_ALIASES, 10_000);
   positive('RECODER_MAX_QUERY_COST', raw.RECODER_MAX_QUERY_COST, 1e9);
@@ -259,8 +259,9 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const proxy = raw.RECODER_TRUST_PROXY.trim();
   const trustProxy =
     proxy === 'false' || proxy === '' ? false : proxy === 'true' ? true : /^\d+$/.test(proxy) ? Number(proxy) : proxy;
-  positive('RECODER_HNSW_EF_CONSTRUCTION', raw.RECODER_HNSW_EF_CONSTRUCTION, 10_000);
-  positive('RECODER_HNSW_EF', raw.RECODER_HNSW_EF, 10_000);
+  if (raw.RECODER_HNSW_EF_CONSTRUCTION !== undefined)
+    positive('RECODER_HNSW_EF_CONSTRUCTION', raw.RECODER_HNSW_EF_CONSTRUCTION, 10_000);
+  if (raw.RECODER_HNSW_EF !== undefined) positive('RECODER_HNSW_EF', raw.RECODER_HNSW_EF, 10_000);
   if (
     !Number.isInteger(raw.RECODER_TRAINING_THREAD_NICE) ||
     raw.RECODER_TRAINING_THREAD_NICE < 0 ||

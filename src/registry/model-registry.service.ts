@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { PgListener } from '../database/pg-listener.js';
 import { PgPool } from '../database/pg-pool.js';
 import { PrismaService } from '../database/prisma.service.js';
+import type { IndexOptions } from '../core/index/vector-index.js';
+import type { Tf } from '../core/models/autorec.js';
 import { ACTIVATION_CHANNEL, activateModelVersion, parseActivation } from './activation.js';
 import {
   activeModelVersionId,
@@ -13,6 +15,7 @@ import {
   type ModelVersionSummary,
   type NewModelVersion,
 } from './model-versions.queries.js';
+import { buildVersionPopulation, type PopulationHooks } from './population.js';
 
 /** What a subscriber to activations hears (see {@link ModelRegistry.onActivation}). */
 export interface ActivationSubscriber {
@@ -52,6 +55,18 @@ export class ModelRegistry {
   /** A version with its item ids, user ids and weights, or null. */
   load(id: number): Promise<ModelVersionArtifact | null> {
     return loadModelVersion(this.pool, id);
+  }
+
+  /**
+   * Computes and stores a version's population (src/registry/population.ts) from the current
+   * interactions, once per version; null when it already has one or does not exist.
+   */
+  storePopulation(
+    tf: Tf,
+    id: number,
+    hooks?: PopulationHooks & { index?: Partial<IndexOptions> },
+  ): Promise<{ users: number; seconds: number; lists: boolean } | null> {
+    return buildVersionPopulation(tf, this.pool, id, hooks);
   }
 
   /** The version serving `slot` ("default" unless given), or null. */

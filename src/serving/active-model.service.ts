@@ -198,7 +198,7 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
       .then(
         () =>
           this.logger.log(
-            `model version ${next.id}: ${next.served.populationSize} users' vectors and reconstruction errors ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+            `model version ${next.id}: ${next.served.populationSize} users' vectors and reconstruction errors ready (${next.populationSource}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
           ),
         (error: unknown) =>
           this.logger.error(`model version ${next.id}: population failed: ${(error as Error).stack ?? String(error)}`),

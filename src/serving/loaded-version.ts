@@ -2,20 +2,27 @@ import type pg from 'pg';
 import { csrFromTriples, type CsrMatrix } from '../core/data/csr.js';
 import type { Tf } from '../core/models/autorec.js';
 import { NO_EXCLUSION, type Exclusion, type Neighbor } from '../core/index/top-k.js';
-import { ServedModel, type Population, type ServedModelOptions } from '../core/serving/served-model.js';
+import {
+  ServedModel,
+  type ComputedPopulation,
+  type Population,
+  type ServedModelOptions,
+} from '../core/serving/served-model.js';
 import { modelFromArtifact } from '../registry/model-artifact.js';
+import { modelIndexStore } from '../registry/model-indexes.queries.js';
 import type { ModelVersionArtifact, ModelVersionSummary } from '../registry/model-versions.queries.js';
 import {
-  getModelIndex,
-  internalItemIds,
-  internalUserIds,
-  putModelIndex,
-  streamInteractions,
-  type HistoryEntry,
-} from './serving.queries.js';
+  DEFAULT_MIN_RATING,
+  interactionValue,
+  loadPopulation,
+  readPopulationHistories,
+  SIMILAR_DEPTH,
+  SIMILAR_LISTS_MAX_ITEMS,
+  type PackedSimilarLists,
+} from '../registry/population.js';
+import { internalItemIds, type HistoryEntry } from './serving.queries.js';
 
-/** similarItems neighbours kept per item (more than any page: hidden ones are filtered afterwards). */
-export const SIMILAR_DEPTH = 150;
+export { DEFAULT_MIN_RATING, interactionValue, SIMILAR_DEPTH };
 
 /** Columns per request when similar-item lists are computed in a model thread. */
 const SIMILAR_CHUNK = 16;
@@ -30,9 +37,6 @@ export type SimilarListsSource = (
   depth: number,
   deleted: Int32Array,
 ) => Promise<{ indices: Int32Array; scores: Float32Array } | null>;
-
-/** RATING interactions count as positives at or above this unless the version recorded its own. */
-export const DEFAULT_MIN_RATING = 3.5;
 
 /**
  * A model version loaded for serving: the {@link ServedModel} plus the maps between its dense
@@ -88,6 +92,8 @@ export class LoadedVersion {
    * version's vectors. The top {@link SIMILAR_DEPTH} are kept; a larger k searches afresh.
    */
   similarItems(col: number, k: number): Neighbor[] {
+    const stored = this.users.lists;
+    if (stored && k <= stored.depth) return this.storedSimilarItems(stored, col, k);
     if (k > SIMILAR_DEPTH) return this.served.similarItems(col, k, this.deletedColumns);
     let hit = this.similarMemo.get(col);
     if (!hit) {
@@ -99,6 +105,24 @@ export class LoadedVersion {
   }
   private readonly similarMemo = new Map<number, Neighbor[]>();
 
+  /** Column `col`'s first k neighbours in the stored lists, items deleted since they were computed skipped. */
+  private storedSimilarItems(stored: PackedSimilarLists, col: number, k: number): Neighbor[] {
+    if (!(Number.isInteger(col) && col >= 0 && col < this.served.numItems))
+      throw new RangeError(`item column ${col} out of range [0, ${this.served.numItems})`);
+    const out: Neighbor[] = [];
+    for (let j = col * stored.depth, end = j + stored.depth; j < end && out.length < k; j++) {
+      const index = stored.indices[j];
+      if (index < 0) break;
+      if (this.itemOfColumn[index] >= 0) out.push({ index, score: stored.scores[j] });
+    }
+    return out;
+  }
+
+  /** Where the population came from: computed once per version and stored, or computed by this process. */
+  get populationSource(): 'stored' | 'computed' {
+    return this.users.source;
+  }
+
   /**
    * Precomputes every column's neighbours (catalogs up to 20,000 items), yielding between chunks:
    * similarItems then answers from memory. Call it once the population is ready (the lists of
@@ -106,8 +130,9 @@ export class LoadedVersion {
    */
   async warmSimilarItems(pause: () => Promise<void>, elsewhere?: SimilarListsSource): Promise<void> {
     // Lists answered before the population was read lack its co-occurrence part: recompute them.
-    if (this.served.similarItemsFinal) this.similarMemo.clear();
-    if (this.served.numItems > 20_000) return;
+    if (this.served.similarItemsFinal || this.users.lists) this.similarMemo.clear();
+    if (this.users.lists) return; // stored with the population
+    if (this.served.numItems > SIMILAR_LISTS_MAX_ITEMS) return;
     if (
       elsewhere &&
       this.served.similarItemsFinal &&
@@ -222,22 +247,12 @@ function columnTable(itemOfColumn: Int32Array): Int32Array | Map<number, number>
   return map;
 }
 
-/** The population's users: internal user id per row and back. */
+/** The population's users: internal user id per row and back; the stored similar-item lists. */
 interface PopulationUsers {
   userOfRow: Int32Array;
   rowOfUser: Map<number, number>;
-}
-
-/** The matrix value of one interaction for a model family, or null when it does not count. */
-export function interactionValue(
-  ratings: boolean,
-  kind: string,
-  value: number | null,
-  minRating: number,
-): number | null {
-  if (ratings) return kind === 'RATING' && value !== null ? value : null;
-  if (kind === 'RATING') return value !== null && value >= minRating ? 1 : null;
-  return 1;
+  source: 'stored' | 'computed';
+  lists: PackedSimilarLists | null;
 }
 
 export interface LoadOptions {
@@ -246,6 +261,8 @@ export interface LoadOptions {
   log?: (message: string) => void;
   /** Where the population's histories are read (DATABASE_READ_URL's pool); default `db`. */
   reads?: pg.Pool;
+  /** Ignore a stored population and compute it here (default false: load it when stored). */
+  computePopulation?: boolean;
 }
 
 /**
@@ -267,54 +284,62 @@ export async function loadVersion(
       );
     }
     const itemOfColumn = await internalItemIds(db, artifact.itemIds);
-    const columnOfItem = new Map<number, number>();
-    itemOfColumn.forEach((id, col) => id >= 0 && columnOfItem.set(id, col));
     const minRating =
       typeof artifact.hyperparameters.minRating === 'number' ? artifact.hyperparameters.minRating : DEFAULT_MIN_RATING;
     const ratings = artifact.kind === 'AUTOREC';
-
-    const users: PopulationUsers = { userOfRow: new Int32Array(0), rowOfUser: new Map() };
-    // Every user's current history, read through COPY: the population of user similarity and
-    // anomaly percentiles. With deferPopulation this runs after the version is serving.
-    const readPopulation = async (): Promise<Population> => {
-      const rowOfUser = new Map<number, number>();
-      const userOfRow: number[] = [];
-      const rows: number[] = [];
-      const cols: number[] = [];
-      const vals: number[] = [];
-      await streamInteractions(options.reads ?? db, (userId, itemId, kind, value) => {
-        const col = columnOfItem.get(itemId);
-        if (col === undefined) return;
-        const v = interactionValue(ratings, kind, value, minRating);
-        if (v === null) return;
-        let row = rowOfUser.get(userId);
-        if (row === undefined) {
-          row = userOfRow.length;
-          rowOfUser.set(userId, row);
-          userOfRow.push(userId);
-        }
-        rows.push(row);
-        cols.push(col);
-        vals.push(v);
-      });
-      const histories = csrFromTriples(userOfRow.length, model.numItems, rows, cols, vals);
-      let trainingRows: Int32Array | undefined;
-      if (ratings && artifact.userIds) {
-        const trainedUsers = await internalUserIds(db, artifact.userIds);
-        const trainingRowOf = new Map<number, number>();
-        trainedUsers.forEach((id, r) => id >= 0 && trainingRowOf.set(id, r));
-        trainingRows = Int32Array.from(userOfRow, (id) => trainingRowOf.get(id) ?? -1);
+    const users: PopulationUsers = {
+      userOfRow: new Int32Array(0),
+      rowOfUser: new Map(),
+      source: 'computed',
+      lists: null,
+    };
+    const readHistories = () =>
+      readPopulationHistories(db, { itemOfColumn, ratings, minRating, userIds: artifact.userIds }, options.reads);
+    // The population of user similarity and anomaly percentiles: the one stored with the version
+    // (computed once, by the training worker), else every user's current history read through
+    // COPY and computed here. With deferPopulation this runs after the version is serving.
+    const readPopulation = async (): Promise<Population | ComputedPopulation> => {
+      let stored = options.computePopulation
+        ? null
+        : await loadPopulation(db, artifact.id, model.numItems).catch((error: unknown) => {
+            options.log?.(
+              `model version ${artifact.id}: stored population unreadable (${(error as Error).message}); computing it`,
+            );
+            return null;
+          });
+      if (stored && stored.dim !== (model.factor?.latentDim ?? 0)) {
+        options.log?.(`model version ${artifact.id}: stored population has dimension ${stored.dim}; computing it`);
+        stored = null;
       }
-      users.userOfRow = Int32Array.from(userOfRow);
+      if (!stored) {
+        const read = await readHistories();
+        users.userOfRow = read.userOfRow;
+        users.rowOfUser = read.rowOfUser;
+        return read;
+      }
+      const rowOfUser = new Map<number, number>();
+      stored.userOfRow.forEach((id, row) => rowOfUser.set(id, row));
+      // On-demand item similarity of a large catalog (no stored lists) still mixes in the
+      // histories' co-occurrence for the kinds that use it (item-item only: rows do not matter).
+      const histories =
+        !stored.lists && model.itemScorerUsesCooccurrence && model.numItems > SIMILAR_LISTS_MAX_ITEMS
+          ? (await readHistories()).histories
+          : null;
+      users.userOfRow = stored.userOfRow;
       users.rowOfUser = rowOfUser;
-      return { histories, trainingRows };
+      users.source = 'stored';
+      users.lists = stored.lists;
+      return {
+        rows: stored.userOfRow.length,
+        errors: stored.errors,
+        vectors: stored.vectors,
+        histories,
+        indexKey: stored.key,
+      };
     };
     const served = await ServedModel.load(model, readPopulation, {
       ...options.served,
-      indexStore: {
-        get: (name, params) => getModelIndex(db, artifact.id, name, params),
-        put: (name, params, bytes) => putModelIndex(db, artifact.id, name, params, bytes),
-      },
+      indexStore: modelIndexStore(db, artifact.id),
     });
     const seconds = (performance.now() - started) / 1000;
     const summary: ModelVersionSummary = { ...artifact };

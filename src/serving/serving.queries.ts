@@ -1,6 +1,4 @@
-import readline from 'node:readline';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import type { UserRow } from '../catalog/catalog.mappers.js';
 
 const USER_FIELDS = `id, external_id AS "externalId", attributes, created_at AS "createdAt", updated_at AS "updatedAt"`;
@@ -74,73 +72,4 @@ export async function internalItemIds(db: pg.Pool, externalIds: readonly string[
   return Int32Array.from(externalIds, (e) => found.get(e)?.id ?? -1);
 }
 
-/** Internal id of every user whose external id is listed, by position (-1: no such user now). */
-export async function internalUserIds(db: pg.Pool, externalIds: readonly string[]): Promise<Int32Array> {
-  if (externalIds.length === 0) return new Int32Array(0);
-  const { rows } = await db.query<{ id: number; externalId: string }>({
-    text: `SELECT id, external_id AS "externalId" FROM users WHERE external_id = ANY($1::text[])`,
-    values: [externalIds],
-  });
-  const byExternal = new Map(rows.map((r) => [r.externalId, r.id]));
-  return Int32Array.from(externalIds, (e) => byExternal.get(e) ?? -1);
-}
-
-/**
- * Streams every interaction (user_id, item_id, kind, value; oldest first) through COPY, the
- * database's fast path (about 1 s per million rows), calling `onRow` for each.
- */
-export async function streamInteractions(
-  db: pg.Pool,
-  onRow: (userId: number, itemId: number, kind: string, value: number | null) => void,
-): Promise<number> {
-  const client = await db.connect();
-  let count = 0;
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const stream = client.query(
-      copyTo('COPY (SELECT user_id, item_id, kind, value FROM interactions ORDER BY id) TO STDOUT'),
-    );
-    for await (const line of readline.createInterface({ input: stream, crlfDelay: Infinity })) {
-      if (!line) continue;
-      const [u, i, kind, value] = line.split('\t');
-      onRow(Number(u), Number(i), kind, value === '\\N' ? null : Number(value));
-      count++;
-    }
-    await client.query('COMMIT');
-    return count;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
-}
-
-/** A version's stored index graph when its build parameters match `params` exactly; else null. */
-export async function getModelIndex(
-  db: pg.Pool,
-  versionId: number,
-  name: string,
-  params: Record<string, unknown>,
-): Promise<Uint8Array | null> {
-  const { rows } = await db.query<{ bytes: Buffer }>(
-    'SELECT bytes FROM model_indexes WHERE version_id = $1 AND name = $2 AND params = $3::jsonb',
-    [versionId, name, JSON.stringify(params)],
-  );
-  return rows[0] ? new Uint8Array(rows[0].bytes.buffer, rows[0].bytes.byteOffset, rows[0].bytes.byteLength) : null;
-}
-
-/** Stores (or replaces) a version's index graph. */
-export async function putModelIndex(
-  db: pg.Pool,
-  versionId: number,
-  name: string,
-  params: Record<string, unknown>,
-  bytes: Uint8Array,
-): Promise<void> {
-  await db.query(
-    `INSERT INTO model_indexes (version_id, name, params, bytes) VALUES ($1, $2, $3::jsonb, $4)
-     ON CONFLICT (version_id, name) DO UPDATE SET params = EXCLUDED.params, bytes = EXCLUDED.bytes, created_at = now()`,
-    [versionId, name, JSON.stringify(params), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)],
-  );
-}
+export { streamInteractions } from '../database/interaction-stream.js';

@@ -191,6 +191,8 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
 
   /** A trained run: its decision (decide), the activation or experiment it calls for, and SUCCEEDED. */
   private async conclude(run: TrainingRunRow, result: TrainedVersion): Promise<void> {
+    // Once per version, before it can serve: what every API process would otherwise compute.
+    if (run.kind !== 'CONV_AE') await this.storePopulation(run.id, result.version.id);
     const decided = decide(run, result.metrics, result.baseline);
     const { comparison, activate } = decided;
     let decision = decided.decision;
@@ -238,6 +240,30 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
     await finishRun(this.prisma, run.id, { status: 'FAILED', error: message, dataSeconds }).catch(() => undefined);
     this.logger.error(`training run ${run.id} failed: ${message}`);
     throw error;
+  }
+
+  /**
+   * The version's population (every user's vector and reconstruction error, the similar-item
+   * lists, the user graph), computed and stored once (src/registry/population.ts) so that API
+   * processes load it; a failure is logged and they compute it as before.
+   */
+  private async storePopulation(runId: number, versionId: number): Promise<void> {
+    try {
+      const done = await this.registry.storePopulation(this.tf!, versionId, {
+        pause: () => void trainingPause(),
+        shouldStop: () => this.stopping,
+        // The serving index options, so the stored user graph is the one API processes look for.
+        index: { exactBelow: this.env.exactSearchBelow, hnsw: { ...this.env.hnsw, seed: 100 } },
+      });
+      if (done)
+        this.logger.log(
+          `run ${runId}: version ${versionId}'s population stored: ${done.users} users${done.lists ? ' and similar-item lists' : ''} in ${done.seconds.toFixed(1)} s`,
+        );
+    } catch (error) {
+      this.logger.warn(
+        `run ${runId}: version ${versionId}'s population not stored (${(error as Error).message}); API processes compute it`,
+      );
+    }
   }
 }
 

@@ -4,7 +4,15 @@ import { Random } from '../data/random.js';
 import { initBackend } from '../engine/backend.js';
 import { MultDAE } from '../models/mult-dae.js';
 import { excludeAny, excludeSet, NO_EXCLUSION, topK } from './top-k.js';
-import { buildVectorIndex, ExactIndex, HnswIndex, normalizeRows, recallAtK } from './vector-index.js';
+import {
+  buildVectorIndex,
+  ExactIndex,
+  HnswIndex,
+  hnswParamsFor,
+  normalizeRows,
+  recallAtK,
+  resolveHnsw,
+} from './vector-index.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -105,6 +113,15 @@ describe('HnswIndex', () => {
       expect(n.score).toBeCloseTo(exact.scoreAll(q)[n.index], 4);
     }
     expect(hnsw.search(q, 1000)).toHaveLength(300); // k beyond size: every row, no throw
+  });
+
+  it('takes its parameters by index size unless given: larger indexes search longer candidate lists', () => {
+    expect(hnswParamsFor(20_000)).toEqual({ m: 16, efConstruction: 200, ef: 100 });
+    expect(hnswParamsFor(100_000)).toEqual({ m: 16, efConstruction: 200, ef: 100 });
+    expect(hnswParamsFor(500_000)).toEqual({ m: 16, efConstruction: 200, ef: 200 });
+    // Given values win; undefined ones (an unset RECODER_HNSW_*) fall back to the size's.
+    expect(resolveHnsw(500_000, { m: 8, ef: undefined })).toEqual({ m: 8, efConstruction: 200, ef: 200, seed: 100 });
+    expect(resolveHnsw(10, { seed: 7, ef: 64 })).toEqual({ m: 16, efConstruction: 200, ef: 64, seed: 7 });
   });
 
   it('round-trips through bytes (the stored graph answers like the built one)', async () => {

@@ -4,6 +4,7 @@ import {
   buildVectorIndex,
   HnswIndex,
   INDEX_DEFAULTS,
+  resolveHnsw,
   type IndexOptions,
   type Metric,
   type VectorIndex,
@@ -35,6 +36,36 @@ export interface Population {
   histories: CsrMatrix;
   /** AutoRec: each row's training user index (-1 if unknown), so known users use their trained row. */
   trainingRows?: Int32Array;
+}
+
+/**
+ * A population whose model work was done once, elsewhere (the training worker stores it per
+ * version; see src/registry/population.ts): every row is a user with a non-empty history, with
+ * the row's reconstruction error and user vector exactly as {@link populationModelWork} gives
+ * them. {@link ServedModel.load} then holds no histories and encodes no one.
+ */
+export interface ComputedPopulation {
+  /** Population rows (all non-empty histories). */
+  rows: number;
+  /** Reconstruction error per row. */
+  errors: Float64Array<ArrayBuffer>;
+  /** User vectors [rows × latentDim] (null for EASE, which has none); centred in place by the load. */
+  vectors: Float32Array | null;
+  /**
+   * The histories, only when on-demand item similarity still mixes in their co-occurrence (a
+   * catalog whose similar-item lists are not stored); null otherwise.
+   */
+  histories: CsrMatrix | null;
+  /**
+   * Identifies these vectors for a stored user-index graph ("users-cosine" in the index store);
+   * without it the user index is built.
+   */
+  indexKey?: string;
+}
+
+/** Whether a population source gave a {@link ComputedPopulation}. */
+export function isComputedPopulation(p: Population | ComputedPopulation): p is ComputedPopulation {
+  return (p as ComputedPopulation).errors !== undefined;
 }
 
 /**
@@ -147,7 +178,7 @@ export class ServedModel {
    */
   static async load(
     model: ServableModel,
-    population: Population | (() => Promise<Population>),
+    population: Population | (() => Promise<Population | ComputedPopulation>),
     options: ServedModelOptions = { index: {} },
   ): Promise<ServedModel> {
     const indexOptions = { ...options.index, yieldEvery: options.yieldEvery };
@@ -191,12 +222,13 @@ export class ServedModel {
   }
 
   private async computePopulation(
-    source: Population | (() => Promise<Population>),
+    source: Population | (() => Promise<Population | ComputedPopulation>),
     options: ServedModelOptions,
     indexOptions: Partial<IndexOptions>,
   ): Promise<void> {
     await Promise.resolve(); // run after the constructor has returned
     const population = typeof source === 'function' ? await source() : source;
+    if (isComputedPopulation(population)) return this.takePopulation(population, options, indexOptions);
     const model = this.model;
     if (population.histories.numCols !== model.numItems) {
       throw new Error(
@@ -231,20 +263,7 @@ export class ServedModel {
       if (dim > 0) userVectors.set(part.vectors!, start * dim);
       await pause();
     }
-    if (factor && !this.disposed) {
-      if (isGenerative(factor) && nonEmpty.length > 0) {
-        // The population's encoder means as a diagonal Gaussian: synthetic users drawn from it
-        // follow the real popularity far more closely than prior draws (see sampleUsers).
-        const fit = new LatentGaussianFit(factor.latentDim);
-        fit.add(userVectors);
-        this.latentFit = fit.result();
-      }
-      // User similarity is the cosine of the vectors centred on the population's mean: encoder
-      // outputs share a large common component (what every history has in common: popularity),
-      // which makes the cosine of raw vectors ≈ 1 for every pair of users.
-      this.userMean = centreRows(userVectors, factor.latentDim);
-      if (!this.disposed) userIndex = await buildVectorIndex('cosine', factor.latentDim, userVectors, indexOptions);
-    }
+    if (factor && !this.disposed) userIndex = await this.userVectorsIndex(userVectors, indexOptions);
     if (this.disposed) {
       userIndex?.dispose();
       return;
@@ -254,6 +273,74 @@ export class ServedModel {
     this.userRows = Int32Array.from(nonEmpty);
     this.errorsByRow = errors;
     this.sortedErrors = Float64Array.from(nonEmpty, (r) => errors[r]).sort();
+  }
+
+  /**
+   * The population part of {@link load} from a {@link ComputedPopulation}: no model work, only the
+   * user index (its graph loaded from the index store when `indexKey` names it) and the sorted
+   * errors. Same state as computing it here from the same histories.
+   */
+  private async takePopulation(
+    population: ComputedPopulation,
+    options: ServedModelOptions,
+    indexOptions: Partial<IndexOptions>,
+  ): Promise<void> {
+    const { rows, errors } = population;
+    const dim = this.factor?.latentDim ?? 0;
+    if (errors.length !== rows || (dim > 0 && population.vectors?.length !== rows * dim)) {
+      throw new Error(
+        `ServedModel: a computed population of ${rows} rows needs ${rows} errors and ${rows} × ${dim} vector values`,
+      );
+    }
+    if (population.histories && population.histories.numCols !== this.numItems) {
+      throw new Error(
+        `ServedModel: population has ${population.histories.numCols} columns, the model ${this.numItems} items`,
+      );
+    }
+    let userIndex: VectorIndex | null = null;
+    if (this.factor && rows > 0) {
+      const store = population.indexKey ? options.indexStore : undefined;
+      userIndex = await this.userVectorsIndex(population.vectors!, indexOptions, store, population.indexKey);
+    } else if (this.factor) {
+      userIndex = await this.userVectorsIndex(new Float32Array(0), indexOptions);
+    }
+    if (this.disposed) {
+      userIndex?.dispose();
+      return;
+    }
+    this.userIndex = userIndex;
+    this.populationHistories = population.histories;
+    this.userRows = Int32Array.from({ length: rows }, (_, r) => r);
+    this.errorsByRow = errors;
+    this.sortedErrors = Float64Array.from(errors).sort();
+  }
+
+  /**
+   * The population's latent fit (Mult-VAE), its mean, and the user→user cosine index over the
+   * user vectors [rows × latentDim], which are centred in place. `store` and `key`: the graph of
+   * a stored population's vectors is kept in (and loaded from) the index store.
+   */
+  private async userVectorsIndex(
+    userVectors: Float32Array,
+    indexOptions: Partial<IndexOptions>,
+    store?: IndexStore,
+    key?: string,
+  ): Promise<VectorIndex> {
+    const factor = this.factor!;
+    if (isGenerative(factor) && userVectors.length > 0) {
+      // The population's encoder means as a diagonal Gaussian: synthetic users drawn from it
+      // follow the real popularity far more closely than prior draws (see sampleUsers).
+      const fit = new LatentGaussianFit(factor.latentDim);
+      fit.add(userVectors);
+      this.latentFit = fit.result();
+    }
+    // User similarity is the cosine of the vectors centred on the population's mean: encoder
+    // outputs share a large common component (what every history has in common: popularity),
+    // which makes the cosine of raw vectors ≈ 1 for every pair of users.
+    this.userMean = centreRows(userVectors, factor.latentDim);
+    if (store && key)
+      return storedIndex('users-cosine', 'cosine', factor.latentDim, userVectors, indexOptions, store, { key });
+    return buildVectorIndex('cosine', factor.latentDim, userVectors, indexOptions);
   }
 
   /**
@@ -565,6 +652,25 @@ export class ServedModel {
   }
 }
 
+/**
+ * Puts the user→user index graph of a {@link ComputedPopulation}'s vectors [rows × latentDim]
+ * (centred on their mean, as ServedModel.load centres them) in the index store under `key`, so
+ * that a process loading that population with the same index options finds the graph instead of
+ * building it. Nothing is stored below `exactBelow` vectors (an exact scan has no graph).
+ */
+export async function storeUserIndex(
+  latentDim: number,
+  vectors: Float32Array,
+  key: string,
+  options: Partial<IndexOptions>,
+  store: IndexStore,
+): Promise<void> {
+  const centred = Float32Array.from(vectors);
+  centreRows(centred, latentDim);
+  const index = await storedIndex('users-cosine', 'cosine', latentDim, centred, options, store, { key });
+  index.dispose();
+}
+
 /** An item index loaded from the store when a graph with the same build parameters is there, else built (and stored). */
 async function storedIndex(
   name: string,
@@ -573,12 +679,22 @@ async function storedIndex(
   vectors: Float32Array,
   options: Partial<IndexOptions>,
   store?: IndexStore,
+  extra: Record<string, unknown> = {},
 ): Promise<VectorIndex> {
   const exactBelow = options.exactBelow ?? INDEX_DEFAULTS.exactBelow;
   const size = vectors.length / dim;
   if (size < exactBelow || !store) return buildVectorIndex(metric, dim, vectors, options);
-  const hnsw = { ...INDEX_DEFAULTS.hnsw, ...options.hnsw };
-  const params = { format: 1, metric, dim, size, m: hnsw.m, efConstruction: hnsw.efConstruction, seed: hnsw.seed };
+  const hnsw = resolveHnsw(size, options.hnsw);
+  const params = {
+    format: 1,
+    metric,
+    dim,
+    size,
+    m: hnsw.m,
+    efConstruction: hnsw.efConstruction,
+    seed: hnsw.seed,
+    ...extra,
+  };
   const bytes = await store.get(name, params).catch(() => null);
   if (bytes) {
     try {
