@@ -3,7 +3,6 @@
  * size and build parameters on a version's stored user vectors, the evidence behind
  * hnswParamsFor (src/core/index/vector-index.ts). See HELP.
  */
-import os from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadEnv } from '../src/config/env.js';
@@ -13,6 +12,7 @@ import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { activeModelVersionId } from '../src/registry/model-versions.queries.js';
 import { loadPopulation } from '../src/registry/population.js';
+import { machineLine } from './bench-lib.js';
 import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run bench:hnsw -- [--version <id>] [--sizes 10000,50000,100000] [--queries 300]
@@ -95,12 +95,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    console.log(
-      `\n${os.cpus().length} cores, load average at the end ${os
-        .loadavg()
-        .map((x) => x.toFixed(2))
-        .join(' ')}`,
-    );
+    console.log(`\n${machineLine()}`);
   } finally {
     await pool.end();
     await prisma.$disconnect();

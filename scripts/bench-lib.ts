@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import autocannon from 'autocannon';
 import type { CsrMatrix } from '../src/core/data/csr.js';
 import { Random } from '../src/core/data/random.js';
@@ -174,4 +175,13 @@ export async function hnswRecall(
     hnswMs: tH / histories.numRows,
     exactMs: tE / histories.numRows,
   };
+}
+
+/** The machine line a benchmark ends with: cores and the load average (1, 5, 15 min) at the end. */
+export function machineLine(): string {
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+  return `${os.cpus().length} cores, load average at the end ${load}`;
 }

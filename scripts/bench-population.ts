@@ -3,7 +3,6 @@
  * See HELP.
  */
 import { spawn } from 'node:child_process';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -13,7 +12,7 @@ import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { activeModelVersionId } from '../src/registry/model-versions.queries.js';
 import { buildVersionPopulation } from '../src/registry/population.js';
-import { BENCH_SERVER_ENV, postGraphql, rssMb, waitUntil } from './bench-lib.js';
+import { BENCH_SERVER_ENV, machineLine, postGraphql, rssMb, waitUntil } from './bench-lib.js';
 import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run bench:population -- [--rounds 2] [--port 4810]
@@ -115,12 +114,7 @@ async function main(): Promise<void> {
     );
     console.log('|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
-    console.log(
-      `\n${os.cpus().length} cores, load average at the end ${os
-        .loadavg()
-        .map((x) => x.toFixed(2))
-        .join(' ')}`,
-    );
+    console.log(`\n${machineLine()}`);
   } finally {
     await pool.end();
     await prisma.$disconnect();

@@ -28,7 +28,7 @@ import { writeSynthetic } from '../src/datasets/synthetic.js';
 import { modelFromArtifact } from '../src/registry/model-artifact.js';
 import { activeModelVersionId, loadModelVersion } from '../src/registry/model-versions.queries.js';
 import { DEFAULT_MAX_EASE_ITEMS } from '../src/training/train-version.js';
-import { BENCH_SERVER_ENV, cannon, hnswRecall, postGraphql, rssMb, waitUntil } from './bench-lib.js';
+import { BENCH_SERVER_ENV, cannon, hnswRecall, machineLine, postGraphql, rssMb, waitUntil } from './bench-lib.js';
 
 const SIZES: Record<string, { users: number; items: number; interactions: number }> = {
   tiny: { users: 5_000, items: 2_000, interactions: 100_000 }, // a smoke test of the benchmark itself
@@ -267,12 +267,7 @@ async function main(): Promise<void> {
       if (!values.keep) await recreateDatabase(base, dbName, true);
     }
   }
-  console.log(
-    `\n${os.cpus().length} cores, load average at the end ${os
-      .loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`\n${machineLine()}`);
 }
 
 main().catch((error: unknown) => {
