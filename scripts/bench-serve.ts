@@ -13,13 +13,12 @@
  * - RSS of the API process; HNSW recall@10 against exact search on the served item vectors.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import {
-  buildSchema,
   getNamedType,
   isLeafType,
   isListType,
@@ -33,6 +32,7 @@ import {
 } from 'graphql';
 import { loadEnv, PROJECT_ROOT } from '../src/config/env.js';
 import { operationCost, SIZE_ARGUMENTS } from '../src/graphql/query-cost.js';
+import { buildApiSchema } from '../src/graphql/schema-file.js';
 import { MAX_ID_LIST } from '../src/serving/serving-inputs.service.js';
 import { MAX_SYNTHETIC_ITEMS } from '../src/serving/synthetic-users.service.js';
 import { csrFromTriples, csrSelectRows } from '../src/core/data/csr.js';
@@ -256,6 +256,24 @@ async function mostExpensive(
   throw new Error('no query field to hammer');
 }
 
+/** The /health poller's thread: a probe every 50 ms (ms each, Infinity for a failed one) until told to stop. */
+const HEALTH_POLLER = `
+const { parentPort, workerData } = require('node:worker_threads');
+let stop = false;
+parentPort.once('message', () => (stop = true));
+(async () => {
+  const times = [];
+  while (!stop) {
+    const t = performance.now();
+    const res = await fetch(workerData.url).catch(() => null);
+    if (res) await res.arrayBuffer().catch(() => null);
+    times.push(res && res.ok ? performance.now() - t : Number.POSITIVE_INFINITY);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  parentPort.postMessage(times);
+})();
+`;
+
 /** Codes a client is told to expect under overload (documented in the README's error table). */
 const LIMIT_CODES = new Set(['QUERY_TOO_COMPLEX', 'SERVICE_UNAVAILABLE', 'RATE_LIMITED', 'RESPONSE_TOO_LARGE']);
 
@@ -302,21 +320,20 @@ async function hammer(
       },
     ],
   });
-  const health: number[] = [];
+  // /health is polled from its own thread: in this thread autocannon parses megabytes of answers,
+  // and a probe queued behind that would time the load generator, not the server.
+  const poller = new Worker(HEALTH_POLLER, { eval: true, workerData: { url: `http://127.0.0.1:${port}/health` } });
+  const polled = new Promise<number[]>((resolve, reject) => {
+    poller.once('message', (m: number[]) => resolve(m));
+    poller.once('error', reject);
+  });
   let maxRss = 0;
-  let stop = false;
-  const poll = (async () => {
-    while (!stop) {
-      const t = performance.now();
-      const res = await fetch(`http://127.0.0.1:${port}/health`).catch(() => null);
-      health.push(res?.ok ? performance.now() - t : Number.POSITIVE_INFINITY);
-      maxRss = Math.max(maxRss, rssMb(pid).rss);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
+  const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssMb(pid).rss)), 50);
   const result = await instance;
-  stop = true;
-  await poll;
+  clearInterval(sampler);
+  poller.postMessage('stop');
+  const health = await polled;
+  await poller.terminate();
   health.sort((a, b) => a - b);
   const pct = (p: number) => health[Math.min(health.length - 1, Math.floor((p / 100) * health.length))];
   const failed =
@@ -519,7 +536,8 @@ async function main(): Promise<void> {
         'refused',
         'the cost limit counts count × itemsPerUser',
       );
-      const schema = buildSchema(readFileSync(path.join(PROJECT_ROOT, 'schema.gql'), 'utf8'));
+      // The server's own schema: its fields' declared costs are not in schema.gql's SDL.
+      const schema = await buildApiSchema();
       const hammerSeconds = Number(values['hammer-seconds']);
       const h = await hammer(API_PORT, api.pid!, schema, users, items, hammerSeconds, 20);
       const outcomes = [...h.outcomes].map(([k, n]) => `${k} ${n}`).join(', ');

@@ -319,7 +319,7 @@ describe('dashboard API', () => {
         const res = await gql(app, aliased, { h });
         expect(res.status).toBe(400);
         expect(res.errors![0]).toMatchObject({
-          message: expect.stringMatching(/^Query Cost limit of 20000 exceeded, found \d+\.$/),
+          message: expect.stringMatching(/^Query Cost limit of 10000 exceeded, found \d+\.$/),
           extensions: { code: 'QUERY_TOO_COMPLEX' },
         });
       }

@@ -248,10 +248,10 @@ describe('impressions, attribution, online metrics and experiments over GraphQL'
   });
 
   it('counts experiment metrics in the query cost: each arms list costs as much as a large page', async () => {
-    const ok = await gql(a, `{ experiments(limit: 50) { id arms { arm } } }`);
+    const ok = await gql(a, `{ experiments(limit: 40) { id arms { arm } } }`);
     expect(ok.errors).toBeUndefined();
-    // 2 + 100 × (id 1 + arms 200) > RECODER_MAX_QUERY_COST (20,000).
-    const heavy = await gql(a, `{ experiments(limit: 100) { id arms { arm } } }`);
+    // 2 + 50 × (id 1 + arms 200) > RECODER_MAX_QUERY_COST (10,000).
+    const heavy = await gql(a, `{ experiments(limit: 50) { id arms { arm } } }`);
     expect(heavy.errors![0].extensions.code).toBe('QUERY_TOO_COMPLEX');
   });
 

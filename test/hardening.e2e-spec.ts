@@ -16,7 +16,7 @@ async function post(app: NestFastifyApplication, payload: unknown, headers: Reco
 
 /** Document limits, batching, introspection and GraphiQL switches, per-key rate limits. */
 describe('GraphQL hardening', () => {
-  describe('document limits (defaults: depth 10, 30 aliases, cost 20,000)', () => {
+  describe('document limits (defaults: depth 10, 30 aliases, cost 10,000)', () => {
     let app: NestFastifyApplication;
     beforeAll(async () => {
       await truncateAll();
@@ -100,7 +100,7 @@ describe('GraphQL hardening', () => {
       });
       // 30 aliases is allowed; their cost is not.
       expect(res.status).toBe(400);
-      expect(res.body.errors![0].message).toMatch(/^Query Cost limit of 20000 exceeded, found \d+\.$/);
+      expect(res.body.errors![0].message).toMatch(/^Query Cost limit of 10000 exceeded, found \d+\.$/);
       const huge = await post(app, { query: '{ items(first: 100000) { nodes { id } } }' }); // page sizes count in the cost
       expect(huge.body.errors![0].extensions.code).toBe('QUERY_TOO_COMPLEX');
       const directives = `{ servingStatus ${'@include(if: true) '.repeat(60)} { populationSize } }`;

@@ -85,7 +85,7 @@ describe('serving engine', () => {
     const big = await post(app, aliased, { l: 100 });
     expect(big.statusCode).toBe(400);
     expect(big.json().errors[0]).toMatchObject({
-      message: expect.stringMatching(/^Query Cost limit of 20000 exceeded, found \d+\.$/),
+      message: expect.stringMatching(/^Query Cost limit of 10000 exceeded, found \d+\.$/),
       extensions: { code: 'QUERY_TOO_COMPLEX' },
     });
     const small = await post(app, aliased, { l: 3 });

@@ -1,10 +1,9 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import { GraphQLSchemaBuilderModule, GraphQLSchemaFactory } from '@nestjs/graphql';
-import { buildSchema, parse } from 'graphql';
+import { buildSchema, parse, type GraphQLObjectType } from 'graphql';
 import { EXPERIMENT_ARMS_COST, ONLINE_METRICS_COST } from '../experiments/experiments.resolver.js';
+import { ITEM_IMAGE_COST, ITEM_IMAGE_PNG_COST } from '../images/item-images.resolver.js';
 import { costLimitError, operationCost } from './query-cost.js';
-import { RESOLVERS } from './schema-file.js';
+import { buildApiSchema } from './schema-file.js';
 
 const schema = buildSchema(`
   type Item { id: ID! title: String! tags: [String!]! }
@@ -76,11 +75,31 @@ describe('operationCost', () => {
     expect(operationCost(withMap, q, {}, undefined, { defaultListSize: 100 })).toBe(2 * 2_000);
   });
 
+  it("adds a field's declared own cost (extensions.cost) and still counts its sub-selection", () => {
+    const withImage = buildSchema(`
+      type Image { size: Int! png: String }
+      type Item { id: ID! image: Image }
+      type Query { page(first: Int): [Item!]! }
+    `);
+    const q = parse('{ page(first: 10) { id image { size png } } }');
+    expect(operationCost(withImage, q, {}, undefined, { defaultListSize: 100 })).toBe(2 + 10 * (1 + 2 + 1 + 1));
+    const item = withImage.getType('Item') as GraphQLObjectType;
+    const image = withImage.getType('Image') as GraphQLObjectType;
+    item.getFields().image.extensions = { cost: 25 };
+    image.getFields().png.extensions = { cost: 100 };
+    expect(operationCost(withImage, q, {}, undefined, { defaultListSize: 100 })).toBe(2 + 10 * (1 + 25 + 1 + 100));
+  });
+
+  it("knows the images' costs in the API's own schema", async () => {
+    const api = await buildApiSchema();
+    const q = parse('{ searchItems(query: "a", limit: 10) { id image { size png } } }');
+    expect(operationCost(api, q, {}, undefined, { defaultListSize: 100 })).toBe(
+      2 + 10 * (1 + ITEM_IMAGE_COST + 1 + ITEM_IMAGE_PNG_COST),
+    );
+  });
+
   it("knows the experiment fields' costs in the API's own schema: metrics flat, experiments × limit, arms inputs by length", async () => {
-    const app = await NestFactory.createApplicationContext(GraphQLSchemaBuilderModule, { logger: false });
-    await app.init();
-    const api = await app.get(GraphQLSchemaFactory).create(RESOLVERS);
-    await app.close();
+    const api = await buildApiSchema();
     const c = (q: string, v: Record<string, unknown> = {}) =>
       operationCost(api, parse(q), v, undefined, { defaultListSize: 100 });
     expect(
@@ -94,7 +113,8 @@ describe('operationCost', () => {
     );
     expect(c('{ experiments { id } }')).toBe(2 + 20);
     const arms = Array.from({ length: 8 }, (_, k) => ({ versionId: k + 1, weight: 1 }));
-    expect(c('mutation($a: [ExperimentArmInput!]!) { startExperiment(arms: $a) { id } }', { a: arms })).toBe(2 + 8 + 1);
+    // A mutation's input lists are bounded by the batch size, not counted.
+    expect(c('mutation($a: [ExperimentArmInput!]!) { startExperiment(arms: $a) { id } }', { a: arms })).toBe(2 + 1);
   });
 
   it('words its error like the validation-time estimate', () => {

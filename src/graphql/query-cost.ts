@@ -33,10 +33,13 @@ export interface CostOptions {
  * The cost of an operation as it will execute, variables included: every field costs 1 (a scalar)
  * or 2 (an object), times the number of times it is returned, which is the product of the size
  * arguments (limit, first, last, count, itemsPerUser) of the fields above it and its own; a list
- * argument adds its length (each id asked for is work). A field declared with a number
+ * argument of a query adds its length (each id asked for is work; a mutation's input lists are
+ * bounded by RECODER_MAX_BATCH_SIZE instead). A field declared with a number
  * `complexity` (Nest's field option, in the field's extensions) costs that number instead, with
- * its sub-selection included. Introspection fields cost nothing here
- * (graphql-js bounds their depth). Fragments are counted where they are spread.
+ * its sub-selection included; one declared with `@Extensions({ cost: n })` costs n itself, its
+ * sub-selection counted as usual (resolvers that do real work per returned object). Introspection
+ * fields cost nothing here (graphql-js bounds their depth). Fragments are counted where they are
+ * spread.
  *
  * This is what `recommendations(limit: 100)` or `sampleSyntheticUsers(count: 100, itemsPerUser:
  * 1000)` really return, unlike the static estimate of graphql-armor's rule (run at validation, it
@@ -65,6 +68,9 @@ export function operationCost(
         : schema.getSubscriptionType();
   if (!root) return 0;
   const vars = variables ?? {};
+  // A mutation's input lists (recordInteractions' events, upsertItems' items) are bounded by
+  // RECODER_MAX_BATCH_SIZE and their work is the database's: only a query's lists count.
+  const countLists = operation.operation === 'query';
 
   const costOf = (set: SelectionSetNode, type: GraphQLNamedType, times: number, visiting: Set<string>): number => {
     let total = 0;
@@ -107,7 +113,7 @@ export function operationCost(
                 ? options.defaultListSize
                 : 1;
           size *= Math.max(1, n);
-        } else if (Array.isArray(value)) {
+        } else if (Array.isArray(value) && countLists) {
           listArgs += value.length;
         }
       }
@@ -119,7 +125,10 @@ export function operationCost(
         total += times * (flat + listArgs);
         continue;
       }
-      total += times * ((isLeafType(named) ? 1 : 2) + listArgs);
+      // A field may declare its own cost (`@Extensions({ cost: n })`: work beyond returning a
+      // value, e.g. a batched lookup per item) while its sub-selection still counts.
+      const own = (field.extensions as { cost?: unknown } | undefined)?.cost;
+      total += times * ((typeof own === 'number' ? own : isLeafType(named) ? 1 : 2) + listArgs);
       if (sel.selectionSet) total += costOf(sel.selectionSet, named, times * size, visiting);
       if (!Number.isFinite(total)) return Number.POSITIVE_INFINITY;
     }

@@ -38,11 +38,19 @@ export function printSortedSchema(schema: GraphQLSchema): string {
   return `${printSchema(lexicographicSortSchema(schema))}\n`;
 }
 
-/** Builds the schema from the resolvers without a database or HTTP server. */
-export async function buildSchemaSdl(): Promise<string> {
+/**
+ * The API's schema built from the resolvers, without a database or HTTP server: the one the server
+ * executes, field extensions (query costs) included, which the SDL of schema.gql leaves out.
+ */
+export async function buildApiSchema(): Promise<GraphQLSchema> {
   const app = await NestFactory.createApplicationContext(GraphQLSchemaBuilderModule, { logger: false });
   await app.init();
   const schema = await app.get(GraphQLSchemaFactory).create(RESOLVERS);
   await app.close();
-  return printSortedSchema(schema);
+  return schema;
+}
+
+/** The SDL of {@link buildApiSchema}. */
+export async function buildSchemaSdl(): Promise<string> {
+  return printSortedSchema(await buildApiSchema());
 }
