@@ -116,11 +116,17 @@ function sizeMax(name: string, pageSize: number): number {
 
 const unwrap = (t: GraphQLInputType) => (isNonNullType(t) ? t.ofType : t);
 
-/** A selection of every scalar of `type` and of its argument-free object fields, `depth` levels down. */
+/**
+ * A selection of every scalar of `type` and of its argument-free object fields, `depth` levels
+ * down. Fields that declare their own cost (an item's `image`, `png`: work per item when the item
+ * has a picture) are left out: on data without pictures they answer null at once, so a document
+ * spending its cost on them would be the cheapest to answer, not the most expensive.
+ */
 function selectAll(type: GraphQLNamedType, depth: number): string | null {
   if (!isObjectType(type)) return null;
   const parts: string[] = [];
   for (const f of Object.values(type.getFields())) {
+    if (typeof (f.extensions as { cost?: unknown } | undefined)?.cost === 'number') continue;
     if (f.args.some((a) => isNonNullType(a.type) && a.defaultValue === undefined)) continue;
     const named = getNamedType(f.type);
     if (isLeafType(named)) parts.push(f.name);

@@ -69,3 +69,27 @@ export class DomainError extends IntrinsicException {
 
 export const notFound = (what: string, id: string, field: string) =>
   new DomainError(ErrorCode.NOT_FOUND, `${what} "${id}" not found`, field, { id });
+
+/**
+ * An error built without a stack trace, for refusals that come by the thousand under overload
+ * (SERVICE_UNAVAILABLE): nothing is captured while it is constructed (Error.stackTraceLimit 0),
+ * and its `stack` is a plain string, so that reading it (Mercurius wraps every error it answers,
+ * copying the stack) formats nothing.
+ */
+export function withoutStack<E extends Error>(make: () => E): E {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  let error: E;
+  try {
+    error = make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  Object.defineProperty(error, 'stack', {
+    value: `${error.name}: ${error.message}`,
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
+  return error;
+}

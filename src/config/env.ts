@@ -323,7 +323,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       depth: raw.RECODER_MAX_QUERY_DEPTH,
       aliases: raw.RECODER_MAX_ALIASES,
       cost: raw.RECODER_MAX_QUERY_COST,
-      costInFlight: raw.RECODER_MAX_COST_IN_FLIGHT ?? raw.RECODER_MAX_QUERY_COST,
+      costInFlight: raw.RECODER_MAX_COST_IN_FLIGHT ?? 2 * raw.RECODER_MAX_QUERY_COST,
     },
     rateLimitPerMinute: raw.RECODER_RATE_LIMIT_PER_MINUTE,
     authFailuresPerMinute: raw.RECODER_AUTH_FAILURES_PER_MINUTE,

@@ -23,6 +23,17 @@ describe('CostAdmission', () => {
     expect(a.tryAcquire(1)).toBe(true);
   });
 
+  it('runs operations above `largeAbove` one at a time while cheaper ones share the budget', () => {
+    const a = new CostAdmission(20_000, 5_000);
+    expect(a.tryAcquire(9_000)).toBe(true);
+    expect(a.tryAcquire(6_000)).toBe(false); // a second large one, though the budget has room
+    expect(a.tryAcquire(5_000)).toBe(true); // not above largeAbove
+    expect(a.tryAcquire(200)).toBe(true);
+    a.release(9_000);
+    expect(a.tryAcquire(6_000)).toBe(true);
+    expect(a.cost).toBe(11_200);
+  });
+
   it('never goes below zero on an extra release', () => {
     const a = new CostAdmission(10);
     a.release(5);

@@ -1,6 +1,6 @@
 import { HttpException, Logger } from '@nestjs/common';
 import { GraphQLError, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode, withoutStack } from '../common/domain-error.js';
 
 const logger = new Logger('GraphQLErrors');
 
@@ -163,9 +163,12 @@ export function formatExecutionErrors(
   if (busy) {
     const retryAfterSeconds = Number(busy.details?.retryAfterSeconds ?? 1);
     context?.reply?.header('retry-after', String(retryAfterSeconds));
-    const error = new GraphQLError(busy.message, {
-      extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, retryAfterSeconds },
-    });
+    const error = withoutStack(
+      () =>
+        new GraphQLError(busy.message, {
+          extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, retryAfterSeconds },
+        }),
+    );
     return { statusCode: 503, response: { errors: [error] } };
   }
   // Mercurius wraps query validation failures in one FastifyError whose `errors` holds them.

@@ -12,7 +12,7 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode, withoutStack } from '../common/domain-error.js';
 import type { Env } from '../config/env.js';
 import { CostAdmission } from './cost-admission.js';
 import { formatExecutionErrors } from './error-mapping.js';
@@ -58,7 +58,8 @@ export const MAX_DOCUMENT_TOKENS = 10_000;
 const DOCUMENT_CACHE_ENTRIES = 100;
 
 export function graphqlConfig(env: Env): MercuriusDriverConfig {
-  const admission = new CostAdmission(env.queryLimits.costInFlight);
+  // Within the budget, operations costing over half the limit run one at a time.
+  const admission = new CostAdmission(env.queryLimits.costInFlight, env.queryLimits.cost / 2);
   return {
     driver: MercuriusDriver,
     // The schema is built in memory; `npm run schema:print` writes schema.gql, which is committed
@@ -101,11 +102,15 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
         )?.operation;
         if (!raw || operation !== 'query') return;
         if (!admission.tryAcquire(cost)) {
-          throw new DomainError(
-            ErrorCode.SERVICE_UNAVAILABLE,
-            `the server is executing ${admission.cost} of cost (at most ${admission.maxCost} at once); this operation costs ${cost}: retry shortly`,
-            undefined,
-            { retryAfterSeconds: 1 },
+          // Refusals come by the thousand under overload: no stack trace to capture and format.
+          throw withoutStack(
+            () =>
+              new DomainError(
+                ErrorCode.SERVICE_UNAVAILABLE,
+                `the server is executing ${admission.cost} of cost (at most ${admission.maxCost} at once, ${admission.largeAbove} at most for one of them running alone); this operation costs ${cost}: retry shortly`,
+                undefined,
+                { retryAfterSeconds: 1 },
+              ),
           );
         }
         let released = false;
