@@ -200,8 +200,13 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
           this.logger.log(
             `model version ${next.id}: ${next.served.populationSize} users' vectors and reconstruction errors ready (${next.populationSource}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
           ),
-        (error: unknown) =>
-          this.logger.error(`model version ${next.id}: population failed: ${(error as Error).stack ?? String(error)}`),
+        (error: unknown) => {
+          // Shutting down ends the database pools under a population still being read: not a fault.
+          if (!this.closed)
+            this.logger.error(
+              `model version ${next.id}: population failed: ${(error as Error).stack ?? String(error)}`,
+            );
+        },
       )
       .then(() =>
         next.warmSimilarItems(
@@ -211,7 +216,9 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
             : undefined,
         ),
       )
-      .catch((error: unknown) => this.logger.error(`model version ${next.id}: similar items: ${String(error)}`))
+      .catch((error: unknown) => {
+        if (!this.closed) this.logger.error(`model version ${next.id}: similar items: ${String(error)}`);
+      })
       .finally(() => {
         next.warm = true;
       });
