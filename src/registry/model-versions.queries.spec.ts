@@ -98,6 +98,26 @@ describe('model registry (real Postgres)', () => {
       weights,
       trainingSeconds: 0,
     });
+    // Written in slices too (large versions exceed a V8 string as base64): one transaction, every byte.
+    const sliced = await saveModelVersion(
+      prisma,
+      {
+        name: 'sliced-write',
+        kind: 'EASE',
+        hyperparameters: {},
+        metrics: {},
+        interactionCount: 1,
+        dataLatestAt: null,
+        itemIds: ['a'],
+        weights,
+        trainingSeconds: 0,
+      },
+      3000,
+    );
+    expect(sliced.weightsBytes).toBe(10_007);
+    expect(Buffer.from((await loadModelVersion(pool, sliced.id, 4096))!.weights).equals(Buffer.from(weights))).toBe(
+      true,
+    );
     for (const chunk of [1000, 4096, 10_007, 1 << 20]) {
       expect(Buffer.from((await loadModelVersion(pool, saved.id, chunk))!.weights).equals(Buffer.from(weights))).toBe(
         true,

@@ -3,7 +3,10 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 import type { ModelKind } from './model-kind.js';
 
 /** The Prisma client (or a transaction of it) the registry's statements run on. */
-export type RegistryDb = Pick<PrismaClient, 'modelVersion' | 'activeModel' | '$transaction' | '$queryRaw'>;
+export type RegistryDb = Pick<
+  PrismaClient,
+  'modelVersion' | 'activeModel' | '$transaction' | '$queryRaw' | '$executeRaw'
+>;
 type Db = RegistryDb;
 
 export interface NewModelVersion {
@@ -69,8 +72,43 @@ function toSummary(row: SummaryRow): ModelVersionSummary {
   };
 }
 
-/** Stores a trained version (weights, id maps, metrics, data snapshot); returns its summary. */
-export async function saveModelVersion(db: Db, v: NewModelVersion): Promise<ModelVersionSummary> {
+/**
+ * Weights are written at most this many bytes per statement: a bytea parameter travels as text
+ * (base64 through Prisma, hex through pg), and no string can exceed 2²⁹ characters in V8, so a
+ * version of more than about 400 MB (Mult-VAE over 100,000 items is 450 MB) cannot be one value.
+ */
+export const WEIGHTS_WRITE_CHUNK_BYTES = 128 * 1024 * 1024;
+
+/**
+ * Stores a trained version (weights, id maps, metrics, data snapshot); returns its summary. Weights
+ * over `chunkBytes` are written in slices, the first with the row and the rest appended, in one
+ * transaction: a version is stored whole or not at all.
+ */
+export async function saveModelVersion(
+  db: Db,
+  v: NewModelVersion,
+  chunkBytes = WEIGHTS_WRITE_CHUNK_BYTES,
+): Promise<ModelVersionSummary> {
+  const bytes = new Uint8Array(v.weights.buffer, v.weights.byteOffset, v.weights.byteLength) as Uint8Array<ArrayBuffer>;
+  if (bytes.byteLength <= chunkBytes) return createVersion(db, v, bytes);
+  return db.$transaction(
+    async (tx) => {
+      const summary = await createVersion(tx, v, bytes.subarray(0, chunkBytes));
+      for (let offset = chunkBytes; offset < bytes.byteLength; offset += chunkBytes) {
+        const slice = bytes.subarray(offset, Math.min(bytes.byteLength, offset + chunkBytes));
+        await tx.$executeRaw`UPDATE model_versions SET weights = weights || ${slice} WHERE id = ${summary.id}`;
+      }
+      return summary;
+    },
+    { timeout: 30 * 60_000, maxWait: 60_000 },
+  );
+}
+
+async function createVersion(
+  db: Pick<PrismaClient, 'modelVersion'>,
+  v: NewModelVersion,
+  firstBytes: Uint8Array<ArrayBuffer>,
+): Promise<ModelVersionSummary> {
   const row = await db.modelVersion.create({
     data: {
       name: v.name,
@@ -82,7 +120,7 @@ export async function saveModelVersion(db: Db, v: NewModelVersion): Promise<Mode
       dataMaxInteractionId: v.dataMaxInteractionId ?? null,
       itemIds: v.itemIds,
       userIds: v.userIds ?? undefined,
-      weights: new Uint8Array(v.weights.buffer, v.weights.byteOffset, v.weights.byteLength) as Uint8Array<ArrayBuffer>,
+      weights: firstBytes,
       weightsBytes: v.weights.byteLength,
       trainingSeconds: v.trainingSeconds,
     },
