@@ -38,9 +38,14 @@ describe('serving pressure (training yields to serving)', () => {
         raised = Atomics.load(flag, 0) === 1;
       }
       expect(raised).toBe(true);
-      // Idle: nothing runs for 0.5 s.
-      await sleep(500);
-      expect(Atomics.load(flag, 0)).toBe(0);
+      // Idle: nothing runs here; the flag falls within a few samples (polled for up to 10 s, since
+      // a loaded machine — other test workers — can keep a sample's utilisation up for a while).
+      let lowered = false;
+      for (let k = 0; k < 100 && !lowered; k++) {
+        await sleep(100);
+        lowered = Atomics.load(flag, 0) === 0;
+      }
+      expect(lowered).toBe(true);
     } finally {
       stop();
     }
