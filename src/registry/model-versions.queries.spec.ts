@@ -87,9 +87,9 @@ describe('model registry (real Postgres)', () => {
   it('reads the weights in slices (large versions exceed a V8 string as hex): the loader returns every byte', async () => {
     const weights = new Uint8Array(10_007);
     for (let i = 0; i < weights.length; i++) weights[i] = (i * 131 + 7) & 255;
-    const saved = await saveModelVersion(prisma, {
-      name: 'sliced',
-      kind: 'EASE',
+    const version = (name: string) => ({
+      name,
+      kind: 'EASE' as const,
       hyperparameters: {},
       metrics: {},
       interactionCount: 1,
@@ -98,22 +98,9 @@ describe('model registry (real Postgres)', () => {
       weights,
       trainingSeconds: 0,
     });
+    const saved = await saveModelVersion(prisma, version('sliced'));
     // Written in slices too (large versions exceed a V8 string as base64): one transaction, every byte.
-    const sliced = await saveModelVersion(
-      prisma,
-      {
-        name: 'sliced-write',
-        kind: 'EASE',
-        hyperparameters: {},
-        metrics: {},
-        interactionCount: 1,
-        dataLatestAt: null,
-        itemIds: ['a'],
-        weights,
-        trainingSeconds: 0,
-      },
-      3000,
-    );
+    const sliced = await saveModelVersion(prisma, version('sliced-write'), 3000);
     expect(sliced.weightsBytes).toBe(10_007);
     expect(Buffer.from((await loadModelVersion(pool, sliced.id, 4096))!.weights).equals(Buffer.from(weights))).toBe(
       true,
