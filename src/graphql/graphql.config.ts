@@ -107,7 +107,7 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
             () =>
               new DomainError(
                 ErrorCode.SERVICE_UNAVAILABLE,
-                `the server is executing ${admission.cost} of cost (at most ${admission.maxCost} at once, ${admission.largeAbove} at most for one of them running alone); this operation costs ${cost}: retry shortly`,
+                `the server is executing ${admission.cost} of cost (at most ${admission.maxCost} at once, and one operation over ${admission.largeAbove} at a time); this operation costs ${cost}: retry shortly`,
                 undefined,
                 { retryAfterSeconds: 1 },
               ),
