@@ -26,6 +26,7 @@ const HELP = `Usage: npm run bench:train -- [split-dir] [options]
                      docs/benchmarks.md)
   --epochs N         epochs for both sides (default 5); medians over epochs are reported
   --backend NAME     tfjs backend: auto (default), wasm, cpu or node
+  --native MODE      on wasm, large matMuls on ONNX Runtime's native GEMM: auto (default) or off
   --threads N        training threads of both sides (default 2, reference.py's default): Recoder
                      k > 1 = data-parallel worker threads, PyTorch's intra-op threads
   --validation       also evaluate NDCG@100 on the validation users after every Recoder epoch
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
     options: {
       epochs: { type: 'string', default: '5' },
       backend: { type: 'string', default: 'auto' },
+      native: { type: 'string', default: 'auto' },
       threads: { type: 'string', default: '2' },
       softmax: { type: 'string', default: 'auto' },
       samples: { type: 'string' },
@@ -150,7 +152,9 @@ async function main(): Promise<void> {
     );
   }
 
-  const { tf, name } = await initBackend({ prefer, log: (m) => console.log(m) });
+  const native = values.native as 'auto' | 'off';
+  if (!['auto', 'off'].includes(native)) throw new Error('--native must be auto or off');
+  const { tf, name, gemm } = await initBackend({ prefer, native, log: (m) => console.log(m) });
   const data = await readSplitFiles(split);
   console.log(
     `split ${split}: ${data.train.numRows} train users × ${data.numItems} items, ${data.train.indptr[data.train.numRows]} interactions`,
@@ -223,6 +227,7 @@ async function main(): Promise<void> {
       bench: 'train',
       model: 'multvae',
       backend: name,
+      native_gemm: gemm ? gemm.description : 'off',
       threads,
       softmax: model.summary?.sampledSoftmax ? 'sampled' : 'full',
       epochs,

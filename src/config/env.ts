@@ -72,6 +72,8 @@ export interface Env {
   popularityWeights: Record<string, number>;
   /** tfjs backend for serving and training: auto (tfjs-node, else wasm, else cpu) or a fixed one. */
   tfBackend: 'auto' | 'node' | 'wasm' | 'cpu';
+  /** On wasm: large matMuls on ONNX Runtime's native GEMM ('auto', when onnxruntime-node loads) or not. */
+  nativeGemm: 'auto' | 'off';
   /** Catalogs (and user populations) smaller than this are searched exactly; larger ones through HNSW. */
   exactSearchBelow: number;
   /** HNSW graph degree, build-time and query-time candidate list sizes; unset: chosen by index size (hnswParamsFor). */
@@ -174,6 +176,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       }),
       RECODER_POPULARITY_WEIGHTS: str({ default: '' }),
       RECODER_TF_BACKEND: str({ choices: ['auto', 'node', 'wasm', 'cpu'], default: 'auto' }),
+      RECODER_NATIVE_GEMM: str({ choices: ['auto', 'off'], default: 'auto' }),
       RECODER_EXACT_SEARCH_BELOW: num({ default: 20000 }),
       RECODER_HNSW_M: num({ default: undefined }),
       RECODER_HNSW_EF_CONSTRUCTION: num({ default: undefined }),
@@ -348,6 +351,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     },
     popularityWeights,
     tfBackend: raw.RECODER_TF_BACKEND as Env['tfBackend'],
+    nativeGemm: raw.RECODER_NATIVE_GEMM as Env['nativeGemm'],
     exactSearchBelow: raw.RECODER_EXACT_SEARCH_BELOW,
     hnsw: { m: raw.RECODER_HNSW_M, efConstruction: raw.RECODER_HNSW_EF_CONSTRUCTION, ef: raw.RECODER_HNSW_EF },
     trainingWorker: raw.RECODER_TRAINING_WORKER as Env['trainingWorker'],

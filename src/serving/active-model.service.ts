@@ -51,7 +51,11 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const backend = await initBackend({ prefer: this.env.tfBackend, log: (m) => this.logger.log(m) });
+    const backend = await initBackend({
+      prefer: this.env.tfBackend,
+      native: this.env.nativeGemm,
+      log: (m) => this.logger.log(m),
+    });
     this.tf = backend.tf;
     this.backendName = backend.name;
     await this.registry.onActivation({

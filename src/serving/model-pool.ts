@@ -69,6 +69,8 @@ export interface ModelPoolOptions {
   threads: number;
   /** tfjs backend of the threads (as the main thread's). */
   backend: 'auto' | 'node' | 'wasm' | 'cpu';
+  /** Whether their large matMuls run on the native GEMM (default 'auto', as initBackend's). */
+  native?: 'auto' | 'off';
   /** A batch running longer than this in a thread: the thread is terminated and replaced. */
   deadlineMs: number;
   /** Thread entry (default {@link modelWorkerEntry}). */
@@ -303,7 +305,10 @@ export class ModelPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.entry, { name: 'recoder-model', workerData: { backend: this.options.backend } });
+    const worker = new Worker(this.entry, {
+      name: 'recoder-model',
+      workerData: { backend: this.options.backend, native: this.options.native ?? 'auto' },
+    });
     const slot: Slot = { worker, jobs: new Map(), loaded: new Set(), populations: new Set() };
     worker.on('message', (reply: ModelWorkerReply) => {
       if ('ready' in reply) return;

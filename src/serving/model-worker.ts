@@ -21,8 +21,10 @@ import type { ModelWorkerReply, ModelWorkerRequest } from './model-pool.js';
 
 if (!parentPort) throw new Error('model-worker.js runs as a worker thread (src/serving/model-pool.ts)');
 const port = parentPort;
+const init = workerData as { backend?: 'auto' | 'node' | 'wasm' | 'cpu'; native?: 'auto' | 'off' } | undefined;
 const { tf } = await initBackend({
-  prefer: (workerData as { backend?: 'auto' | 'node' | 'wasm' | 'cpu' } | undefined)?.backend ?? 'auto',
+  prefer: init?.backend ?? 'auto',
+  native: init?.native ?? 'auto',
   log: () => undefined,
 });
 const models = new Map<number, ServableModel>();

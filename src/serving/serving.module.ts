@@ -29,7 +29,12 @@ import { VisualModelService } from './visual-model.service.js';
     {
       provide: ModelPool,
       useFactory: (env: Env) =>
-        new ModelPool({ threads: env.modelWork.threads, backend: env.tfBackend, deadlineMs: env.modelWork.deadlineMs }),
+        new ModelPool({
+          threads: env.modelWork.threads,
+          backend: env.tfBackend,
+          native: env.nativeGemm,
+          deadlineMs: env.modelWork.deadlineMs,
+        }),
       inject: [ENV],
     },
     ActiveModelService,

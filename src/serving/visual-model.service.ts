@@ -67,7 +67,7 @@ export class VisualModelService implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.tf = (await initBackend({ prefer: this.env.tfBackend })).tf;
+    this.tf = (await initBackend({ prefer: this.env.tfBackend, native: this.env.nativeGemm })).tf;
     await this.registry.onActivation({
       onActivation: ({ slot }) => slot === VISUAL_SLOT && void this.refresh(), // ActiveModelService logs malformed ones
       onReconnect: () => void this.refresh(),

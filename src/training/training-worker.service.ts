@@ -57,7 +57,11 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
   private readonly lock: TrainingLock;
 
   async onApplicationBootstrap(): Promise<void> {
-    const backend = await initBackend({ prefer: this.env.tfBackend, log: (m) => this.logger.log(m) });
+    const backend = await initBackend({
+      prefer: this.env.tfBackend,
+      native: this.env.nativeGemm,
+      log: (m) => this.logger.log(m),
+    });
     this.tf = backend.tf;
     this.backendName = backend.name;
     await this.recoverOrphans();

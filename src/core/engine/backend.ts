@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmKernels } from './wasm-kernels.js';
+import { loadNativeGemm, type NativeGemm } from './native-gemm.js';
+import { NATIVE_MATMUL_MIN_MACS, registerWasmKernels, useNativeMatMul } from './wasm-kernels.js';
 
 /** A tfjs backend Recoder can run on: tfjs-node (native TensorFlow), wasm (XNNPACK) or pure-JS cpu. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -10,6 +11,11 @@ export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export interface EngineBackend {
   name: BackendName;
   tf: typeof tf;
+  /**
+   * The native GEMM (native-gemm.ts) the wasm backend's large matMuls run on, when it loaded;
+   * models use it directly for products against fixed weights (scoring).
+   */
+  gemm?: NativeGemm;
 }
 
 /** Options of {@link initBackend}. */
@@ -31,6 +37,14 @@ export interface InitBackendOptions {
    * put in production mode, which only silences its warnings.
    */
   tfjsWarnings?: boolean;
+  /**
+   * On the wasm backend: 'auto' (default) runs large matMuls on ONNX Runtime's native GEMM
+   * (native-gemm.ts) when the optional onnxruntime-node loads, 'off' keeps them on XNNPACK.
+   * Only the first initialisation's setting counts.
+   */
+  native?: 'auto' | 'off';
+  /** For tests: where onnxruntime-node is resolved from (see LoadNativeGemmOptions). */
+  nativeResolveFrom?: string;
 }
 
 const BACKEND_OF: Record<'node' | 'wasm' | 'cpu', BackendName> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
@@ -92,7 +106,7 @@ async function select(
     return done('tensorflow', ' (tfjs-node, native TensorFlow)');
   }
   if (prefer === 'wasm') {
-    return done('wasm', await tryWasm());
+    return withNative(done('wasm', (await tryWasm()) + nativeNote(options)));
   }
   if (prefer === 'cpu') {
     await useBackend('cpu');
@@ -107,12 +121,49 @@ async function select(
   }
   try {
     const note = await tryWasm();
-    return done('wasm', `${note}; skipped ${skipped.join('; ')}`);
+    return withNative(done('wasm', `${note}${nativeNote(options)}; skipped ${skipped.join('; ')}`));
   } catch (error) {
     skipped.push(`wasm: ${reason(error)}`);
   }
   await useBackend('cpu');
   return done('cpu', ` — WARNING: pure JavaScript, ~100× slower than tfjs-node or wasm; skipped ${skipped.join('; ')}`);
+}
+
+let nativeGemm: NativeGemm | undefined;
+
+/**
+ * Loads the native GEMM for the wasm backend (unless `native` is 'off') and routes large matMuls
+ * to it; returns the log line's note either way. Must run after the wasm backend initialised.
+ */
+function nativeNote(options: InitBackendOptions): string {
+  if (options.native === 'off') return '; native GEMM off';
+  try {
+    nativeGemm = loadNativeGemm({ resolveFrom: options.nativeResolveFrom });
+  } catch (error) {
+    return `; native GEMM unavailable (${reason(error)})`;
+  }
+  useNativeMatMul(nativeGemm);
+  // A product large enough to take the native route, through the tfjs kernel (heap views and all).
+  const side = Math.ceil(Math.cbrt(NATIVE_MATMUL_MIN_MACS));
+  const got = tf.tidy(() => tf.matMul(tf.ones([side, side]), tf.fill([side, side], 2)).dataSync());
+  if (got.length !== side * side || got.some((v) => v !== 2 * side)) {
+    useNativeMatMul(undefined);
+    nativeGemm = undefined;
+    return '; native GEMM failed its check (a wrong product through the wasm kernel), not used';
+  }
+  return `; large matMuls on native GEMM (${nativeGemm.description})`;
+}
+
+/**
+ * The native GEMM this thread's wasm matMuls run on, if any: worker threads that start their own
+ * backend pass `native: activeNativeGemm() ? 'auto' : 'off'` to compute like their parent.
+ */
+export function activeNativeGemm(): NativeGemm | undefined {
+  return nativeGemm;
+}
+
+function withNative(backend: EngineBackend): EngineBackend {
+  return nativeGemm ? { ...backend, gemm: nativeGemm } : backend;
 }
 
 /** Loads tfjs-node and checks that it computes; throws with the cause otherwise. */

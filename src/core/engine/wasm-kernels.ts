@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { NativeGemm } from './native-gemm.js';
 
 /**
  * The slice of the wasm backend's API that JS kernels use (`BackendWasm` of
@@ -133,4 +134,66 @@ export function registerWasmKernels(): void {
   if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
     tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter });
   }
+}
+
+/**
+ * Products of at least this many multiply-adds go to the native GEMM; smaller ones stay on
+ * XNNPACK, where a call costs less than the native binding's fixed overhead (about 20 µs).
+ */
+export const NATIVE_MATMUL_MIN_MACS = 1 << 18;
+
+let wasmBatchMatMul: tf.KernelConfig | undefined;
+let nativeRoute = false;
+
+/** Whether the wasm backend's matMuls currently run on a native GEMM ({@link useNativeMatMul}). */
+export function nativeMatMulActive(): boolean {
+  return nativeRoute;
+}
+
+/**
+ * Routes the wasm backend's `BatchMatMul` (tf.matMul) to a {@link NativeGemm} for 2-D products of
+ * at least `minMacs` multiply-adds, with either operand transposed (plain products of fewer than
+ * 32 rows excepted: XNNPACK's cached packing makes those as fast); batched (rank > 2), smaller
+ * and non-float32 products keep the backend's own kernel. Registering again replaces the
+ * previous native GEMM; `undefined` restores the backend's kernel.
+ */
+export function useNativeMatMul(gemm: NativeGemm | undefined, minMacs = NATIVE_MATMUL_MIN_MACS): void {
+  wasmBatchMatMul ??= tf.getKernel('BatchMatMul', 'wasm');
+  const own = wasmBatchMatMul;
+  if (!own) throw new Error('useNativeMatMul: the wasm backend has no BatchMatMul kernel (is it registered?)');
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  nativeRoute = gemm !== undefined;
+  if (!gemm) {
+    tf.registerKernel(own);
+    return;
+  }
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+    // 2-D operands, or rank 3 with a batch of one.
+    const single = (t: tf.TensorInfo) => t.shape.length === 2 || (t.shape.length === 3 && t.shape[0] === 1);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || !single(a) || !single(b) || a.shape.length !== b.shape.length)
+      return own.kernelFunc(args);
+    const [ar, ac] = a.shape.slice(-2);
+    const [br, bc] = b.shape.slice(-2);
+    const m = transposeA ? ac : ar;
+    const k = transposeA ? ar : ac;
+    const n = transposeB ? br : bc;
+    // XNNPACK keeps the packed right operand of a plain product: for a few rows it is as fast.
+    if (m * k * n < minMacs || (m < 32 && !transposeA && !transposeB)) return own.kernelFunc(args);
+    const backend = args.backend as WasmBackendLike;
+    const y = gemm.gemm(
+      backend.typedArrayFromHeap(a) as Float32Array,
+      backend.typedArrayFromHeap(b) as Float32Array,
+      m,
+      k,
+      n,
+      transposeA,
+      transposeB,
+    );
+    const out = backend.makeOutput(a.shape.length === 2 ? [m, n] : [1, m, n], 'float32');
+    (backend.typedArrayFromHeap(out) as Float32Array).set(y); // a view taken after the allocation
+    return out;
+  };
+  tf.registerKernel({ ...own, kernelFunc });
 }

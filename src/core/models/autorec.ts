@@ -1,5 +1,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import type { CsrMatrix } from '../data/csr.js';
+import { activeNativeGemm } from '../engine/backend.js';
+import type { FixedRightGemm } from '../engine/native-gemm.js';
 import { Random } from '../data/random.js';
 import { mae, rmse } from '../eval/metrics.js';
 import { Adam } from './adam.js';
@@ -139,6 +141,7 @@ export class AutoRec implements Autoencoder {
   private readonly s: AutoRecState;
   private meanQuery?: Float32Array;
   private itemVectorsT?: Float32Array;
+  private itemVectorProduct?: FixedRightGemm;
   private disposed = false;
 
   private constructor(tf: Tf, state: AutoRecState) {
@@ -369,6 +372,12 @@ export class AutoRec implements Autoencoder {
     const D = this.itemVectorDim;
     if (queries.length !== rows * D)
       throw new Error(`scoreQueries: ${queries.length} values for ${rows} queries of dimension ${D}`);
+    const gemm = tf.getBackend() === 'wasm' ? activeNativeGemm() : undefined;
+    if (gemm) {
+      // Native GEMM (backend.ts) against the item vectors packed once.
+      this.itemVectorProduct ??= gemm.withFixedRight(this.itemVectors(), D, this.numItems, true);
+      return this.itemVectorProduct.run(queries, rows);
+    }
     this.itemVectorsT ??= transpose(this.itemVectors(), this.numItems, D);
     const itemsT = this.itemVectorsT;
     const t = tf.tidy(() => tf.matMul(tf.tensor2d(queries, [rows, D]), tf.tensor2d(itemsT, [D, this.numItems])));
@@ -563,11 +572,13 @@ export class AutoRec implements Autoencoder {
     return null;
   }
 
-  /** The model holds no tensors between calls; this drops its arrays and makes it unusable. */
+  /** The model holds no tensors between calls; this drops its arrays (and native product) and makes it unusable. */
   dispose(): void {
     this.disposed = true;
     this.meanQuery = undefined;
     this.itemVectorsT = undefined;
+    this.itemVectorProduct?.dispose();
+    this.itemVectorProduct = undefined;
   }
 
   private assertLive(): void {

@@ -10,6 +10,8 @@ import { TfGemmExecutor, gemmJs, type Gemm } from './ease-solver.js';
 /** workerData of a product worker. */
 export interface EaseWorkerInit {
   backend: 'node' | 'wasm' | 'cpu';
+  /** Whether the parent's large matMuls run on the native GEMM (backend.ts). */
+  native: 'auto' | 'off';
   /** This worker's slot in `flops`. */
   index: number;
   /** [next product index of the current batch, stop flag], shared with every thread. */
@@ -28,7 +30,7 @@ async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('ease-worker: not running in a worker thread');
   const init = workerData as EaseWorkerInit;
-  const { tf } = await initBackend({ prefer: init.backend });
+  const { tf } = await initBackend({ prefer: init.backend, native: init.native });
   const executor = init.backend === 'cpu' ? { run: gemmJs, release: () => undefined } : new TfGemmExecutor(tf);
   port.on('message', (req: EaseWorkerRequest) => {
     try {

@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { activeNativeGemm } from '../engine/backend.js';
 import type { Gemm, GemmWorkerPool } from './ease-solver.js';
 import type { EaseWorkerInit, EaseWorkerReply, EaseWorkerRequest } from './ease-worker.js';
 
@@ -52,7 +53,15 @@ export class EaseWorkers implements GemmWorkerPool {
     try {
       for (let index = 0; index < count; index++) {
         workers.push(
-          new Worker(workerUrl, { workerData: { backend, index, control, flops } satisfies EaseWorkerInit }),
+          new Worker(workerUrl, {
+            workerData: {
+              backend,
+              native: activeNativeGemm() ? 'auto' : 'off',
+              index,
+              control,
+              flops,
+            } satisfies EaseWorkerInit,
+          }),
         );
       }
       await Promise.all(workers.map((w) => reply(w)));

@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { csrFromTriples, csrSelectRows, type CsrMatrix } from '../data/csr.js';
 import { Random } from '../data/random.js';
-import { initBackend } from '../engine/backend.js';
+import { activeNativeGemm, initBackend } from '../engine/backend.js';
+import type { NativeGemm } from '../engine/native-gemm.js';
+import { useNativeMatMul } from '../engine/wasm-kernels.js';
 import { evaluateRanking } from '../eval/metrics.js';
 import { Adam } from './adam.js';
 import type { EpochReport } from './autoencoder.js';
@@ -368,13 +370,27 @@ function checkGradients(kind: 'vae' | 'dae', hiddenUnits: number[], beta: number
   });
 }
 
-describe('hand-written gradients equal tfjs autograd of the reference loss', () => {
+describe.each([
+  // Every product of the step on onnxruntime's GEMM, with transposed operands in place.
+  { matMuls: 'native GEMM', route: () => useNativeMatMul(nativeGemm(), 1) },
+  // The wasm backend alone: transposes explicit, plain products.
+  { matMuls: 'plain wasm', route: () => useNativeMatMul(undefined) },
+])('hand-written gradients equal tfjs autograd of the reference loss ($matMuls)', ({ route }) => {
+  beforeAll(route);
+  afterAll(() => useNativeMatMul(nativeGemm())); // as initBackend left it
   it('Mult-VAE [I-8-3-8-I], with the KL term (β = 0.3)', () => checkGradients('vae', [8], 0.3));
   it('Mult-VAE without a hidden layer (the sparse layer outputs μ, log σ²)', () => checkGradients('vae', [], 0.2));
   it('Mult-VAE with two hidden layers', () => checkGradients('vae', [10, 6], 0.1));
   it('Mult-DAE [I-3-I]', () => checkGradients('dae', [], 0));
   it('Mult-DAE [I-8-3-8-I]', () => checkGradients('dae', [8], 0));
 });
+
+/** The native GEMM initBackend loaded (onnxruntime-node is installed wherever the tests run). */
+function nativeGemm(): NativeGemm {
+  const gemm = activeNativeGemm();
+  if (!gemm) throw new Error('initBackend did not load the native GEMM (is onnxruntime-node installed?)');
+  return gemm;
+}
 
 /*
  * The data-parallel path needs the compiled worker entry (worker threads cannot load the

@@ -6,6 +6,7 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import type { CsrMatrix } from '../data/csr.js';
+import { nativeMatMulActive } from '../engine/wasm-kernels.js';
 import type { Random } from '../data/random.js';
 import type { AutoencoderKind } from './autoencoder.js';
 import type { SoftmaxCandidates } from './sampled-softmax.js';
@@ -290,6 +291,8 @@ export function lossAndGradients(
     throw new Error(`lossAndGradients: eps must hold ${n} × ${Z} values`);
   const grads: Float32Array[] = new Array(L);
   let loss = 0;
+  // Whether matMuls with transposed operands run as fast as plain ones (else: transpose first).
+  const flags = tf.getBackend() !== 'wasm' || nativeMatMulActive();
   const out = layers[L - 1];
   const d = out.inDim;
 
@@ -343,10 +346,13 @@ export function lossAndGradients(
       }
     }
 
-    // Output layer: logitsᵀ = V·[h, 1]ᵀ (the small [h, 1]ᵀ is the right operand), then logits.
+    // Output layer. With transposed operands computed in place (native GEMM, tfjs-node):
+    // logits = [h, 1]·Vᵀ. On plain wasm: logitsᵀ = V·[h, 1]ᵀ (the small [h, 1]ᵀ is the right
+    // operand), then logits.
     const a = inputs[L - 1];
-    const aAugT = tf.concat([tf.transpose(a), onesRow], 0); // [(d + 1) × n]
-    let logits = tf.transpose(tf.matMul(V, aAugT)) as Tensor2D;
+    const aAug = flags ? tf.concat([a, tf.transpose(onesRow)], 1) : undefined; // [n × (d + 1)]
+    const aAugT = flags ? undefined : tf.concat([tf.transpose(a), onesRow], 0); // [(d + 1) × n]
+    let logits = (flags ? tf.matMul(aAug!, V, false, true) : tf.transpose(tf.matMul(V, aAugT!))) as Tensor2D;
     if (candidates) logits = tf.add(logits, tf.tensor2d(candidates.logWeights, [1, C]));
 
     // d loss / d logits = (softmax(logits) · Σ_i x_ui − x_u) / n, on the device; only the
@@ -380,18 +386,28 @@ export function lossAndGradients(
       loss += nll / n;
       dl = tf.sub(dl, tf.scatterND(atT, tf.div(tf.tensor1d(xs), n), [n, C]));
     }
-    const dlTt = tf.transpose(dl); // [C × n]
-
-    // Backward: plain matMuls only, transposes explicit, big left operands: dV = dlᵀ·[h, 1] and
-    // d[h, 1]ᵀ = Vᵀ·dlᵀ (measured 260 → 170 ms against dl·V, whose right operand V is big).
-    // Appending ones to a layer's input gives the bias gradient in the same product.
-    grads[L - 1] = tf.matMul(dlTt, tf.transpose(aAugT)).dataSync() as Float32Array;
-    let dIn = tf.transpose(tf.slice(tf.matMul(tf.transpose(V), dlTt), [0, 0], [d, n])) as Tensor2D;
+    // Backward: dV = dlᵀ·[h, 1] and d[h, 1] = dl·V. Appending ones to a layer's input gives the
+    // bias gradient in the same product. On plain wasm: plain matMuls only, transposes explicit,
+    // big left operands (d[h, 1]ᵀ = Vᵀ·dlᵀ: measured 260 → 170 ms against dl·V, whose right
+    // operand V is big).
+    let dIn: Tensor2D;
+    if (flags) {
+      grads[L - 1] = tf.matMul(dl, aAug!, true, false).dataSync() as Float32Array;
+      dIn = tf.slice(tf.matMul(dl, V), [0, 0], [n, d]) as Tensor2D;
+    } else {
+      const dlTt = tf.transpose(dl); // [C × n]
+      grads[L - 1] = tf.matMul(dlTt, tf.transpose(aAugT!)).dataSync() as Float32Array;
+      dIn = tf.transpose(tf.slice(tf.matMul(tf.transpose(V), dlTt), [0, 0], [d, n])) as Tensor2D;
+    }
     let dOut: Tensor2D = dIn; // d loss / d (pre-activation of layer l − 1), set in each iteration
     for (let l = L - 1; l >= 1; l--) {
       if (l < L - 1) {
-        grads[l] = tf.matMul(tf.concat([tf.transpose(inputs[l]), onesRow], 0), dOut).dataSync() as Float32Array;
-        dIn = tf.matMul(dOut, tf.transpose(W[l]));
+        grads[l] = (
+          flags
+            ? tf.matMul(tf.concat([inputs[l], tf.transpose(onesRow)], 1), dOut, true, false)
+            : tf.matMul(tf.concat([tf.transpose(inputs[l]), onesRow], 0), dOut)
+        ).dataSync() as Float32Array;
+        dIn = (flags ? tf.matMul(dOut, W[l], false, true) : tf.matMul(dOut, tf.transpose(W[l]))) as Tensor2D;
       }
       if (spec.variational && l === spec.encoderDepth) {
         // z = μ + σ ⊙ ε: dμ = dz + β/n·μ;  d log σ² = ½ dz ⊙ ε ⊙ σ + β/(2n)·(σ² − 1).

@@ -16,6 +16,8 @@ import type { SparseRows } from './sparse-input.js';
 export interface WorkerInit {
   index: number;
   backend: 'node' | 'wasm' | 'cpu';
+  /** Whether the parent's large matMuls run on the native GEMM (backend.ts). */
+  native: 'auto' | 'off';
   spec: NetSpec;
   train: CsrMatrix;
   /** Shared master weights, one array per layer. */
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('multinomial-worker: not running in a worker thread');
   const init = workerData as WorkerInit;
-  const { tf } = await initBackend({ prefer: init.backend });
+  const { tf } = await initBackend({ prefer: init.backend, native: init.native });
   port.on('message', (req: WorkerRequest) => {
     try {
       if (req.cmd === 'grad') {

@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { CsrMatrix } from '../data/csr.js';
+import { activeNativeGemm } from '../engine/backend.js';
 import type { AdamConfig } from './adam.js';
 import { sampledRows, type NetSpec, type SampledStep, type Tf } from './multinomial-net.js';
 
@@ -84,6 +85,7 @@ export class GradientWorkers {
     if (workerUrl.protocol === 'file:' && !existsSync(fileURLToPath(workerUrl))) return undefined;
     const backendName = tf.getBackend();
     const backend = backendName === 'tensorflow' ? 'node' : backendName === 'wasm' ? 'wasm' : 'cpu';
+    const native = activeNativeGemm() ? 'auto' : 'off';
     const shared = weights.map(sharedCopy);
     const sharedTrain: CsrMatrix = {
       numRows: train.numRows,
@@ -98,7 +100,18 @@ export class GradientWorkers {
     const workers: Worker[] = [];
     try {
       for (let index = 0; index < count; index++) {
-        const init: WorkerInit = { index, backend, spec, train: sharedTrain, weights: shared, grads, m, v, adam };
+        const init: WorkerInit = {
+          index,
+          backend,
+          native,
+          spec,
+          train: sharedTrain,
+          weights: shared,
+          grads,
+          m,
+          v,
+          adam,
+        };
         workers.push(new Worker(workerUrl, { workerData: init }));
       }
       await Promise.all(workers.map((w) => reply(w)));
