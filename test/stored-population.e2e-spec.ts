@@ -114,6 +114,34 @@ describe('stored population (real Postgres)', () => {
     }
   });
 
+  it('the item graphs are stored with the population, so an API process loads them instead of building them', async () => {
+    const id = await trainTestVersion({ kind: 'dae', epochs: 2 });
+    const graphs = async () =>
+      (
+        await pool.query<{ name: string; params: { size: number; metric: string }; at: Date }>(
+          `SELECT name, params, created_at AS "at" FROM model_indexes WHERE version_id = $1 AND name LIKE 'items-%' ORDER BY name`,
+          [id],
+        )
+      ).rows;
+    expect(await graphs()).toEqual([]);
+    await buildVersionPopulation(tf, pool, id, { index: INDEX });
+    const stored = await graphs();
+    const items = GROUPS * PER_GROUP;
+    expect(stored).toEqual([
+      {
+        name: 'items-cosine',
+        params: expect.objectContaining({ metric: 'cosine', size: items, m: 8 }),
+        at: expect.any(Date),
+      },
+      { name: 'items-ip', params: expect.objectContaining({ metric: 'ip', size: items, m: 8 }), at: expect.any(Date) },
+    ]);
+    const served = await load(id, false);
+    expect(await graphs()).toEqual(stored); // loaded as stored, not rebuilt
+    expect(served.served.exactScoring).toBe(false); // the catalog is above INDEX.exactBelow: HNSW
+    const similar = served.similarItems(0, 5);
+    expect(similar).toHaveLength(5);
+  });
+
   it('EASE: anomaly scores and similar items (co-occurrence included) are the ones computed at activation', async () => {
     const id = await trainTestVersion({ kind: 'ease', lambda: 50 });
     const computed = await load(id, true);

@@ -13,7 +13,13 @@ import { excludeSet } from '../core/index/top-k.js';
 import type { Tf } from '../core/models/autorec.js';
 import type { ServableModel } from '../core/models/servable.js';
 import type { IndexOptions } from '../core/index/vector-index.js';
-import { populationModelWork, SimilarLists, storeUserIndex, type Population } from '../core/serving/served-model.js';
+import {
+  populationModelWork,
+  SimilarLists,
+  storeItemIndexes,
+  storeUserIndex,
+  type Population,
+} from '../core/serving/served-model.js';
 import { streamInteractionSnapshot } from '../database/interaction-stream.js';
 import { modelFromArtifact } from './model-artifact.js';
 import { modelIndexStore } from './model-indexes.queries.js';
@@ -374,8 +380,9 @@ export async function hasPopulation(db: pg.Pool, versionId: number): Promise<boo
 }
 
 /**
- * Computes a stored version's population from the database's current interactions and stores it
- * (what the training worker does after training). Resolves with the stored population's size and
+ * Computes a stored version's population from the database's current interactions and stores it,
+ * with the user graph and the item graphs above the exact-search threshold (what the training
+ * worker does after training). Resolves with the stored population's size and
  * time, or null when the version does not exist or already has one.
  */
 export async function buildVersionPopulation(
@@ -408,6 +415,8 @@ export async function buildVersionPopulation(
     // The user→user graph too (above the exact-search threshold), so no API process builds it.
     if (computed.vectors)
       await storeUserIndex(computed.dim, computed.vectors, key, hooks.index ?? {}, modelIndexStore(db, versionId));
+    // And the item graphs: at 10⁵ items they take minutes to build.
+    await storeItemIndexes(model, hooks.index ?? {}, modelIndexStore(db, versionId));
     const seconds = (performance.now() - started) / 1000;
     return { users: computed.userOfRow.length, seconds, lists: computed.lists !== null };
   } finally {

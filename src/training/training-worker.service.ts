@@ -248,7 +248,7 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
 
   /**
    * The version's population (every user's vector and reconstruction error, the similar-item
-   * lists, the user graph), computed and stored once (src/registry/population.ts) so that API
+   * lists, the user graph, the item graphs), computed and stored once (src/registry/population.ts) so that API
    * processes load it; a failure is logged and they compute it as before.
    */
   private async storePopulation(runId: number, versionId: number): Promise<void> {

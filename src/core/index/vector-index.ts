@@ -167,6 +167,9 @@ export class ExactIndex extends VectorIndex {
   }
 }
 
+/** Longest run of graph insertions between two yields of {@link HnswIndex.build}. */
+const YIELD_AFTER_MS = 10;
+
 /**
  * Approximate search with hnswlib (Malkov & Yashunin's HNSW graphs).
  *
@@ -190,7 +193,10 @@ export class HnswIndex extends VectorIndex {
     super(metric, dim, vectors);
   }
 
-  /** Builds the graph; yields to the event loop between chunks when `yieldEvery` is given. */
+  /**
+   * Builds the graph; with `yieldEvery`, yields to the event loop whenever insertions have run
+   * {@link YIELD_AFTER_MS} without a pause.
+   */
   static async build(
     metric: Metric,
     dim: number,
@@ -208,12 +214,17 @@ export class HnswIndex extends VectorIndex {
     if (metric === 'ip') for (let i = 0; i < n; i++) maxNorm = Math.max(maxNorm, Math.sqrt(index.squaredNorm(i)));
     const scale = maxNorm > 0 ? 1 / maxNorm : 1;
     const row = new Array<number>(graphDim);
+    let ranSince = performance.now();
     for (let i = 0; i < n; i++) {
       const off = i * dim;
       for (let d = 0; d < dim; d++) row[d] = index.vectors[off + d] * scale;
       if (metric === 'ip') row[dim] = Math.sqrt(Math.max(0, 1 - index.squaredNorm(i) * scale * scale));
       graph.addPoint(row, i);
-      if (yieldEvery && i % 512 === 511) await yieldEvery();
+      // By time, not by count: one insertion into a 10⁵ × 600 graph takes milliseconds.
+      if (yieldEvery && performance.now() - ranSince >= YIELD_AFTER_MS) {
+        await yieldEvery();
+        ranSince = performance.now();
+      }
     }
     graph.setEf(o.ef);
     index.graph = graph;

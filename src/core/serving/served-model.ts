@@ -182,23 +182,7 @@ export class ServedModel {
     options: ServedModelOptions = { index: {} },
   ): Promise<ServedModel> {
     const indexOptions = { ...options.index, yieldEvery: options.yieldEvery };
-    let itemIndex: VectorIndex | null = null;
-    let itemSimilarity: VectorIndex | null = null;
-    const factor = model.factor;
-    if (factor) {
-      const D = factor.itemVectorDim;
-      const itemVectors = factor.itemVectors();
-      itemIndex = await storedIndex('items-ip', 'ip', D, itemVectors, indexOptions, options.indexStore);
-      // Item–item: cosine over the item vectors without the bias (popularity, not direction).
-      itemSimilarity = await storedIndex(
-        'items-cosine',
-        'cosine',
-        D - 1,
-        dropLastColumn(itemVectors, D),
-        indexOptions,
-        options.indexStore,
-      );
-    }
+    const { itemIndex, itemSimilarity } = await itemIndexes(model, indexOptions, options.indexStore);
     const served = new ServedModel(model, itemIndex, itemSimilarity, (self) =>
       self.computePopulation(population, options, indexOptions),
     );
@@ -669,6 +653,51 @@ export async function storeUserIndex(
   centreRows(centred, latentDim);
   const index = await storedIndex('users-cosine', 'cosine', latentDim, centred, options, store, { key });
   index.dispose();
+}
+
+/**
+ * A model's item graphs: user→item (inner product over the item vectors) and item→item (cosine
+ * over the item vectors without the bias: popularity, not direction); null for kinds without
+ * item vectors. Loaded from `store` when graphs with the same build parameters are there, else
+ * built (and stored).
+ */
+async function itemIndexes(
+  model: ServableModel,
+  options: Partial<IndexOptions>,
+  store?: IndexStore,
+): Promise<{ itemIndex: VectorIndex | null; itemSimilarity: VectorIndex | null }> {
+  const factor = model.factor;
+  if (!factor) return { itemIndex: null, itemSimilarity: null };
+  const D = factor.itemVectorDim;
+  const itemVectors = factor.itemVectors();
+  const itemIndex = await storedIndex('items-ip', 'ip', D, itemVectors, options, store);
+  const itemSimilarity = await storedIndex(
+    'items-cosine',
+    'cosine',
+    D - 1,
+    dropLastColumn(itemVectors, D),
+    options,
+    store,
+  );
+  return { itemIndex, itemSimilarity };
+}
+
+/**
+ * Builds and stores a model's item graphs (above the exact-search threshold) as {@link ServedModel.load}
+ * looks for them with the same index options, so that no API process builds them: the training
+ * worker calls it once per version. Returns whether graphs were stored (false: exact search, or
+ * a model without item vectors).
+ */
+export async function storeItemIndexes(
+  model: ServableModel,
+  options: Partial<IndexOptions>,
+  store: IndexStore,
+): Promise<boolean> {
+  const { itemIndex, itemSimilarity } = await itemIndexes(model, options, store);
+  const stored = itemIndex?.kind === 'hnsw';
+  itemIndex?.dispose();
+  itemSimilarity?.dispose();
+  return stored;
 }
 
 /** An item index loaded from the store when a graph with the same build parameters is there, else built (and stored). */
