@@ -19,7 +19,7 @@ import { RecoderClient, RecommendationsDocument, type RecommendationsQuery } fro
 import pg from 'pg';
 import { PROJECT_ROOT } from '../src/config/env.js';
 import { Random } from '../src/core/data/random.js';
-import { BENCH_SERVER_ENV, waitUntil } from './bench-lib.js';
+import { BENCH_SERVER_ENV, waitUntil, stopWithBenchmark } from './bench-lib.js';
 import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run bench:client -- [--requests 3000] [--warmup 300] [--limit 20] [--port 4102] [--users 2000]
@@ -63,6 +63,7 @@ function startApi(): ChildProcess {
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  stopWithBenchmark(child);
   return child;
 }
 

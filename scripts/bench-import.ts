@@ -30,6 +30,7 @@ import { PROJECT_ROOT } from '../src/config/env.js';
 import { applyMigrations } from '../src/database/migrations.js';
 import { quoteIdent, withDatabase } from '../src/database/pg-url.js';
 import { runMain } from './cli.js';
+import { stopWithBenchmark } from './bench-lib.js';
 
 const HELP = `Usage: npm run bench:import -- [path] [--runs N] [--no-bulk-load]
 
@@ -229,6 +230,7 @@ async function copyFromFile(client: pg.Client, sql: string, file: string): Promi
 function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    stopWithBenchmark(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -12,7 +12,7 @@ import { openDatabaseFromEnv } from '../src/database/database-bootstrap.js';
 import { createPrismaClient } from '../src/database/prisma.service.js';
 import { activeModelVersionId } from '../src/registry/model-versions.queries.js';
 import { buildVersionPopulation } from '../src/registry/population.js';
-import { BENCH_SERVER_ENV, machineLine, postGraphql, rssMb, waitUntil } from './bench-lib.js';
+import { BENCH_SERVER_ENV, machineLine, postGraphql, rssMb, waitUntil, stopWithBenchmark } from './bench-lib.js';
 import { runMain } from './cli.js';
 
 const HELP = `Usage: npm run bench:population -- [--rounds 2] [--port 4810]
@@ -44,6 +44,7 @@ async function activate(url: string, port: number, versionId: number): Promise<A
     env: { ...process.env, ...BENCH_SERVER_ENV, DATABASE_URL: url, PORT: String(port), RECODER_TRAINING_WORKER: 'off' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  stopWithBenchmark(api);
   const since = () => (performance.now() - t0) / 1000;
   const abort = () => (api.exitCode !== null ? `the API exited (code ${api.exitCode})` : null);
   const status = async () =>

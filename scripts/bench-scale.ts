@@ -28,7 +28,16 @@ import { writeSynthetic } from '../src/datasets/synthetic.js';
 import { modelFromArtifact } from '../src/registry/model-artifact.js';
 import { activeModelVersionId, loadModelVersion } from '../src/registry/model-versions.queries.js';
 import { DEFAULT_MAX_EASE_ITEMS } from '../src/training/train-version.js';
-import { BENCH_SERVER_ENV, cannon, hnswRecall, machineLine, postGraphql, rssMb, waitUntil } from './bench-lib.js';
+import {
+  BENCH_SERVER_ENV,
+  cannon,
+  hnswRecall,
+  machineLine,
+  postGraphql,
+  rssMb,
+  waitUntil,
+  stopWithBenchmark,
+} from './bench-lib.js';
 
 const SIZES: Record<string, { users: number; items: number; interactions: number }> = {
   tiny: { users: 5_000, items: 2_000, interactions: 100_000 }, // a smoke test of the benchmark itself
@@ -64,6 +73,7 @@ function run(script: string, args: string[], env: Record<string, string>, timeou
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    stopWithBenchmark(child);
     let output = '';
     let peakMb = 0;
     let timedOut = false;
@@ -186,6 +196,7 @@ async function main(): Promise<void> {
           },
           stdio: ['ignore', 'ignore', 'inherit'],
         });
+        stopWithBenchmark(api);
         try {
           await waitUntil(
             'the API',

@@ -42,7 +42,16 @@ import { createPrismaClient } from '../src/database/prisma.service.js';
 import { activateModelVersion } from '../src/registry/activation.js';
 import { modelFromArtifact } from '../src/registry/model-artifact.js';
 import { activeModelVersionId, loadModelVersion } from '../src/registry/model-versions.queries.js';
-import { BENCH_SERVER_ENV, cannon, hnswRecall, postGraphql, rssMb, waitUntil, type RunResult } from './bench-lib.js';
+import {
+  BENCH_SERVER_ENV,
+  cannon,
+  hnswRecall,
+  postGraphql,
+  rssMb,
+  waitUntil,
+  type RunResult,
+  stopWithBenchmark,
+} from './bench-lib.js';
 import { runMain } from './cli.js';
 
 /** The API's port (--port) and the baseline server's (the next one). */
@@ -68,6 +77,7 @@ function start(script: string, env: Record<string, string>): ChildProcess {
     env: { ...process.env, ...BENCH_SERVER_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  stopWithBenchmark(child);
   child.stdout!.on('data', (d: Buffer) => process.stderr.write(`  [${path.basename(script)}] ${d}`));
   child.stderr!.on('data', (d: Buffer) => process.stderr.write(`  [${path.basename(script)}] ${d}`));
   return child;

@@ -24,7 +24,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { PROJECT_ROOT } from '../src/config/env.js';
-import { BENCH_SERVER_ENV, cannon, postGraphql, rssMb, waitUntil, type RunResult } from './bench-lib.js';
+import {
+  BENCH_SERVER_ENV,
+  cannon,
+  postGraphql,
+  rssMb,
+  waitUntil,
+  type RunResult,
+  stopWithBenchmark,
+} from './bench-lib.js';
 
 const HELP = `Usage: npm run bench:train-load -- [options]
 
@@ -263,6 +271,7 @@ async function main(): Promise<void> {
     stdio: ['ignore', log, log],
     detached: true,
   });
+  stopWithBenchmark(server);
   closeSync(log);
   state.server = server;
   server.once('exit', (code, signal) => {

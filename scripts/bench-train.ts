@@ -18,6 +18,7 @@ import { initBackend } from '../src/core/engine/backend.js';
 import { evaluateRanking } from '../src/core/eval/metrics.js';
 import { MULT_VAE_DEFAULTS, MultVAE } from '../src/core/models/mult-vae.js';
 import { runMain } from './cli.js';
+import { stopWithBenchmark } from './bench-lib.js';
 
 const HELP = `Usage: npm run bench:train -- [split-dir] [options]
 
@@ -63,6 +64,7 @@ function runReference(
     const child = spawn(python, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    stopWithBenchmark(child);
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
