@@ -140,6 +140,33 @@ describe('the wasm backend with the native matMul route', () => {
     }
   });
 
+  it('routes fused products with a bias (no activation), keeps fused activations on the backend', () => {
+    useNativeMatMul(counting(), 10_000);
+    const [m, k, n] = [64, 40, 50];
+    const a = random(m * k);
+    const b = random(k * n);
+    const bias = random(n);
+    // (Not transposed: tfjs-wasm 4.22's own fused kernel adds the bias wrongly with transposeB.)
+    const expected = reference(a, b, m, k, n, false, false);
+    for (let r = 0; r < m; r++) for (let c = 0; c < n; c++) expected[r * n + c] += bias[c];
+    for (const activation of ['linear', 'relu'] as const) {
+      const before = calls;
+      const y = tf.tidy(() =>
+        tf.fused
+          .matMul({
+            a: tf.tensor2d(a, [m, k]),
+            b: tf.tensor2d(b, [k, n]),
+            bias: tf.tensor1d(bias),
+            activation,
+          })
+          .dataSync(),
+      );
+      expect(calls - before).toBe(activation === 'linear' ? 1 : 0);
+      const want = activation === 'relu' ? expected.map((v) => Math.max(0, v)) : expected;
+      expect(maxDiff(y, want)).toBeLessThan(1e-3);
+    }
+  });
+
   it('leaves batched products to the backend and gradients still flow through routed products', () => {
     useNativeMatMul(counting(), 1);
     const before = calls;

@@ -143,6 +143,7 @@ export function registerWasmKernels(): void {
 export const NATIVE_MATMUL_MIN_MACS = 1 << 18;
 
 let wasmBatchMatMul: tf.KernelConfig | undefined;
+let wasmFusedMatMul: tf.KernelConfig | undefined;
 let nativeRoute = false;
 
 /** Whether the wasm backend's matMuls currently run on a native GEMM ({@link useNativeMatMul}). */
@@ -151,36 +152,44 @@ export function nativeMatMulActive(): boolean {
 }
 
 /**
- * Routes the wasm backend's `BatchMatMul` (tf.matMul) to a {@link NativeGemm} for 2-D products of
- * at least `minMacs` multiply-adds, with either operand transposed (plain products of fewer than
- * 32 rows excepted: XNNPACK's cached packing makes those as fast); batched (rank > 2), smaller
- * and non-float32 products keep the backend's own kernel. Registering again replaces the
- * previous native GEMM; `undefined` restores the backend's kernel.
+ * Routes the wasm backend's `BatchMatMul` (tf.matMul) and `_FusedMatMul` (tf.fused.matMul with a
+ * rank-1 bias or none, no activation) to a {@link NativeGemm} for 2-D products of at least
+ * `minMacs` multiply-adds, with either operand transposed (plain products of fewer than 32 rows
+ * excepted: XNNPACK's cached packing makes those as fast); batched (rank > 2), smaller and
+ * non-float32 products, and fused activations, keep the backend's own kernels. Registering again
+ * replaces the previous native GEMM; `undefined` restores the backend's kernels.
  */
 export function useNativeMatMul(gemm: NativeGemm | undefined, minMacs = NATIVE_MATMUL_MIN_MACS): void {
   wasmBatchMatMul ??= tf.getKernel('BatchMatMul', 'wasm');
+  wasmFusedMatMul ??= tf.getKernel('_FusedMatMul', 'wasm');
   const own = wasmBatchMatMul;
-  if (!own) throw new Error('useNativeMatMul: the wasm backend has no BatchMatMul kernel (is it registered?)');
+  const ownFused = wasmFusedMatMul;
+  if (!own || !ownFused)
+    throw new Error('useNativeMatMul: the wasm backend has no BatchMatMul/_FusedMatMul kernel (is it registered?)');
   tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.unregisterKernel('_FusedMatMul', 'wasm');
   nativeRoute = gemm !== undefined;
   if (!gemm) {
     tf.registerKernel(own);
+    tf.registerKernel(ownFused);
     return;
   }
-  const kernelFunc: tf.KernelFunc = (args) => {
+  /** The product natively, or undefined when the backend's kernel should run it. */
+  const product = (args: Parameters<tf.KernelFunc>[0], bias?: tf.TensorInfo): tf.TensorInfo | undefined => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
     // 2-D operands, or rank 3 with a batch of one.
     const single = (t: tf.TensorInfo) => t.shape.length === 2 || (t.shape.length === 3 && t.shape[0] === 1);
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || !single(a) || !single(b) || a.shape.length !== b.shape.length)
-      return own.kernelFunc(args);
+      return undefined;
     const [ar, ac] = a.shape.slice(-2);
     const [br, bc] = b.shape.slice(-2);
     const m = transposeA ? ac : ar;
     const k = transposeA ? ar : ac;
     const n = transposeB ? br : bc;
     // XNNPACK keeps the packed right operand of a plain product: for a few rows it is as fast.
-    if (m * k * n < minMacs || (m < 32 && !transposeA && !transposeB)) return own.kernelFunc(args);
+    if (m * k * n < minMacs || (m < 32 && !transposeA && !transposeB)) return undefined;
+    if (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== n)) return undefined;
     const backend = args.backend as WasmBackendLike;
     const y = gemm.gemm(
       backend.typedArrayFromHeap(a) as Float32Array,
@@ -191,9 +200,25 @@ export function useNativeMatMul(gemm: NativeGemm | undefined, minMacs = NATIVE_M
       transposeA,
       transposeB,
     );
+    if (bias) {
+      const bv = backend.typedArrayFromHeap(bias) as Float32Array;
+      for (let r = 0, o = 0; r < m; r++) for (let c = 0; c < n; c++, o++) y[o] += bv[c];
+    }
     const out = backend.makeOutput(a.shape.length === 2 ? [m, n] : [1, m, n], 'float32');
     (backend.typedArrayFromHeap(out) as Float32Array).set(y); // a view taken after the allocation
     return out;
   };
-  tf.registerKernel({ ...own, kernelFunc });
+  tf.registerKernel({ ...own, kernelFunc: (args) => product(args) ?? own.kernelFunc(args) });
+  tf.registerKernel({
+    ...ownFused,
+    kernelFunc: (args) => {
+      const { bias, preluActivationWeights } = args.inputs as {
+        bias?: tf.TensorInfo;
+        preluActivationWeights?: unknown;
+      };
+      const { activation } = args.attrs as { activation?: string };
+      const plain = (activation === undefined || activation === 'linear') && !preluActivationWeights;
+      return (plain ? product(args, bias) : undefined) ?? ownFused.kernelFunc(args);
+    },
+  });
 }
