@@ -46,7 +46,7 @@ const SIZES: Record<string, { users: number; items: number; interactions: number
   large: { users: 500_000, items: 100_000, interactions: 10_000_000 },
 };
 
-const HELP = `Usage: npm run bench:scale -- [--sizes small,medium,large] [--seconds 15] [--train-timeout 1800] [--port 4110] [--keep]
+const HELP = `Usage: npm run bench:scale -- [--sizes small,medium,large] [--seconds 15] [--train-timeout 3600] [--port 4110] [--keep]
 
 Needs DATABASE_URL pointing at a PostgreSQL server: each size gets a scratch database
 (<database>_scale_<size>), dropped at the end unless --keep. Sizes (tiny only when asked): ${Object.entries(SIZES)
@@ -111,8 +111,12 @@ async function recreateDatabase(adminUrl: string, name: string, drop = false): P
 
 /** The seconds of epoch 1 as the train script prints them ("… epoch 1/1 loss … 12.39 s"). */
 function epochSeconds(m: Measured): string {
-  if (m.timedOut) return `> ${m.seconds.toFixed(0)} s (stopped)`;
   const match = /epoch 1\/\d+ .* ([\d.]+) s/.exec(m.output);
+  // The run also stores the version and its population: it may be stopped after the epoch.
+  if (m.timedOut)
+    return match
+      ? `${Number(match[1]).toFixed(1)} s (run stopped at ${m.seconds.toFixed(0)} s, after the epoch)`
+      : `> ${m.seconds.toFixed(0)} s (stopped)`;
   if (m.code !== 0 || !match) return `failed (exit ${m.code}): ${m.output.trim().split('\n').slice(-2).join(' ')}`;
   return `${Number(match[1]).toFixed(1)} s`;
 }
@@ -123,7 +127,7 @@ async function main(): Promise<void> {
       help: { type: 'boolean', short: 'h' },
       sizes: { type: 'string', default: 'small,medium,large' },
       seconds: { type: 'string', default: '15' },
-      'train-timeout': { type: 'string', default: '1800' },
+      'train-timeout': { type: 'string', default: '3600' },
       port: { type: 'string', default: '4110' },
       keep: { type: 'boolean', default: false },
     },
