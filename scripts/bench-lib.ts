@@ -24,6 +24,7 @@ export const BENCH_SERVER_ENV: Record<string, string> = {
 };
 
 const children = new Set<ChildProcess>();
+let signalsHandled = false;
 
 /**
  * Ties a spawned process's life to this one: when this benchmark is interrupted (SIGINT, or SIGTERM
@@ -31,7 +32,7 @@ const children = new Set<ChildProcess>();
  * process once kept a core busy for 81 minutes). Returns the child.
  */
 export function stopWithBenchmark<T extends ChildProcess>(child: T): T {
-  if (children.size === 0 && !signalsHandled) {
+  if (!signalsHandled) {
     signalsHandled = true;
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {
@@ -44,7 +45,6 @@ export function stopWithBenchmark<T extends ChildProcess>(child: T): T {
   child.once('exit', () => children.delete(child));
   return child;
 }
-let signalsHandled = false;
 
 /** A GraphQL answer, read by shape (the types live in schema.gql). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- GraphQL answers of several shapes

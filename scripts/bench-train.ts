@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../src/config/env.js';
 import { readSplitFiles } from '../src/core/data/split-files.js';
-import { initBackend } from '../src/core/engine/backend.js';
+import { activeNativeGemm, initBackend } from '../src/core/engine/backend.js';
 import { evaluateRanking } from '../src/core/eval/metrics.js';
 import { MULT_VAE_DEFAULTS, MultVAE } from '../src/core/models/mult-vae.js';
 import { runMain } from './cli.js';
@@ -156,7 +156,8 @@ async function main(): Promise<void> {
 
   const native = values.native as 'auto' | 'off';
   if (!['auto', 'off'].includes(native)) throw new Error('--native must be auto or off');
-  const { tf, name, gemm } = await initBackend({ prefer, native, log: (m) => console.log(m) });
+  const { tf, name } = await initBackend({ prefer, native, log: (m) => console.log(m) });
+  const gemm = activeNativeGemm();
   const data = await readSplitFiles(split);
   console.log(
     `split ${split}: ${data.train.numRows} train users × ${data.numItems} items, ${data.train.indptr[data.train.numRows]} interactions`,

@@ -11,11 +11,6 @@ export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export interface EngineBackend {
   name: BackendName;
   tf: typeof tf;
-  /**
-   * The native GEMM (native-gemm.ts) the wasm backend's large matMuls run on, when it loaded;
-   * models use it directly for products against fixed weights (scoring).
-   */
-  gemm?: NativeGemm;
 }
 
 /** Options of {@link initBackend}. */
@@ -106,7 +101,7 @@ async function select(
     return done('tensorflow', ' (tfjs-node, native TensorFlow)');
   }
   if (prefer === 'wasm') {
-    return withNative(done('wasm', (await tryWasm()) + nativeNote(options)));
+    return done('wasm', (await tryWasm()) + nativeNote(options));
   }
   if (prefer === 'cpu') {
     await useBackend('cpu');
@@ -121,7 +116,7 @@ async function select(
   }
   try {
     const note = await tryWasm();
-    return withNative(done('wasm', `${note}${nativeNote(options)}; skipped ${skipped.join('; ')}`));
+    return done('wasm', `${note}${nativeNote(options)}; skipped ${skipped.join('; ')}`);
   } catch (error) {
     skipped.push(`wasm: ${reason(error)}`);
   }
@@ -155,15 +150,12 @@ function nativeNote(options: InitBackendOptions): string {
 }
 
 /**
- * The native GEMM this thread's wasm matMuls run on, if any: worker threads that start their own
- * backend pass `native: activeNativeGemm() ? 'auto' : 'off'` to compute like their parent.
+ * The native GEMM this thread's wasm backend loaded, if any: models use it directly for products
+ * against fixed weights (scoring), and worker threads that start their own backend pass
+ * `native: activeNativeGemm() ? 'auto' : 'off'` to compute like their parent.
  */
 export function activeNativeGemm(): NativeGemm | undefined {
   return nativeGemm;
-}
-
-function withNative(backend: EngineBackend): EngineBackend {
-  return nativeGemm ? { ...backend, gemm: nativeGemm } : backend;
 }
 
 /** Loads tfjs-node and checks that it computes; throws with the cause otherwise. */
