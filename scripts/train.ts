@@ -124,7 +124,11 @@ async function main(): Promise<void> {
         const done = await buildVersionPopulation(tf, pool, version.id);
         if (done)
           console.error(
-            `population stored: ${done.users} users${done.lists ? ', similar-item lists' : ''} in ${done.seconds.toFixed(1)} s`,
+            `population stored: ${done.users} users${done.lists ? ', similar-item lists' : ''} in ${done.seconds.toFixed(1)} s (` +
+              Object.entries(done.phases)
+                .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+                .join(', ') +
+              ')',
           );
       } finally {
         await pool.end();

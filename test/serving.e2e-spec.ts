@@ -111,6 +111,38 @@ describe('serving over GraphQL', () => {
       expect(res.data!.servingStatus).toMatchObject({ modelVersion: { id: v1 }, search: 'EXACT', populationSize: 168 });
     });
 
+    it('answers compiled queries (graphql-jit, from the second request) as graphql-js does', async () => {
+      // No input object: compiled from its second request on (src/graphql/jit-gate.ts).
+      const plain = `query($userId: ID!, $limit: Int!) { recommendations(userId: $userId, limit: $limit) { source items { score item { id title categories } } } }`;
+      const answers = [];
+      for (let k = 0; k < 4; k++) answers.push(await gql(app, plain, { userId: 'u2', limit: 6 }));
+      for (const a of answers) expect(a).toEqual(answers[0]);
+      // RECS has an input-object variable: always interpreted by graphql-js.
+      const interpreted = await gql(app, RECS, { userId: 'u2', limit: 6 });
+      expect(ids(answers[3])).toEqual(ids(interpreted));
+      expect(answers[3].data!.recommendations.items.map((x: any) => x.score)).toEqual(
+        interpreted.data!.recommendations.items.map((x: any) => x.score),
+      );
+      // Errors keep their codes on the compiled path: a resolver's, and a variable's.
+      const similar = 'query($i: ID!) { similarItems(itemId: $i, limit: 3) { score item { id } } }';
+      for (let k = 0; k < 3; k++) {
+        expect((await gql(app, similar, { i: 'm1-2' })).data!.similarItems).toHaveLength(3);
+        expect((await gql(app, similar, { i: 'nope' })).errors![0].extensions).toMatchObject({ code: 'NOT_FOUND' });
+        const bad = await gql(app, similar, { i: null });
+        expect(bad.errors![0]).toMatchObject({
+          message: 'Variable "$i" of non-null type "ID!" must not be null.',
+          extensions: { code: 'BAD_USER_INPUT' },
+        });
+      }
+      // An input object's field defaults (includeSeen = false) hold on every request.
+      const filtered = `query($userId: ID!, $f: RecommendationFilter) { recommendations(userId: $userId, limit: 5, filter: $f) { items { item { categories } } } }`;
+      for (let k = 0; k < 3; k++) {
+        const res = await gql(app, filtered, { userId: 'u3', f: { categories: ['g1'] } });
+        expect(res.errors).toBeUndefined();
+        for (const x of res.data!.recommendations.items) expect(x.item.categories).toEqual(['g1']);
+      }
+    });
+
     it("recommends unseen items of the user's taste, best first", async () => {
       const res = await gql(app, RECS, { userId: 'u1', limit: 10 });
       expect(res.errors).toBeUndefined();

@@ -16,6 +16,7 @@ import { DomainError, ErrorCode, withoutStack } from '../common/domain-error.js'
 import type { Env } from '../config/env.js';
 import { CostAdmission } from './cost-admission.js';
 import { formatExecutionErrors } from './error-mapping.js';
+import { jitSafe } from './jit-gate.js';
 import { maxDepthRule } from './query-depth.js';
 import { costLimitError, operationCost } from './query-cost.js';
 
@@ -73,6 +74,9 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
     // One operation per request: batched arrays are refused (they would multiply every limit).
     allowBatchedQueries: false,
     cache: DOCUMENT_CACHE_ENTRIES,
+    // Queries free of input objects run compiled by graphql-jit from their second request on
+    // (jit-gate.ts); the preExecution hook below keeps the others on graphql-js.
+    jit: 1,
     graphql: { parseOptions: { maxTokens: MAX_DOCUMENT_TOKENS } },
     hooks: {
       preParsing: async (_schema, source) => {
@@ -100,7 +104,12 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
           (d): d is OperationDefinitionNode =>
             d.kind === Kind.OPERATION_DEFINITION && (typeof name !== 'string' || d.name?.value === name),
         )?.operation;
-        if (!raw || operation !== 'query') return;
+        // graphql-js runs what graphql-jit would run wrongly (jit-gate.ts): Mercurius takes a
+        // returned document as modified and interprets it.
+        const interpreted = jitSafe(schema, document, typeof name === 'string' ? name : undefined)
+          ? undefined
+          : { document };
+        if (!raw || operation !== 'query') return interpreted;
         if (!admission.tryAcquire(cost)) {
           // Refusals come by the thousand under overload: no stack trace to capture and format.
           throw withoutStack(
@@ -121,6 +130,7 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
         };
         raw.once('finish', release);
         raw.once('close', release);
+        return interpreted;
       },
       // A query that does not parse as GraphQL is tried by Mercurius as the JSON of an AST
       // ("[]", "{}", a forged tree), which graphql-js' validation is not made for: only documents

@@ -379,6 +379,20 @@ export async function hasPopulation(db: pg.Pool, versionId: number): Promise<boo
   return rows.length > 0;
 }
 
+/** Seconds of each step of {@link buildVersionPopulation}. */
+export interface PopulationPhases {
+  /** Reading every history (COPY) and the version. */
+  read: number;
+  /** Errors, user vectors and similar-item lists (computePopulation). */
+  modelWork: number;
+  /** Writing the population's chunks. */
+  store: number;
+  /** Building and storing the user→user graph (0 below the exact-search threshold). */
+  userGraph: number;
+  /** Building and storing the item graphs (items-ip, items-cosine; 0 below the threshold). */
+  itemGraphs: number;
+}
+
 /**
  * Computes a stored version's population from the database's current interactions and stores it,
  * with the user graph and the item graphs above the exact-search threshold (what the training
@@ -390,7 +404,7 @@ export async function buildVersionPopulation(
   db: pg.Pool,
   versionId: number,
   hooks: PopulationHooks & { reads?: pg.Pool; index?: Partial<IndexOptions> } = {},
-): Promise<{ users: number; seconds: number; lists: boolean } | null> {
+): Promise<{ users: number; seconds: number; lists: boolean; phases: PopulationPhases } | null> {
   if (await hasPopulation(db, versionId)) return null;
   const artifact = await loadModelVersion(db, versionId);
   if (!artifact) return null;
@@ -406,19 +420,35 @@ export async function buildVersionPopulation(
       hooks.reads,
     );
     const deleted = Int32Array.from(Array.from(itemOfColumn).flatMap((id, c) => (id < 0 ? [c] : [])));
+    const read = performance.now();
     const computed = await computePopulation(model, population, deleted, hooks);
+    const modelWork = performance.now();
     const key = await storePopulation(db, versionId, {
       ...computed,
       seconds: (performance.now() - started) / 1000,
     });
     if (key === null) return null;
+    const stored = performance.now();
     // The user→user graph too (above the exact-search threshold), so no API process builds it.
     if (computed.vectors)
       await storeUserIndex(computed.dim, computed.vectors, key, hooks.index ?? {}, modelIndexStore(db, versionId));
+    const userGraph = performance.now();
     // And the item graphs: at 10⁵ items they take minutes to build.
     await storeItemIndexes(model, hooks.index ?? {}, modelIndexStore(db, versionId));
-    const seconds = (performance.now() - started) / 1000;
-    return { users: computed.userOfRow.length, seconds, lists: computed.lists !== null };
+    const end = performance.now();
+    const s = (from: number, to: number) => (to - from) / 1000;
+    return {
+      users: computed.userOfRow.length,
+      seconds: s(started, end),
+      lists: computed.lists !== null,
+      phases: {
+        read: s(started, read),
+        modelWork: s(read, modelWork),
+        store: s(modelWork, stored),
+        userGraph: s(stored, userGraph),
+        itemGraphs: s(userGraph, end),
+      },
+    };
   } finally {
     model.dispose();
   }
