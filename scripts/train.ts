@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadEnv } from '../src/config/env.js';
 import { initBackend, type InitBackendOptions } from '../src/core/engine/backend.js';
@@ -71,6 +72,8 @@ async function main(): Promise<void> {
   try {
     const { name: backendName, tf } = await initBackend({
       prefer: values.backend as InitBackendOptions['prefer'],
+      // This process only trains: large products (training on this thread, the population) use every core.
+      nativeThreads: os.availableParallelism(),
       log: (m) => console.error(m),
     });
     const total = epochs ?? DEFAULT_EPOCHS[kind as keyof typeof DEFAULT_EPOCHS] ?? undefined;

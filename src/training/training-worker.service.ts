@@ -60,6 +60,9 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
     const backend = await initBackend({
       prefer: this.env.tfBackend,
       native: this.env.nativeGemm,
+      // A worker process of its own gives its products (training on this thread, the population)
+      // every core; the thread embedded in an API process keeps to one, beside serving.
+      nativeThreads: threadId === 0 ? os.availableParallelism() : 1,
       log: (m) => this.logger.log(m),
     });
     this.tf = backend.tf;

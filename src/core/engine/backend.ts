@@ -38,6 +38,8 @@ export interface InitBackendOptions {
    * Only the first initialisation's setting counts.
    */
   native?: 'auto' | 'off';
+  /** Threads per native product (LoadNativeGemmOptions.threads; default 1). */
+  nativeThreads?: number;
   /** For tests: where onnxruntime-node is resolved from (see LoadNativeGemmOptions). */
   nativeResolveFrom?: string;
 }
@@ -133,7 +135,7 @@ let nativeGemm: NativeGemm | undefined;
 function nativeNote(options: InitBackendOptions): string {
   if (options.native === 'off') return '; native GEMM off';
   try {
-    nativeGemm = loadNativeGemm({ resolveFrom: options.nativeResolveFrom });
+    nativeGemm = loadNativeGemm({ resolveFrom: options.nativeResolveFrom, threads: options.nativeThreads });
   } catch (error) {
     return `; native GEMM unavailable (${reason(error)})`;
   }

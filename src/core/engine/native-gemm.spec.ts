@@ -83,6 +83,19 @@ describe('loadNativeGemm (onnxruntime-node)', () => {
     }
   });
 
+  it('runs on more threads when asked, with the same products', () => {
+    const two = loadNativeGemm({ threads: 2 });
+    expect(two.description).toMatch(/^onnxruntime-node \d+\.\d+\.\d+, 2 threads$/);
+    const [m, k, n] = [64, 96, 300];
+    const a = random(m * k);
+    const b = random(k * n);
+    expect(maxDiff(two.gemm(a, b, m, k, n, false, true), reference(a, b, m, k, n, false, true))).toBeLessThan(1e-4);
+    const fixed = two.withFixedRight(b, k, n, false);
+    expect(maxDiff(fixed.run(a, m), reference(a, b, m, k, n, false, false))).toBeLessThan(1e-4);
+    fixed.dispose();
+    expect(() => loadNativeGemm({ threads: 0 })).toThrow(/threads must be a positive integer/);
+  });
+
   it('rejects operands whose sizes do not match the shape', () => {
     expect(() => gemm.gemm(random(6), random(6), 2, 3, 3, false, false)).toThrow(/operands of 6 and 6 values/);
     expect(() => gemm.withFixedRight(random(5), 2, 3, false)).toThrow(/fixed operand of 5 values/);

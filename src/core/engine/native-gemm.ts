@@ -52,6 +52,12 @@ export interface LoadNativeGemmOptions {
    * does not hold it simulates a machine without it.
    */
   resolveFrom?: string;
+  /**
+   * Threads per product (default 1: the caller's alone). More suits a process whose main thread
+   * does the heavy products while the others idle, e.g. the training worker's population
+   * (ONNX Runtime's pool, no spinning: idle threads cost nothing).
+   */
+  threads?: number;
 }
 
 /** The slice of onnxruntime-node's binding and Tensor this module uses. */
@@ -193,14 +199,16 @@ function gemmModel(
   return ModelProto.encode(message).finish();
 }
 
-/** One thread (the caller's), no spinning: a product costs the calling thread, nothing else. */
-const SESSION_OPTIONS = {
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  graphOptimizationLevel: 'all',
-  executionProviders: ['cpu'],
-  extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-};
+/** By default one thread (the caller's), no spinning: a product costs the calling thread, nothing else. */
+function sessionOptions(threads: number) {
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionProviders: ['cpu'],
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  };
+}
 const NO_RUN_OPTIONS = {};
 const FETCH_Y = { Y: null };
 
@@ -244,6 +252,10 @@ export function loadNativeGemm(options: LoadNativeGemmOptions = {}): NativeGemm 
     return new OrtFloat32Array(other.buffer, other.byteOffset, other.length);
   };
 
+  const threads = options.threads ?? 1;
+  if (!(Number.isInteger(threads) && threads >= 1))
+    throw new Error(`native gemm: threads must be a positive integer, got ${threads}`);
+  const SESSION_OPTIONS = sessionOptions(threads);
   const open = (model: Uint8Array): OrtSession => {
     const session = new native.binding.InferenceSession();
     session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, SESSION_OPTIONS);
@@ -257,7 +269,7 @@ export function loadNativeGemm(options: LoadNativeGemmOptions = {}): NativeGemm 
   const general = new Map<number, OrtSession>(); // by transA + 2·transB
 
   const gemm: NativeGemm = {
-    description: `onnxruntime-node ${version}`,
+    description: `onnxruntime-node ${version}${threads > 1 ? `, ${threads} threads` : ''}`,
     gemm(a, b, m, k, n, transA, transB) {
       if (a.length !== m * k || b.length !== k * n)
         throw new Error(`native gemm: operands of ${a.length} and ${b.length} values for [${m}×${k}]·[${k}×${n}]`);
