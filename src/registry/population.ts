@@ -2,7 +2,7 @@
  * A version's served population, computed once per version and stored beside it
  * (`model_populations`, `model_population_chunks`): every user's row (internal user id), their
  * reconstruction error (anomaly percentiles) and user vector (user→user similarity), and the
- * similar-item lists of catalogs up to {@link SIMILAR_LISTS_MAX_ITEMS} items. The training worker
+ * similar-item lists of catalogs up to {@link STORED_LISTS_MAX_ITEMS} items. The training worker
  * computes it after storing a version (before activating it); API processes load it instead of
  * reading every history through COPY and encoding every user, so they hold no histories. A
  * version without one (older versions) is computed per process as before (src/serving/loaded-version.ts).
@@ -28,8 +28,19 @@ import { loadModelVersion } from './model-versions.queries.js';
 /** similarItems neighbours kept per item (more than any page: hidden ones are filtered afterwards). */
 export const SIMILAR_DEPTH = 150;
 
-/** Catalogs up to this many items get every column's similar-item list precomputed (and stored). */
+/**
+ * An API process computing a population itself (a version stored without one) precomputes every
+ * column's similar-item list up to this many items, and answers larger catalogs on demand.
+ */
 export const SIMILAR_LISTS_MAX_ITEMS = 20_000;
+
+/**
+ * The worker stores every column's similar-item list with the population up to this many items
+ * (150 neighbours: 1.2 kB an item, 120 MB at 10⁵ items). The all-pairs work grows with items²:
+ * at 10⁵ items about 10 minutes of the worker with the native GEMM (docs/deployment.md). Larger
+ * catalogs are answered on demand, each request scoring every item on the event loop.
+ */
+export const STORED_LISTS_MAX_ITEMS = 200_000;
 
 /** RATING interactions count as positives at or above this unless the version recorded its own. */
 export const DEFAULT_MIN_RATING = 3.5;
@@ -146,7 +157,7 @@ export interface VersionPopulation {
   /** User vectors [rows × dim] (null: the kind has none). */
   vectors: Float32Array | null;
   dim: number;
-  /** Every column's similar-item lists (null: not stored; see {@link SIMILAR_LISTS_MAX_ITEMS}). */
+  /** Every column's similar-item lists (null: not stored; see {@link STORED_LISTS_MAX_ITEMS}). */
   lists: PackedSimilarLists | null;
   maxInteractionId: bigint | null;
   seconds: number;
@@ -171,7 +182,7 @@ export class PopulationStopped extends Error {
 /**
  * The model work of a population (the same as ServedModel.load does per process): every row's
  * reconstruction error and user vector ({@link populationModelWork} in batches), and, for
- * catalogs up to {@link SIMILAR_LISTS_MAX_ITEMS} items whose kind scores items with an item
+ * catalogs up to {@link STORED_LISTS_MAX_ITEMS} items whose kind scores items with an item
  * scorer, every column's similar-item list over the population's histories (deleted columns
  * excluded; SimilarLists, exactly what the API would otherwise compute after loading).
  */
@@ -180,7 +191,7 @@ export async function computePopulation(
   population: PopulationHistories,
   deletedColumns: Int32Array,
   hooks: PopulationHooks = {},
-): Promise<Omit<VersionPopulation, 'seconds'>> {
+): Promise<Omit<VersionPopulation, 'seconds'> & { listSeconds: number }> {
   const { histories } = population;
   const rows = histories.numRows;
   const dim = model.factor?.latentDim ?? 0;
@@ -200,7 +211,8 @@ export async function computePopulation(
   }
   let lists: PackedSimilarLists | null = null;
   const n = model.numItems;
-  if (n <= SIMILAR_LISTS_MAX_ITEMS) {
+  const listsStarted = performance.now();
+  if (n <= STORED_LISTS_MAX_ITEMS) {
     const similar = new SimilarLists(model, histories);
     try {
       if (similar.available) {
@@ -227,6 +239,7 @@ export async function computePopulation(
     dim,
     lists,
     maxInteractionId: population.maxInteractionId,
+    listSeconds: (performance.now() - listsStarted) / 1000,
   };
 }
 
@@ -383,8 +396,10 @@ export async function hasPopulation(db: pg.Pool, versionId: number): Promise<boo
 export interface PopulationPhases {
   /** Reading every history (COPY) and the version. */
   read: number;
-  /** Errors, user vectors and similar-item lists (computePopulation). */
+  /** Errors and user vectors (computePopulation). */
   modelWork: number;
+  /** Every column's similar-item list (computePopulation; 0 when not stored). */
+  lists: number;
   /** Writing the population's chunks. */
   store: number;
   /** Building and storing the user→user graph (0 below the exact-search threshold). */
@@ -443,7 +458,8 @@ export async function buildVersionPopulation(
       lists: computed.lists !== null,
       phases: {
         read: s(started, read),
-        modelWork: s(read, modelWork),
+        modelWork: s(read, modelWork) - computed.listSeconds,
+        lists: computed.listSeconds,
         store: s(modelWork, stored),
         userGraph: s(stored, userGraph),
         itemGraphs: s(userGraph, end),

@@ -66,7 +66,7 @@ import {
 } from './sampled-softmax.js';
 import { sparseRowsFromCsr } from './sparse-input.js';
 import { packWeights, readWeightArrays, readWeightsHeader } from './weights-file.js';
-import { itemSimilarityScorer } from '../serving/similarity.js';
+import { gemmRowProduct, itemSimilarityScorer } from '../serving/similarity.js';
 import { queryMaterial, rowErrors, softmax, type DisposableItemScorer, type ScoreMaterial } from './servable.js';
 
 export type { Tf } from './multinomial-net.js';
@@ -635,9 +635,12 @@ export class MultinomialAutoencoder implements Autoencoder {
       itemVectorDim: this.itemVectorDim,
       inputItemVectors: this.inputItemVectors(),
     };
+    // The cosine part's products on the native GEMM where it is loaded (backend.ts): all-pairs
+    // lists of 10⁵ items take minutes there, hours in plain JavaScript.
+    const gemm = this.tf.getBackend() === 'wasm' ? activeNativeGemm() : undefined;
     return itemSimilarityScorer(
       { numItems: this.numItems, autoencoder, interactions: interactions ?? undefined },
-      { blockSize: 16 },
+      { blockSize: 16, product: gemm ? gemmRowProduct(gemm) : undefined },
     );
   }
 

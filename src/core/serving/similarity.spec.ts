@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { csrFromTriples, type CsrMatrix } from '../data/csr.js';
 import { Random } from '../data/random.js';
 import { initBackend } from '../engine/backend.js';
+import { loadNativeGemm } from '../engine/native-gemm.js';
 import { Ease, invertSpdInPlace } from '../models/ease.js';
 import {
   centreRows,
@@ -16,6 +17,7 @@ import {
   historyCosineSimilarities,
   itemSimilarityScorer,
   autoencoderSimilarityVectors,
+  gemmRowProduct,
   jsRowProduct,
   mixedScorer,
   neighboursFromScores,
@@ -78,6 +80,21 @@ describe('cosineNeighbours', () => {
     for (let i = 0; i < 40; i++) {
       expect(Array.from(viaTf.indices[i])).toEqual(Array.from(expected.indices[i]));
       viaTf.scores[i].forEach((s, r) => expect(s).toBeCloseTo(expected.scores[i][r], 5));
+    }
+    // On the native GEMM (its operand packed once, released by dispose).
+    let disposed = 0;
+    const gemm = loadNativeGemm();
+    const counting = {
+      withFixedRight: (...args: Parameters<typeof gemm.withFixedRight>) => {
+        const fixed = gemm.withFixedRight(...args);
+        return { run: fixed.run, dispose: () => (disposed++, fixed.dispose()) };
+      },
+    };
+    const viaGemm = cosineNeighbours(v, dim, 6, { product: gemmRowProduct(counting), blockSize: 16 });
+    expect(disposed).toBe(1);
+    for (let i = 0; i < 40; i++) {
+      expect(Array.from(viaGemm.indices[i])).toEqual(Array.from(expected.indices[i]));
+      viaGemm.scores[i].forEach((s, r) => expect(s).toBeCloseTo(expected.scores[i][r], 5));
     }
   });
 

@@ -25,6 +25,7 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import type { CsrMatrix } from '../data/csr.js';
+import type { NativeGemm } from '../engine/native-gemm.js';
 import { topK, type Exclusion } from '../index/top-k.js';
 
 /** Per query item: neighbour columns best first and their scores (same length, ≤ k). */
@@ -195,6 +196,27 @@ export function tfRowProduct(tf: typeof tfjs): RowProduct {
         }
       },
       dispose: () => unitT.dispose(),
+    };
+  };
+}
+
+/**
+ * A {@link RowProduct} on a native GEMM (src/core/engine/native-gemm.ts): the unit rows are packed
+ * once as the fixed right operand and each block is one product, queries · unitᵀ. About 20× the
+ * plain JavaScript product's speed (docs/platform-notes.md, "Native GEMM").
+ */
+export function gemmRowProduct(gemm: Pick<NativeGemm, 'withFixedRight'>): RowProduct {
+  return (unit, dim) => {
+    const n = unit.length / dim;
+    const fixed = gemm.withFixedRight(unit, dim, n, true);
+    return {
+      scores(queries) {
+        const rows = new Float32Array(queries.length * dim);
+        for (let a = 0; a < queries.length; a++)
+          rows.set(unit.subarray(queries[a] * dim, (queries[a] + 1) * dim), a * dim);
+        return fixed.run(rows, queries.length);
+      },
+      dispose: () => fixed.dispose(),
     };
   };
 }
