@@ -124,7 +124,11 @@ async function main(): Promise<void> {
     if (kind !== 'conv_ae' && !values['skip-population']) {
       const pool = new pg.Pool({ connectionString: db.url, max: 2 });
       try {
-        const done = await buildVersionPopulation(tf, pool, version.id);
+        // This process does nothing else meanwhile: the model work spreads over every core.
+        const done = await buildVersionPopulation(tf, pool, version.id, {
+          threads: os.availableParallelism(),
+          log: (m) => console.error(m),
+        });
         if (done)
           console.error(
             `population stored: ${done.users} users${done.lists ? ', similar-item lists' : ''} in ${done.seconds.toFixed(1)} s (` +

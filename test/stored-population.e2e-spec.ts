@@ -2,7 +2,16 @@ import pg from 'pg';
 import { initBackend } from '../src/core/engine/backend.js';
 import type { Tf } from '../src/core/models/autorec.js';
 import { loadModelVersion } from '../src/registry/model-versions.queries.js';
-import { buildVersionPopulation, loadPopulation } from '../src/registry/population.js';
+import { modelFromArtifact } from '../src/registry/model-artifact.js';
+import {
+  buildVersionPopulation,
+  computePopulation,
+  internalItemColumns,
+  loadPopulation,
+  PopulationStopped,
+  readPopulationHistories,
+} from '../src/registry/population.js';
+import { PopulationThreads } from '../src/registry/population-threads.js';
 import { loadVersion, type LoadedVersion } from '../src/serving/loaded-version.js';
 import { userWithHistory } from '../src/serving/serving.queries.js';
 import { testDatabaseUrl, truncateAll } from './helpers.js';
@@ -14,6 +23,17 @@ import { GROUPS, itemId, PER_GROUP, tasteInteractions, trainTestVersion } from '
  * percentiles, anomalies, similar users (through the HNSW user index, built or loaded from its
  * stored graph) and similar items.
  */
+/** Same length, every value within `tolerance` (NaN where the other is NaN). */
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tolerance: number): void {
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  for (let k = 0; k < want.length; k++) {
+    if (Number.isNaN(want[k])) expect(got[k]).toBeNaN();
+    else worst = Math.max(worst, Math.abs(got[k] - want[k]));
+  }
+  expect(worst).toBeLessThan(tolerance);
+}
+
 describe('stored population (real Postgres)', () => {
   let pool: pg.Pool;
   let tf: Tf;
@@ -140,6 +160,53 @@ describe('stored population (real Postgres)', () => {
     expect(served.served.exactScoring).toBe(false); // the catalog is above INDEX.exactBelow: HNSW
     const similar = served.similarItems(0, 5);
     expect(similar).toHaveLength(5);
+  });
+
+  it('spread over worker threads, the population is the one computed on one thread (to float rounding)', async () => {
+    const id = await trainTestVersion({ kind: 'dae', epochs: 2 });
+    const artifact = (await loadModelVersion(pool, id))!;
+    const model = modelFromArtifact(tf, artifact);
+    try {
+      const itemOfColumn = await internalItemColumns(pool, artifact.itemIds);
+      const population = await readPopulationHistories(pool, { itemOfColumn, ratings: false, minRating: 3.5 });
+      const deleted = new Int32Array(0);
+      const serial = await computePopulation(model, population, deleted, { batchSize: 32 });
+      const threads = await PopulationThreads.start(2, {
+        backend: 'wasm',
+        native: 'auto',
+        kind: artifact.kind,
+        weights: artifact.weights,
+        histories: population.histories,
+      });
+      try {
+        const spread = await computePopulation(model, population, deleted, { batchSize: 32, threads });
+        // The threads' products round like this thread's to about 10⁻⁸ (not bit for bit).
+        expectClose(spread.errors, serial.errors, 1e-6);
+        expectClose(spread.vectors!, serial.vectors!, 1e-5);
+        expectClose(spread.lists!.scores, serial.lists!.scores, 1e-5);
+        expect(serial.lists!.indices.length).toBe(GROUPS * PER_GROUP * 150);
+        let same = 0;
+        for (let c = 0; c < GROUPS * PER_GROUP; c++) {
+          const top = (l: { indices: Int32Array }) => Array.from(l.indices.subarray(c * 150, c * 150 + 10)).sort();
+          if (top(spread.lists!).join() === top(serial.lists!).join()) same++;
+        }
+        expect(same).toBeGreaterThanOrEqual(GROUPS * PER_GROUP - 2);
+        // A stop request ends the spread work as it ends the serial one.
+        await expect(
+          computePopulation(model, population, deleted, { threads, shouldStop: () => true }),
+        ).rejects.toThrow(PopulationStopped);
+      } finally {
+        await threads.close();
+      }
+      // buildVersionPopulation with threads stores those lists.
+      const built = await buildVersionPopulation(tf, pool, id, { index: INDEX, threads: 2, threadsFrom: 0 });
+      expect(built).toMatchObject({ users: 160, lists: true });
+      const stored = (await loadPopulation(pool, id, GROUPS * PER_GROUP))!;
+      expectClose(stored.errors, serial.errors, 1e-6);
+      expectClose(stored.lists!.scores, serial.lists!.scores, 1e-5);
+    } finally {
+      model.dispose();
+    }
   });
 
   it('EASE: anomaly scores and similar items (co-occurrence included) are the ones computed at activation', async () => {

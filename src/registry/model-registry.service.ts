@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { PgListener } from '../database/pg-listener.js';
 import { PgPool } from '../database/pg-pool.js';
 import { PrismaService } from '../database/prisma.service.js';
-import type { IndexOptions } from '../core/index/vector-index.js';
 import type { Tf } from '../core/models/autorec.js';
 import { ACTIVATION_CHANNEL, activateModelVersion, parseActivation } from './activation.js';
 import {
@@ -15,7 +14,7 @@ import {
   type ModelVersionSummary,
   type NewModelVersion,
 } from './model-versions.queries.js';
-import { buildVersionPopulation, type PopulationHooks } from './population.js';
+import { buildVersionPopulation, type BuildPopulationHooks } from './population.js';
 
 /** What a subscriber to activations hears (see {@link ModelRegistry.onActivation}). */
 export interface ActivationSubscriber {
@@ -64,7 +63,7 @@ export class ModelRegistry {
   storePopulation(
     tf: Tf,
     id: number,
-    hooks?: PopulationHooks & { index?: Partial<IndexOptions> },
+    hooks?: BuildPopulationHooks,
   ): Promise<{ users: number; seconds: number; lists: boolean } | null> {
     return buildVersionPopulation(tf, this.pool, id, hooks);
   }

@@ -9,6 +9,7 @@
  */
 import type pg from 'pg';
 import { csrFromTriples } from '../core/data/csr.js';
+import { activeNativeGemm } from '../core/engine/backend.js';
 import { excludeSet } from '../core/index/top-k.js';
 import type { Tf } from '../core/models/autorec.js';
 import type { ServableModel } from '../core/models/servable.js';
@@ -23,6 +24,7 @@ import {
 import { streamInteractionSnapshot } from '../database/interaction-stream.js';
 import { modelFromArtifact } from './model-artifact.js';
 import { modelIndexStore } from './model-indexes.queries.js';
+import { PopulationThreads, PopulationThreadsStopped } from './population-threads.js';
 import { loadModelVersion } from './model-versions.queries.js';
 
 /** similarItems neighbours kept per item (more than any page: hidden ones are filtered afterwards). */
@@ -169,6 +171,12 @@ export interface PopulationHooks {
   shouldStop?: () => boolean;
   /** Users per model batch. Default 256. */
   batchSize?: number;
+  /** Worker threads holding the same model and histories: the work is spread over them (no pauses). */
+  threads?: PopulationThreads;
+}
+
+function rethrowStop(error: unknown): never {
+  throw error instanceof PopulationThreadsStopped ? new PopulationStopped() : error;
 }
 
 /** Thrown by {@link computePopulation} when `shouldStop` asked it to stop. */
@@ -202,17 +210,28 @@ export async function computePopulation(
     if (hooks.shouldStop?.()) throw new PopulationStopped();
     await hooks.pause?.();
   };
-  for (let start = 0; start < rows; start += batch) {
-    const chunk = Int32Array.from({ length: Math.min(batch, rows - start) }, (_, k) => start + k);
-    const part = populationModelWork(model, population, chunk);
-    errors.set(part.errors, start);
-    if (vectors && part.vectors) vectors.set(part.vectors, start * dim);
-    await step();
-  }
+  const threads = hooks.threads;
+  const stopped = () => hooks.shouldStop?.() === true;
+  if (threads) {
+    const part = await threads.rows(rows, batch, stopped).catch(rethrowStop);
+    errors.set(part.errors);
+    if (vectors && part.vectors) vectors.set(part.vectors);
+  } else
+    for (let start = 0; start < rows; start += batch) {
+      const chunk = Int32Array.from({ length: Math.min(batch, rows - start) }, (_, k) => start + k);
+      const part = populationModelWork(model, population, chunk);
+      errors.set(part.errors, start);
+      if (vectors && part.vectors) vectors.set(part.vectors, start * dim);
+      await step();
+    }
   let lists: PackedSimilarLists | null = null;
   const n = model.numItems;
   const listsStarted = performance.now();
-  if (n <= STORED_LISTS_MAX_ITEMS) {
+  if (n <= STORED_LISTS_MAX_ITEMS && threads) {
+    // Chunks of 64 columns: whole blocks of the scorers' 16, so each product is the serial one.
+    const part = await threads.lists(n, SIMILAR_DEPTH, deletedColumns, 64, stopped).catch(rethrowStop);
+    if (part) lists = { depth: SIMILAR_DEPTH, ...part };
+  } else if (n <= STORED_LISTS_MAX_ITEMS) {
     const similar = new SimilarLists(model, histories);
     try {
       if (similar.available) {
@@ -408,6 +427,25 @@ export interface PopulationPhases {
   itemGraphs: number;
 }
 
+/** Options of {@link buildVersionPopulation}. */
+export type BuildPopulationHooks = Omit<PopulationHooks, 'threads'> & {
+  reads?: pg.Pool;
+  index?: Partial<IndexOptions>;
+  /**
+   * Worker threads for the model work and the similar-item lists (default 1: this thread, with
+   * the pauses). For a process that does nothing else meanwhile; when they cannot start, this
+   * thread does the work.
+   */
+  threads?: number;
+  /**
+   * Threads start only for a population of at least this many users × items (default 10⁷, about
+   * a few seconds of work on one thread; ML-1M has 2.2·10⁷): below it starting them costs more.
+   */
+  threadsFrom?: number;
+  /** Receives a note when the threads could not start. */
+  log?: (message: string) => void;
+};
+
 /**
  * Computes a stored version's population from the database's current interactions and stores it,
  * with the user graph and the item graphs above the exact-search threshold (what the training
@@ -418,7 +456,7 @@ export async function buildVersionPopulation(
   tf: Tf,
   db: pg.Pool,
   versionId: number,
-  hooks: PopulationHooks & { reads?: pg.Pool; index?: Partial<IndexOptions> } = {},
+  hooks: BuildPopulationHooks = {},
 ): Promise<{ users: number; seconds: number; lists: boolean; phases: PopulationPhases } | null> {
   if (await hasPopulation(db, versionId)) return null;
   const artifact = await loadModelVersion(db, versionId);
@@ -436,7 +474,26 @@ export async function buildVersionPopulation(
     );
     const deleted = Int32Array.from(Array.from(itemOfColumn).flatMap((id, c) => (id < 0 ? [c] : [])));
     const read = performance.now();
-    const computed = await computePopulation(model, population, deleted, hooks);
+    let threads: PopulationThreads | undefined;
+    if ((hooks.threads ?? 1) > 1 && population.histories.numRows * model.numItems >= (hooks.threadsFrom ?? 1e7)) {
+      threads = await PopulationThreads.start(hooks.threads!, {
+        backend: tf.getBackend() === 'tensorflow' ? 'node' : tf.getBackend() === 'cpu' ? 'cpu' : 'wasm',
+        native: activeNativeGemm() ? 'auto' : 'off',
+        kind: artifact.kind,
+        weights: artifact.weights,
+        histories: population.histories,
+        trainingRows: population.trainingRows,
+      }).catch((error: Error) => {
+        hooks.log?.(`${error.message}; the population is computed on one thread`);
+        return undefined;
+      });
+    }
+    let computed;
+    try {
+      computed = await computePopulation(model, population, deleted, { ...hooks, threads });
+    } finally {
+      await threads?.close();
+    }
     const modelWork = performance.now();
     const key = await storePopulation(db, versionId, {
       ...computed,

@@ -261,6 +261,10 @@ export class TrainingWorkerService implements OnApplicationBootstrap, OnModuleDe
         shouldStop: () => this.stopping,
         // The serving index options, so the stored user graph is the one API processes look for.
         index: { exactBelow: this.env.exactSearchBelow, hnsw: { ...this.env.hnsw, seed: 100 } },
+        // A worker process of its own spreads the model work over every core; the thread embedded
+        // in an API process keeps to itself, pausing for serving.
+        threads: threadId === 0 ? os.availableParallelism() : 1,
+        log: (m) => this.logger.warn(m),
       });
       if (done)
         this.logger.log(
