@@ -49,10 +49,13 @@ const SIZES: Record<string, { users: number; items: number; interactions: number
   large: { users: 500_000, items: 100_000, interactions: 10_000_000 },
 };
 
-const HELP = `Usage: npm run bench:scale -- [--sizes small,medium,large] [--seconds 15] [--train-timeout 3600] [--port 4110] [--keep]
+const HELP = `Usage: npm run bench:scale -- [--sizes small,medium,large] [--seconds 15] [--train-timeout 3600] [--port 4110] [--keep] [--reuse]
 
 Needs DATABASE_URL pointing at a PostgreSQL server: each size gets a scratch database
-(<database>_scale_<size>), dropped at the end unless --keep. Sizes (tiny only when asked): ${Object.entries(SIZES)
+(<database>_scale_<size>), dropped at the end unless --keep. --reuse: a kept database that has an
+active version is used as it is, and only the activation, serving and recall are measured. Sizes (tiny only when asked): ${Object.entries(
+  SIZES,
+)
   .map(
     ([k, s]) =>
       `${k} ${s.items.toLocaleString('en-US')} items / ${s.users.toLocaleString('en-US')} users / ${s.interactions.toLocaleString('en-US')} interactions`,
@@ -101,6 +104,20 @@ function run(script: string, args: string[], env: Record<string, string>, timeou
   });
 }
 
+/** Whether a scratch database exists with an active model version (for --reuse). */
+async function hasActiveVersion(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+    const { rows } = await client.query(`SELECT 1 FROM active_models WHERE slot = 'default'`);
+    return rows.length > 0;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 async function recreateDatabase(adminUrl: string, name: string, drop = false): Promise<void> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -133,6 +150,7 @@ async function main(): Promise<void> {
       'train-timeout': { type: 'string', default: '3600' },
       port: { type: 'string', default: '4110' },
       keep: { type: 'boolean', default: false },
+      reuse: { type: 'boolean', default: false },
     },
   });
   const base = process.env.DATABASE_URL;
@@ -165,25 +183,35 @@ async function main(): Promise<void> {
     const dbUrl = url.toString();
     const dir = path.join(os.tmpdir(), `recoder-scale-${name}`);
     console.error(`== ${name}: ${JSON.stringify(size)} → ${dbName}`);
-    await recreateDatabase(base, dbName);
+    // --reuse: a scratch database kept (--keep) from an earlier run, with its VAE active: only the
+    // activation, serving and recall are measured again.
+    const reuse = values.reuse && (await hasActiveVersion(dbUrl));
+    if (!reuse) await recreateDatabase(base, dbName);
     const env = { DATABASE_URL: dbUrl };
     try {
-      const written = await writeSynthetic(dir, { ...size, seed: 1 });
-      console.error(`   synthetic data written in ${written.seconds.toFixed(1)} s`);
-      const migrate = await run('migrate.js', ['deploy'], env, 600);
-      if (migrate.code !== 0) throw new Error(`migrate failed: ${migrate.output}`);
-      const imported = await run('import.js', [dir, '--format', 'movielens-latest'], env, 3600);
-      if (imported.code !== 0) throw new Error(`import failed: ${imported.output}`);
-      const importCell = `${imported.seconds.toFixed(0)} s, ${Math.round(size.interactions / imported.seconds).toLocaleString('en-US')} rows/s (${imported.peakMb.toFixed(0)} MB)`;
-      console.error(`   import ${importCell}`);
-      // The DAE is measured for its epoch only; the VAE's run (activated) also stores the population.
-      const dae = await run('train.js', ['--model', 'dae', '--epochs', '1', '--skip-population'], env, trainTimeout);
-      console.error(`   dae ${epochSeconds(dae)}`);
-      const vae = await run('train.js', ['--model', 'vae', '--epochs', '1', '--activate'], env, trainTimeout);
-      console.error(`   vae ${epochSeconds(vae)}`);
-      const stored = /population stored: .* in ([\d.]+) s \((.*)\)/.exec(vae.output);
-      const populationCell = stored ? `${Number(stored[1]).toFixed(0)} s (${stored[2]})` : 'not stored';
-      console.error(`   population ${populationCell}`);
+      const skipped: Measured = { seconds: 0, peakMb: 0, output: '', timedOut: false, code: null };
+      let importCell = 'reused';
+      let dae = skipped;
+      let vae = skipped;
+      let populationCell = 'reused';
+      if (!reuse) {
+        const written = await writeSynthetic(dir, { ...size, seed: 1 });
+        console.error(`   synthetic data written in ${written.seconds.toFixed(1)} s`);
+        const migrate = await run('migrate.js', ['deploy'], env, 600);
+        if (migrate.code !== 0) throw new Error(`migrate failed: ${migrate.output}`);
+        const imported = await run('import.js', [dir, '--format', 'movielens-latest'], env, 3600);
+        if (imported.code !== 0) throw new Error(`import failed: ${imported.output}`);
+        importCell = `${imported.seconds.toFixed(0)} s, ${Math.round(size.interactions / imported.seconds).toLocaleString('en-US')} rows/s (${imported.peakMb.toFixed(0)} MB)`;
+        console.error(`   import ${importCell}`);
+        // The DAE is measured for its epoch only; the VAE's run (activated) also stores the population.
+        dae = await run('train.js', ['--model', 'dae', '--epochs', '1', '--skip-population'], env, trainTimeout);
+        console.error(`   dae ${epochSeconds(dae)}`);
+        vae = await run('train.js', ['--model', 'vae', '--epochs', '1', '--activate'], env, trainTimeout);
+        console.error(`   vae ${epochSeconds(vae)}`);
+        const stored = /population stored: .* in ([\d.]+) s \((.*)\)/.exec(vae.output);
+        populationCell = stored ? `${Number(stored[1]).toFixed(0)} s (${stored[2]})` : 'not stored';
+        console.error(`   population ${populationCell}`);
+      }
       const ease =
         size.items <= DEFAULT_MAX_EASE_ITEMS
           ? `yes (≤ ${DEFAULT_MAX_EASE_ITEMS.toLocaleString('en-US')} items)`
@@ -279,7 +307,7 @@ async function main(): Promise<void> {
         }
       }
       await prisma.$disconnect();
-      const cell = (m: Measured) => `${epochSeconds(m)} (${m.peakMb.toFixed(0)} MB)`;
+      const cell = (m: Measured) => (m === skipped ? 'reused' : `${epochSeconds(m)} (${m.peakMb.toFixed(0)} MB)`);
       rows.push(
         `| ${size.items.toLocaleString('en-US')} items / ${size.users.toLocaleString('en-US')} users / ${size.interactions.toLocaleString('en-US')} | ${importCell} | ${cell(dae)} | ${cell(vae)} | ${populationCell} | ${ease} | ${activation} | ${apiRss} | ${recs} | ${similar} | ${recall} |`,
       );

@@ -1,18 +1,41 @@
 import type pg from 'pg';
 import type { IndexStore } from '../core/serving/served-model.js';
 
-/** A version's stored index graph when its build parameters match `params` exactly; else null. */
+/** Bytes per read of a stored graph: pg reads a bytea as hex text, and V8 strings stop at 2²⁹ characters. */
+const READ_CHUNK_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A version's stored index graph when its build parameters match `params` exactly; else null.
+ * Read in chunks: one bytea value over about 256 MB would not fit in one string (the user graph of
+ * 500,000 users is 474 MB). A graph replaced between two chunks reads as null (it is rebuilt).
+ */
 export async function getModelIndex(
   db: pg.Pool,
   versionId: number,
   name: string,
   params: Record<string, unknown>,
+  chunkBytes = READ_CHUNK_BYTES,
 ): Promise<Uint8Array | null> {
-  const { rows } = await db.query<{ bytes: Buffer }>(
-    'SELECT bytes FROM model_indexes WHERE version_id = $1 AND name = $2 AND params = $3::jsonb',
+  const where = 'version_id = $1 AND name = $2 AND params = $3::jsonb AND created_at = $4';
+  const head = await db.query<{ size: number; createdAt: Date }>(
+    `SELECT octet_length(bytes) AS size, created_at AS "createdAt" FROM model_indexes
+     WHERE version_id = $1 AND name = $2 AND params = $3::jsonb`,
     [versionId, name, JSON.stringify(params)],
   );
-  return rows[0] ? new Uint8Array(rows[0].bytes.buffer, rows[0].bytes.byteOffset, rows[0].bytes.byteLength) : null;
+  if (!head.rows[0]) return null;
+  const { size, createdAt } = head.rows[0];
+  const out = new Uint8Array(size);
+  for (let offset = 0; offset < size; offset += chunkBytes) {
+    const length = Math.min(chunkBytes, size - offset);
+    const { rows } = await db.query<{ chunk: Buffer }>(
+      `SELECT substring(bytes FROM $5::int FOR $6::int) AS chunk FROM model_indexes WHERE ${where}`,
+      [versionId, name, JSON.stringify(params), createdAt, offset + 1, length],
+    );
+    const chunk = rows[0]?.chunk;
+    if (!chunk || chunk.byteLength !== length) return null;
+    out.set(chunk, offset);
+  }
+  return out;
 }
 
 /** Stores (or replaces) a version's index graph. */
