@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { IndexStore } from '../core/serving/served-model.js';
+import { readByteaInChunks } from './model-versions.queries.js';
 
 /** Bytes per read of a stored graph: pg reads a bytea as hex text, and V8 strings stop at 2²⁹ characters. */
 const READ_CHUNK_BYTES = 64 * 1024 * 1024;
@@ -24,18 +25,14 @@ export async function getModelIndex(
   );
   if (!head.rows[0]) return null;
   const { size, createdAt } = head.rows[0];
-  const out = new Uint8Array(size);
-  for (let offset = 0; offset < size; offset += chunkBytes) {
-    const length = Math.min(chunkBytes, size - offset);
+  return readByteaInChunks(size, chunkBytes, async (offset, length) => {
     const { rows } = await db.query<{ chunk: Buffer }>(
       `SELECT substring(bytes FROM $5::int FOR $6::int) AS chunk FROM model_indexes WHERE ${where}`,
       [versionId, name, JSON.stringify(params), createdAt, offset + 1, length],
     );
     const chunk = rows[0]?.chunk;
-    if (!chunk || chunk.byteLength !== length) return null;
-    out.set(chunk, offset);
-  }
-  return out;
+    return chunk ? new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength) : null;
+  });
 }
 
 /** Stores (or replaces) a version's index graph. */

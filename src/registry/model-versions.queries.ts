@@ -142,17 +142,20 @@ export async function listModelVersions(db: Db, limit = 50): Promise<ModelVersio
  */
 export const WEIGHTS_CHUNK_BYTES = 32 * 1024 * 1024;
 
-async function readWeightsInChunks(
+/**
+ * `total` bytes read `chunkBytes` at a time by `read(offset, length)` into one buffer; null as soon
+ * as a slice is missing or of the wrong length (the value changed or went away meanwhile).
+ */
+export async function readByteaInChunks(
   total: number,
   chunkBytes: number,
-  read: (offset: number, length: number) => Promise<Uint8Array>,
-): Promise<Uint8Array> {
+  read: (offset: number, length: number) => Promise<Uint8Array | null>,
+): Promise<Uint8Array | null> {
   const out = new Uint8Array(total);
   for (let offset = 0; offset < total; offset += chunkBytes) {
     const length = Math.min(chunkBytes, total - offset);
     const chunk = await read(offset, length);
-    if (chunk.byteLength !== length)
-      throw new Error(`model weights: expected ${length} bytes at ${offset}, got ${chunk.byteLength}`);
+    if (!chunk || chunk.byteLength !== length) return null;
     out.set(chunk, offset);
   }
   return out;
@@ -193,14 +196,17 @@ export async function loadModelVersion(
   );
   const row = rows[0];
   if (!row) return null;
-  const weights = await readWeightsInChunks(row.weightsBytes, chunkBytes, async (offset, length) => {
+  const weights = await readByteaInChunks(row.weightsBytes, chunkBytes, async (offset, length) => {
     const chunk = await (pool as pg.Pool).query<{ chunk: Buffer }>(
       'SELECT substring(weights FROM $2::int FOR $3::int) AS chunk FROM model_versions WHERE id = $1',
       [id, offset + 1, length],
     );
     if (!chunk.rows[0]) throw new Error(`model version ${id} was deleted while it was read`);
     const b = chunk.rows[0].chunk;
+    if (b.byteLength !== length)
+      throw new Error(`model weights: expected ${length} bytes at ${offset}, got ${b.byteLength}`);
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   });
+  if (!weights) throw new Error(`model version ${id}: its weights could not be read`);
   return { ...row, interactionCount: Number(row.interactionCount), weights };
 }
