@@ -1,9 +1,11 @@
 /**
  * The yardstick of `npm run bench:serve`: the same stack as Recoder's API (NestJS 12, Fastify,
  * Mercurius, the same GraphQL config and output types) whose `recommendations` and `similarItems`
- * return 20 fixed items from memory. Started by the bench script; PORT sets its port.
+ * return 20 fixed items from memory. The bench script starts this file as a server (PORT sets its
+ * port); createBaselineApp builds the same application in process.
  */
 import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -11,7 +13,7 @@ import { Args, GraphQLModule, ID, Int, Query, Resolver } from '@nestjs/graphql';
 import type { MercuriusDriverConfig } from '@nestjs/mercurius';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Item } from '../src/catalog/dto/item.type.js';
-import { loadEnv } from '../src/config/env.js';
+import { loadEnv, type Env } from '../src/config/env.js';
 import { graphqlConfig } from '../src/graphql/graphql.config.js';
 import { Recommendations, RecommendationSource, SimilarItem } from '../src/serving/dto/serving.types.js';
 import { runMain } from './cli.js';
@@ -59,15 +61,21 @@ class FixedResolver {
   }
 }
 
-async function main(): Promise<void> {
-  const env = loadEnv({ ...process.env, GRAPHIQL: 'false' });
+/** The baseline application, built but not listening. */
+export async function createBaselineApp(env: Env): Promise<NestFastifyApplication> {
   @Module({ imports: [GraphQLModule.forRoot<MercuriusDriverConfig>(graphqlConfig(env))], providers: [FixedResolver] })
   class BaselineModule {}
-  const app = await NestFactory.create<NestFastifyApplication>(BaselineModule, new FastifyAdapter(), {
+  return NestFactory.create<NestFastifyApplication>(BaselineModule, new FastifyAdapter(), {
     logger: ['error', 'warn'],
   });
+}
+
+async function main(): Promise<void> {
+  const env = loadEnv({ ...process.env, GRAPHIQL: 'false' });
+  const app = await createBaselineApp(env);
   await app.listen(env.port, env.host);
   console.log(`baseline listening on ${env.port}`);
 }
 
-runMain(main, { exit: 'now' });
+// Started as a program (not imported by a benchmark that builds the app in process).
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) runMain(main, { exit: 'now' });
