@@ -54,36 +54,44 @@ export function selectTopK(
   const heapIdx = new Int32Array(Math.max(0, k));
   const heapKey = new Float64Array(Math.max(0, k));
   let size = 0;
-  const offer = (j: number) => {
-    let s = scores[first + j];
-    if (s !== s) {
-      if (!nanLast) return;
-      s = -Infinity;
-    }
-    // A full heap turns most items away on their score alone: `skip` is asked only of those that would enter.
-    if (size >= k && !(s > heapKey[0] || (s === heapKey[0] && j < heapIdx[0]))) return;
-    if (skip?.(j)) return;
-    if (size < k) {
-      // Sift up: the root is the worst kept item (lowest score; on ties the highest index).
-      let c = size++;
-      while (c > 0) {
-        const parent = (c - 1) >> 1;
-        const ps = heapKey[parent];
-        if (ps < s || (ps === s && heapIdx[parent] > j)) break; // parent is worse: stop
-        heapKey[c] = ps;
-        heapIdx[c] = heapIdx[parent];
-        c = parent;
+  // The worst kept item, in locals: any item enters while the heap is not full (every score is
+  // above −Infinity or, as −Infinity with nan 'last', ahead of index 2³¹). The scan is written out
+  // in both loops (through a closure and the heap's first slots, 3,706 items took 22–36 µs in a
+  // micro-benchmark; 16–20 µs this way).
+  let rootKey = -Infinity;
+  let rootIdx = 2 ** 31;
+  if (k > 0 && candidates) {
+    for (let c = 0; c < candidates.length; c++) {
+      const j = candidates[c];
+      let s = scores[first + j];
+      if (s !== s) {
+        if (!nanLast) continue;
+        s = -Infinity;
       }
-      heapKey[c] = s;
-      heapIdx[c] = j;
-    } else if (s > heapKey[0] || (s === heapKey[0] && j < heapIdx[0])) {
-      // j beats the worst kept item.
-      siftDown(heapKey, heapIdx, size, s, j);
+      // A full heap turns most items away on their score alone: `skip` is asked only of those that would enter.
+      if (!(s > rootKey || (s === rootKey && j < rootIdx))) continue;
+      if (skip !== undefined && skip(j)) continue;
+      size = heapOffer(heapKey, heapIdx, size, k, s, j);
+      if (size === k) {
+        rootKey = heapKey[0];
+        rootIdx = heapIdx[0];
+      }
     }
-  };
-  if (k > 0) {
-    if (candidates) for (let c = 0; c < candidates.length; c++) offer(candidates[c]);
-    else for (let j = 0; j < count; j++) offer(j);
+  } else if (k > 0) {
+    for (let j = 0; j < count; j++) {
+      let s = scores[first + j];
+      if (s !== s) {
+        if (!nanLast) continue;
+        s = -Infinity;
+      }
+      if (!(s > rootKey || (s === rootKey && j < rootIdx))) continue;
+      if (skip !== undefined && skip(j)) continue;
+      size = heapOffer(heapKey, heapIdx, size, k, s, j);
+      if (size === k) {
+        rootKey = heapKey[0];
+        rootIdx = heapIdx[0];
+      }
+    }
   }
   // Pop the worst repeatedly, filling the output from the back.
   const indices = new Int32Array(size);
@@ -94,6 +102,31 @@ export function selectTopK(
     if (n > 1) siftDown(heapKey, heapIdx, n - 1, heapKey[n - 1], heapIdx[n - 1]);
   }
   return { indices, scores: out };
+}
+
+/**
+ * Adds (s, j) to the min-heap [0, size) of capacity k (the root is the worst kept item: lowest
+ * score, on ties the highest index), or replaces the root when the heap is full and (s, j) beats
+ * it. Returns the new size.
+ */
+function heapOffer(heapKey: Float64Array, heapIdx: Int32Array, size: number, k: number, s: number, j: number): number {
+  if (size < k) {
+    // Sift up.
+    let c = size;
+    while (c > 0) {
+      const parent = (c - 1) >> 1;
+      const ps = heapKey[parent];
+      if (ps < s || (ps === s && heapIdx[parent] > j)) break; // parent is worse: stop
+      heapKey[c] = ps;
+      heapIdx[c] = heapIdx[parent];
+      c = parent;
+    }
+    heapKey[c] = s;
+    heapIdx[c] = j;
+    return size + 1;
+  }
+  if (s > heapKey[0] || (s === heapKey[0] && j < heapIdx[0])) siftDown(heapKey, heapIdx, size, s, j); // j beats the worst kept item
+  return size;
 }
 
 /** Places (s, j) at the root of the min-heap [0, size) and sifts it down. */
