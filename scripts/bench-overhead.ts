@@ -16,7 +16,7 @@ import { createApp } from '../src/app.factory.js';
 import { loadEnv } from '../src/config/env.js';
 import { Random } from '../src/core/data/random.js';
 import { createBaselineApp } from './bench-baseline-server.js';
-import { BENCH_SERVER_ENV } from './bench-lib.js';
+import { BENCH_SERVER_ENV, type GraphqlAnswer, waitUntil } from './bench-lib.js';
 import { runMain } from './cli.js';
 
 const HELP = `Usage: DATABASE_URL=… npm run bench:overhead -- [--requests 4000] [--blocks 4] [--concurrency 16] [--only recommendations,similarItems] [--cpu-prof file]
@@ -40,6 +40,16 @@ const QUERIES = {
 
 type Operation = keyof typeof QUERIES;
 
+/** One in-process GraphQL POST (Fastify's inject: the whole request path but the socket). */
+function post(app: NestFastifyApplication, query: string, variables: Record<string, unknown> = {}) {
+  return app.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify({ query, variables }),
+  });
+}
+
 async function block(
   app: NestFastifyApplication,
   op: Operation,
@@ -56,12 +66,7 @@ async function block(
   const worker = async () => {
     while (next < requests) {
       next++;
-      const res = await app.inject({
-        method: 'POST',
-        url: '/graphql',
-        headers: { 'content-type': 'application/json' },
-        payload: JSON.stringify({ query, variables: { [variable]: ids[rng.int(ids.length)] } }),
-      });
+      const res = await post(app, query, { [variable]: ids[rng.int(ids.length)] });
       if (res.statusCode !== 200 || res.body.includes('"errors"')) failed++;
     }
   };
@@ -109,26 +114,17 @@ async function main(): Promise<void> {
   const baseline = await createBaselineApp(env);
   await baseline.init();
   // The served model's items only (an item outside it answers NOT_IN_MODEL), and a warm model.
-  const ready = async () =>
-    (
-      JSON.parse(
-        (await recoder.inject({ method: 'POST', url: '/graphql', payload: { query: '{ servingStatus { warm } }' } }))
-          .body,
-      ) as { data?: { servingStatus?: { warm?: boolean } } }
-    ).data?.servingStatus?.warm === true;
-  for (const t0 = Date.now(); !(await ready());) {
-    if (Date.now() - t0 > 300_000) throw new Error('the API did not serve a warm model version within 5 minutes');
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  await waitUntil(
+    'a warm model version',
+    async () =>
+      (JSON.parse((await post(recoder, '{ servingStatus { warm } }')).body) as GraphqlAnswer).data?.servingStatus
+        ?.warm === true,
+    300_000,
+    { intervalMs: 500 },
+  );
   const items: string[] = [];
-  for (const id of candidates) {
-    const res = await recoder.inject({
-      method: 'POST',
-      url: '/graphql',
-      payload: { query: QUERIES.similarItems.query, variables: { i: id } },
-    });
-    if (!res.body.includes('"errors"')) items.push(id);
-  }
+  for (const id of candidates)
+    if (!(await post(recoder, QUERIES.similarItems.query, { i: id })).body.includes('"errors"')) items.push(id);
   const idsOf = { users, items };
 
   const session = values['cpu-prof'] ? new Session() : undefined;
