@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HistoryCache } from '../catalog/history-cache.service.js';
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
-import { csrFromTriples } from '../core/data/csr.js';
+import { csrFromRowRuns } from '../core/data/csr.js';
 import type { Ranker } from '../core/serving/served-model.js';
 import { DeadlineExceededError, MicroBatcher, type BatchOutcome } from '../core/serving/micro-batcher.js';
 import { ActiveModelService } from './active-model.service.js';
@@ -119,7 +119,7 @@ export class RankingService {
       return { version, user: h ? { userId: h.userId, seen: h.items } : null, ranker: null };
     });
     if (version) {
-      const rows: number[] = [];
+      const starts: number[] = [0];
       const cols: number[] = [];
       const vals: number[] = [];
       const rowOf = new Int32Array(batch.length).fill(-1);
@@ -133,7 +133,6 @@ export class RankingService {
             const v = h.values[j];
             const c = v !== v ? -1 : version.columnOf(h.items[j]); // NaN: does not count
             if (c < 0) continue;
-            rows.push(n);
             cols.push(c);
             vals.push(v);
           }
@@ -141,15 +140,17 @@ export class RankingService {
           for (const id of r.itemIds) {
             const c = version.columnOf(id);
             if (c < 0) continue;
-            rows.push(n);
             cols.push(c);
             vals.push(ratings ? 5 : 1);
           }
         }
-        if (cols.length > start) rowOf[k] = n++;
+        if (cols.length > start) {
+          rowOf[k] = n++;
+          starts.push(cols.length);
+        }
       });
       if (n > 0) {
-        const histories = csrFromTriples(n, version.served.numItems, rows, cols, vals);
+        const histories = csrFromRowRuns(version.served.numItems, starts, cols, vals);
         let rankers: Ranker[] | null = null;
         if (this.threads.serves(version.id)) {
           try {

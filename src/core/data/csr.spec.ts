@@ -1,4 +1,4 @@
-import { csrFromTriples, csrNnz, csrSelectRows } from './csr.js';
+import { csrFromRowRuns, csrFromTriples, csrNnz, csrSelectRows } from './csr.js';
 import { Random } from './random.js';
 
 describe('csrFromTriples', () => {
@@ -43,5 +43,41 @@ describe('csrFromTriples', () => {
     const s = csrSelectRows(m, [2, 0]);
     expect(Array.from(s.indptr)).toEqual([0, 2, 3]);
     expect(Array.from(s.indices)).toEqual([0, 2, 0]);
+  });
+});
+
+describe('csrFromRowRuns', () => {
+  it('builds the matrix csrFromTriples builds from the same rows: any order, last duplicate kept, empty rows', () => {
+    const rng = new Random(5);
+    const starts = [0];
+    const cols: number[] = [];
+    const vals: number[] = [];
+    const rows: number[] = [];
+    for (let r = 0; r < 40; r++) {
+      const len = r % 7 === 3 ? 0 : rng.int(30);
+      const sorted = r % 2 === 0;
+      for (let j = 0; j < len; j++) {
+        rows.push(r);
+        cols.push(sorted ? j * 3 + (r % 3) : rng.int(50));
+        vals.push(rng.int(5) + 1);
+      }
+      starts.push(cols.length);
+    }
+    // Both ways: a sort per row (many columns per entry), counting sorts (few).
+    for (const numCols of [90, 100_000]) {
+      const runs = csrFromRowRuns(numCols, starts, cols, vals);
+      const triples = csrFromTriples(40, numCols, rows, cols, vals);
+      expect(Array.from(runs.indptr)).toEqual(Array.from(triples.indptr));
+      expect(Array.from(runs.indices)).toEqual(Array.from(triples.indices));
+      expect(Array.from(runs.values)).toEqual(Array.from(triples.values));
+      expect(runs.numCols).toBe(numCols);
+      expect(csrNnz(runs)).toBeLessThan(cols.length); // the unsorted rows had duplicates
+    }
+  });
+
+  it('refuses columns outside the matrix and starts that do not cover the entries', () => {
+    expect(() => csrFromRowRuns(3, [0, 1], [3], [1])).toThrow(/outside/);
+    expect(() => csrFromRowRuns(3, [0, 2], [1], [1])).toThrow(/starts/);
+    expect(() => csrFromRowRuns(100, [0, 1], [100], [1])).toThrow(/outside/);
   });
 });

@@ -91,6 +91,83 @@ export function csrFromTriples(
   };
 }
 
+/** csrFromRowRuns' sort key: column × this + position in the row (exact in a double below 2³¹ columns). */
+const ROW_RUN_SPAN = 2 ** 21;
+
+/**
+ * A CSR matrix from rows given one after another: row r's entries are `cols`/`values`
+ * [starts[r], starts[r + 1]), in any order; duplicates keep the last value, as in
+ * {@link csrFromTriples}. A serving batch of a few histories over a large catalog makes no pass over
+ * the columns: O(nnz) when each row comes sorted, O(nnz log(row length)) otherwise; with fewer than
+ * 4 columns per entry, csrFromTriples' counting sorts do it.
+ */
+export function csrFromRowRuns(
+  numCols: number,
+  starts: ArrayLike<number>,
+  cols: ArrayLike<number>,
+  values: ArrayLike<number>,
+): CsrMatrix {
+  const numRows = starts.length - 1;
+  const n = cols.length;
+  if (numRows < 0 || starts[0] !== 0 || starts[numRows] !== n || values.length !== n) {
+    throw new Error(`csrFromRowRuns: starts must run from 0 to ${n} (the entries), with a value per entry`);
+  }
+  if (numCols <= 4 * n) {
+    // Columns are few next to the entries: csrFromTriples' counting sorts are faster than a sort per row.
+    const rows = new Int32Array(n);
+    for (let r = 0; r < numRows; r++) {
+      if (!(starts[r + 1] >= starts[r])) throw new Error(`csrFromRowRuns: row ${r} ends before it starts`);
+      rows.fill(r, starts[r], starts[r + 1]);
+    }
+    return csrFromTriples(numRows, numCols, rows, cols, values);
+  }
+  const indptr = new Int32Array(numRows + 1);
+  const indices = new Int32Array(n);
+  const vals = new Float32Array(n);
+  let nnz = 0;
+  for (let r = 0; r < numRows; r++) {
+    const from = starts[r];
+    const to = starts[r + 1];
+    if (!(to >= from) || to - from >= ROW_RUN_SPAN) {
+      throw new Error(`csrFromRowRuns: row ${r} ends before it starts or has ${ROW_RUN_SPAN} entries or more`);
+    }
+    let sorted = true;
+    for (let p = from; p < to; p++) {
+      const c = cols[p];
+      if (!(c >= 0 && c < numCols) || !Number.isInteger(c)) {
+        throw new Error(`csrFromRowRuns: entry ${p} (row ${r}, column ${c}) is outside ${numRows} × ${numCols}`);
+      }
+      if (p > from && c <= cols[p - 1]) sorted = false;
+    }
+    if (sorted) {
+      for (let p = from; p < to; p++) {
+        indices[nnz] = cols[p];
+        vals[nnz++] = values[p];
+      }
+    } else {
+      // By column, then position (one number per entry, sorted natively): the last of equal
+      // columns is the one kept.
+      const keys = new Float64Array(to - from);
+      for (let j = 0; j < keys.length; j++) keys[j] = cols[from + j] * ROW_RUN_SPAN + j;
+      keys.sort();
+      for (let j = 0; j < keys.length; j++) {
+        const c = Math.floor(keys[j] / ROW_RUN_SPAN);
+        if (j + 1 < keys.length && Math.floor(keys[j + 1] / ROW_RUN_SPAN) === c) continue;
+        indices[nnz] = c;
+        vals[nnz++] = values[from + (keys[j] - c * ROW_RUN_SPAN)];
+      }
+    }
+    indptr[r + 1] = nnz;
+  }
+  return {
+    numRows,
+    numCols,
+    indptr,
+    indices: nnz === n ? indices : indices.slice(0, nnz),
+    values: nnz === n ? vals : vals.slice(0, nnz),
+  };
+}
+
 /** Rows `rowIds` of `m` as a new CSR matrix (used for mini-batches and user subsets). */
 export function csrSelectRows(m: CsrMatrix, rowIds: ArrayLike<number>): CsrMatrix {
   const indptr = new Int32Array(rowIds.length + 1);
