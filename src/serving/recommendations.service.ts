@@ -25,6 +25,31 @@ import { visibleTopK } from './visible-top-k.js';
 export const UNKNOWN_USER_REASON = 'the user is unknown: no interaction recorded yet';
 
 /**
+ * Zeroed bitmaps for rank()'s excluded columns, reused: a typed array of a catalog's size costs
+ * microseconds to allocate and to collect, once per request otherwise. A bitmap is given back
+ * (cleared) when its request's ranking is done.
+ */
+const freeBitmaps: Uint8Array[] = [];
+const MAX_FREE_BITMAPS = 64;
+
+function takeBitmap(size: number): Uint8Array {
+  for (let j = freeBitmaps.length - 1; j >= 0; j--) {
+    if (freeBitmaps[j].length !== size) continue;
+    const bitmap = freeBitmaps[j];
+    freeBitmaps[j] = freeBitmaps[freeBitmaps.length - 1];
+    freeBitmaps.pop();
+    return bitmap;
+  }
+  return new Uint8Array(size);
+}
+
+function giveBitmap(bitmap: Uint8Array): void {
+  if (freeBitmaps.length >= MAX_FREE_BITMAPS) return;
+  bitmap.fill(0);
+  freeBitmaps.push(bitmap);
+}
+
+/**
  * Recommendations for a user's history as it is now, or for an anonymous list of items: ranked by
  * the active model (RankingService batches them), filtered to visible items, with new items
  * merged in (ColdStartService), and popular items when the model cannot rank.
@@ -113,8 +138,25 @@ export class RecommendationsService {
   ): Promise<Omit<Recommendations, 'recommendationId'>> {
     const t0 = performance.now();
     // Excluded model columns as a bitmap (the seen items and excludeItemIds): the hot path's
-    // exclusion test, with no set built per request.
-    const excludedCols = new Uint8Array(version.served.numItems);
+    // exclusion test, with no set built per request, and no bitmap allocated either.
+    const excludedCols = takeBitmap(version.served.numItems);
+    try {
+      return await this.rankExcluding(version, rank, seen, limit, f, excludedCols, t0);
+    } finally {
+      giveBitmap(excludedCols);
+    }
+  }
+
+  /** {@link rank} with the bitmap it lends (zeroed; returned when the ranking is done). */
+  private async rankExcluding(
+    version: LoadedVersion,
+    rank: Ranker,
+    seen: Iterable<number>,
+    limit: number,
+    f: CheckedFilter,
+    excludedCols: Uint8Array,
+    t0: number,
+  ): Promise<Omit<Recommendations, 'recommendationId'>> {
     let excludedCount = 0;
     const excludeItem = (id: number) => {
       const c = version.columnOf(id);

@@ -1,5 +1,5 @@
 import { Random } from '../data/random.js';
-import { selectTopK } from './top-k.js';
+import { excludeSet, selectTopK, topK } from './top-k.js';
 
 /** selectTopK by sorting everything: best first, ties → lower index, NaN skipped or last. */
 function bySorting(
@@ -41,6 +41,20 @@ describe('selectTopK', () => {
       const want = bySorting(scores, k, { first, count, skip, candidates, nan });
       expect(Array.from(got.indices)).toEqual(want.indices);
       expect(Array.from(got.scores)).toEqual(want.scores);
+    }
+  });
+
+  it('agrees with a full sort from one call to the next at any k: scratch heaps grown, reused, and beyond their size', () => {
+    const rng = new Random(8);
+    const scores = Float32Array.from({ length: 6000 }, () => rng.int(500) / 7);
+    for (const k of [3, 100, 5000, 70, 4096, 4097, 1, 2000]) {
+      const want = bySorting(scores, k, { first: 0, count: scores.length, nan: 'skip' });
+      const got = selectTopK(scores, k);
+      expect(Array.from(got.indices)).toEqual(want.indices);
+      // topK pops the same heap into neighbours.
+      const skip = excludeSet([want.indices[0]]);
+      const wantSkip = bySorting(scores, k, { first: 0, count: scores.length, skip: (i) => skip.has(i), nan: 'skip' });
+      expect(topK(scores, k, skip)).toEqual(wantSkip.indices.map((index, j) => ({ index, score: wantSkip.scores[j] })));
     }
   });
 

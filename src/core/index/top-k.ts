@@ -29,6 +29,15 @@ export function excludeAny(...parts: Exclusion[]): Exclusion {
   return { has: (i) => live.some((p) => p.has(i)), size: live.reduce((s, p) => s + p.size, 0) };
 }
 
+/** Options of {@link selectTopK}. */
+export interface SelectOptions {
+  first?: number;
+  count?: number;
+  skip?: (item: number) => boolean;
+  candidates?: ArrayLike<number>;
+  nan?: 'skip' | 'last';
+}
+
 /**
  * The one bounded heap behind every top-k in Recoder: the `k` best of the items `first`, …,
  * `first + count − 1` of `scores` (or of `candidates`), best first, ties → lower index. `skip`
@@ -39,20 +48,54 @@ export function excludeAny(...parts: Exclusion[]): Exclusion {
 export function selectTopK(
   scores: ArrayLike<number>,
   k: number,
-  options: {
-    first?: number;
-    count?: number;
-    skip?: (item: number) => boolean;
-    candidates?: ArrayLike<number>;
-    nan?: 'skip' | 'last';
-  } = {},
+  options: SelectOptions = {},
 ): { indices: Int32Array; scores: Float64Array } {
+  const { heapKey, heapIdx, size } = heapTopK(scores, k, options);
+  // Pop the worst repeatedly, filling the output from the back.
+  const indices = new Int32Array(size);
+  const out = new Float64Array(size);
+  for (let n = size; n > 0; n--) {
+    indices[n - 1] = heapIdx[0];
+    out[n - 1] = heapKey[0];
+    if (n > 1) siftDown(heapKey, heapIdx, n - 1, heapKey[n - 1], heapIdx[n - 1]);
+  }
+  return { indices, scores: out };
+}
+
+/** A filled min-heap of {@link heapTopK}: its `size` best items, the worst at the root. */
+interface Heap {
+  heapKey: Float64Array;
+  heapIdx: Int32Array;
+  size: number;
+}
+
+/**
+ * Heaps of up to SCRATCH_K items are this thread's scratch arrays, reused by every selection (one
+ * runs at a time, and is popped before the next starts): a typed array over 64 bytes costs 1–3 µs
+ * to allocate and more to collect, several per request on the serving path.
+ */
+const SCRATCH_K = 4096;
+let scratchKey = new Float64Array(64);
+let scratchIdx = new Int32Array(64);
+
+function heapOf(k: number): { heapKey: Float64Array; heapIdx: Int32Array } {
+  const n = Math.max(0, k);
+  if (n > SCRATCH_K) return { heapKey: new Float64Array(n), heapIdx: new Int32Array(n) };
+  if (n > scratchKey.length) {
+    const grown = Math.min(SCRATCH_K, Math.max(n, 2 * scratchKey.length));
+    scratchKey = new Float64Array(grown);
+    scratchIdx = new Int32Array(grown);
+  }
+  return { heapKey: scratchKey, heapIdx: scratchIdx };
+}
+
+/** The heap of {@link selectTopK}, not yet popped. */
+function heapTopK(scores: ArrayLike<number>, k: number, options: SelectOptions): Heap {
   const first = options.first ?? 0;
   const count = options.count ?? scores.length - first;
   const { skip, candidates } = options;
   const nanLast = options.nan === 'last';
-  const heapIdx = new Int32Array(Math.max(0, k));
-  const heapKey = new Float64Array(Math.max(0, k));
+  const { heapIdx, heapKey } = heapOf(k);
   let size = 0;
   // The worst kept item, in locals: any item enters while the heap is not full (every score is
   // above −Infinity or, as −Infinity with nan 'last', ahead of index 2³¹). The scan is written out
@@ -93,15 +136,7 @@ export function selectTopK(
       }
     }
   }
-  // Pop the worst repeatedly, filling the output from the back.
-  const indices = new Int32Array(size);
-  const out = new Float64Array(size);
-  for (let n = size; n > 0; n--) {
-    indices[n - 1] = heapIdx[0];
-    out[n - 1] = heapKey[0];
-    if (n > 1) siftDown(heapKey, heapIdx, n - 1, heapKey[n - 1], heapIdx[n - 1]);
-  }
-  return { indices, scores: out };
+  return { heapKey, heapIdx, size };
 }
 
 /**
@@ -159,13 +194,17 @@ export function topK(
   candidates?: ArrayLike<number>,
 ): Neighbor[] {
   if (k <= 0) return [];
-  const top = selectTopK(scores, k, {
+  const { heapKey, heapIdx, size } = heapTopK(scores, k, {
     skip: exclude.size > 0 ? (i) => exclude.has(i) : undefined,
     candidates,
     nan: 'skip',
   });
-  const out: Neighbor[] = [];
-  for (let j = 0; j < top.indices.length; j++) out.push({ index: top.indices[j], score: top.scores[j] });
+  // Popped straight into the answer (selectTopK's pop, without its typed arrays).
+  const out = new Array<Neighbor>(size);
+  for (let n = size; n > 0; n--) {
+    out[n - 1] = { index: heapIdx[0], score: heapKey[0] };
+    if (n > 1) siftDown(heapKey, heapIdx, n - 1, heapKey[n - 1], heapIdx[n - 1]);
+  }
   return out;
 }
 
