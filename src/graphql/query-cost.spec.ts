@@ -56,6 +56,33 @@ describe('operationCost', () => {
     expect(cost('{ recs(userId: "u", limit: 10) { ... on Recs { items { score } } } }')).toBe(one);
   });
 
+  it('computes a document once when no variable can change its cost, and per request otherwise', () => {
+    const options = { defaultListSize: 100 };
+    // The same parsed document, as Mercurius' cache hands it back for a repeated query.
+    const byId = parse('query($u: ID!) { recs(userId: $u, limit: 5) { items { score } } }');
+    expect(operationCost(schema, byId, { u: 'a' }, undefined, options)).toBe(2 + 5 * 3);
+    expect(operationCost(schema, byId, { u: 'b' }, undefined, options)).toBe(2 + 5 * 3);
+    expect(operationCost(schema, byId, { u: 'a' }, undefined, { defaultListSize: 7 })).toBe(2 + 5 * 3);
+    const byLimit = parse('query($u: ID!, $l: Int) { recs(userId: $u, limit: $l) { items { score } } }');
+    expect(operationCost(schema, byLimit, { u: 'a', l: 3 }, undefined, options)).toBe(2 + 3 * 3);
+    expect(operationCost(schema, byLimit, { u: 'a', l: 50 }, undefined, options)).toBe(2 + 50 * 3);
+    expect(operationCost(schema, byLimit, { u: 'a' }, undefined, options)).toBe(2 + 20 * 3);
+    const byList = parse('query($h: [ID!]!) { forHistory(itemIds: $h, limit: 1) { items { score } } }');
+    expect(operationCost(schema, byList, { h: ['1'] }, undefined, options)).toBe(2 + 1 + 3);
+    expect(operationCost(schema, byList, { h: ['1', '2', '3'] }, undefined, options)).toBe(2 + 3 + 3);
+    // A literal list of id variables has the literal's length.
+    const literal = parse('query($a: ID!, $b: ID) { forHistory(itemIds: [$a, $b], limit: 1) { items { score } } }');
+    expect(operationCost(schema, literal, { a: '1', b: '2' }, undefined, options)).toBe(2 + 2 + 3);
+    expect(operationCost(schema, literal, { a: '1', b: null }, undefined, options)).toBe(2 + 2 + 3);
+    // Named operations of one document are costed apart.
+    const two = parse(
+      'query A($u: ID!) { status } query B($u: ID!) { recs(userId: $u, limit: 2) { items { score } } }',
+    );
+    expect(operationCost(schema, two, { u: 'a' }, 'A', options)).toBe(1);
+    expect(operationCost(schema, two, { u: 'a' }, 'B', options)).toBe(2 + 2 * 3);
+    expect(operationCost(schema, two, { u: 'a' }, 'A', options)).toBe(1);
+  });
+
   it('costs the named operation only; introspection and unknown fields cost nothing', () => {
     const doc = 'query A { status } query B { sample(count: 10, itemsPerUser: 10) { items { id } } }';
     expect(cost(doc, {}, 'A')).toBe(1);
@@ -68,11 +95,12 @@ describe('operationCost', () => {
       type Map { ids: [ID!]! xs: [Float!]! }
       type Query { map(limit: Int = 20000): Map! }
     `);
-    const q = parse('{ a: map(limit: 20000) { ids xs } b: map { ids } }');
+    // Parsed for each call: a document's cost is kept once computed, and a served schema never changes.
+    const q = () => parse('{ a: map(limit: 20000) { ids xs } b: map { ids } }');
     // Undeclared: every list field counted `limit` times.
-    expect(operationCost(withMap, q, {}, undefined, { defaultListSize: 100 })).toBe(2 + 20_000 * 2 + 2 + 20_000);
+    expect(operationCost(withMap, q(), {}, undefined, { defaultListSize: 100 })).toBe(2 + 20_000 * 2 + 2 + 20_000);
     withMap.getQueryType()!.getFields().map.extensions = { complexity: 2_000 };
-    expect(operationCost(withMap, q, {}, undefined, { defaultListSize: 100 })).toBe(2 * 2_000);
+    expect(operationCost(withMap, q(), {}, undefined, { defaultListSize: 100 })).toBe(2 * 2_000);
   });
 
   it("adds a field's declared own cost (extensions.cost) and still counts its sub-selection", () => {
@@ -81,13 +109,14 @@ describe('operationCost', () => {
       type Item { id: ID! image: Image }
       type Query { page(first: Int): [Item!]! }
     `);
-    const q = parse('{ page(first: 10) { id image { size png } } }');
-    expect(operationCost(withImage, q, {}, undefined, { defaultListSize: 100 })).toBe(2 + 10 * (1 + 2 + 1 + 1));
+    // Parsed for each call, as above.
+    const q = () => parse('{ page(first: 10) { id image { size png } } }');
+    expect(operationCost(withImage, q(), {}, undefined, { defaultListSize: 100 })).toBe(2 + 10 * (1 + 2 + 1 + 1));
     const item = withImage.getType('Item') as GraphQLObjectType;
     const image = withImage.getType('Image') as GraphQLObjectType;
     item.getFields().image.extensions = { cost: 25 };
     image.getFields().png.extensions = { cost: 100 };
-    expect(operationCost(withImage, q, {}, undefined, { defaultListSize: 100 })).toBe(2 + 10 * (1 + 25 + 1 + 100));
+    expect(operationCost(withImage, q(), {}, undefined, { defaultListSize: 100 })).toBe(2 + 10 * (1 + 25 + 1 + 100));
   });
 
   it("knows the images' costs in the API's own schema", async () => {

@@ -60,6 +60,51 @@ export function operationCost(
       operation = d;
   }
   if (!operation) return 0;
+  // Most served documents take only ids as variables: their cost is the document's, computed once.
+  const fixed = costIgnoresVariables(schema, operation);
+  const memoKey = `${operationName ?? ''}\u0000${options.defaultListSize}`;
+  let memo: Map<string, number> | undefined;
+  if (fixed) {
+    let bySchema = fixedCosts.get(schema);
+    if (!bySchema) fixedCosts.set(schema, (bySchema = new WeakMap()));
+    memo = bySchema.get(document);
+    if (!memo) bySchema.set(document, (memo = new Map()));
+    const known = memo.get(memoKey);
+    if (known !== undefined) return known;
+  }
+  const cost = operationCostOf(schema, operation, fragments, variables, options);
+  memo?.set(memoKey, cost);
+  return cost;
+}
+
+/**
+ * Costs of operations whose variables cannot change them, by schema and document (Mercurius
+ * reuses the parsed document of a query it has seen: its cache, DOCUMENT_CACHE_ENTRIES).
+ */
+const fixedCosts = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string, number>>>();
+
+/**
+ * Whether an operation's cost is the same for any variable values: none of its variables is an
+ * Int (a size argument may take it), a list (a query's list arguments count their length) or an
+ * input object (which may hold either).
+ */
+function costIgnoresVariables(schema: GraphQLSchema, operation: OperationDefinitionNode): boolean {
+  for (const definition of operation.variableDefinitions ?? []) {
+    const type = definition.type.kind === Kind.NON_NULL_TYPE ? definition.type.type : definition.type;
+    if (type.kind !== Kind.NAMED_TYPE || type.name.value === 'Int') return false;
+    const named = schema.getType(type.name.value);
+    if (!named || !isLeafType(named)) return false;
+  }
+  return true;
+}
+
+function operationCostOf(
+  schema: GraphQLSchema,
+  operation: OperationDefinitionNode,
+  fragments: Map<string, FragmentDefinitionNode>,
+  variables: Record<string, unknown> | undefined,
+  options: CostOptions,
+): number {
   const root =
     operation.operation === 'query'
       ? schema.getQueryType()

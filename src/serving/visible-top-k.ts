@@ -1,4 +1,4 @@
-import { toItem } from '../catalog/catalog.mappers.js';
+import { toItem, type ItemRow } from '../catalog/catalog.mappers.js';
 import type { Item } from '../catalog/dto/item.type.js';
 import type { ItemCache } from '../catalog/item-cache.service.js';
 import type { LoadedVersion } from './loaded-version.js';
@@ -11,18 +11,23 @@ export async function visibleTopK(
   version: LoadedVersion,
 ): Promise<{ item: Item; score: number }[]> {
   let k = limit + 5;
+  const { itemOfColumn } = version;
   for (;;) {
     const neighbors = search(k);
-    const ids = neighbors.map((n) => version.itemOfColumn[n.index]);
     // The rows from memory (the usual case), else the missing ones in one read.
-    let rows = ids.map((id) => (id < 0 ? null : items.peek(id)));
-    if (rows.includes(undefined)) {
-      const fetched = await items.byInternalIds(ids.filter((id) => id >= 0));
-      rows = ids.map((id) => (id < 0 ? null : fetched.get(id)));
+    let fetched: Map<number, ItemRow> | undefined;
+    for (const n of neighbors) {
+      const id = itemOfColumn[n.index];
+      if (id >= 0 && items.peek(id) === undefined) {
+        fetched = await items.byInternalIds(neighbors.map((m) => itemOfColumn[m.index]).filter((i) => i >= 0));
+        break;
+      }
     }
     const out: { item: Item; score: number }[] = [];
     for (let j = 0; j < neighbors.length && out.length < limit; j++) {
-      const row = rows[j];
+      const id = itemOfColumn[neighbors[j].index];
+      if (id < 0) continue;
+      const row = fetched ? fetched.get(id) : items.peek(id);
       if (row && !row.hidden) out.push({ item: toItem(row), score: neighbors[j].score });
     }
     if (out.length >= limit || neighbors.length < k || k >= version.served.numItems) return out;
