@@ -124,6 +124,8 @@ export function csrFromRowRuns(
   const indptr = new Int32Array(numRows + 1);
   const indices = new Int32Array(n);
   const vals = new Float32Array(n);
+  // One buffer of sort keys for every unsorted row (a typed array costs microseconds to allocate).
+  let scratch: Float64Array | undefined;
   let nnz = 0;
   for (let r = 0; r < numRows; r++) {
     const from = starts[r];
@@ -147,7 +149,8 @@ export function csrFromRowRuns(
     } else {
       // By column, then position (one number per entry, sorted natively): the last of equal
       // columns is the one kept.
-      const keys = new Float64Array(to - from);
+      scratch ??= new Float64Array(maxRunLength(starts));
+      const keys = scratch.subarray(0, to - from);
       for (let j = 0; j < keys.length; j++) keys[j] = cols[from + j] * ROW_RUN_SPAN + j;
       keys.sort();
       for (let j = 0; j < keys.length; j++) {
@@ -166,6 +169,13 @@ export function csrFromRowRuns(
     indices: nnz === n ? indices : indices.slice(0, nnz),
     values: nnz === n ? vals : vals.slice(0, nnz),
   };
+}
+
+/** The longest row of {@link csrFromRowRuns}' `starts`. */
+function maxRunLength(starts: ArrayLike<number>): number {
+  let max = 0;
+  for (let r = 0; r + 1 < starts.length; r++) max = Math.max(max, starts[r + 1] - starts[r]);
+  return max;
 }
 
 /** Rows `rowIds` of `m` as a new CSR matrix (used for mini-batches and user subsets). */
