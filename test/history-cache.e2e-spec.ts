@@ -152,7 +152,11 @@ describe('history cache bound', () => {
     const interactions = ['x', 'y', 'z'].flatMap((userId) =>
       ['a', 'b'].map((itemId) => ({ userId, itemId, kind: 'VIEW' })),
     );
+    const cache = app.get(HistoryCache);
     expect((await gql(app, RECORD, { interactions })).errors).toBeUndefined();
+    // The write invalidates in process, then again when its notice arrives: a late notice would
+    // empty the cache the test fills (seen on a loaded machine), so the test starts after it.
+    await until(async () => cache.stats.invalidations >= 2, 'the notice of the setup write to arrive');
   }, 60_000);
   afterAll(async () => {
     await app.close();
