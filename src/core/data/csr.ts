@@ -82,13 +82,7 @@ export function csrFromTriples(
     }
     indptr[r + 1] = nnz;
   }
-  return {
-    numRows,
-    numCols,
-    indptr,
-    indices: nnz === n ? indices : indices.slice(0, nnz),
-    values: nnz === n ? vals : vals.slice(0, nnz),
-  };
+  return withEntries(numRows, numCols, indptr, indices, vals, nnz);
 }
 
 /** csrFromRowRuns' sort key: column × this + position in the row (exact in a double below 2³¹ columns). */
@@ -162,13 +156,7 @@ export function csrFromRowRuns(
     }
     indptr[r + 1] = nnz;
   }
-  return {
-    numRows,
-    numCols,
-    indptr,
-    indices: nnz === n ? indices : indices.slice(0, nnz),
-    values: nnz === n ? vals : vals.slice(0, nnz),
-  };
+  return withEntries(numRows, numCols, indptr, indices, vals, nnz);
 }
 
 /** The longest row of {@link csrFromRowRuns}' `starts`. */
@@ -176,6 +164,25 @@ function maxRunLength(starts: ArrayLike<number>): number {
   let max = 0;
   for (let r = 0; r + 1 < starts.length; r++) max = Math.max(max, starts[r + 1] - starts[r]);
   return max;
+}
+
+/** A CSR matrix of the first `nnz` entries of `indices`/`values` (duplicates dropped while filling them). */
+function withEntries(
+  numRows: number,
+  numCols: number,
+  indptr: Int32Array,
+  indices: Int32Array,
+  values: Float32Array,
+  nnz: number,
+): CsrMatrix {
+  const whole = nnz === indices.length;
+  return {
+    numRows,
+    numCols,
+    indptr,
+    indices: whole ? indices : indices.slice(0, nnz),
+    values: whole ? values : values.slice(0, nnz),
+  };
 }
 
 /** Rows `rowIds` of `m` as a new CSR matrix (used for mini-batches and user subsets). */
