@@ -111,6 +111,15 @@ describe('importInteractions', () => {
     expect(lastProgress[1]).toBe(lastProgress[2]); // all bytes read
     expect(await counts()).toEqual({ users: 40, items: 30, interactions: rows, events: rows });
     expect(await schemaObjects()).toEqual(indexesBefore); // indexes and foreign keys rebuilt as they were
+    // Planner statistics of the tables it grew (reltuples is -1 until a table is first analyzed).
+    const { rows: stats } = await db.query(
+      `SELECT relname, reltuples::int AS n FROM pg_class WHERE relname IN ('users', 'items', 'interactions') ORDER BY 1`,
+    );
+    expect(stats).toEqual([
+      { relname: 'interactions', n: rows },
+      { relname: 'items', n: 30 },
+      { relname: 'users', n: 40 },
+    ]);
 
     const { rows: sample } = await db.query(
       `SELECT u.external_id AS user, i.external_id AS item, i.title, i.categories, x.kind, x.value, x.occurred_at, x.event_id

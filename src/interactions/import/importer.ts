@@ -165,6 +165,11 @@ export async function importInteractions(db: string | pg.ClientBase, options: Im
           inserted = await copyViaStaging(client, ctx, phase);
         }
       }
+      // Fresh statistics for the tables this import grew: without them (a new database, or
+      // autovacuum off) the planner reads users by external id with a sequential scan, a
+      // millisecond per serving batch on ML-1M instead of a few index lookups.
+      const grown = [users.created > 0 && 'users', items.created > 0 && 'items'].filter(Boolean);
+      if (grown.length > 0) await client.query(`ANALYZE ${grown.join(', ')}`);
       phase('commit');
       await client.query('COMMIT');
 
