@@ -141,6 +141,77 @@ describe('history cache', () => {
   });
 });
 
+describe('history cache read-ahead', () => {
+  let app: NestFastifyApplication;
+
+  beforeAll(async () => {
+    await truncateAll();
+    app = await bootApp();
+    const items = ['a', 'b', 'c'].map((id) => ({ id, title: `Item ${id}` }));
+    await gql(app, `mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items });
+    const cache = app.get(HistoryCache);
+    const interactions = [
+      { userId: 'p', itemId: 'a' },
+      { userId: 'q', itemId: 'b' },
+      { userId: 'q', itemId: 'c', kind: 'RATING', value: 1 },
+      { userId: 'p', itemId: 'c' },
+    ];
+    expect(
+      (await gql(app, RECORD, { interactions: interactions.map((e) => ({ kind: 'VIEW', ...e })) })).errors,
+    ).toBeUndefined();
+    await until(async () => cache.stats.invalidations >= 2, 'the notice of the setup write to arrive');
+  }, 60_000);
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('reads the most recently active users ahead, once per view, as a request would read them', async () => {
+    const cache = app.get(HistoryCache);
+    const fresh = await cache.read(['p', 'q'], VIEW);
+    cache.invalidate('*');
+    const before = { ...cache.stats };
+    let pauses = 0;
+    expect(await cache.prefetch(VIEW, async () => void pauses++)).toBe(2);
+    expect(pauses).toBe(1); // one statement for both
+    expect(cache.stats.misses).toBe(before.misses); // not a request's miss
+    expect(cache.stats.prefetched - before.prefetched).toBe(2);
+    const held = await cache.read(['p', 'q'], VIEW);
+    expect(cache.stats.hits - before.hits).toBe(2);
+    expect(cache.stats.misses).toBe(before.misses);
+    for (const id of ['p', 'q']) {
+      expect(Array.from(held.get(id)!.items)).toEqual(Array.from(fresh.get(id)!.items));
+      expect(Array.from(held.get(id)!.values)).toEqual(Array.from(fresh.get(id)!.values));
+    }
+    expect(Array.from(held.get('q')!.values)).toEqual([1, NaN]); // the low rating does not count
+    // Once per view; another view reads again, unless told to stop.
+    expect(await cache.prefetch(VIEW, async () => {})).toBe(0);
+    expect(
+      await cache.prefetch(
+        { ratings: true, minRating: 4 },
+        async () => {},
+        () => true,
+      ),
+    ).toBe(0);
+  });
+
+  it('stops at its bound with the most recently active users held', async () => {
+    const small = await bootApp({ historyCacheInteractions: 2 });
+    try {
+      const cache = small.get(HistoryCache);
+      // p's last interaction is the latest: it is read last and kept; q (2 interactions) is evicted.
+      expect(await cache.prefetch(VIEW, async () => {})).toBe(2);
+      expect(cache.size).toBe(2);
+      const misses = cache.stats.misses;
+      await cache.read(['p'], VIEW);
+      expect(cache.stats.misses).toBe(misses);
+      await cache.read(['q'], VIEW);
+      expect(cache.stats.misses).toBe(misses + 1);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
 describe('history cache bound', () => {
   let app: NestFastifyApplication;
 

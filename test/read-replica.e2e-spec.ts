@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import pg from 'pg';
+import { HistoryCache } from '../src/catalog/history-cache.service.js';
 import { bootApp, bootAppOn, gql, sql, testDatabaseUrl, truncateAll } from './helpers.js';
 import { itemId, seedTasteGroups, trainModel, trainingRun, waitFor } from './training-data.js';
 
@@ -77,11 +78,16 @@ describe('DATABASE_READ_URL (a read replica for the hot read paths)', () => {
   });
 
   it('ranks from the history the read connection holds; the primary keeps its own', async () => {
+    // Serving the active version read the users' histories ahead, from the read connection too.
+    const cache = app.get(HistoryCache);
+    expect(cache.stats.prefetched).toBeGreaterThan(0);
+    const misses = cache.stats.misses;
     const fromReplica = (await gql(app, RECS, { u: 'u1' })).data!.recommendations;
     expect(fromReplica.source).toBe('MODEL');
     // The replica's u1 has seen group 3's first 12 items: the model fills in the rest of group 3.
     expect(shareOfGroup(fromReplica.items, 3)).toBeGreaterThanOrEqual(0.7);
     expect(fromReplica.items.map((i: { item: { id: string } }) => i.item.id)).not.toContain(itemId(3, 0));
+    expect(cache.stats.misses).toBe(misses); // answered from the histories read ahead
 
     // The same server on the primary alone sees u1 as a group-1 user.
     const primaryOnly = await bootApp();

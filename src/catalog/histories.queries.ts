@@ -55,3 +55,21 @@ export async function compactHistories(
     ]),
   );
 }
+
+/**
+ * External ids of the users behind the latest `interactions` interactions, least recently active
+ * first (for {@link HistoryCache.prefetch}: read in this order, the most recent end up most
+ * recently used). Reads at most `interactions` rows of the interactions' primary key.
+ */
+export async function recentlyActiveUsers(db: pg.Pool, interactions: number): Promise<string[]> {
+  const { rows } = await db.query<{ externalId: string }>(
+    `SELECT u.external_id AS "externalId"
+       FROM (SELECT user_id, max(id) AS last
+               FROM (SELECT user_id, id FROM interactions ORDER BY id DESC LIMIT $1) latest
+              GROUP BY user_id) r
+       JOIN users u ON u.id = r.user_id
+      ORDER BY r.last`,
+    [interactions],
+  );
+  return rows.map((r) => r.externalId);
+}

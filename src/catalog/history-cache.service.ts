@@ -3,12 +3,14 @@ import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
 import { PgListener } from '../database/pg-listener.js';
 import { PgPool, READ_POOL } from '../database/pg-pool.js';
-import { compactHistories, type CompactHistory, type HistoryView } from './histories.queries.js';
+import { compactHistories, recentlyActiveUsers, type CompactHistory, type HistoryView } from './histories.queries.js';
 
 /** The channel the interactions and users triggers announce changed histories on (migration 20261207050000_notify_history_changes). */
 export const HISTORIES_CHANGED_CHANNEL = 'recoder_histories_changed';
 /** Invalidated users tracked while reads are in flight; beyond it, every read in flight keeps nothing. */
 const MAX_TRACKED = 100_000;
+/** Users per statement of {@link HistoryCache.prefetch}. */
+const PREFETCH_CHUNK = 256;
 
 /**
  * Users' compact histories (item ids and matrix values, oldest first) by external id, cached per
@@ -38,7 +40,9 @@ export class HistoryCache implements OnModuleInit {
   private readonly invalidatedAt = new Map<number, number>();
   private readsInFlight = 0;
   private readonly maxHeld: number;
-  readonly stats = { hits: 0, misses: 0, invalidations: 0 };
+  readonly stats = { hits: 0, misses: 0, invalidations: 0, prefetched: 0 };
+  /** The views {@link prefetch} has filled (or is filling). */
+  private readonly prefetchedViews = new Set<string>();
 
   constructor(
     @Inject(READ_POOL) private readonly reads: PgPool,
@@ -91,7 +95,7 @@ export class HistoryCache implements OnModuleInit {
    */
   async read(externalIds: readonly string[], view: HistoryView): Promise<Map<string, CompactHistory>> {
     if (this.maxHeld === 0) return compactHistories(this.reads, externalIds, view);
-    const key = `${view.ratings ? 'ratings' : 'positives'}:${view.minRating}`;
+    const key = viewKey(view);
     let cached = this.views.get(key);
     if (!cached) this.views.set(key, (cached = new Map()));
     const out = new Map<string, CompactHistory>();
@@ -110,13 +114,55 @@ export class HistoryCache implements OnModuleInit {
     this.stats.hits += out.size;
     if (missing.length === 0) return out;
     this.stats.misses += missing.length;
+    return this.load(missing, view, key, cached, out);
+  }
+
+  /**
+   * Fills the cache in `view` with the histories of the most recently active users, up to its
+   * bound: for a process that starts serving a version, so that its first requests read nothing
+   * from PostgreSQL. One statement of PREFETCH_CHUNK users at a time, `pause()` between them (the
+   * caller yields to serving there); `stop()` ends it early. Once per view and process; the usual
+   * invalidation rules hold throughout. Returns the users read.
+   */
+  async prefetch(view: HistoryView, pause: () => Promise<void>, stop: () => boolean = () => false): Promise<number> {
+    const key = viewKey(view);
+    if (this.maxHeld === 0 || this.prefetchedViews.has(key)) return 0;
+    this.prefetchedViews.add(key);
+    // Least recently active first, so that the most recent end up most recently used (and an
+    // overflow evicts the least recent).
+    const users = await recentlyActiveUsers(this.reads, this.maxHeld);
+    let read = 0;
+    // Up to the bound: past it each chunk would evict histories requests have used.
+    for (let start = 0; start < users.length && !stop() && this.held < this.maxHeld; start += PREFETCH_CHUNK) {
+      let cached = this.views.get(key);
+      if (!cached) this.views.set(key, (cached = new Map()));
+      const chunk = users.slice(start, start + PREFETCH_CHUNK).filter((id) => !cached.has(id));
+      if (chunk.length > 0) await this.load(chunk, view, key, cached, new Map());
+      read += chunk.length;
+      this.stats.prefetched += chunk.length;
+      await pause();
+    }
+    return read;
+  }
+
+  /** Reads `missing` into `out` and keeps what is still fresh in `cached` (view `key`). */
+  private async load(
+    missing: string[],
+    view: HistoryView,
+    key: string,
+    cached: Map<string, CompactHistory>,
+    out: Map<string, CompactHistory>,
+  ): Promise<Map<string, CompactHistory>> {
     const start = this.generation;
     this.readsInFlight++;
     try {
       const read = await compactHistories(this.reads, missing, view);
       // A history whose user changed while the statement ran may predate the change: answered, not kept.
       const fresh = start >= this.staleBefore && this.views.get(key) === cached;
-      for (const [id, h] of read) {
+      // In the order asked (prefetch asks least recently active first).
+      for (const id of missing) {
+        const h = read.get(id);
+        if (!h) continue;
         out.set(id, h);
         const changed = (this.invalidatedAt.get(h.userId) ?? -1) > start;
         if (fresh && !changed && h.items.length <= this.maxHeld) this.keep(cached, id, h);
@@ -148,4 +194,9 @@ export class HistoryCache implements OnModuleInit {
     for (const other of this.views.values()) if (other.has(externalId)) return;
     this.externalOf.delete(h.userId);
   }
+}
+
+/** The cache's key of a history view. */
+function viewKey(view: HistoryView): string {
+  return `${view.ratings ? 'ratings' : 'positives'}:${view.minRating}`;
 }

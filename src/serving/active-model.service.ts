@@ -6,6 +6,7 @@ import {
   type OnModuleDestroy,
   type OnModuleInit,
 } from '@nestjs/common';
+import { HistoryCache } from '../catalog/history-cache.service.js';
 import { ENV } from '../config/config.module.js';
 import type { Env } from '../config/env.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
@@ -48,6 +49,7 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
     private readonly threads: ModelPool,
     /** DATABASE_READ_URL's pool (or the primary): the population read at activation. */
     @Inject(READ_POOL) private readonly reads: PgPool,
+    private readonly histories: HistoryCache,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -223,6 +225,27 @@ export class ActiveModelService implements OnModuleInit, OnModuleDestroy, OnAppl
       .catch((error: unknown) => {
         if (!this.closed) this.logger.error(`model version ${next.id}: similar items: ${String(error)}`);
       })
+      // The histories of the most recently active users in this version's view: the first
+      // requests after a start or an activation then read nothing from PostgreSQL.
+      .then(() =>
+        this.histories.prefetch(
+          next.historyView,
+          () => new Promise((resolve) => setImmediate(resolve)),
+          () => this.closed || this.current !== next,
+        ),
+      )
+      .then(
+        (users) => {
+          if (users > 0)
+            this.logger.log(
+              `model version ${next.id}: ${users} users' histories read ahead (${this.histories.size} interactions cached)`,
+            );
+        },
+        (error: unknown) => {
+          if (!this.closed)
+            this.logger.warn(`model version ${next.id}: reading histories ahead failed: ${String(error)}`);
+        },
+      )
       .finally(() => {
         next.warm = true;
       });

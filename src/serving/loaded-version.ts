@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { HistoryView } from '../catalog/histories.queries.js';
 import { csrFromTriples, type CsrMatrix } from '../core/data/csr.js';
 import type { Tf } from '../core/models/autorec.js';
 import { NO_EXCLUSION, type Exclusion, type Neighbor } from '../core/index/top-k.js';
@@ -65,6 +66,11 @@ export class LoadedVersion {
     this.itemOfColumn = itemOfColumn;
     this.columnOfItem = columnTable(itemOfColumn);
     this.loadSeconds = loadSeconds;
+  }
+
+  /** What a user's interactions count as in this version's matrix (the history cache's view). */
+  get historyView(): HistoryView {
+    return { ratings: this.served.kind === 'autorec', minRating: this.minRating };
   }
 
   /** Internal user id of each population row (after `served.populationReady()`). */

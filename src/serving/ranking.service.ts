@@ -105,13 +105,12 @@ export class RankingService {
 
   /** The requests of a batch that one version ranks. */
   private async rankGroup(version: LoadedVersion | null, batch: RankRequest[]): Promise<Omit<RankTicket, 'route'>[]> {
-    const ratings = version?.served.kind === 'autorec';
     const userIds = [...new Set(batch.flatMap((r) => (r.kind === 'user' ? [r.externalId] : [])))];
     const t0 = performance.now();
-    const histories = await this.histories.read(userIds, {
-      ratings,
-      minRating: version?.minRating ?? DEFAULT_MIN_RATING,
-    });
+    const histories = await this.histories.read(
+      userIds,
+      version?.historyView ?? { ratings: false, minRating: DEFAULT_MIN_RATING },
+    );
     const t1 = performance.now();
     const tickets: Omit<RankTicket, 'route'>[] = batch.map((r) => {
       if (r.kind === 'items') return { version, user: null, ranker: null };
@@ -119,6 +118,7 @@ export class RankingService {
       return { version, user: h ? { userId: h.userId, seen: h.items } : null, ranker: null };
     });
     if (version) {
+      const ratings = version.served.kind === 'autorec';
       const starts: number[] = [0];
       const cols: number[] = [];
       const vals: number[] = [];
