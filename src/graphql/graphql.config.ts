@@ -111,8 +111,9 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
           : { document };
         if (!raw || operation !== 'query') return interpreted;
         if (!admission.tryAcquire(cost)) {
-          // Refusals come by the thousand under overload: no stack trace to capture and format.
-          throw withoutStack(
+          // Refusals come by the thousand under overload: no stack trace to capture and format,
+          // neither here nor in the GraphQLError Mercurius would wrap a plain error in.
+          const refusal = withoutStack(
             () =>
               new DomainError(
                 ErrorCode.SERVICE_UNAVAILABLE,
@@ -121,6 +122,7 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
                 { retryAfterSeconds: 1 },
               ),
           );
+          throw withoutStack(() => new GraphQLError(refusal.message, { originalError: refusal }));
         }
         let released = false;
         const release = () => {
