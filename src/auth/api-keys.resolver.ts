@@ -1,20 +1,11 @@
-import {
-  Args,
-  Field,
-  GraphQLISODateTime,
-  Int,
-  Mutation,
-  ObjectType,
-  Query,
-  registerEnumType,
-  Resolver,
-} from '@nestjs/graphql';
+import { Args, Field, Int, Mutation, ObjectType, Query, registerEnumType, Resolver } from '@nestjs/graphql';
 import { notFound } from '../common/domain-error.js';
 import { checkString } from '../common/validation.js';
 import { PrismaService } from '../database/prisma.service.js';
 import { ApiRole } from '../generated/prisma/enums.js';
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from './api-keys.queries.js';
 import { Requires } from './roles.js';
+import { DateTimeScalar } from '../common/date-time.scalar.js';
 
 registerEnumType(ApiRole, {
   name: 'ApiRole',
@@ -36,16 +27,16 @@ export class ApiKey {
   @Field({ description: 'The first characters of the key, to recognise it.' })
   prefix: string;
 
-  @Field(() => GraphQLISODateTime)
+  @Field(() => DateTimeScalar)
   createdAt: Date;
 
-  @Field(() => GraphQLISODateTime, {
+  @Field(() => DateTimeScalar, {
     nullable: true,
     description: 'Last request with this key (updated at most once a minute).',
   })
   lastUsedAt: Date | null;
 
-  @Field(() => GraphQLISODateTime, { nullable: true })
+  @Field(() => DateTimeScalar, { nullable: true })
   revokedAt: Date | null;
 }
 

@@ -1,7 +1,8 @@
-import { Args, GraphQLISODateTime, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { Args, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import { Requires } from '../auth/roles.js';
 import { Experiment, ExperimentArm, ExperimentArmInput, OnlineMetrics } from './dto/experiments.types.js';
 import { ExperimentsService } from './experiments.service.js';
+import { DateTimeScalar } from '../common/date-time.scalar.js';
 
 /**
  * Declared costs (src/graphql/query-cost.ts): each computes online metrics over a time range's
@@ -23,8 +24,8 @@ export class ExperimentsResolver {
   })
   onlineMetrics(
     @Args('versionId', { type: () => Int }) versionId: number,
-    @Args('since', { type: () => GraphQLISODateTime }) since: Date,
-    @Args('until', { type: () => GraphQLISODateTime, nullable: true }) until?: Date | null,
+    @Args('since', { type: () => DateTimeScalar }) since: Date,
+    @Args('until', { type: () => DateTimeScalar, nullable: true }) until?: Date | null,
     @Args('k', { type: () => Int, defaultValue: 10, description: 'CTR@k: clicks on the first k items (1..1000).' })
     k = 10,
   ): Promise<OnlineMetrics> {

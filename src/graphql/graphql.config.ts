@@ -15,6 +15,7 @@ import {
 import { DomainError, ErrorCode, withoutStack } from '../common/domain-error.js';
 import type { Env } from '../config/env.js';
 import { CostAdmission } from './cost-admission.js';
+import { DateTimeScalar } from '../common/date-time.scalar.js';
 import { formatExecutionErrors } from './error-mapping.js';
 import { jitSafe } from './jit-gate.js';
 import { maxDepthRule } from './query-depth.js';
@@ -67,6 +68,8 @@ export function graphqlConfig(env: Env): MercuriusDriverConfig {
     // and checked by a test so API changes show up in review.
     autoSchemaFile: true,
     sortSchema: true,
+    // Date fields declared without a type get the same DateTime scalar as the declared ones.
+    buildSchemaOptions: { scalarsMap: [{ type: Date, scalar: DateTimeScalar }] },
     // Mercurius' own GraphiQL loads React and GraphiQL from a CDN; ours (graphiql.ts) serves them.
     graphiql: false,
     path: '/graphql',

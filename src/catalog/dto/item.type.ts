@@ -1,6 +1,7 @@
-import { Field, Float, GraphQLISODateTime, ID, Int, ObjectType } from '@nestjs/graphql';
+import { Field, Float, ID, Int, ObjectType } from '@nestjs/graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { PageInfo } from '../../common/dto/page-info.type.js';
+import { DateTimeScalar } from '../../common/date-time.scalar.js';
 
 @ObjectType({ description: 'A catalog item (movie, product, article, ...).' })
 export class Item {
@@ -19,10 +20,10 @@ export class Item {
   @Field({ description: 'Hidden items are kept but never recommended or listed as popular.' })
   hidden: boolean;
 
-  @Field(() => GraphQLISODateTime)
+  @Field(() => DateTimeScalar)
   createdAt: Date;
 
-  @Field(() => GraphQLISODateTime)
+  @Field(() => DateTimeScalar)
   updatedAt: Date;
 
   /** Internal key (the impression log); not exposed. */

@@ -1,4 +1,5 @@
-import { Field, Float, GraphQLISODateTime, Int, ObjectType } from '@nestjs/graphql';
+import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
+import { DateTimeScalar } from '../../common/date-time.scalar.js';
 
 @ObjectType({ description: 'How much data the service holds.' })
 export class CatalogStats {
@@ -14,7 +15,7 @@ export class CatalogStats {
 
 @ObjectType({ description: 'Interactions stored in one hour.' })
 export class IngestBucket {
-  @Field(() => GraphQLISODateTime, { description: 'Start of the hour (UTC).' })
+  @Field(() => DateTimeScalar, { description: 'Start of the hour (UTC).' })
   hour: Date;
 
   @Field(() => Int, { description: 'Interactions stored in [hour, hour + 1 h), by the time the server stored them.' })

@@ -1,5 +1,6 @@
-import { ArgsType, Field, Float, GraphQLISODateTime, InputType, Int } from '@nestjs/graphql';
+import { ArgsType, Field, Float, InputType, Int } from '@nestjs/graphql';
 import { InteractionKind } from '../../common/interaction-kind.js';
+import { DateTimeScalar } from '../../common/date-time.scalar.js';
 
 @InputType({ description: 'How much one interaction of a kind counts towards popularity.' })
 export class KindWeightInput {
@@ -18,7 +19,7 @@ export class PopularItemsArgs {
   @Field(() => String, { nullable: true, description: 'Only items in this category.' })
   category?: string | null;
 
-  @Field(() => GraphQLISODateTime, { nullable: true, description: 'Only count interactions at or after this time.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Only count interactions at or after this time.' })
   since?: Date | null;
 
   @Field(() => [KindWeightInput], {

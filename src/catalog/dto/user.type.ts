@@ -1,5 +1,6 @@
-import { Field, GraphQLISODateTime, ID, ObjectType } from '@nestjs/graphql';
+import { Field, ID, ObjectType } from '@nestjs/graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
+import { DateTimeScalar } from '../../common/date-time.scalar.js';
 
 @ObjectType({ description: 'A user of your product. Interactions are a paginated field.' })
 export class User {
@@ -9,10 +10,10 @@ export class User {
   @Field(() => GraphQLJSONObject)
   attributes: Record<string, unknown>;
 
-  @Field(() => GraphQLISODateTime)
+  @Field(() => DateTimeScalar)
   createdAt: Date;
 
-  @Field(() => GraphQLISODateTime)
+  @Field(() => DateTimeScalar)
   updatedAt: Date;
 
   /** Internal key, used by field resolvers; not exposed. */

@@ -1,5 +1,6 @@
-import { Field, Float, GraphQLISODateTime, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
+import { Field, Float, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { InteractionKind } from '../../common/interaction-kind.js';
+import { DateTimeScalar } from '../../common/date-time.scalar.js';
 
 export enum ExperimentStatus {
   RUNNING = 'RUNNING',
@@ -62,10 +63,10 @@ export class KindConversion {
     'Online metrics of the impressions in a scope (a version over a time range, or an experiment arm). docs/experiments.md defines each.',
 })
 export class OnlineMetrics {
-  @Field(() => GraphQLISODateTime)
+  @Field(() => DateTimeScalar)
   since: Date;
 
-  @Field(() => GraphQLISODateTime)
+  @Field(() => DateTimeScalar)
   until: Date;
 
   @Field(() => Int, { description: 'Recommendation answers recorded (after sampling).' })
@@ -177,10 +178,10 @@ export class Experiment {
   @Field(() => ExperimentStatus)
   status: ExperimentStatus;
 
-  @Field(() => GraphQLISODateTime)
+  @Field(() => DateTimeScalar)
   startedAt: Date;
 
-  @Field(() => GraphQLISODateTime, { nullable: true })
+  @Field(() => DateTimeScalar, { nullable: true })
   stoppedAt: Date | null;
 
   @Field(() => String, {

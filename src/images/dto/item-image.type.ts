@@ -1,4 +1,5 @@
-import { Field, GraphQLISODateTime, Int, ObjectType } from '@nestjs/graphql';
+import { Field, Int, ObjectType } from '@nestjs/graphql';
+import { DateTimeScalar } from '../../common/date-time.scalar.js';
 
 @ObjectType({
   description:
@@ -21,6 +22,6 @@ export class ItemImageInfo {
   @Field(() => Int, { description: 'Size of the upload (encoded), in bytes.' })
   sourceBytes: number;
 
-  @Field(() => GraphQLISODateTime)
+  @Field(() => DateTimeScalar)
   updatedAt: Date;
 }

@@ -1,5 +1,6 @@
-import { Field, Float, GraphQLISODateTime, ID, InputType } from '@nestjs/graphql';
+import { Field, Float, ID, InputType } from '@nestjs/graphql';
 import { InteractionKind } from '../../common/interaction-kind.js';
+import { DateTimeScalar } from '../../common/date-time.scalar.js';
 
 @InputType()
 export class RecordInteractionInput {
@@ -15,7 +16,7 @@ export class RecordInteractionInput {
   @Field(() => Float, { nullable: true, description: 'Rating or weight; defaults to 1.' })
   value?: number | null;
 
-  @Field(() => GraphQLISODateTime, { nullable: true, description: 'Defaults to the time the server stores it.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Defaults to the time the server stores it.' })
   occurredAt?: Date | null;
 
   @Field(() => String, {

@@ -1,7 +1,8 @@
-import { Field, Float, GraphQLISODateTime, ID, Int, ObjectType } from '@nestjs/graphql';
+import { Field, Float, ID, Int, ObjectType } from '@nestjs/graphql';
 import { InteractionKind } from '../../common/interaction-kind.js';
 import { Item } from '../../catalog/dto/item.type.js';
 import { PageInfo } from '../../common/dto/page-info.type.js';
+import { DateTimeScalar } from '../../common/date-time.scalar.js';
 
 @ObjectType({ description: 'One stored event between a user and an item.' })
 export class Interaction {
@@ -20,7 +21,7 @@ export class Interaction {
   @Field(() => Float)
   value: number;
 
-  @Field(() => GraphQLISODateTime)
+  @Field(() => DateTimeScalar)
   occurredAt: Date;
 
   @Field(() => String, { nullable: true })

@@ -1,6 +1,7 @@
-import { Field, Float, GraphQLISODateTime, Int, ObjectType } from '@nestjs/graphql';
+import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { ModelKind } from '../model-kind.js';
+import { DateTimeScalar } from '../../common/date-time.scalar.js';
 
 @ObjectType({ description: 'A trained model version (weights are not exposed).' })
 export class ModelVersion {
@@ -22,7 +23,7 @@ export class ModelVersion {
   @Field(() => Float, { description: 'Interactions the version was trained from (the data snapshot).' })
   interactionCount: number;
 
-  @Field(() => GraphQLISODateTime, { nullable: true, description: 'The latest interaction time in the training data.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'The latest interaction time in the training data.' })
   dataLatestAt: Date | null;
 
   @Field(() => Int)
@@ -31,10 +32,10 @@ export class ModelVersion {
   @Field(() => Float)
   trainingSeconds: number;
 
-  @Field(() => GraphQLISODateTime)
+  @Field(() => DateTimeScalar)
   createdAt: Date;
 
-  @Field(() => GraphQLISODateTime, { nullable: true, description: 'When the version was last activated.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'When the version was last activated.' })
   activatedAt: Date | null;
 
   @Field(() => Boolean, { description: 'Whether this is the active version.' })

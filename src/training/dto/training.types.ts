@@ -1,7 +1,8 @@
-import { Field, Float, GraphQLISODateTime, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
+import { Field, Float, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { ActivationPolicy, TrainingStatus } from '../../generated/prisma/enums.js';
 import { ModelKind } from '../../registry/model-kind.js';
+import { DateTimeScalar } from '../../common/date-time.scalar.js';
 
 registerEnumType(TrainingStatus, {
   name: 'TrainingStatus',
@@ -223,15 +224,15 @@ export class TrainingRun {
   @Field(() => Float, { nullable: true, description: 'Seconds spent training and validating.' })
   trainingSeconds: number | null;
 
-  @Field(() => GraphQLISODateTime)
+  @Field(() => DateTimeScalar)
   createdAt: Date;
 
-  @Field(() => GraphQLISODateTime, { nullable: true })
+  @Field(() => DateTimeScalar, { nullable: true })
   startedAt: Date | null;
 
-  @Field(() => GraphQLISODateTime, { nullable: true })
+  @Field(() => DateTimeScalar, { nullable: true })
   finishedAt: Date | null;
 
-  @Field(() => GraphQLISODateTime, { nullable: true, description: 'Last sign of life from the worker while RUNNING.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Last sign of life from the worker while RUNNING.' })
   heartbeatAt: Date | null;
 }
