@@ -263,6 +263,29 @@ describe('serving over GraphQL', () => {
       expect(bad.errors![0].extensions).toMatchObject({ code: 'UNKNOWN_ITEMS', field: 'itemIds', ids: ['zzz'] });
     });
 
+    it('answers similarItems as the catalog stands: hiding and renaming show at once', async () => {
+      const q = `{ similarItems(itemId: "m2-3", limit: 5) { item { id title } } }`;
+      const answer = async () =>
+        (await gql(app, q)).data!.similarItems.map((x: any) => ({ id: x.item.id as string, title: x.item.title }));
+      const before = await answer();
+      expect(before).toHaveLength(5);
+      expect(await answer()).toEqual(before);
+      const [first, second] = before;
+      await gql(app, `mutation($id: ID!) { setItemHidden(itemId: $id, hidden: true) { id } }`, { id: first.id });
+      const upsert = `mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`;
+      try {
+        const hidden = await answer();
+        expect(hidden.map((x: { id: string }) => x.id)).not.toContain(first.id);
+        expect(hidden.slice(0, 4)).toEqual(before.slice(1));
+        expect((await gql(app, upsert, { items: [{ id: second.id, title: 'Renamed' }] })).errors).toBeUndefined();
+        expect((await answer())[0]).toEqual({ id: second.id, title: 'Renamed' });
+      } finally {
+        await gql(app, `mutation($id: ID!) { setItemHidden(itemId: $id, hidden: false) { id } }`, { id: first.id });
+        await gql(app, upsert, { items: [{ id: second.id, title: second.title }] });
+      }
+      expect(await answer()).toEqual(before);
+    });
+
     it('finds similar items and users', async () => {
       const items = await gql(app, `{ similarItems(itemId: "m2-3", limit: 10) { score item { id } } }`);
       expect(items.errors).toBeUndefined();
