@@ -52,14 +52,6 @@ export class ItemCache implements OnModuleInit {
     }
   }
 
-  /**
-   * Counts invalidations: an answer built from rows read at one value holds while the value is
-   * unchanged (every change of an item, this process's or another's, moves it).
-   */
-  get changes(): number {
-    return this.generation;
-  }
-
   /** The cached row of an internal id (hidden ones included), or undefined when it is not in memory. */
   peek(id: number): ItemRow | undefined {
     return this.byId.get(id);

@@ -3,18 +3,12 @@ import { toItem, toUser } from '../catalog/catalog.mappers.js';
 import { ItemCache } from '../catalog/item-cache.service.js';
 import { PgPool } from '../database/pg-pool.js';
 import { ActiveModelService } from './active-model.service.js';
-import type { LoadedVersion } from './loaded-version.js';
 import { SimilarityKind, type Embedding, type SimilarItem, type SimilarUser } from './dto/serving.types.js';
 import { ModelWorkService } from './model-work.service.js';
 import { columnOrThrow, requireEmbeddings, ServingInputs } from './serving-inputs.service.js';
 import { usersById } from './serving.queries.js';
 import { visibleTopK } from './visible-top-k.js';
 import { VisualModelService } from './visual-model.service.js';
-
-/** Kept similarItems answers at most (a bound; the map starts over past it). */
-const MAX_ANSWERS_KEPT = 50_000;
-/** Key space per column (col · this + limit): above RECODER_MAX_PAGE_SIZE's largest value, 10,000. */
-const MAX_SIMILAR_LIMIT_KEY = 1 << 16;
 
 /** Neighbours and vectors: similar items (collaborative or visual), similar users, user and item embeddings. */
 @Injectable()
@@ -37,20 +31,9 @@ export class SimilarityService {
     if (by === SimilarityKind.VISUAL) return this.visuallySimilar(item.id, itemId, limit);
     const version = this.models.require();
     const col = columnOrThrow(version, item.id, itemId, 'itemId');
-    // The same neighbours and rows answer again while the version and the catalog are unchanged.
-    const key = col * MAX_SIMILAR_LIMIT_KEY + limit;
-    const known = this.answered.get(key);
-    if (known && known.version === version && known.changes === this.items.changes) return known.answer;
-    const changes = this.items.changes;
-    const answer: SimilarItem[] = await visibleTopK(this.items, limit, (k) => version.similarItems(col, k), version);
-    if (changes === this.items.changes) {
-      if (this.answered.size >= MAX_ANSWERS_KEPT) this.answered.clear();
-      this.answered.set(key, { version, changes, answer });
-    }
-    return answer;
+    const ranked = await visibleTopK(this.items, limit, (k) => version.similarItems(col, k), version);
+    return ranked.map(({ item, score }) => ({ item, score }));
   }
-  /** Collaborative similarItems answers by column and limit (see similarItems). */
-  private readonly answered = new Map<number, { version: LoadedVersion; changes: number; answer: SimilarItem[] }>();
 
   /** Visual neighbours, skipping hidden and deleted items (over-fetching until `limit` remain). */
   private async visuallySimilar(internalId: number, itemId: string, limit: number): Promise<SimilarItem[]> {
