@@ -96,6 +96,41 @@ describe('loadNativeGemm (onnxruntime-node)', () => {
     expect(() => loadNativeGemm({ threads: 0 })).toThrow(/threads must be a positive integer/);
   });
 
+  it('a dense chain computes its layers (tanh where asked) like float64 arithmetic, row by row alike', () => {
+    const dims = [23, 17, 9, 13];
+    const layers = dims.slice(1).map((outDim, i) => ({
+      weights: random(dims[i] * outDim),
+      bias: random(outDim),
+      inDim: dims[i],
+      outDim,
+      tanh: i !== 1, // the middle one linear (a VAE's μ layer)
+    }));
+    const chain = gemm.denseChain(layers, true);
+    const expected = (a: Float32Array, m: number) => {
+      let h = Array.from(a, Math.tanh);
+      for (const l of layers) {
+        const y = reference(Float32Array.from(h), l.weights, m, l.inDim, l.outDim, false, false);
+        for (let r = 0; r < m; r++) for (let c = 0; c < l.outDim; c++) y[r * l.outDim + c] += l.bias[c];
+        h = Array.from(y, l.tanh ? Math.tanh : (v: number) => v);
+      }
+      return h;
+    };
+    const a = random(19 * dims[0]);
+    const all = chain.run(a, 19);
+    expect(maxDiff(all, expected(a, 19))).toBeLessThan(1e-4);
+    // One row alone gives that row's values of the batch exactly (a batched answer is the answer alone).
+    for (const r of [0, 7, 18]) {
+      const alone = chain.run(a.slice(r * dims[0], (r + 1) * dims[0]), 1);
+      expect(Array.from(alone)).toEqual(Array.from(all.subarray(r * dims[3], (r + 1) * dims[3])));
+    }
+    expect(() => chain.run(random(5), 1)).toThrow(/5 values for \[1×23\]/);
+    chain.dispose();
+    expect(() => chain.run(a, 19)).toThrow(/disposed/);
+    expect(() => gemm.denseChain([], false)).toThrow(/at least one layer/);
+    expect(() => gemm.denseChain([layers[0], layers[2]], false)).toThrow(/layer 1 takes 9 values, layer 0 gives 17/);
+    expect(() => gemm.denseChain([{ ...layers[0], bias: random(3) }], false)).toThrow(/3 biases/);
+  });
+
   it('rejects operands whose sizes do not match the shape', () => {
     expect(() => gemm.gemm(random(6), random(6), 2, 3, 3, false, false)).toThrow(/operands of 6 and 6 values/);
     expect(() => gemm.withFixedRight(random(5), 2, 3, false)).toThrow(/fixed operand of 5 values/);
@@ -128,6 +163,7 @@ describe('the wasm backend with the native matMul route', () => {
     description: 'counting',
     gemm: (...args) => (calls++, gemm.gemm(...args)),
     withFixedRight: (...args) => gemm.withFixedRight(...args),
+    denseChain: (...args) => gemm.denseChain(...args),
   });
 
   it('routes large products (either operand transposed) and leaves small ones on XNNPACK, same results', () => {

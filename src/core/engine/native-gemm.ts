@@ -34,6 +34,13 @@ export interface NativeGemm {
    * the same item vectors. Holds a packed copy of B until disposed.
    */
   withFixedRight(b: Float32Array, k: number, n: number, transB: boolean): FixedRightGemm;
+  /**
+   * Dense layers with fixed weights run as one native graph: Y = f_L(… f_1(t(A)) …) with
+   * f_i(x) = x · W_i + b_i, then tanh where the layer says so, and t = tanh when `inputTanh`.
+   * `run(a, m)` takes A [m × layers[0].inDim] and returns Y [m × outDim of the last layer]. Holds
+   * copies of the weights until disposed.
+   */
+  denseChain(layers: readonly DenseLayer[], inputTanh: boolean): FixedRightGemm;
   /** "onnxruntime-node <version>". */
   readonly description: string;
 }
@@ -43,6 +50,17 @@ export interface FixedRightGemm {
   /** C [m × n] = A [m × k] · op(B). */
   run(a: Float32Array, m: number): Float32Array;
   dispose(): void;
+}
+
+/** One layer of {@link NativeGemm.denseChain}. */
+export interface DenseLayer {
+  /** W [inDim × outDim], row-major. */
+  weights: Float32Array;
+  /** b [outDim]. */
+  bias: Float32Array;
+  inDim: number;
+  outDim: number;
+  tanh: boolean;
 }
 
 /** Options of {@link loadNativeGemm}. */
@@ -199,6 +217,48 @@ function gemmModel(
   return ModelProto.encode(message).finish();
 }
 
+function floatTensor(name: string, dims: number[], data: Float32Array): object {
+  return { name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+/** Serialized ONNX model of {@link NativeGemm.denseChain}: Gemm (+ Tanh) per layer, input A, output Y. */
+function denseChainModel(layers: readonly DenseLayer[], inputTanh: boolean): Uint8Array {
+  const node: object[] = [];
+  const initializer: object[] = [];
+  let current = 'A';
+  if (inputTanh) {
+    node.push({ input: ['A'], output: ['T'], opType: 'Tanh' });
+    current = 'T';
+  }
+  layers.forEach((layer, i) => {
+    const last = i === layers.length - 1;
+    initializer.push(
+      floatTensor(`W${i}`, [layer.inDim, layer.outDim], layer.weights),
+      floatTensor(`B${i}`, [layer.outDim], layer.bias),
+    );
+    const product = last && !layer.tanh ? 'Y' : `G${i}`;
+    node.push({ input: [current, `W${i}`, `B${i}`], output: [product], opType: 'Gemm' });
+    current = product;
+    if (layer.tanh) {
+      current = last ? 'Y' : `H${i}`;
+      node.push({ input: [product], output: [current], opType: 'Tanh' });
+    }
+  });
+  const message = ModelProto.fromObject({
+    irVersion: 8,
+    producerName: 'recoder',
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'dense',
+      node,
+      initializer,
+      input: [valueInfo('A', ['m', layers[0].inDim])],
+      output: [valueInfo('Y', ['m', layers[layers.length - 1].outDim])],
+    },
+  });
+  return ModelProto.encode(message).finish();
+}
+
 /** By default one thread (the caller's), no spinning: a product costs the calling thread, nothing else. */
 function sessionOptions(threads: number) {
   return {
@@ -286,6 +346,33 @@ export function loadNativeGemm(options: LoadNativeGemmOptions = {}): NativeGemm 
       return {
         run(a, m) {
           if (!session) throw new Error('native gemm: the product was disposed');
+          if (a.length !== m * k) throw new Error(`native gemm: ${a.length} values for [${m}×${k}]`);
+          return run(session, { A: new ort.Tensor('float32', ortView(a), [m, k]) }, m * n);
+        },
+        dispose() {
+          session?.dispose();
+          session = undefined;
+        },
+      };
+    },
+    denseChain(layers, inputTanh) {
+      if (layers.length === 0) throw new Error('native gemm: a dense chain needs at least one layer');
+      layers.forEach((layer, i) => {
+        if (layer.weights.length !== layer.inDim * layer.outDim || layer.bias.length !== layer.outDim)
+          throw new Error(
+            `native gemm: layer ${i} has ${layer.weights.length} weights and ${layer.bias.length} biases for [${layer.inDim}×${layer.outDim}]`,
+          );
+        if (i > 0 && layer.inDim !== layers[i - 1].outDim)
+          throw new Error(
+            `native gemm: layer ${i} takes ${layer.inDim} values, layer ${i - 1} gives ${layers[i - 1].outDim}`,
+          );
+      });
+      const k = layers[0].inDim;
+      const n = layers[layers.length - 1].outDim;
+      let session: OrtSession | undefined = open(denseChainModel(layers, inputTanh));
+      return {
+        run(a, m) {
+          if (!session) throw new Error('native gemm: the dense chain was disposed');
           if (a.length !== m * k) throw new Error(`native gemm: ${a.length} values for [${m}×${k}]`);
           return run(session, { A: new ort.Tensor('float32', ortView(a), [m, k]) }, m * n);
         },
