@@ -181,38 +181,33 @@ function gemmModel(
   const bDims: Dim[] = fixedB ? fixedB.dims : transB ? ['n', 'k'] : ['k', 'n'];
   const yDims: Dim[] = ['m', fixedB ? (transB ? fixedB.dims[0] : fixedB.dims[1]) : 'n'];
   const b = fixedB
-    ? {
-        initializer: [
-          {
-            name: 'B',
-            dims: bDims,
-            dataType: FLOAT,
-            rawData: new Uint8Array(fixedB.data.buffer, fixedB.data.byteOffset, fixedB.data.byteLength),
-          },
-        ],
-        input: [valueInfo('A', aDims)],
-      }
+    ? { initializer: [floatTensor('B', fixedB.dims, fixedB.data)], input: [valueInfo('A', aDims)] }
     : { initializer: [], input: [valueInfo('A', aDims), valueInfo('B', bDims)] };
+  return encodeModel({
+    name: 'gemm',
+    node: [
+      {
+        input: ['A', 'B'],
+        output: ['Y'],
+        opType: 'Gemm',
+        attribute: [
+          { name: 'transA', i: transA ? 1 : 0, type: ATTRIBUTE_INT },
+          { name: 'transB', i: transB ? 1 : 0, type: ATTRIBUTE_INT },
+        ],
+      },
+    ],
+    ...b,
+    output: [valueInfo('Y', yDims)],
+  });
+}
+
+/** A serialized ONNX model (IR 8, opset 17) of one graph. */
+function encodeModel(graph: object): Uint8Array {
   const message = ModelProto.fromObject({
     irVersion: 8,
     producerName: 'recoder',
     opsetImport: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'gemm',
-      node: [
-        {
-          input: ['A', 'B'],
-          output: ['Y'],
-          opType: 'Gemm',
-          attribute: [
-            { name: 'transA', i: transA ? 1 : 0, type: ATTRIBUTE_INT },
-            { name: 'transB', i: transB ? 1 : 0, type: ATTRIBUTE_INT },
-          ],
-        },
-      ],
-      ...b,
-      output: [valueInfo('Y', yDims)],
-    },
+    graph,
   });
   return ModelProto.encode(message).finish();
 }
@@ -244,19 +239,13 @@ function denseChainModel(layers: readonly DenseLayer[], inputTanh: boolean): Uin
       node.push({ input: [product], output: [current], opType: 'Tanh' });
     }
   });
-  const message = ModelProto.fromObject({
-    irVersion: 8,
-    producerName: 'recoder',
-    opsetImport: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'dense',
-      node,
-      initializer,
-      input: [valueInfo('A', ['m', layers[0].inDim])],
-      output: [valueInfo('Y', ['m', layers[layers.length - 1].outDim])],
-    },
+  return encodeModel({
+    name: 'dense',
+    node,
+    initializer,
+    input: [valueInfo('A', ['m', layers[0].inDim])],
+    output: [valueInfo('Y', ['m', layers[layers.length - 1].outDim])],
   });
-  return ModelProto.encode(message).finish();
 }
 
 /** By default one thread (the caller's), no spinning: a product costs the calling thread, nothing else. */
