@@ -20,6 +20,27 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15
   }
 }
 
+/**
+ * A fresh app on emptied tables with these items and interactions (VIEW unless a kind is given),
+ * once the setup write's notice has arrived: the write invalidates in process, then again when its
+ * notice arrives, and a late notice would empty the cache a test fills (seen on a loaded machine).
+ */
+async function bootSeeded(
+  env: Parameters<typeof bootApp>[0],
+  itemIds: string[],
+  interactions: { userId: string; itemId: string; kind?: string; value?: number }[],
+): Promise<NestFastifyApplication> {
+  await truncateAll();
+  const app = await bootApp(env);
+  const items = itemIds.map((id) => ({ id, title: `Item ${id}` }));
+  await gql(app, `mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items });
+  const cache = app.get(HistoryCache);
+  const res = await gql(app, RECORD, { interactions: interactions.map((e) => ({ kind: 'VIEW', ...e })) });
+  expect(res.errors).toBeUndefined();
+  await until(async () => cache.stats.invalidations >= 2, 'the notice of the setup write to arrive');
+  return app;
+}
+
 describe('history cache', () => {
   let app: NestFastifyApplication;
   let cache: HistoryCache;
@@ -145,21 +166,16 @@ describe('history cache read-ahead', () => {
   let app: NestFastifyApplication;
 
   beforeAll(async () => {
-    await truncateAll();
-    app = await bootApp();
-    const items = ['a', 'b', 'c'].map((id) => ({ id, title: `Item ${id}` }));
-    await gql(app, `mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items });
-    const cache = app.get(HistoryCache);
-    const interactions = [
-      { userId: 'p', itemId: 'a' },
-      { userId: 'q', itemId: 'b' },
-      { userId: 'q', itemId: 'c', kind: 'RATING', value: 1 },
-      { userId: 'p', itemId: 'c' },
-    ];
-    expect(
-      (await gql(app, RECORD, { interactions: interactions.map((e) => ({ kind: 'VIEW', ...e })) })).errors,
-    ).toBeUndefined();
-    await until(async () => cache.stats.invalidations >= 2, 'the notice of the setup write to arrive');
+    app = await bootSeeded(
+      {},
+      ['a', 'b', 'c'],
+      [
+        { userId: 'p', itemId: 'a' },
+        { userId: 'q', itemId: 'b' },
+        { userId: 'q', itemId: 'c', kind: 'RATING', value: 1 },
+        { userId: 'p', itemId: 'c' },
+      ],
+    );
   }, 60_000);
   afterAll(async () => {
     await app.close();
@@ -216,18 +232,11 @@ describe('history cache bound', () => {
   let app: NestFastifyApplication;
 
   beforeAll(async () => {
-    await truncateAll();
-    app = await bootApp({ historyCacheInteractions: 3 });
-    const items = ['a', 'b'].map((id) => ({ id, title: `Item ${id}` }));
-    await gql(app, `mutation($items: [UpsertItemInput!]!) { upsertItems(items: $items) { id } }`, { items });
-    const interactions = ['x', 'y', 'z'].flatMap((userId) =>
-      ['a', 'b'].map((itemId) => ({ userId, itemId, kind: 'VIEW' })),
+    app = await bootSeeded(
+      { historyCacheInteractions: 3 },
+      ['a', 'b'],
+      ['x', 'y', 'z'].flatMap((userId) => ['a', 'b'].map((itemId) => ({ userId, itemId }))),
     );
-    const cache = app.get(HistoryCache);
-    expect((await gql(app, RECORD, { interactions })).errors).toBeUndefined();
-    // The write invalidates in process, then again when its notice arrives: a late notice would
-    // empty the cache the test fills (seen on a loaded machine), so the test starts after it.
-    await until(async () => cache.stats.invalidations >= 2, 'the notice of the setup write to arrive');
   }, 60_000);
   afterAll(async () => {
     await app.close();
